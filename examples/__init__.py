@@ -1,0 +1,1 @@
+"""The bundled examples (retail dataset, spaces, eval set)."""

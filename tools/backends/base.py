@@ -1,0 +1,63 @@
+"""The backend interface: anything that holds a space and answers questions like Genie.
+
+A backend is the local DuckDB engine (`local`) or a real Genie space (`databricks`); the runner,
+judges and optimizer only see this interface.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field
+
+from chaos_llama.tools.space.model import Space
+
+# Genie's message statuses we map every outcome to.
+Status = Literal["COMPLETED", "FAILED", "NO_SQL", "CANCELLED", "QUERY_RESULT_EXPIRED", "TIMEOUT", "ERROR"]
+
+
+class Answer(BaseModel):
+    """What a backend answered to one question: generated SQL, its result, and status, like Genie.
+
+    `result` is an Arrow table (typed for the local engine; strings for Genie, which returns values
+    as strings). `sql` is Databricks SQL. A question without SQL has `status="NO_SQL"` and a `reason`.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    status: Status
+    sql: str | None = None
+    description: str | None = None
+    result: pa.Table | None = Field(default=None, exclude=True)
+    row_count: int | None = None
+    reason: str | None = None  # why no SQL / why it failed
+    error: str | None = None
+    backend: str | None = None
+    latency_s: float | None = None
+    details: dict[str, Any] = Field(default_factory=dict)  # strategy trace: matched example, linked columns...
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """One interface for the local engine and Databricks Genie."""
+
+    name: str
+
+    def identity(self) -> str:
+        """A stable id of the backend's answering behaviour, part of the result-cache key."""
+        ...
+
+    async def ask(self, space: Space, question: str) -> Answer:
+        """Answer one question against `space` (no cross-question context)."""
+        ...
+
+    def data_identity(self) -> str:
+        """A stable id of the data the backend queries, the gold-result cache key."""
+        ...
+
+    def execute(
+        self, sql: str, *, max_rows: int | None = None, space: Space | None = None, dialect: str = "databricks"
+    ) -> pa.Table:
+        """Run read-only SQL (gold queries) against the space's tables and return the result."""
+        ...

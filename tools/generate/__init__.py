@@ -1,0 +1,31 @@
+"""SQL-generation strategies of the local engine, one module each, listed in `STRATEGIES`.
+
+- `retrieval`: offline and deterministic; closest example SQL with slots filled, else schema linking.
+- `llm`: any OpenAI-compatible chat-completions endpoint, prompted with all the space's metadata.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chaos_llama.tools.errors import InvalidConfig, did_you_mean
+from chaos_llama.tools.generate.base import Generation, GenerationContext, Generator, space_key
+from chaos_llama.tools.generate.llm import LLMConfig, LLMGenerator
+from chaos_llama.tools.generate.retrieval import RetrievalGenerator
+
+STRATEGIES: dict[str, type] = {
+    "retrieval": RetrievalGenerator,
+    "llm": LLMGenerator,
+}
+
+
+def get_strategy(name: str, **options: Any) -> Generator:
+    """A strategy instance by name; options go to its constructor (the llm strategy takes `config=`)."""
+    try:
+        cls = STRATEGIES[name]
+    except KeyError:
+        raise InvalidConfig(f"unknown generation strategy '{name}'." + did_you_mean(name, STRATEGIES), field="strategy") from None
+    return cls(**options)
+
+
+__all__ = ["STRATEGIES", "Generation", "GenerationContext", "Generator", "LLMConfig", "get_strategy", "space_key"]
