@@ -1,0 +1,223 @@
+"""Import defog's sql-eval databases and questions as Chaos Llama spaces and eval sets.
+
+A defog database folder holds `<db>.sql` (a pg_dump, loaded with `loaders.load_pg_dump`) and
+`<db>.json` (`table_metadata` = {table: [{column_name, data_type, column_description}]}).
+`defog_space` turns the JSON into a Genie space whose tables are `defog.<db>.<table>`;
+`load_defog_questions` reads `questions_gen_postgres.csv`.
+
+Gold SQL stays in PostgreSQL dialect; every case carries the tag `dialect:postgres` so callers
+run it with `sql.execute(..., dialect="postgres")`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import uuid
+from pathlib import Path
+
+from chaos_llama.tools.errors import InvalidEvalSet, InvalidSpace, did_you_mean
+from chaos_llama.tools.evalset import EvalCase, EvalSet
+from chaos_llama.tools.space.model import ColumnConfig, DataSources, Instructions, SerializedSpace, Space, Table, TextInstruction
+
+__all__ = ["defog_space", "load_defog_questions", "split_statements", "expand_column_alternatives", "DIALECT_TAG"]
+
+DIALECT_TAG = "dialect:postgres"
+DEFOG_CATALOG = "defog"
+# Fixed namespace so ids are the same on every machine and every run.
+_ID_NAMESPACE = uuid.UUID("6f1d1c2e-4b7a-5e55-9a0c-defa0c0de001")
+_REQUIRED_COLUMNS = ("question", "query", "db_name")
+
+
+def _stable_id(*parts: str) -> str:
+    """A deterministic 32-hex id in Genie's format, derived from content."""
+    return uuid.uuid5(_ID_NAMESPACE, "\x1f".join(parts)).hex
+
+
+# ---------------------------------------------------------------- spaces
+def defog_space(db_dir: str | Path) -> Space:
+    """Build a Genie space from a defog database folder's `<db>.json` column descriptions."""
+    db_dir = Path(db_dir)
+    db = db_dir.name
+    meta_path = db_dir / f"{db}.json"
+    try:
+        doc = json.loads(meta_path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise InvalidSpace("defog metadata file not found (expected <db>/<db>.json)", source=str(meta_path)) from e
+    except json.JSONDecodeError as e:
+        raise InvalidSpace(f"not valid JSON: {e.msg}", source=str(meta_path), line=e.lineno) from e
+    metadata = doc.get("table_metadata") if isinstance(doc, dict) else None
+    if not isinstance(metadata, dict) or not metadata:
+        raise InvalidSpace("expected a non-empty object {table: [columns]}", source=str(meta_path), field="table_metadata")
+
+    tables: list[Table] = []
+    for table_name, columns in metadata.items():
+        if not isinstance(columns, list):
+            raise InvalidSpace(f"table '{table_name}' must map to a list of columns, got {type(columns).__name__}",
+                               source=str(meta_path), field=f"table_metadata.{table_name}")
+        identifier = f"{DEFOG_CATALOG}.{db}.{table_name}"
+        configs: list[ColumnConfig] = []
+        for i, col in enumerate(columns):
+            if not isinstance(col, dict) or not col.get("column_name"):
+                raise InvalidSpace(f"column {i} of table '{table_name}' needs a 'column_name': {col!r}",
+                                   source=str(meta_path), field=f"table_metadata.{table_name}[{i}]")
+            desc = (col.get("column_description") or "").strip()
+            cfg = ColumnConfig(id=_stable_id("column", identifier, col["column_name"]), column_name=col["column_name"])
+            if desc:
+                cfg.description = [desc]
+            configs.append(cfg)
+        # Genie keeps column_configs sorted by column name.
+        configs.sort(key=lambda c: c.column_name)
+        tables.append(Table(id=_stable_id("table", identifier), identifier=identifier, column_configs=configs))
+    tables.sort(key=lambda t: t.identifier)
+
+    instructions = Instructions()
+    glossary = doc.get("glossary")
+    if isinstance(glossary, str) and glossary.strip():
+        instructions.text_instructions = [TextInstruction(id=_stable_id("glossary", db), content=[glossary.strip()])]
+    serialized = SerializedSpace(data_sources=DataSources(tables=tables), instructions=instructions)
+    return Space(title=f"defog {db}", description=f"The defog sql-eval '{db}' database.", serialized=serialized)
+
+
+# ---------------------------------------------------------------- questions
+def split_statements(sql: str) -> list[str]:
+    """Split on `;` outside quotes and comments (semicolons in string literals are data).
+
+    >>> split_statements("SELECT ';' AS s; SELECT 2;")
+    ["SELECT ';' AS s", 'SELECT 2']
+    """
+    out, buf, i, n = [], [], 0, len(sql)
+    while i < n:
+        c = sql[i]
+        if c in "'\"":
+            j = i + 1
+            while j < n:
+                if sql[j] == c:
+                    if j + 1 < n and sql[j + 1] == c:  # doubled quote escapes itself
+                        j += 2
+                        continue
+                    break
+                j += 1
+            buf.append(sql[i: j + 1])
+            i = j + 1
+        elif sql.startswith("--", i):
+            j = sql.find("\n", i)
+            j = n if j < 0 else j
+            buf.append(sql[i:j])
+            i = j
+        elif c == ";":
+            out.append("".join(buf).strip())
+            buf, i = [], i + 1
+        else:
+            buf.append(c)
+            i += 1
+    out.append("".join(buf).strip())
+    return [s for s in out if s]
+
+
+_GROUP = re.compile(r"\{([^{}]*)\}")
+
+
+def _output_name(item: str) -> str:
+    """The result column an expression in a SELECT list produces (alias, else last name part)."""
+    m = re.search(r"\s+AS\s+(\"[^\"]+\"|\w+)\s*$", item, re.IGNORECASE)
+    if m:
+        return m.group(1).strip('"')
+    return item.strip().split(".")[-1].strip('"')
+
+
+def expand_column_alternatives(sql: str) -> tuple[str, list[list[str]]]:
+    """Expand defog's `{a, b}` column groups into a runnable query selecting all of them.
+
+    `{}` (as in `GROUP BY {}`) stands for the columns of the groups in the SELECT list. Returns
+    the query and each group's output column names.
+
+    >>> expand_column_alternatives("SELECT {t.a, t.b}, COUNT(*) FROM t GROUP BY {}")
+    ('SELECT t.a, t.b, COUNT(*) FROM t GROUP BY t.a, t.b', [['a', 'b']])
+    """
+    groups = [m.group(1) for m in _GROUP.finditer(sql) if m.group(1).strip()]
+    names = [[_output_name(item) for item in g.split(",") if item.strip()] for g in groups]
+    # GROUP BY/ORDER BY cannot use aliases portably: `{}` repeats the expressions without them.
+    exprs = [re.sub(r"\s+AS\s+(\"[^\"]+\"|\w+)\s*$", "", item.strip(), flags=re.IGNORECASE)
+             for g in groups for item in g.split(",") if item.strip()]
+
+    def sub(m: re.Match[str]) -> str:
+        inner = m.group(1).strip()
+        if inner:
+            return ", ".join(item.strip() for item in inner.split(",") if item.strip())
+        if not exprs:
+            raise ValueError("'{}' with no '{columns}' group to repeat")
+        return ", ".join(exprs)
+
+    return _GROUP.sub(sub, sql), names
+
+
+def load_defog_questions(csv_path: str | Path, db: str | None = None) -> EvalSet:
+    """Read defog's `questions_gen_postgres.csv` into an EvalSet (optionally one database's cases).
+
+    Case ids are `<db>-<n>` (n counts from 1 in file order within the database), category is
+    `query_category`, tags are `[db, "dialect:postgres"]` and notes are the `instructions`.
+    """
+    path = Path(csv_path)
+    source = str(path)
+    try:
+        handle = path.open(newline="", encoding="utf-8")
+    except OSError as e:
+        raise InvalidEvalSet(f"cannot open defog questions: {e}", source=source) from e
+    cases: list[EvalCase] = []
+    per_db: dict[str, int] = {}
+    with handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in _REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InvalidEvalSet(
+                f"missing column(s) {', '.join(missing)}; expected question, query, db_name, query_category, instructions "
+                f"(found {', '.join(reader.fieldnames or []) or 'no header'})",
+                source=source, line=1,
+            )
+        row_no = 1
+        while True:
+            line = reader.line_num + 1  # the record starts on the line after the previous one ended
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as e:
+                raise InvalidEvalSet(f"malformed CSV: {e}", source=source, line=line) from e
+            row_no += 1
+            db_name = (row.get("db_name") or "").strip()
+            if not db_name:
+                raise InvalidEvalSet(f"row {row_no}: empty db_name", source=source, line=line, field="db_name")
+            n = per_db[db_name] = per_db.get(db_name, 0) + 1
+            if db is not None and db_name != db:
+                continue
+            question = (row.get("question") or "").strip()
+            if not question:
+                raise InvalidEvalSet(f"row {row_no}: empty question", source=source, line=line, field="question")
+            golds, groups = [], []
+            for stmt in split_statements(row.get("query") or ""):
+                try:
+                    expanded, names = expand_column_alternatives(stmt)
+                except ValueError as e:
+                    raise InvalidEvalSet(f"row {row_no}: {e} in {stmt[:120]!r}", source=source, line=line, field="query") from e
+                if expanded not in golds:
+                    golds.append(expanded)
+                for g in names:
+                    if sorted(x.lower() for x in g) not in [sorted(x.lower() for x in h) for h in groups]:
+                        groups.append(g)
+            if not golds:
+                raise InvalidEvalSet(f"row {row_no}: empty query", source=source, line=line, field="query")
+            cases.append(EvalCase(
+                id=f"{db_name}-{n}",
+                question=question,
+                gold_sql=golds,
+                category=(row.get("query_category") or "").strip() or None,
+                tags=[db_name, DIALECT_TAG],
+                notes=(row.get("instructions") or "").strip() or None,
+                column_alternatives=groups,
+            ))
+    if db is not None and not cases:
+        raise InvalidEvalSet(f"no questions for db '{db}'." + did_you_mean(db, per_db), source=source, field="db_name")
+    name = f"defog-{db}" if db else "defog"
+    return EvalSet(name=name, cases=cases, source=source)
