@@ -1,0 +1,540 @@
+"""Run an eval set against a backend: asks concurrently under a rate limit, retries transient
+failures, caches answers per space version, judges each answer and records it as it finishes.
+
+A question that fails is a recorded ERROR/TIMEOUT result with its cause, never a crashed run
+(DSPy's `Evaluate` does the same with `failure_score`). Because every finished question is in
+the store before the next progress tick, a killed run resumes with `run_eval(..., run_id=X)`
+and asks only what is missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import random
+import time
+import uuid
+import warnings
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from chaos_llama.tools.backends.base import Answer, Backend
+from chaos_llama.tools.errors import BackendError, InvalidConfig, JudgeError, did_you_mean
+from chaos_llama.tools.evalset import EvalCase, EvalSet, select_cases
+from chaos_llama.tools.judges.base import GoldResult, Verdict
+from chaos_llama.tools.space.model import Space
+from chaos_llama.tools.store import (
+    DEFAULT_MAX_ROWS,
+    QuestionResult,
+    Run,
+    Store,
+    _now,
+    answer_cache_key,
+    gold_cache_key,
+)
+
+DEFAULT_JUDGES = ("execution", "failure_analysis")
+# statuses the runner itself assigns when no usable answer came back; resumable with retry_errors
+FAILED_STATUSES = ("ERROR", "TIMEOUT")
+# only answers that are the backend's considered reply are cached; failures may be transient
+CACHEABLE_STATUSES = ("COMPLETED", "NO_SQL")
+
+JudgeFn = Callable[..., Verdict]
+Progress = Callable[[int, int, str, str], Any]
+
+
+# ---------------------------------------------------------------- results
+class VerdictSummary(BaseModel):
+    value: bool | float | str | None
+    rationale: str
+    error: str | None = None
+
+
+class CaseRow(BaseModel):
+    """One question's outcome in a run."""
+
+    case_id: str
+    question: str
+    split: str | None = None
+    category: str | None = None
+    status: str  # Answer status, ERROR/TIMEOUT from the runner, PENDING if not asked yet
+    correct: bool | None = None  # the primary judge's verdict; None without judges
+    sql: str | None = None
+    from_cache: bool = False
+    attempts: int = 0
+    latency_s: float | None = None
+    error: str | None = None
+    verdicts: dict[str, VerdictSummary] = Field(default_factory=dict)
+
+
+class RunResult(BaseModel):
+    """A run's outcome: counts, accuracy (by the first judge) overall, per split and per category."""
+
+    run_id: str
+    status: str
+    evalset: str
+    evalset_hash: str
+    space_version: str
+    backend: str
+    split: str | None = None
+    judges: list[str] = Field(default_factory=list)
+    total: int
+    counts: dict[str, int] = Field(default_factory=dict)  # by status
+    correct: int = 0
+    accuracy: float | None = None
+    accuracy_by_split: dict[str, float | None] = Field(default_factory=dict)
+    accuracy_by_category: dict[str, float | None] = Field(default_factory=dict)
+    rows: list[CaseRow] = Field(default_factory=list)
+    backend_calls: int = 0  # `ask` calls made by this invocation (retries included)
+    cache_hits: int = 0  # answers served from the answer cache by this invocation
+    gold_executions: int = 0  # gold queries executed (not cached) by this invocation
+    resumed: int = 0  # questions already recorded in this run and skipped
+    started_at: str | None = None
+    finished_at: str | None = None
+
+    def failures(self) -> list[CaseRow]:
+        """Questions the primary judge did not accept (including errors)."""
+        return [r for r in self.rows if r.correct is not True]
+
+
+# ---------------------------------------------------------------- rate limiting
+class RateLimiter:
+    """Token bucket bounding how many calls may *start* per minute.
+
+    `clock` and `sleep` are injectable so tests can drive time instead of waiting for it.
+    With `burst=1` starts are spaced evenly, which is what Genie's per-workspace limit wants.
+    """
+
+    def __init__(
+        self,
+        rate_per_minute: float,
+        *,
+        burst: float = 1,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ):
+        if rate_per_minute <= 0:
+            raise InvalidConfig(f"rate_per_minute must be positive, got {rate_per_minute!r}", field="rate_per_minute")
+        self.rate = rate_per_minute / 60.0
+        self.burst = max(1.0, float(burst))
+        self.clock, self.sleep = clock, sleep
+        self.tokens = self.burst
+        self.updated = clock()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> float:
+        """Wait for a token; returns the clock time at which the call may start."""
+        async with self._lock:  # one waiter at a time keeps starts in FIFO order
+            while True:
+                now = self.clock()
+                self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+                self.updated = now
+                if self.tokens >= 1:
+                    self.tokens -= 1
+                    return now
+                await self.sleep((1 - self.tokens) / self.rate)
+
+
+# ---------------------------------------------------------------- judges and golds
+def resolve_judges(judges: Iterable[str | JudgeFn | tuple[str, JudgeFn]]) -> list[tuple[str, JudgeFn]]:
+    """Turn judge names (from the registry), callables or (name, callable) pairs into (name, fn).
+
+    Unknown names fail here, before any question is asked.
+    """
+    out: list[tuple[str, JudgeFn]] = []
+    for j in judges:
+        if isinstance(j, str):
+            out.append((j, _registry_judge(j)))
+        elif isinstance(j, tuple) and len(j) == 2 and isinstance(j[0], str) and callable(j[1]):
+            out.append((j[0], j[1]))
+        elif callable(j):
+            out.append((getattr(j, "NAME", None) or getattr(j, "__name__", type(j).__name__), j))
+        else:
+            raise InvalidConfig(f"judge {j!r} is not a judge name, a callable or a (name, callable) pair", field="judges")
+    names = [n for n, _ in out]
+    dup = next((n for n in names if names.count(n) > 1), None)
+    if dup:
+        raise InvalidConfig(f"judge {dup!r} is listed twice", field="judges")
+    return out
+
+
+def _registry_judge(name: str) -> JudgeFn:
+    try:
+        from chaos_llama.tools.judges import get_judge
+    except ImportError as e:  # the registry is optional for callers passing callables
+        raise JudgeError(f"cannot look up judge {name!r}: the judge registry is not available ({e})") from None
+    spec = get_judge(name)
+    fn = getattr(spec, "fn", None) or getattr(spec, "judge", None) or spec
+    if not callable(fn):
+        raise JudgeError(f"judge {name!r} is not callable")
+    return fn
+
+
+def _judge_one(name: str, fn: JudgeFn, case: EvalCase, answer: Answer, golds: list[GoldResult], space: Space | None) -> Verdict:
+    """Run one judge; its failure becomes a Verdict with `error` so the run goes on."""
+    try:
+        verdict = fn(case, generated=answer, expected=golds, space=space)
+        if not isinstance(verdict, Verdict):
+            raise JudgeError(f"judge returned {type(verdict).__name__}, expected a Verdict")
+    except Exception as e:  # noqa: BLE001 - a judge must never take the run down
+        return Verdict(judge=name, value=None, rationale=f"judge {name!r} failed", error=f"{type(e).__name__}: {e}")
+    return verdict if verdict.judge == name else verdict.model_copy(update={"judge": name})
+
+
+def _data_identity(backend: Backend) -> str:
+    """What gold results depend on: the data, not the answering strategy (if the backend says so)."""
+    fn = getattr(backend, "data_identity", None)
+    return str(fn() if callable(fn) else backend.identity())
+
+
+def _execute_gold(backend: Backend, sql: str, space: Space | None) -> Any:
+    """`backend.execute(sql)`, passing the space when the backend takes one: the local engine
+    resolves table names through it, and otherwise falls back to the last space it was asked
+    about, which does not exist yet when every answer came from the cache."""
+    try:
+        takes_space = "space" in inspect.signature(backend.execute).parameters
+    except (TypeError, ValueError):
+        takes_space = False
+    if takes_space and space is not None:
+        return backend.execute(sql, space=space)
+    return backend.execute(sql)
+
+
+class _Golds:
+    """Executes each distinct gold SQL once, through the store's gold cache."""
+
+    def __init__(self, backend: Backend | None, store: Store, *, use_cache: bool = True):
+        self.backend, self.store, self.use_cache = backend, store, use_cache
+        self.identity = _data_identity(backend) if backend is not None else None
+        self.memo: dict[str, GoldResult] = {}
+        self.executions = 0
+
+    def get(self, sql: str, space: Space | None = None) -> GoldResult:
+        if sql in self.memo:
+            return self.memo[sql]
+        key = gold_cache_key(self.identity or "", sql) if self.identity is not None else None
+        gold = self.store.get_cached_gold(key) if (self.use_cache and key) else None
+        if gold is None:
+            if self.backend is None:
+                gold = GoldResult(sql=sql, error="no backend given to execute the gold SQL")
+            else:
+                self.executions += 1
+                try:
+                    gold = GoldResult(sql=sql, result=_execute_gold(self.backend, sql, space))
+                except Exception as e:  # noqa: BLE001 - recorded on the GoldResult for the judges
+                    gold = GoldResult(sql=sql, error=f"{type(e).__name__}: {e}")
+                if key:
+                    self.store.put_cached_gold(key, self.identity or "", gold)
+        self.memo[sql] = gold
+        return gold
+
+
+# ---------------------------------------------------------------- running
+def new_run_id() -> str:
+    return f"run-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+async def run_eval(
+    evalset: EvalSet,
+    backend: Backend,
+    space: Space,
+    *,
+    store: Store,
+    judges: Sequence[str | JudgeFn | tuple[str, JudgeFn]] = DEFAULT_JUDGES,
+    split: str | None = None,
+    run_id: str | None = None,
+    concurrency: int = 4,
+    rate_per_minute: float | None = None,
+    retries: int = 3,
+    backoff_base: float = 0.5,
+    timeout_s: float = 60,
+    use_cache: bool = True,
+    progress: Progress | None = None,
+    retry_errors: bool = False,
+    space_key: str | None = None,
+    max_rows_stored: int = DEFAULT_MAX_ROWS,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    seed: int | None = None,
+) -> RunResult:
+    """Ask every question of `evalset` (or one `split`) against `space`, judge and record them.
+
+    Args:
+        judges: names from the judge registry (or callables); the first is the primary judge
+            deciding `correct` and accuracy.
+        run_id: resume this run if it exists (questions already recorded are not asked again;
+            with `retry_errors` its ERROR/TIMEOUT questions are asked again); else its id.
+        rate_per_minute: token-bucket bound on backend call starts.
+        retries: extra tries for a retryable BackendError, with jittered exponential backoff
+            from `backoff_base` seconds (or the error's `retry_after`). Timeouts are not retried.
+        use_cache: serve answers cached for (space version, question, backend identity).
+        progress: called as `progress(done, total, case_id, status)` after each question.
+        clock, sleep, seed: injectable time and jitter for deterministic tests.
+    """
+    if concurrency < 1:
+        raise InvalidConfig(f"concurrency must be at least 1, got {concurrency!r}", field="concurrency")
+    if retries < 0:
+        raise InvalidConfig(f"retries must be >= 0, got {retries!r}", field="retries")
+    judge_fns = resolve_judges(judges)
+    judge_names = [n for n, _ in judge_fns]
+    cases = select_cases(evalset, split)
+    if split is not None and not cases:
+        assigned = sorted({c.split for c in evalset.cases if c.split})
+        hint = "no question has a split; call assign_splits first" if not assigned else f"splits present: {', '.join(assigned)}"
+        raise InvalidConfig(f"no question in split {split!r} of eval set {evalset.name!r} ({hint})", field="split")
+
+    version = store.put_space_version(space, space_key=space_key)
+    es_hash = store.put_evalset(evalset)
+    identity = backend.identity()
+    config = {
+        "concurrency": concurrency, "rate_per_minute": rate_per_minute, "retries": retries,
+        "backoff_base": backoff_base, "timeout_s": timeout_s, "use_cache": use_cache,
+    }
+
+    run = store.get_run(run_id) if run_id else None
+    if run is not None:
+        _check_resumable(run, es_hash=es_hash, version=version.version_id, split=split, identity=identity, judges=judge_names)
+        store.update_run(run.run_id, status="running", clear_finished=True)
+    else:
+        run = store.create_run(Run(
+            run_id=run_id or new_run_id(), evalset_hash=es_hash, split=split, space_key=version.space_key,
+            space_version=version.version_id, backend=identity, judges=judge_names, config=config,
+        ))
+    run_id = run.run_id
+
+    recorded = store.result_statuses(run_id)
+    skip = {cid for cid, status in recorded.items() if not (retry_errors and status in FAILED_STATUSES)}
+    todo = [c for c in cases if c.id not in skip]
+    total, done = len(cases), len(cases) - len(todo)
+
+    limiter = RateLimiter(rate_per_minute, clock=clock, sleep=sleep) if rate_per_minute else None
+    golds = _Golds(backend, store, use_cache=use_cache)
+    sem = asyncio.Semaphore(concurrency)
+    key_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+    rng = random.Random(seed)
+    stats = Counter()
+
+    async def ask(case: EvalCase) -> tuple[Answer, int]:
+        attempt = 0
+        while True:
+            attempt += 1
+            if limiter:
+                await limiter.acquire()
+            stats["backend_calls"] += 1
+            t0 = time.perf_counter()
+            try:
+                answer = await asyncio.wait_for(backend.ask(space, case.question), timeout_s)
+            except TimeoutError:
+                return _failed("TIMEOUT", f"no answer within {timeout_s:g}s", backend, t0), attempt
+            except BackendError as e:
+                if e.retryable and attempt <= retries:
+                    delay = e.retry_after if e.retry_after is not None else backoff_base * 2 ** (attempt - 1) * (0.5 + rng.random())
+                    await sleep(delay)
+                    continue
+                gave_up = f" (gave up after {attempt} tries)" if e.retryable else ""
+                return _failed("ERROR", f"BackendError: {e}{gave_up}", backend, t0), attempt
+            except Exception as e:  # noqa: BLE001 - recorded as the question's cause
+                return _failed("ERROR", f"{type(e).__name__}: {e}", backend, t0), attempt
+            if not isinstance(answer, Answer):
+                return _failed("ERROR", f"backend returned {type(answer).__name__}, expected an Answer", backend, t0), attempt
+            if answer.latency_s is None:
+                answer = answer.model_copy(update={"latency_s": time.perf_counter() - t0})
+            return answer, attempt
+
+    async def one(case: EvalCase) -> None:
+        nonlocal done
+        async with sem:
+            key = answer_cache_key(version.version_id, case.question, identity)
+            async with key_locks[key]:  # the same question twice in a set is asked once
+                cached = store.get_cached_answer(key) if use_cache else None
+                if cached is not None:
+                    answer, attempts, from_cache = cached, 0, True
+                    stats["cache_hits"] += 1
+                else:
+                    answer, attempts = await ask(case)
+                    from_cache = False
+                    if use_cache and answer.status in CACHEABLE_STATUSES:
+                        store.put_cached_answer(key, answer)
+            expected = [golds.get(sql, space) for sql in case.gold_sql]
+            # judges are CPU/DuckDB work: a worker thread lets them overlap other questions' asks
+            verdicts = await asyncio.to_thread(
+                lambda: [_judge_one(name, fn, case, answer, expected, space) for name, fn in judge_fns]
+            )
+            store.record_case(
+                QuestionResult(
+                    run_id=run_id, case_id=case.id, attempt=attempts, status=answer.status, sql=answer.sql,
+                    answer=answer.model_dump(mode="json", fallback=str), result=answer.result,
+                    result_rows=answer.row_count if answer.row_count is not None else (answer.result.num_rows if answer.result is not None else None),
+                    error=answer.error, latency_s=answer.latency_s, from_cache=from_cache, cache_key=key,
+                ),
+                verdicts,
+                max_rows=max_rows_stored,
+            )
+            done += 1
+            if progress is not None:
+                try:
+                    progress(done, total, case.id, answer.status)
+                except Exception as e:  # noqa: BLE001 - a display problem must not stop the run
+                    warnings.warn(f"progress callback failed: {e}", stacklevel=2)
+
+    try:
+        async with asyncio.TaskGroup() as tg:
+            for case in todo:
+                tg.create_task(one(case))
+    except BaseException as e:
+        # cancelled or crashed: mark it, keep everything recorded so far for a resume
+        reason = "cancelled" if isinstance(e, asyncio.CancelledError) else f"{type(e).__name__}: {e}"
+        summary = {**run.summary, "error": reason, **_totals(run.summary, stats)}
+        store.update_run(run_id, status="failed", finished_at=_now(), summary=summary)
+        raise
+
+    result = build_run_result(store, run_id, evalset=evalset)
+    result = result.model_copy(update={
+        "backend_calls": stats["backend_calls"], "cache_hits": stats["cache_hits"],
+        "gold_executions": golds.executions, "resumed": len(cases) - len(todo),
+    })
+    finished = _now()
+    store.update_run(run_id, status="completed", finished_at=finished, summary={**_summary(result), **_totals(run.summary, stats)})
+    return result.model_copy(update={"status": "completed", "finished_at": finished})
+
+
+def _failed(status: str, error: str, backend: Backend, t0: float) -> Answer:
+    return Answer(status=status, error=error, reason=error, backend=getattr(backend, "name", None), latency_s=time.perf_counter() - t0)
+
+
+def _totals(previous: dict[str, Any], stats: Counter) -> dict[str, int]:
+    """Cumulative counters across invocations of one run (a resumed run adds to them)."""
+    return {
+        "backend_calls_total": int(previous.get("backend_calls_total", 0)) + stats["backend_calls"],
+        "cache_hits_total": int(previous.get("cache_hits_total", 0)) + stats["cache_hits"],
+    }
+
+
+def _check_resumable(run: Run, *, es_hash: str, version: str, split: str | None, identity: str, judges: list[str]) -> None:
+    """A resumed run must ask the same questions of the same space the same way."""
+    diffs = [
+        (what, old, new)
+        for what, old, new in (
+            ("eval set", run.evalset_hash[:12], es_hash[:12]),
+            ("space version", run.space_version[:12], version[:12]),
+            ("split", run.split, split),
+            ("backend", run.backend, identity),
+            ("judges", run.judges, judges),
+        )
+        if old != new
+    ]
+    if diffs:
+        what, old, new = diffs[0]
+        raise InvalidConfig(
+            f"cannot resume run {run.run_id!r}: its {what} was {old!r}, now {new!r}. "
+            "Start a new run (omit run_id), or use rejudge() to change judges.",
+            field="run_id",
+        )
+
+
+def _summary(result: RunResult) -> dict[str, Any]:
+    return result.model_dump(include={"total", "counts", "correct", "accuracy", "accuracy_by_split", "accuracy_by_category", "backend_calls", "cache_hits", "gold_executions", "resumed"})
+
+
+def _accuracy(rows: list[CaseRow]) -> float | None:
+    judged = [r for r in rows if r.correct is not None]
+    return (sum(r.correct for r in judged) / len(rows)) if rows and judged else None
+
+
+def build_run_result(store: Store, run_id: str, *, evalset: EvalSet | None = None) -> RunResult:
+    """Assemble a run's result from the store (questions not yet recorded are PENDING)."""
+    run = store.get_run(run_id)
+    if run is None:
+        known = [r.run_id for r in store.list_runs(limit=200)]
+        raise InvalidConfig(f"no run {run_id!r}.{did_you_mean(run_id, known)}", field="run_id")
+    evalset = evalset or store.get_evalset(run.evalset_hash)
+    cases = select_cases(evalset, run.split)
+    results = {r.case_id: r for r in store.get_results(run_id)}
+    verdicts = store.get_verdicts(run_id)
+    primary = run.judges[0] if run.judges else None
+    rows: list[CaseRow] = []
+    for case in cases:
+        res = results.get(case.id)
+        vs = {v.judge: v for v in verdicts.get(case.id, [])}
+        correct = None
+        if primary is not None and res is not None:
+            correct = vs[primary].value is True if primary in vs else False
+        rows.append(CaseRow(
+            case_id=case.id, question=case.question, split=case.split, category=case.category,
+            status=res.status if res else "PENDING", correct=correct,
+            sql=res.sql if res else None, from_cache=res.from_cache if res else False,
+            attempts=res.attempt if res else 0, latency_s=res.latency_s if res else None,
+            error=res.error if res else None,
+            verdicts={n: VerdictSummary(value=v.value, rationale=v.rationale, error=v.error) for n, v in vs.items()},
+        ))
+    by_split: defaultdict[str, list[CaseRow]] = defaultdict(list)
+    by_cat: defaultdict[str, list[CaseRow]] = defaultdict(list)
+    for r in rows:
+        by_split[r.split or "unassigned"].append(r)
+        by_cat[r.category or "uncategorized"].append(r)
+    return RunResult(
+        run_id=run.run_id, status=run.status, evalset=evalset.name, evalset_hash=run.evalset_hash,
+        space_version=run.space_version, backend=run.backend, split=run.split, judges=run.judges,
+        total=len(rows), counts=dict(Counter(r.status for r in rows)), correct=sum(r.correct is True for r in rows),
+        accuracy=_accuracy(rows) if primary else None,
+        accuracy_by_split={k: _accuracy(v) for k, v in sorted(by_split.items())} if primary else {},
+        accuracy_by_category={k: _accuracy(v) for k, v in sorted(by_cat.items())} if primary else {},
+        rows=rows, started_at=run.started_at, finished_at=run.finished_at,
+    )
+
+
+def rejudge(
+    run_id: str,
+    judges: Sequence[str | JudgeFn | tuple[str, JudgeFn]],
+    store: Store,
+    backend: Backend | None = None,
+    space: Space | None = None,
+) -> RunResult:
+    """Judge a run's stored answers again (no backend `ask`); the first judge becomes primary.
+
+    `space` defaults to the version the run was asked against; `backend` is only used to
+    execute gold SQL not in the gold cache.
+    """
+    judge_fns = resolve_judges(judges)
+    run = store.get_run(run_id)
+    if run is None:
+        raise InvalidConfig(f"no run {run_id!r}.{did_you_mean(run_id, [r.run_id for r in store.list_runs(limit=200)])}", field="run_id")
+    evalset = store.get_evalset(run.evalset_hash)
+    space = space or store.get_space_version(run.space_version, space_key=run.space_key).space
+    golds = _Golds(backend, store)
+    by_id = {c.id: c for c in evalset.cases}
+    for res in store.get_results(run_id):
+        case = by_id.get(res.case_id)
+        if case is None:
+            continue
+        answer = res.to_answer()
+        truncated = res.result_truncated
+        if truncated and res.cache_key:  # judge the full answer when the cache still has it
+            full = store.get_cached_answer(res.cache_key)
+            if full is not None and full.result is not None:
+                answer, truncated = full, False
+        expected = [golds.get(sql, space) for sql in case.gold_sql]
+        if truncated:
+            verdicts = [
+                Verdict(judge=name, value=None, rationale="stored result was truncated; re-run the question to judge it",
+                        error=f"result truncated at {answer.result.num_rows if answer.result is not None else 0} of {res.result_rows} rows")
+                for name, _ in judge_fns
+            ]
+        else:
+            verdicts = [_judge_one(name, fn, case, answer, expected, space) for name, fn in judge_fns]
+        store.put_verdicts(run_id, res.case_id, verdicts)
+    names = [n for n, _ in judge_fns]
+    store.update_run(run_id, judges=names + [j for j in run.judges if j not in names])
+    result = build_run_result(store, run_id, evalset=evalset)
+    result = result.model_copy(update={"gold_executions": golds.executions})
+    store.update_run(run_id, summary={**run.summary, **_summary(result)})
+    return result
+
+
+def run_eval_sync(evalset: EvalSet, backend: Backend, space: Space, **kwargs: Any) -> RunResult:
+    """`run_eval` for synchronous callers (the CLI)."""
+    return asyncio.run(run_eval(evalset, backend, space, **kwargs))

@@ -1,0 +1,553 @@
+"""The workspace store: one SQLite file holding space versions, eval sets, runs, results, verdicts
+and the answer/gold caches.
+
+Space versions are append-only (triggers refuse UPDATE and DELETE) so every run can name the
+exact space it was asked against and a revert is just another version. Results and verdicts are
+written per question as it finishes, which is what lets a killed run resume.
+
+One connection guarded by a lock: sqlite calls are short, so an asyncio runner may call the store
+directly from the event loop without interleaving half-written transactions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field
+
+from chaos_llama.tools.backends.base import Answer
+from chaos_llama.tools.errors import ChaosLlamaError, InvalidConfig, SpaceNotFound
+from chaos_llama.tools.evalset import EvalSet, evalset_hash
+from chaos_llama.tools.judges.base import GoldResult, Verdict
+from chaos_llama.tools.space.model import Space
+
+SCHEMA_VERSION = 1
+DEFAULT_PATH = Path(".chaos-llama") / "chaos.db"
+DEFAULT_MAX_ROWS = 10_000
+
+RunStatus = Literal["running", "completed", "failed"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+CREATE TABLE IF NOT EXISTS space_versions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    version_id TEXT NOT NULL,
+    space_key TEXT NOT NULL,
+    parent_id TEXT,
+    message TEXT,
+    author TEXT,
+    created_at TEXT NOT NULL,
+    document TEXT NOT NULL,
+    UNIQUE (space_key, version_id)
+);
+CREATE INDEX IF NOT EXISTS space_versions_id ON space_versions (version_id);
+CREATE TRIGGER IF NOT EXISTS space_versions_no_update BEFORE UPDATE ON space_versions
+BEGIN SELECT RAISE(ABORT, 'space_versions is append-only: versions cannot be changed'); END;
+CREATE TRIGGER IF NOT EXISTS space_versions_no_delete BEFORE DELETE ON space_versions
+BEGIN SELECT RAISE(ABORT, 'space_versions is append-only: versions cannot be deleted'); END;
+
+CREATE TABLE IF NOT EXISTS evalsets (
+    hash TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    document TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    evalset_hash TEXT NOT NULL,
+    split TEXT,
+    space_key TEXT,
+    space_version TEXT NOT NULL,
+    backend TEXT NOT NULL,
+    judges TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed')),
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    summary TEXT NOT NULL DEFAULT '{}',
+    config TEXT NOT NULL DEFAULT '{}'
+);
+
+CREATE TABLE IF NOT EXISTS results (
+    run_id TEXT NOT NULL REFERENCES runs (run_id),
+    case_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    sql TEXT,
+    answer TEXT NOT NULL,
+    result BLOB,
+    result_rows INTEGER,
+    result_truncated INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    latency_s REAL,
+    from_cache INTEGER NOT NULL DEFAULT 0,
+    cache_key TEXT,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, case_id)
+);
+
+CREATE TABLE IF NOT EXISTS verdicts (
+    run_id TEXT NOT NULL REFERENCES runs (run_id),
+    case_id TEXT NOT NULL,
+    judge TEXT NOT NULL,
+    value TEXT,
+    rationale TEXT NOT NULL,
+    details TEXT NOT NULL DEFAULT '{}',
+    error TEXT,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, case_id, judge)
+);
+
+CREATE TABLE IF NOT EXISTS answer_cache (
+    key TEXT PRIMARY KEY,
+    answer TEXT NOT NULL,
+    result BLOB,
+    created_at TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS gold_cache (
+    key TEXT PRIMARY KEY,
+    data_identity TEXT NOT NULL,
+    sql TEXT NOT NULL,
+    result BLOB,
+    error TEXT,
+    created_at TEXT NOT NULL
+);
+"""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+# ---------------------------------------------------------------- hashing and Arrow bytes
+def _local_space_hash(space: Space) -> str:
+    doc = {"title": space.title, "description": space.description, "serialized_space": space.to_serialized()}
+    return hashlib.sha256(_json(doc).encode()).hexdigest()
+
+
+def space_version_id(space: Space) -> str:
+    """The content hash naming a space version (the Space helper's `space_hash` when available)."""
+    try:
+        from chaos_llama.tools.space.io import space_hash
+    except ImportError:  # space.io is written in parallel; keep a local fallback until it lands
+        return _local_space_hash(space)
+    return space_hash(space)
+
+
+def normalize_question(question: str) -> str:
+    """Whitespace-insensitive form of a question for cache keys (case kept: it can change meaning)."""
+    return re.sub(r"\s+", " ", question).strip()
+
+
+def answer_cache_key(space_version: str, question: str, backend_identity: str) -> str:
+    return hashlib.sha256(_json([space_version, normalize_question(question), backend_identity]).encode()).hexdigest()
+
+
+def gold_cache_key(data_identity: str, sql: str) -> str:
+    return hashlib.sha256(_json([data_identity, sql.strip()]).encode()).hexdigest()
+
+
+def table_to_bytes(table: pa.Table | None, max_rows: int | None = None) -> tuple[bytes | None, int | None, bool]:
+    """Arrow IPC stream bytes of at most `max_rows` rows; returns (bytes, total rows, truncated)."""
+    if table is None:
+        return None, None, False
+    total = table.num_rows
+    truncated = max_rows is not None and total > max_rows
+    if truncated:
+        table = table.slice(0, max_rows)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes(), total, truncated
+
+
+def bytes_to_table(data: bytes | None) -> pa.Table | None:
+    if data is None:
+        return None
+    return pa.ipc.open_stream(pa.BufferReader(data)).read_all()
+
+
+# ---------------------------------------------------------------- records
+class SpaceVersion(BaseModel):
+    """One immutable version of a space: content hash, lineage and the full document."""
+
+    version_id: str
+    space_key: str
+    parent_id: str | None = None
+    message: str | None = None
+    author: str | None = None
+    created_at: str
+    document: dict[str, Any]
+
+    @property
+    def space(self) -> Space:
+        return Space.from_serialized(self.document["serialized_space"], **self.document.get("envelope", {}))
+
+
+class Run(BaseModel):
+    run_id: str
+    evalset_hash: str
+    split: str | None = None
+    space_key: str | None = None
+    space_version: str
+    backend: str
+    judges: list[str] = Field(default_factory=list)
+    status: RunStatus = "running"
+    started_at: str = Field(default_factory=_now)
+    finished_at: str | None = None
+    summary: dict[str, Any] = Field(default_factory=dict)
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class QuestionResult(BaseModel):
+    """What one question got in one run. `result` holds at most the store's row cap."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    run_id: str
+    case_id: str
+    attempt: int = 1  # backend tries it took (0 when served from cache)
+    status: str
+    sql: str | None = None
+    answer: dict[str, Any] = Field(default_factory=dict)  # the Answer as JSON (without the table)
+    result: pa.Table | None = Field(default=None, exclude=True)
+    result_rows: int | None = None  # rows the answer had, even when fewer were stored
+    result_truncated: bool = False
+    error: str | None = None
+    latency_s: float | None = None
+    from_cache: bool = False
+    cache_key: str | None = None
+    created_at: str = Field(default_factory=_now)
+
+    def to_answer(self) -> Answer:
+        """The stored answer with its (possibly truncated) result table."""
+        return Answer.model_validate(self.answer).model_copy(update={"result": self.result})
+
+
+class StoreError(ChaosLlamaError):
+    """The store file cannot be used (e.g. written by a newer Chaos Llama)."""
+
+
+# ---------------------------------------------------------------- the store
+class Store:
+    """One SQLite file in a workspace folder (default ``./.chaos-llama/chaos.db``)."""
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path is not None else DEFAULT_PATH
+        if str(self.path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        # autocommit; explicit BEGIN where several statements must land together
+        self._con = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        self._con.row_factory = sqlite3.Row
+        with self._lock:
+            self._con.execute("PRAGMA journal_mode=WAL")
+            self._con.execute("PRAGMA foreign_keys=ON")
+            self._con.execute("PRAGMA busy_timeout=5000")
+            self._migrate()
+
+    def _migrate(self) -> None:
+        has_meta = self._con.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
+        if has_meta:
+            row = self._con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            found = int(row[0]) if row else 0
+            if found > SCHEMA_VERSION:
+                raise StoreError(f"{self.path}: schema version {found} is newer than this Chaos Llama supports ({SCHEMA_VERSION}); upgrade chaos-llama")
+        self._con.executescript(_SCHEMA)
+        self._con.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._con.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._con
+            except BaseException:
+                self._con.execute("ROLLBACK")
+                raise
+            self._con.execute("COMMIT")
+
+    def _query(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._con.execute(sql, params).fetchall()
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._query("SELECT value FROM meta WHERE key='schema_version'")[0][0])
+
+    # ------------------------------------------------------------ space versions
+    @staticmethod
+    def space_key_for(space: Space) -> str:
+        """The lineage a space belongs to: its Genie id, else its title."""
+        return space.space_id or re.sub(r"[^a-z0-9]+", "-", space.title.lower()).strip("-") or "space"
+
+    def put_space_version(
+        self,
+        space: Space,
+        *,
+        space_key: str | None = None,
+        parent_id: str | None = None,
+        message: str | None = None,
+        author: str | None = None,
+    ) -> SpaceVersion:
+        """Record `space` as a version (idempotent: the same content in the same lineage is one version).
+
+        `parent_id` defaults to the lineage's latest version.
+        """
+        key = space_key or self.space_key_for(space)
+        vid = space_version_id(space)
+        document = {
+            "envelope": space.model_dump(mode="json", exclude={"serialized"}, exclude_none=True),
+            "serialized_space": space.to_serialized(),
+        }
+        with self._tx() as con:
+            row = con.execute("SELECT * FROM space_versions WHERE space_key=? AND version_id=?", (key, vid)).fetchone()
+            if row is None:
+                if parent_id is None:
+                    last = con.execute("SELECT version_id FROM space_versions WHERE space_key=? ORDER BY seq DESC LIMIT 1", (key,)).fetchone()
+                    parent_id = last[0] if last else None
+                con.execute(
+                    "INSERT INTO space_versions (version_id, space_key, parent_id, message, author, created_at, document) VALUES (?,?,?,?,?,?,?)",
+                    (vid, key, parent_id, message, author, _now(), _json(document)),
+                )
+                row = con.execute("SELECT * FROM space_versions WHERE space_key=? AND version_id=?", (key, vid)).fetchone()
+        return self._version(row)
+
+    @staticmethod
+    def _version(row: sqlite3.Row) -> SpaceVersion:
+        d = dict(row)
+        d.pop("seq")
+        d["document"] = json.loads(d["document"])
+        return SpaceVersion.model_validate(d)
+
+    def get_space_version(self, version_id: str, *, space_key: str | None = None) -> SpaceVersion:
+        """A version by id or unique id prefix (at least 6 hex). Raises SpaceNotFound."""
+        where, params = "version_id LIKE ?", [version_id.replace("%", "").replace("_", "") + "%"]
+        if len(version_id) < 6:
+            where, params = "version_id = ?", [version_id]
+        if space_key:
+            where += " AND space_key = ?"
+            params.append(space_key)
+        rows = self._query(f"SELECT * FROM space_versions WHERE {where} ORDER BY seq", tuple(params))
+        ids = {r["version_id"] for r in rows}
+        if not rows:
+            known = [r[0] for r in self._query("SELECT version_id FROM space_versions ORDER BY seq DESC LIMIT 50")]
+            hint = f" Known versions: {', '.join(k[:12] for k in known[:5])}." if known else " The store has no versions yet."
+            raise SpaceNotFound(f"no space version {version_id!r}{' in ' + repr(space_key) if space_key else ''}.{hint}")
+        if len(ids) > 1:
+            raise SpaceNotFound(f"space version prefix {version_id!r} is ambiguous: {', '.join(sorted(i[:12] for i in ids))}")
+        return self._version(rows[-1])
+
+    def list_space_versions(self, space_key: str | None = None) -> list[SpaceVersion]:
+        """Versions oldest first (one lineage, or all)."""
+        if space_key:
+            rows = self._query("SELECT * FROM space_versions WHERE space_key=? ORDER BY seq", (space_key,))
+        else:
+            rows = self._query("SELECT * FROM space_versions ORDER BY seq")
+        return [self._version(r) for r in rows]
+
+    def latest_space_version(self, space_key: str) -> SpaceVersion | None:
+        rows = self._query("SELECT * FROM space_versions WHERE space_key=? ORDER BY seq DESC LIMIT 1", (space_key,))
+        return self._version(rows[0]) if rows else None
+
+    # ------------------------------------------------------------ eval sets
+    def put_evalset(self, evalset: EvalSet) -> str:
+        """Store an eval set by content hash (idempotent); returns the hash."""
+        h = evalset_hash(evalset)
+        with self._lock:
+            self._con.execute(
+                "INSERT OR IGNORE INTO evalsets (hash, name, document, created_at) VALUES (?,?,?,?)",
+                (h, evalset.name, evalset.model_dump_json(), _now()),
+            )
+        return h
+
+    def get_evalset(self, hash: str) -> EvalSet:
+        rows = self._query("SELECT document FROM evalsets WHERE hash=?", (hash,))
+        if not rows:
+            raise InvalidConfig(f"no eval set with hash {hash!r} in {self.path}", field="evalset")
+        return EvalSet.model_validate_json(rows[0][0])
+
+    # ------------------------------------------------------------ runs
+    def create_run(self, run: Run) -> Run:
+        with self._lock:
+            self._con.execute(
+                "INSERT INTO runs (run_id, evalset_hash, split, space_key, space_version, backend, judges, status, started_at, finished_at, summary, config)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (run.run_id, run.evalset_hash, run.split, run.space_key, run.space_version, run.backend, _json(run.judges),
+                 run.status, run.started_at, run.finished_at, _json(run.summary), _json(run.config)),
+            )
+        return run
+
+    @staticmethod
+    def _run(row: sqlite3.Row) -> Run:
+        d = dict(row)
+        for k in ("judges", "summary", "config"):
+            d[k] = json.loads(d[k])
+        return Run.model_validate(d)
+
+    def get_run(self, run_id: str) -> Run | None:
+        rows = self._query("SELECT * FROM runs WHERE run_id=?", (run_id,))
+        return self._run(rows[0]) if rows else None
+
+    def list_runs(self, *, limit: int | None = None) -> list[Run]:
+        """Runs newest first."""
+        rows = self._query("SELECT * FROM runs ORDER BY started_at DESC, rowid DESC" + (f" LIMIT {int(limit)}" if limit else ""))
+        return [self._run(r) for r in rows]
+
+    def update_run(
+        self,
+        run_id: str,
+        *,
+        status: RunStatus | None = None,
+        finished_at: str | None = None,
+        summary: dict[str, Any] | None = None,
+        judges: list[str] | None = None,
+        clear_finished: bool = False,
+    ) -> Run:
+        sets: list[str] = []
+        params: list[Any] = []
+        for col, value in (("status", status), ("finished_at", finished_at)):
+            if value is not None:
+                sets.append(f"{col}=?")
+                params.append(value)
+        if clear_finished:
+            sets.append("finished_at=NULL")
+        if summary is not None:
+            sets.append("summary=?")
+            params.append(_json(summary))
+        if judges is not None:
+            sets.append("judges=?")
+            params.append(_json(judges))
+        if sets:
+            with self._lock:
+                self._con.execute(f"UPDATE runs SET {', '.join(sets)} WHERE run_id=?", (*params, run_id))
+        run = self.get_run(run_id)
+        if run is None:
+            raise InvalidConfig(f"no run {run_id!r} in {self.path}", field="run_id")
+        return run
+
+    # ------------------------------------------------------------ results and verdicts
+    def record_case(self, result: QuestionResult, verdicts: list[Verdict], *, max_rows: int = DEFAULT_MAX_ROWS) -> QuestionResult:
+        """Write one question's result and verdicts together (a resumed run sees both or neither)."""
+        data, total, truncated = table_to_bytes(result.result, max_rows)
+        rows = result.result_rows if result.result_rows is not None else total
+        with self._tx() as con:
+            con.execute(
+                "INSERT OR REPLACE INTO results (run_id, case_id, attempt, status, sql, answer, result, result_rows, result_truncated,"
+                " error, latency_s, from_cache, cache_key, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (result.run_id, result.case_id, result.attempt, result.status, result.sql, _json(result.answer), data, rows,
+                 int(truncated or result.result_truncated), result.error, result.latency_s, int(result.from_cache), result.cache_key,
+                 result.created_at),
+            )
+            self._put_verdicts(con, result.run_id, result.case_id, verdicts)
+        return result.model_copy(update={"result_rows": rows, "result_truncated": truncated or result.result_truncated})
+
+    @staticmethod
+    def _put_verdicts(con: sqlite3.Connection, run_id: str, case_id: str, verdicts: list[Verdict]) -> None:
+        now = _now()
+        con.executemany(
+            "INSERT OR REPLACE INTO verdicts (run_id, case_id, judge, value, rationale, details, error, created_at) VALUES (?,?,?,?,?,?,?,?)",
+            [(run_id, case_id, v.judge, _json(v.value), v.rationale, _json(v.details), v.error, now) for v in verdicts],
+        )
+
+    def put_verdicts(self, run_id: str, case_id: str, verdicts: list[Verdict]) -> None:
+        """Add or replace verdicts of one question (re-judging)."""
+        with self._tx() as con:
+            self._put_verdicts(con, run_id, case_id, verdicts)
+
+    @staticmethod
+    def _result(row: sqlite3.Row) -> QuestionResult:
+        d = dict(row)
+        d["answer"] = json.loads(d["answer"])
+        d["result"] = bytes_to_table(d["result"])
+        d["result_truncated"] = bool(d["result_truncated"])
+        d["from_cache"] = bool(d["from_cache"])
+        return QuestionResult.model_validate(d)
+
+    def get_results(self, run_id: str) -> list[QuestionResult]:
+        return [self._result(r) for r in self._query("SELECT * FROM results WHERE run_id=? ORDER BY rowid", (run_id,))]
+
+    def get_result(self, run_id: str, case_id: str) -> QuestionResult | None:
+        rows = self._query("SELECT * FROM results WHERE run_id=? AND case_id=?", (run_id, case_id))
+        return self._result(rows[0]) if rows else None
+
+    def result_statuses(self, run_id: str) -> dict[str, str]:
+        """case id -> status of every question recorded in a run (cheap: no tables decoded)."""
+        return {r[0]: r[1] for r in self._query("SELECT case_id, status FROM results WHERE run_id=?", (run_id,))}
+
+    def get_verdicts(self, run_id: str) -> dict[str, list[Verdict]]:
+        """case id -> verdicts, in judge-name order."""
+        out: dict[str, list[Verdict]] = {}
+        for r in self._query("SELECT * FROM verdicts WHERE run_id=? ORDER BY case_id, judge", (run_id,)):
+            out.setdefault(r["case_id"], []).append(
+                Verdict(judge=r["judge"], value=json.loads(r["value"]) if r["value"] is not None else None,
+                        rationale=r["rationale"], details=json.loads(r["details"]), error=r["error"])
+            )
+        return out
+
+    # ------------------------------------------------------------ caches
+    def get_cached_answer(self, key: str) -> Answer | None:
+        rows = self._query("SELECT answer, result FROM answer_cache WHERE key=?", (key,))
+        if not rows:
+            return None
+        return Answer.model_validate_json(rows[0][0]).model_copy(update={"result": bytes_to_table(rows[0][1])})
+
+    def put_cached_answer(self, key: str, answer: Answer, *, max_rows: int | None = 1_000_000) -> bool:
+        """Cache a full answer; answers over `max_rows` are not cached (a truncated copy would judge wrong)."""
+        if answer.result is not None and max_rows is not None and answer.result.num_rows > max_rows:
+            return False
+        data, _, _ = table_to_bytes(answer.result)
+        with self._lock:
+            self._con.execute(
+                "INSERT OR REPLACE INTO answer_cache (key, answer, result, created_at) VALUES (?,?,?,?)",
+                (key, answer.model_dump_json(fallback=str), data, _now()),
+            )
+        return True
+
+    def get_cached_gold(self, key: str) -> GoldResult | None:
+        rows = self._query("SELECT sql, result, error FROM gold_cache WHERE key=?", (key,))
+        if not rows:
+            return None
+        return GoldResult(sql=rows[0][0], result=bytes_to_table(rows[0][1]), error=rows[0][2])
+
+    def put_cached_gold(self, key: str, data_identity: str, gold: GoldResult, *, max_rows: int | None = 1_000_000) -> bool:
+        if gold.result is not None and max_rows is not None and gold.result.num_rows > max_rows:
+            return False
+        data, _, _ = table_to_bytes(gold.result)
+        with self._lock:
+            self._con.execute(
+                "INSERT OR REPLACE INTO gold_cache (key, data_identity, sql, result, error, created_at) VALUES (?,?,?,?,?,?)",
+                (key, data_identity, gold.sql, data, gold.error, _now()),
+            )
+        return True
+
+    def clear_caches(self) -> None:
+        with self._lock:
+            self._con.execute("DELETE FROM answer_cache")
+            self._con.execute("DELETE FROM gold_cache")
