@@ -336,3 +336,19 @@ def test_segments_split_like_genie():
     assert segments("SELECT 1\nFROM t\n") == ["SELECT 1\n", "FROM t\n"]
     assert segments("one line") == ["one line"]
     assert segments("") == [] and segments(None) == []
+
+
+def test_column_edit_creates_a_config_only_for_a_real_column():
+    """With the data's columns given, a column the space lists no config for gets one (sorted, exact revert); a typo is named."""
+    space = retail()
+    columns = {"customers": ["customer_id", "loyalty_tier", "region", "tier_since"]}
+    cs = ChangeSet(changes=[AddColumnSynonyms(table="customers", column="TIER_SINCE", synonyms=["member since"])])
+    new, journal = apply_changes(space, cs, columns=columns)
+    table = new.serialized.table("customers")
+    names = [c.column_name for c in table.column_configs]
+    assert "tier_since" in names and names == sorted(names)
+    assert table.column("tier_since").synonyms == ["member since"]
+    assert json.dumps(revert(new, journal).to_serialized()) == json.dumps(space.to_serialized())
+    bad = ChangeSet(changes=[SetColumnDescription(table="customers", column="tier_snce", description="x")])
+    with pytest.raises(InvalidSpace, match="Did you mean 'tier_since'"):
+        apply_changes(space, bad, columns=columns)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -145,9 +145,14 @@ class _ColumnEdit(_Edit):
     table: str
     column: str
 
+    # Setting metadata on a column the space lists no config for creates one (a freshly added
+    # table has no column_configs at all) — but only when the caller passed the tables' real
+    # columns to `apply_changes`, since the document alone cannot tell a new column from a typo.
+    _creates: ClassVar[bool] = True
+
     def _column(self, ctx: _Context) -> Path_:
         t = ctx.find_table(self.table)
-        return ("data_sources", "tables", t, "column_configs", ctx.find_column(t, self.column))
+        return ("data_sources", "tables", t, "column_configs", ctx.find_column(t, self.column, create=self._creates))
 
 
 class SetColumnDescription(_ColumnEdit):
@@ -179,6 +184,7 @@ class AddColumnSynonyms(_ColumnEdit):
 class RemoveColumnSynonyms(_ColumnEdit):
     op: Literal["remove_column_synonyms"] = "remove_column_synonyms"
     synonyms: list[str] = Field(min_length=1)
+    _creates: ClassVar[bool] = False
 
     def apply(self, ctx: _Context) -> None:
         col = self._column(ctx)
@@ -518,15 +524,19 @@ def _edit_error(e: ValidationError) -> InvalidSpace:
 
 
 # --------------------------------------------------------------------------- apply / revert / diff
-def apply_changes(space: Space, changeset: ChangeSet, *, check: bool = True) -> tuple[Space, Journal]:
+def apply_changes(
+    space: Space, changeset: ChangeSet, *, check: bool = True, columns: dict[str, list[str]] | None = None
+) -> tuple[Space, Journal]:
     """Apply every edit in order to a copy of `space`; return it and the journal for `revert`.
 
     Raises InvalidSpace naming the edit (`changes[i].field`) when an edit targets a missing table,
     column or id (with the closest valid one), or, with `check`, when an edit adds content Genie
     would reject (a compound join, SQL that does not parse, ...). The input is never mutated.
+    `columns` (table identifier or bare name -> the data's column names) lets column edits create
+    a column config for a real column the space does not list yet.
     """
     doc = space.to_serialized()
-    ctx = _Context(doc)
+    ctx = _Context(doc, columns)
     for i, edit in enumerate(changeset.changes):
         ctx.index, ctx.edit, ctx.checking = i, edit, check
         edit.apply(ctx)
@@ -583,8 +593,9 @@ def segments(value: str | None) -> list[str]:
 class _Context:
     """The working document plus the journal; every write goes through `put` so revert is exact."""
 
-    def __init__(self, doc: dict[str, Any]):
+    def __init__(self, doc: dict[str, Any], columns: dict[str, list[str]] | None = None):
         self.doc = doc
+        self.columns = {k.lower(): v for k, v in columns.items()} if columns is not None else None
         self.entries: list[Replaced] = []
         self.index = 0
         self.edit: _Edit | None = None
@@ -605,6 +616,15 @@ class _Context:
             self.fail(field, p.message)
 
     # ---- reading
+    def real_columns(self, ident: str) -> list[str] | None:
+        """The data's columns of a table (by full identifier or bare name), when the caller gave them."""
+        if self.columns is None:
+            return None
+        for key in (ident.lower(), ident.split(".")[-1].lower()):
+            if key in self.columns:
+                return self.columns[key]
+        return None
+
     def get(self, path: Path_, default: Any = None) -> Any:
         node: Any = self.doc
         for key in path:
@@ -635,13 +655,24 @@ class _Context:
         self.fail(field, f"table {ref!r} is not in the space.{did_you_mean(ref, idents + [x.split('.')[-1] for x in idents])}")
         raise AssertionError  # unreachable: fail raises
 
-    def find_column(self, table: int, name: str) -> int:
-        cols = self.list(("data_sources", "tables", table, "column_configs"))
+    def find_column(self, table: int, name: str, *, create: bool = False) -> int:
+        path = ("data_sources", "tables", table, "column_configs")
+        cols = self.list(path)
         names = [str(c.get("column_name", "")) for c in cols]
         for j, n in enumerate(names):
             if n.lower() == name.lower():
                 return j
         ident = self.doc["data_sources"]["tables"][table]["identifier"]
+        real = self.real_columns(ident)
+        if create and real is not None:
+            match = next((c for c in real if c.lower() == name.lower()), None)
+            if match is None:
+                self.fail("column", f"column {name!r} is not a column of {ident}.{did_you_mean(name, real)}")
+            name = match
+            # Genie keeps column_configs sorted by column_name; journal the whole list for revert.
+            new = sorted([*cols, {"column_name": name}], key=lambda c: str(c.get("column_name", "")))
+            self.put(path, new)
+            return next(j for j, c in enumerate(new) if c.get("column_name") == name)
         self.fail("column", f"column {name!r} has no column config in {ident}.{did_you_mean(name, names)}")
         raise AssertionError
 
