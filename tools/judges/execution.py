@@ -1,0 +1,720 @@
+"""Execution judge: is the generated result set the same answer as (any) gold result set?
+
+Comparison rules, in the order they are applied:
+
+- Values are canonicalized per column in DuckDB: integers, floats, decimals and strings that all
+  parse as numbers (Genie returns every value as a string, e.g. ``"3.336E8"``) become DOUBLE;
+  dates, timestamps and strings that all parse as timestamps become TIMESTAMP (a DATE equals the
+  same day at midnight, ``...Z`` strings are read as UTC); ``"true"/"false"`` strings become
+  BOOLEAN; anything else is compared as text.
+- Column names and column order are ignored: gold columns are mapped to generated columns by
+  their values (each candidate pair must hold the same multiset of values), then the whole
+  mapping is verified row-wise. Extra generated columns are accepted by default; a missing gold
+  column is wrong, except inside a defog ``case.column_alternatives`` group, where any non-empty
+  subset of the group suffices.
+- Rows are compared as multisets (duplicates count). An answer that differs only by DISTINCT is
+  therefore *wrong* (reason ``DUPLICATES_DIFFER``) unless ``ignore_duplicates=True``: the user
+  sees a different table.
+- Row order matters only when the gold has an outer ORDER BY and either the question asks for an
+  order (top, rank, order, sorted, highest, lowest, first, last, ...) or ``case.order_matters`` is
+  True; ``case.order_matters=False`` always compares unordered. Ties in the gold's ORDER BY keys
+  may come in any order when those keys can be located in the result.
+- Numbers are equal within ``rel_tol`` (1e-6) or ``abs_tol`` (1e-9); ``decimals=n`` additionally
+  accepts answers rounded to n decimals (e.g. percentages). NULL equals NULL.
+- Several golds: correct if any matches; ``details["matched_gold"]`` names which.
+
+Everything is vectorized (DuckDB for casts and diffs, Arrow/numpy for comparisons), so 10^5-10^6
+row results compare in well under a second. Unordered comparison sorts both sides by their exact
+columns and by numbers rounded to 6 significant digits; two distinct rows that agree on every
+exact column and whose numbers straddle a rounding boundary under float noise can, in rare cases,
+be paired wrongly (a false "different", never a false "equal").
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import threading
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import BaseModel, ConfigDict, Field
+
+from chaos_llama.tools.backends.base import Answer
+from chaos_llama.tools.errors import JudgeError
+from chaos_llama.tools.evalset import EvalCase
+from chaos_llama.tools.judges.base import GoldResult, Verdict
+from chaos_llama.tools.space.model import Space
+
+NAME = "execution"
+NEEDS = ("generated.result", "expected.result")
+DESCRIPTION = "Generated result set equals a gold result set (order, column names and types normalized)."
+
+Kind = Literal["num", "time", "bool", "str", "null"]
+
+# Words in a question that make the gold's ORDER BY part of the answer.
+_ORDER_WORDS = re.compile(
+    r"\b(top|rank(?:ed|ing|s)?|order(?:ed)?|sort(?:ed)?|highest|lowest|first(?!\s+name)|last(?!\s+name)"
+    r"|ascending|descending|chronological(?:ly)?|alphabetical(?:ly)?)\b",
+    re.IGNORECASE,
+)
+_MAX_MAPPINGS = 64  # verified column mappings per gold before giving up (ambiguous lookalike columns)
+_SAMPLES = 5
+
+
+class ResultComparison(BaseModel):
+    """The outcome of comparing one gold result with the generated result."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    equal: bool
+    reason: str  # MATCH or a reason code (EMPTY_RESULT, RESULT_MISSING_ROWS, ...)
+    explanation: str
+    ordered: bool = False
+    column_mapping: dict[str, str] = Field(default_factory=dict)  # gold column -> generated column
+    gold_rows: int = 0
+    generated_rows: int = 0
+    gold_columns: list[str] = Field(default_factory=list)
+    generated_columns: list[str] = Field(default_factory=list)
+    missing_columns: list[str] = Field(default_factory=list)
+    extra_columns: list[str] = Field(default_factory=list)
+    missing_row_count: int | None = None
+    extra_row_count: int | None = None
+    missing_rows: list[dict[str, Any]] = Field(default_factory=list)  # gold rows not in generated (<= 5)
+    extra_rows: list[dict[str, Any]] = Field(default_factory=list)  # generated rows not in gold (<= 5)
+    column_types: dict[str, str] = Field(default_factory=dict)  # for COLUMN_TYPE_DIFFERENCE
+
+    def summary(self) -> dict[str, Any]:
+        return self.model_dump(exclude_defaults=False)
+
+
+# ------------------------------------------------------------------ canonical columns
+class _Canon:
+    """A result table with canonical column types, plus per-column helpers for comparison."""
+
+    def __init__(self, table: pa.Table, kinds: list[Kind], names: list[str]):
+        self.table, self.kinds, self.names = table, kinds, names
+        self.n = table.num_rows
+        self._num: dict[int, np.ndarray] = {}
+        self._key: dict[int, pa.Array] = {}
+        self._sorted: dict[int, Any] = {}
+
+    def num(self, i: int) -> np.ndarray:
+        """Column i as float64 with NaN for NULL."""
+        if i not in self._num:
+            col = self.table.column(i).combine_chunks()
+            self._num[i] = col.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+            if col.null_count:
+                self._num[i] = np.where(np.asarray(col.is_null()), np.nan, self._num[i])
+        return self._num[i]
+
+    def key(self, i: int) -> pa.Array:
+        """Column i as an exactly comparable Arrow array (numbers rounded to 6 significant digits)."""
+        if i not in self._key:
+            if self.kinds[i] == "num":
+                self._key[i] = pa.array(_round_sig(self.num(i)), type=pa.float64())
+            else:
+                self._key[i] = self.table.column(i).combine_chunks()
+        return self._key[i]
+
+    def sorted_values(self, i: int):
+        if i not in self._sorted:
+            if self.kinds[i] == "num":
+                self._sorted[i] = np.sort(self.num(i))
+            else:
+                col = self.table.column(i).combine_chunks()
+                self._sorted[i] = col.take(pc.array_sort_indices(col))
+        return self._sorted[i]
+
+
+def _round_sig(x: np.ndarray, digits: int = 6) -> np.ndarray:
+    """Round to `digits` significant digits, vectorized (0, NaN and inf pass through)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ax = np.abs(x)
+        finite = np.isfinite(x) & (ax > 0)
+        exp10 = np.floor(np.log10(np.where(finite, ax, 1.0)))
+        scale = 10.0 ** (digits - 1 - exp10)
+        out = np.where(finite, np.round(x * scale) / scale, x)
+        return np.where(ax < 1e-12, 0.0, out)
+
+
+def _arrow_kind(t: pa.DataType) -> Kind | None:
+    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return "num"
+    if pa.types.is_boolean(t):
+        return "bool"
+    if pa.types.is_date(t) or pa.types.is_timestamp(t):
+        return "time"
+    if pa.types.is_null(t):
+        return "null"
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return None  # decided from the values
+    return "str"
+
+
+_local = threading.local()
+
+
+def _scratch():
+    """A per-thread in-memory DuckDB connection (opening one costs ~40 ms; judges run per question)."""
+    con = getattr(_local, "con", None)
+    if con is None:
+        import duckdb
+
+        con = _local.con = duckdb.connect()
+        con.execute("SET TimeZone='UTC'")
+    return con
+
+
+def _arrow_canonical(t: pa.Table) -> tuple[pa.Table, list[Kind]] | None:
+    """Typed columns cast in Arrow (no DuckDB round trip); None when a column needs DuckDB's parsing."""
+    cols, kinds = [], []
+    for col in t.columns:
+        kind = _arrow_kind(col.type)
+        try:
+            if kind == "num":
+                col = col.cast(pa.float64(), safe=False)
+            elif kind == "time":
+                if pa.types.is_timestamp(col.type) and col.type.tz is not None:
+                    col = col.cast(pa.timestamp(col.type.unit))  # tz-aware -> naive UTC wall time
+                col = col.cast(pa.timestamp("us"), safe=False)
+            elif kind == "null":
+                col = col.cast(pa.string())
+            elif kind != "bool":
+                return None  # text (to be parsed) or other types (rendered by DuckDB)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
+        cols.append(col)
+        kinds.append(kind)
+    return pa.table(cols, names=t.column_names), kinds
+
+
+def canonicalize(table: pa.Table) -> _Canon:
+    """Cast every column to DOUBLE / TIMESTAMP / BOOLEAN / VARCHAR in DuckDB (see module doc)."""
+    names = [str(n) for n in table.column_names]
+    t = table.rename_columns([f"c{i}" for i in range(table.num_columns)])
+    fast = _arrow_canonical(t)
+    if fast is not None:
+        return _Canon(fast[0], fast[1], names)
+    con = _scratch()
+    try:
+        con.register("_canon_src", t)
+        kinds: list[Kind | None] = [_arrow_kind(f.type) for f in t.schema]
+        undecided = [i for i, k in enumerate(kinds) if k is None]
+        if undecided:
+            probes = []
+            for i in undecided:
+                c = f"c{i}"
+                probes += [
+                    f"count({c})",
+                    f"count(TRY_CAST(trim({c}) AS DOUBLE))",
+                    f"count(TRY_CAST(trim({c}) AS TIMESTAMPTZ))",
+                    f"count(CASE WHEN lower(trim({c})) IN ('true', 'false') THEN 1 END)",
+                ]
+            stats = con.sql(f"SELECT {', '.join(probes)} FROM _canon_src").fetchall()[0]
+            for j, i in enumerate(undecided):
+                nonnull, nums, times, bools = stats[4 * j : 4 * j + 4]
+                if nonnull == 0:
+                    kinds[i] = "null"
+                elif nums == nonnull:
+                    kinds[i] = "num"
+                elif times == nonnull:
+                    kinds[i] = "time"
+                elif bools == nonnull:
+                    kinds[i] = "bool"
+                else:
+                    kinds[i] = "str"
+        exprs = []
+        for i, (field, kind) in enumerate(zip(t.schema, kinds)):
+            c = f"c{i}"
+            is_text = _arrow_kind(field.type) is None
+            if kind == "num":
+                exprs.append(f"TRY_CAST(trim({c}) AS DOUBLE)" if is_text else f"CAST({c} AS DOUBLE)")
+            elif kind == "time":
+                if is_text:
+                    exprs.append(f"CAST(TRY_CAST(trim({c}) AS TIMESTAMPTZ) AS TIMESTAMP)")
+                else:
+                    exprs.append(f"CAST({c} AS TIMESTAMP)")
+            elif kind == "bool":
+                exprs.append(f"(lower(trim({c})) = 'true')" if is_text else f"CAST({c} AS BOOLEAN)")
+            elif kind == "null":
+                exprs.append(f"CAST({c} AS VARCHAR)")
+            else:
+                exprs.append(f"CAST({c} AS VARCHAR)")
+        sel = ", ".join(f"{e} AS c{i}" for i, e in enumerate(exprs)) or "1 AS _empty"
+        out = con.sql(f"SELECT {sel} FROM _canon_src").to_arrow_table()
+        if not exprs:
+            out = out.select([])
+        return _Canon(out, kinds, names)  # type: ignore[arg-type]
+    finally:
+        con.unregister("_canon_src")
+
+
+# ------------------------------------------------------------------ vectorized equality
+class _Tol(BaseModel):
+    rel: float = 1e-6
+    abs: float = 1e-9
+    decimals: int | None = None
+
+    def close(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", over="ignore"):
+            diff = np.abs(a - b)
+            bound = np.maximum(self.abs, self.rel * np.maximum(np.abs(a), np.abs(b)))
+            if self.decimals is not None:
+                bound = np.maximum(bound, 0.5 * 10.0 ** (-self.decimals) + 1e-12)
+            ok = (diff <= bound) | (a == b)
+        return ok | (np.isnan(a) & np.isnan(b))
+
+
+def _exact_eq(a: pa.Array, b: pa.Array) -> np.ndarray:
+    eq = pc.fill_null(pc.equal(a, b), False)
+    both_null = pc.and_(pc.is_null(a), pc.is_null(b))
+    return np.asarray(pc.or_(eq, both_null))
+
+
+def _kinds_match(g: _Canon, i: int, h: _Canon, j: int) -> bool:
+    if g.kinds[i] == h.kinds[j]:
+        return True
+    # an all-NULL column carries no type: it matches any all-NULL column
+    return "null" in (g.kinds[i], h.kinds[j]) and g.table.column(i).null_count == g.n and h.table.column(j).null_count == h.n
+
+
+def _values_eq(g: _Canon, i: int, ga, h: _Canon, j: int, ha, tol: _Tol) -> np.ndarray:
+    """Element-wise equality of two aligned columns (already taken/sorted)."""
+    if g.kinds[i] == "num" and h.kinds[j] == "num":
+        return tol.close(ga, ha)
+    if g.kinds[i] != h.kinds[j]:  # both all-NULL (checked by _kinds_match)
+        return np.ones(len(ga), dtype=bool)
+    return _exact_eq(ga, ha)
+
+
+def _column_multiset_equal(g: _Canon, i: int, h: _Canon, j: int, tol: _Tol) -> bool:
+    if g.n != h.n or not _kinds_match(g, i, h, j):
+        return False
+    ga, ha = g.sorted_values(i), h.sorted_values(j)
+    # cheap probe at a few quantiles first: most non-matching pairs fail here
+    probe = np.unique(np.linspace(0, g.n - 1, 17).astype(np.int64))
+    pa_probe = pa.array(probe)
+    gp = ga[probe] if isinstance(ga, np.ndarray) else ga.take(pa_probe)
+    hp = ha[probe] if isinstance(ha, np.ndarray) else ha.take(pa_probe)
+    if not _values_eq(g, i, gp, h, j, hp, tol).all():
+        return False
+    return bool(_values_eq(g, i, ga, h, j, ha, tol).all())
+
+
+def _sort_order(c: _Canon, cols: list[int]) -> pa.Array:
+    """Row order that sorts by exact columns, then rounded numbers, then raw numbers."""
+    arrays, keys = [], []
+    exact = [i for i in cols if c.kinds[i] != "num"]
+    nums = [i for i in cols if c.kinds[i] == "num"]
+    for i in exact + nums:
+        arrays.append(c.key(i))
+    for i in nums:
+        arrays.append(pa.array(c.num(i), type=pa.float64()))
+    names = [f"k{n}" for n in range(len(arrays))]
+    if not arrays:
+        return pa.array(np.arange(c.n))
+    keys = [(n, "ascending", "at_end") for n in names]
+    return pc.sort_indices(pa.table(arrays, names=names), sort_keys=keys)
+
+
+def _rows_equal(g: _Canon, h: _Canon, mapping: list[tuple[int, int]], tol: _Tol, *, ordered: bool,
+                key_cols: list[int] | None = None) -> bool:
+    """Row-wise multiset (or sequence) equality of gold vs generated on the mapped columns."""
+    if g.n != h.n:
+        return False
+    if ordered:
+        cols = mapping if key_cols is None else [(i, j) for i, j in mapping if i in key_cols]
+        for i, j in cols:
+            ga = g.num(i) if g.kinds[i] == "num" else g.table.column(i).combine_chunks()
+            ha = h.num(j) if h.kinds[j] == "num" else h.table.column(j).combine_chunks()
+            if not _values_eq(g, i, ga, h, j, ha, tol).all():
+                return False
+        if key_cols is None:
+            return True
+        # keys are in gold order; the rest must still match as a multiset
+        return _rows_equal(g, h, mapping, tol, ordered=False)
+    go = _sort_order(g, [i for i, _ in mapping])
+    ho = _sort_order(h, [j for _, j in mapping])
+    for i, j in mapping:
+        if g.kinds[i] == "num":
+            ga, ha = g.num(i)[np.asarray(go)], h.num(j)[np.asarray(ho)]
+        else:
+            ga, ha = g.table.column(i).take(go), h.table.column(j).take(ho)
+            ga, ha = ga.combine_chunks(), ha.combine_chunks()
+        if not _values_eq(g, i, ga, h, j, ha, tol).all():
+            return False
+    return True
+
+
+# ------------------------------------------------------------------ column mapping
+def _group_of(gold_names: list[str], alternatives: list[list[str]]) -> list[int | None]:
+    """For each gold column, the index of its column_alternatives group (None: required)."""
+    out: list[int | None] = [None] * len(gold_names)
+    lower = [n.lower() for n in gold_names]
+    for gi, group in enumerate(alternatives):
+        for name in group:
+            short = name.strip().split(".")[-1].strip('`"').lower()
+            for ci, n in enumerate(lower):
+                if n == short and out[ci] is None:
+                    out[ci] = gi
+    return out
+
+
+def _mappings(candidates: list[list[int]], groups: list[int | None]):
+    """Injective gold->generated mappings (None = optional column left out), most complete first."""
+    n = len(candidates)
+
+    def rec(k: int, used: frozenset[int], acc: list[int | None]):
+        if k == n:
+            present = {g for g in groups if g is not None}
+            covered = {groups[i] for i, m in enumerate(acc) if m is not None and groups[i] is not None}
+            if present <= covered:
+                yield list(acc)
+            return
+        for j in candidates[k]:
+            if j not in used:
+                yield from rec(k + 1, used | {j}, acc + [j])
+        if groups[k] is not None:
+            yield from rec(k + 1, used, acc + [None])
+
+    yield from rec(0, frozenset(), [])
+
+
+def _diagnostic_mapping(g: _Canon, h: _Canon, groups: list[int | None]) -> tuple[list[tuple[int, int]], list[int]]:
+    """Best-effort mapping when no exact one exists: same kind, then name, then value overlap."""
+    used: set[int] = set()
+    mapping, missing, unmatched = [], [], []
+    for i in range(len(g.names)):
+        best, best_score = None, 0.0
+        gvals = pc.unique(g.key(i)).drop_null() if g.n else pa.array([])
+        for j in range(len(h.names)):
+            if j in used or not _kinds_match(g, i, h, j):
+                continue
+            score = 1.0 if g.names[i].lower() == h.names[j].lower() else 0.0
+            if len(gvals) and h.n:
+                hvals = pc.unique(h.key(j)).drop_null()
+                score += pc.sum(pc.is_in(gvals, value_set=hvals)).as_py() / len(gvals) * 2
+            if score > best_score:
+                best, best_score = j, score
+        if best is None:
+            unmatched.append(i)
+        else:
+            used.add(best)
+            mapping.append((i, best))
+    # second pass: a gold column without name or value match takes a free column of its kind
+    # (nearest position), so a wrong value reads as a row difference, not a missing column
+    for i in unmatched:
+        free = [j for j in range(len(h.names)) if j not in used and _kinds_match(g, i, h, j)]
+        if free and groups[i] is None:
+            j = min(free, key=lambda j: abs(j - i))
+            used.add(j)
+            mapping.append((i, j))
+        elif groups[i] is None:
+            missing.append(i)
+    mapping.sort()
+    return mapping, missing
+
+
+# ------------------------------------------------------------------ diffs
+def _row_diff(g: _Canon, h: _Canon, mapping: list[tuple[int, int]]) -> dict[str, Any]:
+    """Counts and samples of gold rows missing from / extra in the generated result (EXCEPT ALL)."""
+    names = [g.names[i] for i, _ in mapping]
+    cols = [f"c{k}" for k in range(len(mapping))]
+    gt = pa.table([_display(g, i) for i, _ in mapping], names=cols) if mapping else None
+    ht = pa.table([_display(h, j) for _, j in mapping], names=cols) if mapping else None
+    if gt is None:
+        return {"missing": g.n, "extra": h.n, "missing_rows": [], "extra_rows": []}
+    con = _scratch()
+    try:
+        con.register("_diff_g", gt)
+        con.register("_diff_h", ht)
+        out: dict[str, Any] = {}
+        for label, a, b in (("missing", "_diff_g", "_diff_h"), ("extra", "_diff_h", "_diff_g")):
+            diff = con.sql(f"SELECT * FROM {a} EXCEPT ALL SELECT * FROM {b}").to_arrow_table()
+            out[label] = diff.num_rows
+            con.register("_diff_d", diff)
+            rows = con.sql(f"SELECT * FROM _diff_d ORDER BY ALL LIMIT {_SAMPLES}").fetchall()
+            con.unregister("_diff_d")
+            out[f"{label}_rows"] = [{n: _jsonable(v) for n, v in zip(names, r)} for r in rows]
+        out["distinct_equal"] = con.sql(
+            "SELECT count(*) FROM ((SELECT * FROM _diff_g EXCEPT SELECT * FROM _diff_h) "
+            "UNION ALL (SELECT * FROM _diff_h EXCEPT SELECT * FROM _diff_g))"
+        ).fetchall()[0][0] == 0
+        return out
+    finally:
+        con.unregister("_diff_g")
+        con.unregister("_diff_h")
+
+
+def _display(c: _Canon, i: int) -> pa.Array:
+    return c.key(i) if c.kinds[i] == "num" else c.table.column(i).combine_chunks().cast(pa.string())
+
+
+def _jsonable(v: Any) -> Any:
+    if v is None or isinstance(v, (bool, int, str)):
+        return v
+    if isinstance(v, float):
+        return v if np.isfinite(v) else str(v)
+    return str(v)
+
+
+# ------------------------------------------------------------------ ordering
+def gold_has_order_by(sql: str, dialect: str = "databricks") -> bool:
+    """Whether the outermost query of `sql` has an ORDER BY."""
+    import sqlglot
+
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect)
+    except Exception:  # unparsable gold: fall back to text
+        return bool(re.search(r"\border\s+by\b", sql, re.IGNORECASE))
+    return tree is not None and tree.args.get("order") is not None
+
+
+def order_matters(case: EvalCase | None, gold_sql: str, dialect: str = "databricks") -> bool:
+    """Row order counts iff the gold orders its outer query and the question (or the case) asks for order."""
+    if case is not None and case.order_matters is False:
+        return False
+    if not gold_has_order_by(gold_sql, dialect):
+        return False
+    if case is None:
+        return True
+    return bool(case.order_matters) or bool(_ORDER_WORDS.search(case.question or ""))
+
+
+def _order_key_columns(sql: str, gold_names: list[str], dialect: str) -> list[int] | None:
+    """Result column positions of the gold's ORDER BY keys (None if any key is not in the result)."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect)
+    except Exception:
+        return None
+    order = tree.args.get("order") if tree is not None else None
+    if order is None or not isinstance(tree, exp.Select) or any(isinstance(s, exp.Star) for s in tree.expressions):
+        return None
+    selects = tree.expressions
+    if len(selects) != len(gold_names):
+        return None
+    lower = [n.lower() for n in gold_names]
+    keys: list[int] = []
+    for o in order.expressions:
+        e = o.this
+        idx = None
+        if isinstance(e, exp.Literal) and e.is_int:
+            idx = int(e.name) - 1
+        else:
+            for k, s in enumerate(selects):
+                inner = s.this if isinstance(s, exp.Alias) else s
+                if inner == e:
+                    idx = k
+                    break
+            if idx is None and isinstance(e, exp.Column) and not e.table and e.name.lower() in lower:
+                idx = lower.index(e.name.lower())
+        if idx is None or not 0 <= idx < len(gold_names):
+            return None
+        keys.append(idx)
+    return keys
+
+
+# ------------------------------------------------------------------ the comparison
+def compare_results(
+    gold: pa.Table,
+    generated: pa.Table,
+    *,
+    ordered: bool = False,
+    order_keys: list[int] | None = None,
+    column_alternatives: list[list[str]] | None = None,
+    allow_extra_columns: bool = True,
+    ignore_duplicates: bool = False,
+    rel_tol: float = 1e-6,
+    abs_tol: float = 1e-9,
+    decimals: int | None = None,
+) -> ResultComparison:
+    """Compare one gold result with a generated result (see the module doc for the rules)."""
+    tol = _Tol(rel=rel_tol, abs=abs_tol, decimals=decimals)
+    if ignore_duplicates:
+        gold, generated = _distinct(gold), _distinct(generated)
+    g, h = canonicalize(gold), canonicalize(generated)
+    groups = _group_of(g.names, column_alternatives or [])
+    base = dict(ordered=ordered, gold_rows=g.n, generated_rows=h.n, gold_columns=g.names, generated_columns=h.names)
+    need = sum(1 for x in groups if x is None) + len({x for x in groups if x is not None})
+
+    if g.n == 0:
+        enough = len(h.names) >= need and (allow_extra_columns or len(h.names) == len(g.names))
+        if h.n == 0 and enough:
+            return ResultComparison(equal=True, reason="MATCH", explanation="both results are empty", **base)
+        if h.n == 0:
+            return ResultComparison(equal=False, reason="RESULT_MISSING_COLUMNS", explanation=(
+                f"both results are empty but the generated one has {len(h.names)} column(s), gold needs {need}"), **base)
+        return ResultComparison(equal=False, reason="RESULT_EXTRA_ROWS", extra_row_count=h.n,
+                                explanation=f"gold result is empty; generated has {h.n} row(s)", **base)
+    if h.n == 0:
+        return ResultComparison(equal=False, reason="EMPTY_RESULT", missing_row_count=g.n,
+                                explanation=f"generated result is empty; gold has {g.n} row(s)", **base)
+
+    # candidate generated columns per gold column: same multiset of values; prefer same name
+    candidates: list[list[int]] = []
+    for i in range(len(g.names)):
+        cands = [j for j in range(len(h.names)) if _column_multiset_equal(g, i, h, j, tol)]
+        cands.sort(key=lambda j: (h.names[j].lower() != g.names[i].lower(), j))
+        candidates.append(cands)
+
+    ordered_fail: list[tuple[int, int]] | None = None
+    if all(c or groups[i] is not None for i, c in enumerate(candidates)):
+        for m in itertools.islice(_mappings(candidates, groups), _MAX_MAPPINGS):
+            pairs = [(i, j) for i, j in enumerate(m) if j is not None]
+            extra = [h.names[j] for j in range(len(h.names)) if j not in {p[1] for p in pairs}]
+            if not allow_extra_columns and extra:
+                continue
+            if not _rows_equal(g, h, pairs, tol, ordered=False):
+                continue
+            mapping = {g.names[i]: h.names[j] for i, j in pairs}
+            if ordered and not _rows_equal(g, h, pairs, tol, ordered=True):
+                keys = [k for k in (order_keys or []) if k in {p[0] for p in pairs}]
+                if order_keys and len(keys) == len(order_keys) and _rows_equal(g, h, pairs, tol, ordered=True, key_cols=keys):
+                    return ResultComparison(equal=True, reason="MATCH", column_mapping=mapping, extra_columns=extra,
+                                            explanation="same rows; order matches on the ORDER BY keys (ties may differ)", **base)
+                ordered_fail = pairs
+                continue
+            note = "same rows in the same order" if ordered else "same rows (order ignored)"
+            if extra:
+                note += f"; extra generated column(s) {extra} ignored"
+            return ResultComparison(equal=True, reason="MATCH", column_mapping=mapping, extra_columns=extra,
+                                    explanation=note, **base)
+        if ordered_fail is not None:
+            return ResultComparison(
+                equal=False, reason="WRONG_ORDER", column_mapping={g.names[i]: h.names[j] for i, j in ordered_fail},
+                explanation="same rows but in a different order; the question asks for an ordered answer", **base)
+
+    # no exact mapping: diagnose
+    pairs, missing = _diagnostic_mapping(g, h, groups)
+    mapping = {g.names[i]: h.names[j] for i, j in pairs}
+    extra_cols = [h.names[j] for j in range(len(h.names)) if j not in {p[1] for p in pairs}]
+    if missing:
+        types = {}
+        for i in missing:
+            same = [j for j in range(len(h.names)) if h.names[j].lower() == g.names[i].lower()]
+            if same and h.kinds[same[0]] != g.kinds[i]:
+                types[g.names[i]] = f"gold {g.kinds[i]}, generated {h.kinds[same[0]]}"
+        if types:
+            return ResultComparison(equal=False, reason="COLUMN_TYPE_DIFFERENCE", column_mapping=mapping,
+                                    missing_columns=[g.names[i] for i in missing], column_types=types,
+                                    explanation=f"column type differs: {types}", **base)
+        names = [g.names[i] for i in missing]
+        return ResultComparison(equal=False, reason="RESULT_MISSING_COLUMNS", column_mapping=mapping,
+                                missing_columns=names, extra_columns=extra_cols,
+                                explanation=f"no generated column holds the values of gold column(s) {names}", **base)
+    if not allow_extra_columns and extra_cols and _rows_equal(g, h, pairs, tol, ordered=False):
+        return ResultComparison(equal=False, reason="RESULT_EXTRA_COLUMNS", column_mapping=mapping, extra_columns=extra_cols,
+                                explanation=f"generated has extra column(s) {extra_cols}", **base)
+    diff = _row_diff(g, h, pairs)
+    common = dict(column_mapping=mapping, extra_columns=extra_cols, missing_row_count=diff["missing"],
+                  extra_row_count=diff["extra"], missing_rows=diff["missing_rows"], extra_rows=diff["extra_rows"], **base)
+    if diff["missing"] == 0 and diff["extra"] == 0:
+        # equal after rounding to 6 significant digits, but not within tolerance
+        return ResultComparison(equal=False, reason="VALUES_DIFFER", explanation=(
+            "values agree to 6 significant digits but not within the tolerance"), **common)
+    if diff["distinct_equal"]:
+        return ResultComparison(equal=False, reason="DUPLICATES_DIFFER", explanation=(
+            f"same distinct rows but different duplicates ({g.n} gold rows vs {h.n} generated); "
+            "an answer that differs only by DISTINCT is wrong by default"), **common)
+    if diff["missing"] == 1 and diff["extra"] == 1 and g.n == h.n:
+        a, b = diff["missing_rows"][0], diff["extra_rows"][0]
+        cells = [k for k in a if a[k] != b.get(k)]
+        if len(cells) == 1:
+            return ResultComparison(equal=False, reason="SINGLE_CELL_DIFFERENCE", explanation=(
+                f"one cell differs: column {cells[0]!r} gold {a[cells[0]]!r}, generated {b[cells[0]]!r}"), **common)
+    if diff["extra"] == 0:
+        reason, what = "RESULT_MISSING_ROWS", f"{diff['missing']} gold row(s) missing from the generated result"
+    elif diff["missing"] == 0:
+        reason, what = "RESULT_EXTRA_ROWS", f"{diff['extra']} generated row(s) not in the gold result"
+    else:
+        reason, what = "RESULT_ROWS_DIFFER", (
+            f"{diff['missing']} gold row(s) missing and {diff['extra']} extra generated row(s)")
+    return ResultComparison(equal=False, reason=reason, explanation=what, **common)
+
+
+def _distinct(t: pa.Table) -> pa.Table:
+    con = _scratch()
+    try:
+        con.register("_distinct_src", t)
+        return con.sql("SELECT DISTINCT * FROM _distinct_src").to_arrow_table()
+    finally:
+        con.unregister("_distinct_src")
+
+
+# ------------------------------------------------------------------ the judge
+def judge(
+    case: EvalCase,
+    *,
+    generated: Answer,
+    expected: list[GoldResult],
+    space: Space | None = None,
+    rel_tol: float = 1e-6,
+    abs_tol: float = 1e-9,
+    decimals: int | None = None,
+    allow_extra_columns: bool = True,
+    ignore_duplicates: bool = False,
+    order: bool | None = None,
+    dialect: str = "databricks",
+    **_: Any,
+) -> Verdict:
+    """True when the generated result equals any gold result.
+
+    `order` forces ordered (True) or unordered (False) comparison; None decides per gold from its
+    ORDER BY, the question and `case.order_matters`.
+    """
+    if rel_tol < 0 or abs_tol < 0:
+        raise JudgeError(f"execution: tolerances must be >= 0, got rel_tol={rel_tol!r}, abs_tol={abs_tol!r}")
+    early = answer_problem(generated)
+    if early is not None:
+        reason, why = early
+        return Verdict(judge=NAME, value=False, rationale=why, details={"reason": reason})
+    golds = [(k, gr) for k, gr in enumerate(expected) if gr.result is not None]
+    if not golds:
+        errors = [gr.error for gr in expected if gr.error]
+        return Verdict(judge=NAME, value=None, rationale="no gold result to compare with",
+                       error="no gold query produced a result" + (f": {errors[0]}" if errors else ""),
+                       details={"reason": "GOLD_ERROR", "gold_errors": errors})
+    comparisons: list[tuple[int, ResultComparison]] = []
+    for k, gr in golds:
+        ordered = order if order is not None else order_matters(case, gr.sql, dialect)
+        keys = _order_key_columns(gr.sql, gr.result.column_names, dialect) if ordered else None
+        cmp = compare_results(
+            gr.result, generated.result, ordered=ordered, order_keys=keys,
+            column_alternatives=case.column_alternatives, allow_extra_columns=allow_extra_columns,
+            ignore_duplicates=ignore_duplicates, rel_tol=rel_tol, abs_tol=abs_tol, decimals=decimals,
+        )
+        comparisons.append((k, cmp))
+        if cmp.equal:
+            break
+    k, best = next(((k, c) for k, c in comparisons if c.equal), None) or min(comparisons, key=lambda kc: _distance(kc[1]))
+    details = best.summary()
+    details["matched_gold" if best.equal else "closest_gold"] = k
+    if len(comparisons) > 1 or len(golds) > 1:
+        details["golds"] = [{"gold": k2, "reason": c.reason} for k2, c in comparisons]
+    rationale = (f"matches gold #{k}: {best.explanation}" if best.equal
+                 else f"differs from gold #{k} ({best.reason}): {best.explanation}")
+    return Verdict(judge=NAME, value=best.equal, rationale=rationale, details=details)
+
+
+def answer_problem(generated: Answer) -> tuple[str, str] | None:
+    """(reason code, rationale) when the generated answer has no usable result; None otherwise."""
+    if generated.status == "NO_SQL" or (not generated.sql and generated.result is None):
+        return "NO_SQL", f"no SQL was generated{': ' + generated.reason if generated.reason else ''}"
+    if generated.error or generated.status not in ("COMPLETED",):
+        msg = generated.error or generated.reason or generated.status
+        return "SQL_ERROR", f"generated SQL did not produce a result ({generated.status}): {msg}"
+    if generated.result is None:
+        return "NO_RESULT", "the generated SQL has no result to compare (was it executed?)"
+    return None
+
+
+def _distance(c: ResultComparison) -> tuple[int, int]:
+    """Sort key picking the 'closest' gold to report when none matches."""
+    rank = {"WRONG_ORDER": 0, "DUPLICATES_DIFFER": 1, "SINGLE_CELL_DIFFERENCE": 1, "VALUES_DIFFER": 1}.get(c.reason, 2)
+    return rank, (c.missing_row_count or 0) + (c.extra_row_count or 0) + 1000 * len(c.missing_columns)
