@@ -40,7 +40,11 @@ class Answer(BaseModel):
 
 @runtime_checkable
 class Backend(Protocol):
-    """One interface for the local engine and Databricks Genie."""
+    """One interface for the local engine and Databricks Genie.
+
+    Optional: `data_identity() -> str`, a stable id of the data queried; the runner keys the
+    gold-result cache on it when present (else on `identity()`).
+    """
 
     name: str
 
@@ -50,10 +54,6 @@ class Backend(Protocol):
 
     async def ask(self, space: Space, question: str) -> Answer:
         """Answer one question against `space` (no cross-question context)."""
-        ...
-
-    def data_identity(self) -> str:
-        """A stable id of the data the backend queries, the gold-result cache key."""
         ...
 
     def execute(

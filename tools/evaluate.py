@@ -1,0 +1,99 @@
+"""End-to-end evaluation: space + eval set + data -> a stored, judged run. Used by the CLI and MCP."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.resources
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from chaos_llama.tools.evalset import EvalSet
+from chaos_llama.tools.space.model import Space
+
+DEFAULT_JUDGES = ("execution", "sql_equivalence", "sql_valid", "failure_analysis")
+DEFAULT_WORKSPACE = Path(".chaos-llama")
+
+
+class ExamplePaths(BaseModel):
+    """Where the bundled retail example's files are."""
+
+    root: Path
+    data: Path
+    sparse_space: Path
+    curated_space: Path
+    evalset: Path
+
+
+@contextlib.contextmanager
+def bundled_example(name: str = "retail") -> Iterator[ExamplePaths]:
+    """Paths of a bundled example, valid for both editable and regular installs."""
+    ref = importlib.resources.files("chaos_llama.examples") / name
+    with importlib.resources.as_file(ref) as root:
+        root = Path(root)
+        yield ExamplePaths(
+            root=root,
+            data=root / "data",
+            sparse_space=root / "space_sparse.yaml",
+            curated_space=root / "space_curated.yaml",
+            evalset=root / "evalset.yaml",
+        )
+
+
+def open_local_backend(data: Sequence[str | Path], *, strategy: str = "retrieval", llm: dict | None = None):
+    """The embedded Genie engine over a DuckDB database built from `data` sources."""
+    from chaos_llama.tools.backends.local import LocalGenie
+    from chaos_llama.tools.data.loaders import build_database
+
+    con = build_database(list(data))
+    return LocalGenie(con, strategy=strategy, llm=llm)
+
+
+def load_inputs(space_path: str | Path, evalset_path: str | Path, *, seed: int = 0) -> tuple[Space, EvalSet]:
+    """Load and validate a space and an eval set (with splits assigned)."""
+    from chaos_llama.tools.evalset import assign_splits, load_evalset
+    from chaos_llama.tools.space.io import load_space
+    from chaos_llama.tools.space.validate import ensure_valid
+
+    space = load_space(space_path)
+    ensure_valid(space)
+    evalset = assign_splits(load_evalset(evalset_path), seed=seed)
+    return space, evalset
+
+
+def evaluate(
+    space: Space,
+    evalset: EvalSet,
+    backend,
+    *,
+    workspace: str | Path = DEFAULT_WORKSPACE,
+    split: str | None = None,
+    judges: Sequence[str] = DEFAULT_JUDGES,
+    concurrency: int = 4,
+    progress: Callable | None = None,
+    use_cache: bool = True,
+):
+    """Run, judge and store one evaluation; returns the runner's `RunResult`."""
+    from chaos_llama.tools.runner import run_eval_sync
+    from chaos_llama.tools.store import Store
+
+    workspace = Path(workspace)
+    workspace.mkdir(parents=True, exist_ok=True)
+    store = Store(workspace / "chaos.db")
+    try:
+        return run_eval_sync(
+            evalset,
+            backend,
+            space,
+            store=store,
+            judges=tuple(judges),
+            split=split,
+            concurrency=concurrency,
+            progress=progress,
+            use_cache=use_cache,
+        )
+    finally:
+        close = getattr(store, "close", None)
+        if close:
+            close()
