@@ -1,0 +1,339 @@
+"""The MCP face of Chaos Llama: tools, resources and prompts over `chaos_llama.tools.copilot`.
+
+Each tool is a few lines around one `Copilot` method. This module maps errors to MCP errors
+(bad arguments -> JSON-RPC invalid params naming the field; other failures -> tool errors the
+assistant can read) and installs the guards (budget ledger, holdout middleware).
+
+Start-up stays light: the copilot, the eval set and the change-set schema (which needs sqlglot)
+load on the first request after `initialize`, never at import.
+"""
+
+import functools
+import importlib.resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import Context, Elicit, MCPServer, Resolve
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS, ToolAnnotations
+from pydantic import BaseModel, Field
+
+from chaos_llama.server.config import ProjectConfig, load_config
+from chaos_llama.server.guards import BudgetLedger, BudgetStatus, HoldoutGuard, HoldoutMiddleware
+from chaos_llama.tools.errors import ChaosLlamaError, InvalidInput
+
+READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
+# Evaluations only add runs (and spend budget); they change no space.
+SPENDS = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True)
+CHANGES_SPACE = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=False, openWorldHint=False)
+
+INSTRUCTIONS = """Chaos Llama optimizes a Genie space's metadata against an eval set.
+Loop: eval_run(train) -> eval_failures -> hypothesize -> space_propose -> space_apply ->
+eval_run(val) -> keep or space_rollback. The test split is scored only by eval_final_test.
+Budgets are enforced by the server (budget_status). See the optimize_space prompt."""
+
+
+class Session:
+    """Per-server state: the copilot, the ledger and the holdout guard (built on first use)."""
+
+    def __init__(self, config: ProjectConfig, *, backend: Any = None):
+        self.config = config
+        self._backend = backend
+        self._copilot = None
+        self._guard: HoldoutGuard | None = None
+
+    @property
+    def copilot(self):
+        if self._copilot is None:
+            from chaos_llama.tools.copilot import Copilot, CopilotSettings, settings_for_example
+
+            c = self.config
+            common = dict(judges=c.judges, split_seed=c.split_seed, workspace=c.workspace, author=c.author,
+                          strategy=c.backend.strategy, llm=c.backend.llm)
+            if c.space is None:
+                settings = settings_for_example(c.example or "retail", c.example_space, **common)
+                if c.evalset is not None:
+                    settings = settings.model_copy(update={"evalset": c.evalset})
+                if c.data:
+                    settings = settings.model_copy(update={"data": c.data})
+            else:
+                if c.evalset is None:
+                    raise InvalidInput("the project names a space but no eval set", field="evalset")
+                settings = CopilotSettings(space=c.space, evalset=c.evalset, data=c.data, **common)
+            if c.backend.kind != "local" and self._backend is None:
+                raise InvalidInput(f"backend {c.backend.kind!r} is not available in this build; use 'local'", field="backend.kind")
+            ledger = BudgetLedger(c.budgets, Path(c.workspace) / "ledger.db")
+            self._copilot = Copilot(settings, ledger=ledger, backend=self._backend)
+        return self._copilot
+
+    @property
+    def ledger(self) -> BudgetLedger:
+        return self.copilot.ledger  # type: ignore[return-value]
+
+    def guard(self) -> HoldoutGuard:
+        if self._guard is None:
+            self._guard = HoldoutGuard.for_cases(self.copilot.test_cases())
+        return self._guard
+
+
+def _errors(fn):
+    """Map library errors: bad arguments -> invalid params (with the field); others -> tool errors."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args, **kwargs):
+        try:
+            return await fn(*args, **kwargs)
+        except InvalidInput as e:
+            raise MCPError(code=INVALID_PARAMS, message=str(e), data={"field": e.field}) from None
+        except ChaosLlamaError as e:
+            raise ToolError(f"{type(e).__name__}: {e}") from None
+
+    return wrapper
+
+
+class Confirm(BaseModel):
+    confirm: bool = Field(description="apply this change to the space?")
+
+
+def _confirm_apply(ctx: Context, preview_id: str, message: str):
+    """Ask the user to confirm where the client supports elicitation; otherwise the call is the confirmation."""
+    caps = ctx.client_capabilities
+    if caps is None or caps.elicitation is None:
+        return Confirm(confirm=True)
+    return Elicit(f"Apply preview {preview_id} to the space? ({message})", Confirm)
+
+
+def _prompt_text(name: str, **fields: str) -> str:
+    text = (importlib.resources.files("chaos_llama.prompts") / f"{name}.md").read_text(encoding="utf-8")
+    for k, v in fields.items():
+        text = text.replace("{{" + k + "}}", v)
+    return text
+
+
+def build_app(config: ProjectConfig | None = None, *, backend: Any = None) -> MCPServer:
+    """The MCP server for one project (config defaults to the project file / environment)."""
+    session = Session(config or load_config(), backend=backend)
+    app = MCPServer(
+        "chaos-llama", title="Chaos Llama", instructions=INSTRUCTIONS, version=_version(),
+        middleware=[HoldoutMiddleware(lambda method: None if method in _UNGUARDED else session.guard())],
+    )
+    app.session = session  # type: ignore[attr-defined]  # tests and the CLI reach the copilot through it
+
+    _lazy_register(app, session)
+    return app
+
+
+def _register(app: MCPServer, session: Session) -> None:
+    """Every tool, resource and prompt (imports the copilot's output models, hence done lazily)."""
+    from chaos_llama.tools.copilot import (
+        ApplyResult, DiffView, EvalRunView, EvalSetInfo, FailuresView, FinalTestView, HistoryView, Proposal, ReportView,
+        RunInfo, SpaceView, VersionInfo,
+    )
+    from chaos_llama.tools.space.changes import Edit
+
+    def cp():
+        return session.copilot
+
+    # ------------------------------------------------------------ space
+    @app.tool(annotations=READ_ONLY)
+    @_errors
+    async def space_get(
+        full: bool | None = Field(None, description="True: always include the YAML; False: summary only; default: YAML unless the space is big"),
+    ) -> SpaceView:
+        """The current space (head revision): version id, a summary and the metadata as YAML."""
+        return cp().space_get(full)
+
+    @app.tool(annotations=READ_ONLY)
+    @_errors
+    async def space_propose(
+        changes: list[Edit] = Field(description="edits, each tagged by 'op' (add_text_instruction, set_column_description, add_column_synonyms, add_example_sql, add_join_spec, add_snippet, ...)"),  # type: ignore[valid-type]
+        message: str = Field("", description="why this change should help"),
+    ) -> Proposal:
+        """Validate a change set and preview it: unified diff, problems (example SQL must parse and run read-only, referenced tables and columns must exist) and a preview_id. No side effects on the space."""
+        return cp().space_propose(list(changes), message)
+
+    @app.tool(annotations=CHANGES_SPACE)
+    @_errors
+    async def space_apply(
+        preview_id: str = Field(description="the preview_id returned by space_propose"),
+        message: str = Field(description="why this change is made (recorded in the history)"),
+        confirm: Annotated[Confirm, Resolve(_confirm_apply)] = None,  # type: ignore[assignment]
+    ) -> ApplyResult:
+        """Apply exactly a previewed change set: creates a new revision (the user confirms where the client supports it)."""
+        return cp().space_apply(preview_id, message, confirmed=confirm.confirm)
+
+    @app.tool(annotations=READ_ONLY)
+    @_errors
+    async def space_history() -> HistoryView:
+        """All revisions of the space, oldest first (append-only: applies and rollbacks add revisions)."""
+        return cp().space_history()
+
+    @app.tool(annotations=READ_ONLY)
+    @_errors
+    async def space_diff(
+        a: str = Field(description="revision number (e.g. '1') or version id"),
+        b: str | None = Field(None, description="revision number or version id; default: the head"),
+    ) -> DiffView:
+        """Unified diff of the space YAML between two revisions."""
+        return cp().space_diff(a, b)
+
+    @app.tool(annotations=CHANGES_SPACE)
+    @_errors
+    async def space_rollback(
+        version: str = Field(description="revision number or version id to return to"),
+        message: str | None = Field(None, description="why (recorded in the history)"),
+    ) -> VersionInfo:
+        """Return to an earlier revision by creating a new revision with its content (nothing is deleted)."""
+        return cp().space_rollback(version, message)
+
+    # ------------------------------------------------------------ eval
+    @app.tool(annotations=READ_ONLY)
+    @_errors
+    async def evalset_info() -> EvalSetInfo:
+        """Eval set counts per split and category, and the train questions (val and test texts stay hidden)."""
+        return cp().evalset_info()
+
+    @app.tool(annotations=SPENDS)
+    @_errors
+    async def eval_run(
+        split: Literal["train", "val"] = Field(description="'train': per-question results with failure analyses; 'val': aggregates by category only"),
+        version: str | None = Field(None, description="revision number or version id; default: the head"),
+        repeats: int = Field(1, ge=1, le=5, description="ask each question this many times (uncached after the first) to measure stability"),
+        ctx: Context = None,  # type: ignore[assignment]
+    ) -> EvalRunView:
+        """Evaluate a version on train or val (spends backend-question and SQL budgets; cached answers are free)."""
+
+        async def progress(done: int, total: int, message: str) -> None:
+            await ctx.report_progress(done, total, message)
+
+        return await cp().eval_run(split, version, repeats=repeats, progress=progress)
+
+    @app.tool(annotations=READ_ONLY)
+    @_errors
+    async def eval_failures(
+        run_id: str = Field(description="a train run id from eval_run"),
+        category: str | None = Field(None, description="only this question category or failure category"),
+        limit: int = Field(10, ge=1, le=100, description="at most this many failures"),
+    ) -> FailuresView:
+        """Failing train questions: generated vs gold SQL, result samples, failure analysis and the relevant metadata."""
+        return cp().eval_failures(run_id, category, limit)
+
+    @app.tool(annotations=SPENDS)
+    @_errors
+    async def judge_run(
+        run_id: str = Field(description="a train or val run id"),
+        judges: list[str] = Field(description="judge names, the first decides correctness (e.g. ['execution', 'sql_equivalence'])"),
+    ) -> EvalRunView:
+        """Re-judge a run's stored answers with other judges, without asking the backend again."""
+        return cp().judge_run(run_id, judges)
+
+    @app.tool(annotations=SPENDS)
+    @_errors
+    async def eval_final_test(ctx: Context = None) -> FinalTestView:  # type: ignore[assignment]
+        """Score the head revision on the held-out test split: aggregates only; limited to a few calls per session."""
+
+        async def progress(done: int, total: int, message: str) -> None:
+            await ctx.report_progress(done, total, "scoring the test split")
+
+        return await cp().eval_final_test(progress=progress)
+
+    @app.tool(annotations=READ_ONLY)
+    @_errors
+    async def budget_status() -> BudgetStatus:
+        """What the session has spent and has left, per budget (limits come from the project config only)."""
+        return session.ledger.status()
+
+    @app.tool(annotations=READ_ONLY)
+    @_errors
+    async def run_log(run_id: str = Field(description="a run id")) -> RunInfo:
+        """A run's metadata: split, revision, status, timings, counters and judges (MLflow link where configured)."""
+        return cp().run_info(run_id)
+
+    @app.tool(annotations=READ_ONLY)
+    @_errors
+    async def report(run_ids: list[str] | None = Field(None, description="runs to report on; default: every run of this session")) -> ReportView:
+        """A Markdown report: scores per run, paired fixed/broken counts between revisions, and the space history."""
+        return cp().report(run_ids)
+
+    # ------------------------------------------------------------ resources
+    @app.resource("chaos-llama://space/current", mime_type="application/yaml", description="the head revision of the space as YAML")
+    def space_current() -> str:
+        return cp().space_get(True).yaml or ""
+
+    @app.resource("chaos-llama://space/history", mime_type="application/json", description="all revisions of the space")
+    def space_history_resource() -> str:
+        return cp().space_history().model_dump_json(indent=2)
+
+    @app.resource("chaos-llama://runs", mime_type="application/json", description="this session's runs with their scores")
+    def runs_resource() -> str:
+        return "[" + ",\n".join(r.model_dump_json() for r in cp().runs()) + "]"
+
+    @app.resource("chaos-llama://runs/{run_id}", mime_type="application/json", description="one run's metadata and score")
+    def run_resource(run_id: str) -> str:
+        return cp().run_info(run_id).model_dump_json(indent=2)
+
+    # ------------------------------------------------------------ prompts
+    @app.prompt(description="Guided loop: evaluate, read failures, hypothesize, propose, apply, re-evaluate on val, keep or roll back")
+    def optimize_space(goal: str = "raise validation accuracy") -> str:
+        return _prompt_text("optimize_space", goal=goal)
+
+    @app.prompt(description="Read a train run's failures and group them into metadata hypotheses")
+    def analyze_failures(run_id: str) -> str:
+        return _prompt_text("analyze_failures", run_id=run_id)
+
+
+
+# Methods answered without the copilot: the handshake must not wait for the eval set to load.
+_UNGUARDED = {"initialize", "server/discover", "ping", "notifications/initialized", "notifications/cancelled"}
+
+
+def _lazy_register(app: MCPServer, session: Session) -> None:
+    """Register everything on the first request after the handshake, so `initialize` is answered fast."""
+    state = {"done": False}
+
+    async def middleware(ctx: Any, call_next: Any) -> Any:
+        if not state["done"] and ctx.method not in _UNGUARDED:
+            state["done"] = True
+            _register(app, session)
+        return await call_next(ctx)
+
+    # After the SDK's request-state boundary, before the holdout guard (which needs the eval set).
+    app._lowlevel_server.middleware.insert(1, middleware)
+
+
+def ensure_registered(app: MCPServer) -> MCPServer:
+    """Register everything now (for callers that inspect the server without a client)."""
+    mw = app._lowlevel_server.middleware[1]
+    import asyncio
+
+    class _Ctx:
+        method = "tools/list"
+
+    async def _noop(ctx: Any) -> None:
+        return None
+
+    asyncio.run(mw(_Ctx(), _noop))
+    return app
+
+
+def _version() -> str:
+    try:
+        from chaos_llama.tools import __version__
+
+        return __version__
+    except ImportError:  # pragma: no cover
+        return "0"
+
+
+def serve(config: ProjectConfig | None = None, *, transport: str = "stdio", host: str = "127.0.0.1", port: int = 8765) -> None:
+    """Run the server: stdio (default), streamable HTTP (`http`) or SSE, binding 127.0.0.1 by default."""
+    app = build_app(config)
+    if transport == "stdio":
+        app.run("stdio")
+    elif transport in ("http", "streamable-http"):
+        app.run("streamable-http", host=host, port=port)
+    elif transport == "sse":
+        app.run("sse", host=host, port=port)
+    else:
+        raise InvalidInput(f"unknown transport {transport!r}; choose stdio, http or sse", field="transport")

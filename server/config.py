@@ -1,0 +1,180 @@
+"""The MCP server's project file: which space, data, eval set, judges, split seed and budgets.
+
+A project file is YAML (``chaos-llama.yaml``)::
+
+    space: spaces/sales.yaml          # or `example: retail` for the bundled example
+    evalset: evals/sales.yaml
+    data: [data/]                     # local engine: CSV/Parquet folders, .duckdb, PostgreSQL dump
+    backend: {kind: local, strategy: retrieval}
+    judges: [execution, failure_analysis]
+    split_seed: 0
+    workspace: .chaos-llama
+    budgets: {backend_questions: 500, applies: 20, final_tests: 1}
+
+Relative paths are relative to the file. Precedence, lowest first: defaults, the file,
+``CHAOS_LLAMA_*`` environment variables, command-line overrides. Kept free of heavy imports:
+the server reads it before answering ``initialize``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from chaos_llama.tools.errors import InvalidConfig, did_you_mean
+
+ENV_PREFIX = "CHAOS_LLAMA_"
+DEFAULT_FILES = ("chaos-llama.yaml", "chaos-llama.yml")
+
+
+class Budgets(BaseModel):
+    """Session limits the server enforces; a call that would exceed one is refused before spending."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend_questions: int = Field(2000, ge=0, description="questions asked of the backend (Genie)")
+    sql_executions: int = Field(5000, ge=0, description="warehouse/SQL executions (gold queries, example checks)")
+    llm_tokens: int = Field(500_000, ge=0, description="LLM tokens spent by the backend or judges")
+    applies: int = Field(50, ge=0, description="space changes applied (rollbacks included)")
+    final_tests: int = Field(1, ge=0, description="scorings of the held-out test split")
+    wall_clock_s: float = Field(3600.0, ge=0, description="seconds spent inside spending tools")
+
+
+class BackendConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["local", "databricks"] = "local"
+    strategy: Literal["retrieval", "llm"] = "retrieval"
+    llm: dict[str, Any] | None = None  # OpenAI-compatible endpoint settings for strategy=llm
+    host: str | None = None  # databricks
+    space_id: str | None = None  # databricks
+    warehouse_id: str | None = None  # databricks
+
+
+class ProjectConfig(BaseModel):
+    """Everything `chaos-llama serve` needs to know about a project."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    example: str | None = Field(None, description="use a bundled example (space, data, eval set), e.g. 'retail'")
+    example_space: Literal["sparse", "curated"] = "sparse"
+    space: Path | None = None
+    evalset: Path | None = None
+    data: list[Path] = Field(default_factory=list)
+    backend: BackendConfig = Field(default_factory=BackendConfig)
+    judges: list[str] = Field(default_factory=lambda: ["execution", "failure_analysis"])
+    split_seed: int = 0
+    workspace: Path = Path(".chaos-llama")
+    author: str = "assistant"
+    budgets: Budgets = Field(default_factory=Budgets)
+    source: str | None = Field(None, description="the file this came from")
+
+
+_FIELDS = tuple(ProjectConfig.model_fields)
+_PATH_FIELDS = ("space", "evalset", "workspace")
+
+
+def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
+    """`CHAOS_LLAMA_SPACE=...`, `CHAOS_LLAMA_DATA=a:b`, `CHAOS_LLAMA_BUDGET_APPLIES=5`, ..."""
+    out: dict[str, Any] = {}
+    budget_fields = tuple(Budgets.model_fields)
+    for key, value in env.items():
+        if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
+            continue
+        name = key[len(ENV_PREFIX):].lower()
+        if name.startswith("budget_"):
+            b = name.removeprefix("budget_")
+            if b not in budget_fields:
+                raise InvalidConfig(f"unknown budget {b!r} in environment variable {key}.{did_you_mean(b, budget_fields)}", field=key)
+            out.setdefault("budgets", {})[b] = value
+        elif name == "backend":
+            out.setdefault("backend", {})["kind"] = value
+        elif name == "strategy":
+            out.setdefault("backend", {})["strategy"] = value
+        elif name == "data":
+            out["data"] = [p for p in value.split(os.pathsep) if p]
+        elif name == "judges":
+            out["judges"] = [j.strip() for j in value.split(",") if j.strip()]
+        elif name == "seed":
+            out["split_seed"] = value
+        elif name in _FIELDS:
+            out[name] = value
+        else:
+            raise InvalidConfig(f"unknown setting {key}.{did_you_mean(name, _FIELDS)}", field=key)
+    return out
+
+
+def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in top.items():
+        if v is None:
+            continue
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = _merge(dict(out[k]), v)
+        else:
+            out[k] = v
+    return out
+
+
+def find_config(start: Path | None = None) -> Path | None:
+    """The project file in `start` (default: the current directory), if any."""
+    start = start or Path.cwd()
+    return next((start / n for n in DEFAULT_FILES if (start / n).is_file()), None)
+
+
+def load_config(
+    path: str | Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> ProjectConfig:
+    """Read the project file (if any), then apply `CHAOS_LLAMA_*` variables and `overrides`.
+
+    Without a file and without a space, the bundled `retail` example is used so that
+    `chaos-llama serve` works out of the box.
+    """
+    env = os.environ if env is None else env
+    path = path or env.get(ENV_PREFIX + "CONFIG") or find_config()
+    raw: dict[str, Any] = {}
+    base = Path.cwd()
+    source = None
+    if path:
+        import yaml
+
+        p = Path(path)
+        source = str(p)
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InvalidConfig(f"config file {source!r} does not exist", source=source) from None
+        except yaml.YAMLError as e:
+            line = getattr(getattr(e, "problem_mark", None), "line", None)
+            raise InvalidConfig(f"not valid YAML: {e}", source=source, line=None if line is None else line + 1) from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise InvalidConfig(f"expected a mapping of settings ({', '.join(_FIELDS)}), got {type(loaded).__name__}", source=source)
+        raw = loaded or {}
+        base = p.resolve().parent
+        for key in raw:
+            if key not in _FIELDS:
+                raise InvalidConfig(f"unknown setting {key!r}.{did_you_mean(str(key), _FIELDS)}", source=source, field=str(key))
+        # Paths in the file are relative to the file, not to where the server was started.
+        for key in _PATH_FIELDS:
+            if raw.get(key):
+                raw[key] = str(base / Path(str(raw[key])).expanduser())
+        if raw.get("data"):
+            data = raw["data"] if isinstance(raw["data"], list) else [raw["data"]]
+            raw["data"] = [str(base / Path(str(d)).expanduser()) for d in data]
+    merged = _merge(_merge(raw, _env_overrides(env)), dict(overrides or {}))
+    if not merged.get("space") and not merged.get("example"):
+        merged["example"] = "retail"
+    merged["source"] = source
+    try:
+        return ProjectConfig.model_validate(merged)
+    except ValidationError as e:
+        err = e.errors()[0]
+        field = ".".join(str(x) for x in err["loc"])
+        raise InvalidConfig(f"{err['msg']} (got {err.get('input')!r})", source=source, field=field) from None

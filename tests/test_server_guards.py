@@ -1,0 +1,68 @@
+"""Budget ledger, holdout guard and project config: the server's guards on their own."""
+
+import pytest
+
+from chaos_llama.server.config import Budgets, load_config
+from chaos_llama.server.guards import WITHHELD, BudgetLedger, HoldoutGuard
+from chaos_llama.tools.errors import BudgetExceeded, InvalidConfig
+
+
+def test_ledger_refuses_before_spending_and_persists(tmp_path):
+    """A reservation that does not fit raises with what is left and records nothing; spend survives a restart."""
+    path = tmp_path / "ledger.db"
+    ledger = BudgetLedger(Budgets(backend_questions=10), path)
+    ledger.reserve("backend_questions", 7)
+    with pytest.raises(BudgetExceeded, match="asked for 4, 3 of 10 left"):
+        ledger.reserve("backend_questions", 4)
+    assert ledger.spent("backend_questions") == 7
+    ledger.settle("backend_questions", 7, 5)  # cache hits refunded
+    ledger.close()
+    again = BudgetLedger(Budgets(backend_questions=10), path)
+    assert again.remaining("backend_questions") == 5
+    # Limits are a frozen copy: changing the config object afterwards raises nothing.
+    limits = Budgets(applies=1)
+    l2 = BudgetLedger(limits, ":memory:")
+    limits.applies = 100
+    l2.reserve("applies", 1)
+    with pytest.raises(BudgetExceeded):
+        l2.reserve("applies", 1)
+    with pytest.raises(ValueError, match="Did you mean 'applies'"):
+        l2.reserve("aplies", 1)
+
+
+def test_holdout_guard_scrubs_whitespace_case_and_json_escaped_text():
+    """Test questions, gold SQL and ids are withheld however they are spelled or escaped; nothing else is."""
+    g = HoldoutGuard(questions=["What was revenue in Q3?"], gold_sql=["SELECT SUM(x)\nFROM t WHERE q = 3"], ids=["rev_q3"])
+    assert g.scrub("what  was REVENUE in q3?") == WITHHELD
+    assert g.scrub('{"sql": "SELECT SUM(x)\\nFROM t WHERE q = 3"}') == WITHHELD
+    assert g.scrub("line one\nid rev_q3 here\nline three") == f"line one\n{WITHHELD}\nline three"
+    assert g.scrub({"ids": ["rev_q30", "prev_q3x"], "n": 3}) == {"ids": ["rev_q30", "prev_q3x"], "n": 3}
+    assert g.scrub(["SELECT SUM(x) FROM t"]) == ["SELECT SUM(x) FROM t"]
+
+
+def test_config_file_env_and_overrides(tmp_path, monkeypatch):
+    """File < CHAOS_LLAMA_* environment < explicit overrides; paths are relative to the file."""
+    f = tmp_path / "chaos-llama.yaml"
+    f.write_text("space: s.yaml\nevalset: e.yaml\ndata: [d]\nbudgets: {applies: 3}\nsplit_seed: 1\n")
+    cfg = load_config(f, env={"CHAOS_LLAMA_BUDGET_APPLIES": "5", "CHAOS_LLAMA_SEED": "2"}, overrides={"split_seed": 9})
+    assert cfg.space == tmp_path / "s.yaml" and cfg.data == [tmp_path / "d"]
+    assert cfg.budgets.applies == 5 and cfg.split_seed == 9
+    f.write_text("spaec: s.yaml\n")
+    with pytest.raises(InvalidConfig, match="Did you mean 'space'"):
+        load_config(f, env={})
+    with pytest.raises(InvalidConfig, match="CHAOS_LLAMA_BUDGET_APLIES"):
+        load_config(None, env={"CHAOS_LLAMA_BUDGET_APLIES": "1"})
+    f.write_text("budgets: {applies: -1}\n")
+    with pytest.raises(InvalidConfig, match="budgets.applies"):
+        load_config(f, env={})
+
+
+def test_server_module_imports_no_heavy_library():
+    """Start-up stays light: importing the server pulls in none of duckdb, pyarrow, sqlglot, pandas, mlflow."""
+    import subprocess
+    import sys
+
+    code = ("import sys, chaos_llama.server.app, chaos_llama.tools.cli; "
+            "print(sorted(m for m in ('duckdb','pyarrow','sqlglot','pandas','mlflow','databricks') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
