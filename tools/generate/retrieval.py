@@ -1,0 +1,543 @@
+"""The offline strategy: reuse the closest example SQL with its slots filled, else schema linking.
+
+1. Retrieval: TF-IDF cosine between the question and each example's question + usage guidance,
+   with slot values (numbers, periods, data values) left out so "West in 2023" and "East in 2024"
+   read as the same question. The best example is used when it is similar enough AND its shape
+   fits: every slot of the example can be filled from the question (parameters `:name`, string
+   literals the example question mentions, LIMIT numbers, years/dates) and every slot value of
+   the question is used by the example.
+2. Otherwise `SchemaLinker` writes SQL for simple shapes from the space's column names,
+   descriptions, synonyms, snippets, entity values and join specs.
+3. Otherwise sql=None with a reason naming what was missing.
+
+Free-text instructions are prose this strategy cannot read; it ignores them (the llm strategy reads them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+
+from chaos_llama.tools.generate.base import Generation, GenerationContext
+from chaos_llama.tools.generate.schema_link import SchemaIndex, SchemaLinker
+from chaos_llama.tools.generate.slots import Number, Period, ValueIndex, numbers, periods
+from chaos_llama.tools.generate.text import TfIdf, terms, words
+from chaos_llama.tools.space.model import ExampleSql, Parameter, Space, text
+
+VERSION = "retrieval-1"
+
+
+@dataclass
+class _Slot:
+    kind: str  # param | string | limit | year | date
+    node: exp.Expression
+    column: tuple[str, str] | None = None  # (table identifier, column) compared to
+    param: Parameter | None = None
+    op: str | None = None  # comparison class name, for date params
+
+
+@dataclass
+class _Fit:
+    sql: str | None
+    filled: dict[str, Any] = field(default_factory=dict)
+    problem: str | None = None
+    coverage: float = 0.0  # share of the example's slots filled from the question
+
+
+# Ways of asking for the same aggregate, read as one term so "how many" meets "number of".
+_INTENT = [(re.compile(r"\b(how many|number of|count of|counts?)\b", re.I), " count "),
+           (re.compile(r"\b(average|avg|mean)\b", re.I), " average "),
+           (re.compile(r"\b(top|best|highest|biggest|largest|most)\b", re.I), " top ")]
+
+
+def _strip_slot_words(question: str, extra_values: list[str] = ()) -> list[str]:
+    """Question terms without numbers, periods and the given values (the slot contents)."""
+    q = question
+    for p in periods(q):
+        q = q[: p.span[0]] + " " * (p.span[1] - p.span[0]) + q[p.span[1]:]
+    for n in numbers(q):
+        q = q[: n.start] + " " * (n.end - n.start) + q[n.end:]
+    for pattern, canonical in _INTENT:
+        q = pattern.sub(canonical, q)
+    toks = words(q)
+    for v in sorted(extra_values, key=lambda v: -len(words(v))):
+        vw = words(v)
+        if not vw:
+            continue
+        i = 0
+        while i + len(vw) <= len(toks):
+            if toks[i : i + len(vw)] == vw:
+                del toks[i : i + len(vw)]
+            else:
+                i += 1
+    return terms(" ".join(toks))
+
+
+def _literal_strings(sql: str) -> list[str]:
+    try:
+        tree = sqlglot.parse_one(sql, read="databricks")
+    except sqlglot.errors.ParseError:
+        return []
+    return [lit.this for lit in tree.find_all(exp.Literal) if lit.is_string]
+
+
+class RetrievalGenerator:
+    """Offline, deterministic SQL generation from the space's examples and schema metadata."""
+
+    name = "retrieval"
+
+    def __init__(self, *, threshold: float = 0.5, fallback_threshold: float = 0.35):
+        self.threshold = threshold
+        self.fallback_threshold = fallback_threshold
+        self._indexes: dict[str, SchemaIndex] = {}
+        self._prepared: dict[tuple, Any] = {}
+        self._ranking: dict[str, tuple[list[ExampleSql], TfIdf]] = {}
+        self._tree_lock = threading.Lock()
+        self._value_indexes: dict[tuple, ValueIndex] = {}
+        self.linker = SchemaLinker()
+
+    def identity(self) -> str:
+        return f"{VERSION}(t={self.threshold},f={self.fallback_threshold})"
+
+    def _values(self, ctx: GenerationContext, columns: list[tuple[str, str]]) -> ValueIndex:
+        key = (ctx.space_key, tuple(sorted(columns)))
+        if not ctx.space_key or key not in self._value_indexes:
+            if len(self._value_indexes) > 256:
+                self._value_indexes.clear()
+            idx = ValueIndex({c: ctx.values(*c) for c in columns})
+            if not ctx.space_key:
+                return idx
+            self._value_indexes[key] = idx
+        return self._value_indexes[key]
+
+    def index(self, space: Space, ctx: GenerationContext) -> SchemaIndex:
+        key = ctx.space_key
+        if not key or key not in self._indexes:
+            idx = SchemaIndex(space, ctx)
+            idx.key = key
+            if key:
+                if len(self._indexes) > 32:
+                    self._indexes.pop(next(iter(self._indexes)))
+                self._indexes[key] = idx
+            return idx
+        return self._indexes[key]
+
+    # ---- the strategy
+    def generate(self, space: Space, question: str, ctx: GenerationContext) -> Generation:
+        index = self.index(space, ctx)
+        ranked = self.rank_examples(space, index, question)
+        details: dict[str, Any] = {"strategy": self.name}
+        tried, fits = [], []
+        for ex, sim in ranked:
+            fit = self.fit(space, index, ex, question, ctx)
+            # Text similarity, raised when the question's values fill the example's slots.
+            score = max(sim, 0.4 * sim + 0.6 * fit.coverage) if fit.sql else sim
+            if sim >= 0.1 or fit.coverage > 0:
+                tried.append({"example": text(ex.question), "similarity": round(sim, 3), "score": round(score, 3),
+                              "problem": fit.problem})
+            if fit.sql:
+                fits.append((score, sim, ex, fit))
+        tried.sort(key=lambda t: -t["score"])
+        tried = tried[:5]
+        fits.sort(key=lambda f: -f[0])
+        if fits and fits[0][0] >= self.threshold:
+            score, sim, ex, fit = fits[0]
+            details.update(source="example", example=text(ex.question), example_id=ex.id, score=round(score, 3),
+                           similarity=round(sim, 3), slots=fit.filled, examples_tried=tried)
+            return Generation(sql=fit.sql, details=details)
+        linked = self.linker.generate(index, question)
+        details.update(linked.details)
+        details["examples_tried"] = tried
+        if linked.sql:
+            details["source"] = "schema_link"
+            return Generation(sql=linked.sql, details=details)
+        # A weaker example as a last resort: better than nothing only when its slots fit.
+        if fits and fits[0][0] >= self.fallback_threshold:
+            score, sim, ex, fit = fits[0]
+            details.update(source="example", example=text(ex.question), example_id=ex.id, score=round(score, 3),
+                           similarity=round(sim, 3), slots=fit.filled)
+            return Generation(sql=fit.sql, details=details)
+        why = [linked.reason or "schema linking found nothing"]
+        if not ranked:
+            why.append("the space has no example SQL")
+        elif not fits:
+            best = tried[0] if tried else None
+            why.append(f"no example fits (closest '{best['example']}': {best['problem']})" if best
+                       else "no example question is similar")
+        else:
+            score, _, ex, _ = fits[0]
+            why.append(f"no example question is similar (best {score:.2f} < {self.fallback_threshold:.2f}: "
+                       f"'{text(ex.question)}')")
+        details["source"] = None
+        return Generation(sql=None, reason="; ".join(why), details=details)
+
+    def rank_examples(self, space: Space, index: SchemaIndex, question: str) -> list[tuple[ExampleSql, float]]:
+        """Examples by TF-IDF cosine of question (+ usage guidance), slot contents left out."""
+        key = index.key
+        if not key or key not in self._ranking:
+            examples = [e for e in space.serialized.examples if text(e.sql).strip()]
+            docs = []
+            for e in examples:
+                lits = _literal_strings(text(e.sql))
+                docs.append(_strip_slot_words(text(e.question), lits) + terms(text(e.usage_guidance)))
+            entry = (examples, TfIdf(docs))
+            if not key:
+                return self._rank(entry, index, question)
+            if len(self._ranking) > 32:
+                self._ranking.pop(next(iter(self._ranking)))
+            self._ranking[key] = entry
+        return self._rank(self._ranking[key], index, question)
+
+    @staticmethod
+    def _rank(entry, index: SchemaIndex, question: str) -> list[tuple[ExampleSql, float]]:
+        examples, tfidf = entry
+        if not examples:
+            return []
+        qvals = [v.value for v in index.values.find(question)]
+        q = _strip_slot_words(question, qvals)
+        return [(examples[i], s) for i, s in tfidf.rank(q)]
+
+    # ---- slot filling
+    def _prepare(self, ex: ExampleSql, index: SchemaIndex, ctx: GenerationContext):
+        """The parsed example and its slots; question-independent, so cached per space.
+
+        The cached tree is shared: `fit` only mutates it under `_tree_lock` and restores it."""
+        key = (ctx.space_key, ex.id, text(ex.question), text(ex.sql))
+        if ctx.space_key and key in self._prepared:
+            return self._prepared[key]
+        sql = text(ex.sql)
+        try:
+            tree = sqlglot.parse_one(sql, read="databricks")
+        except sqlglot.errors.ParseError as e:
+            return str(e).splitlines()[0]
+        aliases = _table_aliases(tree, index)
+        ex_q = text(ex.question)
+        ex_words = " ".join(words(ex_q.replace("&", " and ")))
+        ex_periods = periods(ex_q)
+        ex_numbers = [n for n in numbers(ex_q) if not any(p.span[0] <= n.start < p.span[1] for p in ex_periods)]
+        params = {p.name.lower(): p for p in (ex.parameters or [])}
+        slots: list[_Slot] = []
+        for node in tree.find_all(exp.Placeholder):
+            pname = (node.name or "").lower()
+            slots.append(_Slot("param", node, _compared_column(node, aliases, index), params.get(pname),
+                               type(node.parent).__name__))
+        for lit in list(tree.find_all(exp.Literal)):
+            if lit.is_string:
+                col = _compared_column(lit, aliases, index)
+                value = lit.this
+                if _is_date_string(value) and any(_date_in_period(value, p) for p in ex_periods):
+                    slots.append(_Slot("date", lit))
+                elif col and words(value) and _has_words(ex_words, value):
+                    slots.append(_Slot("string", lit, col))
+            else:
+                try:
+                    v = int(lit.this)
+                except ValueError:
+                    continue
+                if isinstance(lit.parent, exp.Limit) and any(n.value == v for n in ex_numbers):
+                    slots.append(_Slot("limit", lit))
+                elif any(p.start.year == v for p in ex_periods) and 1900 <= v <= 2199:
+                    slots.append(_Slot("year", lit))
+        group_cols = {c for g in tree.find_all(exp.Group) for c in _columns_of(g, aliases)}
+        prep = (tree, slots, group_cols, ex_words, ex_periods, ex_numbers)
+        if ctx.space_key:
+            if len(self._prepared) > 1024:
+                self._prepared.clear()
+            self._prepared[key] = prep
+        return prep
+
+    def fit(self, space: Space, index: SchemaIndex, ex: ExampleSql, question: str, ctx: GenerationContext) -> _Fit:
+        """The example's SQL with its slots filled from the question, or the reason it does not fit."""
+        sql = text(ex.sql)
+        prep = self._prepare(ex, index, ctx)
+        if isinstance(prep, str):
+            return _Fit(None, problem=f"example SQL does not parse: {prep}")
+        tree, slots, group_cols, ex_words, ex_periods, ex_numbers = prep
+
+        # Values the question names: of the slot columns, their entity-matching siblings, and any
+        # entity-matching column of the space.
+        q_periods = periods(question)
+        q_numbers = [n for n in numbers(question) if not any(p.span[0] <= n.start < p.span[1] for p in q_periods)]
+        slot_cols = {s.column for s in slots if s.column and s.kind in ("param", "string")}
+        columns = set(slot_cols)
+        for table, _ in slot_cols:
+            for c in index.columns.get(table, []):
+                if c.entity and c.ctype == "text":
+                    columns.add((table, c.name))
+        columns.update(index.entity_columns)
+        matches = self._values(ctx, list(columns)).find(question)
+        spans = sorted({m.span for m in matches})
+        used_spans: set[tuple[int, int]] = set()
+        used_numbers: set[int] = set()
+        period_used = False
+        filled: dict[str, Any] = {}
+        from_question = 0
+        replacements: list[tuple[exp.Expression, exp.Expression]] = []
+        qwords = " ".join(words(question.replace("&", " and ")))
+
+        for s in slots:
+            if s.kind == "param":
+                value, note = self._param_value(s, matches, used_spans, q_numbers, used_numbers, q_periods, ctx)
+                pname = s.node.name
+                if value is None:
+                    default = _param_default(s)
+                    if default is None:
+                        return _Fit(None, problem=f"parameter :{pname} could not be filled from the question{note}")
+                    value = default
+                    filled[pname] = f"{value} (default)"
+                else:
+                    from_question += 1
+                    filled[pname] = value.isoformat() if isinstance(value, dt.date) else value
+                if isinstance(value, Period):
+                    value = value.start
+                if note == "period":
+                    period_used = True
+                replacements.append((s.node, _literal_node(value)))
+            elif s.kind == "string":
+                old = s.node.this
+                if _has_words(qwords, old):
+                    filled[old] = old
+                    for m in matches:
+                        if m.value == old:
+                            used_spans.add(m.span)
+                    from_question += 1
+                    continue
+                value = _take_value(matches, used_spans, s.column, ctx)
+                if value is None:
+                    return _Fit(None, problem=f"the question names no value of {s.column[1]} to replace '{old}'")
+                from_question += 1
+                filled[old] = value
+                replacements.append((s.node, exp.Literal.string(value)))
+            elif s.kind == "limit":
+                n = next((i for i, x in enumerate(q_numbers) if i not in used_numbers and isinstance(x.value, int)), None)
+                if n is None:
+                    return _Fit(None, problem=f"the question gives no number for LIMIT {s.node.this}")
+                used_numbers.add(n)
+                from_question += 1
+                filled[f"LIMIT {s.node.this}"] = q_numbers[n].value
+                replacements.append((s.node, exp.Literal.number(q_numbers[n].value)))
+            elif s.kind in ("year", "date"):
+                if not q_periods:
+                    return _Fit(None, problem=f"the question names no period to replace {s.node.sql('databricks')}")
+                old_p, new_p = ex_periods[0], q_periods[0]
+                if s.kind == "year":
+                    new = new_p.start.year + (int(s.node.this) - old_p.start.year)
+                    replacements.append((s.node, exp.Literal.number(new)))
+                    filled[s.node.this] = new
+                else:
+                    if new_p.grain != old_p.grain and old_p.grain != "year":
+                        return _Fit(None, problem=f"period '{new_p.text}' is not a {old_p.grain} like '{old_p.text}'")
+                    new = _shift_date(s.node.this, old_p, new_p)
+                    if new is None:
+                        return _Fit(None, problem=f"cannot map date '{s.node.this}' to '{new_p.text}'")
+                    replacements.append((s.node, exp.Literal.string(new)))
+                    filled[s.node.this] = new
+                from_question += 1
+                period_used = True
+
+        # Every value the question names must be used, or this example answers another question.
+        sql_lower = sql.lower()
+        for span in spans:
+            if span in used_spans:
+                continue
+            here = [m for m in matches if m.span == span]
+            if any(m.key in group_cols or _value_in_sql(m.value, sql_lower) or _has_words(ex_words, m.value)
+                   for m in here):
+                continue
+            return _Fit(None, problem=f"the example has no slot for '{here[0].text}'")
+        if q_periods and not period_used and not any(p.text.lower() == ep.text.lower() for p in q_periods for ep in ex_periods):
+            return _Fit(None, problem=f"the example has no slot for the period '{q_periods[0].text}'")
+        spare = [n for i, n in enumerate(q_numbers) if i not in used_numbers and not any(n.value == e.value for e in ex_numbers)]
+        if spare:
+            return _Fit(None, problem=f"the example has no slot for the number {spare[0].text}")
+        named = len(spans) + len(q_periods[:1]) + len(q_numbers)
+        coverage = from_question / max(len(slots), named) if (slots or named) else 0.0
+        with self._tree_lock:  # the cached tree is shared between threads: fill, render, restore
+            for old, new in replacements:
+                old.replace(new)
+            try:
+                out = tree.sql("databricks")
+            finally:
+                for old, new in replacements:
+                    new.replace(old)
+        return _Fit(out, filled, coverage=coverage)
+
+    def _param_value(self, s: _Slot, matches, used_spans, q_numbers: list[Number], used_numbers, q_periods, ctx):
+        """(value, note) for a parameter from the question; value None when the question has none."""
+        p = s.param
+        hint = (p.type_hint or "").upper() if p else ""
+        pname = (s.node.name or "").lower()
+        desc = f"{pname} {text(p.description) if p else ''}".lower()
+        if "DATE" in hint or "TIMESTAMP" in hint or any(w in pname for w in ("date", "start", "end", "from", "until")):
+            if q_periods:
+                per = q_periods[0]
+                if any(w in pname for w in ("end", "until", "to_", "last", "max")):
+                    return (per.end if s.op in ("LT",) else per.last_day), "period"
+                return per.start, "period"
+            return None, " (no date in the question)"
+        if hint in ("INT", "INTEGER", "BIGINT", "LONG", "NUMBER", "DECIMAL", "DOUBLE", "FLOAT") or isinstance(s.node.parent, exp.Limit):
+            if "year" in desc:
+                # a fiscal year fills only a fiscal-year parameter, and a calendar year only a calendar one
+                if q_periods and (q_periods[0].grain == "fiscal_year") == ("fiscal" in desc):
+                    return q_periods[0].start.year, "period"
+                return None, " (no fiscal year in the question)" if "fiscal" in desc else " (no year in the question)"
+            if "quarter" in desc:
+                if q_periods and q_periods[0].grain == "quarter":
+                    return (q_periods[0].start.month + 2) // 3, "period"
+                return None, " (no quarter in the question)"
+            if "month" in desc:
+                if q_periods and q_periods[0].grain == "month":
+                    return q_periods[0].start.month, "period"
+                return None, " (no month in the question)"
+            n = next((i for i, x in enumerate(q_numbers) if i not in used_numbers and not x.is_year), None)
+            if n is not None:
+                used_numbers.add(n)
+                return q_numbers[n].value, ""
+            return None, " (no number in the question)"
+        value = _take_value(matches, used_spans, s.column, ctx)
+        if value is not None:
+            return value, ""
+        return None, (f" (no value of {s.column[1]} in the question)" if s.column else " (no value in the question)")
+
+
+def _param_default(s: _Slot):
+    p = s.param
+    if not p or not p.default_value or not p.default_value.values:
+        return None
+    return _default(p.default_value.values[0], (p.type_hint or "").upper())
+
+
+def _default(value, hint: str):
+    if value is None:
+        return None
+    if "INT" in hint:
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            return value
+    if "DATE" in hint and isinstance(value, str) and _is_date_string(value):
+        return dt.date.fromisoformat(value[:10])
+    return value
+
+
+def _take_value(matches, used_spans: set, column, ctx: GenerationContext) -> str | None:
+    """A value of `column` named in the question (first unused mention); a value of a sibling
+    column of the same table is translated through the data ("North America" -> "AMER")."""
+    if column is None:
+        return None
+    for m in matches:
+        if m.span not in used_spans and m.key == column:
+            used_spans.add(m.span)
+            return m.value
+    for m in matches:
+        if m.span not in used_spans and m.key[0] == column[0] and m.key != column:
+            found = ctx.lookup(column[0], m.key[1], m.value, column[1])
+            if len(found) == 1:
+                used_spans.add(m.span)
+                return found[0]
+    return None
+
+
+def _columns_of(node: exp.Expression, aliases: dict[str, str]) -> set[tuple[str, str]]:
+    out = set()
+    for c in node.find_all(exp.Column):
+        ident = aliases.get(c.table.lower()) if c.table else (next(iter(set(aliases.values()))) if len(set(aliases.values())) == 1 else None)
+        if ident:
+            out.add((ident, c.name))
+    return out
+
+
+def _literal_node(value) -> exp.Expression:
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, (int, float)):
+        return exp.Literal.number(value)
+    if isinstance(value, dt.date):
+        return exp.cast(exp.Literal.string(value.isoformat()), "DATE")
+    return exp.Literal.string(str(value))
+
+
+def _table_aliases(tree: exp.Expression, index: SchemaIndex) -> dict[str, str]:
+    """SQL alias/name -> space table identifier, for the tables an example SQL reads."""
+    out: dict[str, str] = {}
+    for t in tree.find_all(exp.Table):
+        ident = index.resolve_table(".".join(p for p in (t.catalog, t.db, t.name) if p)) or index.resolve_table(t.name)
+        if ident:
+            out[t.name.lower()] = ident
+            if t.alias:
+                out[t.alias.lower()] = ident
+    return out
+
+
+def _compared_column(node: exp.Expression, aliases: dict[str, str], index: SchemaIndex) -> tuple[str, str] | None:
+    """The (table, column) a literal or placeholder is compared with, e.g. `s.region = 'West'`."""
+    parent = node.parent
+    while isinstance(parent, (exp.Tuple, exp.Paren, exp.Cast, exp.Lower, exp.Upper)):
+        parent = parent.parent
+    if not isinstance(parent, (exp.EQ, exp.NEQ, exp.In, exp.Like, exp.ILike, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between)):
+        return None
+    target = parent.this
+    while isinstance(target, (exp.Lower, exp.Upper, exp.Cast, exp.Paren, exp.Trim)):
+        target = target.this
+    if not isinstance(target, exp.Column):
+        if isinstance(parent, (exp.EQ, exp.NEQ)) and isinstance(parent.expression, exp.Column):
+            target = parent.expression
+        else:
+            return None
+    name = target.name
+    if target.table:
+        ident = aliases.get(target.table.lower())
+        return (ident, name) if ident else None
+    owners = [t for t in set(aliases.values()) if index.column(t, name) is not None]
+    if not owners:
+        # the column may be excluded from the space; look it up in the raw table list
+        owners = [t for t in set(aliases.values())]
+    return (owners[0], name) if len(owners) == 1 else None
+
+
+def _is_date_string(value: str) -> bool:
+    try:
+        dt.date.fromisoformat(value[:10])
+        return len(value) >= 10
+    except ValueError:
+        return False
+
+
+def _date_in_period(value: str, p: Period) -> bool:
+    d = dt.date.fromisoformat(value[:10])
+    return p.start <= d <= p.end
+
+
+def _shift_date(value: str, old: Period, new: Period) -> str | None:
+    d = dt.date.fromisoformat(value[:10])
+    if d == old.start:
+        out = new.start
+    elif d == old.end:
+        out = new.end
+    elif d == old.last_day:
+        out = new.last_day
+    elif old.grain == new.grain == "year" or old.grain == "year":
+        try:
+            out = d.replace(year=new.start.year + (d.year - old.start.year))
+        except ValueError:
+            return None
+    else:
+        return None
+    return out.isoformat() + value[10:]
+
+
+def _value_in_sql(value: str, sql: str) -> bool:
+    """Whether `value` appears as a string literal in `sql`."""
+    return ("'" + value.lower().replace("'", "''") + "'") in sql.lower()
+
+
+def _has_words(haystack_words: str, value: str) -> bool:
+    """Whether the words of `value` appear as whole words in a space-joined word string."""
+    w = " ".join(words(value.replace("&", " and ")))
+    return bool(w) and f" {w} " in f" {haystack_words} "
