@@ -174,10 +174,16 @@ def _registry_judge(name: str) -> JudgeFn:
     return fn
 
 
+def case_dialect(case: EvalCase) -> str | None:
+    """The SQL dialect of a case's gold queries from a `dialect:<name>` tag (defog golds are PostgreSQL)."""
+    return next((t.split(":", 1)[1] for t in case.tags if t.startswith("dialect:")), None)
+
+
 def _judge_one(name: str, fn: JudgeFn, case: EvalCase, answer: Answer, golds: list[GoldResult], space: Space | None) -> Verdict:
     """Run one judge; its failure becomes a Verdict with `error` so the run goes on."""
+    dialect = case_dialect(case)
     try:
-        verdict = fn(case, generated=answer, expected=golds, space=space)
+        verdict = fn(case, generated=answer, expected=golds, space=space, **({"dialect": dialect} if dialect else {}))
         if not isinstance(verdict, Verdict):
             raise JudgeError(f"judge returned {type(verdict).__name__}, expected a Verdict")
     except Exception as e:  # noqa: BLE001 - a judge must never take the run down
@@ -191,17 +197,21 @@ def _data_identity(backend: Backend) -> str:
     return str(fn() if callable(fn) else backend.identity())
 
 
-def _execute_gold(backend: Backend, sql: str, space: Space | None) -> Any:
+def _execute_gold(backend: Backend, sql: str, space: Space | None, dialect: str | None = None) -> Any:
     """`backend.execute(sql)`, passing the space when the backend takes one: the local engine
     resolves table names through it, and otherwise falls back to the last space it was asked
-    about, which does not exist yet when every answer came from the cache."""
+    about, which does not exist yet when every answer came from the cache. A non-default gold
+    `dialect` is passed on too."""
     try:
-        takes_space = "space" in inspect.signature(backend.execute).parameters
+        params = inspect.signature(backend.execute).parameters
     except (TypeError, ValueError):
-        takes_space = False
-    if takes_space and space is not None:
-        return backend.execute(sql, space=space)
-    return backend.execute(sql)
+        params = {}
+    kwargs: dict[str, Any] = {}
+    if "space" in params and space is not None:
+        kwargs["space"] = space
+    if dialect and "dialect" in params:
+        kwargs["dialect"] = dialect
+    return backend.execute(sql, **kwargs)
 
 
 class _Golds:
@@ -213,10 +223,11 @@ class _Golds:
         self.memo: dict[str, GoldResult] = {}
         self.executions = 0
 
-    def get(self, sql: str, space: Space | None = None) -> GoldResult:
-        if sql in self.memo:
-            return self.memo[sql]
-        key = gold_cache_key(self.identity or "", sql) if self.identity is not None else None
+    def get(self, sql: str, space: Space | None = None, dialect: str | None = None) -> GoldResult:
+        memo_key = f"--dialect={dialect}\n{sql}" if dialect else sql  # the same text may run differently
+        if memo_key in self.memo:
+            return self.memo[memo_key]
+        key = gold_cache_key(self.identity or "", memo_key) if self.identity is not None else None
         gold = self.store.get_cached_gold(key) if (self.use_cache and key) else None
         if gold is None:
             if self.backend is None:
@@ -224,12 +235,12 @@ class _Golds:
             else:
                 self.executions += 1
                 try:
-                    gold = GoldResult(sql=sql, result=_execute_gold(self.backend, sql, space))
+                    gold = GoldResult(sql=sql, result=_execute_gold(self.backend, sql, space, dialect))
                 except Exception as e:  # noqa: BLE001 - recorded on the GoldResult for the judges
                     gold = GoldResult(sql=sql, error=f"{type(e).__name__}: {e}")
                 if key:
                     self.store.put_cached_gold(key, self.identity or "", gold)
-        self.memo[sql] = gold
+        self.memo[memo_key] = gold
         return gold
 
 
@@ -359,7 +370,7 @@ async def run_eval(
                     from_cache = False
                     if use_cache and answer.status in CACHEABLE_STATUSES:
                         store.put_cached_answer(key, answer)
-            expected = [golds.get(sql, space) for sql in case.gold_sql]
+            expected = [golds.get(sql, space, case_dialect(case)) for sql in case.gold_sql]
             # judges are CPU/DuckDB work: a worker thread lets them overlap other questions' asks
             verdicts = await asyncio.to_thread(
                 lambda: [_judge_one(name, fn, case, answer, expected, space) for name, fn in judge_fns]
@@ -380,6 +391,17 @@ async def run_eval(
                     progress(done, total, case.id, answer.status)
                 except Exception as e:  # noqa: BLE001 - a display problem must not stop the run
                     warnings.warn(f"progress callback failed: {e}", stacklevel=2)
+
+    # A remote backend (Genie) answers from the version it holds: put `space` there before any
+    # fresh question is asked; a run served wholly from the cache touches nothing.
+    deploy = getattr(backend, "deploy", None)
+    if deploy is not None and todo and (not use_cache or any(
+            not store.has_cached_answer(answer_cache_key(version.version_id, c.question, identity)) for c in todo)):
+        try:
+            await asyncio.to_thread(deploy, space)
+        except BaseException as e:
+            store.update_run(run_id, status="failed", finished_at=_now(), summary={**run.summary, "error": f"deploy: {e}"})
+            raise
 
     try:
         async with asyncio.TaskGroup() as tg:
@@ -517,7 +539,7 @@ def rejudge(
             full = store.get_cached_answer(res.cache_key)
             if full is not None and full.result is not None:
                 answer, truncated = full, False
-        expected = [golds.get(sql, space) for sql in case.gold_sql]
+        expected = [golds.get(sql, space, case_dialect(case)) for sql in case.gold_sql]
         if truncated:
             verdicts = [
                 Verdict(judge=name, value=None, rationale="stored result was truncated; re-run the question to judge it",

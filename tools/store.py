@@ -31,7 +31,7 @@ from chaos_llama.tools.evalset import EvalSet, evalset_hash
 from chaos_llama.tools.judges.base import GoldResult, Verdict
 from chaos_llama.tools.space.model import Space
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: labels (human verdicts), llm_cache (judge calls), native_assessments (Genie eval runs), documents
 DEFAULT_PATH = Path(".chaos-llama") / "chaos.db"
 DEFAULT_MAX_ROWS = 10_000
 
@@ -114,6 +114,53 @@ CREATE TABLE IF NOT EXISTS answer_cache (
     answer TEXT NOT NULL,
     result BLOB,
     created_at TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS labels (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL,
+    case_id TEXT NOT NULL,
+    judge TEXT NOT NULL,
+    value INTEGER NOT NULL CHECK (value IN (0, 1)),
+    note TEXT NOT NULL DEFAULT '',
+    labeler TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS labels_judge ON labels (judge, run_id, case_id);
+
+CREATE TABLE IF NOT EXISTS llm_cache (
+    key TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    response TEXT NOT NULL,
+    usage TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL
+);
+
+-- Genie's own benchmark assessments (native eval runs), kept beside our verdicts.
+CREATE TABLE IF NOT EXISTS native_assessments (
+    eval_run_id TEXT NOT NULL,
+    result_id TEXT NOT NULL,
+    space_id TEXT,
+    run_id TEXT,
+    case_id TEXT,
+    benchmark_question_id TEXT,
+    question TEXT,
+    assessment TEXT,
+    reasons TEXT NOT NULL DEFAULT '[]',
+    manual_assessment INTEGER,
+    document TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (eval_run_id, result_id)
+);
+CREATE INDEX IF NOT EXISTS native_assessments_run ON native_assessments (run_id, case_id);
+
+-- Small JSON documents other parts keep in the workspace (e.g. an optimization's loop state).
+CREATE TABLE IF NOT EXISTS documents (
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    body TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (kind, key)
 );
 
 CREATE TABLE IF NOT EXISTS gold_cache (
@@ -238,6 +285,18 @@ class QuestionResult(BaseModel):
     def to_answer(self) -> Answer:
         """The stored answer with its (possibly truncated) result table."""
         return Answer.model_validate(self.answer).model_copy(update={"result": self.result})
+
+
+class Label(BaseModel):
+    """A person's verdict on one judge's question in one run (labels are appended; the latest counts)."""
+
+    run_id: str
+    case_id: str
+    judge: str
+    value: bool
+    note: str = ""
+    labeler: str | None = None
+    created_at: str = Field(default_factory=_now)
 
 
 class StoreError(ChaosLlamaError):
@@ -511,7 +570,35 @@ class Store:
             )
         return out
 
+    # ------------------------------------------------------------ Genie's native assessments
+    def put_native_assessments(self, rows: list[dict[str, Any]]) -> int:
+        """Store Genie eval-run assessments (dicts with eval_run_id, result_id, assessment, reasons, ...;
+        optional run_id/case_id link them to one of our runs). Idempotent per (eval_run_id, result_id)."""
+        now = _now()
+        with self._tx() as con:
+            con.executemany(
+                "INSERT OR REPLACE INTO native_assessments (eval_run_id, result_id, space_id, run_id, case_id, benchmark_question_id,"
+                " question, assessment, reasons, manual_assessment, document, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(r["eval_run_id"], r["result_id"], r.get("space_id"), r.get("run_id"), r.get("case_id"), r.get("benchmark_question_id"),
+                  r.get("question"), r.get("assessment"), _json(list(r.get("reasons") or [])),
+                  None if r.get("manual_assessment") is None else int(bool(r["manual_assessment"])), _json(r), now) for r in rows],
+            )
+        return len(rows)
+
+    def get_native_assessments(self, *, eval_run_id: str | None = None, run_id: str | None = None) -> list[dict[str, Any]]:
+        """Stored Genie assessments of one eval run, or linked to one of our runs (case id order)."""
+        where, params = [], []
+        for col, value in (("eval_run_id", eval_run_id), ("run_id", run_id)):
+            if value is not None:
+                where.append(f"{col}=?")
+                params.append(value)
+        sql = "SELECT document FROM native_assessments" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY case_id, result_id"
+        return [json.loads(r[0]) for r in self._query(sql, tuple(params))]
+
     # ------------------------------------------------------------ caches
+    def has_cached_answer(self, key: str) -> bool:
+        return bool(self._query("SELECT 1 FROM answer_cache WHERE key=?", (key,)))
+
     def get_cached_answer(self, key: str) -> Answer | None:
         rows = self._query("SELECT answer, result FROM answer_cache WHERE key=?", (key,))
         if not rows:
@@ -547,7 +634,60 @@ class Store:
             )
         return True
 
+    # ------------------------------------------------------------ documents
+    def put_document(self, kind: str, key: str, body: str) -> None:
+        """Keep (or replace) one JSON/text document under (kind, key)."""
+        with self._tx() as con:
+            con.execute("INSERT OR REPLACE INTO documents (kind, key, body, updated_at) VALUES (?,?,?,?)", (kind, key, body, _now()))
+
+    def get_document(self, kind: str, key: str) -> str | None:
+        rows = self._query("SELECT body FROM documents WHERE kind=? AND key=?", (kind, key))
+        return rows[0][0] if rows else None
+
+    def list_documents(self, kind: str) -> list[str]:
+        """Every document of `kind`, most recently updated first."""
+        return [r[0] for r in self._query("SELECT body FROM documents WHERE kind=? ORDER BY updated_at DESC, key", (kind,))]
+
+    # ------------------------------------------------------------ human labels
+    def put_label(self, label: Label) -> Label:
+        with self._lock:
+            self._con.execute(
+                "INSERT INTO labels (run_id, case_id, judge, value, note, labeler, created_at) VALUES (?,?,?,?,?,?,?)",
+                (label.run_id, label.case_id, label.judge, int(label.value), label.note, label.labeler, label.created_at),
+            )
+        return label
+
+    def get_labels(self, *, judge: str | None = None, run_id: str | None = None, latest: bool = True) -> list[Label]:
+        """Labels oldest first; with `latest`, only the newest per (run, question, judge)."""
+        where, params = [], []
+        for col, val in (("judge", judge), ("run_id", run_id)):
+            if val is not None:
+                where.append(f"{col}=?")
+                params.append(val)
+        sql = "SELECT * FROM labels" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq"
+        rows = [Label(run_id=r["run_id"], case_id=r["case_id"], judge=r["judge"], value=bool(r["value"]), note=r["note"],
+                      labeler=r["labeler"], created_at=r["created_at"]) for r in self._query(sql, tuple(params))]
+        if not latest:
+            return rows
+        newest = {(l.run_id, l.case_id, l.judge): (i, l) for i, l in enumerate(rows)}
+        return [l for _, l in sorted(newest.values(), key=lambda il: il[0])]
+
+    # ------------------------------------------------------------ LLM call cache
+    def get_llm_cache(self, key: str) -> dict[str, Any] | None:
+        rows = self._query("SELECT model, response, usage FROM llm_cache WHERE key=?", (key,))
+        if not rows:
+            return None
+        return {"model": rows[0][0], "response": rows[0][1], "usage": json.loads(rows[0][2])}
+
+    def put_llm_cache(self, key: str, model: str, response: str, usage: dict[str, Any] | None = None) -> None:
+        with self._lock:
+            self._con.execute(
+                "INSERT OR REPLACE INTO llm_cache (key, model, response, usage, created_at) VALUES (?,?,?,?,?)",
+                (key, model, response, _json(usage or {}), _now()),
+            )
+
     def clear_caches(self) -> None:
         with self._lock:
             self._con.execute("DELETE FROM answer_cache")
             self._con.execute("DELETE FROM gold_cache")
+            self._con.execute("DELETE FROM llm_cache")

@@ -1,0 +1,44 @@
+"""Shared setup for the Databricks backend tests: the bundled retail example served by the emulator."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any
+
+from chaos_llama.tools.backends.databricks import DatabricksGenie
+from chaos_llama.tools.emulator import Emulator
+
+TOKEN = "dapi-TEST-5ecret-0123456789abcdef"
+
+
+@contextmanager
+def emulator(retail: Any, **kw: Any):
+    space, _, engine = retail
+    emu = Emulator(space, engine, token=TOKEN, **kw).start()
+    try:
+        yield emu
+    finally:
+        emu.stop()
+
+
+def backend(emu: Emulator, **kw: Any) -> DatabricksGenie:
+    opts: dict[str, Any] = dict(host=emu.url, token=TOKEN, rate_per_minute=None, poll_initial_s=0.01, poll_max_s=0.05,
+                                settle_s=0, retry_timeout_s=2, question_timeout_s=30)
+    opts.update(kw)
+    return DatabricksGenie(emu.space_id, **opts)
+
+
+_RETAIL: tuple | None = None
+
+
+def retail_example() -> tuple:
+    """(curated space, eval set, LocalGenie) of the bundled retail example, loaded once per process."""
+    global _RETAIL
+    if _RETAIL is None:
+        from chaos_llama.tools.evaluate import bundled_example, load_inputs, open_local_backend
+
+        with bundled_example("retail") as ex:
+            space, evalset = load_inputs(ex.curated_space, ex.evalset)
+            engine = open_local_backend([ex.data])
+        _RETAIL = (space, evalset, engine)
+    return _RETAIL

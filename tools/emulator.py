@@ -1,0 +1,834 @@
+"""A wire-compatible Genie emulator: the subset of Databricks' REST API the Databricks backend uses,
+served on 127.0.0.1 and answered by the embedded engine (`LocalGenie`) over a space file.
+
+It exists so the Databricks backend is tested with the *unmodified* databricks-sdk client, and so
+users can rehearse a run against "Genie" (latency, rate limits, failures) without a workspace::
+
+    chaos-llama emulate --space space.yaml --data data/ --port 8080 --faults 429,500,drop --fault-rate 0.2
+
+Served (shapes from the SDK's `service/dashboards.py` and `service/sql.py` dataclasses):
+
+- ``GET /.well-known/databricks-config`` (unauthenticated; the SDK probes it on start-up)
+- ``GET|PATCH /api/2.0/genie/spaces[/{id}]`` with ``include_serialized_space`` and ``etag``
+- ``POST .../start-conversation``, ``POST .../conversations/{c}/messages``, ``GET .../messages/{m}``
+- ``GET .../attachments/{a}/query-result``, ``.../query-result/{a}``, ``.../messages/{m}/query-result``,
+  ``POST .../attachments/{a}/execute-query``
+- ``POST|GET|LIST .../eval-runs``, ``.../eval-runs/{r}/results[/{id}]`` (benchmark evaluations)
+- ``POST /api/2.0/sql/statements``, ``GET /api/2.0/sql/statements/{id}[/result/chunks/{n}]``
+
+Faults (each request draws once from a seeded RNG with probability `fault_rate`, among the kinds
+that apply to it): ``429`` (with Retry-After), ``500``, ``503``, ``drop`` (connection closed with
+no response), ``slow`` (response delayed), ``failed`` (the message ends FAILED), ``etag`` (a
+simulated concurrent edit just before an update). A per-minute question limit like Genie's
+answers 429 beyond it. Every request needs ``Authorization: Bearer <token>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import hashlib
+import json
+import math
+import random
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from chaos_llama.tools.errors import InvalidConfig, did_you_mean
+from chaos_llama.tools.space.model import Space, text
+
+FAULT_KINDS = ("429", "500", "503", "drop", "slow", "failed", "etag")
+# Outcomes a test can force for one question (see `Emulator.force`).
+FORCED_OUTCOMES = ("COMPLETED", "FAILED", "CANCELLED", "QUERY_RESULT_EXPIRED", "NO_STATEMENT_ID", "NO_SQL", "NEVER")
+_PROGRESS = ("SUBMITTED", "FETCHING_METADATA", "ASKING_AI", "EXECUTING_QUERY")
+DEFAULT_TOKEN = "dapi-emulator"
+
+
+class _HTTPError(Exception):
+    def __init__(self, status: int, error_code: str, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.error_code, self.message, self.headers = status, error_code, message, headers or {}
+
+
+class _Drop(Exception):
+    """Close the connection without answering."""
+
+
+@dataclass
+class _Message:
+    space_id: str
+    conversation_id: str
+    message_id: str
+    content: str
+    created: float
+    ready_at: float
+    forced: str | None = None
+    failed_fault: bool = False
+    answer: Any = None  # the engine's Answer once computed
+    statement_id: str | None = None
+    rerun_statement_id: str | None = None
+    attachment_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    text_attachment_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+@dataclass
+class _SpaceState:
+    space: Space
+    etag: str
+    created: float
+    updated: float
+    revision: int = 1
+
+
+def _etag(space_id: str, revision: int) -> str:
+    return hashlib.sha256(f"{space_id}:{revision}".encode()).hexdigest()[:16]
+
+
+def _ts(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+class Emulator:
+    """The emulator's state and HTTP server. `start()` serves from a background thread (tests);
+    `serve_forever()` serves in the foreground (the CLI).
+
+    Args:
+        space: the space served (its `space_id` is kept, else one is made up).
+        engine: a `LocalGenie` over the space's data.
+        latency: (min, max) seconds before a message completes.
+        rate_per_minute: questions (new messages, eval runs) accepted per minute; None: unlimited.
+        fault_rate: probability that a request gets one of `faults`.
+        retry_after_s: the Retry-After of injected 429/503 (whole seconds, as Databricks sends).
+        slow_s: delay of a `slow` response.
+        chunk_rows: rows per statement result chunk (exercise chunk fetching with a small value).
+    """
+
+    def __init__(
+        self,
+        space: Space,
+        engine: Any,
+        *,
+        token: str = DEFAULT_TOKEN,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        latency: tuple[float, float] = (0.0, 0.0),
+        rate_per_minute: float | None = None,
+        fault_rate: float = 0.0,
+        faults: tuple[str, ...] | list[str] = FAULT_KINDS,
+        retry_after_s: int = 1,
+        slow_s: float = 0.3,
+        seed: int = 0,
+        warehouse_id: str | None = None,
+        chunk_rows: int = 1000,
+    ):
+        unknown = [f for f in faults if f not in FAULT_KINDS]
+        if unknown:
+            raise InvalidConfig(f"unknown fault {unknown[0]!r}.{did_you_mean(unknown[0], FAULT_KINDS)}", field="faults")
+        if not 0 <= fault_rate <= 1:
+            raise InvalidConfig(f"fault_rate must be between 0 and 1, got {fault_rate!r}", field="fault_rate")
+        if latency[0] < 0 or latency[1] < latency[0]:
+            raise InvalidConfig(f"latency must be 'min-max' seconds with 0 <= min <= max, got {latency!r}", field="latency")
+        self.engine = engine
+        self.token = token
+        self.host, self.port = host, port
+        self.latency = latency
+        self.rate_per_minute = rate_per_minute
+        self.fault_rate, self.faults = fault_rate, tuple(faults)
+        self.retry_after_s, self.slow_s = retry_after_s, slow_s
+        self.warehouse_id = warehouse_id or space.warehouse_id or "emulator-warehouse"
+        self.chunk_rows = max(1, chunk_rows)
+        self.rng = random.Random(seed)
+        self._rng_lock = threading.Lock()
+        now = time.time()
+        space_id = space.space_id or uuid.uuid5(uuid.NAMESPACE_URL, f"chaos-llama:{space.title}").hex
+        space = space.model_copy(update={"space_id": space_id, "warehouse_id": self.warehouse_id})
+        self.spaces: dict[str, _SpaceState] = {space_id: _SpaceState(space, _etag(space_id, 1), now, now)}
+        self.space_id = space_id
+        self.messages: dict[str, _Message] = {}
+        self.statements: dict[str, dict[str, Any]] = {}
+        self.eval_runs: dict[str, dict[str, Any]] = {}
+        self.forced: dict[str, str] = {}
+        self.stats: collections.Counter[str] = collections.Counter()
+        self._questions: collections.deque[float] = collections.deque()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._tasks: set[asyncio.Task] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    # ------------------------------------------------------------ control (tests, CLI)
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def force(self, question: str, outcome: str) -> None:
+        """Make every message whose content is `question` end with `outcome` (one of FORCED_OUTCOMES)."""
+        if outcome not in FORCED_OUTCOMES:
+            raise InvalidConfig(f"unknown outcome {outcome!r}.{did_you_mean(outcome, FORCED_OUTCOMES)}", field="outcome")
+        self.forced[question] = outcome
+
+    def edit_space(self, space: Space | None = None, space_id: str | None = None) -> str:
+        """Simulate someone editing the space in the UI (new etag); returns the new etag."""
+        state = self.spaces[space_id or self.space_id]
+        if space is not None:
+            state.space = space.model_copy(update={"space_id": state.space.space_id, "warehouse_id": state.space.warehouse_id})
+        state.revision += 1
+        state.updated = time.time()
+        state.etag = _etag(state.space.space_id or "", state.revision)
+        return state.etag
+
+    @property
+    def space(self) -> Space:
+        return self.spaces[self.space_id].space
+
+    def start(self) -> Emulator:
+        """Serve from a daemon thread; returns once the port is bound."""
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), name="genie-emulator", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(30):
+            raise RuntimeError("the Genie emulator did not start within 30s")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop_event is not None:
+            self._loop.call_soon_threadsafe(self._stop_event.set)
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def serve_forever(self, on_ready: Any = None) -> None:
+        self._on_ready = on_ready
+        asyncio.run(self._main())
+
+    _stop_event: asyncio.Event | None = None
+    _on_ready: Any = None
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop_event = asyncio.Event()
+        self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._ready.set()
+        if self._on_ready:
+            self._on_ready(self)
+        try:
+            await self._stop_event.wait()
+        finally:
+            self._server.close()
+            for w in list(self._writers):
+                w.transport.abort()
+            for t in list(self._tasks):
+                t.cancel()
+
+    # ------------------------------------------------------------ HTTP
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    break
+                method, target, _ = line.decode("latin-1").split(" ", 2)
+                headers: dict[str, str] = {}
+                while True:
+                    h = await reader.readline()
+                    if h in (b"\r\n", b"\n", b""):
+                        break
+                    k, _, v = h.decode("latin-1").partition(":")
+                    headers[k.strip().lower()] = v.strip()
+                body = await reader.readexactly(int(headers.get("content-length", "0") or 0))
+                try:
+                    status, payload, extra = await self._dispatch(method, target, headers, body)
+                except _Drop:
+                    writer.transport.abort()
+                    return
+                except _HTTPError as e:
+                    status, payload, extra = e.status, {"error_code": e.error_code, "message": e.message}, e.headers
+                except Exception as e:  # noqa: BLE001 - an emulator bug answers 500, like a real server
+                    status, payload, extra = 500, {"error_code": "INTERNAL_ERROR", "message": f"{type(e).__name__}: {e}"}, {}
+                data = json.dumps(payload).encode()
+                reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+                          409: "Conflict", 429: "Too Many Requests", 500: "Internal Server Error",
+                          503: "Service Unavailable"}.get(status, "Status")
+                head = [f"HTTP/1.1 {status} {reason}", "Content-Type: application/json", f"Content-Length: {len(data)}"]
+                head += [f"{k}: {v}" for k, v in extra.items()]
+                writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + data)
+                await writer.drain()
+                if headers.get("connection", "").lower() == "close":
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+            pass
+        except asyncio.CancelledError:  # shutting down: end quietly, the client sees a closed connection
+            pass
+        finally:
+            self._writers.discard(writer)
+            try:
+                writer.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+    def _draw_fault(self, kinds: tuple[str, ...]) -> str | None:
+        enabled = [k for k in self.faults if k in kinds]
+        if not enabled or self.fault_rate <= 0:
+            return None
+        with self._rng_lock:
+            if self.rng.random() >= self.fault_rate:
+                return None
+            return self.rng.choice(enabled)
+
+    def _rate_limited(self) -> None:
+        """Genie's per-minute question limit: 429 beyond it, Retry-After until a slot frees."""
+        if not self.rate_per_minute:
+            return
+        now = time.monotonic()
+        while self._questions and now - self._questions[0] >= 60:
+            self._questions.popleft()
+        if len(self._questions) >= self.rate_per_minute:
+            wait = max(1, math.ceil(60 - (now - self._questions[0])))
+            self.stats["rate_limited"] += 1
+            raise _HTTPError(429, "RESOURCE_EXHAUSTED", f"Question limit of {self.rate_per_minute:g} per minute reached",
+                             {"Retry-After": str(wait)})
+        self._questions.append(now)
+
+    async def _dispatch(self, method: str, target: str, headers: dict[str, str], body: bytes) -> tuple[int, Any, dict[str, str]]:
+        parts = urlsplit(target)
+        path, query = parts.path.rstrip("/"), {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        self.stats["requests"] += 1
+        if path == "/.well-known/databricks-config":
+            return 200, {"oidc_endpoint": f"{self.url}/oidc", "workspace_id": "1234567890"}, {}
+        auth = headers.get("authorization", "")
+        if not auth:
+            raise _HTTPError(401, "UNAUTHENTICATED", "Missing authorization header: use a Bearer token")
+        if auth != f"Bearer {self.token}":
+            raise _HTTPError(403, "PERMISSION_DENIED", "Invalid access token")
+        try:
+            data = json.loads(body) if body else {}
+        except json.JSONDecodeError as e:
+            raise _HTTPError(400, "MALFORMED_REQUEST", f"request body is not JSON: {e.msg}") from None
+        route, params = self._route(method, path)
+        self.stats[f"route_{route}"] += 1  # counted before any fault: what clients actually sent
+        kinds = ("429", "500", "503", "drop", "slow")
+        if route in ("start_conversation", "create_message"):
+            kinds += ("failed",)
+        if route == "update_space":
+            kinds += ("etag",)
+        fault = self._draw_fault(kinds)
+        if fault:
+            self.stats[f"fault_{fault}"] += 1
+            if route in ("start_conversation", "create_message"):
+                self.stats["question_faults"] += fault in ("429", "500", "503", "drop")
+        if fault == "drop":
+            raise _Drop()
+        if fault in ("429", "503"):
+            code = "RESOURCE_EXHAUSTED" if fault == "429" else "TEMPORARILY_UNAVAILABLE"
+            raise _HTTPError(int(fault), code, "Injected fault: please retry later", {"Retry-After": str(self.retry_after_s)})
+        if fault == "500":
+            raise _HTTPError(500, "INTERNAL_ERROR", "Injected fault: internal error")
+        if fault == "slow":
+            await asyncio.sleep(self.slow_s)
+        if fault == "etag":
+            self.edit_space(space_id=params.get("space_id"))
+        handler = getattr(self, f"_h_{route}")
+        return 200, await handler(params=params, query=query, data=data, failed=fault == "failed"), {}
+
+    _ROUTES = [
+        ("GET", r"/api/2\.0/genie/spaces", "list_spaces"),
+        ("GET", r"/api/2\.0/genie/spaces/(?P<space_id>[^/]+)", "get_space"),
+        ("PATCH", r"/api/2\.0/genie/spaces/(?P<space_id>[^/]+)", "update_space"),
+        ("POST", r"/api/2\.0/genie/spaces/(?P<space_id>[^/]+)/start-conversation", "start_conversation"),
+        ("POST", r"/api/2\.0/genie/spaces/(?P<space_id>[^/]+)/conversations/(?P<conversation_id>[^/]+)/messages", "create_message"),
+        ("GET", r"/api/2\.0/genie/spaces/(?P<space_id>[^/]+)/conversations/(?P<conversation_id>[^/]+)/messages/(?P<message_id>[^/]+)", "get_message"),
+        ("GET", r"/api/2\.0/genie/spaces/(?P<space_id>[^/]+)/conversations/(?P<conversation_id>[^/]+)/messages/(?P<message_id>[^/]+)"
+                r"/attachments/(?P<attachment_id>[^/]+)/query-result", "attachment_query_result"),
+        ("GET", r"/api/2\.0/genie/spaces/(?P<space_id>[^/]+)/conversations/(?P<conversation_id>[^/]+)/messages/(?P<message_id>[^/]+)"
+                r"/query-result/(?P<attachment_id>[^/]+)", "attachment_query_result"),
+        ("GET", r"/api/2\.0/genie/spaces/(?P<space_id>[^/]+)/conversations/(?P<conversation_id>[^/]+)/messages/(?P<message_id>[^/]+)"
+                r"/query-result", "message_query_result"),
+        ("POST", r"/api/2\.0/genie/spaces/(?P<space_id>[^/]+)/conversations/(?P<conversation_id>[^/]+)/messages/(?P<message_id>[^/]+)"
+                 r"/attachments/(?P<attachment_id>[^/]+)/execute-query", "execute_attachment_query"),
+        ("POST", r"/api/2\.0/genie/spaces/(?P<space_id>[^/]+)/eval-runs", "create_eval_run"),
+        ("GET", r"/api/2\.0/genie/spaces/(?P<space_id>[^/]+)/eval-runs", "list_eval_runs"),
+        ("GET", r"/api/2\.0/genie/spaces/(?P<space_id>[^/]+)/eval-runs/(?P<eval_run_id>[^/]+)", "get_eval_run"),
+        ("GET", r"/api/2\.0/genie/spaces/(?P<space_id>[^/]+)/eval-runs/(?P<eval_run_id>[^/]+)/results", "list_eval_results"),
+        ("GET", r"/api/2\.0/genie/spaces/(?P<space_id>[^/]+)/eval-runs/(?P<eval_run_id>[^/]+)/results/(?P<result_id>[^/]+)", "get_eval_result"),
+        ("POST", r"/api/2\.0/sql/statements", "execute_statement"),
+        ("GET", r"/api/2\.0/sql/statements/(?P<statement_id>[^/]+)", "get_statement"),
+        ("GET", r"/api/2\.0/sql/statements/(?P<statement_id>[^/]+)/result/chunks/(?P<chunk>\d+)", "get_chunk"),
+    ]
+
+    def _route(self, method: str, path: str) -> tuple[str, dict[str, str]]:
+        for m, pattern, name in self._ROUTES:
+            match = re.fullmatch(pattern, path)
+            if match and m == method:
+                return name, match.groupdict()
+        raise _HTTPError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{method} {path}'")
+
+    # ------------------------------------------------------------ spaces
+    def _state(self, space_id: str) -> _SpaceState:
+        if space_id not in self.spaces:
+            raise _HTTPError(404, "RESOURCE_DOES_NOT_EXIST", f"Genie space {space_id!r} does not exist")
+        return self.spaces[space_id]
+
+    def _space_json(self, st: _SpaceState, serialized: bool) -> dict[str, Any]:
+        s = st.space
+        out = {"space_id": s.space_id, "title": s.title, "warehouse_id": s.warehouse_id, "etag": st.etag,
+               "create_time": _ts(st.created), "update_time": _ts(st.updated)}
+        if s.description is not None:
+            out["description"] = s.description
+        if s.parent_path:
+            out["parent_path"] = s.parent_path
+        if serialized:
+            out["serialized_space"] = json.dumps(s.to_serialized())
+        return out
+
+    async def _h_list_spaces(self, query: dict[str, str], **_: Any) -> dict[str, Any]:
+        ids = sorted(self.spaces)
+        size = int(query.get("page_size") or 100)
+        start = int(query.get("page_token") or 0)
+        page = ids[start:start + size]
+        out: dict[str, Any] = {"spaces": [self._space_json(self.spaces[i], False) for i in page]}
+        if start + size < len(ids):
+            out["next_page_token"] = str(start + size)
+        return out
+
+    async def _h_get_space(self, params: dict[str, str], query: dict[str, str], **_: Any) -> dict[str, Any]:
+        return self._space_json(self._state(params["space_id"]), query.get("include_serialized_space", "").lower() == "true")
+
+    async def _h_update_space(self, params: dict[str, str], data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        from chaos_llama.tools.errors import ChaosLlamaError
+        from chaos_llama.tools.space.io import space_from_geniespace_json
+
+        st = self._state(params["space_id"])
+        if data.get("etag") is not None and data["etag"] != st.etag:
+            self.stats["etag_conflicts"] += 1
+            raise _HTTPError(409, "RESOURCE_CONFLICT",
+                             f"The Genie space was modified since it was read (etag {data['etag']!r} is stale)")
+        new = st.space
+        if "serialized_space" in data:
+            try:
+                new = space_from_geniespace_json(json.dumps({"serialized_space": data["serialized_space"]}))
+            except ChaosLlamaError as e:
+                raise _HTTPError(400, "INVALID_PARAMETER_VALUE", f"Invalid serialized_space: {e}") from None
+            new = new.model_copy(update={k: getattr(st.space, k) for k in ("title", "description", "space_id", "warehouse_id", "parent_path")})
+        updates = {k: data[k] for k in ("title", "description", "warehouse_id", "parent_path") if data.get(k) is not None}
+        new = new.model_copy(update=updates)
+        self.stats["updates"] += 1
+        self.edit_space(new, space_id=params["space_id"])
+        return self._space_json(st, False)
+
+    # ------------------------------------------------------------ conversations
+    async def _h_start_conversation(self, params: dict[str, str], data: dict[str, Any], failed: bool = False, **_: Any) -> dict[str, Any]:
+        self._state(params["space_id"])
+        self._rate_limited()
+        conversation_id = uuid.uuid4().hex
+        msg = self._new_message(params["space_id"], conversation_id, data, failed)
+        self.stats["conversations"] += 1
+        return {"conversation_id": conversation_id, "message_id": msg.message_id,
+                "conversation": {"space_id": msg.space_id, "conversation_id": conversation_id, "id": conversation_id,
+                                 "title": msg.content[:80], "created_timestamp": int(msg.created * 1000)},
+                "message": self._message_json(msg)}
+
+    async def _h_create_message(self, params: dict[str, str], data: dict[str, Any], failed: bool = False, **_: Any) -> dict[str, Any]:
+        self._state(params["space_id"])
+        self._rate_limited()
+        return self._message_json(self._new_message(params["space_id"], params["conversation_id"], data, failed))
+
+    def _new_message(self, space_id: str, conversation_id: str, data: dict[str, Any], failed: bool) -> _Message:
+        content = data.get("content")
+        if not isinstance(content, str) or not content.strip():
+            raise _HTTPError(400, "INVALID_PARAMETER_VALUE", "Field 'content' is required")
+        now = time.time()
+        with self._rng_lock:
+            delay = self.rng.uniform(*self.latency) if self.latency[1] > 0 else 0.0
+        msg = _Message(space_id, conversation_id, uuid.uuid4().hex, content, now, now + delay,
+                       forced=self.forced.get(content), failed_fault=failed)
+        self.messages[msg.message_id] = msg
+        self.stats["messages"] += 1
+        if msg.forced not in ("FAILED", "CANCELLED", "NEVER") and not failed:
+            task = asyncio.get_running_loop().create_task(self._answer(msg))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return msg
+
+    async def _answer(self, msg: _Message) -> None:
+        space = self.spaces[msg.space_id].space
+        try:
+            answer = await asyncio.to_thread(self.engine.ask_sync, space, msg.content)
+        except Exception as e:  # noqa: BLE001 - becomes a FAILED message
+            from chaos_llama.tools.backends.base import Answer
+
+            answer = Answer(status="ERROR", error=f"{type(e).__name__}: {e}", reason="engine failure")
+        if answer.status == "COMPLETED" and answer.result is not None:
+            msg.statement_id = self._put_statement(answer.result, None)
+        msg.answer = answer
+
+    def _get_message(self, params: dict[str, str]) -> _Message:
+        msg = self.messages.get(params["message_id"])
+        if msg is None or msg.conversation_id != params["conversation_id"] or msg.space_id != params["space_id"]:
+            raise _HTTPError(404, "RESOURCE_DOES_NOT_EXIST", f"Message {params['message_id']!r} does not exist")
+        return msg
+
+    def _status(self, msg: _Message) -> str:
+        now = time.time()
+        if msg.forced == "NEVER":
+            return "ASKING_AI"
+        if msg.forced in ("FAILED", "CANCELLED") or msg.failed_fault:
+            return "FAILED" if msg.forced != "CANCELLED" else "CANCELLED"
+        if msg.answer is None or now < msg.ready_at:
+            span = max(msg.ready_at - msg.created, 1e-9)
+            return _PROGRESS[min(len(_PROGRESS) - 1, int((now - msg.created) / span * len(_PROGRESS)))]
+        if msg.forced == "QUERY_RESULT_EXPIRED" and msg.rerun_statement_id is None:
+            return "QUERY_RESULT_EXPIRED"
+        if msg.answer.status in ("FAILED", "ERROR"):
+            return "FAILED"
+        return "COMPLETED"
+
+    def _message_json(self, msg: _Message) -> dict[str, Any]:
+        status = self._status(msg)
+        out: dict[str, Any] = {
+            "space_id": msg.space_id, "conversation_id": msg.conversation_id, "message_id": msg.message_id,
+            "id": msg.message_id, "content": msg.content, "status": status, "user_id": 1,
+            "created_timestamp": int(msg.created * 1000), "last_updated_timestamp": int(time.time() * 1000),
+        }
+        if status == "FAILED":
+            err = "Injected fault: Genie failed to answer" if (msg.failed_fault or msg.forced == "FAILED") else (
+                (msg.answer.error or msg.answer.reason) if msg.answer else "failed")
+            out["error"] = {"error": err, "type": "GENERIC_CHAT_COMPLETION_EXCEPTION"}
+        answer = msg.answer
+        if status in ("COMPLETED", "FAILED", "QUERY_RESULT_EXPIRED") and answer is not None:
+            atts = []
+            if answer.sql:
+                statement_id = msg.rerun_statement_id or msg.statement_id
+                rows = self.statements[statement_id]["table"].num_rows if statement_id else None
+                query: dict[str, Any] = {"id": msg.attachment_id, "query": answer.sql, "title": msg.content[:80],
+                                         "description": answer.description or f"Answer to: {msg.content}"}
+                if statement_id and msg.forced != "NO_STATEMENT_ID":
+                    query["statement_id"] = statement_id
+                if rows is not None:
+                    query["query_result_metadata"] = {"row_count": rows, "is_truncated": False}
+                atts.append({"attachment_id": msg.attachment_id, "query": query})
+            if not answer.sql or msg.forced == "NO_SQL":
+                atts = [{"attachment_id": msg.text_attachment_id,
+                         "text": {"id": msg.text_attachment_id, "content": answer.reason or "I could not answer that with the data in this space."}}]
+            out["attachments"] = atts
+        return out
+
+    async def _h_get_message(self, params: dict[str, str], **_: Any) -> dict[str, Any]:
+        self.stats["polls"] += 1
+        return self._message_json(self._get_message(params))
+
+    def _query_attachment(self, params: dict[str, str]) -> _Message:
+        msg = self._get_message(params)
+        if msg.answer is None or not msg.answer.sql or self._status(msg) not in ("COMPLETED", "QUERY_RESULT_EXPIRED", "FAILED"):
+            raise _HTTPError(400, "INVALID_STATE", "The message has no query result")
+        if params.get("attachment_id") and params["attachment_id"] != msg.attachment_id:
+            raise _HTTPError(404, "RESOURCE_DOES_NOT_EXIST", f"Attachment {params['attachment_id']!r} does not exist")
+        return msg
+
+    async def _h_attachment_query_result(self, params: dict[str, str], **_: Any) -> dict[str, Any]:
+        msg = self._query_attachment(params)
+        if self._status(msg) == "QUERY_RESULT_EXPIRED":
+            raise _HTTPError(400, "INVALID_STATE", "The query result has expired; re-run it with execute-query")
+        sid = msg.rerun_statement_id or msg.statement_id
+        if sid is None:
+            return {"statement_response": {"status": {"state": "FAILED", "error": {"message": msg.answer.error or "failed"}}}}
+        self.stats["attachment_results"] += 1
+        return {"statement_response": self._statement_json(sid, with_result=True)}
+
+    async def _h_message_query_result(self, params: dict[str, str], **kw: Any) -> dict[str, Any]:
+        return await self._h_attachment_query_result(params={**params, "attachment_id": ""}, **kw)
+
+    async def _h_execute_attachment_query(self, params: dict[str, str], **_: Any) -> dict[str, Any]:
+        msg = self._query_attachment(params)
+        space = self.spaces[msg.space_id].space
+        table = await asyncio.to_thread(self.engine.execute, msg.answer.sql, space=space)
+        msg.rerun_statement_id = self._put_statement(table, None)
+        return {"statement_response": self._statement_json(msg.rerun_statement_id, with_result=True)}
+
+    # ------------------------------------------------------------ statements
+    def _put_statement(self, table: Any, row_limit: int | None, error: str | None = None) -> str:
+        sid = uuid.uuid4().hex
+        truncated = False
+        if table is not None and row_limit is not None and table.num_rows > row_limit:
+            table, truncated = table.slice(0, row_limit), True
+        self.statements[sid] = {"table": table, "truncated": truncated, "error": error}
+        return sid
+
+    def _chunk(self, sid: str, index: int) -> dict[str, Any]:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        table = self.statements[sid]["table"]
+        start = index * self.chunk_rows
+        part = table.slice(start, self.chunk_rows)
+        cols = []
+        for col in part.columns:
+            # Databricks returns every value as a string (JSON_ARRAY format), NULL as null
+            cols.append((pc.cast(col, pa.string()) if not pa.types.is_string(col.type) else col).to_pylist())
+        rows = [list(r) for r in zip(*cols)] if cols else []
+        out: dict[str, Any] = {"chunk_index": index, "row_offset": start, "row_count": part.num_rows, "data_array": rows}
+        if start + self.chunk_rows < table.num_rows:
+            out["next_chunk_index"] = index + 1
+            out["next_chunk_internal_link"] = f"/api/2.0/sql/statements/{sid}/result/chunks/{index + 1}"
+        return out
+
+    def _statement_json(self, sid: str, *, with_result: bool) -> dict[str, Any]:
+        st = self.statements.get(sid)
+        if st is None:
+            raise _HTTPError(404, "RESOURCE_DOES_NOT_EXIST", f"Statement {sid!r} does not exist")
+        if st["error"]:
+            return {"statement_id": sid, "status": {"state": "FAILED", "error": {"error_code": "BAD_REQUEST", "message": st["error"]}}}
+        table = st["table"]
+        n_chunks = max(1, math.ceil(table.num_rows / self.chunk_rows))
+        columns = [{"name": f.name, "position": i, "type_name": _type_name(f.type), "type_text": _type_name(f.type)}
+                   for i, f in enumerate(table.schema)]
+        manifest = {"format": "JSON_ARRAY", "schema": {"column_count": len(columns), "columns": columns},
+                    "total_chunk_count": n_chunks, "total_row_count": table.num_rows, "truncated": st["truncated"],
+                    "chunks": [{"chunk_index": i, "row_offset": i * self.chunk_rows,
+                                "row_count": min(self.chunk_rows, table.num_rows - i * self.chunk_rows)} for i in range(n_chunks)]}
+        out = {"statement_id": sid, "status": {"state": "SUCCEEDED"}, "manifest": manifest}
+        if with_result:
+            out["result"] = self._chunk(sid, 0)
+        return out
+
+    async def _h_execute_statement(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        from chaos_llama.tools.errors import ChaosLlamaError
+
+        statement = data.get("statement")
+        if not isinstance(statement, str) or not statement.strip():
+            raise _HTTPError(400, "INVALID_PARAMETER_VALUE", "Field 'statement' is required")
+        if data.get("warehouse_id") != self.warehouse_id:
+            raise _HTTPError(404, "RESOURCE_DOES_NOT_EXIST", f"Warehouse {data.get('warehouse_id')!r} does not exist")
+        if (data.get("format") or "JSON_ARRAY") != "JSON_ARRAY" or (data.get("disposition") or "INLINE") != "INLINE":
+            raise _HTTPError(400, "INVALID_PARAMETER_VALUE", "The emulator serves format=JSON_ARRAY, disposition=INLINE only")
+        self.stats["statements"] += 1
+        try:
+            table = await asyncio.to_thread(self.engine.execute, statement, space=self.space)
+            sid = self._put_statement(table, data.get("row_limit"))
+        except ChaosLlamaError as e:
+            sid = self._put_statement(None, None, error=str(e))
+        return self._statement_json(sid, with_result=True)
+
+    async def _h_get_statement(self, params: dict[str, str], **_: Any) -> dict[str, Any]:
+        return self._statement_json(params["statement_id"], with_result=True)
+
+    async def _h_get_chunk(self, params: dict[str, str], **_: Any) -> dict[str, Any]:
+        sid, index = params["statement_id"], int(params["chunk"])
+        self._statement_json(sid, with_result=False)  # 404 for unknown statements
+        return self._chunk(sid, index)
+
+    # ------------------------------------------------------------ benchmark evaluations
+    async def _h_create_eval_run(self, params: dict[str, str], data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        st = self._state(params["space_id"])
+        bench = st.space.serialized.benchmarks
+        questions = {q.id: q for q in (bench.questions if bench else []) if q.id}
+        wanted = data.get("benchmark_question_ids") or list(questions)
+        missing = [q for q in wanted if q not in questions]
+        if missing:
+            raise _HTTPError(400, "INVALID_PARAMETER_VALUE", f"Benchmark question {missing[0]!r} does not exist in this space")
+        self._rate_limited()
+        rid = uuid.uuid4().hex
+        now = int(time.time() * 1000)
+        run = {"eval_run_id": rid, "space_id": params["space_id"], "eval_run_status": "RUNNING", "created_timestamp": now,
+               "last_updated_timestamp": now, "num_questions": len(wanted), "num_done": 0, "num_correct": 0,
+               "num_needs_review": 0, "run_by_user": 1, "results": {}}
+        self.eval_runs[rid] = run
+        task = asyncio.get_running_loop().create_task(self._run_eval(run, st.space, [questions[q] for q in wanted]))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return _public_run(run)
+
+    async def _run_eval(self, run: dict[str, Any], space: Space, questions: list[Any]) -> None:
+        try:
+            for bq in questions:
+                result = await asyncio.to_thread(self._assess, space, bq)
+                result["space_id"] = run["space_id"]
+                run["results"][result["result_id"]] = result
+                run["num_done"] += 1
+                run["num_correct"] += result["assessment"] == "GOOD"
+                run["num_needs_review"] += result["assessment"] == "NEEDS_REVIEW"
+                run["last_updated_timestamp"] = int(time.time() * 1000)
+            run["eval_run_status"] = "DONE"
+        except Exception:  # noqa: BLE001 - recorded as the run's status
+            run["eval_run_status"] = "EVALUATION_FAILED"
+
+    def _assess(self, space: Space, bq: Any) -> dict[str, Any]:
+        """Answer one benchmark question and assess it like Genie: GOOD/BAD/NEEDS_REVIEW + reasons."""
+        from chaos_llama.tools.evalset import EvalCase
+        from chaos_llama.tools.judges import get_judge
+        from chaos_llama.tools.judges.base import GoldResult
+
+        question, golds = text(bq.question), bq.gold_sql
+        answer = self.engine.ask_sync(space, question)
+        expected = []
+        for sql in golds:
+            try:
+                expected.append(GoldResult(sql=sql, result=self.engine.execute(sql, space=space)))
+            except Exception as e:  # noqa: BLE001
+                expected.append(GoldResult(sql=sql, error=str(e)))
+        reasons: list[str] = []
+        if not golds or all(g.error for g in expected) or not answer.sql:
+            assessment = "NEEDS_REVIEW"
+        else:
+            case = EvalCase(id=bq.id or "q", question=question, gold_sql=golds)
+            verdict = _judge_fn(get_judge("execution"))(case, generated=answer, expected=expected, space=space)
+            assessment = "GOOD" if verdict.value is True else "BAD"
+            if assessment == "BAD":
+                fa = _judge_fn(get_judge("failure_analysis"))(case, generated=answer, expected=expected, space=space)
+                for code in (verdict.details.get("reason"), fa.value, fa.details.get("result_reason")):
+                    mapped = _score_reason(code)
+                    if mapped and mapped not in reasons:
+                        reasons.append(mapped)
+                reasons = reasons or ["LLM_JUDGE_OTHER"]
+        rid = uuid.uuid4().hex
+        expected_resp = [{"response": g, "response_type": "SQL"} for g in golds]
+        actual_resp = [{"response": answer.sql, "response_type": "SQL"}] if answer.sql else [
+            {"response": answer.reason or "no answer", "response_type": "TEXT"}]
+        return {"result_id": rid, "benchmark_question_id": bq.id, "question": question,
+                "benchmark_answer": golds[0] if golds else None, "status": "DONE", "created_by_user": 1,
+                "assessment": assessment, "assessment_reasons": reasons, "manual_assessment": False,
+                "actual_response": actual_resp, "expected_response": expected_resp}
+
+    def _run(self, params: dict[str, str]) -> dict[str, Any]:
+        run = self.eval_runs.get(params["eval_run_id"])
+        if run is None or run["space_id"] != params["space_id"]:
+            raise _HTTPError(404, "RESOURCE_DOES_NOT_EXIST", f"Eval run {params['eval_run_id']!r} does not exist")
+        return run
+
+    async def _h_get_eval_run(self, params: dict[str, str], **_: Any) -> dict[str, Any]:
+        return _public_run(self._run(params))
+
+    async def _h_list_eval_runs(self, params: dict[str, str], **_: Any) -> dict[str, Any]:
+        runs = [r for r in self.eval_runs.values() if r["space_id"] == params["space_id"]]
+        return {"eval_runs": [_public_run(r) for r in runs]}
+
+    async def _h_list_eval_results(self, params: dict[str, str], query: dict[str, str], **_: Any) -> dict[str, Any]:
+        results = list(self._run(params)["results"].values())
+        size = int(query.get("page_size") or 50)
+        start = int(query.get("page_token") or 0)
+        keys = ("result_id", "space_id", "benchmark_question_id", "question", "benchmark_answer", "status", "created_by_user")
+        out: dict[str, Any] = {"eval_results": [{k: r[k] for k in keys} for r in results[start:start + size]]}
+        if start + size < len(results):
+            out["next_page_token"] = str(start + size)
+        return out
+
+    async def _h_get_eval_result(self, params: dict[str, str], **_: Any) -> dict[str, Any]:
+        run = self._run(params)
+        r = run["results"].get(params["result_id"])
+        if r is None:
+            raise _HTTPError(404, "RESOURCE_DOES_NOT_EXIST", f"Eval result {params['result_id']!r} does not exist")
+        keys = ("result_id", "space_id", "benchmark_question_id", "assessment", "assessment_reasons", "manual_assessment",
+                "actual_response", "expected_response")
+        return {**{k: r[k] for k in keys}, "eval_run_status": run["eval_run_status"]}
+
+
+def _public_run(run: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in run.items() if k not in ("results", "space_id")}
+
+
+def _judge_fn(spec: Any) -> Any:
+    return getattr(spec, "fn", spec)
+
+
+_SCORE_REASONS = {
+    "EMPTY_RESULT", "RESULT_MISSING_ROWS", "RESULT_EXTRA_ROWS", "RESULT_MISSING_COLUMNS", "RESULT_EXTRA_COLUMNS",
+    "SINGLE_CELL_DIFFERENCE", "EMPTY_GOOD_SQL", "COLUMN_TYPE_DIFFERENCE",
+}
+_LLM_REASONS = {
+    "MISSING_OR_INCORRECT_FILTER": "LLM_JUDGE_MISSING_OR_INCORRECT_FILTER",
+    "MISSING_FILTER": "LLM_JUDGE_MISSING_OR_INCORRECT_FILTER",
+    "WRONG_FILTER": "LLM_JUDGE_MISSING_OR_INCORRECT_FILTER",
+    "MISSING_JOIN": "LLM_JUDGE_MISSING_OR_INCORRECT_JOIN",
+    "WRONG_JOIN": "LLM_JUDGE_MISSING_OR_INCORRECT_JOIN",
+    "WRONG_AGGREGATION": "LLM_JUDGE_MISSING_OR_INCORRECT_AGGREGATION",
+    "WRONG_GROUPING": "LLM_JUDGE_MISSING_OR_INCORRECT_AGGREGATION",
+    "WRONG_COLUMNS": "LLM_JUDGE_INCORRECT_TABLE_OR_FIELD_USAGE",
+    "WRONG_TABLE": "LLM_JUDGE_INCORRECT_TABLE_OR_FIELD_USAGE",
+    "WRONG_ORDERING_OR_LIMIT": "LLM_JUDGE_FORMATTING_ERROR",
+}
+
+
+def _score_reason(code: Any) -> str | None:
+    """Our failure categories in Genie's ScoreReason vocabulary (None when there is no equivalent)."""
+    if not isinstance(code, str):
+        return None
+    code = code.upper()
+    if code in _SCORE_REASONS:
+        return code
+    return _LLM_REASONS.get(code)
+
+
+def _type_name(t: Any) -> str:
+    import pyarrow as pa
+
+    checks = ((pa.types.is_boolean, "BOOLEAN"), (pa.types.is_int8, "BYTE"), (pa.types.is_int16, "SHORT"),
+              (pa.types.is_int32, "INT"), (pa.types.is_integer, "LONG"), (pa.types.is_float32, "FLOAT"),
+              (pa.types.is_floating, "DOUBLE"), (pa.types.is_decimal, "DECIMAL"), (pa.types.is_date, "DATE"),
+              (pa.types.is_timestamp, "TIMESTAMP"), (pa.types.is_string, "STRING"), (pa.types.is_large_string, "STRING"),
+              (pa.types.is_binary, "BINARY"))
+    return next((name for check, name in checks if check(t)), "STRING")
+
+
+# ---------------------------------------------------------------- CLI
+def _parse_latency(value: str) -> tuple[float, float]:
+    try:
+        lo, _, hi = value.partition("-")
+        pair = (float(lo), float(hi or lo))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"latency must be 'SECONDS' or 'MIN-MAX', got {value!r}") from None
+    if pair[0] < 0 or pair[1] < pair[0]:
+        raise argparse.ArgumentTypeError(f"latency must satisfy 0 <= min <= max, got {value!r}")
+    return pair
+
+
+def cmd_emulate(args: argparse.Namespace) -> int:
+    """Serve the emulator until interrupted."""
+    import os
+
+    from chaos_llama.tools.evaluate import open_local_backend
+    from chaos_llama.tools.space.io import load_space
+
+    space = load_space(args.space)
+    engine = open_local_backend(args.data, strategy=args.strategy)
+    faults = tuple(f.strip() for f in args.faults.split(",") if f.strip()) if args.faults else ()
+    token = os.environ.get("DATABRICKS_TOKEN") or DEFAULT_TOKEN
+    emu = Emulator(space, engine, token=token, port=args.port, latency=args.latency, rate_per_minute=args.rate_per_minute,
+                   fault_rate=args.fault_rate, faults=faults or FAULT_KINDS, seed=args.seed)
+
+    def ready(e: Emulator) -> None:
+        shown = "$DATABRICKS_TOKEN" if token != DEFAULT_TOKEN else DEFAULT_TOKEN
+        print(f"Genie emulator on {e.url}  space_id={e.space_id}  warehouse_id={e.warehouse_id}  token={shown}", flush=True)
+        print(f"  DATABRICKS_HOST={e.url} DATABRICKS_TOKEN={shown}  (Ctrl-C to stop)", flush=True)
+
+    try:
+        emu.serve_forever(on_ready=ready)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def add_emulate_parser(sub: Any) -> None:
+    """Register `chaos-llama emulate` (called from the CLI's build_parser)."""
+    em = sub.add_parser("emulate", help="serve a wire-compatible Genie emulator on 127.0.0.1 (for the Databricks backend)")
+    em.add_argument("--space", required=True, help="space file (.yaml or .geniespace.json)")
+    em.add_argument("--data", nargs="+", required=True, help="CSV/Parquet files or folders, .duckdb, or a PostgreSQL dump")
+    em.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    em.add_argument("--latency", type=_parse_latency, default=(0.2, 2.0), help="seconds before an answer, 'MIN-MAX' (default 0.2-2.0)")
+    em.add_argument("--rate-per-minute", type=float, default=None, help="questions accepted per minute; 429 beyond (default: unlimited)")
+    em.add_argument("--fault-rate", type=float, default=0.0, help="probability of an injected fault per request (default 0)")
+    em.add_argument("--faults", default=",".join(FAULT_KINDS), help=f"fault kinds, comma-separated (default: {','.join(FAULT_KINDS)})")
+    em.add_argument("--strategy", default="retrieval", choices=["retrieval", "llm"])
+    em.add_argument("--seed", type=int, default=0, help="fault/latency seed")
+    em.set_defaults(func=cmd_emulate)
