@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from chaos_llama.tools.errors import JudgeError, did_you_mean
-from chaos_llama.tools.judges import execution, failure_analysis, sql_equivalence, sql_valid
+from chaos_llama.tools.judges import execution, failure_analysis, llm, sql_equivalence, sql_valid
 from chaos_llama.tools.judges.base import GoldResult, Judge, Verdict
 
 FIELDS = frozenset(
@@ -89,6 +89,9 @@ def check_needs(judge_names: Iterable[str], available: set[str]) -> None:
 
 for _mod in (execution, sql_equivalence, sql_valid, failure_analysis):
     JUDGES[_mod.NAME] = JudgeSpec(name=_mod.NAME, fn=_mod.judge, needs=tuple(_mod.NEEDS), description=_mod.DESCRIPTION)
+for _name, (_fn, _needs, _desc) in llm.REGISTRY.items():  # answers_question, semantically_equivalent, follows_instructions
+    JUDGES[_name] = JudgeSpec(name=_name, fn=_fn, needs=_needs, description=_desc)
+_BUILTIN += tuple(llm.REGISTRY)
 
 __all__ = [
     "FIELDS", "JUDGES", "GoldResult", "Judge", "JudgeSpec", "Verdict", "check_needs", "get_judge", "register_judge",

@@ -1,0 +1,274 @@
+"""Human labels and how well each judge agrees with them.
+
+A label is a person's verdict (true/false, with an optional note) on one judge's question in one
+run, kept in the store with a timestamp; a newer label on the same (run, question, judge)
+replaces the older one for every figure here, while the store keeps both.
+
+`alignment` compares a judge's recorded verdicts with the labels: accuracy, Cohen's kappa and
+the confusion counts, treating the person as ground truth. `few_shot_examples` turns labeled
+cases into examples for the judge's prompt, preferring cases where the judge disagreed with the
+person and then the most recent, and never a test-split question.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable
+from typing import Any
+
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, Field
+
+from chaos_llama.tools.errors import InvalidInput, did_you_mean
+
+if TYPE_CHECKING:  # the store and judges load lazily so `chaos-llama --help` stays instant
+    from chaos_llama.tools.judges.llm import FewShot
+    from chaos_llama.tools.store import Label, Store
+
+TEST = "test"
+
+
+class Confusion(BaseModel):
+    """Judge verdict vs the person's label ("true positive": both say correct)."""
+
+    true_positive: int = 0  # judge true, person true
+    false_positive: int = 0  # judge true, person false
+    false_negative: int = 0  # judge false, person true
+    true_negative: int = 0  # judge false, person false
+
+
+class Disagreement(BaseModel):
+    run_id: str
+    case_id: str
+    question: str
+    judge_value: bool
+    human_value: bool
+    judge_rationale: str
+    note: str = ""
+
+
+class Alignment(BaseModel):
+    """Agreement of one judge with human labels."""
+
+    judge: str
+    labeled: int = Field(description="labels for this judge")
+    compared: int = Field(description="labels with a true/false verdict of the judge to compare to")
+    unjudged: int = Field(0, description="labels whose question has no usable verdict of this judge (missing, pending or error)")
+    agree: int = 0
+    accuracy: float | None = None
+    kappa: float | None = Field(None, description="Cohen's kappa; None when undefined (both sides always gave the same answer)")
+    confusion: Confusion = Field(default_factory=Confusion)
+    disagreements: list[Disagreement] = Field(default_factory=list)
+
+
+def cohen_kappa(pairs: Iterable[tuple[bool, bool]]) -> float | None:
+    """Cohen's kappa of (judge, person) pairs: agreement beyond chance, 1 = perfect, 0 = chance.
+
+    >>> round(cohen_kappa([(True, True), (True, False), (False, False), (False, False)]), 3)
+    0.5
+    """
+    pairs = list(pairs)
+    n = len(pairs)
+    if not n:
+        return None
+    po = sum(a == b for a, b in pairs) / n
+    pa = sum(a for a, _ in pairs) / n
+    pb = sum(b for _, b in pairs) / n
+    pe = pa * pb + (1 - pa) * (1 - pb)
+    if pe >= 1:
+        return None
+    return (po - pe) / (1 - pe)
+
+
+# ---------------------------------------------------------------- recording
+def _cases(store: Store, run_id: str) -> dict[str, Any]:
+    run = store.get_run(run_id)
+    if run is None:
+        known = [r.run_id for r in store.list_runs(limit=200)]
+        raise InvalidInput(f"no run {run_id!r}.{did_you_mean(run_id, known)}", field="run_id")
+    return {c.id: c for c in store.get_evalset(run.evalset_hash).cases}
+
+
+def record_label(
+    store: Store,
+    run_id: str,
+    case_id: str,
+    judge: str,
+    value: bool,
+    *,
+    note: str = "",
+    labeler: str | None = None,
+    allow_test: bool = True,
+) -> Label:
+    """Record a person's verdict for (run, question, judge); the question must have been answered in the run."""
+    from chaos_llama.tools.judges import JUDGES
+    from chaos_llama.tools.store import Label
+
+    if not isinstance(value, bool):
+        raise InvalidInput(f"value must be true or false, got {value!r}", field="value")
+    cases = _cases(store, run_id)
+    answered = store.result_statuses(run_id)
+    if case_id not in answered:
+        raise InvalidInput(f"question {case_id!r} has no answer in run {run_id!r}.{did_you_mean(case_id, answered)}", field="case_id")
+    if not allow_test and getattr(cases.get(case_id), "split", None) == TEST:
+        raise InvalidInput("that question is in the held-out test split; test questions cannot be labeled here", field="case_id")
+    run = store.get_run(run_id)
+    known = set(JUDGES) | set(run.judges if run else [])
+    if judge not in known:
+        raise InvalidInput(f"unknown judge {judge!r}.{did_you_mean(judge, known)}", field="judge")
+    return store.put_label(Label(run_id=run_id, case_id=case_id, judge=judge, value=value, note=note, labeler=labeler))
+
+
+def parse_bool(text: str) -> bool:
+    """'true'/'yes'/'1'/'correct'/'pass' or 'false'/'no'/'0'/'incorrect'/'fail'."""
+    t = str(text).strip().lower()
+    if t in ("true", "yes", "y", "1", "correct", "pass", "ok"):
+        return True
+    if t in ("false", "no", "n", "0", "incorrect", "fail", "wrong"):
+        return False
+    raise InvalidInput(f"expected true or false, got {text!r}", field="value")
+
+
+# ---------------------------------------------------------------- alignment
+def _labeled(store: Store, judge: str, *, exclude_splits: tuple[str, ...] = ()) -> list[tuple[Label, Any, Any]]:
+    """(label, case, judge verdict or None) for the latest labels of `judge`, newest last."""
+    out = []
+    cases_by_run: dict[str, dict[str, Any]] = {}
+    verdicts_by_run: dict[str, dict[str, list[Any]]] = {}
+    for label in store.get_labels(judge=judge):
+        if label.run_id not in cases_by_run:
+            run = store.get_run(label.run_id)
+            cases_by_run[label.run_id] = {c.id: c for c in store.get_evalset(run.evalset_hash).cases} if run else {}
+            verdicts_by_run[label.run_id] = store.get_verdicts(label.run_id)
+        case = cases_by_run[label.run_id].get(label.case_id)
+        if case is None or (case.split in exclude_splits):
+            continue
+        verdict = next((v for v in verdicts_by_run[label.run_id].get(label.case_id, []) if v.judge == judge), None)
+        out.append((label, case, verdict))
+    return out
+
+
+def alignment(store: Store, judge: str, *, exclude_splits: tuple[str, ...] = (), max_disagreements: int = 20) -> Alignment:
+    """How well `judge`'s verdicts agree with the latest human labels (the person is ground truth)."""
+    rows = _labeled(store, judge, exclude_splits=exclude_splits)
+    pairs: list[tuple[bool, bool]] = []
+    confusion = Confusion()
+    disagreements: list[Disagreement] = []
+    unjudged = 0
+    for label, case, verdict in rows:
+        if verdict is None or not isinstance(verdict.value, bool):
+            unjudged += 1
+            continue
+        j, h = verdict.value, label.value
+        pairs.append((j, h))
+        field = {(True, True): "true_positive", (True, False): "false_positive",
+                 (False, True): "false_negative", (False, False): "true_negative"}[(j, h)]
+        setattr(confusion, field, getattr(confusion, field) + 1)
+        if j != h:
+            disagreements.append(Disagreement(run_id=label.run_id, case_id=label.case_id, question=case.question, judge_value=j,
+                                              human_value=h, judge_rationale=verdict.rationale, note=label.note))
+    agree = sum(a == b for a, b in pairs)
+    return Alignment(
+        judge=judge, labeled=len(rows), compared=len(pairs), unjudged=unjudged, agree=agree,
+        accuracy=agree / len(pairs) if pairs else None, kappa=cohen_kappa(pairs), confusion=confusion,
+        disagreements=list(reversed(disagreements))[:max_disagreements],  # newest first
+    )
+
+
+def few_shot_examples(store: Store, judge: str, *, k: int = 3, exclude_questions: set[str] | None = None) -> list[FewShot]:
+    """Labeled cases as prompt examples: disagreements with the judge first, then the newest.
+
+    Test-split questions are never used, nor any question in `exclude_questions` (the case being
+    judged must not see its own label).
+    """
+    from chaos_llama.tools.judges.llm import FewShot, render_table
+
+    if k <= 0:
+        return []
+    rows = _labeled(store, judge, exclude_splits=(TEST,))
+    exclude = exclude_questions or set()
+    ranked = []
+    for order, (label, case, verdict) in enumerate(rows):
+        if case.question in exclude:
+            continue
+        disagrees = verdict is not None and isinstance(verdict.value, bool) and verdict.value != label.value
+        ranked.append((not disagrees, -order, label, case, verdict))
+    ranked.sort(key=lambda r: (r[0], r[1]))
+    out = []
+    results: dict[tuple[str, str], Any] = {}
+    for _, _, label, case, verdict in ranked[:k]:
+        key = (label.run_id, label.case_id)
+        if key not in results:
+            results[key] = store.get_result(label.run_id, label.case_id)
+        res = results[key]
+        if label.note:
+            why = label.note
+        elif verdict is not None and verdict.value == label.value and verdict.rationale:
+            why = verdict.rationale
+        else:
+            why = f"A person judged this answer {'correct' if label.value else 'incorrect'}."
+        out.append(FewShot(question=case.question, generated_sql=res.sql if res else None,
+                           result_sample=render_table(res.result, 5) if res is not None and res.result is not None else None,
+                           gold_sql=case.gold_sql[0] if case.gold_sql else None, result=label.value, rationale=why))
+    return out
+
+
+# ---------------------------------------------------------------- CLI: `chaos-llama label ...`
+def add_label_parser(sub: Any) -> None:
+    """`chaos-llama label add|list|alignment` (registered by the CLI's build_parser)."""
+    p = sub.add_parser("label", help="record human verdicts and measure judge agreement with them")
+    p.add_argument("--workspace", default=".chaos-llama", help="folder holding the SQLite store (default: ./.chaos-llama)")
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    acts = p.add_subparsers(dest="label_action", required=True)
+    add = acts.add_parser("add", help="record a person's verdict on one question of a run")
+    add.add_argument("--run", required=True, help="run id")
+    add.add_argument("--case", required=True, help="question id")
+    add.add_argument("--judge", required=True, help="judge name, e.g. answers_question")
+    add.add_argument("--value", required=True, help="true/false (also yes/no, correct/incorrect)")
+    add.add_argument("--note", default="", help="why (shown to the judge as a few-shot rationale)")
+    add.add_argument("--labeler", default=None, help="who labeled (default: $USER)")
+    ls = acts.add_parser("list", help="list the latest labels")
+    ls.add_argument("--judge")
+    ls.add_argument("--run")
+    al = acts.add_parser("alignment", help="agreement of a judge with the labels: accuracy, Cohen's kappa, confusion")
+    al.add_argument("--judge", required=True)
+    p.set_defaults(func=cmd_label)
+
+
+def cmd_label(args: argparse.Namespace) -> int:
+    import json
+    import os
+    from pathlib import Path
+
+    from chaos_llama.tools.store import Store
+
+    with Store(Path(args.workspace) / "chaos.db") as store:
+        if args.label_action == "add":
+            label = record_label(store, args.run, args.case, args.judge, parse_bool(args.value), note=args.note,
+                                 labeler=args.labeler or os.environ.get("USER"))
+            print(label.model_dump_json() if args.json else
+                  f"labeled {label.case_id} in {label.run_id} for {label.judge}: {str(label.value).lower()} ({label.created_at})")
+        elif args.label_action == "list":
+            labels = store.get_labels(judge=args.judge, run_id=args.run)
+            if args.json:
+                print(json.dumps([l.model_dump() for l in labels], indent=2))
+            for l in labels if not args.json else []:
+                print(f"{l.created_at}  {l.run_id}  {l.case_id}  {l.judge}  {str(l.value).lower()}  {l.note}")
+        else:
+            a = alignment(store, args.judge)
+            if args.json:
+                print(a.model_dump_json(indent=2))
+            else:
+                acc = f"{a.accuracy:.1%}" if a.accuracy is not None else "-"
+                kappa = f"{a.kappa:.3f}" if a.kappa is not None else "undefined"
+                c = a.confusion
+                print(f"judge {a.judge}: {a.compared} compared of {a.labeled} labels ({a.unjudged} without a verdict)")
+                print(f"accuracy {acc}, Cohen's kappa {kappa}")
+                print(f"judge true/person true {c.true_positive}, judge true/person false {c.false_positive}, "
+                      f"judge false/person true {c.false_negative}, judge false/person false {c.true_negative}")
+    return 0
+
+
+__all__ = ["Alignment", "Confusion", "Disagreement", "add_label_parser", "alignment", "cohen_kappa", "few_shot_examples",
+           "parse_bool", "record_label"]
