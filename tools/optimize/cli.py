@@ -1,0 +1,105 @@
+"""`chaos-llama optimize`: the optimization loop as a command (locally or as a Databricks job)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def add_optimize_parser(sub) -> argparse.ArgumentParser:
+    """Register the `optimize` subcommand on the CLI's subparsers."""
+    op = sub.add_parser("optimize", help="optimize a space automatically (train), select by val, score test once")
+    src = op.add_mutually_exclusive_group(required=True)
+    src.add_argument("--space", help="space file (.yaml or .geniespace.json)")
+    src.add_argument("--example", help="a bundled example, e.g. retail (its sparse space, data and eval set)")
+    src.add_argument("--space-id", help="a Genie space id (with --backend databricks)")
+    op.add_argument("--evalset", help="eval set (.yaml, .csv, .jsonl); default: the example's")
+    op.add_argument("--data", nargs="+", help="data for the local engine: CSV/Parquet files or folders, .duckdb, or a PostgreSQL dump")
+    op.add_argument("--backend", default="local", choices=["local", "databricks"])
+    op.add_argument("--warehouse-id", help="SQL warehouse for gold SQL (databricks backend)")
+    op.add_argument("--strategy", default="retrieval", choices=["retrieval", "llm"], help="local engine strategy")
+    op.add_argument("--proposer", default="heuristic", help="heuristic (offline) or llm")
+    op.add_argument("--max-epochs", type=int, default=5)
+    op.add_argument("--patience", type=int, default=2, help="stop after this many epochs without a val gain")
+    op.add_argument("--budget", type=int, help="most backend questions to ask, the final test included")
+    op.add_argument("--max-changes", type=int, default=40, help="most edits per change set")
+    op.add_argument("--alpha", type=float, default=0.05, help="sign-test significance level for keeping a change")
+    op.add_argument("--reasks", type=int, help="re-asks of flipped questions (default: 0 if deterministic, else 2)")
+    op.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite:///<workspace>/mlflow.db; 'databricks' on Databricks)")
+    op.add_argument("--experiment", help="MLflow experiment (default: chaos-llama/<space>)")
+    op.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
+    op.add_argument("--report", help="write the HTML report here (default: <workspace>/reports/<id>.html)")
+    op.add_argument("--llm-base-url", help="OpenAI-compatible endpoint for --proposer llm")
+    op.add_argument("--llm-model", help="model for --proposer llm")
+    op.add_argument("--workspace", default=".chaos-llama", help="folder holding the store (default: ./.chaos-llama)")
+    op.add_argument("--seed", type=int, default=0, help="train/val/test split seed")
+    op.add_argument("--concurrency", type=int, default=4)
+    op.add_argument("--json", action="store_true", help="print the result as JSON")
+    op.set_defaults(func=cmd_optimize)
+    return op
+
+
+def _backend(args: argparse.Namespace, data: list[str] | None):
+    from chaos_llama.tools.errors import InvalidConfig
+
+    if args.backend == "databricks":
+        try:
+            from chaos_llama.tools.backends import databricks
+        except ImportError:
+            raise InvalidConfig("the databricks backend is not available in this installation", field="backend") from None
+        return databricks.open_backend(space_id=args.space_id, warehouse_id=args.warehouse_id)  # type: ignore[attr-defined]
+    if not data:
+        raise InvalidConfig("--data is required for the local engine (CSV/Parquet files or folders, .duckdb, or a PostgreSQL dump)",
+                            field="data")
+    from chaos_llama.tools.evaluate import open_local_backend
+
+    return open_local_backend(data, strategy=args.strategy)
+
+
+def cmd_optimize(args: argparse.Namespace) -> int:
+    import contextlib
+
+    from chaos_llama.tools.evaluate import bundled_example, load_inputs
+    from chaos_llama.tools.optimize.loop import optimize
+    from chaos_llama.tools.report import render_markdown, write_report
+    from chaos_llama.tools.store import Store
+
+    with contextlib.ExitStack() as stack:
+        space_path, evalset_path, data = args.space, args.evalset, args.data
+        if args.example:
+            ex = stack.enter_context(bundled_example(args.example))
+            space_path, evalset_path, data = ex.sparse_space, evalset_path or ex.evalset, data or [ex.data]
+        if args.space_id:
+            from chaos_llama.tools.errors import InvalidConfig
+
+            raise InvalidConfig("--space-id needs the databricks backend, which this installation lacks", field="space_id")
+        if not evalset_path:
+            from chaos_llama.tools.errors import InvalidConfig
+
+            raise InvalidConfig("--evalset is required", field="evalset")
+        space, evalset = load_inputs(space_path, evalset_path, seed=args.seed)
+        backend = _backend(args, data)
+        workspace = Path(args.workspace)
+        store = stack.enter_context(Store(workspace / "chaos.db"))
+        tracking = False if args.no_tracking else (args.tracking_uri or True)
+        options = {}
+        if args.proposer == "llm":
+            options["config"] = {k: v for k, v in (("base_url", args.llm_base_url), ("model", args.llm_model)) if v}
+        result = optimize(
+            space, evalset, backend, store=store, proposer=args.proposer, max_epochs=args.max_epochs,
+            patience=args.patience, budget=args.budget, seed=args.seed, workspace=workspace, tracking=tracking,
+            experiment=args.experiment, alpha=args.alpha, max_changes=args.max_changes, reasks=args.reasks,
+            concurrency=args.concurrency, proposer_options=options,
+            progress=lambda msg: print(msg, file=sys.stderr, flush=True),
+        )
+        report = write_report(result, args.report or workspace / "reports" / f"{result.opt_id}.html")
+        best = workspace / "reports" / f"{result.opt_id}.best.yaml"
+        best.write_text(result.best_space_yaml, encoding="utf-8")
+        if args.json:
+            print(result.model_dump_json(indent=2, exclude={"best_space_yaml"}))
+        else:
+            print(render_markdown(result))
+            print(f"report: {report}\nbest space: {best}")
+    return 0

@@ -1,0 +1,207 @@
+"""Reports of an optimization: a self-contained HTML page and a Markdown summary.
+
+The HTML holds everything inline (CSS and SVG, no script, no external asset), so it opens from
+an MLflow artifact, a CI upload or an e-mail. Both show only aggregates for val and test: the
+per-question lists (remaining failures) are train questions, so the test split stays unseen.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from chaos_llama.tools.optimize.model import OptimizationResult, SplitScore
+
+_COLORS = {"train": "#4c78a8", "val": "#f58518", "test": "#54a24b"}
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1%}"
+
+
+def _series(result: OptimizationResult) -> dict[str, list[tuple[int, float]]]:
+    """Accuracy of the kept version after each epoch, per split (test only at the end)."""
+    out: dict[str, list[tuple[int, float]]] = {"train": [], "val": []}
+    current = dict(result.baseline)
+    for s in ("train", "val"):
+        if s in current:
+            out[s].append((0, current[s].accuracy))
+    for e in result.epochs:
+        if e.decision == "accepted":
+            current = e.candidate_scores
+        for s in ("train", "val"):
+            if s in current:
+                out[s].append((e.epoch, current[s].accuracy))
+    if result.final and result.final.test:
+        out["test"] = [(len(result.epochs), result.final.test.accuracy)]
+    return out
+
+
+def accuracy_svg(result: OptimizationResult, width: int = 560, height: int = 260) -> str:
+    """Inline SVG line plot: accuracy per epoch per split."""
+    series = _series(result)
+    n = max([1] + [x for pts in series.values() for x, _ in pts])
+    left, right, top, bottom = 48, 90, 16, 36
+    pw, ph = width - left - right, height - top - bottom
+
+    def xy(x: float, y: float) -> tuple[float, float]:
+        return left + pw * x / n, top + ph * (1 - y)
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+             f'aria-label="accuracy per epoch" class="plot">']
+    for i in range(0, 11, 2):
+        _, y = xy(0, i / 10)
+        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" stroke="#ddd"/>'
+                     f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{i * 10}%</text>')
+    for e in range(n + 1):
+        x, _ = xy(e, 0)
+        parts.append(f'<text x="{x:.1f}" y="{top + ph + 16}" text-anchor="middle" font-size="11">{e}</text>')
+    parts.append(f'<text x="{left + pw / 2}" y="{height - 4}" text-anchor="middle" font-size="11">epoch</text>')
+    for k, (split, pts) in enumerate(series.items()):
+        color = _COLORS[split]
+        coords = [xy(x, y) for x, y in pts]
+        if len(coords) > 1:
+            parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="'
+                         + " ".join(f"{x:.1f},{y:.1f}" for x, y in coords) + '"/>')
+        for (x, y), (_, v) in zip(coords, pts):
+            parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{color}"><title>{split} {_pct(v)}</title></circle>')
+        ly = top + 14 + 18 * k
+        parts.append(f'<rect x="{left + pw + 12}" y="{ly - 9}" width="10" height="10" fill="{color}"/>'
+                     f'<text x="{left + pw + 26}" y="{ly}" font-size="12">{split}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def category_bars_svg(before: SplitScore | None, after: SplitScore | None, label: str, width: int = 560) -> str:
+    """Horizontal bars per category: baseline vs best version."""
+    cats = sorted(set((before.by_category if before else {}) | (after.by_category if after else {})))
+    if not cats:
+        return ""
+    row, left = 22, 200
+    height = 20 + row * len(cats)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+             f'aria-label="{html.escape(label)} accuracy per category" class="bars">']
+    bw = width - left - 60
+    for i, c in enumerate(cats):
+        y = 10 + i * row
+        b = (before.by_category.get(c) if before else None) or 0.0
+        a = (after.by_category.get(c) if after else None) or 0.0
+        parts.append(f'<text x="{left - 6}" y="{y + 12}" text-anchor="end" font-size="12">{html.escape(c)}</text>'
+                     f'<rect x="{left}" y="{y}" width="{bw * b:.1f}" height="7" fill="#bbb"><title>baseline {_pct(b)}</title></rect>'
+                     f'<rect x="{left}" y="{y + 8}" width="{bw * a:.1f}" height="7" fill="{_COLORS.get(label, "#4c78a8")}">'
+                     f'<title>best {_pct(a)}</title></rect>'
+                     f'<text x="{left + bw * max(a, b) + 4:.1f}" y="{y + 13}" font-size="11">{_pct(b)} → {_pct(a)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _summary_rows(result: OptimizationResult) -> list[tuple[str, str, str]]:
+    best_scores = dict(result.baseline)
+    for e in result.epochs:
+        if e.decision == "accepted" and e.candidate_version == result.best_version:
+            best_scores = e.candidate_scores
+    rows = []
+    for s in ("train", "val"):
+        rows.append((s, _pct(result.baseline[s].accuracy) if s in result.baseline else "-",
+                     _pct(best_scores[s].accuracy) if s in best_scores else "-"))
+    test = result.final.test.accuracy if result.final and result.final.test else None
+    rows.append(("test", "locked", _pct(test)))
+    return rows
+
+
+def render_markdown(result: OptimizationResult) -> str:
+    """A Markdown summary (what the MCP `report` tool returns): scores, epochs, changes kept."""
+    f = result.final
+    lines = [f"# Optimization `{result.opt_id}` of {result.space_title}", "",
+             f"Proposer `{result.proposer}`, {len(result.epochs)} epoch(s), {result.backend_calls} backend questions; "
+             f"stopped: {result.stopped_because or result.status}.", "",
+             "| split | baseline | best version |", "|---|---|---|"]
+    lines += [f"| {s} | {b} | {a} |" for s, b, a in _summary_rows(result)]
+    if f and f.val_test_gap is not None:
+        lines += ["", f"Best version `{result.best_version[:12]}`: val {_pct(f.val.accuracy if f.val else None)}, "
+                      f"test {_pct(f.test.accuracy if f.test else None)} (scored once), val–test gap {f.val_test_gap:+.1%}."]
+    lines += ["", "## Epochs", "", "| epoch | decision | train | val | fixed | broken | p | change |", "|---|---|---|---|---|---|---|---|"]
+    for e in result.epochs:
+        tr, va = e.candidate_scores.get("train"), e.candidate_scores.get("val")
+        lines.append(f"| {e.epoch} | {e.decision} | {_pct(tr.accuracy if tr else None)} | {_pct(va.accuracy if va else None)} | "
+                     f"{len(e.train_fixed) + len(e.val_fixed)} | {len(e.train_broken) + len(e.val_broken)} | "
+                     f"{'-' if e.p_value is None else f'{e.p_value:.3g}'} | {e.message or e.reason} |")
+    if result.remaining_failures:
+        lines += ["", f"## Remaining train failures ({len(result.remaining_failures)})", ""]
+        lines += [f"- `{x.case_id}` {x.analysis or x.status}: {x.question}" for x in result.remaining_failures[:20]]
+    return "\n".join(lines) + "\n"
+
+
+_CSS = """
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:980px;color:#222}
+h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ddd;padding:.25rem .6rem;text-align:left;vertical-align:top}
+th{background:#f5f5f5}.accepted{color:#1a7f37;font-weight:600}.rejected,.invalid{color:#b42318;font-weight:600}
+pre{background:#f6f8fa;padding:.6rem;overflow:auto;font-size:12px;max-height:28rem}
+.add{color:#1a7f37}.del{color:#b42318}details{margin:.4rem 0}code{font-size:12px}
+"""
+
+
+def _diff_html(diff: str) -> str:
+    out = []
+    for line in diff.splitlines():
+        cls = "add" if line.startswith("+") and not line.startswith("+++") else \
+              "del" if line.startswith("-") and not line.startswith("---") else ""
+        out.append(f'<span class="{cls}">{html.escape(line)}</span>' if cls else html.escape(line))
+    return "<pre>" + "\n".join(out) + "</pre>"
+
+
+def render_html(result: OptimizationResult) -> str:
+    """A self-contained HTML report: plot, per-category bars, accepted/rejected changes with diffs, remaining failures."""
+    e = html.escape
+    best_scores = dict(result.baseline)
+    for ep in result.epochs:
+        if ep.decision == "accepted" and ep.candidate_version == result.best_version:
+            best_scores = ep.candidate_scores
+    body = [f"<h1>Optimization of {e(result.space_title)}</h1>",
+            f"<p>Run <code>{e(result.opt_id)}</code>, proposer <code>{e(result.proposer)}</code>, "
+            f"{len(result.epochs)} epoch(s), {result.backend_calls} backend questions. Stopped: "
+            f"{e(result.stopped_because or result.status)}.</p>",
+            "<h2>Accuracy</h2><table><tr><th>split</th><th>baseline</th><th>best version</th></tr>"]
+    body += [f"<tr><td>{s}</td><td>{b}</td><td>{a}</td></tr>" for s, b, a in _summary_rows(result)]
+    body.append("</table>")
+    if result.final and result.final.val_test_gap is not None:
+        body.append(f"<p>Best version <code>{e(result.best_version[:12])}</code> chosen by val; test scored once: "
+                    f"val–test gap <b>{result.final.val_test_gap:+.1%}</b>.</p>")
+    body.append(accuracy_svg(result))
+    body.append("<h2>Per category</h2>")
+    for s in ("train", "val"):
+        bars = category_bars_svg(result.baseline.get(s), best_scores.get(s), s)
+        if bars:
+            body.append(f"<h3>{s}</h3>{bars}")
+    if result.final and result.final.test:
+        bars = category_bars_svg(None, result.final.test, "test")
+        if bars:
+            body.append(f"<h3>test (best version only)</h3>{bars}")
+    body.append("<h2>Changes</h2>")
+    for ep in result.epochs:
+        edits = "".join(f"<li><code>{e(str(c.get('op')))}</code> "
+                        f"{e(', '.join(f'{k}={v}' for k, v in c.items() if k != 'op'))[:400]}</li>" for c in ep.changes)
+        body.append(f'<details{" open" if ep.decision == "accepted" else ""}><summary>Epoch {ep.epoch}: '
+                    f'<span class="{ep.decision}">{ep.decision}</span> — {e(ep.message or ep.reason)}</summary>'
+                    f"<p>{e(ep.reason)}</p><ul>{edits}</ul>{_diff_html(ep.diff) if ep.diff else ''}</details>")
+    body.append(f"<h2>Remaining train failures ({len(result.remaining_failures)})</h2>")
+    if result.remaining_failures:
+        body.append("<table><tr><th>id</th><th>question</th><th>analysis</th><th>why</th></tr>")
+        body += [f"<tr><td><code>{e(f.case_id)}</code></td><td>{e(f.question)}</td><td>{e(f.analysis or f.status)}</td>"
+                 f"<td>{e((f.rationale or '')[:300])}</td></tr>" for f in result.remaining_failures]
+        body.append("</table>")
+    else:
+        body.append("<p>None.</p>")
+    return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>Chaos Llama — {e(result.space_title)}</title><style>{_CSS}</style></head><body>"
+            + "\n".join(body) + "</body></html>\n")
+
+
+def write_report(result: OptimizationResult, path: str | Path) -> Path:
+    """Write the HTML report (and the Markdown summary next to it)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_html(result), encoding="utf-8")
+    path.with_suffix(".md").write_text(render_markdown(result), encoding="utf-8")
+    return path
