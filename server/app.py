@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, Elicit, MCPServer, Resolve
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from chaos_llama.server.config import ProjectConfig, load_config
+from chaos_llama.server.errors import invalid_arguments, unknown_arguments, unknown_tool
 from chaos_llama.server.guards import BudgetLedger, BudgetStatus, HoldoutGuard, HoldoutMiddleware
 from chaos_llama.tools.errors import ChaosLlamaError, InvalidInput
 
@@ -111,10 +112,35 @@ def _prompt_text(name: str, **fields: str) -> str:
     return text
 
 
+class ChaosLlamaServer(MCPServer):
+    """MCPServer whose bad arguments are JSON-RPC invalid params, not tool errors.
+
+    The SDK validates arguments inside `Tool.run` and reports a failure as a tool error with
+    pydantic's text (and silently drops unknown argument names); an assistant acts better on
+    -32602 naming the field, the bad value and the valid options.
+    """
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        tool = self._tool_manager.get_tool(name)
+        if tool is None:
+            raise unknown_tool(name, [t.name for t in self._tool_manager.list_tools()])
+        extra = set(arguments) - set(tool.parameters.get("properties", {}))
+        if extra:
+            raise unknown_arguments(name, extra, tool.parameters)
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as e:
+            cause = e.__cause__
+            # Only the argument model's own failures: a ValidationError raised by the tool body is a crash.
+            if isinstance(e, UnexpectedToolError) or not isinstance(cause, ValidationError) or cause.title != tool.fn_metadata.arg_model.__name__:
+                raise
+            raise invalid_arguments(name, cause.errors(), arguments, tool.parameters) from None
+
+
 def build_app(config: ProjectConfig | None = None, *, backend: Any = None) -> MCPServer:
     """The MCP server for one project (config defaults to the project file / environment)."""
     session = Session(config or load_config(), backend=backend)
-    app = MCPServer(
+    app = ChaosLlamaServer(
         "chaos-llama", title="Chaos Llama", instructions=INSTRUCTIONS, version=_version(),
         middleware=[HoldoutMiddleware(lambda method: None if method in _UNGUARDED else session.guard())],
     )
@@ -197,7 +223,7 @@ def _register(app: MCPServer, session: Session) -> None:
     @app.tool(annotations=SPENDS)
     @_errors
     async def eval_run(
-        split: Literal["train", "val"] = Field(description="'train': per-question results with failure analyses; 'val': aggregates by category only"),
+        split: Literal["train", "val"] = Field(description="'train': per-question results with failure analyses; 'val': aggregates by category only (the test split is scored only by eval_final_test)"),
         version: str | None = Field(None, description="revision number or version id; default: the head"),
         repeats: int = Field(1, ge=1, le=5, description="ask each question this many times (uncached after the first) to measure stability"),
         ctx: Context = None,  # type: ignore[assignment]
@@ -256,6 +282,8 @@ def _register(app: MCPServer, session: Session) -> None:
         """A Markdown report: scores per run, paired fixed/broken counts between revisions, and the space history."""
         return cp().report(run_ids)
 
+    _register_judging(app, session)
+
     # ------------------------------------------------------------ resources
     @app.resource("chaos-llama://space/current", mime_type="application/yaml", description="the head revision of the space as YAML")
     def space_current() -> str:
@@ -282,6 +310,101 @@ def _register(app: MCPServer, session: Session) -> None:
     def analyze_failures(run_id: str) -> str:
         return _prompt_text("analyze_failures", run_id=run_id)
 
+
+
+def _register_judging(app: MCPServer, session: Session) -> None:
+    """LLM judges answered by the assistant (or by the client's model through sampling) and human labels."""
+    from mcp.server.mcpserver import Sample
+    from mcp_types import CreateMessageResult, SamplingMessage, TextContent
+
+    from chaos_llama.tools.judges.llm_assist import PendingView, SamplingRequest, Submission, SubmitResult
+    from chaos_llama.tools.labels import Alignment
+    from chaos_llama.tools.store import Label
+
+    def cp():
+        return session.copilot
+
+    class SampledVerdict(BaseModel):
+        case_id: str
+        judge: str
+        value: bool | None
+        rationale: str
+        error: str | None = None
+        pending_left: int
+
+    @app.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False))
+    @_errors
+    async def judge_pending(
+        run_id: str = Field(description="a train or val run id"),
+        judges: list[str] | None = Field(None, description="LLM judges (answers_question, semantically_equivalent, follows_instructions or custom); default: the run's LLM judges"),
+        limit: int = Field(10, ge=1, le=100, description="at most this many items"),
+    ) -> PendingView:
+        """Questions of a run awaiting an LLM judge's verdict, with question, generated SQL, result sample and gold SQL; answer them with judge_submit."""
+        return cp().judge_pending(run_id, judges, limit)
+
+    @app.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False))
+    @_errors
+    async def judge_submit(
+        run_id: str = Field(description="the run the items came from"),
+        verdicts: list[Submission] = Field(description="one per item: case_id, judge, value (true = passes the rubric), rationale"),
+    ) -> SubmitResult:
+        """Record your verdicts for items listed by judge_pending (assistant-as-judge)."""
+        return cp().judge_submit(run_id, list(verdicts))
+
+    def _sampling_request(ctx: Context, run_id: str, judge: str, case_id: str | None) -> SamplingRequest | None:
+        caps = ctx.client_capabilities
+        if caps is None or caps.sampling is None:
+            return None
+        try:
+            return cp().judge_sampling_request(run_id, judge, case_id)
+        except ChaosLlamaError:
+            return None  # the tool body asks again and reports the error properly
+
+    def _sample(request: Annotated[SamplingRequest | None, Resolve(_sampling_request)]) -> Sample | None:
+        if request is None:
+            return None
+        return Sample([SamplingMessage(role="user", content=TextContent(type="text", text=request.prompt))],
+                      system_prompt=request.system, max_tokens=request.max_tokens, temperature=0.0)
+
+    @app.tool(annotations=SPENDS)
+    @_errors
+    async def judge_sample(
+        run_id: str = Field(description="a train or val run id"),
+        judge: str = Field(description="an LLM judge, e.g. answers_question"),
+        case_id: str | None = Field(None, description="a question id; default: the next pending one"),
+        request: Annotated[SamplingRequest | None, Resolve(_sampling_request)] = None,  # type: ignore[assignment]
+        sampled: Annotated[CreateMessageResult | None, Resolve(_sample)] = None,  # type: ignore[assignment]
+    ) -> SampledVerdict:
+        """Judge the next pending question with the client's own model (MCP sampling); spends LLM-token budget."""
+        if request is None:
+            request = cp().judge_sampling_request(run_id, judge, case_id)  # raises on bad arguments
+            if request is None:
+                raise InvalidInput(f"no question of run {run_id!r} is pending for judge {judge!r}", field="judge")
+            raise ToolError("this client does not offer MCP sampling; use judge_pending and judge_submit instead")
+        text = sampled.content.text if getattr(sampled.content, "type", None) == "text" else ""
+        verdict = cp().judge_record_sampled(request, text, model=sampled.model)
+        left = cp().judge_pending(run_id, [judge], 1).total_pending
+        return SampledVerdict(case_id=request.case_id, judge=judge, value=verdict.value, rationale=verdict.rationale,
+                              error=verdict.error, pending_left=left)
+
+    @app.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False))
+    @_errors
+    async def label_submit(
+        run_id: str = Field(description="a train or val run id"),
+        case_id: str = Field(description="the question id"),
+        judge: str = Field(description="the judge this label is for, e.g. answers_question or execution"),
+        value: bool = Field(description="the person's verdict: true = the answer passes"),
+        note: str = Field("", description="why (shown to LLM judges as a few-shot rationale)"),
+        labeler: str | None = Field(None, description="who labeled"),
+    ) -> Label:
+        """Record a person's verdict on one question for one judge (timestamped; a newer label replaces an older one)."""
+        return cp().label_submit(run_id, case_id, judge, value, note, labeler)
+
+    @app.tool(annotations=READ_ONLY)
+    @_errors
+    async def judge_alignment(judge: str = Field(description="a judge name, e.g. answers_question")) -> Alignment:
+        """How well a judge agrees with human labels: accuracy, Cohen's kappa, confusion counts and recent disagreements."""
+        return cp().judge_alignment(judge)
 
 
 # Methods answered without the copilot: the handshake must not wait for the eval set to load.

@@ -48,11 +48,18 @@ class BackendConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["local", "databricks"] = "local"
+    # local engine
     strategy: Literal["retrieval", "llm"] = "retrieval"
     llm: dict[str, Any] | None = None  # OpenAI-compatible endpoint settings for strategy=llm
-    host: str | None = None  # databricks
-    space_id: str | None = None  # databricks
-    warehouse_id: str | None = None  # databricks
+    # databricks: auth resolves like the databricks CLI (profile, DATABRICKS_* env vars, OAuth);
+    # a token never goes in this file.
+    host: str | None = None
+    profile: str | None = None
+    space_id: str | None = None
+    warehouse_id: str | None = Field(None, description="warehouse for gold SQL (default: the space's)")
+    rate_per_minute: float | None = Field(5, description="question starts per minute (Genie API free tier: 5)")
+    question_timeout_s: float = Field(120, gt=0)
+    settle_s: float = Field(30, ge=0, description="wait after pushing a new version before asking it")
 
 
 class ProjectConfig(BaseModel):

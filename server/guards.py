@@ -226,8 +226,14 @@ class HoldoutMiddleware:
         try:
             result = await call_next(ctx)
         except MCPError as e:
-            if guard is not None and (guard.leaks(str(e)) or guard.leaks(json.dumps(e.error.data, default=str) if e.error.data is not None else "")):
-                raise MCPError(code=e.error.code, message=WITHHELD, data=None) from None
+            data = e.error.data
+            if guard is not None and (guard.leaks(e.error.message) or guard.leaks(json.dumps(data, default=str) if data is not None else "")):
+                # Line by line: an invalid-params error keeps its other problems readable.
+                message = guard.scrub_text(e.error.message)
+                data = guard.scrub(data)
+                if guard.leaks(message) or guard.leaks(json.dumps(data, default=str)):
+                    message, data = WITHHELD, None
+                raise MCPError(code=e.error.code, message=message, data=data) from None
             raise
         if guard is None or result is None:
             return result

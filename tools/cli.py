@@ -192,6 +192,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- parser
+def _add_serve_parser(sub: "argparse._SubParsersAction") -> None:
+    sv = sub.add_parser("serve", help="run the MCP server (stdio by default)")
+    sv.add_argument("--config", help="project file (default: ./chaos-llama.yaml or $CHAOS_LLAMA_CONFIG)")
+    sv.add_argument("--transport", default="stdio", choices=["stdio", "http", "sse"])
+    sv.add_argument("--host", default="127.0.0.1", help="HTTP/SSE bind address (default: 127.0.0.1)")
+    sv.add_argument("--port", type=int, default=8765)
+    sv.add_argument("--workspace", help="folder for the store, history and budget ledger")
+    sv.add_argument("--space", help="space file (overrides the project file)")
+    sv.add_argument("--evalset", help="eval set file (overrides the project file)")
+    sv.add_argument("--data", nargs="+", help="data for the local engine")
+    sv.add_argument("--example", help="use a bundled example, e.g. retail")
+    sv.set_defaults(func=cmd_serve)
+
+
+def _serve_parser() -> argparse.ArgumentParser:
+    """Only `serve`: the server must answer `initialize` fast, so no other command's module is imported."""
+    p = argparse.ArgumentParser(prog="chaos-llama")
+    _add_serve_parser(p.add_subparsers(dest="command", required=True))
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="chaos-llama", description="Test and optimize Databricks AI/BI Genie spaces.")
     p.add_argument("--version", action="version", version=f"chaos-llama {__version__}")
@@ -232,22 +253,19 @@ def build_parser() -> argparse.ArgumentParser:
     es.add_argument("--seed", type=int, default=0)
     es.set_defaults(func=cmd_evalset)
 
-    sv = sub.add_parser("serve", help="run the MCP server (stdio by default)")
-    sv.add_argument("--config", help="project file (default: ./chaos-llama.yaml or $CHAOS_LLAMA_CONFIG)")
-    sv.add_argument("--transport", default="stdio", choices=["stdio", "http", "sse"])
-    sv.add_argument("--host", default="127.0.0.1", help="HTTP/SSE bind address (default: 127.0.0.1)")
-    sv.add_argument("--port", type=int, default=8765)
-    sv.add_argument("--workspace", help="folder for the store, history and budget ledger")
-    sv.add_argument("--space", help="space file (overrides the project file)")
-    sv.add_argument("--evalset", help="eval set file (overrides the project file)")
-    sv.add_argument("--data", nargs="+", help="data for the local engine")
-    sv.add_argument("--example", help="use a bundled example, e.g. retail")
-    sv.set_defaults(func=cmd_serve)
+    _add_serve_parser(sub)
+    from chaos_llama.tools.labels import add_label_parser  # light module: the store loads inside the command
+    add_label_parser(sub)
+    from chaos_llama.tools.optimize.cli import add_optimize_parser  # light: the loop loads inside the command
+    add_optimize_parser(sub)
+    from chaos_llama.tools.emulator import add_emulate_parser  # light module: engine and server load inside the command
+    add_emulate_parser(sub)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = (_serve_parser() if argv[:1] == ["serve"] else build_parser()).parse_args(argv)
     try:
         return args.func(args)
     except ChaosLlamaError as e:

@@ -25,7 +25,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from chaos_llama.tools.errors import ApplyConflict, ChaosLlamaError, InvalidConfig, InvalidInput, did_you_mean
+from chaos_llama.tools.errors import ApplyConflict, BudgetExceeded, ChaosLlamaError, InvalidConfig, InvalidInput, did_you_mean
 
 TRAIN, VAL, TEST = "train", "val", "test"
 COMPACT_OVER_CHARS = 30_000  # a space YAML bigger than this is summarized by space_get
@@ -159,8 +159,11 @@ class Score(BaseModel):
 
 
 class Stability(BaseModel):
+    """One question asked `asked` times on the same version (Genie is nondeterministic)."""
+
     asked: int
     correct: int
+    stable: bool = Field(description="the same verdict every time")
 
 
 class TrainRow(BaseModel):
@@ -196,6 +199,8 @@ class EvalRunView(BaseModel):
     overall: Score
     by_category: dict[str, Score]
     rows: list[TrainRow] | None = Field(None, description="per question, train only")
+    repeats: int = Field(1, description="times each question was asked; overall, rows and comparison use the first")
+    repeat_run_ids: list[str] = Field(default_factory=list, description="the runs of repeats 2..n")
     unstable: int = Field(0, description="questions whose verdict differed between repeats")
     comparison: Comparison | None = None
     backend_calls: int
@@ -257,6 +262,7 @@ class RunInfo(BaseModel):
     judges: list[str] = Field(default_factory=list)
     counters: dict[str, Any] = Field(default_factory=dict)
     mlflow: str | None = Field(None, description="MLflow run, where tracking is configured")
+    repeat_of: str | None = Field(None, description="the run this one repeats (eval_run repeats)")
 
 
 class ReportView(BaseModel):
@@ -318,7 +324,8 @@ CREATE TABLE IF NOT EXISTS copilot_runs (
     split TEXT NOT NULL,
     revision INTEGER,
     version_id TEXT NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    repeat_of TEXT  -- a repeat (eval_run repeats=n) of this run: never a baseline
 );
 """
 
@@ -333,6 +340,9 @@ class _History:
         self.con.row_factory = sqlite3.Row
         self.con.execute("PRAGMA busy_timeout=5000")
         self.con.executescript(_HISTORY_SCHEMA)
+        # Workspaces made before repeats were recorded lack the column.
+        if "repeat_of" not in {r[1] for r in self.con.execute("PRAGMA table_info(copilot_runs)")}:
+            self.con.execute("ALTER TABLE copilot_runs ADD COLUMN repeat_of TEXT")
 
     def add(self, space_key: str, version_id: str, parent: int | None, kind: str, message: str | None, author: str | None, diff: str) -> VersionInfo:
         with self._lock:
@@ -360,9 +370,10 @@ class _History:
             raise InvalidInput(f"no revision {revision!r}; known revisions: {', '.join(known) or 'none'}", field="version")
         return self._info(row)
 
-    def add_run(self, run_id: str, space_key: str, split: str, revision: int | None, version_id: str) -> None:
+    def add_run(self, run_id: str, space_key: str, split: str, revision: int | None, version_id: str, repeat_of: str | None = None) -> None:
         with self._lock:
-            self.con.execute("INSERT OR REPLACE INTO copilot_runs VALUES (?,?,?,?,?,?)", (run_id, space_key, split, revision, version_id, _now()))
+            self.con.execute("INSERT OR REPLACE INTO copilot_runs (run_id, space_key, split, revision, version_id, created_at, repeat_of) "
+                             "VALUES (?,?,?,?,?,?,?)", (run_id, space_key, split, revision, version_id, _now(), repeat_of))
 
     def runs(self, space_key: str) -> list[sqlite3.Row]:
         with self._lock:
@@ -387,6 +398,7 @@ class Copilot:
         self._space_key: str | None = None
         self._previews: dict[str, tuple[int, Any, str, str]] = {}  # id -> (base revision, new space, message, diff)
         self._lock = threading.RLock()
+        self._tokens_seen = [0, 0]  # LLM tokens, fresh answers: the per-question estimate for the token budget
         self.author = author or settings.author
 
     # ------------------------------------------------------------ lazy state
@@ -551,16 +563,26 @@ class Copilot:
             if head.revision != base:
                 raise ApplyConflict(f"preview {preview_id!r} was made on revision {base}, but the head is now revision {head.revision}; propose again")
             self.ledger.reserve("applies", 1, note=preview_id)
-            info = self._commit(new, head, "apply", message, diff)
+            info = self._commit(new, head, "apply", message, diff, note=preview_id)
             del self._previews[preview_id]
         return ApplyResult(applied=True, version=info, note=f"revision {info.revision} created")
 
-    def _commit(self, space: Any, head: VersionInfo, kind: str, message: str, diff: str) -> VersionInfo:
+    def _commit(self, space: Any, head: VersionInfo, kind: str, message: str, diff: str, note: str | None = None) -> VersionInfo:
+        """Write a revision, or nothing: a failure refunds the reserved apply and adds no revision.
+
+        The space document goes to the content-addressed store first; a revision exists only once
+        its history row is written (one INSERT), so a crash in between leaves an unreferenced
+        document, never a partial revision.
+        """
         from chaos_llama.tools.space.validate import ensure_valid
 
-        ensure_valid(space)  # nothing is written for an invalid space
-        v = self.store.put_space_version(space, space_key=self.space_key, parent_id=head.version_id, message=message, author=self.author)
-        return self.history.add(self.space_key, v.version_id, head.revision, kind, message, self.author, diff)
+        try:
+            ensure_valid(space)  # nothing is written for an invalid space
+            v = self.store.put_space_version(space, space_key=self.space_key, parent_id=head.version_id, message=message, author=self.author)
+            return self.history.add(self.space_key, v.version_id, head.revision, kind, message, self.author, diff)
+        except BaseException:
+            self.ledger.settle("applies", 1, 0, note=f"{kind} failed: refund" + (f" ({note})" if note else ""))
+            raise
 
     def space_history(self) -> HistoryView:
         versions = self.history.all(self.space_key)
@@ -582,8 +604,12 @@ class Copilot:
             if target.revision == head.revision:
                 raise InvalidInput(f"revision {target.revision} is already the head", field="version")
             self.ledger.reserve("applies", 1, note=f"rollback to r{target.revision}")
-            old = self.space_at(target)
-            diff = diff_spaces(self.space_at(head), old)
+            try:
+                old = self.space_at(target)
+                diff = diff_spaces(self.space_at(head), old)
+            except BaseException:
+                self.ledger.settle("applies", 1, 0, note="rollback failed: refund")
+                raise
             return self._commit(old, head, "rollback", message or f"roll back to revision {target.revision}", diff)
 
     # ------------------------------------------------------------ tools: eval
@@ -610,7 +636,7 @@ class Copilot:
         return len(asks), len(golds)
 
     async def _run(self, split: str, info: VersionInfo, *, judges: list[str] | None = None, use_cache: bool = True,
-                   progress: Callable[[int, int, str], Awaitable[Any] | Any] | None = None):
+                   progress: Callable[[int, int, str], Awaitable[Any] | Any] | None = None, repeat_of: str | None = None):
         from chaos_llama.tools.evalset import select_cases
         from chaos_llama.tools.runner import run_eval
 
@@ -619,8 +645,12 @@ class Copilot:
         asks, golds = self._plan_spend(space, cases, info.version_id, use_cache)
         # Refuse before spending: every kind is checked before any is taken.
         remaining = getattr(self.ledger, "remaining", None)
+        tokens = self._token_estimate(asks)
         if callable(remaining):
-            for kind, n in (("backend_questions", asks), ("sql_executions", asks + golds), ("wall_clock_s", 0)):
+            checks = [("backend_questions", asks), ("sql_executions", asks + golds), ("wall_clock_s", 0)]
+            if tokens is not None:
+                checks.append(("llm_tokens", tokens))
+            for kind, n in checks:
                 if remaining(kind) < n or (n == 0 and remaining(kind) <= 0):
                     self.ledger.reserve(kind, n)  # raises BudgetExceeded saying what is left
         self.ledger.reserve("backend_questions", asks, note=f"{split} r{info.revision}")
@@ -635,28 +665,47 @@ class Copilot:
 
         t0 = time.monotonic()
         try:
-            result = await run_eval(self.evalset, self.backend, space, store=self.store, judges=judges or self.settings.judges,
-                                    split=split, use_cache=use_cache, progress=on_progress, space_key=self.space_key)
+            with self._judging():  # LLM judges spend tokens from this ledger and cache in this store
+                result = await run_eval(self.evalset, self.backend, space, store=self.store, judges=judges or self.settings.judges,
+                                        split=split, use_cache=use_cache, progress=on_progress, space_key=self.space_key)
         finally:
             self.ledger.record("wall_clock_s", time.monotonic() - t0, note=f"{split} run")
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
         self.ledger.settle("backend_questions", asks, result.backend_calls, note=result.run_id)
         self.ledger.settle("sql_executions", asks + golds, result.backend_calls + result.gold_executions, note=result.run_id)
-        tokens = self._tokens(result.run_id)
+        tokens, answered = self._tokens(result.run_id)
         if tokens:
             self.ledger.record("llm_tokens", tokens, note=result.run_id)
-        self.history.add_run(result.run_id, self.space_key, split, info.revision, info.version_id)
+        if answered:
+            self._tokens_seen[0] += tokens
+            self._tokens_seen[1] += answered
+        self.history.add_run(result.run_id, self.space_key, split, info.revision, info.version_id, repeat_of)
         return result
 
-    def _tokens(self, run_id: str) -> int:
-        total = 0
+    def _tokens(self, run_id: str) -> tuple[int, int]:
+        """LLM tokens the run's fresh answers spent (`Answer.details["usage"]["total_tokens"]`, as the
+        llm strategy reports them) and how many fresh answers there were."""
+        total = answered = 0
         for r in self.store.get_results(run_id):
             if r.from_cache:
                 continue
+            answered += 1
             usage = (r.answer.get("details") or {}).get("usage") or {}
             total += int(usage.get("total_tokens") or 0)
-        return total
+        return total, answered
+
+    def _token_estimate(self, asks: int) -> int | None:
+        """Tokens `asks` fresh questions will likely spend, or None when the backend spends none.
+
+        Token use is only known afterwards, so a run is refused when the budget is exhausted or
+        when the per-question average seen so far says it would not fit.
+        """
+        uses_llm = self.settings.strategy == "llm" or getattr(self._backend, "strategy", None) == "llm" or self._tokens_seen[0] > 0
+        if not uses_llm:
+            return None
+        per_question = self._tokens_seen[0] / self._tokens_seen[1] if self._tokens_seen[1] else 0.0
+        return int(round(asks * per_question))
 
     async def eval_run(self, split: Literal["train", "val"], version: int | str | None = None, *, repeats: int = 1,
                        progress: Callable[[int, int, str], Awaitable[Any] | Any] | None = None) -> EvalRunView:
@@ -666,7 +715,9 @@ class Copilot:
         if not 1 <= repeats <= 5:
             raise InvalidInput(f"repeats must be 1..5, got {repeats!r}", field="repeats")
         info = self.resolve_version(version)
-        results = [await self._run(split, info, progress=progress, use_cache=(i == 0)) for i in range(repeats)]
+        results = [await self._run(split, info, progress=progress)]
+        for _ in range(repeats - 1):  # fresh answers: a cached one would hide the nondeterminism
+            results.append(await self._run(split, info, progress=progress, use_cache=False, repeat_of=results[0].run_id))
         result = results[0]
         asked: Counter[str] = Counter()
         right: Counter[str] = Counter()
@@ -686,18 +737,20 @@ class Copilot:
                     case_id=row.case_id, question=row.question, category=row.category, status=row.status, correct=row.correct,
                     sql=row.sql, failure_category=None if row.correct or fa is None else (str(fa.value) if fa.value is not None else None),
                     failure_summary=[] if row.correct or fa is None else [fa.rationale],
-                    stability=Stability(asked=asked[row.case_id], correct=right[row.case_id]) if asked[row.case_id] > 1 else None,
+                    stability=Stability(asked=asked[row.case_id], correct=right[row.case_id],
+                                        stable=right[row.case_id] in (0, asked[row.case_id])) if asked[row.case_id] > 1 else None,
                 ))
         return EvalRunView(
             run_id=result.run_id, split=split, revision=info.revision, version_id=info.version_id,
-            overall=_score(result.rows), by_category=_by_category(result.rows), rows=rows, unstable=unstable,
+            overall=_score(result.rows), by_category=_by_category(result.rows), rows=rows, repeats=repeats,
+            repeat_run_ids=[r.run_id for r in results[1:]], unstable=unstable,
             comparison=comparison, backend_calls=sum(r.backend_calls for r in results), cache_hits=sum(r.cache_hits for r in results),
         )
 
     def _baseline(self, split: str, info: VersionInfo, exclude: set[str]) -> str | None:
         """The latest earlier run of this split on a different version."""
         for row in reversed(self.history.runs(self.space_key)):
-            if row["split"] == split and row["version_id"] != info.version_id and row["run_id"] not in exclude:
+            if row["split"] == split and row["version_id"] != info.version_id and row["run_id"] not in exclude and not row["repeat_of"]:
                 return row["run_id"]
         return None
 
@@ -798,7 +851,8 @@ class Copilot:
         for j in judges:
             if j not in JUDGES:
                 raise InvalidInput(f"unknown judge {j!r}.{did_you_mean(j, JUDGES)}", field="judges")
-        result = rejudge(run_id, judges, self.store, backend=self.backend)
+        with self._judging():
+            result = rejudge(run_id, judges, self.store, backend=self.backend)
         info = next((row for row in self.history.runs(self.space_key) if row["run_id"] == run_id), None)
         rows = None
         if split == TRAIN:
@@ -808,11 +862,68 @@ class Copilot:
                            overall=_score(result.rows), by_category=_by_category(result.rows), rows=rows,
                            backend_calls=0, cache_hits=0)
 
+    # ------------------------------------------------------------ tools: LLM judges and human labels
+    def _judging(self):
+        from chaos_llama.tools.judges.llm import judge_runtime
+
+        return judge_runtime(store=self.store, ledger=self.ledger)
+
+    def judge_pending(self, run_id: str, judges: list[str] | None = None, limit: int = 10):
+        """Train/val questions of a run still needing an LLM judge's verdict (never test questions)."""
+        from chaos_llama.tools.judges.llm_assist import pending
+
+        return pending(self.store, run_id, judges, limit=limit)
+
+    def judge_submit(self, run_id: str, verdicts: list[Any]):
+        from chaos_llama.tools.judges.llm_assist import Submission, submit
+
+        return submit(self.store, run_id, [Submission.model_validate(v) if isinstance(v, dict) else v for v in verdicts],
+                      source=self.author)
+
+    def judge_sampling_request(self, run_id: str, judge: str, case_id: str | None = None):
+        from chaos_llama.tools.judges.llm_assist import sampling_request
+
+        req = sampling_request(self.store, run_id, judge, case_id, gold_result=self._gold_table)
+        remaining = getattr(self.ledger, "remaining", None)
+        if req is not None and callable(remaining) and remaining("llm_tokens") < req.estimated_tokens:
+            self.ledger.reserve("llm_tokens", req.estimated_tokens)  # raises BudgetExceeded saying what is left
+        return req  # spend is recorded once the reply is in: resolvers may run again on a retry round
+
+    def judge_record_sampled(self, request: Any, text: str, model: str | None = None):
+        from chaos_llama.tools.judges.llm_assist import record_sampled
+
+        verdict = record_sampled(self.store, request, text, model=model)
+        self.ledger.record("llm_tokens", verdict.details["usage"]["total_tokens"], note=f"sampled judge {request.judge}")
+        return verdict
+
+    def _gold_table(self, sql: str):
+        from chaos_llama.tools.store import gold_cache_key
+
+        fn = getattr(self.backend, "data_identity", None)
+        gold = self.store.get_cached_gold(gold_cache_key(str(fn() if callable(fn) else self.backend.identity()), sql))
+        return gold.result if gold is not None else None
+
+    def label_submit(self, run_id: str, case_id: str, judge: str, value: bool, note: str = "", labeler: str | None = None):
+        """Record a person's verdict (test questions are refused here: the assistant never sees them)."""
+        from chaos_llama.tools.labels import record_label
+
+        return record_label(self.store, run_id, case_id, judge, value, note=note, labeler=labeler, allow_test=False)
+
+    def judge_alignment(self, judge: str):
+        from chaos_llama.tools.labels import alignment
+
+        return alignment(self.store, judge, exclude_splits=(TEST,))
+
     async def eval_final_test(self, progress: Callable[[int, int, str], Awaitable[Any] | Any] | None = None) -> FinalTestView:
         """Score the head on the held-out test split: aggregates only, a few times per session."""
         info = self.head()
         self.ledger.reserve("final_tests", 1, note=f"r{info.revision}")
-        result = await self._run(TEST, info, progress=progress, judges=self.settings.final_test_judges)
+        try:
+            result = await self._run(TEST, info, progress=progress, judges=self.settings.final_test_judges)
+        except BudgetExceeded:
+            # The run was refused before it asked anything: the final test was not used.
+            self.ledger.settle("final_tests", 1, 0, note="refused: refund")
+            raise
         left = getattr(self.ledger, "remaining", None)
         return FinalTestView(revision=info.revision, version_id=info.version_id, overall=_score(result.rows),
                              by_category=_by_category(result.rows, MIN_CATEGORY_SIZE),
@@ -830,7 +941,8 @@ class Copilot:
         counters = {k: v for k, v in run.summary.items() if k in ("backend_calls_total", "cache_hits_total", "gold_executions", "total")}
         return RunInfo(run_id=run_id, split=split, revision=row["revision"] if row else None, version_id=run.space_version,
                        status=run.status, started_at=run.started_at, finished_at=run.finished_at, overall=_score(rows),
-                       judges=run.judges, counters=counters, mlflow=run.summary.get("mlflow_run_id"))
+                       judges=run.judges, counters=counters, mlflow=run.summary.get("mlflow_run_id"),
+                       repeat_of=row["repeat_of"] if row else None)
 
     def runs(self) -> list[RunInfo]:
         return [self.run_info(r["run_id"]) for r in self.history.runs(self.space_key)]
@@ -847,6 +959,8 @@ class Copilot:
         prev: dict[str, RunInfo] = {}
         flips = []
         for i in infos:
+            if i.repeat_of:
+                continue
             if i.split in (TRAIN, VAL) and i.split in prev and prev[i.split].version_id != i.version_id:
                 from chaos_llama.tools.runner import build_run_result
 
