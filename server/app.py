@@ -59,11 +59,17 @@ class Session:
                 if c.data:
                     settings = settings.model_copy(update={"data": c.data})
             else:
-                if c.evalset is None:
+                if c.evalset is None and c.backend.kind == "local":
                     raise InvalidInput("the project names a space but no eval set", field="evalset")
                 settings = CopilotSettings(space=c.space, evalset=c.evalset, data=c.data, **common)
-            if c.backend.kind != "local" and self._backend is None:
-                raise InvalidInput(f"backend {c.backend.kind!r} is not available in this build; use 'local'", field="backend.kind")
+            if c.backend.kind == "databricks":
+                b = c.backend
+                # the Genie space (not a file) is the starting version unless the project names one
+                settings = settings.model_copy(update={
+                    "space": c.space, "evalset": c.evalset, "data": [],
+                    "databricks": dict(space_id=b.space_id, profile=b.profile, host=b.host, warehouse_id=b.warehouse_id,
+                                       rate_per_minute=b.rate_per_minute or None, question_timeout_s=b.question_timeout_s,
+                                       settle_s=b.settle_s)})
             ledger = BudgetLedger(c.budgets, Path(c.workspace) / "ledger.db")
             self._copilot = Copilot(settings, ledger=ledger, backend=self._backend)
         return self._copilot
@@ -278,9 +284,12 @@ def _register(app: MCPServer, session: Session) -> None:
 
     @app.tool(annotations=READ_ONLY)
     @_errors
-    async def report(run_ids: list[str] | None = Field(None, description="runs to report on; default: every run of this session")) -> ReportView:
-        """A Markdown report: scores per run, paired fixed/broken counts between revisions, and the space history."""
-        return cp().report(run_ids)
+    async def report(
+        run_ids: list[str] | None = Field(None, description="runs to report on; default: every run of this session"),
+        optimization: str | None = Field(None, description="an optimization id from `chaos-llama optimize`, or 'latest': its report instead"),
+    ) -> ReportView:
+        """A Markdown report: scores per run, paired fixed/broken counts between revisions, and the space history; or the report of an automatic optimization run in this workspace."""
+        return cp().report(run_ids, optimization)
 
     _register_judging(app, session)
 

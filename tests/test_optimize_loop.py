@@ -39,6 +39,18 @@ def test_heuristic_loop_improves_held_out_accuracy(retail, tmp_path):
     assert result.best_version != result.initial_version
     assert "example_question_sqls" in result.best_space_yaml
 
+    # the copilot's `report` tool finds the optimization in the same workspace
+    from chaos_llama.tools.copilot import Copilot, settings_for_example
+
+    cp = Copilot(settings_for_example(workspace=tmp_path))
+    try:
+        assert cp.optimizations() == [result.opt_id]
+        view = cp.report(optimization="latest")
+        assert view.markdown.startswith(f"# Optimization `{result.opt_id}`") and "| test | locked |" in view.markdown
+        assert f"`{result.opt_id}`" in cp.report().markdown
+    finally:
+        cp.close()
+
 
 def test_test_split_is_never_used_to_choose(retail, tmp_path):
     """No test question is asked before the final step; it is asked once, on the best version;

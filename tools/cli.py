@@ -85,20 +85,62 @@ def _result_json(result) -> dict:
 
 
 # ---------------------------------------------------------------- commands
-def cmd_eval(args: argparse.Namespace) -> int:
-    from chaos_llama.tools.evaluate import evaluate, load_inputs, open_local_backend
+def _open_backend(args: argparse.Namespace, store=None):
+    """The backend the command line names (local engine or a Genie space)."""
+    from chaos_llama.tools.errors import InvalidInput
 
-    space, evalset = load_inputs(args.space, args.evalset, seed=args.seed)
+    if args.backend == "databricks":
+        from chaos_llama.tools.evaluate import open_databricks_backend
+
+        return open_databricks_backend(args.space_id, profile=args.profile, host=args.host, warehouse_id=args.warehouse_id,
+                                       rate_per_minute=args.rate or None, store=store)
     if not args.data:
-        raise ChaosLlamaError("--data is required for the local engine: CSV/Parquet files or folders, a .duckdb file, or a PostgreSQL dump")
-    backend = open_local_backend(args.data, strategy=args.strategy)
-    bar, callback = _progress(f"evaluating {Path(args.space).name}")
-    with bar:
-        result = evaluate(
-            space, evalset, backend,
-            workspace=args.workspace, split=args.split, judges=args.judges.split(","),
-            concurrency=args.concurrency, progress=callback, use_cache=not args.no_cache,
-        )
+        raise InvalidInput("--data is required for the local engine: CSV/Parquet files or folders, a .duckdb file, or a PostgreSQL dump",
+                           field="data")
+    from chaos_llama.tools.evaluate import open_local_backend
+
+    return open_local_backend(args.data, strategy=args.strategy)
+
+
+def add_backend_args(sp: argparse.ArgumentParser) -> None:
+    """--backend and the Databricks options (shared by eval and optimize)."""
+    sp.add_argument("--backend", default="local", choices=["local", "databricks"],
+                    help="local: the embedded engine over --data; databricks: a Genie space (--space-id)")
+    sp.add_argument("--space-id", help="Genie space id (databricks backend)")
+    sp.add_argument("--profile", help="~/.databrickscfg profile (databricks backend; default: unified auth)")
+    sp.add_argument("--host", help="workspace URL (databricks backend; default: from the profile or DATABRICKS_HOST)")
+    sp.add_argument("--warehouse-id", help="SQL warehouse for gold SQL (databricks backend; default: the space's)")
+    sp.add_argument("--rate", type=float, default=5, help="Genie question starts per minute (databricks; 0: no limit; default 5)")
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from chaos_llama.tools.errors import InvalidInput
+    from chaos_llama.tools.evaluate import evaluate, load_inputs, remote_inputs
+
+    store = None
+    if args.backend == "databricks":
+        from chaos_llama.tools.store import Store
+
+        Path(args.workspace).mkdir(parents=True, exist_ok=True)
+        store = Store(Path(args.workspace) / "chaos.db")  # keeps every version pulled from or pushed to Genie
+        backend = _open_backend(args, store)
+        space, evalset = remote_inputs(backend, args.space, args.evalset, seed=args.seed)
+    else:
+        if not args.space or not args.evalset:
+            raise InvalidInput("--space and --evalset are required with the local engine", field="space" if not args.space else "evalset")
+        space, evalset = load_inputs(args.space, args.evalset, seed=args.seed)
+        backend = _open_backend(args)
+    bar, callback = _progress(f"evaluating {Path(args.space).name if args.space else space.title}")
+    try:
+        with bar:
+            result = evaluate(
+                space, evalset, backend,
+                workspace=args.workspace, split=args.split, judges=args.judges.split(","),
+                concurrency=args.concurrency, progress=callback, use_cache=not args.no_cache,
+            )
+    finally:
+        if store is not None:
+            store.close()
     if args.json:
         print(json.dumps(_result_json(result), indent=2))
     else:
@@ -229,13 +271,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     ev = sub.add_parser("eval", help="evaluate a space on an eval set")
-    ev.add_argument("--space", required=True, help="space file (.yaml or .geniespace.json)")
-    ev.add_argument("--evalset", required=True, help="eval set (.yaml, .csv, .jsonl)")
+    ev.add_argument("--space", help="space file (.yaml or .geniespace.json); with --backend databricks, pushed to Genie "
+                    "before asking (default there: the version Genie holds)")
+    ev.add_argument("--evalset", help="eval set (.yaml, .csv, .jsonl); default with --backend databricks: the space's benchmarks")
     ev.add_argument("--data", nargs="+", help="data for the local engine: CSV/Parquet files or folders, .duckdb, or a PostgreSQL dump")
     ev.add_argument("--split", choices=["train", "val", "test"], help="evaluate one split only")
     ev.add_argument("--judges", default=",".join(("execution", "sql_equivalence", "sql_valid", "failure_analysis")))
     ev.add_argument("--strategy", default="retrieval", choices=["retrieval", "llm"])
     ev.add_argument("--no-cache", action="store_true", help="ask the backend even for unchanged versions")
+    add_backend_args(ev)
     common(ev)
     ev.set_defaults(func=cmd_eval)
 

@@ -54,9 +54,10 @@ class NoBudget:
 
 # ---------------------------------------------------------------- settings and outputs
 class CopilotSettings(BaseModel):
-    space: Path
-    evalset: Path
+    space: Path | None = Field(None, description="space file; None with a Databricks backend: the version Genie holds")
+    evalset: Path | None = Field(None, description="eval set file; None with a Databricks backend: the space's benchmarks")
     data: list[Path] = Field(default_factory=list)
+    databricks: dict[str, Any] | None = Field(None, description="DatabricksGenie options (space_id, profile, host, warehouse_id, ...)")
     strategy: str = "retrieval"
     llm: dict[str, Any] | None = None
     judges: list[str] = Field(default_factory=lambda: ["execution", "failure_analysis"])
@@ -268,6 +269,7 @@ class RunInfo(BaseModel):
 class ReportView(BaseModel):
     markdown: str
     runs: list[RunInfo]
+    optimizations: list[str] = Field(default_factory=list, description="ids of `chaos-llama optimize` runs in this workspace, newest first")
 
 
 # ---------------------------------------------------------------- helpers
@@ -407,7 +409,15 @@ class Copilot:
         if self._evalset is None:
             from chaos_llama.tools.evalset import assign_splits, load_evalset
 
-            self._evalset = assign_splits(load_evalset(self.settings.evalset), seed=self.settings.split_seed)
+            if self.settings.evalset is not None:
+                evalset = load_evalset(self.settings.evalset)
+            elif hasattr(self.backend, "import_benchmarks"):
+                evalset = self.backend.import_benchmarks()
+                if not evalset.cases:
+                    raise InvalidConfig("the Genie space has no benchmark questions; name an eval set (config 'evalset')", field="evalset")
+            else:
+                raise InvalidConfig("no eval set configured (config 'evalset')", field="evalset")
+            self._evalset = assign_splits(evalset, seed=self.settings.split_seed)
         return self._evalset
 
     def test_cases(self) -> list[Any]:
@@ -423,6 +433,10 @@ class Copilot:
 
     @property
     def backend(self):
+        if self._backend is None and self.settings.databricks is not None:
+            from chaos_llama.tools.evaluate import open_databricks_backend
+
+            self._backend = open_databricks_backend(**self.settings.databricks, store=self.store)
         if self._backend is None:
             from chaos_llama.tools.evaluate import open_local_backend
 
@@ -449,13 +463,19 @@ class Copilot:
         from chaos_llama.tools.space.io import load_space
         from chaos_llama.tools.space.validate import ensure_valid
 
-        space = load_space(self.settings.space)
+        if self.settings.space is not None:
+            space, origin = load_space(self.settings.space), f"loaded from {Path(self.settings.space).name}"
+        elif hasattr(self.backend, "get_space"):
+            space = self.backend.get_space().space
+            origin = f"pulled from Genie space {space.space_id}"
+        else:
+            raise InvalidConfig("no space configured (config 'space', or a Databricks backend with a space id)", field="space")
         ensure_valid(space)
         self._space_key = self.store.space_key_for(space)
         assert self._history is not None
         if not self._history.all(self._space_key):
             v = self.store.put_space_version(space, space_key=self._space_key, message="initial", author="config")
-            self._history.add(self._space_key, v.version_id, None, "initial", f"loaded from {Path(self.settings.space).name}", "config", "")
+            self._history.add(self._space_key, v.version_id, None, "initial", origin, "config", "")
 
     def close(self) -> None:
         for obj in (self._history, self._store):
@@ -578,6 +598,11 @@ class Copilot:
 
         try:
             ensure_valid(space)  # nothing is written for an invalid space
+            deploy = getattr(self.backend, "deploy", None) if self.settings.databricks or self._backend is not None else None
+            if deploy is not None:
+                # A remote space (Genie) gets the revision before it is recorded: a refused push
+                # (e.g. someone edited the space meanwhile) adds no revision.
+                deploy(space)
             v = self.store.put_space_version(space, space_key=self.space_key, parent_id=head.version_id, message=message, author=self.author)
             return self.history.add(self.space_key, v.version_id, head.revision, kind, message, self.author, diff)
         except BaseException:
@@ -947,8 +972,27 @@ class Copilot:
     def runs(self) -> list[RunInfo]:
         return [self.run_info(r["run_id"]) for r in self.history.runs(self.space_key)]
 
-    def report(self, run_ids: list[str] | None = None) -> ReportView:
-        """A Markdown report of runs (default: all of this session's), paired flips between consecutive runs per split."""
+    def optimizations(self) -> list[str]:
+        from chaos_llama.tools.optimize.state import list_states
+
+        return [s.opt_id for s in list_states(self.store)]
+
+    def report(self, run_ids: list[str] | None = None, optimization: str | None = None) -> ReportView:
+        """A Markdown report of runs (default: all of this session's), paired flips between consecutive runs per split.
+
+        With `optimization` (an id, or "latest"), the report of a `chaos-llama optimize` run kept
+        in this workspace instead: scores per split, epochs, the changes kept.
+        """
+        known = self.optimizations()
+        if optimization is not None:
+            from chaos_llama.tools.optimize.loop import load_result
+            from chaos_llama.tools.report import render_markdown
+
+            if optimization == "latest":
+                if not known:
+                    raise InvalidInput(f"no optimization in {self.store.path}; run `chaos-llama optimize` first", field="optimization")
+                optimization = known[0]
+            return ReportView(markdown=render_markdown(load_result(self.store, optimization)), runs=[], optimizations=known)
         infos = [self.run_info(r) for r in run_ids] if run_ids else self.runs()
         lines = ["# Chaos Llama optimization report", "", f"Space lineage `{self.space_key}`, head revision {self.head().revision}.", "",
                  "| run | split | revision | correct | accuracy |", "|---|---|---|---|---|"]
@@ -972,7 +1016,9 @@ class Copilot:
             lines += ["", "## Paired changes", "", *flips]
         history = self.space_history()
         lines += ["", "## Space history", ""] + [f"- r{v.revision} ({v.kind}) {v.message or ''}" for v in history.versions]
-        return ReportView(markdown="\n".join(lines) + "\n", runs=infos)
+        if known:
+            lines += ["", "## Optimizations in this workspace", "", *(f"- `{o}` (report: optimization={o!r})" for o in known)]
+        return ReportView(markdown="\n".join(lines) + "\n", runs=infos, optimizations=known)
 
 
 # ---------------------------------------------------------------- pure helpers

@@ -50,6 +50,47 @@ def open_local_backend(data: Sequence[str | Path], *, strategy: str = "retrieval
     return LocalGenie(con, strategy=strategy, llm=llm)
 
 
+def open_databricks_backend(
+    space_id: str | None,
+    *,
+    profile: str | None = None,
+    host: str | None = None,
+    warehouse_id: str | None = None,
+    rate_per_minute: float | None = 5,
+    question_timeout_s: float = 120,
+    settle_s: float = 30,
+    store=None,
+):
+    """A Genie space in a Databricks workspace; auth resolves like the databricks CLI
+    (`profile`, DATABRICKS_* environment variables, OAuth). With `store`, every version pulled
+    from or pushed to Genie is kept there."""
+    from chaos_llama.tools.backends.databricks import DatabricksGenie
+    from chaos_llama.tools.errors import InvalidConfig
+
+    if not space_id:
+        raise InvalidConfig("the databricks backend needs a Genie space id (--space-id, or backend.space_id in the project file)",
+                            field="space_id")
+    return DatabricksGenie(space_id, profile=profile, host=host, warehouse_id=warehouse_id, rate_per_minute=rate_per_minute,
+                           question_timeout_s=question_timeout_s, settle_s=settle_s, store=store)
+
+
+def remote_inputs(backend, space_path: str | Path | None, evalset_path: str | Path | None, *, seed: int = 0) -> tuple[Space, EvalSet]:
+    """The space and eval set for a remote backend: files when given, else the space Genie holds
+    and its benchmark questions."""
+    from chaos_llama.tools.evalset import assign_splits, load_evalset
+    from chaos_llama.tools.space.io import load_space
+    from chaos_llama.tools.space.validate import ensure_valid
+
+    space = load_space(space_path) if space_path else backend.get_space().space
+    ensure_valid(space)
+    evalset = load_evalset(evalset_path) if evalset_path else backend.import_benchmarks()
+    if not evalset.cases:
+        from chaos_llama.tools.errors import InvalidEvalSet
+
+        raise InvalidEvalSet("the Genie space has no benchmark questions; pass --evalset", field="evalset")
+    return space, assign_splits(evalset, seed=seed)
+
+
 def load_inputs(space_path: str | Path, evalset_path: str | Path, *, seed: int = 0) -> tuple[Space, EvalSet]:
     """Load and validate a space and an eval set (with splits assigned)."""
     from chaos_llama.tools.evalset import assign_splits, load_evalset

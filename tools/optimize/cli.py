@@ -11,14 +11,14 @@ from pathlib import Path
 def add_optimize_parser(sub) -> argparse.ArgumentParser:
     """Register the `optimize` subcommand on the CLI's subparsers."""
     op = sub.add_parser("optimize", help="optimize a space automatically (train), select by val, score test once")
-    src = op.add_mutually_exclusive_group(required=True)
-    src.add_argument("--space", help="space file (.yaml or .geniespace.json)")
+    from chaos_llama.tools.cli import add_backend_args
+
+    src = op.add_mutually_exclusive_group()
+    src.add_argument("--space", help="space file (.yaml or .geniespace.json); default with --backend databricks: the version Genie holds")
     src.add_argument("--example", help="a bundled example, e.g. retail (its sparse space, data and eval set)")
-    src.add_argument("--space-id", help="a Genie space id (with --backend databricks)")
-    op.add_argument("--evalset", help="eval set (.yaml, .csv, .jsonl); default: the example's")
+    op.add_argument("--evalset", help="eval set (.yaml, .csv, .jsonl); default: the example's, or the Genie space's benchmarks")
     op.add_argument("--data", nargs="+", help="data for the local engine: CSV/Parquet files or folders, .duckdb, or a PostgreSQL dump")
-    op.add_argument("--backend", default="local", choices=["local", "databricks"])
-    op.add_argument("--warehouse-id", help="SQL warehouse for gold SQL (databricks backend)")
+    add_backend_args(op)
     op.add_argument("--strategy", default="retrieval", choices=["retrieval", "llm"], help="local engine strategy")
     op.add_argument("--proposer", default="heuristic", help="heuristic (offline) or llm")
     op.add_argument("--max-epochs", type=int, default=5)
@@ -41,27 +41,12 @@ def add_optimize_parser(sub) -> argparse.ArgumentParser:
     return op
 
 
-def _backend(args: argparse.Namespace, data: list[str] | None):
-    from chaos_llama.tools.errors import InvalidConfig
-
-    if args.backend == "databricks":
-        try:
-            from chaos_llama.tools.backends import databricks
-        except ImportError:
-            raise InvalidConfig("the databricks backend is not available in this installation", field="backend") from None
-        return databricks.open_backend(space_id=args.space_id, warehouse_id=args.warehouse_id)  # type: ignore[attr-defined]
-    if not data:
-        raise InvalidConfig("--data is required for the local engine (CSV/Parquet files or folders, .duckdb, or a PostgreSQL dump)",
-                            field="data")
-    from chaos_llama.tools.evaluate import open_local_backend
-
-    return open_local_backend(data, strategy=args.strategy)
-
-
 def cmd_optimize(args: argparse.Namespace) -> int:
     import contextlib
 
-    from chaos_llama.tools.evaluate import bundled_example, load_inputs
+    from chaos_llama.tools.cli import _open_backend
+    from chaos_llama.tools.errors import InvalidInput
+    from chaos_llama.tools.evaluate import bundled_example, load_inputs, remote_inputs
     from chaos_llama.tools.optimize.loop import optimize
     from chaos_llama.tools.report import render_markdown, write_report
     from chaos_llama.tools.store import Store
@@ -71,18 +56,18 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         if args.example:
             ex = stack.enter_context(bundled_example(args.example))
             space_path, evalset_path, data = ex.sparse_space, evalset_path or ex.evalset, data or [ex.data]
-        if args.space_id:
-            from chaos_llama.tools.errors import InvalidConfig
-
-            raise InvalidConfig("--space-id needs the databricks backend, which this installation lacks", field="space_id")
-        if not evalset_path:
-            from chaos_llama.tools.errors import InvalidConfig
-
-            raise InvalidConfig("--evalset is required", field="evalset")
-        space, evalset = load_inputs(space_path, evalset_path, seed=args.seed)
-        backend = _backend(args, data)
         workspace = Path(args.workspace)
         store = stack.enter_context(Store(workspace / "chaos.db"))
+        args.data = data
+        if args.backend == "databricks":
+            backend = _open_backend(args, store)
+            space, evalset = remote_inputs(backend, space_path, evalset_path, seed=args.seed)
+        else:
+            if not space_path or not evalset_path:
+                raise InvalidInput("the local engine needs --example, or --space with --evalset and --data",
+                                   field="space" if not space_path else "evalset")
+            space, evalset = load_inputs(space_path, evalset_path, seed=args.seed)
+            backend = _open_backend(args)
         tracking = False if args.no_tracking else (args.tracking_uri or True)
         options = {}
         if args.proposer == "llm":
