@@ -50,7 +50,12 @@ class Session:
             from chaos_llama.tools.copilot import Copilot, CopilotSettings, settings_for_example
 
             c = self.config
-            common = dict(judges=c.judges, split_seed=c.split_seed, workspace=c.workspace, author=c.author,
+            judges = list(c.judges)
+            if c.metrics or c.custom_judges:
+                from chaos_llama.tools.judges.custom import load_user_judges
+
+                judges += [j for j in load_user_judges(c.metrics, c.custom_judges) if j not in judges]
+            common = dict(judges=judges, split_seed=c.split_seed, workspace=c.workspace, author=c.author,
                           strategy=c.backend.strategy, llm=c.backend.llm)
             if c.space is None:
                 settings = settings_for_example(c.example or "retail", c.example_space, **common)

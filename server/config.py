@@ -7,6 +7,8 @@ A project file is YAML (``chaos-llama.yaml``)::
     data: [data/]                     # local engine: CSV/Parquet folders, .duckdb, PostgreSQL dump
     backend: {kind: local, strategy: retrieval}
     judges: [execution, failure_analysis]
+    metrics: [evals/metrics.yaml]     # optional: YAML metrics, each added as a judge
+    custom_judges: [evals/judges.py:uses_net_revenue]   # optional: Python judges
     split_seed: 0
     workspace: .chaos-llama
     budgets: {backend_questions: 500, applies: 20, final_tests: 1}
@@ -74,6 +76,8 @@ class ProjectConfig(BaseModel):
     data: list[Path] = Field(default_factory=list)
     backend: BackendConfig = Field(default_factory=BackendConfig)
     judges: list[str] = Field(default_factory=lambda: ["execution", "failure_analysis"])
+    metrics: list[Path] = Field(default_factory=list, description="YAML metric files; every metric is added as a judge")
+    custom_judges: list[str] = Field(default_factory=list, description="Python judges, 'file.py:function' or 'pkg.module:function'")
     split_seed: int = 0
     workspace: Path = Path(".chaos-llama")
     author: str = "assistant"
@@ -172,9 +176,13 @@ def load_config(
         for key in _PATH_FIELDS:
             if raw.get(key):
                 raw[key] = str(base / Path(str(raw[key])).expanduser())
-        if raw.get("data"):
-            data = raw["data"] if isinstance(raw["data"], list) else [raw["data"]]
-            raw["data"] = [str(base / Path(str(d)).expanduser()) for d in data]
+        for key in ("data", "metrics"):
+            if raw.get(key):
+                items = raw[key] if isinstance(raw[key], list) else [raw[key]]
+                raw[key] = [str(base / Path(str(d)).expanduser()) for d in items]
+        if raw.get("custom_judges"):  # 'file.py:fn' refs are relative to the file too
+            refs = raw["custom_judges"] if isinstance(raw["custom_judges"], list) else [raw["custom_judges"]]
+            raw["custom_judges"] = [str(base / r) if str(r).split(":")[0].endswith(".py") else str(r) for r in refs]
     merged = _merge(_merge(raw, _env_overrides(env)), dict(overrides or {}))
     if not merged.get("space") and not merged.get("example"):
         merged["example"] = "retail"

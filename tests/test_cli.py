@@ -78,3 +78,30 @@ def test_eval_against_a_genie_space_matches_the_local_engine(retail, tmp_path, c
         assert emu.stats["conversations"] == remote["total"] == local["total"] > 0
     assert remote["correct"] == local["correct"]
     assert {r["case_id"]: r["correct"] for r in remote["rows"]} == {r["case_id"]: r["correct"] for r in local["rows"]}
+
+
+def test_eval_with_yaml_metrics_and_a_python_judge(tmp_path, capsys):
+    """User judges named on the command line are registered and scored beside the built-ins."""
+    metrics = tmp_path / "metrics.yaml"
+    metrics.write_text("- {name: has_group_by, type: sql_contains, pattern: 'GROUP BY', expect: true}\n")
+    judges = tmp_path / "my_judges.py"
+    judges.write_text("def returns_rows(case, *, generated, expected):\n"
+                      "    return generated.result is not None and generated.result.num_rows > 0\n")
+    with bundled_example("retail") as ex:
+        code = main(["eval", "--space", str(ex.curated_space), "--evalset", str(ex.evalset), "--data", str(ex.data),
+                     "--split", "val", "--judges", "execution", "--metrics", str(metrics),
+                     "--custom-judge", f"{judges}:returns_rows", "--workspace", str(tmp_path / "ws"), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    verdicts = [r["verdicts"] for r in out["rows"]]
+    assert all({"execution", "has_group_by", "returns_rows"} <= set(v) for v in verdicts)
+    grouped = [r for r in out["rows"] if "GROUP BY" in (r["sql"] or "").upper()]
+    assert grouped and all(r["verdicts"]["has_group_by"]["value"] is True for r in grouped)
+    assert any(r["verdicts"]["has_group_by"]["value"] is False for r in out["rows"])
+
+
+def test_a_missing_metric_file_exits_2_naming_it(tmp_path, capsys):
+    with bundled_example("retail") as ex:
+        code = main(["eval", "--space", str(ex.curated_space), "--evalset", str(ex.evalset), "--data", str(ex.data),
+                     "--metrics", str(tmp_path / "nope.yaml"), "--workspace", str(tmp_path)])
+    assert code == 2 and "nope.yaml" in capsys.readouterr().err

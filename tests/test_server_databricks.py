@@ -78,3 +78,4 @@ async def test_apply_over_someone_elses_edit_is_refused_and_records_nothing(reta
             budget = (await c.call_tool("budget_status", {})).structured_content
             applies = next(line for line in budget["lines"] if line["kind"] == "applies")
             assert applies["spent"] == 0  # the refused apply was refunded
+

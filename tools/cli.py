@@ -130,12 +130,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
             raise InvalidInput("--space and --evalset are required with the local engine", field="space" if not args.space else "evalset")
         space, evalset = load_inputs(args.space, args.evalset, seed=args.seed)
         backend = _open_backend(args)
+    from chaos_llama.tools.judges.custom import load_user_judges
+
+    judges = [j.strip() for j in args.judges.split(",") if j.strip()] + load_user_judges(args.metrics or [], args.custom_judge or [])
     bar, callback = _progress(f"evaluating {Path(args.space).name if args.space else space.title}")
     try:
         with bar:
             result = evaluate(
                 space, evalset, backend,
-                workspace=args.workspace, split=args.split, judges=args.judges.split(","),
+                workspace=args.workspace, split=args.split, judges=judges,
                 concurrency=args.concurrency, progress=callback, use_cache=not args.no_cache,
             )
     finally:
@@ -276,7 +279,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--evalset", help="eval set (.yaml, .csv, .jsonl); default with --backend databricks: the space's benchmarks")
     ev.add_argument("--data", nargs="+", help="data for the local engine: CSV/Parquet files or folders, .duckdb, or a PostgreSQL dump")
     ev.add_argument("--split", choices=["train", "val", "test"], help="evaluate one split only")
-    ev.add_argument("--judges", default=",".join(("execution", "sql_equivalence", "sql_valid", "failure_analysis")))
+    ev.add_argument("--judges", default=",".join(("execution", "sql_equivalence", "sql_valid", "failure_analysis")),
+                    help="comma-separated judge names; the first decides 'correct'")
+    ev.add_argument("--metrics", action="append", metavar="FILE", help="YAML metric file: each metric becomes a judge (repeatable)")
+    ev.add_argument("--custom-judge", action="append", metavar="REF",
+                    help="a Python judge, 'path/to/file.py:function' or 'pkg.module:function' (repeatable)")
     ev.add_argument("--strategy", default="retrieval", choices=["retrieval", "llm"])
     ev.add_argument("--no-cache", action="store_true", help="ask the backend even for unchanged versions")
     add_backend_args(ev)

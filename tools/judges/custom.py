@@ -238,3 +238,9 @@ def load_metric_file(path: str | Path, *, register: bool = True) -> list:
         else:
             specs.append(JudgeSpec(name=metric["name"], fn=fn, needs=needs, description=description))
     return specs
+
+
+def load_user_judges(metric_files: list[str | Path] | tuple = (), custom: list[str] | tuple = ()) -> list[str]:
+    """Register YAML metric files and Python judges ('file.py:fn' or 'pkg.mod:fn'); returns their names."""
+    names = [spec.name for f in metric_files for spec in load_metric_file(f)]
+    return names + [load_custom_judge(ref).name for ref in custom]
