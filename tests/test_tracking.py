@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("mlflow")
-pytest.importorskip("sqlalchemy")
-
-from chaos_llama.tools.evaluate import bundled_example, load_inputs, open_local_backend  # noqa: E402
-from chaos_llama.tools.optimize.loop import optimize  # noqa: E402
-from chaos_llama.tools.store import Store  # noqa: E402
-from chaos_llama.tools.tracking import default_tracking_uri, run_metrics  # noqa: E402
-from optimize_helpers import small_evalset  # noqa: E402
+from chaos_llama.tools.evaluate import bundled_example, load_inputs, open_local_backend
+from chaos_llama.tools.optimize.loop import optimize
+from chaos_llama.tools.store import Store
+from chaos_llama.tools.tracking import default_tracking_uri, run_metrics
+from optimize_helpers import small_evalset
 
 
 def test_mlflow_holds_the_runs_metrics(tmp_path, monkeypatch):
@@ -41,3 +38,21 @@ def test_mlflow_holds_the_runs_metrics(tmp_path, monkeypatch):
     assert "sk-do-not-log-me" not in str(run.data.params) + str(run.data.tags)
     html_path = client.download_artifacts(result.tracking_run_id, "report/report.html", str(tmp_path))
     assert "<svg" in open(html_path, encoding="utf-8").read()
+
+
+def test_an_unusable_tracking_store_is_a_clear_error_before_any_question(tmp_path):
+    """A tracking URI that cannot be used stops the optimization up front, naming the fix."""
+    from chaos_llama.tools.errors import InvalidConfig
+    from chaos_llama.tools.evaluate import bundled_example, load_inputs, open_local_backend
+    from chaos_llama.tools.optimize.loop import optimize
+    from chaos_llama.tools.store import Store
+
+    from optimize_helpers import RecordingBackend, small_evalset
+
+    with bundled_example("retail") as ex:
+        space, full = load_inputs(ex.sparse_space, ex.evalset)
+        backend = RecordingBackend(open_local_backend([ex.data]))
+    with Store(tmp_path / "chaos.db") as store, pytest.raises(InvalidConfig, match="--no-tracking"):
+        optimize(space, small_evalset(full), backend, store=store, workspace=tmp_path,
+                 tracking="nosuchscheme://tracking")
+    assert backend.asked == []

@@ -443,8 +443,12 @@ async def optimize_async(
 
         uri = default_tracking_uri(workspace or Path(store.path).parent) if tracking is True else str(tracking)
         state.settings["tracking_uri"] = uri
-        tracker = Tracker(uri, experiment=experiment or f"chaos-llama/{space_key}",
-                          artifact_root=(workspace or Path(store.path).parent) / "mlartifacts")
+        try:
+            tracker = Tracker(uri, experiment=experiment or f"chaos-llama/{space_key}",
+                              artifact_root=(workspace or Path(store.path).parent) / "mlartifacts")
+        except Exception as e:  # noqa: BLE001 - an unusable tracking store, said before anything is spent
+            raise InvalidConfig(f"MLflow tracking to {uri!r} is not available ({type(e).__name__}: {e}); "
+                                "fix the tracking URI or run without tracking (--no-tracking)", field="tracking_uri") from None
         state.tracking_run_id = tracker.start(run_name=opt_id, run_id=state.tracking_run_id,
                                               params={**settings, "backend": state.backend, "evalset": evalset.name,
                                                       "train": sizes["train"], "val": sizes["val"], "test": sizes["test"]},
