@@ -105,3 +105,17 @@ def test_a_missing_metric_file_exits_2_naming_it(tmp_path, capsys):
         code = main(["eval", "--space", str(ex.curated_space), "--evalset", str(ex.evalset), "--data", str(ex.data),
                      "--metrics", str(tmp_path / "nope.yaml"), "--workspace", str(tmp_path)])
     assert code == 2 and "nope.yaml" in capsys.readouterr().err
+
+
+def test_evalset_freeze_writes_stratified_splits(tmp_path, capsys):
+    out = tmp_path / "frozen.yaml"
+    with bundled_example("retail") as ex:
+        assert main(["evalset", "freeze", str(ex.evalset), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    counts = json.loads(printed[printed.index("{"):])["splits"]
+    assert counts["unassigned"] == 0 and counts["train"] + counts["val"] + counts["test"] == 71
+    assert all(c["val"] >= 2 and c["test"] >= 2 for c in counts["by_category"].values())
+    assert "split: test" in out.read_text()
+    assert main(["evalset", "info", str(out)]) == 0
+    again = capsys.readouterr().out
+    assert json.loads(again)["splits"] == counts  # the file's splits are used as they are

@@ -11,6 +11,7 @@ from chaos_llama.tools.evalset import (
     EvalCase,
     EvalSet,
     assign_splits,
+    balanced_splits,
     evalset_from_benchmarks,
     evalset_hash,
     load_evalset,
@@ -247,6 +248,31 @@ def test_fixed_splits_are_kept_and_ratios_checked():
     with pytest.raises(InvalidConfig, match="summing to 1"):
         assign_splits(es, ratios=(0.5, 0.2, 0.2))
     assert split_counts(out) == {"train": 0, "val": 2, "test": 1, "unassigned": 0}
+
+
+def test_balanced_splits_are_exact_per_category_and_frozen_splits_stay_put(tmp_path):
+    """Every category is cut within one question of the ratios (small ones still get val and test);
+    splits already fixed count towards the targets; once written, adding questions moves nothing."""
+    sizes = {"count": 3, "agg": 7, "rank": 11, "join": 40}
+    names = [f"{cat}-{i}" for cat, n in sizes.items() for i in range(n)]
+    es = EvalSet(name="b", cases=_cases(names, lambda i: i.split("-")[0]))
+    es.cases[0] = es.cases[0].model_copy(update={"split": "test"})  # fixed by hand in the file
+    out = balanced_splits(es, seed=3)
+    assert out.cases[0].split == "test"
+    counts = split_counts(out, by_category=True)["by_category"]
+    for cat, n in sizes.items():
+        c = counts[cat]
+        assert c["unassigned"] == 0 and c["val"] >= 1 and c["test"] >= 1
+        if n >= 7:
+            assert all(abs(c[s] - r * n) <= 1 for s, r in (("train", 0.6), ("val", 0.2), ("test", 0.2)))
+    assert counts["count"]["test"] == 1  # the fixed test question counted; no second one added
+    assert balanced_splits(es, seed=3) == out and balanced_splits(es, seed=4) != out
+    # frozen into the file, the splits are data: new questions get theirs, old ones keep theirs
+    path = save_evalset(out, tmp_path / "frozen.yaml")
+    frozen = load_evalset(path)
+    grown = EvalSet(name="b", cases=frozen.cases + _cases([f"join-new{i}" for i in range(9)], lambda i: "join"))
+    after = {c.id: c.split for c in balanced_splits(grown, seed=3).cases}
+    assert all(after[c.id] == c.split for c in out.cases)
 
 
 def test_select_cases_checks_split_name():

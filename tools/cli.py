@@ -219,8 +219,16 @@ def cmd_evalset(args: argparse.Namespace) -> int:
         save_evalset(evalset, out)
         print(f"wrote {len(evalset.cases)} questions to {out}")
         return EXIT_OK
-    evalset = assign_splits(load_evalset(args.path), seed=args.seed)
-    counts = split_counts(evalset)
+    if args.action == "freeze":
+        from chaos_llama.tools.evalset import balanced_splits, save_evalset
+
+        evalset = balanced_splits(load_evalset(args.path), seed=args.seed)
+        out = Path(args.out or args.path)
+        save_evalset(evalset, out)
+        print(f"wrote {len(evalset.cases)} questions with fixed, stratified splits to {out}")
+    else:
+        evalset = assign_splits(load_evalset(args.path), seed=args.seed)
+    counts = split_counts(evalset, by_category=True)
     print(json.dumps({"name": evalset.name, "questions": len(evalset.cases), "splits": counts}, indent=2))
     return EXIT_OK
 
@@ -296,8 +304,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", help="output path for export (.geniespace.json or .yaml)")
     sp.set_defaults(func=cmd_space)
 
-    es = sub.add_parser("evalset", help="inspect an eval set or import the defog format")
-    es.add_argument("action", choices=["info", "import-defog"])
+    es = sub.add_parser("evalset", help="inspect an eval set, freeze stratified splits into it, or import the defog format")
+    es.add_argument("action", choices=["info", "freeze", "import-defog"],
+                    help="info: counts per split and category; freeze: write exactly stratified splits into the file "
+                         "(--out to write elsewhere); import-defog: convert defog's CSV")
     es.add_argument("path")
     es.add_argument("--db", help="import-defog: one database only")
     es.add_argument("--out")

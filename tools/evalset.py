@@ -36,7 +36,7 @@ import hashlib
 import io
 import json
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -548,6 +548,49 @@ def assign_splits(evalset: EvalSet, *, seed: int | str = 0, ratios: Sequence[flo
             c = c.model_copy(update={"split": "train" if u < cut_train else "val" if u < cut_val else "test"})
         cases.append(c)
     return evalset.model_copy(update={"cases": cases})
+
+
+def balanced_splits(evalset: EvalSet, *, seed: int | str = 0, ratios: Sequence[float] = (0.6, 0.2, 0.2)) -> EvalSet:
+    """Exactly stratified splits for the cases without one, to be written into the file (`freeze`).
+
+    Per category, the unassigned cases are ordered by their seeded hash and cut in the given
+    ratios (largest remainder, after counting the category's fixed splits), so every category
+    of 3+ questions has val and test members. Membership depends on the other questions of the
+    category, so write the result to the file: from then on the splits are fixed data and adding
+    a question moves nothing (`assign_splits` only fills in the new ones).
+    """
+    ratios = tuple(float(r) for r in ratios)
+    if len(ratios) != 3 or any(r < 0 for r in ratios) or abs(sum(ratios) - 1.0) > 1e-6:
+        raise InvalidConfig(f"split ratios {ratios!r} must be three non-negative numbers (train, val, test) summing to 1", field="ratios")
+    by_cat: dict[str, list[EvalCase]] = defaultdict(list)
+    for c in evalset.cases:
+        by_cat[c.category or ""].append(c)
+    chosen: dict[str, str] = {}
+    for category, members in by_cat.items():
+        total = len(members)
+        have = Counter(c.split for c in members if c.split)
+        free = sorted((c for c in members if not c.split), key=lambda c: _unit(seed, c.id))
+        if not free:
+            continue
+        # targets for the whole category, minus what is already fixed; largest remainder
+        want = [r * total for r in ratios]
+        need = [max(0.0, w - have.get(s, 0)) for w, s in zip(want, SPLITS)]
+        scale = len(free) / sum(need) if sum(need) else 0.0
+        exact = [n * scale for n in need] if scale else [len(free) * r for r in ratios]
+        counts = [int(x) for x in exact]
+        # ties broken by a seeded order per category, so no split is favoured across categories
+        order = sorted(range(3), key=lambda i: (counts[i] - exact[i], _unit(seed, f"{category}\x00{i}")))
+        for i in order[: len(free) - sum(counts)]:
+            counts[i] += 1
+        for i in (2, 1):  # a small category still gets a held-out question in val and in test
+            if counts[i] == 0 and ratios[i] > 0 and not have.get(SPLITS[i]) and counts[0] > 1:
+                counts[0] -= 1
+                counts[i] += 1
+        it = iter(free)
+        for split, n in zip(SPLITS, counts):
+            for _ in range(n):
+                chosen[next(it).id] = split
+    return evalset.model_copy(update={"cases": [c if c.split else c.model_copy(update={"split": chosen[c.id]}) for c in evalset.cases]})
 
 
 def split_counts(evalset: EvalSet, *, by_category: bool = False) -> dict[str, Any]:
