@@ -26,7 +26,8 @@ def _clean_registry():
 
 def test_builtins_registered_with_needs_and_descriptions():
     assert {"execution", "sql_equivalence", "sql_valid", "failure_analysis"} <= set(JUDGES)
-    for spec in JUDGES.values():
+    for name in ("execution", "sql_equivalence", "sql_valid", "failure_analysis"):  # other tests register their own
+        spec = JUDGES[name]
         assert spec.description and spec.needs
     assert get_judge("execution").needs == ("generated.result", "expected.result")
 

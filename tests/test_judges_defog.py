@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import itertools
+import re
 from pathlib import Path
 
 import duckdb
@@ -88,6 +89,9 @@ def test_alternative_golds(defog):
     assert len(multi) >= 15
     equivalent = different = 0
     for case in multi:
+        # an answer computed from today's date can agree on one day and not the next: still
+        # checked against the oracle, but not counted towards the measured totals
+        clocked = any(re.search(r"current_date|current_timestamp|now\(\)", s, re.IGNORECASE) for s in case.gold_sql)
         con = cons[case.tags[0]]
         results = [(s, r) for s in case.gold_sql if (r := _run(con, s)) is not None]
         for (s1, r1), (s2, r2) in itertools.permutations(results, 2):
@@ -97,11 +101,14 @@ def test_alternative_golds(defog):
                 assert v.value is True, f"{case.id}: equal answers judged different: {v.rationale}\n{s1}\n{s2}"
             if v.value is False:
                 assert not oracle, f"{case.id}: {v.rationale}"
+            if clocked:
+                continue
+            if v.value is False:
                 different += 1
             else:
                 equivalent += 1
-    # measured on the bundled data: 10 ordered pairs are the same answer, 60 genuinely differ
-    assert equivalent >= 10 and different >= 1
+    # measured on the bundled data (date-independent questions): 8 ordered pairs are the same answer
+    assert equivalent >= 8 and different >= 1
 
 
 def _perturbations(sql: str):

@@ -112,7 +112,7 @@ def load_custom_judge(ref: str, *, name: str | None = None, register: bool = Tru
     jname = name or attr
     wrapped = wrap_function(jname, fn)
     needs = tuple(needs or getattr(fn, "NEEDS", ()) or ())
-    description = (fn.__doc__ or "").strip().split("\n")[0]
+    description = (fn.__doc__ or "").strip().split("\n")[0] or f"custom judge {ref}"
     if register:
         return register_judge(jname, wrapped, needs=needs, description=description, replace=True)
     return JudgeSpec(name=jname, fn=wrapped, needs=needs, description=description)
