@@ -1,0 +1,65 @@
+"""The benchmarks run end to end in a tiny mode and report what they claim: structure and verdicts,
+never timings (those are machine-dependent and published in docs/BENCHMARKS.md)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # `bench` lives at the repository root, beside the package folders
+
+from bench import judge_large, reeval_cost, throughput  # noqa: E402
+
+
+def test_judge_large_verdicts_match_construction_and_baseline():
+    """Every pair gets the verdict it was built to have, from the judge and from the pandas baseline."""
+    res = judge_large.run(rows=20_000, repeats=1)
+    assert [p["pair"] for p in res["pairs"]] == list(judge_large.EXPECTED)
+    for p in res["pairs"]:
+        assert p["judge"] is p["expected"], p
+        assert p["baseline"] is p["expected"], p
+    assert res["judge_correct"] and not res["disagree"]
+    assert "| equal |" in judge_large.render(res)
+
+
+def test_judge_large_path_above_the_large_threshold_agrees():
+    """Above LARGE_ROWS the judge takes its statistics/hash shortcuts; verdicts stay as constructed."""
+    from chaos_llama.tools.judges.execution import LARGE_ROWS, compare_results
+
+    gold, pairs = judge_large.make_pairs(LARGE_ROWS + 5_000, seed=1)
+    for name, gen in pairs.items():
+        cmp = compare_results(gold, gen)
+        assert cmp.equal is judge_large.EXPECTED[name], (name, cmp.reason)
+    changed = compare_results(gold, pairs["one_value_changed"])
+    assert changed.reason == "SINGLE_CELL_DIFFERENCE" and changed.missing_row_count == 1
+
+
+def test_reeval_cost_unchanged_version_costs_nothing():
+    res = reeval_cost.run(split="val")
+    by = {(s["step"], s["cache"]): s for s in res["steps"]}
+    n = by[("first run", True)]["questions"]
+    assert by[("unchanged re-run", True)]["backend_calls"] == 0
+    assert by[("unchanged re-run", False)]["backend_calls"] == n
+    assert by[("after a one-line change", True)]["backend_calls"] == n
+
+
+def test_throughput_runner_and_naive_loop_answer_through_the_emulator():
+    pytest.importorskip("databricks.sdk")
+    res = throughput.run(n=8, rate=600, naive_n=2, concurrency=8, latency="0.05-0.1")
+    assert res["runner"]["questions"] == 8 and res["runner"]["backend_calls"] == 8
+    assert res["naive"]["questions"] == 2 and res["naive"]["completed"] == 2
+    assert res["fraction_of_limit"] > 0 and res["ratio_vs_naive"] > 0
+    assert "fraction of limit" in throughput.render(res)
+
+
+def test_mcp_latency_cached_eval_runs_spend_no_backend_questions():
+    """Timed eval_runs after the warming one are answered from the cache: 0 more backend questions."""
+    from bench import mcp_latency
+
+    res = mcp_latency.run(calls=3)
+    assert set(res["latency"]) == {"space_get", "eval_run (cached, train)"}
+    assert mcp_latency._spent(res["budget_after"]) == mcp_latency._spent(res["budget_before"])
+    assert res["peak_rss_mb"] is None or res["peak_rss_mb"] > 0
