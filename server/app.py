@@ -8,6 +8,7 @@ Start-up stays light: the copilot, the eval set and the change-set schema (which
 load on the first request after `initialize`, never at import.
 """
 
+import asyncio
 import functools
 import importlib.resources
 from pathlib import Path
@@ -167,6 +168,7 @@ def _register(app: MCPServer, session: Session) -> None:
         ApplyResult, DiffView, EvalRunView, EvalSetInfo, FailuresView, FinalTestView, HistoryView, Proposal, ReportView,
         RunInfo, SpaceView, VersionInfo,
     )
+    from chaos_llama.tools.doctor import DoctorReport, run_doctor
     from chaos_llama.tools.space.changes import Edit
 
     def cp():
@@ -295,6 +297,14 @@ def _register(app: MCPServer, session: Session) -> None:
     ) -> ReportView:
         """A Markdown report: scores per run, paired fixed/broken counts between revisions, and the space history; or the report of an automatic optimization run in this workspace."""
         return cp().report(run_ids, optimization)
+
+    @app.tool(annotations=READ_ONLY)
+    @_errors
+    async def doctor(
+        project: bool = Field(False, description="also load the space, eval set and data from their files (a few seconds)"),
+    ) -> DoctorReport:
+        """Check the setup: Python and packages, the project file, the workspace, Databricks auth (method only), the Genie space and warehouse, MLflow tracking; each problem says what to fix. Spends no budget."""
+        return await asyncio.to_thread(run_doctor, config=session.config, project=project)
 
     _register_judging(app, session)
 
