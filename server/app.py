@@ -154,7 +154,7 @@ def build_app(config: ProjectConfig | None = None, *, backend: Any = None) -> MC
     session = Session(config or load_config(), backend=backend)
     app = ChaosLlamaServer(
         "chaos-llama", title="Chaos Llama", instructions=INSTRUCTIONS, version=_version(),
-        middleware=[HoldoutMiddleware(lambda method: None if method in _UNGUARDED else session.guard())],
+        middleware=[HoldoutMiddleware(lambda ctx: _guard_for(session, ctx))],
     )
     app.session = session  # type: ignore[attr-defined]  # tests and the CLI reach the copilot through it
 
@@ -433,6 +433,25 @@ def _register_judging(app: MCPServer, session: Session) -> None:
 
 # Methods answered without the copilot: the handshake must not wait for the eval set to load.
 _UNGUARDED = {"initialize", "server/discover", "ping", "notifications/initialized", "notifications/cancelled"}
+# Answerable when the project cannot load (bad file, Genie unreachable): listings carry no
+# eval-set content, and `doctor` is how the user finds out what is wrong.
+_DIAGNOSTIC = {"tools/list", "prompts/list", "resources/list", "resources/templates/list"}
+
+
+def _guard_for(session: Session, ctx: Any) -> HoldoutGuard | None:
+    if ctx.method in _UNGUARDED:
+        return None
+    try:
+        return session.guard()
+    except ChaosLlamaError as e:
+        params = ctx.params or {}
+        if ctx.method in _DIAGNOSTIC or (ctx.method == "tools/call" and params.get("name") == "doctor"):
+            return None
+        from mcp.shared.exceptions import MCPError
+        from mcp_types import INTERNAL_ERROR
+
+        raise MCPError(code=INTERNAL_ERROR, message=f"the project cannot be loaded: {e}. "
+                       "Fix the project file (the `doctor` tool or `chaos-llama doctor` says what is wrong).") from None
 
 
 def _lazy_register(app: MCPServer, session: Session) -> None:

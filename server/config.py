@@ -90,11 +90,14 @@ _PATH_FIELDS = ("space", "evalset", "workspace")
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
-    """`CHAOS_LLAMA_SPACE=...`, `CHAOS_LLAMA_DATA=a:b`, `CHAOS_LLAMA_BUDGET_APPLIES=5`, ..."""
+    """`CHAOS_LLAMA_SPACE=...`, `CHAOS_LLAMA_DATA=a:b`, `CHAOS_LLAMA_BUDGET_APPLIES=5`,
+    `CHAOS_LLAMA_SPACE_ID=01ef...` (the Databricks backend), ...; empty values are ignored."""
     out: dict[str, Any] = {}
     budget_fields = tuple(Budgets.model_fields)
     for key, value in env.items():
         if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
+            continue
+        if value == "":  # an unset option of a plugin/bundle arrives as an empty string
             continue
         name = key[len(ENV_PREFIX):].lower()
         if name.startswith("budget_"):
@@ -106,6 +109,12 @@ def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
             out.setdefault("backend", {})["kind"] = value
         elif name == "strategy":
             out.setdefault("backend", {})["strategy"] = value
+        elif name in ("space_id", "warehouse_id", "profile", "host"):
+            # a Genie space named in the environment means the Databricks backend
+            backend = out.setdefault("backend", {})
+            backend[name] = value
+            if name == "space_id":
+                backend.setdefault("kind", "databricks")
         elif name == "data":
             out["data"] = [p for p in value.split(os.pathsep) if p]
         elif name == "judges":
@@ -184,8 +193,9 @@ def load_config(
             refs = raw["custom_judges"] if isinstance(raw["custom_judges"], list) else [raw["custom_judges"]]
             raw["custom_judges"] = [str(base / r) if str(r).split(":")[0].endswith(".py") else str(r) for r in refs]
     merged = _merge(_merge(raw, _env_overrides(env)), dict(overrides or {}))
-    if not merged.get("space") and not merged.get("example"):
-        merged["example"] = "retail"
+    remote = isinstance(merged.get("backend"), Mapping) and merged["backend"].get("kind") == "databricks"
+    if not merged.get("space") and not merged.get("example") and not remote:
+        merged["example"] = "retail"  # a Genie space is its own starting point
     merged["source"] = source
     try:
         return ProjectConfig.model_validate(merged)

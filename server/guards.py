@@ -212,8 +212,8 @@ class HoldoutGuard:
 class HoldoutMiddleware:
     """Server middleware: every response and error leaves through `HoldoutGuard.scrub`.
 
-    `guard_for()` is called per request so the guard can be built lazily (after the eval set
-    loads) and not slow down `initialize`.
+    `guard_for(ctx)` is called per request (ctx has `method` and `params`) so the guard can be
+    built lazily (after the eval set loads) and not slow down `initialize`.
     """
 
     def __init__(self, guard_for):
@@ -222,7 +222,7 @@ class HoldoutMiddleware:
     async def __call__(self, ctx: Any, call_next: Any) -> Any:
         from mcp.shared.exceptions import MCPError
 
-        guard: HoldoutGuard | None = self.guard_for(ctx.method)
+        guard: HoldoutGuard | None = self.guard_for(ctx)
         try:
             result = await call_next(ctx)
         except MCPError as e:

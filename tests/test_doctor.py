@@ -1,7 +1,7 @@
 """`chaos-llama doctor`: what it finds on good and broken setups, from the library, the CLI and the MCP tool.
 
 Databricks checks run the unmodified databricks-sdk against the project's Genie emulator on
-127.0.0.1 (plus the one read-only warehouse route the emulator lacks, added below).
+127.0.0.1.
 """
 
 from __future__ import annotations
@@ -15,28 +15,17 @@ from mcp import Client
 
 from chaos_llama.tools.cli import main
 from chaos_llama.tools.doctor import DoctorReport, run_doctor
-from chaos_llama.tools.emulator import Emulator, _HTTPError
+from chaos_llama.tools.emulator import Emulator
 from databricks_helpers import TOKEN, retail_example
 from server_helpers import make_app
 
 WRONG_TOKEN = "dapi-WRONG-5ecret-feedfacecafe0123"
 
 
-class WarehouseEmulator(Emulator):
-    """The emulator plus `GET /api/2.0/sql/warehouses/{id}` (the SDK's `warehouses.get`)."""
-
-    _ROUTES = Emulator._ROUTES + [("GET", r"/api/2\.0/sql/warehouses/(?P<warehouse_id>[^/]+)", "get_warehouse")]
-
-    async def _h_get_warehouse(self, params: dict[str, str], **_: object) -> dict[str, object]:
-        if params["warehouse_id"] != self.warehouse_id:
-            raise _HTTPError(404, "RESOURCE_DOES_NOT_EXIST", f"Warehouse {params['warehouse_id']!r} does not exist")
-        return {"id": self.warehouse_id, "name": "Emulated warehouse", "state": "RUNNING"}
-
-
 @pytest.fixture(scope="module")
 def genie():
     space, _, engine = retail_example()
-    emu = WarehouseEmulator(space, engine, token=TOKEN).start()
+    emu = Emulator(space, engine, token=TOKEN).start()
     yield emu
     emu.stop()
 
@@ -216,3 +205,22 @@ async def test_doctor_tool_is_read_only_and_spends_nothing(tmp_path, no_databric
     report = DoctorReport.model_validate(result.structured_content)
     assert report.ok and report.check("project").status == "ok" and report.check("databricks_auth").status == "skip"
     assert before == after
+
+
+async def test_doctor_answers_when_the_project_cannot_load(tmp_path, no_databricks_env):
+    """A project whose eval set is missing: the tools are still listed and `doctor` says what is
+    wrong, while a tool that needs the project fails naming the file."""
+    from chaos_llama.server.app import build_app
+    from chaos_llama.server.config import load_config
+    from chaos_llama.tools.copilot import settings_for_example
+
+    path = project(tmp_path, f"space: '{settings_for_example().space}'\nevalset: missing.yaml\ndata: [data/]\nworkspace: ws\n")
+    async with Client(build_app(load_config(path, env={}))) as c:
+        names = {t.name for t in (await c.list_tools()).tools}
+        assert {"doctor", "eval_run"} <= names
+        result = await c.call_tool("doctor", {"project": True})
+        report = DoctorReport.model_validate(result.structured_content)
+        assert report.check("project").status == "fail" and "missing.yaml" in report.check("project").detail
+        with pytest.raises(Exception, match="missing.yaml"):
+            r = await c.call_tool("eval_run", {"split": "train"})
+            raise AssertionError(r.content[0].text if r.is_error else "no error")

@@ -57,6 +57,15 @@ def test_config_file_env_and_overrides(tmp_path, monkeypatch):
         load_config(f, env={})
 
 
+def test_databricks_settings_from_the_environment_and_empty_values_ignored():
+    """What a plugin passes: CHAOS_LLAMA_SPACE_ID selects the Databricks backend; unset options arrive empty."""
+    cfg = load_config(None, env={"CHAOS_LLAMA_SPACE_ID": "01ef", "CHAOS_LLAMA_WAREHOUSE_ID": "", "CHAOS_LLAMA_PROFILE": "prod",
+                                 "CHAOS_LLAMA_CONFIG": "", "CHAOS_LLAMA_SPACE": ""})
+    assert cfg.backend.kind == "databricks" and cfg.backend.space_id == "01ef" and cfg.backend.profile == "prod"
+    assert cfg.backend.warehouse_id is None and cfg.space is None and cfg.example is None
+    assert load_config(None, env={"CHAOS_LLAMA_SPACE_ID": ""}).backend.kind == "local"
+
+
 def test_server_module_imports_no_heavy_library():
     """Start-up stays light: `chaos-llama serve` up to a built server pulls in none of duckdb, pyarrow,
     sqlglot, pandas, mlflow (other commands' modules are not imported for `serve`)."""

@@ -141,8 +141,10 @@ def check_config(path: str | Path | None = None, *, env: Mapping[str, str] | Non
         return Check(name="config", status="fail", detail=str(e), fix=fix), None
     if config.source:
         what = f"{config.source}: backend {config.backend.kind}"
-    else:
+    elif config.example:
         what = f"no project file (./chaos-llama.yaml or $CHAOS_LLAMA_CONFIG): serving the bundled example {config.example!r}"
+    else:
+        what = f"no project file: backend {config.backend.kind} from the environment (CHAOS_LLAMA_*)"
     return Check(name="config", status="ok", detail=what), config
 
 

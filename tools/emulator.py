@@ -10,6 +10,7 @@ Served (shapes from the SDK's `service/dashboards.py` and `service/sql.py` datac
 
 - ``GET /.well-known/databricks-config`` (unauthenticated; the SDK probes it on start-up)
 - ``GET|PATCH /api/2.0/genie/spaces[/{id}]`` with ``include_serialized_space`` and ``etag``
+- ``GET /api/2.0/sql/warehouses/{id}`` (the warehouse is always RUNNING)
 - ``POST .../start-conversation``, ``POST .../conversations/{c}/messages``, ``GET .../messages/{m}``
 - ``GET .../attachments/{a}/query-result``, ``.../query-result/{a}``, ``.../messages/{m}/query-result``,
   ``POST .../attachments/{a}/execute-query``
@@ -365,6 +366,7 @@ class Emulator:
         ("GET", r"/api/2\.0/genie/spaces/(?P<space_id>[^/]+)/eval-runs/(?P<eval_run_id>[^/]+)/results/(?P<result_id>[^/]+)", "get_eval_result"),
         ("POST", r"/api/2\.0/sql/statements", "execute_statement"),
         ("GET", r"/api/2\.0/sql/statements/(?P<statement_id>[^/]+)", "get_statement"),
+        ("GET", r"/api/2\.0/sql/warehouses/(?P<warehouse_id>[^/]+)", "get_warehouse"),
         ("GET", r"/api/2\.0/sql/statements/(?P<statement_id>[^/]+)/result/chunks/(?P<chunk>\d+)", "get_chunk"),
     ]
 
@@ -620,6 +622,11 @@ class Emulator:
         except ChaosLlamaError as e:
             sid = self._put_statement(None, None, error=str(e))
         return self._statement_json(sid, with_result=True)
+
+    async def _h_get_warehouse(self, params: dict[str, str], **_: Any) -> dict[str, Any]:
+        if params["warehouse_id"] != self.warehouse_id:
+            raise _HTTPError(404, "RESOURCE_DOES_NOT_EXIST", f"Warehouse {params['warehouse_id']!r} does not exist")
+        return {"id": self.warehouse_id, "name": "Emulated warehouse", "state": "RUNNING", "warehouse_type": "PRO"}
 
     async def _h_get_statement(self, params: dict[str, str], **_: Any) -> dict[str, Any]:
         return self._statement_json(params["statement_id"], with_result=True)
