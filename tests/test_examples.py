@@ -133,6 +133,11 @@ def test_evalset_shape():
         assert len({c.category for c in cases if c.tags[0] == tag}) == 1, tag
     assert len({c.question.lower() for c in cases}) == len(cases)
     assert all(re.fullmatch(r"[a-z0-9_]+", c.id) and c.id.startswith(c.tags[0]) for c in cases)
+    # splits are fixed in the file and stratified: every category is measured on val and on test
+    assert all(c.split for c in cases)
+    for cat in CATEGORIES:
+        splits = Counter(c.split for c in cases if c.category == cat)
+        assert splits["val"] >= 2 and splits["test"] >= 2, (cat, splits)
 
 
 def test_gold_sql_does_not_depend_on_the_current_date():
