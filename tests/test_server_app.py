@@ -297,3 +297,15 @@ async def test_holdout_never_leaks_through_any_tool_resource_or_error(workspace)
     leaked = [s for s in secrets[: -len(cases)] if " ".join(s.lower().split()) in blob]
     leaked += [i for i in secrets[-len(cases):] if re.search(rf"(?<![\w-]){re.escape(i.lower())}(?![\w-])", blob)]
     assert leaked == []
+
+
+async def test_example_sql_is_checked_against_the_proposed_space_in_a_fresh_session(tmp_path):
+    """The first call of a session proposes an example SQL: it runs (on the space's tables), and a
+    broken one is reported with its path."""
+    async with Client(make_app(tmp_path)) as c:
+        good = (await c.call_tool("space_propose", {"changes": [{"op": "add_example_sql", "question": "How many orders are there?",
+                                                               "sql": "SELECT COUNT(*) AS n FROM main.retail.orders"}]})).structured_content
+        bad = (await c.call_tool("space_propose", {"changes": [{"op": "add_example_sql", "question": "How many widgets?",
+                                                              "sql": "SELECT COUNT(*) FROM main.retail.widgets"}]})).structured_content
+    assert good["ok"] and good["preview_id"], good["problems"]
+    assert not bad["ok"] and "example_question_sqls" in bad["problems"][0]["path"] and "widgets" in bad["problems"][0]["message"]

@@ -562,7 +562,7 @@ class Copilot:
                 if sql is None:
                     continue
             try:
-                self.backend.execute(sql, max_rows=1)
+                self.backend.execute(sql, max_rows=1, space=new)  # table names resolve through the proposed space
             except ChaosLlamaError as err:
                 out.append(ProblemView(severity="error", path=f"instructions.example_question_sqls[{i}].sql", message=f"{type(err).__name__}: {err}"))
             except Exception as err:  # noqa: BLE001 - reported as a problem, not a crash
