@@ -119,3 +119,15 @@ def test_evalset_freeze_writes_stratified_splits(tmp_path, capsys):
     assert main(["evalset", "info", str(out)]) == 0
     again = capsys.readouterr().out
     assert json.loads(again)["splits"] == counts  # the file's splits are used as they are
+
+
+@pytest.mark.parametrize("change, fragment", [
+    ({"--space": "/no/such/space.yaml"}, "space.yaml"),
+    ({"--data": "/no/such/data"}, "/no/such/data"),
+    ({"--judges": "exection"}, "Did you mean 'execution'"),
+])
+def test_naming_something_that_does_not_exist_exits_2(tmp_path, capsys, change, fragment):
+    with bundled_example("retail") as ex:
+        args = {"--space": str(ex.curated_space), "--evalset": str(ex.evalset), "--data": str(ex.data), **change}
+        code = main(["eval", *[x for kv in args.items() for x in kv], "--workspace", str(tmp_path)])
+    assert code == 2 and fragment in capsys.readouterr().err

@@ -326,16 +326,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _is_bad_input(e: ChaosLlamaError) -> bool:
+    """What the user named is wrong (a file, a field, a judge, a data source): exit 2, not 1."""
+    from chaos_llama.tools.errors import DataLoadError, InvalidInput, JudgeError, SpaceNotFound
+
+    if isinstance(e, (InvalidInput, SpaceNotFound)):
+        return True
+    if isinstance(e, DataLoadError):
+        return "not found" in str(e)
+    return isinstance(e, JudgeError) and ("Unknown judge" in str(e) or "Custom judge" in str(e))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = (_serve_parser() if argv[:1] == ["serve"] else build_parser()).parse_args(argv)
     try:
         return args.func(args)
     except ChaosLlamaError as e:
-        from chaos_llama.tools.errors import InvalidInput
-
         print(f"chaos-llama: error: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT if isinstance(e, InvalidInput) else EXIT_FAIL
+        return EXIT_BAD_INPUT if _is_bad_input(e) else EXIT_FAIL
     except FileNotFoundError as e:
         print(f"chaos-llama: error: no such file: {e.filename}", file=sys.stderr)
         return EXIT_BAD_INPUT
