@@ -209,6 +209,7 @@ def test_parameters_in_example_sql_are_allowed():
     ("instructions", 4, "instructions"),
     ("benchmark_questions", 2, "benchmarks.questions"),
     ("text_instructions", 0, "instructions.text_instructions"),
+    ("knowledge_snippets", 1, "knowledge_store"),
 ])
 def test_space_limits_are_overridable(limit, value, path):
     """Defaults (30 tables, 100 instructions, 500 benchmarks) pass; a lower caller limit is enforced."""
@@ -224,6 +225,20 @@ def test_instruction_count_follows_documented_rule():
     assert not [p for p in validate_space(space, limits={"instructions": 5}) if p.path == "instructions"]
     hit = [p for p in validate_space(space, limits={"instructions": 4}) if p.path == "instructions"]
     assert hit and hit[0].message.startswith("5 instructions")
+
+
+def test_knowledge_snippets_count_described_tables_joins_and_sql_expressions():
+    from chaos_llama.tools.space.validate import knowledge_snippets
+
+    space = space_of(copy.deepcopy(RETAIL))
+    s = space.serialized
+    snippets = s.instructions.sql_snippets
+    expected = (sum(1 for t in s.tables if t.description) + len(s.joins)
+                + sum(len(getattr(snippets, k) or []) for k in ("filters", "expressions", "measures")))
+    assert knowledge_snippets(s) == expected > 1
+    hit = [p for p in validate_space(space, limits={"knowledge_snippets": expected - 1}) if p.path == "knowledge_store"]
+    assert hit and hit[0].message.startswith(f"{expected} knowledge-store snippets")
+    assert not [p for p in validate_space(space, limits={"knowledge_snippets": expected}) if p.path == "knowledge_store"]
 
 
 def test_unknown_limit_name_is_rejected_with_suggestion():

@@ -40,6 +40,9 @@ LIMITS: dict[str, int] = {
     "instructions": 100,
     # Databricks docs, "Use benchmarks in a Genie space": at most 500 benchmark questions.
     "benchmark_questions": 500,
+    # Databricks docs, "Tune Genie space quality": 200 knowledge-store snippets per space, shared by
+    # table descriptions, join relationships and SQL expressions (measures, filters, dimensions).
+    "knowledge_snippets": 200,
     # Genie API validation of serialized_space (ai-dev-kit schema reference).
     "string_chars": 25_000,
     "array_items": 10_000,
@@ -418,12 +421,26 @@ class _Validator:
         if n_ins > self.limits["instructions"]:
             self.error("instructions", f"{n_ins} instructions (example SQLs + SQL functions + 1 text block); "
                                        f"at most {self.limits['instructions']} per space")
+        n_snip = knowledge_snippets(s)
+        if n_snip > self.limits["knowledge_snippets"]:
+            self.error("knowledge_store", f"{n_snip} knowledge-store snippets (table descriptions + join specs + SQL "
+                                       f"measures/filters/expressions); at most {self.limits['knowledge_snippets']} per space")
         n_bench = len(s.benchmarks.questions) if s.benchmarks else 0
         if n_bench > self.limits["benchmark_questions"]:
             self.error("benchmarks.questions", f"{n_bench} benchmark questions; at most {self.limits['benchmark_questions']} per space")
 
 
 # --------------------------------------------------------------------------- helpers
+def knowledge_snippets(s: SerializedSpace) -> int:
+    """What counts against Genie's knowledge-store limit: described tables, join specs, SQL snippets."""
+    from chaos_llama.tools.space.model import text
+
+    described = sum(1 for t in s.data_sources.tables if text(t.description))
+    snippets = s.instructions.sql_snippets
+    n_snip = sum(len(getattr(snippets, k) or []) for k in ("filters", "expressions", "measures")) if snippets else 0
+    return described + len(s.joins) + n_snip
+
+
 def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
@@ -466,6 +483,7 @@ def _describe_parse_error(e: Exception) -> str:
 __all__ = [
     "LIMITS",
     "Problem",
+    "knowledge_snippets",
     "check_example_sql",
     "check_join_spec",
     "check_snippet",
