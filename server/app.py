@@ -52,12 +52,12 @@ class Session:
 
             c = self.config
             judges = list(c.judges)
-            if c.metrics or c.custom_judges:
+            if c.metrics or c.custom_judges or c.llm_judges:
                 from chaos_llama.tools.judges.custom import load_user_judges
 
-                judges += [j for j in load_user_judges(c.metrics, c.custom_judges) if j not in judges]
+                judges += [j for j in load_user_judges(c.metrics, c.custom_judges, c.llm_judges) if j not in judges]
             common = dict(judges=judges, split_seed=c.split_seed, workspace=c.workspace, author=c.author,
-                          strategy=c.backend.strategy, llm=c.backend.llm)
+                          strategy=c.backend.strategy, llm=c.backend.llm, judge_model=c.judge_model)
             if c.space is None:
                 settings = settings_for_example(c.example or "retail", c.example_space, **common)
                 if c.evalset is not None:

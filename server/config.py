@@ -9,6 +9,8 @@ A project file is YAML (``chaos-llama.yaml``)::
     judges: [execution, failure_analysis]
     metrics: [evals/metrics.yaml]     # optional: YAML metrics, each added as a judge
     custom_judges: [evals/judges.py:uses_net_revenue]   # optional: Python judges
+    llm_judges: [evals/llm_judges.yaml]   # optional: LLM judges (criteria + examples)
+    judge_model: {base_url: http://localhost:8000/v1, model: m, api_key_env: MY_KEY}   # optional
     split_seed: 0
     workspace: .chaos-llama
     budgets: {backend_questions: 500, applies: 20, final_tests: 1}
@@ -78,6 +80,9 @@ class ProjectConfig(BaseModel):
     judges: list[str] = Field(default_factory=lambda: ["execution", "failure_analysis"])
     metrics: list[Path] = Field(default_factory=list, description="YAML metric files; every metric is added as a judge")
     custom_judges: list[str] = Field(default_factory=list, description="Python judges, 'file.py:function' or 'pkg.module:function'")
+    llm_judges: list[Path] = Field(default_factory=list, description="YAML files of LLM judge definitions (criteria, examples)")
+    judge_model: dict[str, Any] | None = Field(
+        None, description="OpenAI-compatible endpoint for LLM judges: {base_url, model, api_key_env}; without it the assistant judges")
     split_seed: int = 0
     workspace: Path = Path(".chaos-llama")
     author: str = "assistant"
@@ -185,7 +190,7 @@ def load_config(
         for key in _PATH_FIELDS:
             if raw.get(key):
                 raw[key] = str(base / Path(str(raw[key])).expanduser())
-        for key in ("data", "metrics"):
+        for key in ("data", "metrics", "llm_judges"):
             if raw.get(key):
                 items = raw[key] if isinstance(raw[key], list) else [raw[key]]
                 raw[key] = [str(base / Path(str(d)).expanduser()) for d in items]

@@ -131,3 +131,69 @@ def test_naming_something_that_does_not_exist_exits_2(tmp_path, capsys, change, 
         args = {"--space": str(ex.curated_space), "--evalset": str(ex.evalset), "--data": str(ex.data), **change}
         code = main(["eval", *[x for kv in args.items() for x in kv], "--workspace", str(tmp_path)])
     assert code == 2 and fragment in capsys.readouterr().err
+
+
+class _JudgeEndpoint:
+    """A chat-completions endpoint on 127.0.0.1 that judges 'true' when the prompt's generated SQL
+    mentions GROUP BY (a rule we can check), counting requests and the bearer key it saw."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        outer = self
+        self.requests, self.keys = 0, set()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server API
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                outer.requests += 1
+                outer.keys.add(self.headers.get("Authorization"))
+                prompt = "\n".join(m["content"] for m in body["messages"])
+                verdict = "GROUP BY" in prompt.split("Generated SQL", 1)[-1].upper()
+                reply = {"choices": [{"message": {"role": "assistant", "content": json.dumps(
+                    {"result": verdict, "rationale": "rule"})}}], "usage": {"prompt_tokens": 10, "completion_tokens": 5}}
+                data = json.dumps(reply).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+def test_llm_judges_from_a_file_answered_by_a_configured_model(tmp_path, capsys, monkeypatch):
+    """--llm-judges registers YAML judge definitions and --judge-model/--judge-base-url answer them;
+    a second run of the same answers is served from the store's judge cache."""
+    monkeypatch.setenv("MY_JUDGE_KEY", "sk-local-test")
+    defs = tmp_path / "llm_judges.yaml"
+    defs.write_text("judges:\n  - name: groups_rows\n    description: the answer groups rows\n"
+                    "    criteria: Answer true when the generated SQL groups rows.\n")
+    endpoint = _JudgeEndpoint()
+    try:
+        with bundled_example("retail") as ex:
+            args = ["eval", "--space", str(ex.curated_space), "--evalset", str(ex.evalset), "--data", str(ex.data),
+                    "--split", "val", "--judges", "execution", "--llm-judges", str(defs), "--judge-model", "local-judge",
+                    "--judge-base-url", endpoint.url, "--judge-api-key-env", "MY_JUDGE_KEY",
+                    "--workspace", str(tmp_path / "ws"), "--json"]
+            assert main(args) == 0
+            first = json.loads(capsys.readouterr().out)
+            asked = endpoint.requests
+            assert main(args + ["--no-cache"]) == 0
+            capsys.readouterr()
+    finally:
+        endpoint.close()
+    verdicts = {r["case_id"]: (r["verdicts"]["groups_rows"]["value"], r["sql"] or "") for r in first["rows"]}
+    answered = {k: v for k, v in verdicts.items() if v[1]}
+    assert answered and all(value == ("GROUP BY" in sql.upper()) for value, sql in answered.values())
+    assert 0 < asked <= len(first["rows"]) and endpoint.requests == asked  # re-run: judged from the cache
+    assert endpoint.keys == {"Bearer sk-local-test"}

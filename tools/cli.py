@@ -132,14 +132,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
         backend = _open_backend(args)
     from chaos_llama.tools.judges.custom import load_user_judges
 
-    judges = [j.strip() for j in args.judges.split(",") if j.strip()] + load_user_judges(args.metrics or [], args.custom_judge or [])
+    judges = [j.strip() for j in args.judges.split(",") if j.strip()]
+    judges += [j for j in load_user_judges(args.metrics or [], args.custom_judge or [], args.llm_judges or []) if j not in judges]
+    judge_model = None
+    if args.judge_model:
+        judge_model = {"model": args.judge_model, **({"base_url": args.judge_base_url} if args.judge_base_url else {}),
+                       **({"api_key_env": args.judge_api_key_env} if args.judge_api_key_env else {})}
     bar, callback = _progress(f"evaluating {Path(args.space).name if args.space else space.title}")
     try:
         with bar:
             result = evaluate(
                 space, evalset, backend,
                 workspace=args.workspace, split=args.split, judges=judges,
-                concurrency=args.concurrency, progress=callback, use_cache=not args.no_cache,
+                concurrency=args.concurrency, progress=callback, use_cache=not args.no_cache, judge_model=judge_model,
             )
     finally:
         if store is not None:
@@ -292,6 +297,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--metrics", action="append", metavar="FILE", help="YAML metric file: each metric becomes a judge (repeatable)")
     ev.add_argument("--custom-judge", action="append", metavar="REF",
                     help="a Python judge, 'path/to/file.py:function' or 'pkg.module:function' (repeatable)")
+    ev.add_argument("--llm-judges", action="append", metavar="FILE",
+                    help="YAML file of LLM judge definitions (criteria, examples); name built-in ones in --judges: "
+                         "answers_question, semantically_equivalent, follows_instructions")
+    ev.add_argument("--judge-model", help="model for LLM judges at an OpenAI-compatible endpoint (else CHAOS_JUDGE_MODEL; "
+                                          "without a model their verdicts stay pending)")
+    ev.add_argument("--judge-base-url", help="the endpoint's base URL, e.g. http://localhost:8000/v1")
+    ev.add_argument("--judge-api-key-env", help="name of the environment variable holding the endpoint's API key")
     ev.add_argument("--strategy", default="retrieval", choices=["retrieval", "llm"])
     ev.add_argument("--no-cache", action="store_true", help="ask the backend even for unchanged versions")
     add_backend_args(ev)

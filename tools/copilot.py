@@ -58,6 +58,7 @@ class CopilotSettings(BaseModel):
     evalset: Path | None = Field(None, description="eval set file; None with a Databricks backend: the space's benchmarks")
     data: list[Path] = Field(default_factory=list)
     databricks: dict[str, Any] | None = Field(None, description="DatabricksGenie options (space_id, profile, host, warehouse_id, ...)")
+    judge_model: dict[str, Any] | None = Field(None, description="OpenAI-compatible endpoint for LLM judges (base_url, model, api_key_env)")
     strategy: str = "retrieval"
     llm: dict[str, Any] | None = None
     judges: list[str] = Field(default_factory=lambda: ["execution", "failure_analysis"])
@@ -889,9 +890,10 @@ class Copilot:
 
     # ------------------------------------------------------------ tools: LLM judges and human labels
     def _judging(self):
-        from chaos_llama.tools.judges.llm import judge_runtime
+        from chaos_llama.tools.judges.llm import OpenAIChat, judge_runtime
 
-        return judge_runtime(store=self.store, ledger=self.ledger)
+        model = OpenAIChat(self.settings.judge_model) if self.settings.judge_model else None
+        return judge_runtime(store=self.store, ledger=self.ledger, model=model)
 
     def judge_pending(self, run_id: str, judges: list[str] | None = None, limit: int = 10):
         """Train/val questions of a run still needing an LLM judge's verdict (never test questions)."""

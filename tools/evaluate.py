@@ -114,26 +114,34 @@ def evaluate(
     concurrency: int = 4,
     progress: Callable | None = None,
     use_cache: bool = True,
+    judge_model: dict | None = None,
 ):
-    """Run, judge and store one evaluation; returns the runner's `RunResult`."""
+    """Run, judge and store one evaluation; returns the runner's `RunResult`.
+
+    `judge_model` (base_url, model, api_key_env) answers LLM judges; without it they use the
+    CHAOS_JUDGE_* environment variables, or stay pending for a person or an assistant.
+    """
+    from chaos_llama.tools.judges.llm import OpenAIChat, judge_runtime
     from chaos_llama.tools.runner import run_eval_sync
     from chaos_llama.tools.store import Store
 
     workspace = Path(workspace)
     workspace.mkdir(parents=True, exist_ok=True)
     store = Store(workspace / "chaos.db")
+    model = OpenAIChat(judge_model) if judge_model else None
     try:
-        return run_eval_sync(
-            evalset,
-            backend,
-            space,
-            store=store,
-            judges=tuple(judges),
-            split=split,
-            concurrency=concurrency,
-            progress=progress,
-            use_cache=use_cache,
-        )
+        with judge_runtime(store=store, model=model):  # LLM judge calls are cached in the store
+            return run_eval_sync(
+                evalset,
+                backend,
+                space,
+                store=store,
+                judges=tuple(judges),
+                split=split,
+                concurrency=concurrency,
+                progress=progress,
+                use_cache=use_cache,
+            )
     finally:
         close = getattr(store, "close", None)
         if close:

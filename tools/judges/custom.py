@@ -240,7 +240,14 @@ def load_metric_file(path: str | Path, *, register: bool = True) -> list:
     return specs
 
 
-def load_user_judges(metric_files: list[str | Path] | tuple = (), custom: list[str] | tuple = ()) -> list[str]:
-    """Register YAML metric files and Python judges ('file.py:fn' or 'pkg.mod:fn'); returns their names."""
+def load_user_judges(metric_files: list[str | Path] | tuple = (), custom: list[str] | tuple = (),
+                     llm_judge_files: list[str | Path] | tuple = ()) -> list[str]:
+    """Register YAML metric files, Python judges ('file.py:fn' or 'pkg.mod:fn') and YAML files of
+    LLM judge definitions; returns their names."""
     names = [spec.name for f in metric_files for spec in load_metric_file(f)]
-    return names + [load_custom_judge(ref).name for ref in custom]
+    names += [load_custom_judge(ref).name for ref in custom]
+    if llm_judge_files:
+        from chaos_llama.tools.judges.llm import load_judge_file
+
+        names += [spec.name for f in llm_judge_files for spec in load_judge_file(f)]
+    return names

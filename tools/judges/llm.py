@@ -424,7 +424,9 @@ class LLMJudge:
         return Verdict(judge=name, value=value, rationale=rationale, details=details)
 
 
-PENDING = "pending: no judge model configured; answer it with judge_pending/judge_submit or configure a model"
+PENDING = ("pending: no judge model configured; answer it with judge_pending/judge_submit, or configure a model "
+           "(project file `judge_model: {base_url, model, api_key_env}`, `chaos-llama eval --judge-model M --judge-base-url URL`, "
+           "or CHAOS_JUDGE_MODEL / CHAOS_JUDGE_BASE_URL / CHAOS_JUDGE_API_KEY_ENV)")
 
 
 def pending_verdict(name: str) -> Verdict:
