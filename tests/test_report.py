@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
+import pytest
+
 from chaos_llama.tools.optimize.model import EpochRecord, Failure, FinalScore, OptimizationResult, SplitScore
 from chaos_llama.tools.report import render_html, render_markdown, write_report
 
@@ -83,3 +85,34 @@ def test_markdown_summary():
     assert "| train | 10.0% | 90.0% |" in md and "| test | locked | 70.0% |" in md
     assert "| 2 | rejected |" in md and "val–test gap +10.0%" in md
     assert "`t9` MISSING_JOIN" in md
+
+
+def _chromium() -> str | None:
+    import shutil
+
+    return next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome", "chrome")) if p), None)
+
+
+def test_report_renders_in_headless_chromium(tmp_path):
+    """A real browser lays the page out: the plot and bars are drawn (the screenshot has ink in
+    them) and the DOM it built holds the tables and every SVG. Skipped where no Chromium is
+    installed (Debian: apt-get install chromium)."""
+    import subprocess
+
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("no chromium/chrome on PATH (Debian: apt-get install chromium) - the HTML parser test above still runs")
+    out = write_report(_result(), tmp_path / "report.html")
+    flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run([*flags, "--dump-dom", out.as_uri()], capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert dom.stdout.count("<svg") == render_html(_result()).count("<svg") and "<polyline" in dom.stdout
+    assert "Which &lt;store&gt; sold most?" in dom.stdout
+    sizes = {}
+    for name, url in (("report", out.as_uri()), ("blank", "about:blank")):
+        shot = tmp_path / f"{name}.png"
+        run = subprocess.run([*flags, f"--screenshot={shot}", "--window-size=1000,1400", url], capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", run.stderr[-2000:]
+        sizes[name] = shot.stat().st_size
+    # a painted page (text, axes, bars) compresses far worse than an empty one of the same size
+    assert sizes["report"] > 5 * sizes["blank"], sizes
