@@ -1049,6 +1049,7 @@ def relevant_metadata(space: Any, sqls: list[str]) -> list[MetadataItem]:
 
     tables: set[str] = set()
     columns: set[str] = set()
+    owned: dict[str, set[str]] = defaultdict(set)  # table -> columns the SQL qualifies with it
     for sql in sqls:
         if not sql:
             continue
@@ -1056,19 +1057,30 @@ def relevant_metadata(space: Any, sqls: list[str]) -> list[MetadataItem]:
             tree = sqlglot.parse_one(sql, read="databricks")
         except Exception:  # noqa: BLE001 - unparsable SQL just contributes nothing
             continue
-        tables |= {t.name.lower() for t in tree.find_all(exp.Table)}
-        columns |= {c.name.lower() for c in tree.find_all(exp.Column)}
+        found = list(tree.find_all(exp.Table))
+        tables |= {t.name.lower() for t in found}
+        alias = {t.alias_or_name.lower(): t.name.lower() for t in found}
+        only = next(iter({t.name.lower() for t in found})) if len({t.name.lower() for t in found}) == 1 else None
+        for c in tree.find_all(exp.Column):
+            columns.add(c.name.lower())
+            owner = alias.get(c.table.lower()) if c.table else only
+            if owner:
+                owned[owner].add(c.name.lower())
     out: list[MetadataItem] = []
     s = space.serialized
     for t in s.tables:
         if t.name.lower() not in tables:
             continue
         out.append(MetadataItem(kind="table", target=t.identifier, text=text(t.description) or "(no description)"))
+        configured = set()
         for c in t.column_configs:
+            configured.add(c.column_name.lower())
             if c.column_name.lower() in columns:
                 syn = c.synonyms if isinstance(c.synonyms, list) else ([c.synonyms] if c.synonyms else [])
                 out.append(MetadataItem(kind="column", target=f"{t.name}.{c.column_name}",
                                         text=(text(c.description) or "(no description)") + (f"; synonyms: {', '.join(syn)}" if syn else "")))
+        for col in sorted(owned.get(t.name.lower(), set()) - configured):  # what a fix could describe
+            out.append(MetadataItem(kind="column", target=f"{t.name}.{col}", text="(no column config: no description, synonyms or entity matching)"))
     for j in s.joins:
         names = {j.left.identifier.split(".")[-1].lower(), j.right.identifier.split(".")[-1].lower()}
         if names & tables:
