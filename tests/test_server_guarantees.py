@@ -69,12 +69,14 @@ async def test_llm_token_budget_counts_answer_usage_and_refuses_a_run_that_would
 
 
 async def test_wall_clock_budget_stops_spending_tools_once_used_up(tmp_path):
-    """Wall clock is recorded per spending call; once used up, runs are refused (a zero budget allows none)."""
+    """Wall clock is recorded per spending call; a run that uses it up is stopped there, and then
+    runs are refused (a zero budget allows none)."""
     async with Client(make_app(tmp_path, wall_clock_s=0)) as c:
         r = await c.call_tool("eval_run", {"split": "val"})
         assert r.is_error and "wall_clock_s" in texts(r) and await runs(c) == []
     async with Client(make_app(tmp_path / "b", wall_clock_s=0.001)) as c:
-        assert not (await c.call_tool("eval_run", {"split": "val"})).is_error  # allowed: time was left
+        r = await c.call_tool("eval_run", {"split": "val"})  # allowed to start (time was left), stopped when it ran out
+        assert r.is_error and "wall-clock budget ran out" in texts(r)
         assert (await status(c))["wall_clock_s"]["remaining"] == 0
         r = await c.call_tool("eval_run", {"split": "train"})
         assert r.is_error and "wall_clock_s" in texts(r)
@@ -215,3 +217,28 @@ async def test_holdout_never_leaks_through_generated_inputs_to_every_tool(worksp
     leaked = [s for s in every if " ".join(s.lower().split()) in blob]
     leaked += [c.id for c in cases if re.search(rf"(?<![\w-]){re.escape(c.id.lower())}(?![\w-])", blob)]
     assert leaked == []
+
+
+async def test_wall_clock_budget_stops_a_run_midway_and_charges_only_what_was_asked(tmp_path):
+    """A run longer than the wall-clock budget left is stopped when it runs out: the call is
+    refused with what was recorded, and only the questions actually asked are charged."""
+    import asyncio
+
+    from mcp import Client
+
+    from server_helpers import WrappedBackend, example_backend, make_app
+
+    class Slow(WrappedBackend):
+        async def ask(self, space, question):
+            await asyncio.sleep(0.25)
+            return await self.inner.ask(space, question)
+
+    async with Client(make_app(tmp_path, backend=Slow(example_backend(), "slow"), wall_clock_s=2.0)) as c:
+        r = await c.call_tool("eval_run", {"split": "train"})
+        assert r.is_error and "wall-clock budget ran out" in r.content[0].text
+        lines = {l["kind"]: l for l in (await c.call_tool("budget_status", {})).structured_content["lines"]}
+        again = await c.call_tool("eval_run", {"split": "val"})
+    asked = lines["backend_questions"]["spent"]
+    assert 0 < asked < 41  # stopped midway through the 41-question train split, charged for what it asked
+    assert lines["wall_clock_s"]["remaining"] == 0
+    assert again.is_error and "wall_clock_s" in again.content[0].text  # nothing more runs

@@ -689,11 +689,25 @@ class Copilot:
                 if asyncio.iscoroutine(out):
                     pending.append(asyncio.ensure_future(out))
 
+        from chaos_llama.tools.runner import new_run_id
+
+        run_id = new_run_id()
+        # The wall-clock budget holds during the run too: when it runs out the run stops (what was
+        # recorded stays, resumable), the unasked questions are refunded and the call is refused.
+        seconds_left = remaining("wall_clock_s") if callable(remaining) else None
         t0 = time.monotonic()
         try:
             with self._judging():  # LLM judges spend tokens from this ledger and cache in this store
-                result = await run_eval(self.evalset, self.backend, space, store=self.store, judges=judges or self.settings.judges,
-                                        split=split, use_cache=use_cache, progress=on_progress, space_key=self.space_key)
+                run = run_eval(self.evalset, self.backend, space, store=self.store, judges=judges or self.settings.judges,
+                               split=split, use_cache=use_cache, progress=on_progress, space_key=self.space_key, run_id=run_id)
+                result = await (asyncio.wait_for(run, seconds_left) if seconds_left is not None else run)
+        except TimeoutError:
+            fresh = sum(1 for r in self.store.get_results(run_id) if not r.from_cache)
+            self.ledger.settle("backend_questions", asks, fresh, note=f"{run_id} stopped: wall clock")
+            self.ledger.settle("sql_executions", asks + golds, fresh + golds, note=f"{run_id} stopped: wall clock")
+            done = len(self.store.result_statuses(run_id))
+            raise BudgetExceeded(f"the wall-clock budget ran out during the {split} run {run_id}: {done} of {len(cases)} "
+                                 f"questions recorded and kept ({fresh} asked and charged); the rest was not asked") from None
         finally:
             self.ledger.record("wall_clock_s", time.monotonic() - t0, note=f"{split} run")
             if pending:
