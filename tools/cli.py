@@ -93,7 +93,7 @@ def _open_backend(args: argparse.Namespace, store=None):
         from chaos_llama.tools.evaluate import open_databricks_backend
 
         return open_databricks_backend(args.space_id, profile=args.profile, host=args.host, warehouse_id=args.warehouse_id,
-                                       rate_per_minute=args.rate or None, store=store)
+                                       rate_per_minute=args.rate or None, settle_s=args.settle, store=store)
     if not args.data:
         raise InvalidInput("--data is required for the local engine: CSV/Parquet files or folders, a .duckdb file, or a PostgreSQL dump",
                            field="data")
@@ -111,6 +111,8 @@ def add_backend_args(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--host", help="workspace URL (databricks backend; default: from the profile or DATABRICKS_HOST)")
     sp.add_argument("--warehouse-id", help="SQL warehouse for gold SQL (databricks backend; default: the space's)")
     sp.add_argument("--rate", type=float, default=5, help="Genie question starts per minute (databricks; 0: no limit; default 5)")
+    sp.add_argument("--settle", type=float, default=30, metavar="SECONDS",
+                    help="wait after pushing a version before asking it (databricks; Genie rebuilds its context; default 30)")
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
