@@ -2,12 +2,21 @@
 
 1. Retrieval: TF-IDF cosine between the question and each example's question + usage guidance,
    with slot values (numbers, periods, data values) left out so "West in 2023" and "East in 2024"
-   read as the same question. The best example is used when it is similar enough AND its shape
-   fits: every slot of the example can be filled from the question (parameters `:name`, string
-   literals the example question mentions, LIMIT numbers, years/dates) and every slot value of
-   the question is used by the example.
+   read as the same question. An example is used only when it fits the question:
+   - every schema concept the question names firmly (table, column, synonym, snippet) is used by
+     the example SQL, a breakdown the question asks for is the example's GROUP BY and a breakdown
+     the example makes is asked for, a count is answered by a COUNT;
+   - every value, period and number of the question fills a slot (parameters `:name`, string
+     literals the example question mentions, LIMIT numbers, years/dates), and a year slot never
+     swallows a quarter or month;
+   - a parameter the question says nothing about takes its default only when the question names
+     its column or the example documents the default; otherwise its filter is dropped when it is a
+     plain AND-ed WHERE condition, else the example does not fit;
+   - relative periods, text patterns and negation ("last year", "starts with", "excluding") need an
+     example that says the same.
+   Filled slots raise the score only on top of that schema evidence, never on their own.
 2. Otherwise `SchemaLinker` writes SQL for simple shapes from the space's column names,
-   descriptions, synonyms, snippets, entity values and join specs.
+   descriptions, synonyms, snippets, entity values and join specs (not for the cues above).
 3. Otherwise sql=None with a reason naming what was missing.
 
 Free-text instructions are prose this strategy cannot read; it ignores them (the llm strategy reads them).
@@ -25,12 +34,12 @@ import sqlglot
 from sqlglot import exp
 
 from chaos_llama.tools.generate.base import Generation, GenerationContext
-from chaos_llama.tools.generate.schema_link import SchemaIndex, SchemaLinker
+from chaos_llama.tools.generate.schema_link import Parse, SchemaIndex, SchemaLinker, Target, _is_measure, parse_question
 from chaos_llama.tools.generate.slots import Number, Period, ValueIndex, numbers, periods
-from chaos_llama.tools.generate.text import TfIdf, terms, words
+from chaos_llama.tools.generate.text import TfIdf, stem, terms, words
 from chaos_llama.tools.space.model import ExampleSql, Parameter, Space, text
 
-VERSION = "retrieval-1"
+VERSION = "retrieval-2"
 
 
 @dataclass
@@ -48,6 +57,24 @@ class _Fit:
     filled: dict[str, Any] = field(default_factory=dict)
     problem: str | None = None
     coverage: float = 0.0  # share of the example's slots filled from the question
+    concept: float = 0.0  # link strength of the schema concepts the question names (0: it names none)
+    unexplained: list[str] = field(default_factory=list)  # question words neither linked nor in the example
+    dropped: int = 0  # filters removed because the question does not ask for them
+
+
+@dataclass
+class _Concepts:
+    """What an example SQL is about: the schema things it uses and how it breaks results down."""
+
+    tables: set[str] = field(default_factory=set)
+    columns: set[tuple[str, str]] = field(default_factory=set)  # (table, lower-case column)
+    snippets: set[str] = field(default_factory=set)  # snippet targets whose SQL the example contains
+    text_terms: frozenset[str] = frozenset()  # terms of the example question and usage guidance
+    group_cols: set[tuple[str, str]] = field(default_factory=set)  # (table, lower-case column)
+    group_grains: set[str] = field(default_factory=set)  # YEAR / QUARTER / MONTH / ... of date groups
+    group_snippets: set[str] = field(default_factory=set)
+    entity_groups: set[str] = field(default_factory=set)  # tables whose rows are the groups (by key or name)
+    counts: bool = False  # a result column is a COUNT
 
 
 # Ways of asking for the same aggregate, read as one term so "how many" meets "number of".
@@ -92,7 +119,7 @@ class RetrievalGenerator:
 
     name = "retrieval"
 
-    def __init__(self, *, threshold: float = 0.5, fallback_threshold: float = 0.35):
+    def __init__(self, *, threshold: float = 0.45, fallback_threshold: float = 0.35):
         self.threshold = threshold
         self.fallback_threshold = fallback_threshold
         self._indexes: dict[str, SchemaIndex] = {}
@@ -132,33 +159,39 @@ class RetrievalGenerator:
     def generate(self, space: Space, question: str, ctx: GenerationContext) -> Generation:
         index = self.index(space, ctx)
         ranked = self.rank_examples(space, index, question)
+        parse = parse_question(index, question)
         details: dict[str, Any] = {"strategy": self.name}
         tried, fits = [], []
         for ex, sim in ranked:
-            fit = self.fit(space, index, ex, question, ctx)
-            # Text similarity, raised when the question's values fill the example's slots.
-            score = max(sim, 0.4 * sim + 0.6 * fit.coverage) if fit.sql else sim
-            if sim >= 0.1 or fit.coverage > 0:
+            fit = self.fit(space, index, ex, question, ctx, parse)
+            score = _score(sim, fit) if fit.sql else sim
+            if sim >= 0.1 or fit.coverage > 0 or fit.concept > 0:
                 tried.append({"example": text(ex.question), "similarity": round(sim, 3), "score": round(score, 3),
                               "problem": fit.problem})
             if fit.sql:
                 fits.append((score, sim, ex, fit))
         tried.sort(key=lambda t: -t["score"])
         tried = tried[:5]
-        fits.sort(key=lambda f: -f[0])
+        fits.sort(key=lambda f: (-round(f[0], 6), f[3].dropped))  # on a tie, the example needing fewer changes
         if fits and fits[0][0] >= self.threshold:
             score, sim, ex, fit = fits[0]
             details.update(source="example", example=text(ex.question), example_id=ex.id, score=round(score, 3),
                            similarity=round(sim, 3), slots=fit.filled, examples_tried=tried)
             return Generation(sql=fit.sql, details=details)
-        linked = self.linker.generate(index, question)
+        cues = unsupported_cues(question)
+        if cues:
+            # schema linking cannot express these; an answer ignoring them would be wrong
+            linked = Generation(sql=None, reason=f"the question asks for '{cues[0]}', which needs an example "
+                                                 f"SQL that does the same (none fits)")
+        else:
+            linked = self.linker.generate(index, question)
         details.update(linked.details)
         details["examples_tried"] = tried
         if linked.sql:
             details["source"] = "schema_link"
             return Generation(sql=linked.sql, details=details)
-        # A weaker example as a last resort: better than nothing only when its slots fit.
-        if fits and fits[0][0] >= self.fallback_threshold:
+        # A weaker example as a last resort: only one that fits the question's concepts and slots.
+        if fits and fits[0][0] >= self.fallback_threshold and fits[0][3].concept >= 0.5:
             score, sim, ex, fit = fits[0]
             details.update(source="example", example=text(ex.question), example_id=ex.id, score=round(score, 3),
                            similarity=round(sim, 3), slots=fit.filled)
@@ -245,20 +278,56 @@ class RetrievalGenerator:
                 elif any(p.start.year == v for p in ex_periods) and 1900 <= v <= 2199:
                     slots.append(_Slot("year", lit))
         group_cols = {c for g in tree.find_all(exp.Group) for c in _columns_of(g, aliases)}
-        prep = (tree, slots, group_cols, ex_words, ex_periods, ex_numbers)
+        concepts = _concepts(tree, aliases, index, ex, group_cols)
+        prep = (tree, slots, group_cols, ex_words, ex_periods, ex_numbers, concepts)
         if ctx.space_key:
             if len(self._prepared) > 1024:
                 self._prepared.clear()
             self._prepared[key] = prep
         return prep
 
-    def fit(self, space: Space, index: SchemaIndex, ex: ExampleSql, question: str, ctx: GenerationContext) -> _Fit:
+    def fit(self, space: Space, index: SchemaIndex, ex: ExampleSql, question: str, ctx: GenerationContext,
+            parse: Parse | None = None) -> _Fit:
         """The example's SQL with its slots filled from the question, or the reason it does not fit."""
         sql = text(ex.sql)
         prep = self._prepare(ex, index, ctx)
         if isinstance(prep, str):
             return _Fit(None, problem=f"example SQL does not parse: {prep}")
-        tree, slots, group_cols, ex_words, ex_periods, ex_numbers = prep
+        tree, slots, group_cols, ex_words, ex_periods, ex_numbers, concepts = prep
+        parse = parse if parse is not None else parse_question(index, question)
+
+        # The question's cues the example must also carry ("excluding", "last year", "starts with").
+        ex_text = f"{text(ex.question)} {text(ex.usage_guidance)}".lower()
+        for cue in unsupported_cues(question):
+            lead = "" if cue.startswith("n'") else r"(?<!\w)"  # "n't" ends a word
+            if not re.search(lead + re.escape(cue) + r"(?!\w)", ex_text):
+                return _Fit(None, problem=f"the question says '{cue}' and the example does not")
+        # Every schema concept the question names firmly (an exact name or synonym) must be in the
+        # example SQL, or it answers another question; loose links (part of a name, a description
+        # word) only count when the example uses them.
+        mentions, loose = [], 0
+        for m in parse.mentions:
+            if not m.targets:
+                continue
+            if any(_covers(concepts, t, index) for t in m.targets):
+                mentions.append(m)
+            elif m.score >= 0.999:
+                return _Fit(None, problem=f"the example SQL does not use '{m.text}' ({m.targets[0].label})")
+            else:
+                loose += 1
+        for m in mentions:
+            if m.role == "group" and not any(_groups_by(concepts, t) for t in m.targets):
+                return _Fit(None, problem=f"the example SQL is not broken down by '{m.text}'")
+        measured = any(_is_measure(m) for m in mentions)
+        counted = [m for m in mentions if m.role == "count" and not _is_measure(m)]
+        if counted and not measured and not concepts.counts:
+            return _Fit(None, problem=f"the question counts '{counted[0].text}'; the example SQL does not count")
+        for g in parse.grains:
+            if g not in concepts.group_grains:
+                return _Fit(None, problem=f"the example SQL is not broken down by {g.lower()}")
+        if group_cols and not self._group_asked(index, parse, concepts):
+            what = ", ".join(sorted(c for _, c in group_cols))
+            return _Fit(None, problem=f"the example breaks the answer down by {what}; the question does not ask for that")
 
         # Values the question names: of the slot columns, their entity-matching siblings, and any
         # entity-matching column of the space.
@@ -276,6 +345,7 @@ class RetrievalGenerator:
         used_spans: set[tuple[int, int]] = set()
         used_numbers: set[int] = set()
         period_used = False
+        period_parts: set[str] = set()  # which part of the question's period the slots consumed
         filled: dict[str, Any] = {}
         from_question = 0
         replacements: list[tuple[exp.Expression, exp.Expression]] = []
@@ -286,11 +356,21 @@ class RetrievalGenerator:
                 value, note = self._param_value(s, matches, used_spans, q_numbers, used_numbers, q_periods, ctx)
                 pname = s.node.name
                 if value is None:
+                    # Nothing in the question for it: the default only when the question names the
+                    # parameter's column or the example documents that the default applies; else
+                    # the filter is dropped when the SQL allows it; else the example does not fit.
                     default = _param_default(s)
-                    if default is None:
-                        return _Fit(None, problem=f"parameter :{pname} could not be filled from the question{note}")
-                    value = default
-                    filled[pname] = f"{value} (default)"
+                    if default is not None and (_param_mentioned(s, parse) or _default_documented(s, ex)):
+                        value = default
+                        filled[pname] = f"{value} (default)"
+                    else:
+                        dropped = _droppable(s.node, parse)
+                        if dropped is None:
+                            return _Fit(None, problem=f"parameter :{pname} could not be filled from the question{note}")
+                        filled[pname] = "(not asked: filter dropped)"
+                        if not any(old is dropped[0] for old, _ in replacements):
+                            replacements.append(dropped)
+                        continue
                 else:
                     from_question += 1
                     filled[pname] = value.isoformat() if isinstance(value, dt.date) else value
@@ -298,6 +378,7 @@ class RetrievalGenerator:
                     value = value.start
                 if note == "period":
                     period_used = True
+                    period_parts.update(_period_part(s))
                 replacements.append((s.node, _literal_node(value)))
             elif s.kind == "string":
                 old = s.node.this
@@ -330,6 +411,7 @@ class RetrievalGenerator:
                     new = new_p.start.year + (int(s.node.this) - old_p.start.year)
                     replacements.append((s.node, exp.Literal.number(new)))
                     filled[s.node.this] = new
+                    period_parts.add("year")
                 else:
                     if new_p.grain != old_p.grain and old_p.grain != "year":
                         return _Fit(None, problem=f"period '{new_p.text}' is not a {old_p.grain} like '{old_p.text}'")
@@ -338,6 +420,7 @@ class RetrievalGenerator:
                         return _Fit(None, problem=f"cannot map date '{s.node.this}' to '{new_p.text}'")
                     replacements.append((s.node, exp.Literal.string(new)))
                     filled[s.node.this] = new
+                    period_parts.add("all")
                 from_question += 1
                 period_used = True
 
@@ -353,20 +436,58 @@ class RetrievalGenerator:
             return _Fit(None, problem=f"the example has no slot for '{here[0].text}'")
         if q_periods and not period_used and not any(p.text.lower() == ep.text.lower() for p in q_periods for ep in ex_periods):
             return _Fit(None, problem=f"the example has no slot for the period '{q_periods[0].text}'")
+        if q_periods and period_used and not _period_consumed(q_periods[0], period_parts):
+            # a year slot filled from "Q1 2024" would silently answer for the whole of 2024
+            return _Fit(None, problem=f"the example only takes the year of '{q_periods[0].text}'")
         spare = [n for i, n in enumerate(q_numbers) if i not in used_numbers and not any(n.value == e.value for e in ex_numbers)]
         if spare:
             return _Fit(None, problem=f"the example has no slot for the number {spare[0].text}")
         named = len(spans) + len(q_periods[:1]) + len(q_numbers)
-        coverage = from_question / max(len(slots), named) if (slots or named) else 0.0
+        # dropped filters are a generalization the question asked for, not a gap in the fit
+        dropped = sum(1 for v in filled.values() if "dropped" in str(v))
+        kept = len(slots) - dropped
+        coverage = from_question / max(kept, named) if (kept or named) else 0.0
         with self._tree_lock:  # the cached tree is shared between threads: fill, render, restore
             for old, new in replacements:
                 old.replace(new)
             try:
                 out = tree.sql("databricks")
             finally:
-                for old, new in replacements:
+                for old, new in reversed(replacements):
                     new.replace(old)
-        return _Fit(out, filled, coverage=coverage)
+        if any("dropped" in str(v) for v in filled.values()):
+            out = _without_dropped(out)
+        # How strongly the question's named concepts link (all are in the example SQL by now); words
+        # that link to nothing and that the example does not say either weaken it ("profit margin").
+        unexplained = [w for w in parse.unlinked if stem(w) not in concepts.text_terms]
+        # Once the question's measure (or count) is identified, a stray word is mostly a verb ("booked");
+        # without one, it may be the very thing asked for.
+        named_measure = measured or any(m.role == "count" for m in mentions)
+        penalty = (0.25 if named_measure else 1.0) * len(unexplained) + 0.5 * loose
+        concept = sum(m.score for m in mentions) / (len(mentions) + penalty) if mentions else 0.0
+        return _Fit(out, filled, coverage=coverage, concept=concept, unexplained=unexplained, dropped=dropped)
+
+    @staticmethod
+    def _group_asked(index: SchemaIndex, parse: Parse, concepts: _Concepts) -> bool:
+        """Whether the question asks for the example's breakdown: it names a grouped column (or the
+        entity whose rows are grouped), a time grain the example groups by, or several values of a
+        grouped column ("flagship, standard and outlet stores")."""
+        for m in parse.mentions:
+            for t in m.targets:
+                if _groups_by(concepts, t):
+                    return True
+                if t.kind == "table" and concepts.entity_groups & {t.table}:
+                    return True
+        if parse.grains and set(parse.grains) & concepts.group_grains:
+            return True
+        per_col: dict[tuple[str, str], int] = {}
+        for v in parse.values:
+            if v.key in concepts.group_cols:
+                per_col[v.key] = per_col.get(v.key, 0) + 1
+            # "the 20 biggest-spending consumers": a ranked question about rows of a grouped entity
+            if (parse.rank or parse.top_n) and v.key[0] in concepts.entity_groups:
+                return True
+        return any(n >= 2 for n in per_col.values())
 
     def _param_value(self, s: _Slot, matches, used_spans, q_numbers: list[Number], used_numbers, q_periods, ctx):
         """(value, note) for a parameter from the question; value None when the question has none."""
@@ -404,6 +525,14 @@ class RetrievalGenerator:
         if value is not None:
             return value, ""
         return None, (f" (no value of {s.column[1]} in the question)" if s.column else " (no value in the question)")
+
+
+def _score(sim: float, fit: _Fit) -> float:
+    """Text similarity, raised only by schema evidence: the concepts the question names are all in
+    the example SQL (`concept`); filled slots add a little on top of that, never on their own."""
+    if fit.concept <= 0:
+        return sim
+    return max(sim, 0.4 * sim + 0.4 * fit.concept + 0.2 * fit.coverage)
 
 
 def _param_default(s: _Slot):
@@ -444,10 +573,14 @@ def _take_value(matches, used_spans: set, column, ctx: GenerationContext) -> str
     return None
 
 
-def _columns_of(node: exp.Expression, aliases: dict[str, str]) -> set[tuple[str, str]]:
+def _columns_of(node: exp.Expression, aliases: dict[str, str], index: SchemaIndex | None = None) -> set[tuple[str, str]]:
     out = set()
+    tables = set(aliases.values())
     for c in node.find_all(exp.Column):
-        ident = aliases.get(c.table.lower()) if c.table else (next(iter(set(aliases.values()))) if len(set(aliases.values())) == 1 else None)
+        ident = aliases.get(c.table.lower()) if c.table else (next(iter(tables)) if len(tables) == 1 else None)
+        if ident is None and not c.table and index is not None:
+            owners = [t for t in tables if index.column(t, c.name) is not None]
+            ident = owners[0] if len(owners) == 1 else None
         if ident:
             out.add((ident, c.name))
     return out
@@ -541,3 +674,217 @@ def _has_words(haystack_words: str, value: str) -> bool:
     """Whether the words of `value` appear as whole words in a space-joined word string."""
     w = " ".join(words(value.replace("&", " and ")))
     return bool(w) and f" {w} " in f" {haystack_words} "
+
+
+# ---------------------------------------------------------------- honesty checks
+# Question cues neither the examples' slots nor schema linking can express; an answer that ignored
+# them would be confidently wrong, so they need an example that says the same thing.
+_UNSUPPORTED = [
+    re.compile(r"\b(?:last|this|next|previous|past|prior|current|coming)\s+(?:\d+\s+|few\s+)?"
+               r"(?:fiscal\s+)?(?:years?|quarters?|months?|weeks?|days?)\b"),
+    re.compile(r"\b(?:ytd|mtd|qtd|year[- ]to[- ]date|yesterday|today|recently|ago)\b"),
+    re.compile(r"\b(?:starts?|starting|begins?|beginning|ends?|ending)\s+with\b"),
+    re.compile(r"\b(?:contains?|containing|matching)\b"),
+    re.compile(r"\b(?:not|never|excluding|exclude|except|without|other than|besides|non)\b|n't\b"),
+]
+
+
+def unsupported_cues(question: str) -> list[str]:
+    """Phrases asking for relative periods, text patterns or negation, e.g. 'last year'.
+
+    >>> unsupported_cues("Revenue last year, excluding Electronics")
+    ['last year', 'excluding']
+    """
+    q = question.lower().replace("’", "'")
+    found = [(m.start(), m.group(0).strip()) for pat in _UNSUPPORTED for m in pat.finditer(q)]
+    return [c for _, c in sorted(found)]
+
+
+def _strip_qualifiers(node: exp.Expression) -> str:
+    c = node.copy()
+    for col in c.find_all(exp.Column):
+        col.set("table", None)
+        col.set("db", None)
+        col.set("catalog", None)
+    return c.sql("databricks").lower()
+
+
+def _group_exprs(tree: exp.Expression) -> list[exp.Expression]:
+    """GROUP BY expressions with ordinals (`GROUP BY 1`) and select aliases resolved."""
+    out = []
+    for sel in tree.find_all(exp.Select):
+        group = sel.args.get("group")
+        if not group:
+            continue
+        projections = sel.expressions
+        by_alias = {p.alias.lower(): p.this for p in projections if isinstance(p, exp.Alias)}
+        for g in group.expressions:
+            if isinstance(g, exp.Literal) and not g.is_string and g.this.isdigit() and 0 < int(g.this) <= len(projections):
+                p = projections[int(g.this) - 1]
+                out.append(p.this if isinstance(p, exp.Alias) else p)
+            elif isinstance(g, exp.Column) and not g.table and g.name.lower() in by_alias:
+                out.append(by_alias[g.name.lower()])
+            else:
+                out.append(g)
+    return out
+
+
+def _grain_of(node: exp.Expression) -> str | None:
+    if isinstance(node, (exp.Year, exp.Quarter, exp.Month, exp.Week, exp.Day)):
+        return type(node).__name__.upper()
+    unit = node.args.get("unit")
+    if unit is not None and isinstance(node, (exp.DateTrunc, exp.TimestampTrunc, exp.DatetimeTrunc, exp.TimeTrunc)):
+        name = unit.name if isinstance(unit, (exp.Var, exp.Literal, exp.Identifier)) else unit.sql()
+        return name.strip("'").upper() or None
+    return None
+
+
+def _concepts(tree: exp.Expression, aliases: dict[str, str], index: SchemaIndex, ex: ExampleSql,
+              group_cols: set[tuple[str, str]]) -> _Concepts:
+    c = _Concepts(tables=set(aliases.values()))
+    c.columns = {(t, n.lower()) for t, n in _columns_of(tree, aliases, index)}
+    c.text_terms = frozenset(terms(f"{text(ex.question)} {text(ex.usage_guidance)}"))
+    groups = _group_exprs(tree)
+    for g in groups:
+        for t, n in _columns_of(g, aliases, index):
+            group_cols.add((t, n))  # ordinals resolved: the value check uses them too
+            c.group_cols.add((t, n.lower()))
+        grain = _grain_of(g)
+        if grain:
+            c.group_grains.add(grain)
+    for t, n in c.group_cols:
+        col = index.column(t, n)
+        label = index.label_column(t)
+        if (col is not None and col.is_key) or (label is not None and label.name.lower() == n):
+            c.entity_groups.add(t)
+    for sel in tree.find_all(exp.Select):
+        for proj in sel.expressions:
+            node = proj.this if isinstance(proj, exp.Alias) else proj
+            while isinstance(node, (exp.Round, exp.Cast, exp.Paren)):
+                node = node.this
+            c.counts = c.counts or isinstance(node, exp.Count)
+    group_sql = {_strip_qualifiers(g) for g in groups}
+    by_type: dict[type, list[str]] = {}
+    for node in tree.walk():
+        by_type.setdefault(type(node), []).append(node)
+    for t in index.targets:
+        if t.kind not in ("measure", "filter", "expression"):
+            continue
+        try:
+            snip = sqlglot.parse_one(t.sql, read="databricks")
+        except sqlglot.errors.ParseError:
+            continue
+        want = _strip_qualifiers(snip)
+        if any(_strip_qualifiers(n) == want for n in by_type.get(type(snip), [])):
+            c.snippets.add(t.name)
+            if want in group_sql:
+                c.group_snippets.add(t.name)
+    return c
+
+
+def _covers(c: _Concepts, t: Target, index: SchemaIndex) -> bool:
+    """Whether the example SQL uses the schema thing a question phrase links to."""
+    if t.kind == "table":
+        return t.table in c.tables
+    if t.kind == "column":
+        if (t.table, t.name.lower()) in c.columns:
+            return True
+        label = index.label_column(t.table)  # "items" names products (prod_nm), as the linker reads it
+        return label is t and t.table in c.tables
+    # snippets: the example contains the snippet's SQL, or its author names it ("Return rate of ...")
+    return t.name in c.snippets or bool(t.display_terms and set(t.display_terms) <= c.text_terms)
+
+
+def _groups_by(c: _Concepts, t: Target) -> bool:
+    if t.kind == "column":
+        return (t.table, t.name.lower()) in c.group_cols
+    if t.kind == "table":
+        return t.table in c.entity_groups
+    return t.name in c.group_snippets
+
+
+def _param_mentioned(s: _Slot, parse: Parse) -> bool:
+    """The question names the parameter's column without a value ("for a product category")."""
+    if s.column is None:
+        return False
+    return any(t.kind == "column" and t.table == s.column[0] and t.name.lower() == s.column[1].lower()
+               for m in parse.mentions for t in m.targets)
+
+
+_DEFAULT_DOC = re.compile(r"\b(default|defaults|by default|unless (?:specified|given|stated|asked)|if not (?:specified|given))\b")
+
+
+def _default_documented(s: _Slot, ex: ExampleSql) -> bool:
+    """The parameter description, or usage guidance naming the parameter, says its default applies."""
+    p = s.param
+    if p is None:
+        return False
+    if _DEFAULT_DOC.search(text(p.description).lower()):
+        return True
+    guidance = text(ex.usage_guidance).lower()
+    return bool(_DEFAULT_DOC.search(guidance)) and p.name.lower() in guidance
+
+
+_NO_LIMIT = 987654321987654  # marks a LIMIT to remove after rendering
+
+
+def _droppable(node: exp.Expression, parse: Parse) -> tuple[exp.Expression, exp.Expression] | None:
+    """(node to replace, marker) removing the filter a parameter sits in, when that filter is a plain
+    AND-ed condition of a WHERE clause (or a LIMIT the question does not ask for); else None."""
+    parent = node.parent
+    if isinstance(parent, exp.Limit):
+        return None if (parse.rank or parse.top_n) else (node, exp.Literal.number(_NO_LIMIT))
+    cmp = parent
+    while isinstance(cmp, (exp.Cast, exp.Paren, exp.Tuple, exp.Lower, exp.Upper)):
+        cmp = cmp.parent
+    if not isinstance(cmp, (exp.EQ, exp.In, exp.Like, exp.ILike, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between)):
+        return None
+    up = cmp.parent
+    while isinstance(up, (exp.And, exp.Paren)):
+        up = up.parent
+    if not isinstance(up, exp.Where):
+        return None
+    return cmp, exp.true()
+
+
+def _without_dropped(sql: str) -> str:
+    """Remove the TRUE conjuncts and LIMIT markers left by dropped filters."""
+    tree = sqlglot.parse_one(sql, read="databricks")
+    changed = True
+    while changed:
+        changed = False
+        for b in list(tree.find_all(exp.Boolean)):
+            parent = b.parent
+            if b.this is True and isinstance(parent, exp.And):
+                other = parent.expression if parent.this is b else parent.this
+                parent.replace(other)
+                changed = True
+                break
+            if b.this is True and isinstance(parent, exp.Where):
+                parent.pop()
+                changed = True
+                break
+    for lim in list(tree.find_all(exp.Limit)):
+        if isinstance(lim.expression, exp.Literal) and lim.expression.this == str(_NO_LIMIT):
+            lim.pop()
+    return tree.sql("databricks")
+
+
+def _period_part(s: _Slot) -> set[str]:
+    p = s.param
+    pname = (s.node.name or "").lower()
+    desc = f"{pname} {text(p.description) if p else ''}".lower()
+    hint = (p.type_hint or "").upper() if p else ""
+    if "DATE" in hint or "TIMESTAMP" in hint or "fiscal" in desc:
+        return {"all"}
+    for part in ("quarter", "month", "year"):
+        if part in desc:
+            return {part}
+    return {"all"}
+
+
+def _period_consumed(p: Period, parts: set[str]) -> bool:
+    if "all" in parts:
+        return True
+    need = {"year": {"year"}, "quarter": {"year", "quarter"}, "month": {"year", "month"}}.get(p.grain)
+    return need is not None and need <= parts

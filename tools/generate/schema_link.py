@@ -366,6 +366,7 @@ class Parse:
     values: list[ValueMatch] = field(default_factory=list)
     comparisons: list[tuple[str, float, int]] = field(default_factory=list)  # (op, value, word pos)
     unlinked: list[str] = field(default_factory=list)
+    counted_unlinked: list[str] = field(default_factory=list)  # unlinked words right after a count cue
 
 
 def _match(toks: list[str], i: int, seqs: Iterable[tuple[str, ...]]) -> tuple[str, ...] | None:
@@ -505,6 +506,8 @@ def parse_question(index: SchemaIndex, question: str) -> Parse:
             pending = {"role": "subject"}
         elif w not in STOPWORDS and not _is_cue(toks, i):
             p.unlinked.append(w)
+            if pending.get("role") == "count":
+                p.counted_unlinked.append(w)  # "how many employees ...": what to count is unknown
         i += 1
     return p
 
@@ -714,6 +717,8 @@ class SchemaLinker:
                     agg = "sum"
                 q.base = t.table
                 measure = (_agg_sql(agg, q.col(t)), _alias({"sum": "total", "avg": "avg", "max": "max", "min": "min"}[agg], t.name), t)
+        elif count_m and p.counted_unlinked:
+            raise _Unanswerable(f"no table or column matches what to count ('{p.counted_unlinked[0]}')")
         elif count_m or rank_count:
             m = count_m or rank_count
             t = _pick(m.targets, [], index, ("table", "column", "filter"))
@@ -817,6 +822,9 @@ class SchemaLinker:
         if p.period:
             if date_col is None:
                 raise _Unanswerable(f"no date column for '{p.period.text}'")
+            if p.period.grain == "fiscal_year":
+                # the fiscal calendar is the space's business (instructions, examples), not a column
+                raise _Unanswerable(f"'{p.period.text}' is a fiscal period; no example SQL fits it")
             c = q.col(date_col)
             q.where.append(f"{c} >= {sql_literal(p.period.start)} AND {c} < {sql_literal(p.period.end)}")
         for op, value, pos in p.comparisons:
