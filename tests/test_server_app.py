@@ -19,6 +19,7 @@ from mcp_types import INVALID_PARAMS, ElicitResult
 from chaos_llama.server.app import build_app
 from chaos_llama.server.config import load_config
 from chaos_llama.server.guards import WITHHELD
+from server_helpers import texts
 
 ALL_TOOLS = {
     "space_get", "space_propose", "space_apply", "space_history", "space_diff", "space_rollback", "evalset_info",
@@ -66,24 +67,6 @@ def held_out_cases():
 
     es = assign_splits(load_evalset(settings_for_example().evalset), seed=0)
     return es.split("test")
-
-
-def _strings(value):
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _strings(v)
-
-
-def texts(result) -> str:
-    """Everything a tool result shows the assistant (structured strings unescaped)."""
-    parts = [c.text for c in result.content if getattr(c, "text", None)]
-    parts += list(_strings(result.structured_content))
-    return "\n".join(parts)
 
 
 async def test_tools_are_listed_with_descriptions_schemas_and_annotations(workspace):

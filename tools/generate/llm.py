@@ -127,6 +127,28 @@ def build_prompt(space: Space, question: str, ctx: GenerationContext) -> str:
 _FENCE = re.compile(r"```(?:sql|SQL)?\s*\n?(.*?)```", re.S)
 
 
+def json_objects(text: str) -> list[dict]:
+    """The JSON objects a model reply may hold, most likely first: a ```json fence, the whole
+    reply, the outermost {...} inside prose."""
+    content = (text or "").strip()
+    candidates = [content]
+    m = re.search(r"```(?:json)?\s*(\{.*?\})\s*```", content, re.S)
+    if m:
+        candidates.insert(0, m.group(1))
+    brace = re.search(r"\{.*\}", content, re.S)
+    if brace:
+        candidates.append(brace.group(0))
+    out = []
+    for c in candidates:
+        try:
+            obj = json.loads(c)
+        except (json.JSONDecodeError, TypeError):
+            continue
+        if isinstance(obj, dict):
+            out.append(obj)
+    return out
+
+
 def parse_reply(content: str) -> tuple[str | None, str | None]:
     """(sql, explanation) from a model reply: a JSON object, a ```sql fence, or bare SQL.
 
@@ -136,19 +158,8 @@ def parse_reply(content: str) -> tuple[str | None, str | None]:
     ('SELECT 2', None)
     """
     content = (content or "").strip()
-    candidates = [content]
-    m = re.search(r"```(?:json)?\s*(\{.*?\})\s*```", content, re.S)
-    if m:
-        candidates.insert(0, m.group(1))
-    brace = re.search(r"\{.*\}", content, re.S)
-    if brace:
-        candidates.append(brace.group(0))
-    for c in candidates:
-        try:
-            obj = json.loads(c)
-        except (json.JSONDecodeError, TypeError):
-            continue
-        if isinstance(obj, dict) and "sql" in obj:
+    for obj in json_objects(content):
+        if "sql" in obj:
             sql = obj.get("sql")
             expl = obj.get("explanation") or obj.get("reason")
             return ((sql.strip() or None) if isinstance(sql, str) else None), (str(expl) if expl else None)

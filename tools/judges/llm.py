@@ -302,23 +302,10 @@ def parse_judgment(text: str) -> tuple[bool, str]:
     ...
     chaos_llama.tools.judges.llm.MalformedJudgment: judge reply is not JSON: 'Looks right to me'
     """
+    from chaos_llama.tools.generate.llm import json_objects
+
     content = (text or "").strip()
-    candidates = [content]
-    m = re.search(r"```(?:json)?\s*(\{.*?\})\s*```", content, re.S)
-    if m:
-        candidates.insert(0, m.group(1))
-    brace = re.search(r"\{.*\}", content, re.S)
-    if brace:
-        candidates.append(brace.group(0))
-    obj = None
-    for c in candidates:
-        try:
-            obj = json.loads(c)
-        except (json.JSONDecodeError, TypeError):
-            continue
-        if isinstance(obj, dict):
-            break
-        obj = None
+    obj = next(iter(json_objects(content)), None)
     if obj is None:
         raise MalformedJudgment(f"judge reply is not JSON: {content[:200]!r}")
     missing = [k for k in ("result", "rationale") if k not in obj]
