@@ -335,6 +335,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_optimize_parser(sub)
     from chaos_llama.tools.emulator import add_emulate_parser  # light module: engine and server load inside the command
     add_emulate_parser(sub)
+    from chaos_llama.tools.benchmarks_cli import add_benchmarks_parser  # light: backend and store load inside the command
+    add_benchmarks_parser(sub)
     from chaos_llama.tools.doctor import add_doctor_parser  # light: SDK and engine load inside the checks
     add_doctor_parser(sub)
     return p

@@ -10,6 +10,8 @@ and asks only what is missing.
 from __future__ import annotations
 
 import asyncio
+import functools
+import hashlib
 import inspect
 import random
 import time
@@ -35,6 +37,8 @@ from chaos_llama.tools.store import (
     _now,
     answer_cache_key,
     gold_cache_key,
+    table_to_bytes,
+    verdict_cache_key,
 )
 
 DEFAULT_JUDGES = ("execution", "failure_analysis")
@@ -42,6 +46,8 @@ DEFAULT_JUDGES = ("execution", "failure_analysis")
 FAILED_STATUSES = ("ERROR", "TIMEOUT")
 # only answers that are the backend's considered reply are cached; failures may be transient
 CACHEABLE_STATUSES = ("COMPLETED", "NO_SQL")
+# cached answers are recorded in batches of this many (one transaction each)
+RECORD_BATCH = 64
 
 JudgeFn = Callable[..., Verdict]
 Progress = Callable[[int, int, str, str], Any]
@@ -52,6 +58,14 @@ class VerdictSummary(BaseModel):
     value: bool | float | str | None
     rationale: str
     error: str | None = None
+
+
+class NativeVerdict(BaseModel):
+    """Genie's assessment of the question in its own benchmark evaluation (`chaos-llama benchmarks run --run-id`)."""
+
+    eval_run_id: str
+    assessment: str | None = None  # GOOD / BAD / NEEDS_REVIEW
+    reasons: list[str] = Field(default_factory=list)
 
 
 class CaseRow(BaseModel):
@@ -69,6 +83,7 @@ class CaseRow(BaseModel):
     latency_s: float | None = None
     error: str | None = None
     verdicts: dict[str, VerdictSummary] = Field(default_factory=dict)
+    native: NativeVerdict | None = None  # Genie's own assessment, when a benchmark eval run is linked to this run
 
 
 class RunResult(BaseModel):
@@ -191,6 +206,50 @@ def _judge_one(name: str, fn: JudgeFn, case: EvalCase, answer: Answer, golds: li
     return verdict if verdict.judge == name else verdict.model_copy(update={"judge": name})
 
 
+@functools.cache
+def judges_code_version() -> str:
+    """A digest of the built-in judges' code and the libraries they compute with: any change to
+    either makes every cached verdict stale."""
+    from pathlib import Path
+
+    import duckdb
+    import numpy
+    import pyarrow
+    import sqlglot
+
+    import chaos_llama.tools.judges as pkg
+
+    h = hashlib.sha256(repr((duckdb.__version__, numpy.__version__, pyarrow.__version__, sqlglot.__version__)).encode())
+    root = Path(pkg.__file__).parent
+    for f in sorted([*root.glob("*.py"), root.parent / "sql.py"]):
+        if f.exists():
+            h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
+def _cacheable_judge(name: str, fn: JudgeFn) -> bool:
+    """Only the registry's built-in judges are known to be pure functions of what the verdict key
+    covers; custom and LLM judges (which may spend tokens or read other state) always run."""
+    try:
+        from chaos_llama.tools.judges import _BUILTIN, JUDGES
+    except ImportError:
+        return False
+    spec = JUDGES.get(name)
+    return name in _BUILTIN and spec is not None and spec.fn is fn
+
+
+def content_digest(sql: str | None, table: Any, extra: Any = None) -> str:
+    """sha256 of an answer's or gold's content (Arrow IPC bytes of the full result, plus text)."""
+    data, _, _ = table_to_bytes(table)
+    h = hashlib.sha256(repr((sql, extra)).encode())
+    h.update(data or b"")
+    return h.hexdigest()
+
+
+def _answer_digest(answer: Answer) -> str:
+    return content_digest(answer.sql, answer.result, answer.model_dump_json(exclude={"result"}, fallback=str))
+
+
 def _data_identity(backend: Backend) -> str:
     """What gold results depend on: the data, not the answering strategy (if the backend says so)."""
     fn = getattr(backend, "data_identity", None)
@@ -221,7 +280,15 @@ class _Golds:
         self.backend, self.store, self.use_cache = backend, store, use_cache
         self.identity = _data_identity(backend) if backend is not None else None
         self.memo: dict[str, GoldResult] = {}
+        self.digests: dict[str, str] = {}
         self.executions = 0
+
+    def digest(self, gold: GoldResult) -> str:
+        """Content digest of a gold result (memoized per gold object of this run)."""
+        k = id(gold)
+        if k not in self.digests:
+            self.digests[k] = content_digest(gold.sql, gold.result, gold.error)
+        return self.digests[k]
 
     def get(self, sql: str, space: Space | None = None, dialect: str | None = None) -> GoldResult:
         memo_key = f"--dialect={dialect}\n{sql}" if dialect else sql  # the same text may run differently
@@ -328,6 +395,50 @@ async def run_eval(
     key_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
     rng = random.Random(seed)
     stats = Counter()
+    cacheable = {name for name, fn in judge_fns if use_cache and _cacheable_judge(name, fn)}
+    judge_version = judges_code_version() if cacheable else ""
+    pending: list[tuple[QuestionResult, list[Verdict], str]] = []  # recorded in batches: cache hits only
+
+    def flush() -> None:
+        nonlocal done
+        if not pending:
+            return
+        batch = list(pending)
+        pending.clear()
+        store.record_cases([(r, v) for r, v, _ in batch], max_rows=max_rows_stored)
+        for r, _, status in batch:
+            done += 1
+            _progress(r.case_id, status)
+
+    def _progress(case_id: str, status: str) -> None:
+        if progress is not None:
+            try:
+                progress(done, total, case_id, status)
+            except Exception as e:  # noqa: BLE001 - a display problem must not stop the run
+                warnings.warn(f"progress callback failed: {e}", stacklevel=2)
+
+    async def judge_all(case: EvalCase, answer: Answer, expected: list[GoldResult]) -> list[Verdict]:
+        """Verdicts of every judge; deterministic judges' verdicts are reused when everything they
+        read (judge code, case, space version, answer and gold contents) was judged before."""
+        keys: dict[str, str] = {}
+        if cacheable:
+            case_doc = case.model_dump(mode="json")
+            a_digest = _answer_digest(answer)
+            g_digests = [golds.digest(g) for g in expected]
+            keys = {name: verdict_cache_key(name, judge_version, case_doc, version.version_id, a_digest, g_digests)
+                    for name in cacheable}
+        hits = store.get_cached_verdicts(list(keys.values())) if keys else {}
+        by_name = {name: hits[k] for name, k in keys.items() if k in hits}
+        todo_judges = [(name, fn) for name, fn in judge_fns if name not in by_name]
+        if todo_judges:
+            # judges are CPU/DuckDB work: a worker thread lets them overlap other questions' asks
+            fresh = await asyncio.to_thread(
+                lambda: {name: _judge_one(name, fn, case, answer, expected, space) for name, fn in todo_judges})
+            by_name.update(fresh)
+            # a judge that failed may succeed next time: only real verdicts are kept
+            store.put_cached_verdicts({keys[n]: v for n, v in fresh.items() if n in keys and v.error is None})
+        stats["verdicts_reused"] += len(judge_fns) - len(todo_judges)
+        return [by_name[name] for name, _ in judge_fns]
 
     async def ask(case: EvalCase) -> tuple[Answer, int]:
         attempt = 0
@@ -371,26 +482,23 @@ async def run_eval(
                     if use_cache and answer.status in CACHEABLE_STATUSES:
                         store.put_cached_answer(key, answer)
             expected = [golds.get(sql, space, case_dialect(case)) for sql in case.gold_sql]
-            # judges are CPU/DuckDB work: a worker thread lets them overlap other questions' asks
-            verdicts = await asyncio.to_thread(
-                lambda: [_judge_one(name, fn, case, answer, expected, space) for name, fn in judge_fns]
+            verdicts = await judge_all(case, answer, expected)
+            result = QuestionResult(
+                run_id=run_id, case_id=case.id, attempt=attempts, status=answer.status, sql=answer.sql,
+                answer=answer.model_dump(mode="json", fallback=str), result=answer.result,
+                result_rows=answer.row_count if answer.row_count is not None else (answer.result.num_rows if answer.result is not None else None),
+                error=answer.error, latency_s=answer.latency_s, from_cache=from_cache, cache_key=key,
             )
-            store.record_case(
-                QuestionResult(
-                    run_id=run_id, case_id=case.id, attempt=attempts, status=answer.status, sql=answer.sql,
-                    answer=answer.model_dump(mode="json", fallback=str), result=answer.result,
-                    result_rows=answer.row_count if answer.row_count is not None else (answer.result.num_rows if answer.result is not None else None),
-                    error=answer.error, latency_s=answer.latency_s, from_cache=from_cache, cache_key=key,
-                ),
-                verdicts,
-                max_rows=max_rows_stored,
-            )
+            if from_cache:
+                # a cached answer costs nothing to redo, so it may wait for its batch's commit
+                pending.append((result, verdicts, answer.status))
+                if len(pending) >= RECORD_BATCH:
+                    flush()
+                return
+            flush()  # keep recording order: earlier cache hits first
+            store.record_case(result, verdicts, max_rows=max_rows_stored)
             done += 1
-            if progress is not None:
-                try:
-                    progress(done, total, case.id, answer.status)
-                except Exception as e:  # noqa: BLE001 - a display problem must not stop the run
-                    warnings.warn(f"progress callback failed: {e}", stacklevel=2)
+            _progress(case.id, answer.status)
 
     # A remote backend (Genie) answers from the version it holds: put `space` there before any
     # fresh question is asked; a run served wholly from the cache touches nothing.
@@ -407,7 +515,12 @@ async def run_eval(
         async with asyncio.TaskGroup() as tg:
             for case in todo:
                 tg.create_task(one(case))
+        flush()
     except BaseException as e:
+        try:
+            flush()  # what was answered and judged is kept for a resume
+        except Exception:  # noqa: BLE001 - the original failure is the one to report
+            pass
         # cancelled or crashed: mark it, keep everything recorded so far for a resume
         reason = "cancelled" if isinstance(e, asyncio.CancelledError) else f"{type(e).__name__}: {e}"
         summary = {**run.summary, "error": reason, **_totals(run.summary, stats)}
@@ -477,6 +590,7 @@ def build_run_result(store: Store, run_id: str, *, evalset: EvalSet | None = Non
     cases = select_cases(evalset, run.split)
     results = {r.case_id: r for r in store.get_results(run_id)}
     verdicts = store.get_verdicts(run_id)
+    native = store.latest_native_assessments(run_id)
     primary = run.judges[0] if run.judges else None
     rows: list[CaseRow] = []
     for case in cases:
@@ -492,6 +606,7 @@ def build_run_result(store: Store, run_id: str, *, evalset: EvalSet | None = Non
             attempts=res.attempt if res else 0, latency_s=res.latency_s if res else None,
             error=res.error if res else None,
             verdicts={n: VerdictSummary(value=v.value, rationale=v.rationale, error=v.error) for n, v in vs.items()},
+            native=NativeVerdict.model_validate(native[case.id]) if case.id in native else None,
         ))
     by_split: defaultdict[str, list[CaseRow]] = defaultdict(list)
     by_cat: defaultdict[str, list[CaseRow]] = defaultdict(list)

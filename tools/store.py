@@ -171,6 +171,16 @@ CREATE TABLE IF NOT EXISTS gold_cache (
     error TEXT,
     created_at TEXT NOT NULL
 );
+
+-- Verdicts of deterministic judges keyed by everything they read (see verdict_cache_key): a
+-- re-run of unchanged answers copies them instead of judging again. Added without a schema
+-- bump: older stores simply gain the (empty) table.
+CREATE TABLE IF NOT EXISTS verdict_cache (
+    key TEXT PRIMARY KEY,
+    judge TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
 """
 
 
@@ -208,6 +218,14 @@ def answer_cache_key(space_version: str, question: str, backend_identity: str) -
 
 def gold_cache_key(data_identity: str, sql: str) -> str:
     return hashlib.sha256(_json([data_identity, sql.strip()]).encode()).hexdigest()
+
+
+def verdict_cache_key(judge: str, judge_version: str, case: dict[str, Any], space_version: str,
+                      answer_digest: str, gold_digests: list[str]) -> str:
+    """The identity of one judging: judge and its code version, the case as written, the space
+    version, and digests of the answer and gold results' *content* (not their cache keys: a
+    cache entry can be replaced, its content digest cannot lie)."""
+    return hashlib.sha256(_json([judge, judge_version, case, space_version, answer_digest, gold_digests]).encode()).hexdigest()
 
 
 def table_to_bytes(table: pa.Table | None, max_rows: int | None = None) -> tuple[bytes | None, int | None, bool]:
@@ -535,6 +553,25 @@ class Store:
             [(run_id, case_id, v.judge, _json(v.value), v.rationale, _json(v.details), v.error, now) for v in verdicts],
         )
 
+    def record_cases(self, items: list[tuple[QuestionResult, list[Verdict]]], *, max_rows: int = DEFAULT_MAX_ROWS) -> None:
+        """`record_case` for several questions in one transaction (one commit, one fsync)."""
+        if not items:
+            return
+        rows, verdicts = [], []
+        for result, vs in items:
+            data, total, truncated = table_to_bytes(result.result, max_rows)
+            rows.append((result.run_id, result.case_id, result.attempt, result.status, result.sql, _json(result.answer), data,
+                         result.result_rows if result.result_rows is not None else total,
+                         int(truncated or result.result_truncated), result.error, result.latency_s, int(result.from_cache),
+                         result.cache_key, result.created_at))
+            verdicts.append((result.run_id, result.case_id, vs))
+        with self._tx() as con:
+            con.executemany(
+                "INSERT OR REPLACE INTO results (run_id, case_id, attempt, status, sql, answer, result, result_rows, result_truncated,"
+                " error, latency_s, from_cache, cache_key, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            for run_id, case_id, vs in verdicts:
+                self._put_verdicts(con, run_id, case_id, vs)
+
     def put_verdicts(self, run_id: str, case_id: str, verdicts: list[Verdict]) -> None:
         """Add or replace verdicts of one question (re-judging)."""
         with self._tx() as con:
@@ -595,6 +632,12 @@ class Store:
         sql = "SELECT document FROM native_assessments" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY case_id, result_id"
         return [json.loads(r[0]) for r in self._query(sql, tuple(params))]
 
+    def latest_native_assessments(self, run_id: str) -> dict[str, dict[str, Any]]:
+        """Per case id of one of our runs, Genie's most recently stored assessment linked to it."""
+        rows = self._query("SELECT case_id, document FROM native_assessments WHERE run_id=? AND case_id IS NOT NULL"
+                           " ORDER BY created_at, rowid", (run_id,))
+        return {r[0]: json.loads(r[1]) for r in rows}  # later eval runs overwrite earlier ones
+
     # ------------------------------------------------------------ caches
     def has_cached_answer(self, key: str) -> bool:
         return bool(self._query("SELECT 1 FROM answer_cache WHERE key=?", (key,)))
@@ -633,6 +676,24 @@ class Store:
                 (key, data_identity, gold.sql, data, gold.error, _now()),
             )
         return True
+
+    def get_cached_verdicts(self, keys: list[str]) -> dict[str, Verdict]:
+        """Cached verdicts by `verdict_cache_key` (keys not cached are absent)."""
+        out: dict[str, Verdict] = {}
+        for start in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
+            chunk = keys[start:start + 500]
+            rows = self._query(f"SELECT key, verdict FROM verdict_cache WHERE key IN ({','.join('?' * len(chunk))})", tuple(chunk))
+            out.update({r[0]: Verdict.model_validate_json(r[1]) for r in rows})
+        return out
+
+    def put_cached_verdicts(self, verdicts: dict[str, Verdict]) -> None:
+        """Cache verdicts under their `verdict_cache_key`s (one transaction)."""
+        if not verdicts:
+            return
+        now = _now()
+        with self._tx() as con:
+            con.executemany("INSERT OR REPLACE INTO verdict_cache (key, judge, verdict, created_at) VALUES (?,?,?,?)",
+                            [(k, v.judge, v.model_dump_json(), now) for k, v in verdicts.items()])
 
     # ------------------------------------------------------------ documents
     def put_document(self, kind: str, key: str, body: str) -> None:
@@ -691,3 +752,4 @@ class Store:
             self._con.execute("DELETE FROM answer_cache")
             self._con.execute("DELETE FROM gold_cache")
             self._con.execute("DELETE FROM llm_cache")
+            self._con.execute("DELETE FROM verdict_cache")

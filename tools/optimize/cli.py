@@ -37,11 +37,61 @@ def add_optimize_parser(sub) -> argparse.ArgumentParser:
     op.add_argument("--seed", type=int, default=0, help="train/val/test split seed")
     op.add_argument("--concurrency", type=int, default=4)
     op.add_argument("--json", action="store_true", help="print the result as JSON")
+    op.add_argument("--export-dir", help="durable copy of the run (e.g. a /Volumes/... path): the store is restored from here "
+                                         "at start when the workspace has none, and the store and reports are copied here at "
+                                         "the end, also when the run fails (keeps SQLite itself on local disk)")
     op.set_defaults(func=cmd_optimize)
     return op
 
 
+def _restore_state(workspace: Path, export_dir: Path) -> None:
+    """Resume from the durable copy when the (local) workspace is new, e.g. on a fresh job cluster."""
+    import shutil
+
+    if (export_dir / "chaos.db").exists() and not (workspace / "chaos.db").exists():
+        workspace.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(export_dir / "chaos.db", workspace / "chaos.db")
+
+
+def _export_state(workspace: Path, export_dir: Path) -> None:
+    """Copy the store (a consistent snapshot through SQLite's backup API) and the reports to `export_dir`.
+
+    SQLite's locking is not safe on FUSE-mounted storage such as Unity Catalog volumes, so the
+    database is only ever written there as a whole file, never opened in place.
+    """
+    import shutil
+    import sqlite3
+    import tempfile
+
+    if not (workspace / "chaos.db").exists():
+        return
+    export_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        snapshot = Path(tmp) / "chaos.db"
+        src, dst = sqlite3.connect(workspace / "chaos.db"), sqlite3.connect(snapshot)
+        try:
+            src.backup(dst)
+        finally:
+            src.close()
+            dst.close()
+        shutil.copyfile(snapshot, export_dir / "chaos.db")
+    if (workspace / "reports").is_dir():
+        shutil.copytree(workspace / "reports", export_dir / "reports", dirs_exist_ok=True)
+
+
 def cmd_optimize(args: argparse.Namespace) -> int:
+    export_dir = Path(args.export_dir) if getattr(args, "export_dir", None) else None
+    if export_dir is None:
+        return _optimize(args)
+    _restore_state(Path(args.workspace), export_dir)
+    try:
+        return _optimize(args)
+    finally:
+        _export_state(Path(args.workspace), export_dir)
+        print(f"state and reports copied to {export_dir}", file=sys.stderr, flush=True)
+
+
+def _optimize(args: argparse.Namespace) -> int:
     import contextlib
 
     from chaos_llama.tools.cli import _open_backend
