@@ -96,8 +96,10 @@ def render(res: dict[str, Any]) -> str:
     return "\n".join([
         SECTION, "",
         "`chaos-llama serve` (bundled retail example) over stdio, real SDK client, calls in sequence. `eval_run` "
-        "is timed after one warming run, so every answer is cached (0 backend questions); it still re-judges and "
-        f"records a run. The warming run took {res['warm_eval_run_s']:.1f} s. Reproduce: `python -m bench.mcp_latency`.", "",
+        "is timed after one warming run, so every answer is cached (0 backend questions); it still records a new "
+        "run with every row and verdict, copying the built-in judges' verdicts from the verdict cache (keyed by "
+        "judge code, case, space version, answer and gold contents) instead of judging again. "
+        f"The warming run took {res['warm_eval_run_s']:.1f} s. Reproduce: `python -m bench.mcp_latency`.", "",
         md_table(["tool", "calls", "p50 (ms)", "p99 (ms)", "max (ms)"], rows), "",
         f"Peak RSS of the server process (VmHWM): **{res['peak_rss_mb']:.0f} MB**." if res["peak_rss_mb"] else
         "Peak RSS: not available (no /proc).",
