@@ -655,7 +655,7 @@ class Copilot:
         from chaos_llama.tools.store import answer_cache_key, gold_cache_key
 
         identity = self.backend.identity()
-        asks = {c.question for c in cases if not use_cache or self.store.get_cached_answer(answer_cache_key(version_id, c.question, identity)) is None}
+        asks = {c.question for c in cases if not use_cache or not self.store.has_cached_answer(answer_cache_key(version_id, c.question, identity))}
         fn = getattr(self.backend, "data_identity", None)
         data_id = str(fn() if callable(fn) else identity)
         golds = {s for c in cases for s in c.gold_sql if self.store.get_cached_gold(gold_cache_key(data_id, s)) is None}
