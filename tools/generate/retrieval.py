@@ -75,10 +75,17 @@ class _Concepts:
     group_snippets: set[str] = field(default_factory=set)
     entity_groups: set[str] = field(default_factory=set)  # tables whose rows are the groups (by key or name)
     counts: bool = False  # a result column is a COUNT
+    measures: list[tuple[str, frozenset[str]]] = field(default_factory=list)  # (phrase, target labels) the example question measures
 
 
 # Ways of asking for the same aggregate, read as one term so "how many" meets "number of".
 _INTENT = [(re.compile(r"\b(how many|number of|count of|counts?)\b", re.I), " count "),
+           # a time grain however it is said: "monthly", "month by month", "per month"
+           (re.compile(r"\b(month by month|monthly|months)\b", re.I), " month "),
+           (re.compile(r"\b(quarter by quarter|quarterly|quarters)\b", re.I), " quarter "),
+           (re.compile(r"\b(year by year|year over year|yearly|annual|annually|years)\b", re.I), " year "),
+           (re.compile(r"\b(weekly|weeks)\b", re.I), " week "),
+           (re.compile(r"\b(daily|days)\b", re.I), " day "),
            (re.compile(r"\b(average|avg|mean)\b", re.I), " average "),
            (re.compile(r"\b(top|best|highest|biggest|largest|most)\b", re.I), " top ")]
 
@@ -104,6 +111,24 @@ def _strip_slot_words(question: str, extra_values: list[str] = ()) -> list[str]:
             else:
                 i += 1
     return terms(" ".join(toks))
+
+
+_LABEL = re.compile(r"^\s*[A-Za-z][\w ]{0,30}:\s*")
+
+
+def _phrasings(guidance: str) -> list[str]:
+    """The items of usage guidance: its lines and `|`-separated items, a leading "Label:" dropped.
+
+    >>> _phrasings("Also asked as: Order count by channel | Break down orders by channel")
+    ['Order count by channel', 'Break down orders by channel']
+    """
+    out = []
+    for line in guidance.splitlines():
+        for item in line.split("|"):
+            item = _LABEL.sub("", item, count=1).strip()
+            if item:
+                out.append(item)
+    return out
 
 
 def _literal_strings(sql: str) -> list[str]:
@@ -163,7 +188,7 @@ class RetrievalGenerator:
         details: dict[str, Any] = {"strategy": self.name}
         tried, fits = [], []
         for ex, sim in ranked:
-            fit = self.fit(space, index, ex, question, ctx, parse)
+            fit = self.fit(space, index, ex, question, ctx, parse, similarity=sim)
             score = _score(sim, fit) if fit.sql else sim
             if sim >= 0.1 or fit.coverage > 0 or fit.concept > 0:
                 tried.append({"example": text(ex.question), "similarity": round(sim, 3), "score": round(score, 3),
@@ -204,22 +229,38 @@ class RetrievalGenerator:
             why.append(f"no example fits (closest '{best['example']}': {best['problem']})" if best
                        else "no example question is similar")
         else:
-            score, _, ex, _ = fits[0]
-            why.append(f"no example question is similar (best {score:.2f} < {self.fallback_threshold:.2f}: "
-                       f"'{text(ex.question)}')")
+            score, _, ex, fit = fits[0]
+            if score >= self.fallback_threshold:
+                # similar enough for a last resort, but the schema does not back it up
+                why.append(f"the closest example '{text(ex.question)}' (score {score:.2f}) is not used as a last "
+                           f"resort: " + (f"the question's words {', '.join(repr(w) for w in fit.unexplained[:3])} "
+                                          f"are in neither the schema nor the example" if fit.unexplained else
+                                          "the question names too little of the schema it uses"))
+            else:
+                why.append(f"no example question is similar (best {score:.2f} < {self.fallback_threshold:.2f}: "
+                           f"'{text(ex.question)}')")
         details["source"] = None
         return Generation(sql=None, reason="; ".join(why), details=details)
 
     def rank_examples(self, space: Space, index: SchemaIndex, question: str) -> list[tuple[ExampleSql, float]]:
-        """Examples by TF-IDF cosine of question (+ usage guidance), slot contents left out."""
+        """Examples by TF-IDF cosine of question (+ usage guidance), slot contents left out.
+
+        An example's score is its best of: the question and guidance as one text, or any single
+        phrasing (the question, or one line / `|`-separated item of the guidance), so an example
+        serving a family of phrasings is as close to each of them as an example written for it."""
         key = index.key
         if not key or key not in self._ranking:
             examples = [e for e in space.serialized.examples if text(e.sql).strip()]
-            docs = []
+            docs, phrasings = [], []
             for e in examples:
                 lits = _literal_strings(text(e.sql))
-                docs.append(_strip_slot_words(text(e.question), lits) + terms(text(e.usage_guidance)))
-            entry = (examples, TfIdf(docs))
+                segs = [text(e.question)] + _phrasings(text(e.usage_guidance))
+                # the values an example's own phrasings name are slot contents too ("APAC" for :rgn_cd)
+                stripped = [_strip_slot_words(q, lits + [v.value for v in index.values.find(q)]) for q in segs]
+                docs.append([t for seg in stripped for t in seg])
+                phrasings.append([seg for seg in stripped if seg])
+            tfidf = TfIdf(docs)
+            entry = (examples, tfidf, [[tfidf.vector(seg) for seg in segs] for segs in phrasings])
             if not key:
                 return self._rank(entry, index, question)
             if len(self._ranking) > 32:
@@ -229,12 +270,17 @@ class RetrievalGenerator:
 
     @staticmethod
     def _rank(entry, index: SchemaIndex, question: str) -> list[tuple[ExampleSql, float]]:
-        examples, tfidf = entry
+        examples, tfidf, seg_vectors = entry
         if not examples:
             return []
         qvals = [v.value for v in index.values.find(question)]
         q = _strip_slot_words(question, qvals)
-        return [(examples[i], s) for i, s in tfidf.rank(q)]
+        qv = tfidf.vector(q)
+        scored = []
+        for i, s in tfidf.rank(q):
+            best = max([s] + [TfIdf.cosine(qv, v) for v in seg_vectors[i]])
+            scored.append((examples[i], best))
+        return sorted(scored, key=lambda p: -p[1])
 
     # ---- slot filling
     def _prepare(self, ex: ExampleSql, index: SchemaIndex, ctx: GenerationContext):
@@ -279,6 +325,10 @@ class RetrievalGenerator:
                     slots.append(_Slot("year", lit))
         group_cols = {c for g in tree.find_all(exp.Group) for c in _columns_of(g, aliases)}
         concepts = _concepts(tree, aliases, index, ex, group_cols)
+        # what the example's own question measures ("units" in "How many units ... did we sell"), when its SQL does
+        concepts.measures = [(m.text, frozenset(t.label for t in m.targets))
+                             for m in parse_question(index, ex_q).mentions
+                             if _is_measure(m) and any(_covers(concepts, t, index) for t in m.targets)]
         prep = (tree, slots, group_cols, ex_words, ex_periods, ex_numbers, concepts)
         if ctx.space_key:
             if len(self._prepared) > 1024:
@@ -287,7 +337,7 @@ class RetrievalGenerator:
         return prep
 
     def fit(self, space: Space, index: SchemaIndex, ex: ExampleSql, question: str, ctx: GenerationContext,
-            parse: Parse | None = None) -> _Fit:
+            parse: Parse | None = None, similarity: float = 0.0) -> _Fit:
         """The example's SQL with its slots filled from the question, or the reason it does not fit."""
         sql = text(ex.sql)
         prep = self._prepare(ex, index, ctx)
@@ -315,6 +365,11 @@ class RetrievalGenerator:
                 return _Fit(None, problem=f"the example SQL does not use '{m.text}' ({m.targets[0].label})")
             else:
                 loose += 1
+        # The example's question names the measure its SQL computes; a question naming nothing of the
+        # schema at all may ask for another one ("How much did we sell?" is not "How many units did we
+        # sell?"), unless it is one of the example's own phrasings (values aside).
+        if not any(m.targets for m in parse.mentions) and similarity < 0.9 and concepts.measures:
+            return _Fit(None, problem=f"the example measures '{concepts.measures[0][0]}' and the question names no measure")
         for m in mentions:
             if m.role == "group" and not any(_groups_by(concepts, t) for t in m.targets):
                 return _Fit(None, problem=f"the example SQL is not broken down by '{m.text}'")

@@ -45,6 +45,9 @@ _GROUP_CUES = [("for", "each"), ("for", "every"), ("broken", "down", "by"), ("gr
                ("by",), ("per",), ("each",), ("across",)]
 _SUBJECT_CUES = {"which", "what", "list", "show", "name", "find", "give", "display"}
 _DISTINCT_CUES = {"distinct", "unique", "different"}
+# Words that say how to aggregate or rank, never what is measured (proposers leave them out of synonyms).
+CUE_WORDS = frozenset({w for seq in [*_AGG_CUES, *_COUNT_CUES, *_GROUP_CUES] for w in seq} | set(_RANK_CUES)
+                      | _DISTINCT_CUES | {"much", "many", "rank", "ranked", "compare", "share", "percent", "percentage"})
 _CMP = [(("more", "than"), ">"), (("greater", "than"), ">"), (("over",), ">"), (("above",), ">"),
         (("exceeding",), ">"), (("at", "least"), ">="), (("less", "than"), "<"), (("fewer", "than"), "<"),
         (("under",), "<"), (("below",), "<"), (("at", "most"), "<=")]

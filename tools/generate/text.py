@@ -102,6 +102,16 @@ class TfIdf:
         norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
         return {t: v / norm for t, v in vec.items()}
 
+    def vector(self, tokens: list[str]) -> dict[str, float]:
+        """The normalized TF-IDF vector of a token list, weighted by this collection's idf."""
+        return self._vector(tokens)
+
+    @staticmethod
+    def cosine(a: dict[str, float], b: dict[str, float]) -> float:
+        if len(b) < len(a):
+            a, b = b, a
+        return sum(v * b.get(t, 0.0) for t, v in a.items())
+
     def similarity(self, tokens: list[str], index: int) -> float:
         q = self._vector(tokens)
         d = self._vectors[index]

@@ -9,7 +9,10 @@ memorizing one:
   that are the same query up to such values form one family, served by one example whose usage
   guidance lists the family's phrasings.
 - **Join specs** from the equalities gold queries join on, oriented many-to-one by key uniqueness.
-- **Entity matching** on the columns whose values questions name (so values are recognized).
+- **Entity matching** on the columns whose values questions name (so values are recognized), and on
+  low-cardinality text columns golds break results down by.
+- **Measure snippets** for aggregates several golds return, named by the golds' alias, with the words
+  questions of two or more families use for them as synonyms ("sales", "revenue").
 - **Column synonyms** from "by <phrase>" / "per <phrase>" when the phrase maps to the column the
   gold groups by and the space does not know it yet.
 - **Column descriptions**, where missing, for columns gold queries always filter to one value.
@@ -29,13 +32,16 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from chaos_llama.tools.generate.text import words
+from chaos_llama.tools.generate.schema_link import CUE_WORDS
+from chaos_llama.tools.generate.slots import periods
+from chaos_llama.tools.generate.text import STOPWORDS, stem, words
 from chaos_llama.tools.optimize.model import Failure, TriedChange
 from chaos_llama.tools.optimize.proposers import MAX_ENTITY_MATCHING_COLUMNS, TableData
 from chaos_llama.tools.space.changes import (
     AddColumnSynonyms,
     AddExampleSql,
     AddJoinSpec,
+    AddSnippet,
     ChangeSet,
     ParameterSpec,
     SetColumnDescription,
@@ -66,6 +72,9 @@ class _Mined:
     entity: list[Col] = field(default_factory=list)
     constants: list[tuple[Col, str]] = field(default_factory=list)  # filters to one value the question does not name
     group_columns: list[Col] = field(default_factory=list)
+    measures: list[tuple[str, str]] = field(default_factory=list)  # (aggregate SQL over table names, its alias)
+    value_words: set[str] = field(default_factory=set)  # words of the values the question names
+    context_terms: set[str] = field(default_factory=set)  # stemmed words of the tables and non-measure columns used
 
 
 class HeuristicProposer:
@@ -107,11 +116,13 @@ class HeuristicProposer:
         enabled = {(t.identifier.lower(), c.column_name.lower()) for t in s.tables for c in t.column_configs
                    if c.enable_entity_matching}
         room = MAX_ENTITY_MATCHING_COLUMNS - len(enabled)
-        for col in _unique(c for m in mined for c in m.entity):
+        named = _unique(c for m in mined for c in m.entity)
+        for col in _unique([*named, *self._breakdown_columns(mined)]):
             if (col[0].lower(), col[1].lower()) in enabled or room <= 0:
                 continue
             room -= 1
-            ranked.append((1, len(ranked), SetColumnEntityMatching(table=col[0], column=col[1], enabled=True)))
+            ranked.append((1 if col in named else 4, len(ranked),
+                           SetColumnEntityMatching(table=col[0], column=col[1], enabled=True)))
 
         # 3. one parameterized example per family of failing questions (biggest families first)
         families: dict[str, list[_Mined]] = defaultdict(list)
@@ -140,6 +151,11 @@ class HeuristicProposer:
         # 4. synonyms: "by <phrase>" naming the column the gold groups by
         for col, phrase in self._synonyms(space, mined):
             ranked.append((4, len(ranked), AddColumnSynonyms(table=col[0], column=col[1], synonyms=[phrase])))
+
+        # 4b. measures: one snippet per aggregate the golds return, named by the golds' alias, with the
+        # words the questions use for it as synonyms (so "sales" and "revenue" reach the same measure)
+        for snippet in self._measure_snippets(space, mined):
+            ranked.append((2, len(ranked), snippet))  # serve many families, like the family examples
 
         # 5. descriptions where missing, for columns gold queries pin to one value
         if self.descriptions:
@@ -224,6 +240,9 @@ class HeuristicProposer:
                     m.constants.append((col, value))
                 continue
             m.entity.append(via or col)
+            m.value_words |= set(words(value.replace("&", " and ")))
+            if via is not None:
+                m.value_words |= {w for v in self.data.lookup(col[0], col[1], value, via[1]) for w in words(v.replace("&", " and "))}
             pname = _param_name(re.sub(r"\W+", "_", col[1].lower()).strip("_") or "value", names)
             lit.replace(exp.Placeholder(this=pname))
             m.params.append(ParameterSpec(
@@ -234,9 +253,37 @@ class HeuristicProposer:
                 col = self._column(c, aliases)
                 if col and col not in m.group_columns:
                     m.group_columns.append(col)
+        m.measures = self._measures(tree, aliases)
+        in_measure = {id(c) for proj in (tree.expressions if isinstance(tree, exp.Select) else [])
+                      if proj.find(exp.AggFunc) for c in proj.find_all(exp.Column)}
+        m.context_terms = {stem(w) for t in set(aliases.values()) for w in words(t.split(".")[-1])}
+        m.context_terms |= {stem(w) for c in tree.find_all(exp.Column) if id(c) not in in_measure for w in words(c.name)}
         m.param_sql = tree.sql("databricks", pretty=True)
         m.key = _shape(tree)
         return m
+
+    def _measures(self, tree: exp.Expression, aliases: dict[str, str]) -> list[tuple[str, str]]:
+        """The aggregates the outer query returns, as snippet SQL over table names, with the gold's
+        alias for them (`SUM(oi.qty) AS units_sold` -> ('SUM(order_items.qty)', 'units_sold'))."""
+        if not isinstance(tree, exp.Select):
+            return []
+        out = []
+        for proj in tree.expressions:
+            node = proj.this if isinstance(proj, exp.Alias) else proj
+            while isinstance(node, (exp.Round, exp.Cast, exp.Paren)):
+                node = node.this
+            if not node.find(exp.AggFunc) or not node.find(exp.Column) or not isinstance(proj, exp.Alias) \
+                    or node.find(exp.Placeholder):
+                continue  # a measure with a question's value in it is not a reusable measure
+            node = node.copy()
+            for c in list(node.find_all(exp.Column)):
+                col = self._column(c, aliases)
+                if col is None:
+                    break
+                c.replace(exp.column(col[1], table=col[0].split(".")[-1]))
+            else:
+                out.append((node.sql("databricks"), proj.alias))
+        return out
 
     def _named(self, col: Col, value: str, qwords: str) -> tuple[bool, Col | None]:
         """Whether the question names `value` of `col`: literally, or as another column's value
@@ -334,13 +381,79 @@ class HeuristicProposer:
                     if nxt in _STOP or nxt.isdigit():
                         break
                     phrase.append(nxt)
-                if not phrase or set(phrase) & known:
+                if not phrase or set(phrase) <= known:
                     continue
                 p = " ".join(phrase)
                 if (col, p) not in seen and (self.data is None or col[1] in self.data.columns(col[0])):
                     seen.add((col, p))
                     out.append((col, p))
                 break
+        return out
+
+    def _breakdown_columns(self, mined: list[_Mined]) -> list[Col]:
+        """Text columns golds group by with few distinct values: questions name their values to say
+        which groups to compare ("flagship, outlet and online stores"), so they need entity matching."""
+        if self.data is None:
+            return []
+        out = []
+        for col in _unique(c for m in mined for c in m.group_columns):
+            if col[1] in self.data.text_columns(col[0]) and 0 < len(self.data.values(*col)) <= 50:
+                out.append(col)
+        return out
+
+    def _measure_snippets(self, space: Space, mined: list[_Mined]) -> list[AddSnippet]:
+        """Measure snippets for aggregates that two or more train questions return.
+
+        A phrase (one or two words) becomes a synonym when questions of at least two families say it
+        for this measure and at least 3 in 4 of the questions saying it return this measure; words
+        naming the tables and the non-measure columns the gold uses, values, periods, breakdowns ("by
+        region": the word after a group cue) and aggregation cues ("top", "total") are not measure words."""
+        existing = {_norm_sql(text(sn.sql)) for sn in (space.serialized.snippets("measures") or [])}
+        by_measure: dict[str, list[_Mined]] = defaultdict(list)
+        sql_of: dict[str, tuple[str, str]] = {}
+        phrases_of: dict[int, set[str]] = {}
+        surface: dict[str, str] = {}
+        for m in mined:
+            for sql, alias in m.measures:
+                k = _norm_sql(sql)
+                if m not in by_measure[k]:
+                    by_measure[k].append(m)
+                sql_of.setdefault(k, (sql, alias))
+            phrases_of[id(m)] = set()
+            q = m.failure.question
+            for p in periods(q):
+                q = q[: p.span[0]] + " " * (p.span[1] - p.span[0]) + q[p.span[1]:]
+            toks = words(q.replace("&", " and "))
+            after_cue = {i + 1 for i, w in enumerate(toks) if w in _GROUP_CUES}
+            keep = [(i, w) for i, w in enumerate(toks)
+                    if w not in STOPWORDS and w not in _STOP and w not in CUE_WORDS and not w.isdigit()
+                    and w not in m.value_words and stem(w) not in m.context_terms
+                    and i not in after_cue]
+            for j, (i, w) in enumerate(keep):
+                phrases_of[id(m)].add(stem(w))
+                surface.setdefault(stem(w), w)
+                if j + 1 < len(keep) and keep[j + 1][0] == i + 1:
+                    key = f"{stem(w)} {stem(keep[j + 1][1])}"
+                    phrases_of[id(m)].add(key)
+                    surface.setdefault(key, f"{w} {keep[j + 1][1]}")
+        out = []
+        for k, users in sorted(by_measure.items(), key=lambda kv: -len(kv[1])):
+            sql, alias = sql_of[k]
+            if len(users) < 2 or k in existing:
+                continue
+            ids = {id(m) for m in users}
+            syns = []
+            for phrase in sorted({p for m in users for p in phrases_of[id(m)]}):
+                fams = {m.key for m in users if phrase in phrases_of[id(m)]}
+                saying = [m for m in mined if phrase in phrases_of[id(m)]]
+                if len(fams) >= 2 and sum(id(m) in ids for m in saying) / len(saying) >= 0.75:
+                    syns.append(surface[phrase])
+            name = _spell(alias)
+            syns = [x for x in syns if x.lower() != name.lower()]
+            if not syns and not set(words(alias)) - {"total", "value", "cnt", "count", "sum", "avg", "amount"}:
+                continue  # nothing says what this aggregate is called
+            out.append(AddSnippet(kind="measure", sql=sql, alias=re.sub(r"\W+", "_", alias.lower()), display_name=name,
+                                  synonyms=syns or None))
         return out
 
     @staticmethod
@@ -375,8 +488,6 @@ def _period_params(tree: exp.Expression, question: str, names: dict[str, int]) -
     becomes `YEAR(ADD_MONTHS(d, -1)) = :fiscal_year` (the calendar form for a calendar year).
     """
     import datetime as dt
-
-    from chaos_llama.tools.generate.slots import periods
 
     found = periods(question)
     out: list[ParameterSpec] = []
@@ -481,6 +592,17 @@ def _guidance(current: str, phrasings: list[str]) -> str:
     if not merged:
         return current
     return (rest + "\n" if rest else "") + prefix + " | ".join(merged)
+
+
+def _norm_sql(sql: str) -> str:
+    """An aggregate's SQL without table qualifiers, lower case (how the engine compares snippets)."""
+    try:
+        tree = sqlglot.parse_one(sql, read="databricks")
+    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError):
+        return sql.lower()
+    for c in tree.find_all(exp.Column):
+        c.set("table", None)
+    return tree.sql("databricks").lower()
 
 
 def _spell(name: str) -> str:
