@@ -1,8 +1,9 @@
 """The execution judge's large-result paths give the same verdicts as the small-result paths.
 
-The paths for results above `LARGE_ROWS` (statistics-based column candidates, packed-sort row
-pairing, hash comparison of text with an injectivity check, localized row diffs) are exercised
-on small tables by lowering the threshold, and compared with the default paths on the same pairs.
+The paths for results above `LARGE_ROWS` (statistics-based column candidates, row pairing by
+exact codes packed into one sort key or hashed when they do not fit, the hash fallback with its
+injectivity check, row diffs localized from the pairing) are exercised on small tables by
+lowering the threshold, and compared with the default paths on the same pairs.
 """
 
 from __future__ import annotations
@@ -73,8 +74,10 @@ def test_expected_verdicts():
 
 
 def test_text_hash_collision_falls_back_to_value_comparison(monkeypatch):
-    """When the text hash is not provably injective the strings themselves are compared."""
+    """Without exact codes (the hash fallback), a text hash not provably injective makes the
+    strings themselves be compared."""
     monkeypatch.setattr(execution, "LARGE_ROWS", 50)
+    monkeypatch.setattr(execution, "_pairing", lambda *a: None)
     monkeypatch.setattr(execution, "_hash_injective", lambda *a: False)
     gold = _table(_gold())
     assert compare_results(gold, _pairs()["reordered"]).equal
@@ -88,3 +91,60 @@ def test_injectivity_check_sees_different_values_behind_equal_counts():
     same = execution.canonicalize(pa.table({"s": ["y", "x", "y"]}))
     assert execution._hash_injective(a, 0, same, 0) is True
     assert execution._hash_injective(a, 0, b, 0) is False
+
+
+def _wide_gold(seed: int = 4) -> dict[str, pa.Array]:
+    """Exact columns whose codes need more than 32 bits together (second-resolution timestamps
+    over years), NULLs in every exact kind, and a boolean."""
+    rng = np.random.default_rng(seed)
+    secs = rng.integers(0, 10 * 365 * 86400, N)
+    ts = np.datetime64("2015-01-01T00:00:00") + secs.astype("timedelta64[s]")
+    nulls = rng.random(N) < 0.05
+    return {
+        "ts": pa.array(ts, mask=nulls),
+        "name": pa.array([None if k % 37 == 0 else f"n{k}" for k in rng.integers(0, 300, N)]),
+        "flag": pa.array(rng.random(N) < 0.5, mask=rng.random(N) < 0.05),
+        "v": pa.array(np.round(rng.uniform(0, 10, N), 3)),
+    }
+
+
+def _micro_gold(seed: int = 5) -> dict[str, pa.Array]:
+    """Three microsecond timestamps spanning centuries: the codes do not fit one 64-bit key, so
+    rows pair by a hash and every exact column is compared pair by pair."""
+    rng = np.random.default_rng(seed)
+    base = np.datetime64("1900-01-01T00:00:00.000000")
+    out = {f"t{k}": pa.array(base + rng.integers(0, 2**50, N).astype("timedelta64[us]")) for k in range(3)}
+    out["x"] = pa.array(rng.normal(size=N))
+    return out
+
+
+def _variants(cols: dict[str, pa.Array], text: str | None) -> dict[str, pa.Table]:
+    perm = np.random.default_rng(9).permutation(N)
+    gold = pa.table(cols)
+    shuffled = gold.take(pa.array(perm))
+    out = {"reordered": shuffled, "number_changed": shuffled.set_column(
+        shuffled.num_columns - 1, shuffled.column_names[-1],
+        pa.array(np.asarray(shuffled.column(-1)) + np.where(np.arange(N) == 11, 1.0, 0.0)))}
+    if text is not None:
+        vals = shuffled.column(text).to_pylist()
+        vals[5] = "not in gold"
+        out["text_changed"] = shuffled.set_column(shuffled.column_names.index(text), text, pa.array(vals))
+    first = shuffled.column(0).to_pylist()
+    first[7], first[8] = first[8], first[7]  # two rows swap one exact value: same column multiset
+    out["exact_swapped"] = shuffled.set_column(0, shuffled.column_names[0], pa.array(first, type=shuffled.schema[0].type))
+    return out
+
+
+@pytest.mark.parametrize(("gold_cols", "text", "name"), [
+    (g, t, n) for g, t in ((_wide_gold, "name"), (_micro_gold, None))
+    for n in _variants(g(), t)
+])
+def test_packed_and_hashed_pairings_agree_with_small_paths(gold_cols, text, name, monkeypatch):
+    """Row pairing by packed exact codes (wide shifts) and by hashed keys gives the small path's outcome."""
+    gold = pa.table(gold_cols())
+    gen = _variants(gold_cols(), text)[name]
+    small = compare_results(gold, gen)
+    monkeypatch.setattr(execution, "LARGE_ROWS", 50)
+    large = compare_results(gold, gen)
+    assert {f: getattr(large, f) for f in FIELDS} == {f: getattr(small, f) for f in FIELDS}
+    assert small.equal is (name == "reordered")
