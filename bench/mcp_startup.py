@@ -101,19 +101,6 @@ def table(runs: dict[str, list[float]]) -> tuple[str, float]:
     return "\n".join(lines), ratio
 
 
-def write_section(text: str, path: Path = DOC) -> None:
-    """Replace (or append) this section; other sections of the file are left as they are."""
-    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    start = old.find(SECTION + "\n")
-    if start < 0:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        nxt = old.find("\n## ", start + len(SECTION))
-        new = old[:start] + text + ("\n" + old[nxt + 1:] if nxt >= 0 else "")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(new.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=7, help="runs per server (default 7)")
@@ -123,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     text, ratio = table(runs)
     print(text)
     if not args.no_write:
-        write_section(text)
+        from bench._common import write_section
+
+        write_section(SECTION, text, DOC)
         print(f"wrote {DOC.relative_to(ROOT)}")
     return 0 if ratio <= THRESHOLD else 1
 

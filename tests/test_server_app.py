@@ -20,6 +20,7 @@ from chaos_llama.server.app import build_app
 from chaos_llama.server.config import load_config
 from chaos_llama.server.guards import WITHHELD
 from server_helpers import texts
+from server_helpers import warm_store as shared_warm_store
 
 ALL_TOOLS = {
     "space_get", "space_propose", "space_apply", "space_history", "space_diff", "space_rollback", "evalset_info",
@@ -39,20 +40,7 @@ def make_app(workspace: Path, **budgets):
 @pytest.fixture(scope="session")
 def warm_store(tmp_path_factory):
     """A chaos.db whose caches hold the starting space's train/val/test answers and gold results."""
-    import asyncio
-
-    from chaos_llama.tools.copilot import Copilot, settings_for_example
-
-    ws = tmp_path_factory.mktemp("warm")
-    cp = Copilot(settings_for_example(workspace=ws))
-
-    async def fill():
-        for split in ("train", "val", "test"):
-            await cp._run(split, cp.head())
-
-    asyncio.run(fill())
-    cp.close()
-    return ws / "chaos.db"
+    return shared_warm_store(tmp_path_factory.mktemp("warm"))
 
 
 @pytest.fixture
