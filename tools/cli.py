@@ -85,7 +85,7 @@ def _result_json(result) -> dict:
 
 
 # ---------------------------------------------------------------- commands
-def _open_backend(args: argparse.Namespace, store=None):
+def backend_from_args(args: argparse.Namespace, store=None):
     """The backend the command line names (local engine or a Genie space)."""
     from chaos_llama.tools.errors import InvalidInput
 
@@ -125,13 +125,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
         Path(args.workspace).mkdir(parents=True, exist_ok=True)
         store = Store(Path(args.workspace) / "chaos.db")  # keeps every version pulled from or pushed to Genie
-        backend = _open_backend(args, store)
+        backend = backend_from_args(args, store)
         space, evalset = remote_inputs(backend, args.space, args.evalset, seed=args.seed)
     else:
         if not args.space or not args.evalset:
             raise InvalidInput("--space and --evalset are required with the local engine", field="space" if not args.space else "evalset")
         space, evalset = load_inputs(args.space, args.evalset, seed=args.seed)
-        backend = _open_backend(args)
+        backend = backend_from_args(args)
     from chaos_llama.tools.judges.custom import load_user_judges
 
     judges = [j.strip() for j in args.judges.split(",") if j.strip()]
@@ -344,13 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _is_bad_input(e: ChaosLlamaError) -> bool:
     """What the user named is wrong (a file, a field, a judge, a data source): exit 2, not 1."""
-    from chaos_llama.tools.errors import DataLoadError, InvalidInput, JudgeError, SpaceNotFound
+    from chaos_llama.tools.errors import InvalidInput, SpaceNotFound
 
-    if isinstance(e, (InvalidInput, SpaceNotFound)):
-        return True
-    if isinstance(e, DataLoadError):
-        return "not found" in str(e)
-    return isinstance(e, JudgeError) and ("Unknown judge" in str(e) or "Custom judge" in str(e))
+    return isinstance(e, (InvalidInput, SpaceNotFound))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

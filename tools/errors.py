@@ -59,6 +59,10 @@ class DataLoadError(ChaosLlamaError):
     """A data source failed to load."""
 
 
+class DataNotFound(DataLoadError, InvalidInput):
+    """A data source the user named does not exist."""
+
+
 class UnsafeSQL(ChaosLlamaError):
     """SQL that is not a single read-only statement; it is never executed."""
 
@@ -77,6 +81,10 @@ class BackendError(ChaosLlamaError):
 
 class JudgeError(ChaosLlamaError):
     """A judge failed, or lacks a field it needs."""
+
+
+class UnknownJudge(JudgeError, InvalidInput):
+    """A judge name or reference (`file.py:function`) that names no judge."""
 
 
 class ApplyConflict(ChaosLlamaError):

@@ -30,7 +30,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from chaos_llama.tools.errors import DataLoadError
+from chaos_llama.tools.errors import DataLoadError, DataNotFound
 from chaos_llama.tools.sql import POSTGRES_READ
 
 __all__ = ["build_database", "load_pg_dump", "DATA_EXTENSIONS"]
@@ -59,7 +59,7 @@ def build_database(sources: list[str | Path] | str | Path, path: str | Path | No
         raise DataLoadError("No data sources given; expected CSV/Parquet files or folders, a .duckdb file or a .sql dump")
     for s in srcs:
         if not s.exists():
-            raise DataLoadError(f"Data source not found: {s}")
+            raise DataNotFound(f"Data source not found: {s}")
     target = Path(path).expanduser() if path is not None else None
     if target is not None and any(s.resolve() == target.resolve() for s in srcs if target.exists()):
         raise DataLoadError(f"Output database {target} is also a source; choose another path")

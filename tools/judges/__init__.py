@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from chaos_llama.tools.errors import JudgeError, did_you_mean
+from chaos_llama.tools.errors import JudgeError, UnknownJudge, did_you_mean
 from chaos_llama.tools.judges import execution, failure_analysis, llm, sql_equivalence, sql_valid
 from chaos_llama.tools.judges.base import GoldResult, Judge, Verdict
 
@@ -64,7 +64,7 @@ def get_judge(name: str) -> JudgeSpec:
     try:
         return JUDGES[name]
     except KeyError:
-        raise JudgeError(f"Unknown judge {name!r}.{did_you_mean(name, JUDGES)}") from None
+        raise UnknownJudge(f"Unknown judge {name!r}.{did_you_mean(name, JUDGES)}") from None
 
 
 def check_needs(judge_names: Iterable[str], available: set[str]) -> None:

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from chaos_llama.tools.errors import InvalidConfig, JudgeError, did_you_mean
+from chaos_llama.tools.errors import InvalidConfig, JudgeError, UnknownJudge, did_you_mean
 from chaos_llama.tools.judges.base import Verdict
 
 _JUDGE_KWARGS = ("generated", "expected", "space")
@@ -85,11 +85,11 @@ def load_custom_judge(ref: str, *, name: str | None = None, register: bool = Tru
 
     module_ref, sep, attr = ref.rpartition(":")
     if not sep or not module_ref or not attr:
-        raise JudgeError(f"Custom judge {ref!r}: expected 'pkg.module:function' or 'path/to/file.py:function'")
+        raise UnknownJudge(f"Custom judge {ref!r}: expected 'pkg.module:function' or 'path/to/file.py:function'")
     if module_ref.endswith(".py") or "/" in module_ref or "\\" in module_ref:
         path = Path(module_ref).expanduser()
         if not path.is_file():
-            raise JudgeError(f"Custom judge {ref!r}: file {str(path)!r} does not exist")
+            raise UnknownJudge(f"Custom judge {ref!r}: file {str(path)!r} does not exist")
         mod_name = f"chaos_llama_custom_{abs(hash(str(path.resolve())))}"
         spec = importlib.util.spec_from_file_location(mod_name, path)
         if spec is None or spec.loader is None:
@@ -108,7 +108,7 @@ def load_custom_judge(ref: str, *, name: str | None = None, register: bool = Tru
     fn = getattr(module, attr, None)
     if fn is None or not callable(fn):
         options = [n for n, v in vars(module).items() if callable(v) and not n.startswith("_")]
-        raise JudgeError(f"Custom judge {ref!r}: no function {attr!r} in {module_ref!r}.{did_you_mean(attr, options)}")
+        raise UnknownJudge(f"Custom judge {ref!r}: no function {attr!r} in {module_ref!r}.{did_you_mean(attr, options)}")
     jname = name or attr
     wrapped = wrap_function(jname, fn)
     needs = tuple(needs or getattr(fn, "NEEDS", ()) or ())

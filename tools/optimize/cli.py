@@ -94,7 +94,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
 def _optimize(args: argparse.Namespace) -> int:
     import contextlib
 
-    from chaos_llama.tools.cli import _open_backend
+    from chaos_llama.tools.cli import backend_from_args
     from chaos_llama.tools.errors import InvalidInput
     from chaos_llama.tools.evaluate import bundled_example, load_inputs, remote_inputs
     from chaos_llama.tools.optimize.loop import optimize
@@ -110,14 +110,14 @@ def _optimize(args: argparse.Namespace) -> int:
         store = stack.enter_context(Store(workspace / "chaos.db"))
         args.data = data
         if args.backend == "databricks":
-            backend = _open_backend(args, store)
+            backend = backend_from_args(args, store)
             space, evalset = remote_inputs(backend, space_path, evalset_path, seed=args.seed)
         else:
             if not space_path or not evalset_path:
                 raise InvalidInput("the local engine needs --example, or --space with --evalset and --data",
                                    field="space" if not space_path else "evalset")
             space, evalset = load_inputs(space_path, evalset_path, seed=args.seed)
-            backend = _open_backend(args)
+            backend = backend_from_args(args)
         tracking = False if args.no_tracking else (args.tracking_uri or True)
         options = {}
         if args.proposer == "llm":
