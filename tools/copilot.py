@@ -599,7 +599,8 @@ class Copilot:
 
         try:
             ensure_valid(space)  # nothing is written for an invalid space
-            deploy = getattr(self.backend, "deploy", None) if self.settings.databricks or self._backend is not None else None
+            # (a local engine not built yet has nothing to deploy: don't build it here)
+            deploy = getattr(self.backend if self.settings.databricks else self._backend, "deploy", None)
             if deploy is not None:
                 # A remote space (Genie) gets the revision before it is recorded: a refused push
                 # (e.g. someone edited the space meanwhile) adds no revision.

@@ -344,30 +344,28 @@ class Emulator:
         handler = getattr(self, f"_h_{route}")
         return 200, await handler(params=params, query=query, data=data, failed=fault == "failed"), {}
 
+    _SPACE = r"/api/2\.0/genie/spaces/(?P<space_id>[^/]+)"
+    _MESSAGE = _SPACE + r"/conversations/(?P<conversation_id>[^/]+)/messages/(?P<message_id>[^/]+)"
     _ROUTES = [
         ("GET", r"/api/2\.0/genie/spaces", "list_spaces"),
-        ("GET", r"/api/2\.0/genie/spaces/(?P<space_id>[^/]+)", "get_space"),
-        ("PATCH", r"/api/2\.0/genie/spaces/(?P<space_id>[^/]+)", "update_space"),
-        ("POST", r"/api/2\.0/genie/spaces/(?P<space_id>[^/]+)/start-conversation", "start_conversation"),
-        ("POST", r"/api/2\.0/genie/spaces/(?P<space_id>[^/]+)/conversations/(?P<conversation_id>[^/]+)/messages", "create_message"),
-        ("GET", r"/api/2\.0/genie/spaces/(?P<space_id>[^/]+)/conversations/(?P<conversation_id>[^/]+)/messages/(?P<message_id>[^/]+)", "get_message"),
-        ("GET", r"/api/2\.0/genie/spaces/(?P<space_id>[^/]+)/conversations/(?P<conversation_id>[^/]+)/messages/(?P<message_id>[^/]+)"
-                r"/attachments/(?P<attachment_id>[^/]+)/query-result", "attachment_query_result"),
-        ("GET", r"/api/2\.0/genie/spaces/(?P<space_id>[^/]+)/conversations/(?P<conversation_id>[^/]+)/messages/(?P<message_id>[^/]+)"
-                r"/query-result/(?P<attachment_id>[^/]+)", "attachment_query_result"),
-        ("GET", r"/api/2\.0/genie/spaces/(?P<space_id>[^/]+)/conversations/(?P<conversation_id>[^/]+)/messages/(?P<message_id>[^/]+)"
-                r"/query-result", "message_query_result"),
-        ("POST", r"/api/2\.0/genie/spaces/(?P<space_id>[^/]+)/conversations/(?P<conversation_id>[^/]+)/messages/(?P<message_id>[^/]+)"
-                 r"/attachments/(?P<attachment_id>[^/]+)/execute-query", "execute_attachment_query"),
-        ("POST", r"/api/2\.0/genie/spaces/(?P<space_id>[^/]+)/eval-runs", "create_eval_run"),
-        ("GET", r"/api/2\.0/genie/spaces/(?P<space_id>[^/]+)/eval-runs", "list_eval_runs"),
-        ("GET", r"/api/2\.0/genie/spaces/(?P<space_id>[^/]+)/eval-runs/(?P<eval_run_id>[^/]+)", "get_eval_run"),
-        ("GET", r"/api/2\.0/genie/spaces/(?P<space_id>[^/]+)/eval-runs/(?P<eval_run_id>[^/]+)/results", "list_eval_results"),
-        ("GET", r"/api/2\.0/genie/spaces/(?P<space_id>[^/]+)/eval-runs/(?P<eval_run_id>[^/]+)/results/(?P<result_id>[^/]+)", "get_eval_result"),
+        ("GET", _SPACE, "get_space"),
+        ("PATCH", _SPACE, "update_space"),
+        ("POST", _SPACE + "/start-conversation", "start_conversation"),
+        ("POST", _SPACE + r"/conversations/(?P<conversation_id>[^/]+)/messages", "create_message"),
+        ("GET", _MESSAGE, "get_message"),
+        ("GET", _MESSAGE + r"/attachments/(?P<attachment_id>[^/]+)/query-result", "attachment_query_result"),
+        ("GET", _MESSAGE + r"/query-result/(?P<attachment_id>[^/]+)", "attachment_query_result"),
+        ("GET", _MESSAGE + "/query-result", "message_query_result"),
+        ("POST", _MESSAGE + r"/attachments/(?P<attachment_id>[^/]+)/execute-query", "execute_attachment_query"),
+        ("POST", _SPACE + "/eval-runs", "create_eval_run"),
+        ("GET", _SPACE + "/eval-runs", "list_eval_runs"),
+        ("GET", _SPACE + r"/eval-runs/(?P<eval_run_id>[^/]+)", "get_eval_run"),
+        ("GET", _SPACE + r"/eval-runs/(?P<eval_run_id>[^/]+)/results", "list_eval_results"),
+        ("GET", _SPACE + r"/eval-runs/(?P<eval_run_id>[^/]+)/results/(?P<result_id>[^/]+)", "get_eval_result"),
         ("POST", r"/api/2\.0/sql/statements", "execute_statement"),
         ("GET", r"/api/2\.0/sql/statements/(?P<statement_id>[^/]+)", "get_statement"),
-        ("GET", r"/api/2\.0/sql/warehouses/(?P<warehouse_id>[^/]+)", "get_warehouse"),
         ("GET", r"/api/2\.0/sql/statements/(?P<statement_id>[^/]+)/result/chunks/(?P<chunk>\d+)", "get_chunk"),
+        ("GET", r"/api/2\.0/sql/warehouses/(?P<warehouse_id>[^/]+)", "get_warehouse"),
     ]
 
     def _route(self, method: str, path: str) -> tuple[str, dict[str, str]]:

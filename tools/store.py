@@ -321,6 +321,12 @@ class StoreError(ChaosLlamaError):
     """The store file cannot be used (e.g. written by a newer Chaos Llama)."""
 
 
+def _where(**equal: Any) -> tuple[str, tuple]:
+    """` WHERE a=? AND b=?` for the filters that are not None (column names are ours, not user input)."""
+    used = {k: v for k, v in equal.items() if v is not None}
+    return (" WHERE " + " AND ".join(f"{k}=?" for k in used) if used else ""), tuple(used.values())
+
+
 # ---------------------------------------------------------------- the store
 class Store:
     """One SQLite file in a workspace folder (default ``./.chaos-llama/chaos.db``)."""
@@ -624,13 +630,9 @@ class Store:
 
     def get_native_assessments(self, *, eval_run_id: str | None = None, run_id: str | None = None) -> list[dict[str, Any]]:
         """Stored Genie assessments of one eval run, or linked to one of our runs (case id order)."""
-        where, params = [], []
-        for col, value in (("eval_run_id", eval_run_id), ("run_id", run_id)):
-            if value is not None:
-                where.append(f"{col}=?")
-                params.append(value)
-        sql = "SELECT document FROM native_assessments" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY case_id, result_id"
-        return [json.loads(r[0]) for r in self._query(sql, tuple(params))]
+        where, params = _where(eval_run_id=eval_run_id, run_id=run_id)
+        sql = f"SELECT document FROM native_assessments{where} ORDER BY case_id, result_id"
+        return [json.loads(r[0]) for r in self._query(sql, params)]
 
     def latest_native_assessments(self, run_id: str) -> dict[str, dict[str, Any]]:
         """Per case id of one of our runs, Genie's most recently stored assessment linked to it."""
@@ -720,14 +722,9 @@ class Store:
 
     def get_labels(self, *, judge: str | None = None, run_id: str | None = None, latest: bool = True) -> list[Label]:
         """Labels oldest first; with `latest`, only the newest per (run, question, judge)."""
-        where, params = [], []
-        for col, val in (("judge", judge), ("run_id", run_id)):
-            if val is not None:
-                where.append(f"{col}=?")
-                params.append(val)
-        sql = "SELECT * FROM labels" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq"
+        where, params = _where(judge=judge, run_id=run_id)
         rows = [Label(run_id=r["run_id"], case_id=r["case_id"], judge=r["judge"], value=bool(r["value"]), note=r["note"],
-                      labeler=r["labeler"], created_at=r["created_at"]) for r in self._query(sql, tuple(params))]
+                      labeler=r["labeler"], created_at=r["created_at"]) for r in self._query(f"SELECT * FROM labels{where} ORDER BY seq", params)]
         if not latest:
             return rows
         newest = {(l.run_id, l.case_id, l.judge): (i, l) for i, l in enumerate(rows)}
