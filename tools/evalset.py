@@ -11,14 +11,20 @@ YAML — a mapping ``{name, description?, questions: [...]}`` or a bare list of 
         gold_sql: SELECT SUM(amount) FROM main.retail.orders WHERE quarter = 3
         category: aggregation
         tags: [revenue, time]
+        family: revenue_quarter  # optional: the query up to wording and values (inferred if absent)
         split: test            # optional: fixed here, kept by assign_splits
+      - id: margin_by_employee
+        question: Profit margin per sales rep last year?
+        expect: refusal        # the data cannot answer: the right outcome is a refusal
+        reason: no employee or sales-rep data
       - id: top_customers
         question: Top 5 customers by spend
         gold_sql:              # several acceptable golds: any match is correct
           - SELECT ...
           - SELECT ...
 
-CSV — header ``id, question, gold_sql, category, tags, split, order_matters, notes`` (only
+CSV — header ``id, question, gold_sql, category, tags, split, order_matters, notes`` (plus
+``family, expect, reason`` where used; only
 ``question`` and ``gold_sql`` are required). ``tags`` is separated by ``;`` or ``,``. Several golds
 go in one ``gold_sql`` cell either as a JSON list (``["SELECT 1", "SELECT 2"]``) or separated by a
 line holding only ``;;``. ``order_matters`` accepts true/false/yes/no/1/0 (empty: decided later).
@@ -41,7 +47,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from chaos_llama.tools.errors import InvalidConfig, InvalidEvalSet, did_you_mean
 
@@ -53,12 +59,25 @@ SPLITS: tuple[Split, ...] = ("train", "val", "test")
 _SPLIT_ALIASES = {"training": "train", "validation": "val", "valid": "val", "dev": "val", "holdout": "test"}
 
 
+Expect = Literal["answer", "refusal"]
+EXPECTS: tuple[Expect, ...] = ("answer", "refusal")
+
+
 class EvalCase(BaseModel):
-    """One evaluation question. `gold_sql` lists every acceptable gold query (any match is correct)."""
+    """One evaluation question. `gold_sql` lists every acceptable gold query (any match is correct).
+
+    A case whose right outcome is a refusal (the data cannot answer it) has `expect="refusal"`,
+    no gold SQL and optionally the `reason`; any SQL answer to it is wrong.
+    `family` names the query the question asks up to wording and values; cases of one family
+    always share a split (`evalset freeze`), so a held-out score measures more than paraphrase.
+    """
 
     id: str
     question: str
-    gold_sql: list[str] = Field(min_length=1)
+    gold_sql: list[str] = Field(default_factory=list)
+    expect: Expect = "answer"
+    reason: str | None = None  # why the right outcome is a refusal
+    family: str | None = None
     category: str | None = None
     tags: list[str] = Field(default_factory=list)
     split: Split | None = None  # fixed by the file; otherwise assigned by `assign_splits`
@@ -67,6 +86,18 @@ class EvalCase(BaseModel):
     # defog-style acceptable column alternatives: each group is a set of columns of which any
     # non-empty subset is acceptable in the answer.
     column_alternatives: list[list[str]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _golds_fit_expectation(self) -> "EvalCase":
+        if self.expect == "answer" and not self.gold_sql:
+            raise ValueError(f"case {self.id!r} expects an answer but has no gold_sql")
+        if self.expect == "refusal" and self.gold_sql:
+            raise ValueError(f"case {self.id!r} expects a refusal and must not have gold_sql")
+        return self
+
+    @property
+    def expects_refusal(self) -> bool:
+        return self.expect == "refusal"
 
 
 class EvalSet(BaseModel):
@@ -152,17 +183,32 @@ def _case_from_raw(
         bad("question", f"is {'missing' if question is None else 'empty' if isinstance(question, str) else _short(question)}; expected the question text")
         ok = False
 
+    expect = raw.get("expect")
+    if expect is None or (isinstance(expect, str) and not expect.strip()):
+        expect = "answer"
+    elif isinstance(expect, str) and expect.strip().lower() in EXPECTS:
+        expect = expect.strip().lower()
+    else:
+        bad("expect", f"is {_short(expect)}; expected 'answer' or 'refusal'.{did_you_mean(str(expect), EXPECTS)}")
+        ok = False
+        expect = "answer"
+
     gold = raw.get("gold_sql")
     golds: list[str] | None = None
-    if gold is None:
-        bad("gold_sql", "is missing; expected a SQL string or a list of them")
+    if expect == "refusal":
+        if gold not in (None, "", []):
+            bad("gold_sql", "is given, but the case expects a refusal; a refusal case has no gold SQL (any SQL answer is wrong)")
+        else:
+            golds = []
+    elif gold is None:
+        bad("gold_sql", "is missing; expected a SQL string or a list of them (or `expect: refusal` when the data cannot answer)")
     elif isinstance(gold, str):
         golds = [gold.strip()]
     elif isinstance(gold, list) and all(isinstance(g, str) for g in gold):
         golds = [g.strip() for g in gold]
     else:
         bad("gold_sql", f"is {_short(gold)}; expected a SQL string or a list of them")
-    if golds is not None and (not golds or not all(golds)):
+    if golds is not None and expect == "answer" and (not golds or not all(golds)):
         bad("gold_sql", "is empty; expected a SQL string or a list of them")
         golds = None
     ok = ok and golds is not None
@@ -211,6 +257,20 @@ def _case_from_raw(
         bad("notes", f"is {_short(notes)}; expected a string")
         ok = False
 
+    reason = raw.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        bad("reason", f"is {_short(reason)}; expected a string (why the right outcome is a refusal)")
+        ok = False
+    elif reason and expect != "refusal":
+        bad("reason", "is only for cases with `expect: refusal`")
+        ok = False
+
+    family = raw.get("family")
+    if family is not None and not (isinstance(family, (str, int)) and not isinstance(family, bool)):
+        bad("family", f"is {_short(family)}; expected a string naming the question's family")
+        ok = False
+    family = (str(family).strip() or None) if family is not None else None
+
     alts = raw.get("column_alternatives") or []
     if not (isinstance(alts, list) and all(isinstance(g, list) and all(isinstance(c, str) for c in g) for g in alts)):
         bad("column_alternatives", f"is {_short(alts)}; expected a list of lists of column names")
@@ -222,6 +282,9 @@ def _case_from_raw(
         id=cid,
         question=question.strip(),
         gold_sql=golds,
+        expect=expect,
+        reason=reason or None,
+        family=family,
         category=category,
         tags=tags,
         split=split,
@@ -421,7 +484,8 @@ def _case_doc(case: EvalCase) -> dict[str, Any]:
     """A case as a plain dict: defaults dropped, a single gold written as a string."""
     doc = case.model_dump(exclude_defaults=True)
     doc["id"], doc["question"] = case.id, case.question
-    doc["gold_sql"] = case.gold_sql[0] if len(case.gold_sql) == 1 else list(case.gold_sql)
+    if case.gold_sql:
+        doc["gold_sql"] = case.gold_sql[0] if len(case.gold_sql) == 1 else list(case.gold_sql)
     return {k: doc[k] for k in FIELDS if k in doc}
 
 
@@ -465,6 +529,7 @@ def save_evalset(evalset: EvalSet, path: str | Path, *, format: str | None = Non
     else:
         buf = io.StringIO()
         cols = ["id", "question", "gold_sql", "category", "tags", "split", "order_matters", "notes"]
+        cols += [f for f in ("family", "expect", "reason") if any(getattr(c, f) not in (None, "answer") for c in evalset.cases)]
         if any(c.column_alternatives for c in evalset.cases):
             cols.append("column_alternatives")
         w = csv.writer(buf, lineterminator="\n")
@@ -479,7 +544,8 @@ def save_evalset(evalset: EvalSet, path: str | Path, *, format: str | None = Non
                 c.split or "",
                 "" if c.order_matters is None else str(c.order_matters).lower(),
                 c.notes or "",
-            ] + ([json.dumps(c.column_alternatives)] if "column_alternatives" in cols else []))
+            ] + [getattr(c, f) or "" for f in ("family", "expect", "reason") if f in cols]
+              + ([json.dumps(c.column_alternatives)] if "column_alternatives" in cols else []))
         text = buf.getvalue()
     path.write_text(text, encoding="utf-8")
     return path
@@ -512,9 +578,21 @@ def evalset_from_benchmarks(space: Space, *, name: str | None = None) -> EvalSet
     )
 
 
+_LATER_FIELDS = {"expect": "answer", "reason": None, "family": None}  # added later: left out at their defaults
+
+
+def _hash_doc(case: EvalCase) -> dict[str, Any]:
+    """A case's hashed content; fields added later count only when set, so old hashes stay valid."""
+    doc = case.model_dump(mode="json")
+    for k, default in _LATER_FIELDS.items():
+        if doc.get(k) == default:
+            doc.pop(k, None)
+    return doc
+
+
 def evalset_hash(evalset: EvalSet) -> str:
     """Content hash of the name and cases (not where it was loaded from), 64 hex."""
-    doc = {"name": evalset.name, "cases": [c.model_dump(mode="json") for c in evalset.cases]}
+    doc = {"name": evalset.name, "cases": [_hash_doc(c) for c in evalset.cases]}
     return hashlib.sha256(json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
 
 
