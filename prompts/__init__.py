@@ -11,7 +11,7 @@ import importlib.resources
 import re
 from dataclasses import dataclass
 
-from chaos_llama.tools.errors import InvalidConfig, did_you_mean
+from ..tools.errors import InvalidConfig, did_you_mean
 
 _FIELD = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 

@@ -20,10 +20,10 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError
 
-from chaos_llama.server.config import ProjectConfig, load_config
-from chaos_llama.server.errors import invalid_arguments, unknown_arguments, unknown_tool
-from chaos_llama.server.guards import BudgetLedger, BudgetStatus, HoldoutGuard, HoldoutMiddleware
-from chaos_llama.tools.errors import ChaosLlamaError, InvalidInput
+from ..tools.errors import ChaosLlamaError, InvalidInput
+from .config import ProjectConfig, load_config
+from .errors import invalid_arguments, unknown_arguments, unknown_tool
+from .guards import BudgetLedger, BudgetStatus, HoldoutGuard, HoldoutMiddleware
 
 READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
 # Evaluations only add runs (and spend budget); they change no space.
@@ -48,12 +48,12 @@ class Session:
     @property
     def copilot(self):
         if self._copilot is None:
-            from chaos_llama.tools.copilot import Copilot, CopilotSettings, settings_for_example
+            from ..tools.copilot import Copilot, CopilotSettings, settings_for_example
 
             c = self.config
             judges = list(c.judges)
             if c.metrics or c.custom_judges or c.llm_judges:
-                from chaos_llama.tools.judges.custom import load_user_judges
+                from ..tools.judges.custom import load_user_judges
 
                 judges += [j for j in load_user_judges(c.metrics, c.custom_judges, c.llm_judges) if j not in judges]
             common = dict(judges=judges, split_seed=c.split_seed, workspace=c.workspace, author=c.author,
@@ -164,12 +164,22 @@ def build_app(config: ProjectConfig | None = None, *, backend: Any = None) -> MC
 
 def _register(app: MCPServer, session: Session) -> None:
     """Every tool, resource and prompt (imports the copilot's output models, hence done lazily)."""
-    from chaos_llama.tools.copilot import (
-        ApplyResult, DiffView, EvalRunView, EvalSetInfo, FailuresView, FinalTestView, HistoryView, Proposal, ReportView,
-        RunInfo, SpaceView, VersionInfo,
+    from ..tools.copilot import (
+        ApplyResult,
+        DiffView,
+        EvalRunView,
+        EvalSetInfo,
+        FailuresView,
+        FinalTestView,
+        HistoryView,
+        Proposal,
+        ReportView,
+        RunInfo,
+        SpaceView,
+        VersionInfo,
     )
-    from chaos_llama.tools.doctor import DoctorReport, run_doctor
-    from chaos_llama.tools.space.changes import Edit
+    from ..tools.doctor import DoctorReport, run_doctor
+    from ..tools.space.changes import Edit
 
     def cp():
         return session.copilot
@@ -341,9 +351,9 @@ def _register_judging(app: MCPServer, session: Session) -> None:
     from mcp.server.mcpserver import Sample
     from mcp_types import CreateMessageResult, SamplingMessage, TextContent
 
-    from chaos_llama.tools.judges.llm_assist import PendingView, SamplingRequest, Submission, SubmitResult
-    from chaos_llama.tools.labels import Alignment
-    from chaos_llama.tools.store import Label
+    from ..tools.judges.llm_assist import PendingView, SamplingRequest, Submission, SubmitResult
+    from ..tools.labels import Alignment
+    from ..tools.store import Label
 
     def cp():
         return session.copilot
@@ -485,7 +495,7 @@ def ensure_registered(app: MCPServer) -> MCPServer:
 
 def _version() -> str:
     try:
-        from chaos_llama.tools import __version__
+        from ..tools import __version__
 
         return __version__
     except ImportError:  # pragma: no cover

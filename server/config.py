@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from chaos_llama.tools.errors import InvalidConfig, did_you_mean
+from ..tools.errors import InvalidConfig, did_you_mean
 
 ENV_PREFIX = "CHAOS_LLAMA_"
 DEFAULT_FILES = ("chaos-llama.yaml", "chaos-llama.yml")

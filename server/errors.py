@@ -22,7 +22,7 @@ from typing import Any
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
 
-from chaos_llama.tools.errors import did_you_mean
+from ..tools.errors import did_you_mean
 
 MAX_QUOTED = 400  # longer values are described, never cut
 MAX_PROBLEMS = 5

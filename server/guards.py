@@ -21,9 +21,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from chaos_llama.tools.errors import BudgetExceeded, did_you_mean
-
-from chaos_llama.server.config import Budgets
+from ..tools.errors import BudgetExceeded, did_you_mean
+from .config import Budgets
 
 KINDS = tuple(Budgets.model_fields)
 

@@ -44,7 +44,7 @@ class NativeComparison(BaseModel):
 def link_cases(assessments: list[Any], evalset: Any) -> dict[str, str]:
     """Benchmark question id -> our case id: the same id (eval sets from `benchmarks import`),
     else the same question text (eval sets exported with `benchmarks export`)."""
-    from chaos_llama.tools.store import normalize_question
+    from .store import normalize_question
 
     ids = {c.id for c in evalset.cases}
     by_text = {normalize_question(c.question): c.id for c in evalset.cases}
@@ -79,7 +79,7 @@ def compare_native(native: list[dict[str, Any]], ours: Any) -> NativeComparison:
 
 # ---------------------------------------------------------------- commands
 def _store(args: argparse.Namespace):
-    from chaos_llama.tools.store import Store
+    from .store import Store
 
     Path(args.workspace).mkdir(parents=True, exist_ok=True)
     return Store(Path(args.workspace) / "chaos.db")
@@ -87,7 +87,7 @@ def _store(args: argparse.Namespace):
 
 def _backend(args: argparse.Namespace, store: Any):
     """The Genie space the flags name; `store` keeps every version pulled or pushed."""
-    from chaos_llama.tools.evaluate import open_databricks_backend
+    from .evaluate import open_databricks_backend
 
     # no questions are asked through the conversation API here, so no rate limit or settle wait
     return open_databricks_backend(args.space_id, profile=args.profile, host=args.host, warehouse_id=args.warehouse_id,
@@ -95,7 +95,7 @@ def _backend(args: argparse.Namespace, store: Any):
 
 
 def _no_benchmarks(space_id: str):
-    from chaos_llama.tools.errors import InvalidEvalSet
+    from .errors import InvalidEvalSet
 
     return InvalidEvalSet(f"Genie space {space_id!r} has no benchmark questions with a SQL answer; add some in the Genie UI "
                           "or with `chaos-llama benchmarks export evals.yaml`", field="benchmarks")
@@ -105,7 +105,7 @@ def _check_run(store: Any, run_id: str | None) -> Any:
     """Our run `run_id` (fail before anything is started when it does not exist)."""
     if run_id is None:
         return None
-    from chaos_llama.tools.errors import InvalidConfig, did_you_mean
+    from .errors import InvalidConfig, did_you_mean
 
     run = store.get_run(run_id)
     if run is None:
@@ -126,7 +126,7 @@ def _store_assessments(store: Any, backend: Any, eval_run_id: str, run: Any) -> 
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from chaos_llama.tools.evalset import evalset_from_benchmarks, save_evalset
+    from .evalset import evalset_from_benchmarks, save_evalset
 
     with _store(args) as store:
         backend = _backend(args, store)
@@ -143,8 +143,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from chaos_llama.tools.errors import InvalidEvalSet
-    from chaos_llama.tools.evalset import load_evalset
+    from .errors import InvalidEvalSet
+    from .evalset import load_evalset
 
     evalset = load_evalset(args.path)
     if not evalset.cases:
@@ -159,7 +159,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from chaos_llama.tools.errors import InvalidConfig, did_you_mean
+    from .errors import InvalidConfig, did_you_mean
 
     with _store(args) as store:
         backend = _backend(args, store)
@@ -190,7 +190,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from chaos_llama.tools.errors import InvalidConfig
+    from .errors import InvalidConfig
 
     with _store(args) as store:
         run = _check_run(store, args.run_id)
@@ -209,7 +209,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             rows = _store_assessments(store, backend, native.eval_run_id, run)
         elif run is not None and not any(r.get("run_id") == run.run_id for r in rows):
             # stored unlinked (or linked to another run): link for this view only
-            from chaos_llama.tools.backends.databricks import NativeAssessment
+            from .backends.databricks import NativeAssessment
 
             links = link_cases([NativeAssessment.model_validate(r) for r in rows], store.get_evalset(run.evalset_hash))
             rows = [r | {"case_id": links.get(r.get("benchmark_question_id"), r.get("case_id"))} for r in rows]
@@ -224,7 +224,7 @@ def _report(args: argparse.Namespace, run_info: dict[str, Any], rows: list[dict[
     counts = Counter(r.get("assessment") or "NONE" for r in rows)
     comparison = ours = None
     if run is not None:
-        from chaos_llama.tools.runner import build_run_result
+        from .runner import build_run_result
 
         ours = build_run_result(store, run.run_id)
         comparison = compare_native(rows, ours)

@@ -12,8 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from chaos_llama.tools import __version__
-from chaos_llama.tools.errors import ChaosLlamaError
+from . import __version__
+from .errors import ChaosLlamaError
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -27,9 +27,8 @@ def _console():
 
 def _progress(total_hint: str):
     """A rich progress bar on stderr, fed by the runner's progress callback."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     bar = Progress(
         TextColumn(f"[bold]{total_hint}"),
@@ -87,17 +86,17 @@ def _result_json(result) -> dict:
 # ---------------------------------------------------------------- commands
 def backend_from_args(args: argparse.Namespace, store=None):
     """The backend the command line names (local engine or a Genie space)."""
-    from chaos_llama.tools.errors import InvalidInput
+    from .errors import InvalidInput
 
     if args.backend == "databricks":
-        from chaos_llama.tools.evaluate import open_databricks_backend
+        from .evaluate import open_databricks_backend
 
         return open_databricks_backend(args.space_id, profile=args.profile, host=args.host, warehouse_id=args.warehouse_id,
                                        rate_per_minute=args.rate or None, settle_s=args.settle, store=store)
     if not args.data:
         raise InvalidInput("--data is required for the local engine: CSV/Parquet files or folders, a .duckdb file, or a PostgreSQL dump",
                            field="data")
-    from chaos_llama.tools.evaluate import open_local_backend
+    from .evaluate import open_local_backend
 
     return open_local_backend(args.data, strategy=args.strategy)
 
@@ -116,12 +115,12 @@ def add_backend_args(sp: argparse.ArgumentParser) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from chaos_llama.tools.errors import InvalidInput
-    from chaos_llama.tools.evaluate import evaluate, load_inputs, remote_inputs
+    from .errors import InvalidInput
+    from .evaluate import evaluate, load_inputs, remote_inputs
 
     store = None
     if args.backend == "databricks":
-        from chaos_llama.tools.store import Store
+        from .store import Store
 
         Path(args.workspace).mkdir(parents=True, exist_ok=True)
         store = Store(Path(args.workspace) / "chaos.db")  # keeps every version pulled from or pushed to Genie
@@ -132,7 +131,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             raise InvalidInput("--space and --evalset are required with the local engine", field="space" if not args.space else "evalset")
         space, evalset = load_inputs(args.space, args.evalset, seed=args.seed)
         backend = backend_from_args(args)
-    from chaos_llama.tools.judges.custom import load_user_judges
+    from .judges.custom import load_user_judges
 
     judges = [j.strip() for j in args.judges.split(",") if j.strip()]
     judges += [j for j in load_user_judges(args.metrics or [], args.custom_judge or [], args.llm_judges or []) if j not in judges]
@@ -160,7 +159,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Evaluate the bundled sparse and curated spaces offline and print the difference."""
-    from chaos_llama.tools.evaluate import bundled_example, evaluate, load_inputs, open_local_backend
+    from .evaluate import bundled_example, evaluate, load_inputs, open_local_backend
 
     console = _console()
     outputs = {}
@@ -192,8 +191,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_space(args: argparse.Namespace) -> int:
-    from chaos_llama.tools.space import io
-    from chaos_llama.tools.space.validate import validate_space
+    from .space import io
+    from .space.validate import validate_space
 
     space = io.load_space(args.path)
     if args.action == "validate":
@@ -215,11 +214,11 @@ def cmd_space(args: argparse.Namespace) -> int:
 
 
 def cmd_evalset(args: argparse.Namespace) -> int:
-    from chaos_llama.tools.evalset import assign_splits, load_evalset, split_counts
+    from .evalset import assign_splits, load_evalset, split_counts
 
     if args.action == "import-defog":
-        from chaos_llama.tools.data.defog import load_defog_questions
-        from chaos_llama.tools.evalset import save_evalset
+        from .data.defog import load_defog_questions
+        from .evalset import save_evalset
 
         evalset = load_defog_questions(args.path, db=args.db)
         out = Path(args.out or f"defog_{args.db or 'all'}.yaml")
@@ -227,7 +226,7 @@ def cmd_evalset(args: argparse.Namespace) -> int:
         print(f"wrote {len(evalset.cases)} questions to {out}")
         return EXIT_OK
     if args.action == "freeze":
-        from chaos_llama.tools.evalset import balanced_splits, save_evalset
+        from .evalset import balanced_splits, save_evalset
 
         evalset = balanced_splits(load_evalset(args.path), seed=args.seed)
         out = Path(args.out or args.path)
@@ -242,8 +241,8 @@ def cmd_evalset(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the MCP server (stdio by default; streamable HTTP or SSE on 127.0.0.1)."""
-    from chaos_llama.server.app import serve
-    from chaos_llama.server.config import load_config
+    from ..server.app import serve
+    from ..server.config import load_config
 
     overrides = {k: v for k, v in (("workspace", args.workspace), ("space", args.space), ("evalset", args.evalset),
                                    ("data", args.data), ("example", args.example)) if v}
@@ -329,22 +328,22 @@ def build_parser() -> argparse.ArgumentParser:
     es.set_defaults(func=cmd_evalset)
 
     _add_serve_parser(sub)
-    from chaos_llama.tools.labels import add_label_parser  # light module: the store loads inside the command
+    from .labels import add_label_parser  # light module: the store loads inside the command
     add_label_parser(sub)
-    from chaos_llama.tools.optimize.cli import add_optimize_parser  # light: the loop loads inside the command
+    from .optimize.cli import add_optimize_parser  # light: the loop loads inside the command
     add_optimize_parser(sub)
-    from chaos_llama.tools.emulator import add_emulate_parser  # light module: engine and server load inside the command
+    from .emulator import add_emulate_parser  # light module: engine and server load inside the command
     add_emulate_parser(sub)
-    from chaos_llama.tools.benchmarks_cli import add_benchmarks_parser  # light: backend and store load inside the command
+    from .benchmarks_cli import add_benchmarks_parser  # light: backend and store load inside the command
     add_benchmarks_parser(sub)
-    from chaos_llama.tools.doctor import add_doctor_parser  # light: SDK and engine load inside the checks
+    from .doctor import add_doctor_parser  # light: SDK and engine load inside the checks
     add_doctor_parser(sub)
     return p
 
 
 def _is_bad_input(e: ChaosLlamaError) -> bool:
     """What the user named is wrong (a file, a field, a judge, a data source): exit 2, not 1."""
-    from chaos_llama.tools.errors import InvalidInput, SpaceNotFound
+    from .errors import InvalidInput, SpaceNotFound
 
     return isinstance(e, (InvalidInput, SpaceNotFound))
 

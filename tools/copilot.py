@@ -25,7 +25,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from chaos_llama.tools.errors import ApplyConflict, BudgetExceeded, ChaosLlamaError, InvalidConfig, InvalidInput, did_you_mean
+from .errors import ApplyConflict, BudgetExceeded, ChaosLlamaError, InvalidConfig, InvalidInput, did_you_mean
 
 TRAIN, VAL, TEST = "train", "val", "test"
 COMPACT_OVER_CHARS = 30_000  # a space YAML bigger than this is summarized by space_get
@@ -408,7 +408,7 @@ class Copilot:
     @property
     def evalset(self):
         if self._evalset is None:
-            from chaos_llama.tools.evalset import assign_splits, load_evalset
+            from .evalset import assign_splits, load_evalset
 
             if self.settings.evalset is not None:
                 evalset = load_evalset(self.settings.evalset)
@@ -427,7 +427,7 @@ class Copilot:
     @property
     def store(self):
         if self._store is None:
-            from chaos_llama.tools.store import Store
+            from .store import Store
 
             self._store = Store(Path(self.settings.workspace) / "chaos.db")
         return self._store
@@ -435,11 +435,11 @@ class Copilot:
     @property
     def backend(self):
         if self._backend is None and self.settings.databricks is not None:
-            from chaos_llama.tools.evaluate import open_databricks_backend
+            from .evaluate import open_databricks_backend
 
             self._backend = open_databricks_backend(**self.settings.databricks, store=self.store)
         if self._backend is None:
-            from chaos_llama.tools.evaluate import open_local_backend
+            from .evaluate import open_local_backend
 
             if not self.settings.data:
                 raise InvalidConfig("no data configured for the local engine (config 'data')", field="data")
@@ -461,8 +461,8 @@ class Copilot:
         return self._space_key
 
     def _init_lineage(self) -> None:
-        from chaos_llama.tools.space.io import load_space
-        from chaos_llama.tools.space.validate import ensure_valid
+        from .space.io import load_space
+        from .space.validate import ensure_valid
 
         if self.settings.space is not None:
             space, origin = load_space(self.settings.space), f"loaded from {Path(self.settings.space).name}"
@@ -507,7 +507,7 @@ class Copilot:
 
     # ------------------------------------------------------------ tools: space
     def space_get(self, full: bool | None = None) -> SpaceView:
-        from chaos_llama.tools.space.io import space_to_yaml
+        from .space.io import space_to_yaml
 
         head = self.head()
         space = self.space_at(head)
@@ -518,9 +518,9 @@ class Copilot:
 
     def space_propose(self, changes: list[Any], message: str = "") -> Proposal:
         """Validate a change set against the head; no side effects except remembering the preview."""
-        from chaos_llama.tools.space.changes import ChangeSet, apply_changes, diff_spaces
-        from chaos_llama.tools.space.io import space_hash
-        from chaos_llama.tools.space.validate import validate_space
+        from .space.changes import ChangeSet, apply_changes, diff_spaces
+        from .space.io import space_hash
+        from .space.validate import validate_space
 
         head = self.head()
         space = self.space_at(head)
@@ -548,7 +548,7 @@ class Copilot:
 
     def _check_examples(self, old, new) -> list[ProblemView]:
         """New or changed example SQL must run read-only on the data (costs SQL executions)."""
-        from chaos_llama.tools.space.model import text
+        from .space.model import text
 
         before = {(text(e.question), text(e.sql)) for e in old.serialized.examples}
         added = [(i, e) for i, e in enumerate(new.serialized.examples) if (text(e.question), text(e.sql)) not in before]
@@ -595,7 +595,7 @@ class Copilot:
         its history row is written (one INSERT), so a crash in between leaves an unreferenced
         document, never a partial revision.
         """
-        from chaos_llama.tools.space.validate import ensure_valid
+        from .space.validate import ensure_valid
 
         try:
             ensure_valid(space)  # nothing is written for an invalid space
@@ -616,14 +616,14 @@ class Copilot:
         return HistoryView(head=versions[-1], versions=versions)
 
     def space_diff(self, a: int | str, b: int | str | None = None) -> DiffView:
-        from chaos_llama.tools.space.changes import diff_spaces
+        from .space.changes import diff_spaces
 
         va, vb = self.resolve_version(a), self.resolve_version(b)
         return DiffView(a=va, b=vb, diff=diff_spaces(self.space_at(va), self.space_at(vb), name=f"r{va.revision}..r{vb.revision}.yaml"))
 
     def space_rollback(self, version: int | str, message: str | None = None) -> VersionInfo:
         """A new revision whose content equals `version` (history is never rewritten)."""
-        from chaos_llama.tools.space.changes import diff_spaces
+        from .space.changes import diff_spaces
 
         with self._lock:
             target = self.resolve_version(version)
@@ -641,7 +641,7 @@ class Copilot:
 
     # ------------------------------------------------------------ tools: eval
     def evalset_info(self) -> EvalSetInfo:
-        from chaos_llama.tools.evalset import split_counts
+        from .evalset import split_counts
 
         counts = split_counts(self.evalset, by_category=True)
         by_cat = counts.pop("by_category")
@@ -653,7 +653,7 @@ class Copilot:
 
     def _plan_spend(self, space: Any, cases: list[Any], version_id: str, use_cache: bool) -> tuple[int, int]:
         """Exact backend questions and gold executions a run will need (cache hits cost nothing)."""
-        from chaos_llama.tools.store import answer_cache_key, gold_cache_key
+        from .store import answer_cache_key, gold_cache_key
 
         identity = self.backend.identity()
         asks = {c.question for c in cases if not use_cache or not self.store.has_cached_answer(answer_cache_key(version_id, c.question, identity))}
@@ -664,8 +664,8 @@ class Copilot:
 
     async def _run(self, split: str, info: VersionInfo, *, judges: list[str] | None = None, use_cache: bool = True,
                    progress: Callable[[int, int, str], Awaitable[Any] | Any] | None = None, repeat_of: str | None = None):
-        from chaos_llama.tools.evalset import select_cases
-        from chaos_llama.tools.runner import run_eval
+        from .evalset import select_cases
+        from .runner import run_eval
 
         space = self.space_at(info)
         cases = select_cases(self.evalset, split)
@@ -690,7 +690,7 @@ class Copilot:
                 if asyncio.iscoroutine(out):
                     pending.append(asyncio.ensure_future(out))
 
-        from chaos_llama.tools.runner import new_run_id
+        from .runner import new_run_id
 
         run_id = new_run_id()
         # The wall-clock budget holds during the run too: when it runs out the run stops (what was
@@ -796,7 +796,7 @@ class Copilot:
         return None
 
     def _compare(self, baseline_run: str, result: Any, *, with_ids: bool) -> Comparison:
-        from chaos_llama.tools.runner import build_run_result
+        from .runner import build_run_result
 
         base = build_run_result(self.store, baseline_run)
         before = {r.case_id: r.correct is True for r in base.rows}
@@ -834,7 +834,7 @@ class Copilot:
 
     def eval_failures(self, run_id: str, category: str | None = None, limit: int = 10) -> FailuresView:
         """Failing train questions with everything needed to hypothesize a metadata fix."""
-        from chaos_llama.tools.runner import build_run_result
+        from .runner import build_run_result
 
         self._train_only(run_id, "eval_failures")
         if not 1 <= limit <= 100:
@@ -871,7 +871,7 @@ class Copilot:
 
     def _gold_sample(self, sql: str) -> ResultSample | None:
         """The gold result from the cache the run filled (no new execution)."""
-        from chaos_llama.tools.store import gold_cache_key
+        from .store import gold_cache_key
 
         fn = getattr(self.backend, "data_identity", None)
         data_id = str(fn() if callable(fn) else self.backend.identity())
@@ -880,14 +880,14 @@ class Copilot:
 
     def judge_run(self, run_id: str, judges: list[str]) -> EvalRunView:
         """Re-judge a stored run with other judges; the backend is not asked again."""
-        from chaos_llama.tools.runner import rejudge
+        from .runner import rejudge
 
         split = self._run_split(run_id)
         if split not in (TRAIN, VAL):
             raise InvalidInput(f"run {run_id!r} is on split {split or 'all'!r}; only train and val runs can be re-judged", field="run_id")
         if not judges:
             raise InvalidInput("give at least one judge", field="judges")
-        from chaos_llama.tools.judges import JUDGES
+        from .judges import JUDGES
 
         for j in judges:
             if j not in JUDGES:
@@ -905,25 +905,25 @@ class Copilot:
 
     # ------------------------------------------------------------ tools: LLM judges and human labels
     def _judging(self):
-        from chaos_llama.tools.judges.llm import OpenAIChat, judge_runtime
+        from .judges.llm import OpenAIChat, judge_runtime
 
         model = OpenAIChat(self.settings.judge_model) if self.settings.judge_model else None
         return judge_runtime(store=self.store, ledger=self.ledger, model=model)
 
     def judge_pending(self, run_id: str, judges: list[str] | None = None, limit: int = 10):
         """Train/val questions of a run still needing an LLM judge's verdict (never test questions)."""
-        from chaos_llama.tools.judges.llm_assist import pending
+        from .judges.llm_assist import pending
 
         return pending(self.store, run_id, judges, limit=limit)
 
     def judge_submit(self, run_id: str, verdicts: list[Any]):
-        from chaos_llama.tools.judges.llm_assist import Submission, submit
+        from .judges.llm_assist import Submission, submit
 
         return submit(self.store, run_id, [Submission.model_validate(v) if isinstance(v, dict) else v for v in verdicts],
                       source=self.author)
 
     def judge_sampling_request(self, run_id: str, judge: str, case_id: str | None = None):
-        from chaos_llama.tools.judges.llm_assist import sampling_request
+        from .judges.llm_assist import sampling_request
 
         req = sampling_request(self.store, run_id, judge, case_id, gold_result=self._gold_table)
         remaining = getattr(self.ledger, "remaining", None)
@@ -932,14 +932,14 @@ class Copilot:
         return req  # spend is recorded once the reply is in: resolvers may run again on a retry round
 
     def judge_record_sampled(self, request: Any, text: str, model: str | None = None):
-        from chaos_llama.tools.judges.llm_assist import record_sampled
+        from .judges.llm_assist import record_sampled
 
         verdict = record_sampled(self.store, request, text, model=model)
         self.ledger.record("llm_tokens", verdict.details["usage"]["total_tokens"], note=f"sampled judge {request.judge}")
         return verdict
 
     def _gold_table(self, sql: str):
-        from chaos_llama.tools.store import gold_cache_key
+        from .store import gold_cache_key
 
         fn = getattr(self.backend, "data_identity", None)
         gold = self.store.get_cached_gold(gold_cache_key(str(fn() if callable(fn) else self.backend.identity()), sql))
@@ -947,12 +947,12 @@ class Copilot:
 
     def label_submit(self, run_id: str, case_id: str, judge: str, value: bool, note: str = "", labeler: str | None = None):
         """Record a person's verdict (test questions are refused here: the assistant never sees them)."""
-        from chaos_llama.tools.labels import record_label
+        from .labels import record_label
 
         return record_label(self.store, run_id, case_id, judge, value, note=note, labeler=labeler, allow_test=False)
 
     def judge_alignment(self, judge: str):
-        from chaos_llama.tools.labels import alignment
+        from .labels import alignment
 
         return alignment(self.store, judge, exclude_splits=(TEST,))
 
@@ -973,7 +973,7 @@ class Copilot:
 
     # ------------------------------------------------------------ tools: runs
     def run_info(self, run_id: str) -> RunInfo:
-        from chaos_llama.tools.runner import build_run_result
+        from .runner import build_run_result
 
         split = self._run_split(run_id)
         run = self.store.get_run(run_id)
@@ -990,7 +990,7 @@ class Copilot:
         return [self.run_info(r["run_id"]) for r in self.history.runs(self.space_key)]
 
     def optimizations(self) -> list[str]:
-        from chaos_llama.tools.optimize.state import list_states
+        from .optimize.state import list_states
 
         return [s.opt_id for s in list_states(self.store)]
 
@@ -1002,8 +1002,8 @@ class Copilot:
         """
         known = self.optimizations()
         if optimization is not None:
-            from chaos_llama.tools.optimize.loop import load_result
-            from chaos_llama.tools.report import render_markdown
+            from .optimize.loop import load_result
+            from .report import render_markdown
 
             if optimization == "latest":
                 if not known:
@@ -1023,7 +1023,7 @@ class Copilot:
             if i.repeat_of:
                 continue
             if i.split in (TRAIN, VAL) and i.split in prev and prev[i.split].version_id != i.version_id:
-                from chaos_llama.tools.runner import build_run_result
+                from .runner import build_run_result
 
                 c = self._compare(prev[i.split].run_id, build_run_result(self.store, i.run_id, evalset=self.evalset), with_ids=False)
                 flips.append(f"- {i.split}: r{prev[i.split].revision} → r{i.revision}: {c.fixed} fixed, {c.broken} broken")
@@ -1040,7 +1040,7 @@ class Copilot:
 
 # ---------------------------------------------------------------- pure helpers
 def summarize(space: Any) -> SpaceSummary:
-    from chaos_llama.tools.space.model import text
+    from .space.model import text
 
     s = space.serialized
     tables = [TableSummary(identifier=t.identifier, description=text(t.description) or None,
@@ -1060,7 +1060,7 @@ def relevant_metadata(space: Any, sqls: list[str]) -> list[MetadataItem]:
     import sqlglot
     from sqlglot import exp
 
-    from chaos_llama.tools.space.model import text
+    from .space.model import text
 
     tables: set[str] = set()
     columns: set[str] = set()

@@ -22,8 +22,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, computed_field
 
-from chaos_llama.server.config import ProjectConfig, load_config
-from chaos_llama.tools.errors import ChaosLlamaError
+from ..server.config import ProjectConfig, load_config
+from .errors import ChaosLlamaError
 
 Status = Literal["ok", "warn", "fail", "skip"]
 MIN_PYTHON = (3, 11)
@@ -171,11 +171,11 @@ def check_workspace(config: ProjectConfig) -> Check:
 
 def check_project(config: ProjectConfig) -> Check:
     """Load the space, the eval set and (local engine) build the data, as the server would on first use."""
-    from chaos_llama.tools.evaluate import load_inputs, open_local_backend
+    from .evaluate import load_inputs, open_local_backend
 
     try:
         if config.space is None and config.backend.kind == "local":
-            from chaos_llama.tools.copilot import settings_for_example
+            from .copilot import settings_for_example
 
             s = settings_for_example(config.example or "retail", config.example_space)
             space_path, evalset_path, data = s.space, s.evalset, config.data or s.data
@@ -185,13 +185,13 @@ def check_project(config: ProjectConfig) -> Check:
         if config.backend.kind == "databricks":
             parts = []
             if evalset_path is not None:
-                from chaos_llama.tools.evalset import load_evalset
+                from .evalset import load_evalset
 
                 parts.append(f"eval set {evalset_path}: {len(load_evalset(evalset_path).cases)} questions")
             else:
                 parts.append("eval set: the space's benchmark questions")
             if space_path is not None:
-                from chaos_llama.tools.space.io import load_space
+                from .space.io import load_space
 
                 parts.append(f"space file {space_path}: {load_space(space_path).title!r}")
             return Check(name="project", status="ok", detail="; ".join(parts))
@@ -222,7 +222,7 @@ def databricks_config(config: ProjectConfig, *, retry_timeout_s: int = 2, http_t
     """The databricks-sdk `Config` the backend would use (short retries: a doctor must answer fast)."""
     from databricks.sdk.core import Config
 
-    from chaos_llama.tools.backends.databricks import _no_retry_clock
+    from .backends.databricks import _no_retry_clock
 
     b = config.backend
     kwargs: dict[str, Any] = {k: v for k, v in (("host", b.host), ("profile", b.profile)) if v}
@@ -270,7 +270,7 @@ def check_genie_space(config: ProjectConfig, cfg: Any, env: Mapping[str, str] | 
                      fix="set backend.space_id in the project file (the id in the space's URL: .../genie/rooms/<id>)"), None
     from databricks.sdk import WorkspaceClient
 
-    from chaos_llama.tools.backends.databricks import DatabricksGenie
+    from .backends.databricks import DatabricksGenie
 
     genie = DatabricksGenie(b.space_id, warehouse_id=b.warehouse_id, client=WorkspaceClient(config=cfg), rate_per_minute=None,
                             poll_initial_s=0.2, poll_max_s=0.5)  # a few quick retries, then report
@@ -314,7 +314,7 @@ def check_warehouse(config: ProjectConfig, genie: Any, env: Mapping[str, str] | 
 # ---------------------------------------------------------------- tracking
 def check_tracking(config: ProjectConfig, env: Mapping[str, str] | None = None) -> Check:
     """MLflow can be imported and its tracking store written (looked up, not imported: mlflow is slow to load)."""
-    from chaos_llama.tools.tracking import default_tracking_uri
+    from .tracking import default_tracking_uri
 
     env = os.environ if env is None else env
     if importlib.util.find_spec("mlflow") is None:

@@ -41,8 +41,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from chaos_llama.tools.errors import InvalidConfig, did_you_mean
-from chaos_llama.tools.space.model import Space, text
+from .errors import InvalidConfig, did_you_mean
+from .space.model import Space, text
 
 FAULT_KINDS = ("429", "500", "503", "drop", "slow", "failed", "etag")
 # Outcomes a test can force for one question (see `Emulator.force`).
@@ -407,8 +407,8 @@ class Emulator:
         return self._space_json(self._state(params["space_id"]), query.get("include_serialized_space", "").lower() == "true")
 
     async def _h_update_space(self, params: dict[str, str], data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        from chaos_llama.tools.errors import ChaosLlamaError
-        from chaos_llama.tools.space.io import space_from_geniespace_json
+        from .errors import ChaosLlamaError
+        from .space.io import space_from_geniespace_json
 
         st = self._state(params["space_id"])
         if data.get("etag") is not None and data["etag"] != st.etag:
@@ -467,7 +467,7 @@ class Emulator:
         try:
             answer = await asyncio.to_thread(self.engine.ask_sync, space, msg.content)
         except Exception as e:  # noqa: BLE001 - becomes a FAILED message
-            from chaos_llama.tools.backends.base import Answer
+            from .backends.base import Answer
 
             answer = Answer(status="ERROR", error=f"{type(e).__name__}: {e}", reason="engine failure")
         if answer.status == "COMPLETED" and answer.result is not None:
@@ -604,7 +604,7 @@ class Emulator:
         return out
 
     async def _h_execute_statement(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        from chaos_llama.tools.errors import ChaosLlamaError
+        from .errors import ChaosLlamaError
 
         statement = data.get("statement")
         if not isinstance(statement, str) or not statement.strip():
@@ -671,9 +671,9 @@ class Emulator:
 
     def _assess(self, space: Space, bq: Any) -> dict[str, Any]:
         """Answer one benchmark question and assess it like Genie: GOOD/BAD/NEEDS_REVIEW + reasons."""
-        from chaos_llama.tools.evalset import EvalCase
-        from chaos_llama.tools.judges import get_judge
-        from chaos_llama.tools.judges.base import GoldResult
+        from .evalset import EvalCase
+        from .judges import get_judge
+        from .judges.base import GoldResult
 
         question, golds = text(bq.question), bq.gold_sql
         answer = self.engine.ask_sync(space, question)
@@ -802,8 +802,8 @@ def cmd_emulate(args: argparse.Namespace) -> int:
     """Serve the emulator until interrupted."""
     import os
 
-    from chaos_llama.tools.evaluate import open_local_backend
-    from chaos_llama.tools.space.io import load_space
+    from .evaluate import open_local_backend
+    from .space.io import load_space
 
     space = load_space(args.space)
     engine = open_local_backend(args.data, strategy=args.strategy)

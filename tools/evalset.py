@@ -49,10 +49,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from chaos_llama.tools.errors import InvalidConfig, InvalidEvalSet, did_you_mean
+from .errors import InvalidConfig, InvalidEvalSet, did_you_mean
 
 if TYPE_CHECKING:  # the space model is only needed to import benchmarks
-    from chaos_llama.tools.space.model import Space
+    from .space.model import Space
 
 Split = Literal["train", "val", "test"]
 SPLITS: tuple[Split, ...] = ("train", "val", "test")
@@ -557,7 +557,7 @@ def evalset_from_benchmarks(space: Space, *, name: str | None = None) -> EvalSet
 
     Benchmarks without a SQL answer cannot be judged by execution and are skipped.
     """
-    from chaos_llama.tools.space.model import text
+    from .space.model import text
 
     bench = space.serialized.benchmarks
     cases: list[EvalCase] = []

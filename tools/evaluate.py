@@ -9,8 +9,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from chaos_llama.tools.evalset import EvalSet
-from chaos_llama.tools.space.model import Space
+from .evalset import EvalSet
+from .space.model import Space
 
 DEFAULT_JUDGES = ("execution", "sql_equivalence", "sql_valid", "failure_analysis")
 DEFAULT_WORKSPACE = Path(".chaos-llama")
@@ -43,8 +43,8 @@ def bundled_example(name: str = "retail") -> Iterator[ExamplePaths]:
 
 def open_local_backend(data: Sequence[str | Path], *, strategy: str = "retrieval", llm: dict | None = None):
     """The embedded Genie engine over a DuckDB database built from `data` sources."""
-    from chaos_llama.tools.backends.local import LocalGenie
-    from chaos_llama.tools.data.loaders import build_database
+    from .backends.local import LocalGenie
+    from .data.loaders import build_database
 
     con = build_database(list(data))
     return LocalGenie(con, strategy=strategy, llm=llm)
@@ -64,8 +64,8 @@ def open_databricks_backend(
     """A Genie space in a Databricks workspace; auth resolves like the databricks CLI
     (`profile`, DATABRICKS_* environment variables, OAuth). With `store`, every version pulled
     from or pushed to Genie is kept there."""
-    from chaos_llama.tools.backends.databricks import DatabricksGenie
-    from chaos_llama.tools.errors import InvalidConfig
+    from .backends.databricks import DatabricksGenie
+    from .errors import InvalidConfig
 
     if not space_id:
         raise InvalidConfig("the databricks backend needs a Genie space id (--space-id, or backend.space_id in the project file)",
@@ -77,15 +77,15 @@ def open_databricks_backend(
 def remote_inputs(backend, space_path: str | Path | None, evalset_path: str | Path | None, *, seed: int = 0) -> tuple[Space, EvalSet]:
     """The space and eval set for a remote backend: files when given, else the space Genie holds
     and its benchmark questions."""
-    from chaos_llama.tools.evalset import assign_splits, load_evalset
-    from chaos_llama.tools.space.io import load_space
-    from chaos_llama.tools.space.validate import ensure_valid
+    from .evalset import assign_splits, load_evalset
+    from .space.io import load_space
+    from .space.validate import ensure_valid
 
     space = load_space(space_path) if space_path else backend.get_space().space
     ensure_valid(space)
     evalset = load_evalset(evalset_path) if evalset_path else backend.import_benchmarks()
     if not evalset.cases:
-        from chaos_llama.tools.errors import InvalidEvalSet
+        from .errors import InvalidEvalSet
 
         raise InvalidEvalSet("the Genie space has no benchmark questions; pass --evalset", field="evalset")
     return space, assign_splits(evalset, seed=seed)
@@ -93,9 +93,9 @@ def remote_inputs(backend, space_path: str | Path | None, evalset_path: str | Pa
 
 def load_inputs(space_path: str | Path, evalset_path: str | Path, *, seed: int = 0) -> tuple[Space, EvalSet]:
     """Load and validate a space and an eval set (with splits assigned)."""
-    from chaos_llama.tools.evalset import assign_splits, load_evalset
-    from chaos_llama.tools.space.io import load_space
-    from chaos_llama.tools.space.validate import ensure_valid
+    from .evalset import assign_splits, load_evalset
+    from .space.io import load_space
+    from .space.validate import ensure_valid
 
     space = load_space(space_path)
     ensure_valid(space)
@@ -121,9 +121,9 @@ def evaluate(
     `judge_model` (base_url, model, api_key_env) answers LLM judges; without it they use the
     CHAOS_JUDGE_* environment variables, or stay pending for a person or an assistant.
     """
-    from chaos_llama.tools.judges.llm import OpenAIChat, judge_runtime
-    from chaos_llama.tools.runner import run_eval_sync
-    from chaos_llama.tools.store import Store
+    from .judges.llm import OpenAIChat, judge_runtime
+    from .runner import run_eval_sync
+    from .store import Store
 
     workspace = Path(workspace)
     workspace.mkdir(parents=True, exist_ok=True)

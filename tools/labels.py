@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterable
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from chaos_llama.tools.errors import InvalidInput, did_you_mean
+from .errors import InvalidInput, did_you_mean
 
 if TYPE_CHECKING:  # the store and judges load lazily so `chaos-llama --help` stays instant
-    from chaos_llama.tools.judges.llm import FewShot
-    from chaos_llama.tools.store import Label, Store
+    from .judges.llm import FewShot
+    from .store import Label, Store
 
 TEST = "test"
 
@@ -102,8 +100,8 @@ def record_label(
     allow_test: bool = True,
 ) -> Label:
     """Record a person's verdict for (run, question, judge); the question must have been answered in the run."""
-    from chaos_llama.tools.judges import JUDGES
-    from chaos_llama.tools.store import Label
+    from .judges import JUDGES
+    from .store import Label
 
     if not isinstance(value, bool):
         raise InvalidInput(f"value must be true or false, got {value!r}", field="value")
@@ -182,7 +180,7 @@ def few_shot_examples(store: Store, judge: str, *, k: int = 3, exclude_questions
     Test-split questions are never used, nor any question in `exclude_questions` (the case being
     judged must not see its own label).
     """
-    from chaos_llama.tools.judges.llm import FewShot, render_table
+    from .judges.llm import FewShot, render_table
 
     if k <= 0:
         return []
@@ -241,7 +239,7 @@ def cmd_label(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
-    from chaos_llama.tools.store import Store
+    from .store import Store
 
     with Store(Path(args.workspace) / "chaos.db") as store:
         if args.label_action == "add":

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from chaos_llama.tools.optimize.model import OptimizationResult, SplitScore
+from .optimize.model import OptimizationResult, SplitScore
 
 _COLORS = {"train": "#4c78a8", "val": "#f58518", "test": "#54a24b"}
 

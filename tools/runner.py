@@ -24,12 +24,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from chaos_llama.tools.backends.base import Answer, Backend
-from chaos_llama.tools.errors import BackendError, InvalidConfig, JudgeError, did_you_mean
-from chaos_llama.tools.evalset import EvalCase, EvalSet, select_cases
-from chaos_llama.tools.judges.base import GoldResult, Verdict
-from chaos_llama.tools.space.model import Space
-from chaos_llama.tools.store import (
+from .backends.base import Answer, Backend
+from .errors import BackendError, InvalidConfig, JudgeError, did_you_mean
+from .evalset import EvalCase, EvalSet, select_cases
+from .judges.base import GoldResult, Verdict
+from .space.model import Space
+from .store import (
     DEFAULT_MAX_ROWS,
     QuestionResult,
     Run,
@@ -179,7 +179,7 @@ def resolve_judges(judges: Iterable[str | JudgeFn | tuple[str, JudgeFn]]) -> lis
 
 def _registry_judge(name: str) -> JudgeFn:
     try:
-        from chaos_llama.tools.judges import get_judge
+        from .judges import get_judge
     except ImportError as e:  # the registry is optional for callers passing callables
         raise JudgeError(f"cannot look up judge {name!r}: the judge registry is not available ({e})") from None
     spec = get_judge(name)
@@ -217,7 +217,7 @@ def judges_code_version() -> str:
     import pyarrow
     import sqlglot
 
-    import chaos_llama.tools.judges as pkg
+    from . import judges as pkg
 
     h = hashlib.sha256(repr((duckdb.__version__, numpy.__version__, pyarrow.__version__, sqlglot.__version__)).encode())
     root = Path(pkg.__file__).parent
@@ -231,7 +231,7 @@ def _cacheable_judge(name: str, fn: JudgeFn) -> bool:
     """Only the registry's built-in judges are known to be pure functions of what the verdict key
     covers; custom and LLM judges (which may spend tokens or read other state) always run."""
     try:
-        from chaos_llama.tools.judges import _BUILTIN, JUDGES
+        from .judges import _BUILTIN, JUDGES
     except ImportError:
         return False
     spec = JUDGES.get(name)

@@ -31,12 +31,12 @@ from sqlglot import exp
 from sqlglot.dialects.postgres import Postgres
 from sqlglot.errors import SqlglotError
 
-from chaos_llama.tools.errors import SQLExecutionError, UnsafeSQL, did_you_mean
+from .errors import SQLExecutionError, UnsafeSQL, did_you_mean
 
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
 
-    from chaos_llama.tools.space.model import Space
+    from .space.model import Space
 
 __all__ = ["check_read_only", "to_duckdb", "execute", "table_map_for"]
 

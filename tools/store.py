@@ -25,11 +25,11 @@ from typing import Any, Literal
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
-from chaos_llama.tools.backends.base import Answer
-from chaos_llama.tools.errors import ChaosLlamaError, InvalidConfig, SpaceNotFound
-from chaos_llama.tools.evalset import EvalSet, evalset_hash
-from chaos_llama.tools.judges.base import GoldResult, Verdict
-from chaos_llama.tools.space.model import Space
+from .backends.base import Answer
+from .errors import ChaosLlamaError, InvalidConfig, SpaceNotFound
+from .evalset import EvalSet, evalset_hash
+from .judges.base import GoldResult, Verdict
+from .space.model import Space
 
 SCHEMA_VERSION = 2  # 2: labels (human verdicts), llm_cache (judge calls), native_assessments (Genie eval runs), documents
 DEFAULT_PATH = Path(".chaos-llama") / "chaos.db"
@@ -201,7 +201,7 @@ def _local_space_hash(space: Space) -> str:
 def space_version_id(space: Space) -> str:
     """The content hash naming a space version (the Space helper's `space_hash` when available)."""
     try:
-        from chaos_llama.tools.space.io import space_hash
+        from .space.io import space_hash
     except ImportError:  # space.io is written in parallel; keep a local fallback until it lands
         return _local_space_hash(space)
     return space_hash(space)

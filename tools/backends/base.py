@@ -11,7 +11,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
-from chaos_llama.tools.space.model import Space
+from ..space.model import Space
 
 # Genie's message statuses we map every outcome to.
 Status = Literal["COMPLETED", "FAILED", "NO_SQL", "CANCELLED", "QUERY_RESULT_EXPIRED", "TIMEOUT", "ERROR"]

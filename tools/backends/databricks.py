@@ -26,8 +26,7 @@ from typing import Any
 import pyarrow as pa
 from pydantic import BaseModel, Field
 
-from chaos_llama.tools.backends.base import Answer
-from chaos_llama.tools.errors import (
+from ..errors import (
     ApplyConflict,
     BackendError,
     ChaosLlamaError,
@@ -35,8 +34,9 @@ from chaos_llama.tools.errors import (
     SpaceNotFound,
     SQLExecutionError,
 )
-from chaos_llama.tools.evalset import EvalSet
-from chaos_llama.tools.space.model import Space
+from ..evalset import EvalSet
+from ..space.model import Space
+from .base import Answer
 
 log = logging.getLogger(__name__)
 
@@ -445,7 +445,7 @@ class DatabricksGenie:
     def execute(self, sql: str, *, max_rows: int | None = None, space: Space | None = None, dialect: str = "databricks") -> pa.Table:
         """Run read-only SQL on the SQL warehouse (Statement Execution API). Values come back as
         strings, as Databricks returns them; columns keep their names."""
-        from chaos_llama.tools.sql import check_read_only
+        from ..sql import check_read_only
 
         check_read_only(sql, dialect=dialect)  # before anything reaches the warehouse
         if dialect != "databricks":
@@ -497,7 +497,7 @@ class DatabricksGenie:
 
     def get_space(self) -> SpaceSnapshot:
         """Pull the space (with its serialized document and etag); a copy goes to the store."""
-        from chaos_llama.tools.space.io import space_from_geniespace_json, space_hash
+        from ..space.io import space_from_geniespace_json, space_hash
 
         try:
             res = self._sync_retrying("get space", self.client.genie.get_space, self.space_id, include_serialized_space=True)
@@ -523,10 +523,10 @@ class DatabricksGenie:
         Raises ApplyConflict when the space changed since that etag: nothing is overwritten and
         `space` is kept in the store (the exception's `version_id`) and on the exception (`space`).
         """
-        from chaos_llama.tools.space.io import space_hash
+        from ..space.io import space_hash
 
         if validate:
-            from chaos_llama.tools.space.validate import ensure_valid
+            from ..space.validate import ensure_valid
 
             ensure_valid(space)
         etag = etag if etag is not None else self._etag
@@ -560,7 +560,7 @@ class DatabricksGenie:
         always recorded against the version that produced them. The version Genie held before is
         kept in the store (pulled on first use), so a push never loses it.
         """
-        from chaos_llama.tools.space.io import space_hash
+        from ..space.io import space_hash
 
         if self._deployed_hash is None:
             self.get_space()
@@ -569,7 +569,7 @@ class DatabricksGenie:
         return self.update_space(space, message="deployed for evaluation")
 
     def _current_if_same(self, space: Space) -> Any:
-        from chaos_llama.tools.space.io import space_from_geniespace_json, space_hash
+        from ..space.io import space_from_geniespace_json, space_hash
 
         try:
             res = self._sync_retrying("get space", self.client.genie.get_space, self.space_id, include_serialized_space=True)
@@ -589,7 +589,7 @@ class DatabricksGenie:
         """Results are recorded against `space`: refuse when Genie holds a different version."""
         if self._deployed_hash is None:
             return
-        from chaos_llama.tools.space.io import space_hash
+        from ..space.io import space_hash
 
         if space_hash(space) != self._deployed_hash:
             raise BackendError(
@@ -605,7 +605,7 @@ class DatabricksGenie:
     # ------------------------------------------------------------ benchmarks
     def import_benchmarks(self, *, name: str | None = None) -> EvalSet:
         """The space's benchmark questions as an eval set (case ids = benchmark question ids)."""
-        from chaos_llama.tools.evalset import evalset_from_benchmarks
+        from ..evalset import evalset_from_benchmarks
 
         return evalset_from_benchmarks(self.get_space().space, name=name)
 
@@ -690,8 +690,8 @@ def evalset_to_benchmarks(space: Space, evalset: EvalSet, *, replace: bool = Fal
     Questions already there (same text) are updated in place; `replace=True` drops the others.
     Ids of new questions are derived from their content, so exporting twice changes nothing.
     """
-    from chaos_llama.tools.space.io import normalize
-    from chaos_llama.tools.space.model import BenchmarkAnswer, BenchmarkQuestion, Benchmarks, text
+    from ..space.io import normalize
+    from ..space.model import BenchmarkAnswer, BenchmarkQuestion, Benchmarks, text
 
     doc = space.serialized.model_copy(deep=True)
     existing = list(doc.benchmarks.questions) if doc.benchmarks else []

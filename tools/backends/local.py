@@ -18,10 +18,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from chaos_llama.tools.backends.base import Answer
-from chaos_llama.tools.errors import BackendError, ChaosLlamaError, DataLoadError, SQLExecutionError, UnsafeSQL
-from chaos_llama.tools.generate import GenerationContext, get_strategy, space_key
-from chaos_llama.tools.space.model import Space
+from ..errors import BackendError, ChaosLlamaError, DataLoadError, SQLExecutionError, UnsafeSQL
+from ..generate import GenerationContext, get_strategy, space_key
+from ..space.model import Space
+from .base import Answer
 
 ENGINE_VERSION = "1"
 MAX_ENTITY_VALUES = 1000  # per column, most frequent first; Genie also bounds its value dictionaries
@@ -112,7 +112,7 @@ class LocalGenie:
         """The generation context and table map of a space (cached per space content)."""
         key = space_key(space)
         if key not in self._contexts:
-            from chaos_llama.tools.sql import table_map_for
+            from ..sql import table_map_for
 
             with self._lock:
                 table_map = table_map_for(space, self.con)
@@ -187,7 +187,7 @@ class LocalGenie:
 
 def _execute(con, sql: str, *, table_map: dict[str, str] | None, max_rows: int | None,
              dialect: str = "databricks") -> pa.Table:
-    from chaos_llama.tools.sql import execute
+    from ..sql import execute
 
     try:
         return execute(con, sql, dialect=dialect, table_map=table_map, max_rows=max_rows)

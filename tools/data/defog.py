@@ -17,9 +17,9 @@ import re
 import uuid
 from pathlib import Path
 
-from chaos_llama.tools.errors import InvalidEvalSet, InvalidSpace, did_you_mean
-from chaos_llama.tools.evalset import EvalCase, EvalSet
-from chaos_llama.tools.space.model import ColumnConfig, DataSources, Instructions, SerializedSpace, Space, Table, TextInstruction
+from ..errors import InvalidEvalSet, InvalidSpace, did_you_mean
+from ..evalset import EvalCase, EvalSet
+from ..space.model import ColumnConfig, DataSources, Instructions, SerializedSpace, Space, Table, TextInstruction
 
 __all__ = ["defog_space", "load_defog_questions", "split_statements", "expand_column_alternatives", "DIALECT_TAG"]
 

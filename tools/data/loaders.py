@@ -30,8 +30,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from chaos_llama.tools.errors import DataLoadError, DataNotFound
-from chaos_llama.tools.sql import POSTGRES_READ
+from ..errors import DataLoadError, DataNotFound
+from ..sql import POSTGRES_READ
 
 __all__ = ["build_database", "load_pg_dump", "DATA_EXTENSIONS"]
 

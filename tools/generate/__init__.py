@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaos_llama.tools.errors import InvalidConfig, did_you_mean
-from chaos_llama.tools.generate.base import Generation, GenerationContext, Generator, space_key
-from chaos_llama.tools.generate.llm import LLMConfig, LLMGenerator
-from chaos_llama.tools.generate.retrieval import RetrievalGenerator
+from ..errors import InvalidConfig, did_you_mean
+from .base import Generation, GenerationContext, Generator, space_key
+from .llm import LLMConfig, LLMGenerator
+from .retrieval import RetrievalGenerator
 
 STRATEGIES: dict[str, type] = {
     "retrieval": RetrievalGenerator,

@@ -15,7 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
-from chaos_llama.tools.space.model import Space
+from ..space.model import Space
 
 
 class Generation(BaseModel):

@@ -17,10 +17,10 @@ from typing import Any
 import httpx
 from pydantic import BaseModel
 
-from chaos_llama import prompts
-from chaos_llama.tools.errors import BackendError, InvalidConfig
-from chaos_llama.tools.generate.base import Generation, GenerationContext
-from chaos_llama.tools.space.model import Space, text
+from ... import prompts
+from ..errors import BackendError, InvalidConfig
+from ..space.model import Space, text
+from .base import Generation, GenerationContext
 
 VERSION = "llm-1"
 SAMPLE_VALUES = 20

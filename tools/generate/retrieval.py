@@ -33,11 +33,11 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from chaos_llama.tools.generate.base import Generation, GenerationContext
-from chaos_llama.tools.generate.schema_link import Parse, SchemaIndex, SchemaLinker, Target, _is_measure, parse_question
-from chaos_llama.tools.generate.slots import Number, Period, ValueIndex, numbers, periods
-from chaos_llama.tools.generate.text import TfIdf, stem, terms, words
-from chaos_llama.tools.space.model import ExampleSql, Parameter, Space, text
+from ..space.model import ExampleSql, Parameter, Space, text
+from .base import Generation, GenerationContext
+from .schema_link import Parse, SchemaIndex, SchemaLinker, Target, _is_measure, parse_question
+from .slots import Number, Period, ValueIndex, numbers, periods
+from .text import TfIdf, stem, terms, words
 
 VERSION = "retrieval-2"
 

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 import sqlglot
 from sqlglot import exp
 
-from chaos_llama.tools.generate.base import GenerationContext, Generation
-from chaos_llama.tools.generate.slots import Period, ValueIndex, ValueMatch, numbers, periods
-from chaos_llama.tools.generate.text import STOPWORDS, stem, terms, words
-from chaos_llama.tools.space.model import Space, text
+from ..space.model import Space, text
+from .base import Generation, GenerationContext
+from .slots import Period, ValueIndex, ValueMatch, numbers, periods
+from .text import STOPWORDS, stem, terms, words
 
 LINK_THRESHOLD = 0.67
 DESC_WEIGHT = 0.7

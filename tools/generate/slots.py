@@ -8,7 +8,7 @@ import re
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 
-from chaos_llama.tools.generate.text import STOPWORDS, words
+from .text import STOPWORDS, words
 
 NUMBER_WORDS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,

@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from chaos_llama.tools.errors import JudgeError, UnknownJudge, did_you_mean
-from chaos_llama.tools.judges import execution, failure_analysis, llm, sql_equivalence, sql_valid
-from chaos_llama.tools.judges.base import GoldResult, Judge, Verdict
+from ..errors import JudgeError, UnknownJudge, did_you_mean
+from . import execution, failure_analysis, llm, sql_equivalence, sql_valid
+from .base import GoldResult, Judge, Verdict
 
 FIELDS = frozenset(
     {"generated.sql", "generated.result", "generated.latency_s", "expected.sql", "expected.result", "space"}

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sqlglot import exp
 
-    from chaos_llama.tools.space.model import Space
+    from ..space.model import Space
 
 
 class SQLParseError(ValueError):

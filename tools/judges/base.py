@@ -7,9 +7,9 @@ from typing import Any, Protocol
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
-from chaos_llama.tools.backends.base import Answer
-from chaos_llama.tools.evalset import EvalCase
-from chaos_llama.tools.space.model import Space
+from ..backends.base import Answer
+from ..evalset import EvalCase
+from ..space.model import Space
 
 
 class Verdict(BaseModel):

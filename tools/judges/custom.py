@@ -27,8 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from chaos_llama.tools.errors import InvalidConfig, JudgeError, UnknownJudge, did_you_mean
-from chaos_llama.tools.judges.base import Verdict
+from ..errors import InvalidConfig, JudgeError, UnknownJudge, did_you_mean
+from .base import Verdict
 
 _JUDGE_KWARGS = ("generated", "expected", "space")
 
@@ -81,7 +81,7 @@ def load_custom_judge(ref: str, *, name: str | None = None, register: bool = Tru
 
     Returns the JudgeSpec. The judge's name is `name` or the function's name.
     """
-    from chaos_llama.tools.judges import JudgeSpec, register_judge
+    from . import JudgeSpec, register_judge
 
     module_ref, sep, attr = ref.rpartition(":")
     if not sep or not module_ref or not attr:
@@ -202,7 +202,7 @@ def load_metric_file(path: str | Path, *, register: bool = True) -> list:
     """Register every metric of a YAML file by name; returns their JudgeSpecs."""
     import yaml
 
-    from chaos_llama.tools.judges import JudgeSpec, register_judge
+    from . import JudgeSpec, register_judge
 
     path = Path(path)
     source = str(path)
@@ -247,7 +247,7 @@ def load_user_judges(metric_files: list[str | Path] | tuple = (), custom: list[s
     names = [spec.name for f in metric_files for spec in load_metric_file(f)]
     names += [load_custom_judge(ref).name for ref in custom]
     if llm_judge_files:
-        from chaos_llama.tools.judges.llm import load_judge_file
+        from .llm import load_judge_file
 
         names += [spec.name for f in llm_judge_files for spec in load_judge_file(f)]
     return names

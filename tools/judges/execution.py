@@ -52,11 +52,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field
 
-from chaos_llama.tools.backends.base import Answer
-from chaos_llama.tools.errors import JudgeError
-from chaos_llama.tools.evalset import EvalCase
-from chaos_llama.tools.judges.base import GoldResult, Verdict
-from chaos_llama.tools.space.model import Space
+from ..backends.base import Answer
+from ..errors import JudgeError
+from ..evalset import EvalCase
+from ..space.model import Space
+from .base import GoldResult, Verdict
 
 NAME = "execution"
 NEEDS = ("generated.result", "expected.result")

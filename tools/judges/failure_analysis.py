@@ -24,11 +24,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from chaos_llama.tools.backends.base import Answer
-from chaos_llama.tools.evalset import EvalCase
-from chaos_llama.tools.judges._sqlshape import SQLParseError, parse_one, space_schema, strip_table_qualifiers
-from chaos_llama.tools.judges.base import GoldResult, Verdict
-from chaos_llama.tools.space.model import Space
+from ..backends.base import Answer
+from ..evalset import EvalCase
+from ..space.model import Space
+from ._sqlshape import SQLParseError, parse_one, space_schema, strip_table_qualifiers
+from .base import GoldResult, Verdict
 
 NAME = "failure_analysis"
 NEEDS = ("generated.sql", "expected.sql")
@@ -69,7 +69,7 @@ def sql_facts(sql: str, *, dialect: str = "databricks", space: Space | None = No
     from sqlglot.errors import OptimizeError
     from sqlglot.optimizer.qualify import qualify
 
-    from chaos_llama.tools.judges.sql_equivalence import _canon_bottom_up
+    from .sql_equivalence import _canon_bottom_up
 
     tree = strip_table_qualifiers(parse_one(sql, dialect))
     try:
@@ -337,7 +337,7 @@ def judge(
     **opts: Any,
 ) -> Verdict:
     """The primary failure category (or CORRECT) and a structured diff against the closest gold."""
-    from chaos_llama.tools.judges import execution, sql_equivalence
+    from . import execution, sql_equivalence
 
     if generated.status == "NO_SQL" or not generated.sql:
         why = generated.reason or "the backend returned no SQL"

@@ -40,9 +40,9 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
-from chaos_llama import prompts
-from chaos_llama.tools.errors import BudgetExceeded, InvalidConfig, JudgeError, did_you_mean
-from chaos_llama.tools.judges.base import Verdict
+from ... import prompts
+from ..errors import BudgetExceeded, InvalidConfig, JudgeError, did_you_mean
+from .base import Verdict
 
 SYSTEM = (
     "You are a strict, careful judge of a text-to-SQL assistant's answers. "
@@ -112,7 +112,7 @@ class OpenAIChat:
     """An OpenAI-compatible chat-completions endpoint (config as the engine's `LLMConfig`)."""
 
     def __init__(self, config: Any = None, *, transport: Any = None, client: Any = None):
-        from chaos_llama.tools.generate.llm import LLMConfig
+        from ..generate.llm import LLMConfig
 
         self.config = config if isinstance(config, LLMConfig) else LLMConfig.model_validate(config or {})
         self._transport, self._client = transport, client
@@ -302,7 +302,7 @@ def parse_judgment(text: str) -> tuple[bool, str]:
     ...
     chaos_llama.tools.judges.llm.MalformedJudgment: judge reply is not JSON: 'Looks right to me'
     """
-    from chaos_llama.tools.generate.llm import json_objects
+    from ..generate.llm import json_objects
 
     content = (text or "").strip()
     obj = next(iter(json_objects(content)), None)
@@ -360,7 +360,7 @@ class LLMJudge:
         examples = list(self.definition.examples)
         rt = self.runtime
         if rt.store is not None and rt.few_shot > 0:
-            from chaos_llama.tools.labels import few_shot_examples
+            from ..labels import few_shot_examples
 
             examples += few_shot_examples(rt.store, self.definition.name, k=rt.few_shot, exclude_questions={case.question})
         return render_prompt(self.definition, case_context(case, generated, expected, space), examples)
@@ -498,7 +498,7 @@ def load_judge_file(path: str | Path, *, register: bool = True) -> list[Any]:
     """
     import yaml
 
-    from chaos_llama.tools.judges import JudgeSpec, register_judge
+    from . import JudgeSpec, register_judge
 
     source = str(path)
     try:

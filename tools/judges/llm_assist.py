@@ -15,9 +15,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from chaos_llama.tools.errors import InvalidInput, did_you_mean
-from chaos_llama.tools.judges.base import GoldResult, Verdict
-from chaos_llama.tools.judges.llm import (
+from ..errors import InvalidInput, did_you_mean
+from .base import GoldResult, Verdict
+from .llm import (
     DEFINITIONS,
     SYSTEM,
     LLMJudge,
@@ -191,7 +191,7 @@ def sampling_request(store: Any, run_id: str, judge: str, case_id: str | None = 
         return None
     case, res, name = open_[0]
     golds = [GoldResult(sql=s, result=gold_result(s) if gold_result else None) for s in case.gold_sql]
-    from chaos_llama.tools.judges.llm import judge_runtime
+    from .llm import judge_runtime
 
     with judge_runtime(store=store):  # few-shot examples from the labels, as for a configured model
         prompt = LLMJudge(DEFINITIONS[name]).prompt_for(case, res.to_answer(), golds, space)

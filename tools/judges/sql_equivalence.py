@@ -26,11 +26,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaos_llama.tools.backends.base import Answer
-from chaos_llama.tools.evalset import EvalCase
-from chaos_llama.tools.judges._sqlshape import SQLParseError, parse_one, space_schema, strip_table_qualifiers
-from chaos_llama.tools.judges.base import GoldResult, Verdict
-from chaos_llama.tools.space.model import Space
+from ..backends.base import Answer
+from ..evalset import EvalCase
+from ..space.model import Space
+from ._sqlshape import SQLParseError, parse_one, space_schema, strip_table_qualifiers
+from .base import GoldResult, Verdict
 
 NAME = "sql_equivalence"
 NEEDS = ("generated.sql", "expected.sql")

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaos_llama.tools.backends.base import Answer
-from chaos_llama.tools.errors import did_you_mean
-from chaos_llama.tools.evalset import EvalCase
-from chaos_llama.tools.judges._sqlshape import SQLParseError, parse_one
-from chaos_llama.tools.judges.base import GoldResult, Verdict
-from chaos_llama.tools.space.model import Space
+from ..backends.base import Answer
+from ..errors import did_you_mean
+from ..evalset import EvalCase
+from ..space.model import Space
+from ._sqlshape import SQLParseError, parse_one
+from .base import GoldResult, Verdict
 
 NAME = "sql_valid"
 NEEDS = ("generated.sql",)
@@ -112,8 +112,8 @@ def judge(
         return Verdict(judge=NAME, value=False, rationale=f"SQL does not parse ({dialect}): {e}",
                        details={"reason": "PARSE_ERROR", "error": str(e)})
     # Imported lazily: the SQL module belongs to the data layer and may import heavier pieces.
-    from chaos_llama.tools.errors import ChaosLlamaError, UnsafeSQL
-    from chaos_llama.tools.sql import check_read_only
+    from ..errors import ChaosLlamaError, UnsafeSQL
+    from ..sql import check_read_only
 
     try:
         check_read_only(sql, dialect=dialect)

@@ -14,11 +14,11 @@ __all__ = ["OptimizationResult", "optimize", "optimize_sync", "load_result"]
 
 def __getattr__(name: str) -> Any:
     if name in ("optimize", "optimize_sync", "load_result"):
-        from chaos_llama.tools.optimize import loop
+        from . import loop
 
         return getattr(loop, name)
     if name == "OptimizationResult":
-        from chaos_llama.tools.optimize.model import OptimizationResult
+        from .model import OptimizationResult
 
         return OptimizationResult
     raise AttributeError(name)

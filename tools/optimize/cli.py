@@ -11,7 +11,7 @@ from pathlib import Path
 def add_optimize_parser(sub) -> argparse.ArgumentParser:
     """Register the `optimize` subcommand on the CLI's subparsers."""
     op = sub.add_parser("optimize", help="optimize a space automatically (train), select by val, score test once")
-    from chaos_llama.tools.cli import add_backend_args
+    from ..cli import add_backend_args
 
     src = op.add_mutually_exclusive_group()
     src.add_argument("--space", help="space file (.yaml or .geniespace.json); default with --backend databricks: the version Genie holds")
@@ -94,12 +94,12 @@ def cmd_optimize(args: argparse.Namespace) -> int:
 def _optimize(args: argparse.Namespace) -> int:
     import contextlib
 
-    from chaos_llama.tools.cli import backend_from_args
-    from chaos_llama.tools.errors import InvalidInput
-    from chaos_llama.tools.evaluate import bundled_example, load_inputs, remote_inputs
-    from chaos_llama.tools.optimize.loop import optimize
-    from chaos_llama.tools.report import render_markdown, write_report
-    from chaos_llama.tools.store import Store
+    from ..cli import backend_from_args
+    from ..errors import InvalidInput
+    from ..evaluate import bundled_example, load_inputs, remote_inputs
+    from ..report import render_markdown, write_report
+    from ..store import Store
+    from .loop import optimize
 
     with contextlib.ExitStack() as stack:
         space_path, evalset_path, data = args.space, args.evalset, args.data

@@ -18,12 +18,12 @@ DEFAULT_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
 
 
 def run(defog_dir: Path, workspace: Path, *, dbs: list[str] | None = None, max_epochs: int = 5, seed: int = 0) -> list[dict]:
-    from chaos_llama.tools.backends.local import LocalGenie
-    from chaos_llama.tools.data.defog import defog_space, load_defog_questions
-    from chaos_llama.tools.data.loaders import build_database
-    from chaos_llama.tools.evalset import assign_splits
-    from chaos_llama.tools.optimize.loop import optimize
-    from chaos_llama.tools.store import Store
+    from ..backends.local import LocalGenie
+    from ..data.defog import defog_space, load_defog_questions
+    from ..data.loaders import build_database
+    from ..evalset import assign_splits
+    from ..store import Store
+    from .loop import optimize
 
     csv = defog_dir / "questions_gen_postgres.csv"
     names = dbs or sorted(p.name for p in defog_dir.iterdir() if (p / f"{p.name}.sql").exists())
@@ -37,7 +37,7 @@ def run(defog_dir: Path, workspace: Path, *, dbs: list[str] | None = None, max_e
             r = optimize(space, evalset, backend, store=store, max_epochs=max_epochs, seed=seed, workspace=workspace,
                          progress=lambda m, db=db: print(f"[{db}] {m}", file=sys.stderr, flush=True))
             # Reporting only, after the loop finished: the initial space's test score, never used to choose.
-            from chaos_llama.tools.runner import run_eval_sync
+            from ..runner import run_eval_sync
 
             base_test = run_eval_sync(evalset, backend, space, store=store, split="test", judges=("execution",)).accuracy or 0.0
         best = next((e.candidate_scores for e in r.epochs if e.candidate_version == r.best_version and e.decision == "accepted"),

@@ -21,10 +21,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from chaos_llama.tools.errors import InvalidConfig, InvalidSpace
-from chaos_llama.tools.evalset import EvalSet, assign_splits, evalset_hash
-from chaos_llama.tools.optimize import stats
-from chaos_llama.tools.optimize.model import (
+from ..errors import InvalidConfig, InvalidSpace
+from ..evalset import EvalSet, assign_splits, evalset_hash
+from ..runner import RunResult, case_dialect, run_eval
+from ..space.changes import ChangeSet, Journal, apply_changes, diff_spaces, revert
+from ..space.io import space_hash, space_to_yaml
+from ..space.model import Space
+from ..space.validate import ensure_valid
+from ..store import Store, _now
+from . import stats
+from .model import (
     EpochRecord,
     Failure,
     FinalScore,
@@ -33,14 +39,8 @@ from chaos_llama.tools.optimize.model import (
     SplitScore,
     TriedChange,
 )
-from chaos_llama.tools.optimize.proposers import Proposer, TableData, get_proposer
-from chaos_llama.tools.optimize.state import load_state, save_state
-from chaos_llama.tools.runner import RunResult, case_dialect, run_eval
-from chaos_llama.tools.space.changes import ChangeSet, Journal, apply_changes, diff_spaces, revert
-from chaos_llama.tools.space.io import space_hash, space_to_yaml
-from chaos_llama.tools.space.model import Space
-from chaos_llama.tools.space.validate import ensure_valid
-from chaos_llama.tools.store import Store, _now
+from .proposers import Proposer, TableData, get_proposer
+from .state import load_state, save_state
 
 JUDGES = ("execution", "failure_analysis")
 Progress = Callable[[str], Any]
@@ -336,7 +336,7 @@ def _result(state: OptimizationState, store: Store, space_title: str, evalset: E
                       if sc and e.decision == "accepted" and e.candidate_version == state.best_version), None)
     train_run = train_run or (state.baseline.get("train").run_id if state.baseline.get("train") else None)
     if train_run:
-        from chaos_llama.tools.runner import build_run_result
+        from ..runner import build_run_result
 
         res = build_run_result(store, train_run, evalset=evalset)
         cases = {c.id: c for c in (evalset or store.get_evalset(res.evalset_hash)).cases}
@@ -361,9 +361,8 @@ def load_result(store: Store, opt_id: str) -> OptimizationResult:
     """The result of a stored optimization (finished or not), e.g. for the MCP `report` tool."""
     state = load_state(store, opt_id)
     if state is None:
-        from chaos_llama.tools.optimize.state import list_states
-
-        from chaos_llama.tools.errors import did_you_mean
+        from ..errors import did_you_mean
+        from .state import list_states
 
         known = [s.opt_id for s in list_states(store)]
         raise InvalidConfig(f"no optimization {opt_id!r} in {store.path}.{did_you_mean(opt_id, known)}", field="opt_id")
@@ -439,7 +438,7 @@ async def optimize_async(
 
     tracker = None
     if tracking:
-        from chaos_llama.tools.tracking import Tracker, default_tracking_uri
+        from ..tracking import Tracker, default_tracking_uri
 
         uri = default_tracking_uri(workspace or Path(store.path).parent) if tracking is True else str(tracking)
         state.settings["tracking_uri"] = uri
@@ -473,7 +472,7 @@ async def optimize_async(
 
 def _log_artifacts(tracker: Any, result: OptimizationResult, store: Store) -> None:
     """Every version as YAML, each epoch's diff, per-question results and the report."""
-    from chaos_llama.tools.report import render_html, render_markdown
+    from ..report import render_html, render_markdown
 
     seen = set()
     for vid in [result.initial_version] + [e.candidate_version for e in result.epochs if e.candidate_version]:
@@ -498,7 +497,7 @@ def _log_artifacts(tracker: Any, result: OptimizationResult, store: Store) -> No
 
 
 def _rows(store: Store, run_id: str) -> list[Any]:
-    from chaos_llama.tools.runner import build_run_result
+    from ..runner import build_run_result
 
     return build_run_result(store, run_id).rows
 

@@ -6,8 +6,8 @@ continues from the step it had reached.
 
 from __future__ import annotations
 
-from chaos_llama.tools.optimize.model import OptimizationState
-from chaos_llama.tools.store import Store
+from ..store import Store
+from .model import OptimizationState
 
 KIND = "optimization"
 

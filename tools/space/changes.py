@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
-from typing import Annotated, Any, Literal, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 

@@ -15,10 +15,10 @@ import functools
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
-from chaos_llama.tools.errors import InvalidConfig, did_you_mean
-from chaos_llama.tools.optimize.model import Failure, TriedChange
-from chaos_llama.tools.space.changes import ChangeSet
-from chaos_llama.tools.space.model import Space
+from ...errors import InvalidConfig, did_you_mean
+from ...space.changes import ChangeSet
+from ...space.model import Space
+from ..model import Failure, TriedChange
 
 # Genie's documented limit on columns with entity matching ("value dictionaries") per space.
 MAX_ENTITY_MATCHING_COLUMNS = 120
@@ -109,13 +109,13 @@ def _q(name: str) -> str:
 
 
 def _heuristic(**options: Any) -> Proposer:
-    from chaos_llama.tools.optimize.proposers.heuristic import HeuristicProposer
+    from .heuristic import HeuristicProposer
 
     return HeuristicProposer(**options)
 
 
 def _llm(**options: Any) -> Proposer:
-    from chaos_llama.tools.optimize.proposers.llm import LLMProposer
+    from .llm import LLMProposer
 
     return LLMProposer(**options)
 

@@ -32,12 +32,10 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from chaos_llama.tools.generate.schema_link import CUE_WORDS
-from chaos_llama.tools.generate.slots import periods
-from chaos_llama.tools.generate.text import STOPWORDS, stem, words
-from chaos_llama.tools.optimize.model import Failure, TriedChange
-from chaos_llama.tools.optimize.proposers import MAX_ENTITY_MATCHING_COLUMNS, TableData
-from chaos_llama.tools.space.changes import (
+from ...generate.schema_link import CUE_WORDS
+from ...generate.slots import periods
+from ...generate.text import STOPWORDS, stem, words
+from ...space.changes import (
     AddColumnSynonyms,
     AddExampleSql,
     AddJoinSpec,
@@ -48,8 +46,10 @@ from chaos_llama.tools.space.changes import (
     SetColumnEntityMatching,
     UpdateExampleSql,
 )
-from chaos_llama.tools.space.model import Space, text
-from chaos_llama.tools.space.validate import LIMITS
+from ...space.model import Space, text
+from ...space.validate import LIMITS
+from ..model import Failure, TriedChange
+from . import MAX_ENTITY_MATCHING_COLUMNS, TableData
 
 NAME = "heuristic"
 _CMP = (exp.EQ, exp.NEQ, exp.In)

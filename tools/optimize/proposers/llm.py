@@ -13,15 +13,15 @@ from typing import Any
 
 import httpx
 
-from chaos_llama import prompts
-from chaos_llama.tools.errors import BackendError, InvalidSpace
-from chaos_llama.tools.generate.llm import LLMConfig, LLMGenerator
-from chaos_llama.tools.optimize.model import Failure, TriedChange
-from chaos_llama.tools.optimize.proposers import MAX_ENTITY_MATCHING_COLUMNS
-from chaos_llama.tools.space.changes import EDIT_TYPES, ChangeSet
-from chaos_llama.tools.space.io import space_to_yaml
-from chaos_llama.tools.space.model import Space
-from chaos_llama.tools.space.validate import LIMITS
+from .... import prompts
+from ...errors import BackendError, InvalidSpace
+from ...generate.llm import LLMConfig, LLMGenerator
+from ...space.changes import EDIT_TYPES, ChangeSet
+from ...space.io import space_to_yaml
+from ...space.model import Space
+from ...space.validate import LIMITS
+from ..model import Failure, TriedChange
+from . import MAX_ENTITY_MATCHING_COLUMNS
 
 NAME = "llm"
 MAX_FAILURES = 25  # failures shown in one prompt; the rest wait for the next epoch
