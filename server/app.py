@@ -21,7 +21,7 @@ from mcp_types import INVALID_PARAMS, ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError
 
 from ..tools.errors import ChaosLlamaError, InvalidInput
-from .config import ProjectConfig, load_config
+from ..tools.project import ProjectConfig, load_config
 from .errors import invalid_arguments, unknown_arguments, unknown_tool
 from .guards import BudgetLedger, BudgetStatus, HoldoutGuard, HoldoutMiddleware
 

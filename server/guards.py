@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ..tools.errors import BudgetExceeded, did_you_mean
-from .config import Budgets
+from ..tools.project import Budgets
 
 KINDS = tuple(Budgets.model_fields)
 

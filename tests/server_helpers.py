@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from chaos_llama.server.app import build_app
-from chaos_llama.server.config import load_config
+from chaos_llama.tools.project import load_config
 
 
 def make_app(workspace: Path, *, backend: Any = None, example_space: str = "sparse", **budgets: Any):

@@ -11,7 +11,7 @@ import pytest
 from chaos_llama.tools.cli import main
 from chaos_llama.tools.evalset import load_evalset, save_evalset
 from chaos_llama.tools.runner import CaseRow, RunResult, build_run_result, run_eval
-from chaos_llama.tools.benchmarks_cli import compare_native
+from chaos_llama.tools.benchmarks import compare_native
 from chaos_llama.tools.store import Store
 
 from databricks_helpers import TOKEN, backend, emulator, retail_example

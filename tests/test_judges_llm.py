@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 from llm_judge_helpers import FIXTURES, Replay, replay_model
 
-from chaos_llama.server.config import Budgets
+from chaos_llama.tools.project import Budgets
 from chaos_llama.server.guards import BudgetLedger
 from chaos_llama.tools.backends.base import Answer
 from chaos_llama.tools.errors import InvalidConfig

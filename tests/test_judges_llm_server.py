@@ -14,7 +14,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import CreateMessageResult, TextContent
 
 from chaos_llama.server.app import build_app
-from chaos_llama.server.config import load_config
+from chaos_llama.tools.project import load_config
 
 JUDGES = ["execution", "answers_question"]
 

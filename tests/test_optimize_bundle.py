@@ -18,7 +18,8 @@ import pytest
 import yaml
 
 from chaos_llama.tools.cli import build_parser
-from chaos_llama.tools.optimize.cli import _export_state, _restore_state, cmd_optimize
+from chaos_llama.tools.cli.optimize import run as cmd_optimize
+from chaos_llama.tools.store import export_workspace as _export_state, restore_workspace as _restore_state
 from chaos_llama.tools.store import Store
 
 BUNDLE = Path(__file__).resolve().parents[1] / "examples" / "databricks"
@@ -89,7 +90,9 @@ def test_build_command_produces_the_cli_wheel(tmp_path):
         names = set(z.namelist())
         entry = next(n for n in names if n.endswith("entry_points.txt"))
         assert "chaos-llama = chaos_llama.tools.cli:main" in z.read(entry).decode()
-    assert {"chaos_llama/tools/cli.py", "chaos_llama/tools/optimize/cli.py", "chaos_llama/tools/benchmarks_cli.py"} <= names
+        assert "serve = chaos_llama.server.cli" in z.read(entry).decode()
+    assert {"chaos_llama/tools/cli/__init__.py", "chaos_llama/tools/cli/optimize.py", "chaos_llama/tools/cli/benchmarks.py",
+            "chaos_llama/server/cli.py"} <= names
 
 
 def _params() -> list[str]:

@@ -103,7 +103,7 @@ def test_every_client_starts_the_same_console_script():
 def test_commands_and_skill_name_only_real_tools():
     """Slash commands and the skill have frontmatter, and every `tool_name` they mention is a tool of the server."""
     from chaos_llama.server.app import build_app, ensure_registered
-    from chaos_llama.server.config import load_config
+    from chaos_llama.tools.project import load_config
 
     app = ensure_registered(build_app(load_config(env={}, overrides={"workspace": "unused"})))
     tools = {t.name for t in app._tool_manager.list_tools()}
@@ -191,7 +191,7 @@ def test_mcpb_validate_and_pack(npm_bin, tmp_path):
     done = run([str(npm_bin / "mcpb"), "pack", str(ROOT), str(bundle)])
     assert done.returncode == 0 and bundle.is_file(), done.stdout + done.stderr
     names = zipfile.ZipFile(bundle).namelist()
-    for needed in ("manifest.json", "pyproject.toml", "README.md", "server/app.py", "tools/cli.py", "prompts/optimize_space.md",
+    for needed in ("manifest.json", "pyproject.toml", "README.md", "server/app.py", "tools/cli/__init__.py", "server/cli.py", "prompts/optimize_space.md",
                    "examples/retail/evalset.yaml"):
         assert needed in names, needed
     leaked = [n for n in names if n.split("/")[0] in ("tests", "bench", ".git", ".venv", ".chaos-llama", "node_modules")

@@ -17,7 +17,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, ElicitResult
 
 from chaos_llama.server.app import build_app
-from chaos_llama.server.config import load_config
+from chaos_llama.tools.project import load_config
 from chaos_llama.server.guards import WITHHELD
 from server_helpers import texts
 from server_helpers import warm_store as shared_warm_store

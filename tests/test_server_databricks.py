@@ -9,7 +9,7 @@ import pytest
 from mcp import Client
 
 from chaos_llama.server.app import build_app
-from chaos_llama.server.config import load_config
+from chaos_llama.tools.project import load_config
 from chaos_llama.tools.copilot import settings_for_example
 from chaos_llama.tools.space.io import space_hash
 from chaos_llama.tools.space.model import TextInstruction

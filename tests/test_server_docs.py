@@ -8,7 +8,7 @@ import pytest
 import yaml
 from mcp import Client
 
-from chaos_llama.server.config import ProjectConfig
+from chaos_llama.tools.project import ProjectConfig
 from server_helpers import make_app
 
 README = Path(__file__).resolve().parents[1] / "README.md"

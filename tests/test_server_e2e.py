@@ -3,7 +3,7 @@
 from mcp import Client
 
 from chaos_llama.server.app import build_app
-from chaos_llama.server.config import load_config
+from chaos_llama.tools.project import load_config
 
 
 async def test_scripted_session_improves_val_then_scores_test_once(tmp_path):

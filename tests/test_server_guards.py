@@ -2,7 +2,7 @@
 
 import pytest
 
-from chaos_llama.server.config import Budgets, load_config
+from chaos_llama.tools.project import Budgets, load_config
 from chaos_llama.server.guards import WITHHELD, BudgetLedger, HoldoutGuard
 from chaos_llama.tools.errors import BudgetExceeded, InvalidConfig
 
@@ -73,9 +73,10 @@ def test_server_module_imports_no_heavy_library():
     import sys
 
     code = ("import sys, chaos_llama.server.app as a, chaos_llama.tools.cli as c; "
-            "from chaos_llama.server.config import load_config; "
-            "args = c._serve_parser().parse_args(['serve', '--workspace', 'ws']); "
-            "assert args.func is c.cmd_serve; a.build_app(load_config(env={})); "
+            "from chaos_llama.tools.project import load_config; "
+            "import chaos_llama.server.cli as sc; "
+            "args = c.build_parser('serve').parse_args(['serve', '--workspace', 'ws']); "
+            "assert args.func is sc.run; a.build_app(load_config(env={})); "
             "print(sorted(m for m in ('duckdb','pyarrow','sqlglot','pandas','mlflow','databricks') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"

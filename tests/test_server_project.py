@@ -5,7 +5,7 @@ from __future__ import annotations
 from mcp import Client
 
 from chaos_llama.server.app import build_app
-from chaos_llama.server.config import load_config
+from chaos_llama.tools.project import load_config
 
 
 async def test_project_metrics_and_python_judges_score_every_run(tmp_path):

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, computed_field
 
-from ..server.config import ProjectConfig, load_config
+from .project import ProjectConfig, load_config
 from .errors import ChaosLlamaError
 
 Status = Literal["ok", "warn", "fail", "skip"]
@@ -386,28 +386,6 @@ def format_report(report: DoctorReport) -> str:
     return "\n".join(lines)
 
 
-# ---------------------------------------------------------------- CLI face
-def cmd_doctor(args: Any) -> int:
-    """`chaos-llama doctor`: exit 0 when ready (warnings allowed unless --strict), 2 when the project
-    file is bad, 1 on any other failure."""
-    overrides = {k: v for k, v in (("workspace", args.workspace),) if v}
-    report = run_doctor(args.config, overrides=overrides, project=not args.quick)
-    print(report.model_dump_json(indent=2) if args.json else format_report(report))
-    if report.check("config").status == "fail":
-        return 2
-    return 1 if report.failures or (args.strict and report.warnings) else 0
-
-
-def add_doctor_parser(sub: Any) -> None:
-    d = sub.add_parser("doctor", help="check Python, packages, the project file, Databricks auth, the space and tracking")
-    d.add_argument("--config", help="project file (default: ./chaos-llama.yaml or $CHAOS_LLAMA_CONFIG)")
-    d.add_argument("--workspace", help="folder for the store, history and budget ledger")
-    d.add_argument("--quick", action="store_true", help="skip loading the space, eval set and data")
-    d.add_argument("--strict", action="store_true", help="exit non-zero on warnings too")
-    d.add_argument("--json", action="store_true", help="print the report as JSON")
-    d.set_defaults(func=cmd_doctor)
-
-
-__all__ = ["cmd_doctor", "add_doctor_parser", "Check", "DoctorReport", "run_doctor", "format_report", "check_python", "check_packages", "check_config",
+__all__ = ["Check", "DoctorReport", "run_doctor", "format_report", "check_python", "check_packages", "check_config",
            "check_workspace", "check_project", "check_databricks_auth", "check_genie_space", "check_warehouse",
            "check_tracking", "databricks_config"]

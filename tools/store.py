@@ -32,7 +32,9 @@ from .judges.base import GoldResult, Verdict
 from .space.model import Space
 
 SCHEMA_VERSION = 2  # 2: labels (human verdicts), llm_cache (judge calls), native_assessments (Genie eval runs), documents
-DEFAULT_PATH = Path(".chaos-llama") / "chaos.db"
+DEFAULT_WORKSPACE = Path(".chaos-llama")
+STORE_FILE = "chaos.db"  # the one database of a workspace: versions, runs, verdicts, caches
+DEFAULT_PATH = DEFAULT_WORKSPACE / STORE_FILE
 DEFAULT_MAX_ROWS = 10_000
 
 RunStatus = Literal["running", "completed", "failed"]
@@ -327,9 +329,60 @@ def _where(**equal: Any) -> tuple[str, tuple]:
     return (" WHERE " + " AND ".join(f"{k}=?" for k in used) if used else ""), tuple(used.values())
 
 
+# ---------------------------------------------------------------- workspaces
+def store_path(workspace: str | Path) -> Path:
+    """The store file of a workspace folder."""
+    return Path(workspace) / STORE_FILE
+
+
+def export_workspace(workspace: str | Path, export_dir: str | Path) -> bool:
+    """Copy the store (a consistent snapshot through SQLite's backup API) and the reports to `export_dir`.
+
+    SQLite's locking is not safe on FUSE-mounted storage such as Unity Catalog volumes, so the
+    database is only ever written there as a whole file, never opened in place. Returns whether
+    there was a store to copy.
+    """
+    import shutil
+    import tempfile
+
+    workspace, export_dir = Path(workspace), Path(export_dir)
+    if not store_path(workspace).exists():
+        return False
+    export_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        snapshot = Path(tmp) / STORE_FILE
+        src, dst = sqlite3.connect(store_path(workspace)), sqlite3.connect(snapshot)
+        try:
+            src.backup(dst)
+        finally:
+            src.close()
+            dst.close()
+        shutil.copyfile(snapshot, store_path(export_dir))
+    if (workspace / "reports").is_dir():
+        shutil.copytree(workspace / "reports", export_dir / "reports", dirs_exist_ok=True)
+    return True
+
+
+def restore_workspace(workspace: str | Path, export_dir: str | Path) -> bool:
+    """Start from the durable copy when the (local) workspace is new, e.g. on a fresh job cluster."""
+    import shutil
+
+    workspace, export_dir = Path(workspace), Path(export_dir)
+    if store_path(export_dir).exists() and not store_path(workspace).exists():
+        workspace.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(store_path(export_dir), store_path(workspace))
+        return True
+    return False
+
+
 # ---------------------------------------------------------------- the store
 class Store:
     """One SQLite file in a workspace folder (default ``./.chaos-llama/chaos.db``)."""
+
+    @classmethod
+    def open(cls, workspace: str | Path = DEFAULT_WORKSPACE) -> Store:
+        """The store of a workspace folder (created if new)."""
+        return cls(store_path(workspace))
 
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path is not None else DEFAULT_PATH

@@ -15,79 +15,31 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-from pathlib import Path
+from collections import Counter
 from typing import Any
 
-from pydantic import BaseModel, Field
+from rich.console import Console
+from rich.table import Table
 
-EXIT_OK, EXIT_FAIL = 0, 1
-DECIDED = ("GOOD", "BAD")  # NEEDS_REVIEW is Genie saying it could not decide
+from ..backends.databricks import NativeAssessment
+from ..benchmarks import DECIDED, compare_native, link_cases
+from ..errors import InvalidConfig, InvalidEvalSet, did_you_mean
+from ..evaluate import open_databricks_backend
+from ..evalset import evalset_from_benchmarks, load_evalset, save_evalset
+from ..runner import build_run_result
+from ..store import DEFAULT_WORKSPACE, Store
+from . import EXIT_FAIL, EXIT_OK
 
-
-# ---------------------------------------------------------------- comparison (plain functions)
-class NativeComparison(BaseModel):
-    """Genie's native verdicts beside our primary judge's, on the questions both decided."""
-
-    run_id: str
-    judge: str | None = None
-    compared: int = 0  # questions Genie marked GOOD/BAD and our run judged
-    agree: int = 0
-    disagree: list[str] = Field(default_factory=list)  # case ids
-    needs_review: int = 0  # Genie could not decide
-    unlinked: int = 0  # assessments with no question of our run
-
-    @property
-    def agreement(self) -> float | None:
-        return self.agree / self.compared if self.compared else None
-
-
-def link_cases(assessments: list[Any], evalset: Any) -> dict[str, str]:
-    """Benchmark question id -> our case id: the same id (eval sets from `benchmarks import`),
-    else the same question text (eval sets exported with `benchmarks export`)."""
-    from .store import normalize_question
-
-    ids = {c.id for c in evalset.cases}
-    by_text = {normalize_question(c.question): c.id for c in evalset.cases}
-    out: dict[str, str] = {}
-    for a in assessments:
-        bq = a.benchmark_question_id
-        if bq in ids:
-            out[bq] = bq
-        elif a.question and normalize_question(a.question) in by_text:
-            out[bq] = by_text[normalize_question(a.question)]
-    return out
-
-
-def compare_native(native: list[dict[str, Any]], ours: Any) -> NativeComparison:
-    """Count where Genie's GOOD/BAD matches our primary judge's verdict on the same question."""
-    rows = {r.case_id: r for r in ours.rows}
-    cmp = NativeComparison(run_id=ours.run_id, judge=ours.judges[0] if ours.judges else None)
-    for a in native:
-        row = rows.get(a.get("case_id"))
-        if row is None:
-            cmp.unlinked += 1
-        elif a.get("assessment") not in DECIDED:
-            cmp.needs_review += 1
-        elif row.correct is not None:
-            cmp.compared += 1
-            if row.correct is (a["assessment"] == "GOOD"):
-                cmp.agree += 1
-            else:
-                cmp.disagree.append(row.case_id)
-    return cmp
+HELP = "a Genie space's benchmarks: import/export them, run Genie's own evaluation"
 
 
 # ---------------------------------------------------------------- commands
-def _store(args: argparse.Namespace):
-    from .store import Store
-
-    Path(args.workspace).mkdir(parents=True, exist_ok=True)
-    return Store(Path(args.workspace) / "chaos.db")
+def _store(args: argparse.Namespace) -> Store:
+    return Store.open(args.workspace)
 
 
 def _backend(args: argparse.Namespace, store: Any):
     """The Genie space the flags name; `store` keeps every version pulled or pushed."""
-    from .evaluate import open_databricks_backend
 
     # no questions are asked through the conversation API here, so no rate limit or settle wait
     return open_databricks_backend(args.space_id, profile=args.profile, host=args.host, warehouse_id=args.warehouse_id,
@@ -95,7 +47,6 @@ def _backend(args: argparse.Namespace, store: Any):
 
 
 def _no_benchmarks(space_id: str):
-    from .errors import InvalidEvalSet
 
     return InvalidEvalSet(f"Genie space {space_id!r} has no benchmark questions with a SQL answer; add some in the Genie UI "
                           "or with `chaos-llama benchmarks export evals.yaml`", field="benchmarks")
@@ -105,7 +56,6 @@ def _check_run(store: Any, run_id: str | None) -> Any:
     """Our run `run_id` (fail before anything is started when it does not exist)."""
     if run_id is None:
         return None
-    from .errors import InvalidConfig, did_you_mean
 
     run = store.get_run(run_id)
     if run is None:
@@ -126,7 +76,6 @@ def _store_assessments(store: Any, backend: Any, eval_run_id: str, run: Any) -> 
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from .evalset import evalset_from_benchmarks, save_evalset
 
     with _store(args) as store:
         backend = _backend(args, store)
@@ -143,7 +92,6 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .errors import InvalidEvalSet
     from .evalset import load_evalset
 
     evalset = load_evalset(args.path)
@@ -159,7 +107,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .errors import InvalidConfig, did_you_mean
 
     with _store(args) as store:
         backend = _backend(args, store)
@@ -190,7 +137,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from .errors import InvalidConfig
 
     with _store(args) as store:
         run = _check_run(store, args.run_id)
@@ -209,7 +155,6 @@ def cmd_show(args: argparse.Namespace) -> int:
             rows = _store_assessments(store, backend, native.eval_run_id, run)
         elif run is not None and not any(r.get("run_id") == run.run_id for r in rows):
             # stored unlinked (or linked to another run): link for this view only
-            from .backends.databricks import NativeAssessment
 
             links = link_cases([NativeAssessment.model_validate(r) for r in rows], store.get_evalset(run.evalset_hash))
             rows = [r | {"case_id": links.get(r.get("benchmark_question_id"), r.get("case_id"))} for r in rows]
@@ -219,12 +164,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace, run_info: dict[str, Any], rows: list[dict[str, Any]], store: Any, run: Any) -> None:
     """Print the assessments (and the agreement with our run) as a table or JSON."""
-    from collections import Counter
-
     counts = Counter(r.get("assessment") or "NONE" for r in rows)
     comparison = ours = None
     if run is not None:
-        from .runner import build_run_result
 
         ours = build_run_result(store, run.run_id)
         comparison = compare_native(rows, ours)
@@ -235,9 +177,6 @@ def _report(args: argparse.Namespace, run_info: dict[str, Any], rows: list[dict[
                           "comparison": comparison.model_dump() | {"agreement": comparison.agreement} if comparison else None},
                          indent=2, default=str))
         return
-    from rich.console import Console
-    from rich.table import Table
-
     console = Console(highlight=False, soft_wrap=True)
     verdicts = {r.case_id: r.correct for r in ours.rows} if ours else {}
     table = Table(title=f"Genie eval run {run_info.get('eval_run_id')}", title_justify="left")
@@ -268,7 +207,7 @@ def _short(s: str, n: int) -> str:
     return s if len(s) <= n else s[: n - 1] + "…"
 
 
-def cmd_benchmarks(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     return {"import": cmd_import, "export": cmd_export, "run": cmd_run, "show": cmd_show}[args.action](args)
 
 
@@ -279,12 +218,10 @@ def _space_args(sp: argparse.ArgumentParser, *, required: bool = True) -> None:
     sp.add_argument("--profile", help="~/.databrickscfg profile (default: unified auth)")
     sp.add_argument("--host", help="workspace URL (default: from the profile or DATABRICKS_HOST)")
     sp.add_argument("--warehouse-id", help="SQL warehouse (default: the space's)")
-    sp.add_argument("--workspace", default=".chaos-llama", help="folder holding the SQLite store (default: ./.chaos-llama)")
+    sp.add_argument("--workspace", default=str(DEFAULT_WORKSPACE), help=f"folder holding the SQLite store (default: ./{DEFAULT_WORKSPACE})")
 
 
-def add_benchmarks_parser(sub: Any) -> None:
-    """Register `chaos-llama benchmarks` (called from the CLI's build_parser)."""
-    bp = sub.add_parser("benchmarks", help="a Genie space's benchmarks: import/export them, run Genie's own evaluation")
+def add_arguments(bp: argparse.ArgumentParser) -> None:
     acts = bp.add_subparsers(dest="action", required=True)
 
     im = acts.add_parser("import", help="write the space's benchmark questions to an eval set file")
@@ -310,5 +247,4 @@ def add_benchmarks_parser(sub: Any) -> None:
     sh.add_argument("--run-id", help="compare with this run of ours")
     sh.add_argument("--json", action="store_true", help="print machine-readable JSON")
     _space_args(sh, required=False)
-    for p in (im, ex, rn, sh):
-        p.set_defaults(func=cmd_benchmarks)
+

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
 import sys
 from pathlib import Path
 
+from ..errors import InvalidInput
+from ..evaluate import bundled_example, load_inputs, remote_inputs
+from ..optimize.loop import optimize
+from ..report import render_markdown, write_report
+from ..store import Store, export_workspace, restore_workspace
+from . import EXIT_OK
+from ._common import add_backend_args, backend_from_args
 
-def add_optimize_parser(sub) -> argparse.ArgumentParser:
-    """Register the `optimize` subcommand on the CLI's subparsers."""
-    op = sub.add_parser("optimize", help="optimize a space automatically (train), select by val, score test once")
-    from ..cli import add_backend_args
+HELP = "optimize a space automatically (train), select by val, score test once"
 
+
+def add_arguments(op: argparse.ArgumentParser) -> None:
     src = op.add_mutually_exclusive_group()
     src.add_argument("--space", help="space file (.yaml or .geniespace.json); default with --backend databricks: the version Genie holds")
     src.add_argument("--example", help="a bundled example, e.g. retail (its sparse space, data and eval set)")
@@ -40,74 +46,28 @@ def add_optimize_parser(sub) -> argparse.ArgumentParser:
     op.add_argument("--export-dir", help="durable copy of the run (e.g. a /Volumes/... path): the store is restored from here "
                                          "at start when the workspace has none, and the store and reports are copied here at "
                                          "the end, also when the run fails (keeps SQLite itself on local disk)")
-    op.set_defaults(func=cmd_optimize)
-    return op
 
 
-def _restore_state(workspace: Path, export_dir: Path) -> None:
-    """Resume from the durable copy when the (local) workspace is new, e.g. on a fresh job cluster."""
-    import shutil
-
-    if (export_dir / "chaos.db").exists() and not (workspace / "chaos.db").exists():
-        workspace.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(export_dir / "chaos.db", workspace / "chaos.db")
-
-
-def _export_state(workspace: Path, export_dir: Path) -> None:
-    """Copy the store (a consistent snapshot through SQLite's backup API) and the reports to `export_dir`.
-
-    SQLite's locking is not safe on FUSE-mounted storage such as Unity Catalog volumes, so the
-    database is only ever written there as a whole file, never opened in place.
-    """
-    import shutil
-    import sqlite3
-    import tempfile
-
-    if not (workspace / "chaos.db").exists():
-        return
-    export_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        snapshot = Path(tmp) / "chaos.db"
-        src, dst = sqlite3.connect(workspace / "chaos.db"), sqlite3.connect(snapshot)
-        try:
-            src.backup(dst)
-        finally:
-            src.close()
-            dst.close()
-        shutil.copyfile(snapshot, export_dir / "chaos.db")
-    if (workspace / "reports").is_dir():
-        shutil.copytree(workspace / "reports", export_dir / "reports", dirs_exist_ok=True)
-
-
-def cmd_optimize(args: argparse.Namespace) -> int:
-    export_dir = Path(args.export_dir) if getattr(args, "export_dir", None) else None
+def run(args: argparse.Namespace) -> int:
+    export_dir = Path(args.export_dir) if args.export_dir else None
     if export_dir is None:
         return _optimize(args)
-    _restore_state(Path(args.workspace), export_dir)
+    restore_workspace(args.workspace, export_dir)
     try:
         return _optimize(args)
     finally:
-        _export_state(Path(args.workspace), export_dir)
+        export_workspace(args.workspace, export_dir)
         print(f"state and reports copied to {export_dir}", file=sys.stderr, flush=True)
 
 
 def _optimize(args: argparse.Namespace) -> int:
-    import contextlib
-
-    from ..cli import backend_from_args
-    from ..errors import InvalidInput
-    from ..evaluate import bundled_example, load_inputs, remote_inputs
-    from ..report import render_markdown, write_report
-    from ..store import Store
-    from .loop import optimize
-
     with contextlib.ExitStack() as stack:
         space_path, evalset_path, data = args.space, args.evalset, args.data
         if args.example:
             ex = stack.enter_context(bundled_example(args.example))
             space_path, evalset_path, data = ex.sparse_space, evalset_path or ex.evalset, data or [ex.data]
         workspace = Path(args.workspace)
-        store = stack.enter_context(Store(workspace / "chaos.db"))
+        store = stack.enter_context(Store.open(workspace))
         args.data = data
         if args.backend == "databricks":
             backend = backend_from_args(args, store)
@@ -137,4 +97,4 @@ def _optimize(args: argparse.Namespace) -> int:
         else:
             print(render_markdown(result))
             print(f"report: {report}\nbest space: {best}")
-    return 0
+    return EXIT_OK

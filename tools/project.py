@@ -1,4 +1,4 @@
-"""The MCP server's project file: which space, data, eval set, judges, split seed and budgets.
+"""The project file: which space, data, eval set, judges, split seed and budgets (read by the MCP server, `doctor` and the CLI).
 
 A project file is YAML (``chaos-llama.yaml``)::
 
@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..tools.errors import InvalidConfig, did_you_mean
+from .errors import InvalidConfig, did_you_mean
 
 ENV_PREFIX = "CHAOS_LLAMA_"
 DEFAULT_FILES = ("chaos-llama.yaml", "chaos-llama.yml")

@@ -1,0 +1,99 @@
+"""What several commands share: console output, the progress bar, score tables and the backend flags."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..errors import InvalidInput
+from ..evaluate import open_databricks_backend, open_local_backend
+from ..store import DEFAULT_WORKSPACE
+
+
+def console() -> Console:
+    return Console(stderr=False, highlight=False, soft_wrap=True)
+
+
+def progress_bar(title: str):
+    """A rich progress bar on stderr, fed by the runner's progress callback."""
+    bar = Progress(TextColumn(f"[bold]{title}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=Console(stderr=True), transient=True)
+    task = bar.add_task(title, total=None)
+
+    def callback(done: int, total: int, case_id: str | None = None, status: str | None = None) -> None:
+        bar.update(task, completed=done, total=total)
+
+    return bar, callback
+
+
+def score_rows(result) -> list[tuple[str, str, int, int, float]]:
+    """(split, category, correct, total, accuracy) rows from a RunResult, overall rows first."""
+    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for q in result.rows:
+        for key in ((q.split or "-", "ALL"), (q.split or "-", q.category or "-")):
+            counts[key][1] += 1
+            counts[key][0] += int(bool(q.correct))
+    order = {"train": 0, "val": 1, "test": 2}
+    rows = [(s, c, n[0], n[1], n[0] / n[1] if n[1] else 0.0) for (s, c), n in counts.items()]
+    rows.sort(key=lambda r: (order.get(r[0], 9), r[1] != "ALL", r[1]))
+    return rows
+
+
+def print_scores(title: str, result, out: Console) -> None:
+    table = Table(title=title, title_justify="left")
+    for col, just in (("split", "left"), ("category", "left"), ("correct", "right"), ("accuracy", "right")):
+        table.add_column(col, justify=just)
+    for split, cat, ok, n, acc in score_rows(result):
+        table.add_row(split, cat, f"{ok}/{n}", f"{acc:.0%}", style="bold" if cat == "ALL" else None)
+    out.print(table)
+    errors = sum(1 for q in result.rows if q.status in ("ERROR", "TIMEOUT"))
+    out.print(
+        f"run [bold]{result.run_id}[/]: {result.correct}/{result.total} correct "
+        f"({(result.accuracy or 0):.1%}); backend calls {result.backend_calls}, cache hits {result.cache_hits}, "
+        f"errors {errors}"
+    )
+
+
+def result_json(result) -> dict:
+    return json.loads(result.model_dump_json())
+
+
+def add_common_args(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--workspace", default=str(DEFAULT_WORKSPACE), help=f"folder holding the SQLite store (default: ./{DEFAULT_WORKSPACE})")
+    sp.add_argument("--seed", type=int, default=0, help="train/val/test split seed")
+    sp.add_argument("--concurrency", type=int, default=4)
+    sp.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+
+def add_backend_args(sp: argparse.ArgumentParser) -> None:
+    """--backend and the Databricks options (shared by eval and optimize)."""
+    sp.add_argument("--backend", default="local", choices=["local", "databricks"],
+                    help="local: the embedded engine over --data; databricks: a Genie space (--space-id)")
+    sp.add_argument("--space-id", help="Genie space id (databricks backend)")
+    sp.add_argument("--profile", help="~/.databrickscfg profile (databricks backend; default: unified auth)")
+    sp.add_argument("--host", help="workspace URL (databricks backend; default: from the profile or DATABRICKS_HOST)")
+    sp.add_argument("--warehouse-id", help="SQL warehouse for gold SQL (databricks backend; default: the space's)")
+    sp.add_argument("--rate", type=float, default=5, help="Genie question starts per minute (databricks; 0: no limit; default 5)")
+    sp.add_argument("--settle", type=float, default=30, metavar="SECONDS",
+                    help="wait after pushing a version before asking it (databricks; Genie rebuilds its context; default 30)")
+
+
+def backend_from_args(args: argparse.Namespace, store=None):
+    """The backend the command line names (local engine or a Genie space)."""
+    if args.backend == "databricks":
+        return open_databricks_backend(args.space_id, profile=args.profile, host=args.host, warehouse_id=args.warehouse_id,
+                                       rate_per_minute=args.rate or None, settle_s=args.settle, store=store)
+    if not args.data:
+        raise InvalidInput("--data is required for the local engine: CSV/Parquet files or folders, a .duckdb file, or a PostgreSQL dump",
+                           field="data")
+    return open_local_backend(args.data, strategy=args.strategy)
+
+
+def space_name(path: str | Path | None, fallback: str) -> str:
+    return Path(path).name if path else fallback

@@ -1,0 +1,75 @@
+"""`chaos-llama eval`: evaluate a space on an eval set (local engine or a Genie space)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..errors import InvalidInput
+from ..evaluate import DEFAULT_JUDGES, evaluate, load_inputs, remote_inputs
+from ..judges.custom import load_user_judges
+from ..store import Store
+from . import EXIT_OK
+from ._common import (
+    add_backend_args, add_common_args, backend_from_args, console, print_scores, progress_bar, result_json, space_name,
+)
+
+HELP = "evaluate a space on an eval set"
+
+
+def add_arguments(ev: argparse.ArgumentParser) -> None:
+    ev.add_argument("--space", help="space file (.yaml or .geniespace.json); with --backend databricks, pushed to Genie "
+                    "before asking (default there: the version Genie holds)")
+    ev.add_argument("--evalset", help="eval set (.yaml, .csv, .jsonl); default with --backend databricks: the space's benchmarks")
+    ev.add_argument("--data", nargs="+", help="data for the local engine: CSV/Parquet files or folders, .duckdb, or a PostgreSQL dump")
+    ev.add_argument("--split", choices=["train", "val", "test"], help="evaluate one split only")
+    ev.add_argument("--judges", default=",".join(DEFAULT_JUDGES), help="comma-separated judge names; the first decides 'correct'")
+    ev.add_argument("--metrics", action="append", metavar="FILE", help="YAML metric file: each metric becomes a judge (repeatable)")
+    ev.add_argument("--custom-judge", action="append", metavar="REF",
+                    help="a Python judge, 'path/to/file.py:function' or 'pkg.module:function' (repeatable)")
+    ev.add_argument("--llm-judges", action="append", metavar="FILE",
+                    help="YAML file of LLM judge definitions (criteria, examples); name built-in ones in --judges: "
+                         "answers_question, semantically_equivalent, follows_instructions")
+    ev.add_argument("--judge-model", help="model for LLM judges at an OpenAI-compatible endpoint (else CHAOS_JUDGE_MODEL; "
+                                          "without a model their verdicts stay pending)")
+    ev.add_argument("--judge-base-url", help="the endpoint's base URL, e.g. http://localhost:8000/v1")
+    ev.add_argument("--judge-api-key-env", help="name of the environment variable holding the endpoint's API key")
+    ev.add_argument("--strategy", default="retrieval", choices=["retrieval", "llm"])
+    ev.add_argument("--no-cache", action="store_true", help="ask the backend even for unchanged versions")
+    add_backend_args(ev)
+    add_common_args(ev)
+
+
+def run(args: argparse.Namespace) -> int:
+    store = None
+    if args.backend == "databricks":
+        store = Store.open(args.workspace)  # keeps every version pulled from or pushed to Genie
+        backend = backend_from_args(args, store)
+        space, evalset = remote_inputs(backend, args.space, args.evalset, seed=args.seed)
+    else:
+        if not args.space or not args.evalset:
+            raise InvalidInput("--space and --evalset are required with the local engine", field="space" if not args.space else "evalset")
+        space, evalset = load_inputs(args.space, args.evalset, seed=args.seed)
+        backend = backend_from_args(args)
+    judges = [j.strip() for j in args.judges.split(",") if j.strip()]
+    judges += [j for j in load_user_judges(args.metrics or [], args.custom_judge or [], args.llm_judges or []) if j not in judges]
+    judge_model = None
+    if args.judge_model:
+        judge_model = {"model": args.judge_model, **({"base_url": args.judge_base_url} if args.judge_base_url else {}),
+                       **({"api_key_env": args.judge_api_key_env} if args.judge_api_key_env else {})}
+    bar, callback = progress_bar(f"evaluating {space_name(args.space, space.title)}")
+    try:
+        with bar:
+            result = evaluate(
+                space, evalset, backend,
+                workspace=args.workspace, split=args.split, judges=judges,
+                concurrency=args.concurrency, progress=callback, use_cache=not args.no_cache, judge_model=judge_model,
+            )
+    finally:
+        if store is not None:
+            store.close()
+    if args.json:
+        print(json.dumps(result_json(result), indent=2))
+    else:
+        print_scores(f"{space.title} — {evalset.name}", result, console())
+    return EXIT_OK
