@@ -37,6 +37,7 @@ def run(dbs: list[str], max_epochs: int = 3, seed: int = 0) -> dict[str, Any]:
     from chaos_llama.tools.evaluate import bundled_example, load_inputs, open_local_backend
     from chaos_llama.tools.optimize.loop import optimize
     from chaos_llama.tools.runner import run_eval_sync
+    from chaos_llama.tools.optimize.model import OptimizeSettings
     from chaos_llama.tools.store import Store
 
     rows = []
@@ -47,8 +48,8 @@ def run(dbs: list[str], max_epochs: int = 3, seed: int = 0) -> dict[str, Any]:
             backend = open_local_backend([ex.data])
         t0 = time.perf_counter()
         with Store(ws / "retail.db") as store:
-            r = optimize(space, evalset, backend, store=store, max_epochs=max_epochs, seed=seed, workspace=ws / "retail",
-                         proposer="heuristic", tracking=None)
+            r = optimize(space, evalset, backend, OptimizeSettings(max_epochs=max_epochs, seed=seed, workspace=ws / "retail"),
+                         store=store)
             base = run_eval_sync(evalset, backend, space, store=store, split="test", judges=("execution",)).accuracy
         rows.append(_row("retail (sparse space)", r, base, time.perf_counter() - t0))
         if dbs and (DEFOG / "questions_gen_postgres.csv").is_file():
@@ -63,8 +64,8 @@ def run(dbs: list[str], max_epochs: int = 3, seed: int = 0) -> dict[str, Any]:
                 space = defog_space(DEFOG / db)
                 evalset = assign_splits(load_defog_questions(DEFOG / "questions_gen_postgres.csv", db=db), seed=seed)
                 with Store(ws / f"{db}.db") as store:
-                    r = optimize(space, evalset, backend, store=store, max_epochs=max_epochs, seed=seed,
-                                 workspace=ws / db, proposer="heuristic", tracking=None)
+                    r = optimize(space, evalset, backend, OptimizeSettings(max_epochs=max_epochs, seed=seed, workspace=ws / db),
+                                 store=store)
                     base = run_eval_sync(evalset, backend, space, store=store, split="test", judges=("execution",)).accuracy
                 rows.append(_row(f"defog {db}", r, base, time.perf_counter() - t0))
     return {"max_epochs": max_epochs, "seed": seed, "rows": rows,

@@ -10,8 +10,6 @@ load on the first request after `initialize`, never at import.
 
 import asyncio
 import functools
-import importlib.resources
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, Elicit, MCPServer, Resolve
@@ -20,9 +18,10 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError
 
+from .. import prompts
 from ..tools.errors import ChaosLlamaError, InvalidInput
 from ..tools.project import ProjectConfig, load_config
-from .errors import invalid_arguments, unknown_arguments, unknown_tool
+from .errors import clip, invalid_arguments, unknown_arguments, unknown_tool
 from .guards import BudgetLedger, BudgetStatus, HoldoutGuard, HoldoutMiddleware
 
 READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
@@ -49,35 +48,30 @@ class Session:
     def copilot(self):
         if self._copilot is None:
             from ..tools.copilot import Copilot, CopilotSettings, settings_for_example
+            from ..tools.judges.custom import load_user_judges
 
             c = self.config
             judges = list(c.judges)
             if c.metrics or c.custom_judges or c.llm_judges:
-                from ..tools.judges.custom import load_user_judges
-
                 judges += [j for j in load_user_judges(c.metrics, c.custom_judges, c.llm_judges) if j not in judges]
             common = dict(judges=judges, split_seed=c.split_seed, workspace=c.workspace, author=c.author,
-                          strategy=c.backend.strategy, llm=c.backend.llm, judge_model=c.judge_model)
-            if c.space is None:
+                          backend=c.backend, judge_model=c.judge_model)
+            if c.backend.kind != "local":
+                # the Genie space (not a file) is the starting version unless the project names one
+                settings = CopilotSettings(space=c.space, evalset=c.evalset, data=[], **common)
+            elif c.space is None:
                 settings = settings_for_example(c.example or "retail", c.example_space, **common)
                 if c.evalset is not None:
                     settings = settings.model_copy(update={"evalset": c.evalset})
                 if c.data:
                     settings = settings.model_copy(update={"data": c.data})
             else:
-                if c.evalset is None and c.backend.kind == "local":
+                if c.evalset is None:
                     raise InvalidInput("the project names a space but no eval set", field="evalset")
                 settings = CopilotSettings(space=c.space, evalset=c.evalset, data=c.data, **common)
-            if c.backend.kind == "databricks":
-                b = c.backend
-                # the Genie space (not a file) is the starting version unless the project names one
-                settings = settings.model_copy(update={
-                    "space": c.space, "evalset": c.evalset, "data": [],
-                    "databricks": dict(space_id=b.space_id, profile=b.profile, host=b.host, warehouse_id=b.warehouse_id,
-                                       rate_per_minute=b.rate_per_minute or None, question_timeout_s=b.question_timeout_s,
-                                       settle_s=b.settle_s)})
-            ledger = BudgetLedger(c.budgets, Path(c.workspace) / "ledger.db")
-            self._copilot = Copilot(settings, ledger=ledger, backend=self._backend)
+            copilot = Copilot(settings, backend=self._backend)
+            copilot.ledger = BudgetLedger(c.budgets, copilot.store)  # the budget ledger lives in the workspace store
+            self._copilot = copilot
         return self._copilot
 
     @property
@@ -86,23 +80,32 @@ class Session:
 
     def guard(self) -> HoldoutGuard:
         if self._guard is None:
-            self._guard = HoldoutGuard.for_cases(self.copilot.test_cases())
+            self._guard = HoldoutGuard.for_cases(self.copilot.test_cases(), self.copilot.visible_cases())
         return self._guard
 
 
+MAX_ERROR = 2_000  # an error message (which may echo the input) is cut here
+
+
 def _errors(fn):
-    """Map library errors: bad arguments -> invalid params (with the field); others -> tool errors."""
+    """Map library errors: bad arguments -> invalid params (with the field); others -> tool errors. Messages are bounded."""
 
     @functools.wraps(fn)
     async def wrapper(*args, **kwargs):
         try:
             return await fn(*args, **kwargs)
         except InvalidInput as e:
-            raise MCPError(code=INVALID_PARAMS, message=str(e), data={"field": e.field}) from None
+            raise MCPError(code=INVALID_PARAMS, message=clip(str(e), MAX_ERROR), data={"field": clip(e.field, 200)}) from None
         except ChaosLlamaError as e:
-            raise ToolError(f"{type(e).__name__}: {e}") from None
+            raise ToolError(clip(f"{type(e).__name__}: {e}", MAX_ERROR)) from None
 
     return wrapper
+
+
+def owner(ctx: Context | None) -> str:
+    """Who a preview belongs to: the HTTP session that proposed it, or the one stdio client."""
+    headers = ctx.headers if ctx is not None else None
+    return (headers or {}).get("mcp-session-id") or "local"
 
 
 class Confirm(BaseModel):
@@ -118,10 +121,7 @@ def _confirm_apply(ctx: Context, preview_id: str, message: str):
 
 
 def _prompt_text(name: str, **fields: str) -> str:
-    text = (importlib.resources.files("chaos_llama.prompts") / f"{name}.md").read_text(encoding="utf-8")
-    for k, v in fields.items():
-        text = text.replace("{{" + k + "}}", v)
-    return text
+    return prompts.load(name).render(**fields)
 
 
 class ChaosLlamaServer(MCPServer):
@@ -163,23 +163,15 @@ def build_app(config: ProjectConfig | None = None, *, backend: Any = None) -> MC
 
 
 def _register(app: MCPServer, session: Session) -> None:
-    """Every tool, resource and prompt (imports the copilot's output models, hence done lazily)."""
-    from ..tools.copilot import (
-        ApplyResult,
-        DiffView,
-        EvalRunView,
-        EvalSetInfo,
-        FailuresView,
-        FinalTestView,
-        HistoryView,
-        Proposal,
-        ReportView,
-        RunInfo,
-        SpaceView,
-        VersionInfo,
-    )
+    """Every tool, resource and prompt (imports the copilot and its views, hence done lazily)."""
+    from ..tools.copilot import Preview
     from ..tools.doctor import DoctorReport, run_doctor
     from ..tools.space.changes import Edit
+    from . import views
+    from .views import (
+        ApplyResult, DiffView, EvalRunView, EvalSetInfo, FailuresView, FinalTestView, HistoryView, ReportView, RunInfo, SpaceView,
+        VersionInfo,
+    )
 
     def cp():
         return session.copilot
@@ -188,19 +180,20 @@ def _register(app: MCPServer, session: Session) -> None:
     @app.tool(annotations=READ_ONLY)
     @_errors
     async def space_get(
-        full: bool | None = Field(None, description="True: always include the YAML; False: summary only; default: YAML unless the space is big"),
+        full: bool | None = Field(None, strict=True, description="True: always include the YAML; False: summary only; default: YAML unless the space is big"),
     ) -> SpaceView:
         """The current space (head revision): version id, a summary and the metadata as YAML."""
-        return cp().space_get(full)
+        return views.space_view(cp(), full)
 
     @app.tool(annotations=READ_ONLY)
     @_errors
     async def space_propose(
         changes: list[Edit] = Field(description="edits, each tagged by 'op' (add_text_instruction, set_column_description, add_column_synonyms, add_example_sql, add_join_spec, add_snippet, ...)"),  # type: ignore[valid-type]
         message: str = Field("", description="why this change should help"),
-    ) -> Proposal:
+        ctx: Context = None,  # type: ignore[assignment]
+    ) -> Preview:
         """Validate a change set and preview it: unified diff, problems (example SQL must parse and run read-only, referenced tables and columns must exist) and a preview_id. No side effects on the space."""
-        return cp().space_propose(list(changes), message)
+        return views.proposal(cp().propose(list(changes), message, owner=owner(ctx)))
 
     @app.tool(annotations=CHANGES_SPACE)
     @_errors
@@ -208,15 +201,16 @@ def _register(app: MCPServer, session: Session) -> None:
         preview_id: str = Field(description="the preview_id returned by space_propose"),
         message: str = Field(description="why this change is made (recorded in the history)"),
         confirm: Annotated[Confirm, Resolve(_confirm_apply)] = None,  # type: ignore[assignment]
+        ctx: Context = None,  # type: ignore[assignment]
     ) -> ApplyResult:
         """Apply exactly a previewed change set: creates a new revision (the user confirms where the client supports it)."""
-        return cp().space_apply(preview_id, message, confirmed=confirm.confirm)
+        return views.apply_result(cp().apply(preview_id, message, owner=owner(ctx), confirmed=confirm.confirm))
 
     @app.tool(annotations=READ_ONLY)
     @_errors
     async def space_history() -> HistoryView:
         """All revisions of the space, oldest first (append-only: applies and rollbacks add revisions)."""
-        return cp().space_history()
+        return views.history_view(cp())
 
     @app.tool(annotations=READ_ONLY)
     @_errors
@@ -225,7 +219,7 @@ def _register(app: MCPServer, session: Session) -> None:
         b: str | None = Field(None, description="revision number or version id; default: the head"),
     ) -> DiffView:
         """Unified diff of the space YAML between two revisions."""
-        return cp().space_diff(a, b)
+        return views.diff_view(cp(), a, b)
 
     @app.tool(annotations=CHANGES_SPACE)
     @_errors
@@ -234,39 +228,39 @@ def _register(app: MCPServer, session: Session) -> None:
         message: str | None = Field(None, description="why (recorded in the history)"),
     ) -> VersionInfo:
         """Return to an earlier revision by creating a new revision with its content (nothing is deleted)."""
-        return cp().space_rollback(version, message)
+        return VersionInfo.of(cp().rollback(version, message))
 
     # ------------------------------------------------------------ eval
     @app.tool(annotations=READ_ONLY)
     @_errors
     async def evalset_info() -> EvalSetInfo:
         """Eval set counts per split and category, and the train questions (val and test texts stay hidden)."""
-        return cp().evalset_info()
+        return views.evalset_info(cp())
 
     @app.tool(annotations=SPENDS)
     @_errors
     async def eval_run(
         split: Literal["train", "val"] = Field(description="'train': per-question results with failure analyses; 'val': aggregates by category only (the test split is scored only by eval_final_test)"),
         version: str | None = Field(None, description="revision number or version id; default: the head"),
-        repeats: int = Field(1, ge=1, le=5, description="ask each question this many times (uncached after the first) to measure stability"),
+        repeats: int = Field(1, ge=1, le=5, strict=True, description="ask each question this many times (uncached after the first) to measure stability"),
         ctx: Context = None,  # type: ignore[assignment]
     ) -> EvalRunView:
-        """Evaluate a version on train or val (spends backend-question and SQL budgets; cached answers are free)."""
+        """Evaluate a version on train or val: right, wrong (confident wrong answers) and refused counts per category, compared question by question with the last run on another version (spends backend-question and SQL budgets; cached answers are free)."""
 
         async def progress(done: int, total: int, message: str) -> None:
             await ctx.report_progress(done, total, message)
 
-        return await cp().eval_run(split, version, repeats=repeats, progress=progress)
+        return views.eval_run_view(await cp().evaluate(split, version, repeats=repeats, progress=progress))
 
     @app.tool(annotations=READ_ONLY)
     @_errors
     async def eval_failures(
         run_id: str = Field(description="a train run id from eval_run"),
         category: str | None = Field(None, description="only this question category or failure category"),
-        limit: int = Field(10, ge=1, le=100, description="at most this many failures"),
+        limit: int = Field(10, ge=1, le=100, strict=True, description="at most this many failures"),
     ) -> FailuresView:
-        """Failing train questions: generated vs gold SQL, result samples, failure analysis and the relevant metadata."""
-        return cp().eval_failures(run_id, category, limit)
+        """Train questions answered wrongly or refused: generated vs gold SQL, result samples, failure analysis and the relevant metadata (gold errors are never listed)."""
+        return views.failures_view(cp(), run_id, category, limit)
 
     @app.tool(annotations=SPENDS)
     @_errors
@@ -274,8 +268,8 @@ def _register(app: MCPServer, session: Session) -> None:
         run_id: str = Field(description="a train or val run id"),
         judges: list[str] = Field(description="judge names, the first decides correctness (e.g. ['execution', 'sql_equivalence'])"),
     ) -> EvalRunView:
-        """Re-judge a run's stored answers with other judges, without asking the backend again."""
-        return cp().judge_run(run_id, judges)
+        """Judge a run's stored answers again with other judges, as a new run linked to it (the recorded run never changes; the backend is not asked)."""
+        return views.rejudged_view(cp(), cp().rejudge(run_id, judges))
 
     @app.tool(annotations=SPENDS)
     @_errors
@@ -285,19 +279,19 @@ def _register(app: MCPServer, session: Session) -> None:
         async def progress(done: int, total: int, message: str) -> None:
             await ctx.report_progress(done, total, "scoring the test split")
 
-        return await cp().eval_final_test(progress=progress)
+        return views.final_test_view(cp(), await cp().final_test(progress=progress))
 
     @app.tool(annotations=READ_ONLY)
     @_errors
     async def budget_status() -> BudgetStatus:
-        """What the session has spent and has left, per budget (limits come from the project config only)."""
+        """What the workspace has spent and has left, per budget, with each budget's unit (limits come from the project config only)."""
         return session.ledger.status()
 
     @app.tool(annotations=READ_ONLY)
     @_errors
     async def run_log(run_id: str = Field(description="a run id")) -> RunInfo:
-        """A run's metadata: split, revision, status, timings, counters and judges (MLflow link where configured)."""
-        return cp().run_info(run_id)
+        """A run's metadata: split, revision, status, timings, counters, judges and its score (MLflow link where configured)."""
+        return views.run_info(cp(), run_id)
 
     @app.tool(annotations=READ_ONLY)
     @_errors
@@ -305,13 +299,13 @@ def _register(app: MCPServer, session: Session) -> None:
         run_ids: list[str] | None = Field(None, description="runs to report on; default: every run of this session"),
         optimization: str | None = Field(None, description="an optimization id from `chaos-llama optimize`, or 'latest': its report instead"),
     ) -> ReportView:
-        """A Markdown report: scores per run, paired fixed/broken counts between revisions, and the space history; or the report of an automatic optimization run in this workspace."""
-        return cp().report(run_ids, optimization)
+        """A Markdown report: right/wrong/refused per run, paired fixed/broken counts between revisions, and the space history; or the report of an automatic optimization run in this workspace."""
+        return views.report_view(cp(), run_ids, optimization)
 
     @app.tool(annotations=READ_ONLY)
     @_errors
     async def doctor(
-        project: bool = Field(False, description="also load the space, eval set and data from their files (a few seconds)"),
+        project: bool = Field(False, strict=True, description="also load the space, eval set and data from their files (a few seconds)"),
     ) -> DoctorReport:
         """Check the setup: Python and packages, the project file, the workspace, Databricks auth (method only), the Genie space and warehouse, MLflow tracking; each problem says what to fix. Spends no budget."""
         return await asyncio.to_thread(run_doctor, config=session.config, project=project)
@@ -321,19 +315,19 @@ def _register(app: MCPServer, session: Session) -> None:
     # ------------------------------------------------------------ resources
     @app.resource("chaos-llama://space/current", mime_type="application/yaml", description="the head revision of the space as YAML")
     def space_current() -> str:
-        return cp().space_get(True).yaml or ""
+        return views.space_view(cp(), True).yaml or ""
 
     @app.resource("chaos-llama://space/history", mime_type="application/json", description="all revisions of the space")
     def space_history_resource() -> str:
-        return cp().space_history().model_dump_json(indent=2)
+        return views.history_view(cp()).model_dump_json(indent=2)
 
     @app.resource("chaos-llama://runs", mime_type="application/json", description="this session's runs with their scores")
     def runs_resource() -> str:
-        return "[" + ",\n".join(r.model_dump_json() for r in cp().runs()) + "]"
+        return "[" + ",\n".join(views.run_info(cp(), r.run_id).model_dump_json() for r in cp().lineage_runs()) + "]"
 
     @app.resource("chaos-llama://runs/{run_id}", mime_type="application/json", description="one run's metadata and score")
     def run_resource(run_id: str) -> str:
-        return cp().run_info(run_id).model_dump_json(indent=2)
+        return views.run_info(cp(), run_id).model_dump_json(indent=2)
 
     # ------------------------------------------------------------ prompts
     @app.prompt(description="Guided loop: evaluate, read failures, hypothesize, propose, apply, re-evaluate on val, keep or roll back")
@@ -369,7 +363,7 @@ def _register_judging(app: MCPServer, session: Session) -> None:
     @app.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False))
     @_errors
     async def judge_pending(
-        run_id: str = Field(description="a train or val run id"),
+        run_id: str = Field(description="a train run id (val and test questions are never shown)"),
         judges: list[str] | None = Field(None, description="LLM judges (answers_question, semantically_equivalent, follows_instructions or custom); default: the run's LLM judges"),
         limit: int = Field(10, ge=1, le=100, description="at most this many items"),
     ) -> PendingView:
@@ -403,7 +397,7 @@ def _register_judging(app: MCPServer, session: Session) -> None:
     @app.tool(annotations=SPENDS)
     @_errors
     async def judge_sample(
-        run_id: str = Field(description="a train or val run id"),
+        run_id: str = Field(description="a train run id"),
         judge: str = Field(description="an LLM judge, e.g. answers_question"),
         case_id: str | None = Field(None, description="a question id; default: the next pending one"),
         request: Annotated[SamplingRequest | None, Resolve(_sampling_request)] = None,  # type: ignore[assignment]
@@ -424,10 +418,10 @@ def _register_judging(app: MCPServer, session: Session) -> None:
     @app.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False))
     @_errors
     async def label_submit(
-        run_id: str = Field(description="a train or val run id"),
+        run_id: str = Field(description="a train run id"),
         case_id: str = Field(description="the question id"),
         judge: str = Field(description="the judge this label is for, e.g. answers_question or execution"),
-        value: bool = Field(description="the person's verdict: true = the answer passes"),
+        value: bool = Field(strict=True, description="the person's verdict: true = the answer passes"),
         note: str = Field("", description="why (shown to LLM judges as a few-shot rationale)"),
         labeler: str | None = Field(None, description="who labeled"),
     ) -> Label:

@@ -25,7 +25,15 @@ from mcp_types import INVALID_PARAMS
 from ..tools.errors import did_you_mean
 
 MAX_QUOTED = 400  # longer values are described, never cut
+MAX_TEXT = 4_000  # longest free text (an error, a rationale) a tool shows
 MAX_PROBLEMS = 5
+
+
+def clip(value: str | None, limit: int = MAX_TEXT) -> str | None:
+    """`value` cut to `limit` characters, saying how much was cut (every echo of input is bounded)."""
+    if value is None or len(value) <= limit:
+        return value
+    return value[:limit] + f"… [{len(value) - limit} more characters not shown]"
 
 
 def _quote(value: Any) -> str:

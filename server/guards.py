@@ -1,34 +1,48 @@
 """What the server enforces whatever the assistant asks: budgets and the held-out test split.
 
-- `BudgetLedger`: a persisted ledger (a small SQLite file in the workspace) of what the session
-  spent. `reserve(kind, n)` refuses *before* spending, saying what is left; nothing here can
-  raise a limit — limits come only from the project config.
-- `HoldoutGuard`: the last line of defence for the test split. Tools never put test content in
-  their outputs by construction; the guard additionally scrubs every outgoing result and error
-  (as server middleware) of any test question text, gold SQL or test question id.
+- `BudgetLedger`: what the workspace's sessions spent, kept in the store (one table of the one
+  SQLite file). `reserve(kind, n)` refuses *before* spending, saying what is left; nothing here
+  can raise a limit: limits come only from the project config.
+- `HoldoutGuard`: a safety net for the test split. Tools never build an output from a test case
+  (the copilot works on train and val only, and a test id or question is as unknown as a missing
+  one), so the guard should never fire. It checks every outgoing result and error for a test
+  question, a line of test gold SQL or a test id that the request did not itself contain (an
+  echo of the assistant's own input is left alone: scrubbing it would tell a test string from
+  any other) and withholds what it finds.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import sqlite3
-import threading
-import time
 from collections.abc import Iterable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from ..tools.errors import BudgetExceeded, did_you_mean
 from ..tools.project import Budgets
 
+if TYPE_CHECKING:  # the store loads pyarrow: not before the first tool call
+    from ..tools.store import Store
+
 KINDS = tuple(Budgets.model_fields)
+
+
+# What one unit of each budget is (shown by budget_status).
+UNITS = {
+    "backend_questions": "questions asked of the backend (cached answers are free; retries count)",
+    "sql_executions": "SQL statements run on the data: gold queries, generated SQL, example checks",
+    "llm_tokens": "LLM tokens spent by the backend or LLM judges",
+    "applies": "revisions written (applies and rollbacks)",
+    "final_tests": "scorings of the held-out test split",
+    "wall_clock_s": "seconds spent inside spending tools (each call holds a slice while it runs)",
+}
 
 
 class BudgetLine(BaseModel):
     kind: str
+    unit: str
     limit: float
     spent: float
     remaining: float
@@ -45,9 +59,14 @@ class BudgetStatus(BaseModel):
 
 
 class BudgetLedger:
-    """Persisted spend per budget kind; a reservation that would exceed a limit is refused.
+    """Spend per budget kind, kept in the workspace store's `ledger` table; a reservation that would
+    exceed a limit is refused, spending nothing.
 
-    >>> ledger = BudgetLedger(Budgets(applies=1), ":memory:")
+    Check and write are one transaction on the store (`Store.reserve`), so several server
+    processes on one workspace share one ledger that never passes a limit.
+
+    >>> from chaos_llama.tools.store import Store
+    >>> ledger = BudgetLedger(Budgets(applies=1), Store(":memory:"))
     >>> ledger.reserve("applies", 1)
     >>> ledger.reserve("applies", 1)
     Traceback (most recent call last):
@@ -55,23 +74,10 @@ class BudgetLedger:
     chaos_llama.tools.errors.BudgetExceeded: budget 'applies' exhausted: asked for 1, 0 of 1 left. Nothing was spent.
     """
 
-    def __init__(self, limits: Budgets, path: str | Path = ":memory:"):
+    def __init__(self, limits: Budgets, store: Store):
         # A frozen copy: no caller can raise a limit through a shared object.
         self._limits = {k: float(v) for k, v in limits.model_dump().items()}
-        self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._con = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._con.execute("PRAGMA busy_timeout=5000")
-        self._con.execute(
-            "CREATE TABLE IF NOT EXISTS ledger (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, "
-            "amount REAL NOT NULL, note TEXT, at REAL NOT NULL)"
-        )
-
-    def close(self) -> None:
-        with self._lock:
-            self._con.close()
+        self.store = store
 
     @property
     def limits(self) -> dict[str, float]:
@@ -83,9 +89,7 @@ class BudgetLedger:
 
     def spent(self, kind: str) -> float:
         self._check_kind(kind)
-        with self._lock:
-            row = self._con.execute("SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE kind=?", (kind,)).fetchone()
-        return float(row[0])
+        return self.store.spent(kind)
 
     def remaining(self, kind: str) -> float:
         return max(0.0, self._limits[kind] - self.spent(kind))
@@ -95,41 +99,32 @@ class BudgetLedger:
         self._check_kind(kind)
         if n < 0:
             raise ValueError(f"cannot reserve a negative amount ({n!r}) of {kind!r}")
-        with self._lock:
-            self._con.execute("BEGIN IMMEDIATE")
-            try:
-                spent = float(self._con.execute("SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE kind=?", (kind,)).fetchone()[0])
-                left = self._limits[kind] - spent
-                if n > left or (n == 0 and left <= 0):
-                    raise BudgetExceeded(
-                        f"budget {kind!r} exhausted: asked for {_num(n)}, {_num(max(left, 0))} of {_num(self._limits[kind])} left. "
-                        "Nothing was spent."
-                    )
-                if n:
-                    self._con.execute("INSERT INTO ledger (kind, amount, note, at) VALUES (?,?,?,?)", (kind, n, note, time.time()))
-            except BaseException:
-                self._con.execute("ROLLBACK")
-                raise
-            self._con.execute("COMMIT")
+        self.store.reserve(kind, n, limit=self._limits[kind], note=note)
+
+    def try_reserve(self, kind: str, n: float, note: str | None = None) -> bool:
+        """`reserve`, answering False instead of raising when it does not fit."""
+        try:
+            self.reserve(kind, n, note)
+        except BudgetExceeded:
+            return False
+        return True
 
     def settle(self, kind: str, reserved: float, actual: float, note: str | None = None) -> None:
-        """Record what a reserved call really spent (a refund if less; retries may make it more)."""
+        """Record what a reserved call really spent: a refund when less."""
         self._check_kind(kind)
-        delta = actual - reserved
-        if delta:
-            with self._lock:
-                self._con.execute("INSERT INTO ledger (kind, amount, note, at) VALUES (?,?,?,?)", (kind, delta, note, time.time()))
+        self.store.spend(kind, actual - reserved, note)
 
     def record(self, kind: str, actual: float, note: str | None = None) -> None:
-        """Record spend that cannot be known in advance (LLM tokens, wall clock)."""
+        """Record spend that cannot be known in advance (LLM tokens a reply used)."""
         self.settle(kind, 0, actual, note)
 
     def status(self) -> BudgetStatus:
         lines = []
         for kind in KINDS:
             spent = self.spent(kind)
-            lines.append(BudgetLine(kind=kind, limit=self._limits[kind], spent=spent, remaining=max(0.0, self._limits[kind] - spent)))
-        return BudgetStatus(lines=lines, ledger=self.path)
+            lines.append(BudgetLine(kind=kind, unit=UNITS[kind], limit=self._limits[kind], spent=spent,
+                                    remaining=max(0.0, self._limits[kind] - spent)))
+        return BudgetStatus(lines=lines, ledger=str(self.store.path))
 
 
 def _num(x: float) -> str:
@@ -137,7 +132,8 @@ def _num(x: float) -> str:
 
 
 # ---------------------------------------------------------------- holdout
-WITHHELD = "[withheld: held-out test content]"
+WITHHELD = "[withheld]"
+MIN_LINE = 20  # shorter gold lines ('FROM orders o', 'GROUP BY 1') identify nothing
 
 
 def _norm(text: str) -> str:
@@ -147,69 +143,74 @@ def _norm(text: str) -> str:
 
 
 class HoldoutGuard:
-    """Finds and scrubs test-split content (question texts, gold SQL, ids) in anything outgoing.
+    """Finds and withholds test-split content (question texts, gold SQL lines, ids) in anything outgoing.
 
-    Matching is case- and whitespace-insensitive. A multi-line string loses only its matching
-    lines; a string without line breaks is replaced as a whole.
+    Matching is case- and whitespace-insensitive. Only what identifies a test case counts: a gold
+    line that a visible (train/val) gold also has, or an id that is also a visible id, is not
+    secret. `allowed` strings (the request's own input) are never withheld.
 
     >>> g = HoldoutGuard(questions=["Revenue by store in 2024?"], ids=["t_17"])
     >>> g.scrub({"a": ["ok", "revenue  by store in 2024?"]})
-    {'a': ['ok', '[withheld: held-out test content]']}
+    {'a': ['ok', '[withheld]']}
+    >>> g.scrub({"a": "revenue by store in 2024?"}, allowed="Revenue by store in 2024?")
+    {'a': 'revenue by store in 2024?'}
     """
 
-    def __init__(self, *, questions: Iterable[str] = (), gold_sql: Iterable[str] = (), ids: Iterable[str] = ()):
-        needles = {_norm(s) for s in (*questions, *gold_sql) if s and s.strip()}
+    def __init__(self, *, questions: Iterable[str] = (), gold_sql: Iterable[str] = (), ids: Iterable[str] = (),
+                 visible_sql: Iterable[str] = (), visible_ids: Iterable[str] = ()):
+        seen = "\n".join(_norm(sql) for sql in visible_sql)  # a line that any visible gold also holds is no secret
+        lines = {_norm(line) for sql in gold_sql for line in sql.splitlines()}
+        needles = {_norm(q) for q in questions if q and q.strip()} | {l for l in lines if len(l) >= MIN_LINE and l not in seen}
         self.needles = sorted(needles, key=len, reverse=True)
-        # Ids are short: matched as whole tokens so 'q_1' does not hit 'q_10'.
-        self.id_pattern = re.compile(
-            r"(?<![\w-])(" + "|".join(re.escape(i) for i in sorted(set(ids), key=len, reverse=True)) + r")(?![\w-])"
-        ) if ids else None
+        self.ids = sorted(set(ids) - set(visible_ids), key=len, reverse=True)
         self.hits = 0
 
     @classmethod
-    def for_cases(cls, cases: Iterable[Any]) -> HoldoutGuard:
-        cases = list(cases)
-        return cls(
-            questions=[c.question for c in cases],
-            gold_sql=[s for c in cases for s in c.gold_sql],
-            ids=[c.id for c in cases],
-        )
+    def for_cases(cls, test: Iterable[Any], visible: Iterable[Any] = ()) -> HoldoutGuard:
+        test, visible = list(test), list(visible)
+        return cls(questions=[c.question for c in test], gold_sql=[s for c in test for s in c.gold_sql], ids=[c.id for c in test],
+                   visible_sql=[s for c in visible for s in c.gold_sql], visible_ids=[c.id for c in visible])
 
-    def leaks(self, text: str) -> bool:
+    def _active(self, allowed: str) -> tuple[list[str], re.Pattern | None]:
+        a = _norm(allowed) if allowed else ""
+        needles = [n for n in self.needles if n not in a]
+        ids = [i for i in self.ids if i not in allowed]
+        # Ids are short: matched as whole tokens so 'q_1' does not hit 'q_10'.
+        pattern = re.compile(r"(?<![\w-])(" + "|".join(re.escape(i) for i in ids) + r")(?![\w-])") if ids else None
+        return needles, pattern
+
+    def leaks(self, text: str, allowed: str = "") -> bool:
         if not text:
             return False
+        needles, pattern = self._active(allowed)
         n = _norm(text)
-        if any(needle in n for needle in self.needles):
-            return True
-        return bool(self.id_pattern and self.id_pattern.search(text))
+        return any(needle in n for needle in needles) or bool(pattern and pattern.search(text))
 
-    def scrub_text(self, text: str) -> str:
-        if not self.leaks(text):
+    def scrub_text(self, text: str, allowed: str = "") -> str:
+        if not self.leaks(text, allowed):
             return text
         self.hits += 1
         if "\n" in text:
-            lines = text.split("\n")
-            kept = [WITHHELD if self.leaks(line) else line for line in lines]
-            out = "\n".join(kept)
-            # A needle spanning several lines: withhold the whole text.
-            return WITHHELD if self.leaks(out) else out
+            out = "\n".join(WITHHELD if self.leaks(line, allowed) else line for line in text.split("\n"))
+            return WITHHELD if self.leaks(out, allowed) else out  # a needle spanning several lines
         return WITHHELD
 
-    def scrub(self, value: Any) -> Any:
+    def scrub(self, value: Any, allowed: str = "") -> Any:
         """A copy of `value` (JSON-like data) with every leaking string withheld."""
         if isinstance(value, str):
-            return self.scrub_text(value)
+            return self.scrub_text(value, allowed)
         if isinstance(value, dict):
-            return {k: self.scrub(v) for k, v in value.items()}
+            return {k: self.scrub(v, allowed) for k, v in value.items()}
         if isinstance(value, list):
-            return [self.scrub(v) for v in value]
+            return [self.scrub(v, allowed) for v in value]
         if isinstance(value, tuple):
-            return tuple(self.scrub(v) for v in value)
+            return tuple(self.scrub(v, allowed) for v in value)
         return value
 
 
 class HoldoutMiddleware:
-    """Server middleware: every response and error leaves through `HoldoutGuard.scrub`.
+    """Server middleware: every response and error leaves through `HoldoutGuard.scrub`, with the
+    request's own parameters allowed (an echo is never withheld).
 
     `guard_for(ctx)` is called per request (ctx has `method` and `params`) so the guard can be
     built lazily (after the eval set loads) and not slow down `initialize`.
@@ -222,26 +223,25 @@ class HoldoutMiddleware:
         from mcp.shared.exceptions import MCPError
 
         guard: HoldoutGuard | None = self.guard_for(ctx)
+        allowed = json.dumps(ctx.params, default=str, ensure_ascii=False) if getattr(ctx, "params", None) else ""
+        allowed = allowed.replace("\\n", "\n")
         try:
             result = await call_next(ctx)
         except MCPError as e:
             data = e.error.data
-            if guard is not None and (guard.leaks(e.error.message) or guard.leaks(json.dumps(data, default=str) if data is not None else "")):
-                # Line by line: an invalid-params error keeps its other problems readable.
-                message = guard.scrub_text(e.error.message)
-                data = guard.scrub(data)
-                if guard.leaks(message) or guard.leaks(json.dumps(data, default=str)):
-                    message, data = WITHHELD, None
+            if guard is not None and (guard.leaks(e.error.message, allowed)
+                                      or guard.leaks(json.dumps(data, default=str) if data is not None else "", allowed)):
+                message, data = guard.scrub_text(e.error.message, allowed), guard.scrub(data, allowed)
                 raise MCPError(code=e.error.code, message=message, data=data) from None
             raise
         if guard is None or result is None:
             return result
         if isinstance(result, BaseModel):
             dumped = result.model_dump(mode="json", by_alias=True, exclude_none=True)
-            scrubbed = guard.scrub(dumped)
+            scrubbed = guard.scrub(dumped, allowed)
             return result if scrubbed == dumped else type(result).model_validate(scrubbed)
         if isinstance(result, dict):
-            return guard.scrub(result)
+            return guard.scrub(result, allowed)
         return result
 
 

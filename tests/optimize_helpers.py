@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chaos_llama.tools.backends import Backend
 from chaos_llama.tools.evalset import EvalSet
 from chaos_llama.tools.optimize.model import Failure, TriedChange
 from chaos_llama.tools.space.changes import ChangeSet
@@ -25,13 +26,16 @@ def small_evalset(full: EvalSet) -> EvalSet:
     return EvalSet(name="retail-small", cases=cases)
 
 
-class RecordingBackend:
+class RecordingBackend(Backend):
     """Wraps a backend and records every question asked, with the hash of the space it was asked against."""
 
     def __init__(self, inner: Any):
         self.inner, self.asked = inner, []
         self.name = inner.name
-        self.strategy = getattr(inner, "strategy", None)
+        self.deterministic, self.remote, self.uses_llm = inner.deterministic, inner.remote, inner.uses_llm
+
+    def table_columns(self, space: Space) -> dict[str, list[str]]:
+        return self.inner.table_columns(space)
 
     def identity(self) -> str:
         return self.inner.identity()

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from chaos_llama.server.app import build_app
+from chaos_llama.tools.backends import Backend
 from chaos_llama.tools.project import load_config
 
 
@@ -26,20 +27,38 @@ def example_backend():
     return open_local_backend(settings_for_example().data)
 
 
-def held_out_cases():
+def _example_evalset():
     from chaos_llama.tools.copilot import settings_for_example
     from chaos_llama.tools.evalset import assign_splits, load_evalset
 
-    return assign_splits(load_evalset(settings_for_example().evalset), seed=0).split("test")
+    return assign_splits(load_evalset(settings_for_example().evalset), seed=0)
 
 
-class WrappedBackend:
+def held_out_cases():
+    return _example_evalset().split("test")
+
+
+def visible_cases():
+    return [c for c in _example_evalset().cases if c.split in ("train", "val")]
+
+
+class WrappedBackend(Backend):
     """A real backend with a twist on its answers; everything else is forwarded."""
 
     def __init__(self, inner: Any, tag: str):
         self.inner = inner
         self.name = inner.name
         self.tag = tag
+        self.deterministic = inner.deterministic and tag.startswith("tokens")
+
+    def data_identity(self) -> str:
+        return self.inner.data_identity()
+
+    def execute(self, sql: str, **kw: Any):
+        return self.inner.execute(sql, **kw)
+
+    def table_columns(self, space: Any) -> dict[str, list[str]]:
+        return self.inner.table_columns(space)
 
     def identity(self) -> str:
         # Its own cache lineage: wrapped answers must never be served as the plain engine's.
@@ -83,7 +102,7 @@ class FlakyBackend(WrappedBackend):
 class TokenBackend(WrappedBackend):
     """Reports LLM usage on every answer, as the llm strategy does (`details["usage"]["total_tokens"]`)."""
 
-    strategy = "llm"
+    uses_llm = True
 
     def __init__(self, inner: Any, tokens: int = 100):
         super().__init__(inner, f"tokens{tokens}")
@@ -131,7 +150,7 @@ def warm_store(base: Path) -> Path:
 
         async def fill():
             for split in ("train", "val", "test"):
-                await cp._run(split, cp.head())
+                await cp._run_repeats(split, cp.head(), 1)
 
         asyncio.run(fill())
         cp.close()

@@ -4,6 +4,7 @@ Genie space (the project's emulator on 127.0.0.1, the real databricks-sdk client
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +12,8 @@ from chaos_llama.tools.cli import main
 from chaos_llama.tools.evaluate import bundled_example
 
 from databricks_helpers import TOKEN, emulator, retail_example
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "retail"
 
 
 @pytest.fixture(scope="module")
@@ -107,18 +110,45 @@ def test_a_missing_metric_file_exits_2_naming_it(tmp_path, capsys):
     assert code == 2 and "nope.yaml" in capsys.readouterr().err
 
 
-def test_evalset_freeze_writes_stratified_splits(tmp_path, capsys):
+def test_evalset_freeze_writes_family_grouped_stratified_splits(tmp_path, capsys):
+    """freeze deals families (never single questions) to splits, stratified by category; an eval set whose
+    families leaked across splits is repaired by moving whole families, and every move is said."""
+    import yaml
+
+    src = EXAMPLES / "evalset_realistic.yaml"
+    doc = yaml.safe_load(src.read_text())
+    for q in doc["questions"]:
+        q.pop("split", None)
+    unsplit = tmp_path / "unsplit.yaml"
+    unsplit.write_text(yaml.safe_dump(doc, sort_keys=False))
     out = tmp_path / "frozen.yaml"
-    with bundled_example("retail") as ex:
-        assert main(["evalset", "freeze", str(ex.evalset), "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
-    counts = json.loads(printed[printed.index("{"):])["splits"]
-    assert counts["unassigned"] == 0 and counts["train"] + counts["val"] + counts["test"] == 71
-    assert all(c["val"] >= 2 and c["test"] >= 2 for c in counts["by_category"].values())
-    assert "split: test" in out.read_text()
+    assert main(["evalset", "freeze", str(unsplit), "--out", str(out)]) == 0
+    assert "no split moved" in capsys.readouterr().out
     assert main(["evalset", "info", str(out)]) == 0
-    again = capsys.readouterr().out
-    assert json.loads(again)["splits"] == counts  # the file's splits are used as they are
+    info = json.loads(capsys.readouterr().out)
+    assert info["leakage"]["families_across_splits"] == 0 and info["splits"]["unassigned"] == 0
+    assert all(c["val"] >= 1 and c["test"] >= 1 for c in info["splits"]["by_category"].values())
+    assert info["expected_refusals"] >= 10
+    # the template set's test questions are siblings of train ones: freeze moves whole families and says so
+    with bundled_example("retail") as ex:
+        assert main(["evalset", "check", str(ex.evalset)]) == 2
+        printed = capsys.readouterr().out
+        assert "spans splits" in printed
+        assert main(["evalset", "freeze", str(ex.evalset), "--out", str(tmp_path / "templates.yaml")]) == 0
+    moves = [line for line in capsys.readouterr().out.splitlines() if line.startswith("moved ")]
+    assert moves and all("spanned splits" in m for m in moves)
+    assert main(["evalset", "check", str(tmp_path / "templates.yaml")]) == 0
+
+
+def test_evalset_check_runs_every_gold_and_exits_2_on_a_broken_one(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nquestions:\n- id: ok\n  question: How many orders?\n  gold_sql: SELECT COUNT(*) FROM main.retail.orders\n"
+                   "- id: typo\n  question: How many returns?\n  gold_sql:\n  - SELECT COUNT(*) FROM main.retail.returns\n"
+                   "  - SELECT COUNT(*) FROM main.retail.retruns\n")
+    with bundled_example("retail") as ex:
+        code = main(["evalset", "check", str(bad), "--data", str(ex.data), "--space", str(ex.sparse_space)])
+    out = capsys.readouterr().out
+    assert code == 2 and "typo: gold_sql[1] does not run" in out and "retruns" in out and "3 gold queries run, 1 failed" in out
 
 
 @pytest.mark.parametrize("change, fragment", [

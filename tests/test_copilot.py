@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from chaos_llama.tools.copilot import relevant_metadata, settings_for_example
+from chaos_llama.tools.copilot import settings_for_example
+from chaos_llama.tools.failures import relevant_metadata
 from chaos_llama.tools.space.io import load_space
 
 SQL = ("SELECT s.region, SUM(oi.qty) FROM main.retail.orders o JOIN main.retail.stores s ON s.store_id = o.store_id "

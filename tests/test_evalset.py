@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from pathlib import Path
 
 import pytest
@@ -209,8 +211,15 @@ def test_unknown_extension_and_missing_file(tmp_path):
 
 
 # ---------------------------------------------------------------- splits
+def _word(i: str) -> str:
+    """A made-up word per id, so every case is its own family (questions and golds differ in shape, not just values)."""
+    h = hashlib.sha256(i.encode()).hexdigest()
+    return "".join(chr(ord("a") + int(c, 16) % 26) for c in h[:8])
+
+
 def _cases(ids, category=lambda i: None):
-    return [EvalCase(id=i, question=f"question {i}", gold_sql=["SELECT 1"], category=category(i)) for i in ids]
+    return [EvalCase(id=i, question=f"how many {_word(i)} rows", gold_sql=[f"SELECT COUNT(*) FROM t_{_word(i)}"], category=category(i))
+            for i in ids]
 
 
 def test_splits_are_stable_when_questions_are_added_or_removed():

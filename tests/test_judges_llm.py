@@ -59,7 +59,7 @@ def test_run_records_verdicts_and_malformed_replies_as_judge_errors(tmp_path, re
     """Valid replies become verdicts with rationale and usage; a reply that is not JSON, or misses
     `rationale`, becomes a recorded judge error; the run completes with every question recorded."""
     replay = Replay()
-    ledger = BudgetLedger(Budgets(llm_tokens=100_000))
+    ledger = BudgetLedger(Budgets(llm_tokens=100_000), Store(":memory:"))
     store = Store(tmp_path / "chaos.db")
     with judge_runtime(model=replay_model(replay), store=store, ledger=ledger):
         result = run_eval_sync(subset(retail["evalset"], FIVE), retail["backend"], retail["space"], store=store,
@@ -91,12 +91,12 @@ def test_identical_calls_are_cached_and_cost_nothing(tmp_path, retail):
                             judges=["answers_question"])
     assert len(first.requests) == 2
     again = Replay()
-    ledger = BudgetLedger(Budgets(llm_tokens=1))
+    ledger = BudgetLedger(Budgets(llm_tokens=1), Store(":memory:"))
     with judge_runtime(model=replay_model(again), store=store, ledger=ledger):
         result = rejudge(run.run_id, ["answers_question"], store)
     assert again.requests == [] and ledger.spent("llm_tokens") == 0
-    verdicts = [v for vs in store.get_verdicts(run.run_id).values() for v in vs]
-    assert all(v.details["cached"] is True and v.details["usage"]["total_tokens"] == 0 for v in verdicts)
+    verdicts = [v for vs in store.get_verdicts(result.run_id).values() for v in vs]
+    assert result.rejudge_of == run.run_id and all(v.details["cached"] is True and v.details["usage"]["total_tokens"] == 0 for v in verdicts)
     assert sorted(r.correct for r in result.rows) == [False, True]
 
 
@@ -113,7 +113,7 @@ def test_malformed_reply_is_not_cached(tmp_path, retail):
 def test_token_budget_refuses_before_calling(tmp_path, retail):
     """With too little llm_tokens budget the judge is not called: a recorded error, nothing spent."""
     replay = Replay()
-    ledger = BudgetLedger(Budgets(llm_tokens=50))
+    ledger = BudgetLedger(Budgets(llm_tokens=50), Store(":memory:"))
     store = Store(tmp_path / "chaos.db")
     with judge_runtime(model=replay_model(replay), store=store, ledger=ledger):
         result = run_eval_sync(subset(retail["evalset"], FIVE[:1]), retail["backend"], retail["space"], store=store,

@@ -32,6 +32,7 @@ async def all_splits_run(app) -> tuple[str, list]:
 
     cp = app.session.copilot
     result = await run_eval(cp.evalset, cp.backend, cp.space_at(cp.head()), store=cp.store, judges=JUDGES, space_key=cp.space_key)
+    cp.store.update_run(result.run_id, revision=cp.head().revision)  # as if the session had made it
     return result.run_id, cp.test_cases()
 
 
@@ -40,16 +41,20 @@ def _text(result) -> str:
 
 
 async def test_judge_pending_never_lists_test_questions_and_submit_records(tmp_path):
-    """judge_pending lists train/val items with their context; never a test question, id or gold SQL,
-    even for a run over all splits; a test run is refused; judge_submit records verdicts."""
+    """judge_pending lists train items with their context; never a val or test question, id or gold SQL,
+    even for a run over all splits; a test run is unknown; judge_submit records verdicts."""
     app = make_app(tmp_path)
     async with Client(app) as c:
-        run_id, test_cases = await all_splits_run(app)
+        all_run, test_cases = await all_splits_run(app)
+        with pytest.raises(MCPError) as err:  # a run holding test questions is not the assistant's to read
+            await c.call_tool("judge_pending", {"run_id": all_run, "limit": 100})
+        assert "no run" in err.value.error.message
+        run_id = (await c.call_tool("eval_run", {"split": "train"})).structured_content["run_id"]
         view = (await c.call_tool("judge_pending", {"run_id": run_id, "limit": 100})).structured_content
         assert view["total_pending"] > 0 and view["rubrics"]["answers_question"]
         item = view["items"][0]
         assert item["question"] and item["generated_sql"] and item["gold_sql"] and "|" in item["result_sample"]
-        assert {i["split"] for i in view["items"]} <= {"train", "val"}
+        assert {i["split"] for i in view["items"]} == {"train"}
         blob = " ".join(str(v) for i in view["items"] for v in i.values()).lower()
         for case in test_cases:
             assert case.question.lower() not in blob and not re.search(rf"(?<![\w-]){re.escape(case.id.lower())}(?![\w-])", blob)
@@ -60,21 +65,28 @@ async def test_judge_pending_never_lists_test_questions_and_submit_records(tmp_p
         assert sub.structured_content == {"run_id": run_id, "recorded": 1, "pending_left": total - 1}
         v = next(v for v in app.session.copilot.store.get_verdicts(run_id)[item["case_id"]] if v.judge == "answers_question")
         assert v.value is True and v.details["source"] == "assistant"
-        # submitting for a test question is refused without echoing it
-        with pytest.raises(MCPError) as err:
-            await c.call_tool("judge_submit", {"run_id": run_id, "verdicts": [
-                {"case_id": test_cases[0].id, "judge": "answers_question", "value": True, "rationale": "x"}]})
-        assert "held out" in err.value.error.message
+        # a test question is as unknown as one that does not exist: the same answer, no oracle
+        answers = []
+        for probe in (test_cases[0].id, "no_such_case_here"):
+            with pytest.raises(MCPError) as err:
+                await c.call_tool("judge_submit", {"run_id": run_id, "verdicts": [
+                    {"case_id": probe, "judge": "answers_question", "value": True, "rationale": "x"}]})
+            answers.append(err.value.error.message.replace(probe, "<probe>"))
+        # (a suggestion depends on the spelling of the probe, and only ever names a visible question)
+        assert all(t.id not in a for a in answers for t in test_cases)
+        assert [a.split(" Did you mean")[0].split(" Valid options")[0] for a in answers][0] == \
+               [a.split(" Did you mean")[0].split(" Valid options")[0] for a in answers][1]
+        assert "no question" in answers[0]
         with pytest.raises(MCPError) as err:  # deterministic judges are not the assistant's to overwrite
             await c.call_tool("judge_submit", {"run_id": run_id, "verdicts": [
                 {"case_id": item["case_id"], "judge": "execution", "value": True, "rationale": "x"}]})
         assert "not an LLM judge" in err.value.error.message and "answers_question" in err.value.error.message
         final = await c.call_tool("eval_final_test", {})
         assert not final.is_error
-        test_run = next(r for r in app.session.copilot.runs() if r.split == "test").run_id
+        test_run = next(r for r in app.session.copilot.lineage_runs() if r.split == "test").run_id
         with pytest.raises(MCPError) as err:
             await c.call_tool("judge_pending", {"run_id": test_run})
-        assert "test split" in err.value.error.message
+        assert "no run" in err.value.error.message
 
 
 async def test_labels_and_alignment_over_mcp(tmp_path):

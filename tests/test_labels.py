@@ -10,7 +10,8 @@ from chaos_llama.tools.cli import main
 from chaos_llama.tools.errors import InvalidInput
 from chaos_llama.tools.evalset import EvalSet
 from chaos_llama.tools.judges.base import Verdict
-from chaos_llama.tools.labels import alignment, cohen_kappa, few_shot_examples, record_label
+from chaos_llama.tools.judges.llm import few_shot_examples
+from chaos_llama.tools.labels import alignment, cohen_kappa, record_label
 from chaos_llama.tools.store import QuestionResult, Run, Store
 
 JUDGE = "answers_question"
@@ -114,7 +115,7 @@ def test_record_label_errors_name_the_field(tmp_path):
         record_label(store, run, "q1", "answers_questoin", True)
     assert e.value.field == "judge" and "answers_question" in str(e.value)
     with pytest.raises(InvalidInput) as e:
-        record_label(store, run, "q11", JUDGE, True, allow_test=False)
+        record_label(store, run, "q11", JUDGE, True, splits=("train",))
     assert e.value.field == "case_id" and "A held-out question?" not in str(e.value)
 
 

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 
 from chaos_llama.tools import runner
-from chaos_llama.tools.backends.base import Answer
+from chaos_llama.tools.backends.base import Answer, Backend
 from chaos_llama.tools.evalset import EvalCase, EvalSet
 from chaos_llama.tools.judges.base import Verdict
 from chaos_llama.tools.runner import run_eval
@@ -26,7 +26,7 @@ GOLDS = ["SELECT region, SUM(amount) AS revenue FROM orders GROUP BY region",
          "SELECT COUNT(*) AS n FROM orders", "SELECT MAX(amount) AS m FROM orders"]
 
 
-class Backend:
+class PerfBackend(Backend):
     """Answers 'question i: <sql>' with the SQL; counts asks."""
 
     name = "perf"
@@ -45,7 +45,7 @@ class Backend:
         t = self.con.sql(sql).to_arrow_table()
         return Answer(status="COMPLETED", sql=sql, result=t, row_count=t.num_rows, backend=self.name)
 
-    def execute(self, sql: str, *, max_rows: int | None = None) -> pa.Table:
+    def execute(self, sql: str, *, max_rows: int | None = None, space: Any = None, dialect: str = "databricks") -> pa.Table:
         return self.con.sql(sql).to_arrow_table()
 
 
@@ -74,13 +74,13 @@ def judged(monkeypatch):
     return calls
 
 
-def _run(store: Store, backend: Backend, evalset: EvalSet | None = None, space: Space | None = None, **kw: Any):
+def _run(store: Store, backend: PerfBackend, evalset: EvalSet | None = None, space: Space | None = None, **kw: Any):
     return asyncio.run(run_eval(evalset or _evalset(), backend, space or _space(), store=store, **kw))
 
 
 def test_cached_rerun_reuses_verdicts_and_still_records_a_full_run(tmp_path, judged):
     """The second run asks nothing and judges nothing, yet is a new run with every row and verdict."""
-    store, backend = Store(tmp_path / "s.db"), Backend()
+    store, backend = Store(tmp_path / "s.db"), PerfBackend()
     first = _run(store, backend)
     assert len(judged) == 3 * 2 and backend.asks == 3
     judged.clear()
@@ -95,7 +95,7 @@ def test_cached_rerun_reuses_verdicts_and_still_records_a_full_run(tmp_path, jud
 
 
 def test_changed_gold_sql_rejudges_only_that_case(tmp_path, judged):
-    store, backend = Store(tmp_path / "s.db"), Backend()
+    store, backend = Store(tmp_path / "s.db"), PerfBackend()
     _run(store, backend)
     judged.clear()
     golds = list(GOLDS)
@@ -106,7 +106,7 @@ def test_changed_gold_sql_rejudges_only_that_case(tmp_path, judged):
 
 
 def test_changed_judge_code_rejudges_everything(tmp_path, judged, monkeypatch):
-    store, backend = Store(tmp_path / "s.db"), Backend()
+    store, backend = Store(tmp_path / "s.db"), PerfBackend()
     _run(store, backend)
     judged.clear()
     monkeypatch.setattr(runner, "judges_code_version", lambda: "another-version")
@@ -117,7 +117,7 @@ def test_changed_judge_code_rejudges_everything(tmp_path, judged, monkeypatch):
 def test_replaced_cached_answer_is_judged_again(tmp_path, judged):
     """Verdicts are keyed by the answer's content, not its cache key: a replaced cache entry
     (same space version and question) never reuses the old verdict."""
-    store, backend, space = Store(tmp_path / "s.db"), Backend(), _space()
+    store, backend, space = Store(tmp_path / "s.db"), PerfBackend(), _space()
     _run(store, backend, space=space)
     judged.clear()
     version = store.put_space_version(space).version_id
@@ -130,7 +130,7 @@ def test_replaced_cached_answer_is_judged_again(tmp_path, judged):
 
 
 def test_new_space_version_asks_and_judges_again(tmp_path, judged):
-    store, backend = Store(tmp_path / "s.db"), Backend()
+    store, backend = Store(tmp_path / "s.db"), PerfBackend()
     _run(store, backend)
     judged.clear()
     _run(store, backend, space=_space("Revenue is the sum of amount."))
@@ -140,7 +140,7 @@ def test_new_space_version_asks_and_judges_again(tmp_path, judged):
 def test_custom_judges_and_uncached_runs_always_judge(tmp_path, judged):
     """Only registry built-ins are reused; a callable judge (may read anything) runs every time,
     and use_cache=False judges everything afresh."""
-    store, backend = Store(tmp_path / "s.db"), Backend()
+    store, backend = Store(tmp_path / "s.db"), PerfBackend()
 
     def always(case, *, generated, expected, **_):
         return Verdict(judge="always", value=True, rationale="ok")
@@ -157,7 +157,7 @@ def test_custom_judges_and_uncached_runs_always_judge(tmp_path, judged):
 
 def test_failed_verdicts_are_not_cached(tmp_path, judged):
     """A verdict with an error (here: the gold query fails) may be judged differently next time."""
-    store, backend = Store(tmp_path / "s.db"), Backend()
+    store, backend = Store(tmp_path / "s.db"), PerfBackend()
     evalset = _evalset([GOLDS[0], "SELECT nope FROM orders", GOLDS[2]])
     _run(store, backend, evalset, judges=["execution"])
     judged.clear()

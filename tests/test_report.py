@@ -8,10 +8,16 @@ import pytest
 
 from chaos_llama.tools.optimize.model import EpochRecord, Failure, FinalScore, OptimizationResult, SplitScore
 from chaos_llama.tools.report import render_html, render_markdown, write_report
+from chaos_llama.tools.scoring import Score
+
+
+def _counts(acc: float, n: int) -> dict:
+    right = round(acc * n)
+    return {"total": n, "right": right, "wrong": (n - right) // 2, "refused": n - right - (n - right) // 2}
 
 
 def _score(acc: float, n: int = 10, **cats: float) -> SplitScore:
-    return SplitScore(correct=round(acc * n), total=n, accuracy=acc, by_category=cats or {"aggregation": acc})
+    return SplitScore(**_counts(acc, n), by_category={k: Score(**_counts(v, n)) for k, v in (cats or {"aggregation": acc}).items()})
 
 
 def _result() -> OptimizationResult:
@@ -82,9 +88,11 @@ def test_html_report_renders_self_contained(tmp_path):
 
 def test_markdown_summary():
     md = render_markdown(_result())
-    assert "| train | 10.0% | 90.0% |" in md and "| test | locked | 70.0% |" in md
-    assert "| 2 | rejected |" in md and "val–test gap +10.0%" in md
-    assert "`t9` MISSING_JOIN" in md
+    # accuracy always comes with the wrong-answer and refusal rates
+    assert "| train | 10.0% right, 40.0% wrong, 50.0% refused | 90.0% right, 0.0% wrong, 10.0% refused |" in md
+    assert "| test | locked | 70.0% right, 10.0% wrong, 20.0% refused |" in md
+    assert "| 2 | rejected |" in md and "val–test accuracy gap +10.0%" in md
+    assert "`t9` wrong, MISSING_JOIN" in md
 
 
 def _chromium() -> str | None:

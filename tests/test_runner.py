@@ -55,7 +55,7 @@ def _space(instruction: str = "Revenue is SUM(amount).") -> Space:
     )
 
 
-class ScriptedBackend:
+class ScriptedBackend(Backend):
     """A Backend over DuckDB that answers a question with the SQL after its ': ', and can be
     scripted per question to raise, hang or answer wrongly. Counts every call."""
 
@@ -95,7 +95,7 @@ class ScriptedBackend:
         table = self.con.sql(sql).to_arrow_table()
         return Answer(status="COMPLETED", sql=sql, result=table, row_count=table.num_rows, backend=self.name)
 
-    def execute(self, sql: str, *, max_rows: int | None = None) -> pa.Table:
+    def execute(self, sql: str, *, max_rows: int | None = None, space: Any = None, dialect: str = "databricks") -> pa.Table:
         self.executed.append(sql)
         return self.con.sql(sql).to_arrow_table()
 
@@ -255,7 +255,10 @@ async def test_gold_errors_reach_the_judges(con, store):
     es = EvalSet(name="bad gold", cases=[_case(0, GOLDS[0]).model_copy(update={"gold_sql": ["SELECT nope FROM orders"]})])
     res = await run_eval(es, ScriptedBackend(con), _space(), store=store, judges=JUDGES)
     details = store.get_verdicts(res.run_id)["q0"][0].details
-    assert "nope" in details["gold_errors"][0] and res.rows[0].correct is False
+    assert "nope" in details["gold_errors"][0]
+    # a gold that does not run is the eval set's error, never counted against the space
+    assert res.rows[0].outcome == "gold_error" and res.rows[0].correct is None and "nope" in res.rows[0].gold_error
+    assert res.score.gold_error == 1 and res.score.scored == 0 and res.accuracy is None
 
 
 # ---------------------------------------------------------------- resume
@@ -343,8 +346,11 @@ async def test_rejudge_uses_stored_answers_without_asking(con, store):
     calls = sum(backend.calls.values())
     judged = rejudge(plain.run_id, JUDGES, store, backend, _space())
     assert sum(backend.calls.values()) == calls
+    # the original run keeps what it recorded; the re-judged run is new and linked
+    assert judged.run_id != plain.run_id and judged.rejudge_of == plain.run_id
+    assert build_run_result(store, plain.run_id).accuracy is None
     assert judged.accuracy == 0.75 and {r.case_id for r in judged.failures()} == {"q2"}
-    assert build_run_result(store, plain.run_id).judges == ["rows"]
+    assert judged.judges == ["rows"] and build_run_result(store, plain.run_id).judges == []
     # the space defaults to the stored version the run was asked against
     assert rejudge(plain.run_id, JUDGES, store, backend).accuracy == 0.75
 

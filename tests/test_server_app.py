@@ -19,7 +19,7 @@ from mcp_types import INVALID_PARAMS, ElicitResult
 from chaos_llama.server.app import build_app
 from chaos_llama.tools.project import load_config
 from chaos_llama.server.guards import WITHHELD
-from server_helpers import texts
+from server_helpers import held_out_cases, make_app, texts, visible_cases
 from server_helpers import warm_store as shared_warm_store
 
 ALL_TOOLS = {
@@ -94,7 +94,9 @@ async def test_every_tool_resource_and_prompt_in_process(workspace):
         fails = (await c.call_tool("eval_failures", {"run_id": train["run_id"], "limit": 3})).structured_content
         assert fails["shown"] == 3 and fails["failures"][0]["gold_sql"] and fails["failures"][0]["relevant_metadata"]
         rej = await c.call_tool("judge_run", {"run_id": train["run_id"], "judges": ["sql_valid", "execution"]})
-        assert not rej.is_error and rej.structured_content["run_id"] == train["run_id"]
+        # re-judging never rewrites a recorded run: a new run, linked to the original
+        assert not rej.is_error and rej.structured_content["run_id"] != train["run_id"]
+        assert rej.structured_content["rejudge_of"] == train["run_id"]
         prop = (await c.call_tool("space_propose", {"changes": [INSTRUCTION], "message": "status codes"})).structured_content
         assert prop["ok"] and "+" in prop["diff"] and prop["preview_id"]
         applied = (await c.call_tool("space_apply", {"preview_id": prop["preview_id"], "message": "document status codes"})).structured_content
@@ -172,11 +174,13 @@ async def test_history_is_append_only_and_failed_apply_leaves_nothing(workspace)
         assert back["revision"] == 3 and back["version_id"] == first["version_id"] and back["kind"] == "rollback"
         space = (await c.call_tool("space_get", {})).structured_content
         assert space["version_id"] == first["version_id"]
-    con = sqlite3.connect(workspace / "copilot.db")
+    # the history is a table of the workspace's one store, and the database itself refuses rewrites
+    assert {p.name for p in workspace.iterdir()} & {"copilot.db", "ledger.db"} == set()
+    con = sqlite3.connect(workspace / "chaos.db")
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        con.execute("UPDATE history SET message='x'")
+        con.execute("UPDATE revisions SET message='x'")
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        con.execute("DELETE FROM history")
+        con.execute("DELETE FROM revisions")
 
 
 async def test_invalid_arguments_name_field_value_and_options(workspace):
@@ -191,7 +195,7 @@ async def test_invalid_arguments_name_field_value_and_options(workspace):
         assert "train run" in str(e.value)
         with pytest.raises(MCPError) as e:
             await c.call_tool("space_diff", {"a": "99"})
-        assert e.value.error.data["field"] == "version" and "known revisions: 1" in str(e.value)
+        assert e.value.error.data["field"] == "version" and "revisions are 1..1" in str(e.value)
         with pytest.raises(MCPError) as e:
             await c.call_tool("space_apply", {"preview_id": "p-missing", "message": "m"})
         assert e.value.error.data["field"] == "preview_id"
@@ -225,23 +229,28 @@ async def test_apply_asks_for_confirmation_when_the_client_can_elicit(workspace)
 
 
 async def test_holdout_never_leaks_through_any_tool_resource_or_error(workspace):
-    """No output, resource, prompt or error contains a test question, its gold SQL or its id,
-    even when the inputs are built from the test questions themselves."""
+    """No output, resource, prompt or error contains a test question, a line of its gold SQL or its
+    id that the request did not carry itself, even when the inputs are built from the test
+    questions (an echo of the assistant's own input is its own text, not a leak)."""
     cases = held_out_cases()
-    secrets = [c.question for c in cases] + [s for c in cases for s in c.gold_sql] + [c.id for c in cases]
-    seen: list[str] = []
+    visible = "\n".join(" ".join(s.lower().split()) for c in visible_cases() for s in c.gold_sql)
+    secrets = [c.question for c in cases] + [line for c in cases for s in c.gold_sql for line in s.splitlines()
+                                              if len(line.strip()) >= 20 and " ".join(line.lower().split()) not in visible]
+    ids = [c.id for c in cases]
+    seen: list[tuple[str, str]] = []  # (input, output)
     async with Client(make_app(workspace)) as c:
 
         async def call(name, args):
             try:
-                seen.append(texts(await c.call_tool(name, args)))
+                out = texts(await c.call_tool(name, args))
             except MCPError as e:
-                seen.append(f"{e} {e.error.data}")
+                out = f"{e} {e.error.data}"
+            seen.append((json.dumps(args), out))
 
         train = (await c.call_tool("eval_run", {"split": "train"})).structured_content["run_id"]
         await call("eval_run", {"split": "val"})
         final = await c.call_tool("eval_final_test", {})
-        seen.append(texts(final))
+        seen.append(("", texts(final)))
         test_run = next(r for r in json.loads((await c.read_resource("chaos-llama://runs")).contents[0].text) if r["split"] == "test")["run_id"]
         for case in cases[:4]:
             q, gold = case.question, case.gold_sql[0]
@@ -261,13 +270,19 @@ async def test_holdout_never_leaks_through_any_tool_resource_or_error(workspace)
         await call("run_log", {"run_id": test_run})
         await call("eval_failures", {"run_id": train, "limit": 100})
         for uri in ("chaos-llama://space/current", "chaos-llama://space/history", "chaos-llama://runs", f"chaos-llama://runs/{test_run}"):
-            seen.append((await c.read_resource(uri)).contents[0].text)
-        seen.append((await c.get_prompt("analyze_failures", {"run_id": train})).messages[0].content.text)
-    blob = " ".join("\n".join(seen).lower().split())
-    assert WITHHELD.lower() in blob  # the guard did have to act on the echoed inputs
-    leaked = [s for s in secrets[: -len(cases)] if " ".join(s.lower().split()) in blob]
-    leaked += [i for i in secrets[-len(cases):] if re.search(rf"(?<![\w-]){re.escape(i.lower())}(?![\w-])", blob)]
+            seen.append(("", (await c.read_resource(uri)).contents[0].text))
+        seen.append(("", (await c.get_prompt("analyze_failures", {"run_id": train})).messages[0].content.text))
+
+    def norm(s: str) -> str:
+        return " ".join(s.lower().replace("\\n", " ").split())
+
+    leaked = []
+    for given, out in seen:
+        g, o = norm(given), norm(out)
+        leaked += [s for s in secrets if norm(s) in o and norm(s) not in g]
+        leaked += [i for i in ids if re.search(rf"(?<![\w-]){re.escape(i.lower())}(?![\w-])", o) and i.lower() not in g]
     assert leaked == []
+    assert WITHHELD.lower() not in norm(" ".join(o for _, o in seen))  # structural: the safety net never had to act
 
 
 async def test_example_sql_is_checked_against_the_proposed_space_in_a_fresh_session(tmp_path):

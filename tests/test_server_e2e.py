@@ -32,7 +32,7 @@ async def test_scripted_session_improves_val_then_scores_test_once(tmp_path):
 
         val = await tool("eval_run", split="val")
         assert val["comparison"]["baseline_run"] == base_val["run_id"]
-        assert val["overall"]["correct"] > base_val["overall"]["correct"], (base_val["overall"], val["overall"])
+        assert val["overall"]["right"] > base_val["overall"]["right"], (base_val["overall"], val["overall"])
         assert val["comparison"]["fixed"] > val["comparison"]["broken"]
         assert val["comparison"]["fixed_ids"] is None  # val stays aggregate
 

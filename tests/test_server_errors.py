@@ -66,7 +66,7 @@ async def test_library_input_errors_are_invalid_params_too(tmp_path):
     async with Client(make_app(tmp_path)) as c:
         with pytest.raises(MCPError) as e:
             await c.call_tool("space_rollback", {"version": "r7"})
-        assert e.value.error.code == INVALID_PARAMS and e.value.error.data["field"] == "version" and "known revisions: 1" in str(e.value)
+        assert e.value.error.code == INVALID_PARAMS and e.value.error.data["field"] == "version" and "revisions are 1..1" in str(e.value)
         with pytest.raises(MCPError) as e:
             await c.call_tool("report", {"run_ids": ["run-x"]})
         assert e.value.error.code == INVALID_PARAMS and "run-x" in str(e.value)

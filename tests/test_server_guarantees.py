@@ -11,7 +11,7 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 
 from chaos_llama.server.guards import WITHHELD
-from server_helpers import TokenBackend, example_backend, held_out_cases, make_app, texts, warm_store
+from server_helpers import TokenBackend, example_backend, held_out_cases, make_app, texts, visible_cases, warm_store
 
 INSTRUCTION = {"op": "add_text_instruction", "content": "Completed orders have stat_cd = 'C'."}
 
@@ -99,7 +99,8 @@ async def test_no_tool_can_raise_a_budget_and_the_ledger_survives_a_restart(work
         await c.call_tool("space_apply", {"preview_id": p["preview_id"], "message": "m"})
         assert (await status(c))["applies"]["remaining"] == 1
     async with Client(make_app(workspace, applies=2)) as c:
-        assert (await status(c))["applies"] == {"kind": "applies", "limit": 2, "spent": 1, "remaining": 1}
+        line = (await status(c))["applies"]
+        assert (line["limit"], line["spent"], line["remaining"]) == (2, 1, 1)
         await c.call_tool("space_rollback", {"version": "1"})
         r = await c.call_tool("space_rollback", {"version": "2"})
         assert r.is_error and "applies" in texts(r)
@@ -113,20 +114,21 @@ async def test_an_apply_that_fails_half_way_leaves_no_revision_and_refunds(works
     async with Client(app) as c:
         before = (await c.call_tool("space_history", {})).structured_content
         p = (await c.call_tool("space_propose", {"changes": [INSTRUCTION]})).structured_content
-        copilot = app.session.copilot
-        real_add = copilot.history.add
+        store = app.session.copilot.store
+        real_put = store._put_version
 
         def crash(*a, **kw):
+            real_put(*a, **kw)  # the document is written inside the transaction, then the disk fails
             raise sqlite3.OperationalError("disk I/O error")
 
-        monkeypatch.setattr(copilot.history, "add", crash)
+        monkeypatch.setattr(store, "_put_version", crash)
         r = await c.call_tool("space_apply", {"preview_id": p["preview_id"], "message": "m"})
         assert r.is_error
         assert (await c.call_tool("space_history", {})).structured_content == before
         assert (await status(c))["applies"]["spent"] == 0
         with pytest.raises(MCPError, match="already the head"):  # the failed apply did not move the head
             await c.call_tool("space_rollback", {"version": "1", "message": "x"})
-        monkeypatch.setattr(copilot.history, "add", real_add)
+        monkeypatch.setattr(store, "_put_version", real_put)
         ok = (await c.call_tool("space_apply", {"preview_id": p["preview_id"], "message": "m"})).structured_content
         assert ok["applied"] and ok["version"]["revision"] == 2 and ok["version"]["parent_revision"] == 1
         assert (await status(c))["applies"]["spent"] == 1
@@ -135,8 +137,8 @@ async def test_an_apply_that_fails_half_way_leaves_no_revision_and_refunds(works
             await c.call_tool("space_apply", {"preview_id": p["preview_id"], "message": "again"})
         hist = (await c.call_tool("space_history", {})).structured_content
         assert [v["revision"] for v in hist["versions"]] == [1, 2]
-    con = sqlite3.connect(workspace / "copilot.db")
-    for sql in ("UPDATE history SET version_id = 'x' WHERE revision = 1", "DELETE FROM history WHERE revision = 2"):
+    con = sqlite3.connect(workspace / "chaos.db")
+    for sql in ("UPDATE revisions SET version_id = 'x' WHERE revision = 1", "DELETE FROM revisions WHERE revision = 2"):
         with pytest.raises(sqlite3.DatabaseError, match="append-only"):
             con.execute(sql)
 
@@ -183,40 +185,56 @@ def generated_calls(tools, secrets):
         yield secrets[0], {}
 
 
+def _norm(s: str) -> str:
+    return " ".join(s.lower().replace("\\n", " ").replace('\\"', '"').split())
+
+
+def secrets_of(cases, visible) -> tuple[list[str], list[str]]:
+    """What identifies the test split: its questions, its gold lines no visible gold holds, its ids."""
+    seen = "\n".join(_norm(s) for c in visible for s in c.gold_sql)
+    lines = [l for c in cases for s in c.gold_sql for l in s.splitlines() if len(l.strip()) >= 20 and _norm(l) not in seen]
+    return [c.question for c in cases] + lines, [c.id for c in cases]
+
+
+def leaks(given: str, out: str, texts_: list[str], ids: list[str]) -> list[str]:
+    """Secrets in an output that its request did not carry itself."""
+    g, o = _norm(given), _norm(out)
+    found = [s for s in texts_ if _norm(s) in o and _norm(s) not in g]
+    return found + [i for i in ids if re.search(rf"(?<![\w-]){re.escape(i.lower())}(?![\w-])", o) and i.lower() not in g]
+
+
 async def test_holdout_never_leaks_through_generated_inputs_to_every_tool(workspace):
     """Arguments generated from each tool's input schema carry test questions, gold SQL and test ids in
     every slot (valid and wrongly typed, as argument names and tool names); no result, error message or
-    error data contains any of them."""
+    error data contains test content that its own request did not carry."""
     cases = held_out_cases()
     picked = cases[:2]
-    secrets = [c.question for c in picked] + [c.gold_sql[0] for c in picked] + [c.id for c in picked]
-    seen: list[str] = []
+    probes = [c.question for c in picked] + [c.gold_sql[0] for c in picked] + [c.id for c in picked]
+    texts_, ids = secrets_of(cases, visible_cases())
+    seen: list[tuple[str, str]] = []
     async with Client(make_app(workspace)) as c:
         await c.call_tool("eval_run", {"split": "train"})
         assert not (await c.call_tool("eval_final_test", {})).is_error
         tools = (await c.list_tools()).tools
-        calls = list(generated_calls(tools, secrets))
+        calls = list(generated_calls(tools, probes))
         assert len({name for name, _ in calls}) == len(tools) + 1
         for name, args in calls:
+            given = json.dumps({"name": name, "args": args})
             try:
-                seen.append(texts(await c.call_tool(name, args)))
+                seen.append((given, texts(await c.call_tool(name, args))))
             except MCPError as e:
-                seen.append(f"{e.error.message} {json.dumps(e.error.data)}")
+                seen.append((given, f"{e.error.message} {json.dumps(e.error.data)}"))
         for case in picked:
-            for uri in (f"chaos-llama://runs/{case.id}",):
-                try:
-                    seen.append((await c.read_resource(uri)).contents[0].text)
-                except MCPError as e:
-                    seen.append(f"{e.error.message} {json.dumps(e.error.data)}")
-            seen.append(json.dumps((await c.get_prompt("analyze_failures", {"run_id": case.question})).model_dump(mode="json")))
-            seen.append(json.dumps((await c.get_prompt("optimize_space", {"goal": case.gold_sql[0]})).model_dump(mode="json")))
-    blob = " ".join("\n".join(seen).lower().replace("\\n", " ").replace('\\"', '"').split())
-    assert WITHHELD.lower() in blob
-    assert "invalid arguments for tool" in blob  # the invalid-params path was exercised
-    every = [c.question for c in cases] + [s for c in cases for s in c.gold_sql]
-    leaked = [s for s in every if " ".join(s.lower().split()) in blob]
-    leaked += [c.id for c in cases if re.search(rf"(?<![\w-]){re.escape(c.id.lower())}(?![\w-])", blob)]
-    assert leaked == []
+            uri = f"chaos-llama://runs/{case.id}"
+            try:
+                seen.append((uri, (await c.read_resource(uri)).contents[0].text))
+            except MCPError as e:
+                seen.append((uri, f"{e.error.message} {json.dumps(e.error.data)}"))
+            seen.append((case.question, json.dumps((await c.get_prompt("analyze_failures", {"run_id": case.question})).model_dump(mode="json"))))
+            seen.append((case.gold_sql[0], json.dumps((await c.get_prompt("optimize_space", {"goal": case.gold_sql[0]})).model_dump(mode="json"))))
+    assert "invalid arguments for tool" in _norm(" ".join(o for _, o in seen))  # the invalid-params path was exercised
+    assert [x for g, o in seen for x in leaks(g, o, texts_, ids)] == []
+    assert WITHHELD.lower() not in _norm(" ".join(o for _, o in seen))  # structural: the safety net never acted
 
 
 async def test_wall_clock_budget_stops_a_run_midway_and_charges_only_what_was_asked(tmp_path):

@@ -5,23 +5,26 @@ import pytest
 from chaos_llama.tools.project import Budgets, load_config
 from chaos_llama.server.guards import WITHHELD, BudgetLedger, HoldoutGuard
 from chaos_llama.tools.errors import BudgetExceeded, InvalidConfig
+from chaos_llama.tools.store import Store
 
 
 def test_ledger_refuses_before_spending_and_persists(tmp_path):
-    """A reservation that does not fit raises with what is left and records nothing; spend survives a restart."""
-    path = tmp_path / "ledger.db"
-    ledger = BudgetLedger(Budgets(backend_questions=10), path)
+    """A reservation that does not fit raises with what is left and records nothing; spend lives in the
+    workspace store and survives a restart."""
+    store = Store.open(tmp_path)
+    ledger = BudgetLedger(Budgets(backend_questions=10), store)
     ledger.reserve("backend_questions", 7)
     with pytest.raises(BudgetExceeded, match="asked for 4, 3 of 10 left"):
         ledger.reserve("backend_questions", 4)
-    assert ledger.spent("backend_questions") == 7
+    assert ledger.spent("backend_questions") == 7 and not ledger.try_reserve("backend_questions", 4)
     ledger.settle("backend_questions", 7, 5)  # cache hits refunded
-    ledger.close()
-    again = BudgetLedger(Budgets(backend_questions=10), path)
+    store.close()
+    again = BudgetLedger(Budgets(backend_questions=10), Store.open(tmp_path))
     assert again.remaining("backend_questions") == 5
+    assert {line.kind: line.unit for line in again.status().lines}["backend_questions"].startswith("questions asked")
     # Limits are a frozen copy: changing the config object afterwards raises nothing.
     limits = Budgets(applies=1)
-    l2 = BudgetLedger(limits, ":memory:")
+    l2 = BudgetLedger(limits, Store(":memory:"))
     limits.applies = 100
     l2.reserve("applies", 1)
     with pytest.raises(BudgetExceeded):
@@ -30,14 +33,19 @@ def test_ledger_refuses_before_spending_and_persists(tmp_path):
         l2.reserve("aplies", 1)
 
 
-def test_holdout_guard_scrubs_whitespace_case_and_json_escaped_text():
-    """Test questions, gold SQL and ids are withheld however they are spelled or escaped; nothing else is."""
-    g = HoldoutGuard(questions=["What was revenue in Q3?"], gold_sql=["SELECT SUM(x)\nFROM t WHERE q = 3"], ids=["rev_q3"])
+def test_holdout_guard_withholds_test_content_however_spelled_but_never_an_echo():
+    """Test questions, test-only gold lines and ids are withheld however they are spelled or escaped;
+    a line a visible gold also has, and anything the request itself carried, are not."""
+    g = HoldoutGuard(questions=["What was revenue in Q3?"], gold_sql=["SELECT SUM(amount) AS rev\nFROM t WHERE quarter = 3"],
+                     ids=["rev_q3"], visible_sql=["SELECT SUM(amount) AS rev\nFROM t WHERE quarter = 2"])
     assert g.scrub("what  was REVENUE in q3?") == WITHHELD
-    assert g.scrub('{"sql": "SELECT SUM(x)\\nFROM t WHERE q = 3"}') == WITHHELD
+    assert g.scrub('{"sql": "FROM t WHERE quarter = 3"}') == WITHHELD
     assert g.scrub("line one\nid rev_q3 here\nline three") == f"line one\n{WITHHELD}\nline three"
     assert g.scrub({"ids": ["rev_q30", "prev_q3x"], "n": 3}) == {"ids": ["rev_q30", "prev_q3x"], "n": 3}
-    assert g.scrub(["SELECT SUM(x) FROM t"]) == ["SELECT SUM(x) FROM t"]
+    assert g.scrub(["SELECT SUM(amount) AS rev"]) == ["SELECT SUM(amount) AS rev"]  # the train gold has it too
+    echo = "unknown run 'What was revenue in Q3?'"
+    assert g.scrub(echo, allowed='{"run_id": "What was revenue in Q3?"}') == echo
+    assert g.hits == 3
 
 
 def test_config_file_env_and_overrides(tmp_path, monkeypatch):

@@ -23,14 +23,14 @@ async def test_repeats_report_per_question_stability_and_pairs_versions_per_ques
         checked = 0
         for r in rows:
             st = r["stability"]
-            assert st["asked"] == 3 and 0 <= st["correct"] <= 3
-            assert st["stable"] == (st["correct"] in (0, 3))
+            assert st["asked"] == 3 and 0 <= st["right"] <= 3
+            assert st["stable"] == (st["right"] in (0, 3))
             if r["question"] in dup:
                 continue
             kept = [not flaky.flipped(r["question"], n) for n in range(3)]
             # Flips only ever make an answer wrong, so a question right at least once is right every time it was kept.
-            if st["correct"]:
-                assert st["correct"] == sum(kept), r
+            if st["right"]:
+                assert st["right"] == sum(kept), r
                 assert r["correct"] == kept[0]
                 checked += 1
         assert checked > 10
@@ -56,4 +56,4 @@ async def test_repeats_report_per_question_stability_and_pairs_versions_per_ques
         assert sorted(cmp["fixed_ids"]) == fixed and sorted(cmp["broken_ids"]) == broken
         assert (cmp["fixed"], cmp["broken"]) == (len(fixed), len(broken))
         assert cmp["fixed"] > 0 and cmp["broken"] > 0  # noise flips both ways
-        assert cmp["still_correct"] + cmp["still_wrong"] + cmp["fixed"] + cmp["broken"] == len(rows)
+        assert cmp["still_right"] + cmp["still_not_right"] + cmp["fixed"] + cmp["broken"] == len(rows)

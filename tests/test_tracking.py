@@ -6,6 +6,7 @@ import pytest
 
 from chaos_llama.tools.evaluate import bundled_example, load_inputs, open_local_backend
 from chaos_llama.tools.optimize.loop import optimize
+from chaos_llama.tools.optimize.model import OptimizeSettings
 from chaos_llama.tools.store import Store
 from chaos_llama.tools.tracking import default_tracking_uri, run_metrics
 from optimize_helpers import small_evalset
@@ -21,7 +22,7 @@ def test_mlflow_holds_the_runs_metrics(tmp_path, monkeypatch):
         backend = open_local_backend([ex.data])
         space, full = load_inputs(ex.sparse_space, ex.evalset)
     with Store(tmp_path / "chaos.db") as store:
-        result = optimize(space, small_evalset(full), backend, store=store, max_epochs=2, workspace=tmp_path, tracking=True)
+        result = optimize(space, small_evalset(full), backend, OptimizeSettings(max_epochs=2, workspace=tmp_path, tracking=True), store=store)
     uri = default_tracking_uri(tmp_path)
     assert result.tracking_uri == uri and result.tracking_run_id
     metrics = run_metrics(uri, result.tracking_run_id)
@@ -45,6 +46,7 @@ def test_an_unusable_tracking_store_is_a_clear_error_before_any_question(tmp_pat
     from chaos_llama.tools.errors import InvalidConfig
     from chaos_llama.tools.evaluate import bundled_example, load_inputs, open_local_backend
     from chaos_llama.tools.optimize.loop import optimize
+    from chaos_llama.tools.optimize.model import OptimizeSettings
     from chaos_llama.tools.store import Store
 
     from optimize_helpers import RecordingBackend, small_evalset
@@ -53,6 +55,6 @@ def test_an_unusable_tracking_store_is_a_clear_error_before_any_question(tmp_pat
         space, full = load_inputs(ex.sparse_space, ex.evalset)
         backend = RecordingBackend(open_local_backend([ex.data]))
     with Store(tmp_path / "chaos.db") as store, pytest.raises(InvalidConfig, match="--no-tracking"):
-        optimize(space, small_evalset(full), backend, store=store, workspace=tmp_path,
-                 tracking="nosuchscheme://tracking")
+        optimize(space, small_evalset(full), backend, OptimizeSettings(workspace=tmp_path, tracking="nosuchscheme://tracking"),
+                 store=store)
     assert backend.asked == []

@@ -1,35 +1,60 @@
-"""The optimization copilot: the plain functions behind each MCP tool (and usable from Python).
+"""The optimization copilot: one project's session over the same functions `optimize` uses.
 
-A `Copilot` holds one project's session: the space's version history, the eval set with its
-splits, the backend, the store, open previews and a budget ledger. Every method takes and
-returns pydantic models and knows nothing about MCP. It keeps three promises by construction:
+A `Copilot` holds a space's revision lineage, the eval set with its splits, the backend and the
+store; it spends through a budget ledger and shows only what the assistant may see. Scoring,
+paired comparison and failure extraction are the shared ones (`scoring`, `failures`); the
+lineage, the previews and the ledger live in the workspace's one store. The MCP server turns
+what these methods return into small views (`server/views.py`).
 
-- budgets are reserved *before* anything is spent (`Ledger.reserve` raises BudgetExceeded);
-- the test split is only ever scored by `eval_final_test`, which returns aggregates; no other
-  method returns a test question, its gold SQL or its per-question result;
-- history is append-only: apply and rollback add a revision, a failed apply adds nothing.
+Three promises hold by construction:
+
+- every spend is reserved *before* it happens (questions, SQL executions, LLM tokens, wall clock,
+  applies), for the whole call: a refused call spends nothing;
+- the test split is only ever scored by `final_test`, whose result the server shows as
+  aggregates; every other method works on the *visible* cases (train and val) and treats a test
+  question exactly like one that does not exist;
+- history is append-only and linear: an apply or rollback adds a revision only if the head is
+  still the one it was made on, checked and written in one transaction (any number of
+  processes may share the workspace).
 """
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
+import re
 import threading
 import time
 import uuid
-from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
+from .backends import Backend, open_backend
 from .errors import ApplyConflict, BudgetExceeded, ChaosLlamaError, InvalidConfig, InvalidInput, did_you_mean
+from .evalset import EvalCase, EvalSet, assign_splits, load_evalset, select_cases
+from .failures import Failure, extract_failures
+from .judges import JUDGES
+from .judges.llm import OpenAIChat, judge_runtime
+from .judges.llm_assist import PendingView, SamplingRequest, Submission, SubmitResult, pending, record_sampled, sampling_request, submit
+from .labels import Alignment, alignment, record_label
+from .optimize.loop import load_result
+from .optimize.model import OptimizationResult
+from .optimize.state import list_states
+from .project import DEFAULT_JUDGES, BackendConfig
+from .runner import RunResult, build_run_result, new_run_id, rejudge, run_eval
+from .scoring import Paired, compare
+from .space.changes import ChangeSet, apply_changes, diff_spaces
+from .space.io import load_space, space_hash
+from .space.model import Space, text
+from .space.validate import ensure_valid, validate_space
+from .store import PreviewRecord, Revision, Run, Store, answer_cache_key, gold_cache_key
 
 TRAIN, VAL, TEST = "train", "val", "test"
-COMPACT_OVER_CHARS = 30_000  # a space YAML bigger than this is summarized by space_get
-MIN_CATEGORY_SIZE = 3  # test aggregates per category only for categories this big (no single-question leak)
+VISIBLE = (TRAIN, VAL)  # splits the assistant works with; per-question content only for train
+Progress = Callable[[int, int, str], Awaitable[Any] | Any]
 
 
 # ---------------------------------------------------------------- budgets (protocol)
@@ -37,6 +62,7 @@ class Ledger(Protocol):
     def reserve(self, kind: str, n: float, note: str | None = None) -> None: ...
     def settle(self, kind: str, reserved: float, actual: float, note: str | None = None) -> None: ...
     def record(self, kind: str, actual: float, note: str | None = None) -> None: ...
+    def remaining(self, kind: str) -> float: ...
 
 
 class NoBudget:
@@ -51,67 +77,33 @@ class NoBudget:
     def record(self, kind: str, actual: float, note: str | None = None) -> None:
         return None
 
+    def remaining(self, kind: str) -> float:
+        return float("inf")
 
-# ---------------------------------------------------------------- settings and outputs
+
+# ---------------------------------------------------------------- settings and results
 class CopilotSettings(BaseModel):
     space: Path | None = Field(None, description="space file; None with a Databricks backend: the version Genie holds")
     evalset: Path | None = Field(None, description="eval set file; None with a Databricks backend: the space's benchmarks")
     data: list[Path] = Field(default_factory=list)
-    databricks: dict[str, Any] | None = Field(None, description="DatabricksGenie options (space_id, profile, host, warehouse_id, ...)")
+    backend: BackendConfig = Field(default_factory=BackendConfig)
     judge_model: dict[str, Any] | None = Field(None, description="OpenAI-compatible endpoint for LLM judges (base_url, model, api_key_env)")
-    strategy: str = "retrieval"
-    llm: dict[str, Any] | None = None
-    judges: list[str] = Field(default_factory=lambda: ["execution", "failure_analysis"])
+    judges: list[str] = Field(default_factory=lambda: list(DEFAULT_JUDGES))
     split_seed: int = 0
     workspace: Path = Path(".chaos-llama")
     author: str = "assistant"
     final_test_judges: list[str] | None = None
 
 
-class VersionInfo(BaseModel):
-    revision: int = Field(description="history position; increases with every apply and rollback")
-    version_id: str = Field(description="content hash of the space at this revision")
-    parent_revision: int | None = None
-    kind: Literal["initial", "apply", "rollback"]
-    message: str | None = None
-    author: str | None = None
-    created_at: str
-
-
-class TableSummary(BaseModel):
-    identifier: str
-    description: str | None = None
-    columns_configured: int
-    columns_described: int
-    synonyms: int
-
-
-class SpaceSummary(BaseModel):
-    title: str
-    tables: list[TableSummary]
-    text_instructions: int
-    example_sqls: int
-    sql_functions: int
-    join_specs: int
-    snippets: int
-    sample_questions: int
-
-
-class SpaceView(BaseModel):
-    revision: int
-    version_id: str
-    summary: SpaceSummary
-    yaml: str | None = Field(None, description="the full space as YAML (omitted for big spaces unless asked)")
-    compact: bool = False
-
-
-class ProblemView(BaseModel):
+class Problem(BaseModel):
     severity: str
     path: str
     message: str
 
 
-class Proposal(BaseModel):
+class Preview(BaseModel):
+    """A validated change set: its diff, problems and, when it can be applied, a preview id."""
+
     preview_id: str | None = Field(description="pass to space_apply; None when the change set has errors")
     base_revision: int
     base_version: str
@@ -119,300 +111,69 @@ class Proposal(BaseModel):
     ok: bool
     changes: list[str] = Field(description="one line per edit")
     diff: str = Field(description="unified diff of the space YAML")
-    problems: list[ProblemView] = Field(default_factory=list)
+    problems: list[Problem] = Field(default_factory=list)
 
 
-class ApplyResult(BaseModel):
-    applied: bool
-    version: VersionInfo | None = None
-    note: str
+class EvalRuns(BaseModel):
+    """A split evaluated on one revision (asked `len(results)` times) and compared with the last other revision's run."""
+
+    revision: Revision
+    split: str
+    results: list[RunResult]
+    baseline: Run | None = None
+    comparison: Paired | None = None
+    asked: dict[str, int] = Field(default_factory=dict)  # per question: times asked
+    right: dict[str, int] = Field(default_factory=dict)  # per question: times right
+
+    @property
+    def first(self) -> RunResult:
+        return self.results[0]
+
+    @property
+    def unstable(self) -> int:
+        return sum(1 for q, n in self.asked.items() if 0 < self.right.get(q, 0) < n)
 
 
-class HistoryView(BaseModel):
-    head: VersionInfo
-    versions: list[VersionInfo]
-
-
-class DiffView(BaseModel):
-    a: VersionInfo
-    b: VersionInfo
-    diff: str
-
-
-class TrainQuestion(BaseModel):
-    id: str
-    question: str
-    category: str | None = None
-
-
-class EvalSetInfo(BaseModel):
-    name: str
-    total: int
-    splits: dict[str, int]
-    by_category: dict[str, dict[str, int]]
-    train_questions: list[TrainQuestion] = Field(description="train only; val and test texts are never shown")
-    split_seed: int
-
-
-class Score(BaseModel):
-    correct: int
-    total: int
-    accuracy: float | None
-
-
-class Stability(BaseModel):
-    """One question asked `asked` times on the same version (Genie is nondeterministic)."""
-
-    asked: int
-    correct: int
-    stable: bool = Field(description="the same verdict every time")
-
-
-class TrainRow(BaseModel):
-    case_id: str
-    question: str
-    category: str | None = None
-    status: str
-    correct: bool | None
-    sql: str | None = None
-    failure_category: str | None = None
-    failure_summary: list[str] = Field(default_factory=list)
-    stability: Stability | None = Field(None, description="when the question was asked more than once on this version")
-
-
-class Comparison(BaseModel):
-    """Paired, per question, against a baseline run of the same split on another version."""
-
-    baseline_run: str
-    baseline_revision: int | None = None
-    fixed: int = Field(description="wrong before, right now")
-    broken: int = Field(description="right before, wrong now")
-    still_correct: int
-    still_wrong: int
-    fixed_ids: list[str] | None = Field(None, description="train runs only")
-    broken_ids: list[str] | None = Field(None, description="train runs only")
-
-
-class EvalRunView(BaseModel):
-    run_id: str
-    split: Literal["train", "val"]
-    revision: int | None
-    version_id: str
-    overall: Score
-    by_category: dict[str, Score]
-    rows: list[TrainRow] | None = Field(None, description="per question, train only")
-    repeats: int = Field(1, description="times each question was asked; overall, rows and comparison use the first")
-    repeat_run_ids: list[str] = Field(default_factory=list, description="the runs of repeats 2..n")
-    unstable: int = Field(0, description="questions whose verdict differed between repeats")
-    comparison: Comparison | None = None
-    backend_calls: int
-    cache_hits: int
-
-
-class ResultSample(BaseModel):
-    columns: list[str]
-    rows: list[list[Any]]
-    row_count: int | None = None
-
-
-class MetadataItem(BaseModel):
-    kind: str
-    target: str
-    text: str
-
-
-class FailureDetail(BaseModel):
-    case_id: str
-    question: str
-    category: str | None = None
-    status: str
-    generated_sql: str | None = None
-    gold_sql: list[str]
-    error: str | None = None
-    failure_category: str | None = None
-    analysis: dict[str, Any] = Field(default_factory=dict)
-    generated_result: ResultSample | None = None
-    gold_result: ResultSample | None = None
-    relevant_metadata: list[MetadataItem] = Field(default_factory=list)
-
-
-class FailuresView(BaseModel):
-    run_id: str
-    total_failing: int
-    shown: int
-    by_failure_category: dict[str, int]
-    failures: list[FailureDetail]
-
-
-class FinalTestView(BaseModel):
-    revision: int
-    version_id: str
-    overall: Score
-    by_category: dict[str, Score] = Field(description=f"only categories with at least {MIN_CATEGORY_SIZE} test questions")
-    final_tests_left: float | None = None
-
-
-class RunInfo(BaseModel):
-    run_id: str
-    split: str | None
-    revision: int | None
-    version_id: str
-    status: str
-    started_at: str | None = None
-    finished_at: str | None = None
-    overall: Score | None = None
-    judges: list[str] = Field(default_factory=list)
-    counters: dict[str, Any] = Field(default_factory=dict)
-    mlflow: str | None = Field(None, description="MLflow run, where tracking is configured")
-    repeat_of: str | None = Field(None, description="the run this one repeats (eval_run repeats)")
-
-
-class ReportView(BaseModel):
-    markdown: str
-    runs: list[RunInfo]
-    optimizations: list[str] = Field(default_factory=list, description="ids of `chaos-llama optimize` runs in this workspace, newest first")
-
-
-# ---------------------------------------------------------------- helpers
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
-def _score(rows: list[Any]) -> Score:
-    n = len(rows)
-    ok = sum(1 for r in rows if r.correct is True)
-    return Score(correct=ok, total=n, accuracy=(ok / n) if n else None)
-
-
-def _by_category(rows: list[Any], min_size: int = 1) -> dict[str, Score]:
-    groups: defaultdict[str, list[Any]] = defaultdict(list)
-    for r in rows:
-        groups[r.category or "uncategorized"].append(r)
-    return {k: _score(v) for k, v in sorted(groups.items()) if len(v) >= min_size}
-
-
-def _sample(table: Any, n: int = 5) -> ResultSample | None:
-    if table is None:
-        return None
-    head = table.slice(0, n).to_pylist()
-    cols = list(table.column_names)
-    return ResultSample(columns=cols, rows=[[_jsonable(r.get(c)) for c in cols] for r in head], row_count=table.num_rows)
-
-
-def _jsonable(v: Any) -> Any:
-    if v is None or isinstance(v, (bool, int, float, str)):
-        return v
-    return str(v)
-
-
-_HISTORY_SCHEMA = """
-CREATE TABLE IF NOT EXISTS history (
-    revision INTEGER PRIMARY KEY AUTOINCREMENT,
-    space_key TEXT NOT NULL,
-    version_id TEXT NOT NULL,
-    parent_revision INTEGER,
-    kind TEXT NOT NULL,
-    message TEXT,
-    author TEXT,
-    diff TEXT,
-    created_at TEXT NOT NULL
-);
-CREATE TRIGGER IF NOT EXISTS history_no_update BEFORE UPDATE ON history
-BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS history_no_delete BEFORE DELETE ON history
-BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
-CREATE TABLE IF NOT EXISTS copilot_runs (
-    run_id TEXT PRIMARY KEY,
-    space_key TEXT NOT NULL,
-    split TEXT NOT NULL,
-    revision INTEGER,
-    version_id TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    repeat_of TEXT  -- a repeat (eval_run repeats=n) of this run: never a baseline
-);
-"""
-
-
-class _History:
-    """Append-only revisions of one space lineage (documents live in the Store, by content hash)."""
-
-    def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
-        self.con = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self.con.row_factory = sqlite3.Row
-        self.con.execute("PRAGMA busy_timeout=5000")
-        self.con.executescript(_HISTORY_SCHEMA)
-        # Workspaces made before repeats were recorded lack the column.
-        if "repeat_of" not in {r[1] for r in self.con.execute("PRAGMA table_info(copilot_runs)")}:
-            self.con.execute("ALTER TABLE copilot_runs ADD COLUMN repeat_of TEXT")
-
-    def add(self, space_key: str, version_id: str, parent: int | None, kind: str, message: str | None, author: str | None, diff: str) -> VersionInfo:
-        with self._lock:
-            cur = self.con.execute(
-                "INSERT INTO history (space_key, version_id, parent_revision, kind, message, author, diff, created_at) VALUES (?,?,?,?,?,?,?,?)",
-                (space_key, version_id, parent, kind, message, author, diff, _now()),
-            )
-            return self.get(space_key, int(cur.lastrowid))
-
-    @staticmethod
-    def _info(row: sqlite3.Row) -> VersionInfo:
-        return VersionInfo(revision=row["revision"], version_id=row["version_id"], parent_revision=row["parent_revision"],
-                           kind=row["kind"], message=row["message"], author=row["author"], created_at=row["created_at"])
-
-    def all(self, space_key: str) -> list[VersionInfo]:
-        with self._lock:
-            rows = self.con.execute("SELECT * FROM history WHERE space_key=? ORDER BY revision", (space_key,)).fetchall()
-        return [self._info(r) for r in rows]
-
-    def get(self, space_key: str, revision: int) -> VersionInfo:
-        with self._lock:
-            row = self.con.execute("SELECT * FROM history WHERE space_key=? AND revision=?", (space_key, revision)).fetchone()
-        if row is None:
-            known = [str(v.revision) for v in self.all(space_key)]
-            raise InvalidInput(f"no revision {revision!r}; known revisions: {', '.join(known) or 'none'}", field="version")
-        return self._info(row)
-
-    def add_run(self, run_id: str, space_key: str, split: str, revision: int | None, version_id: str, repeat_of: str | None = None) -> None:
-        with self._lock:
-            self.con.execute("INSERT OR REPLACE INTO copilot_runs (run_id, space_key, split, revision, version_id, created_at, repeat_of) "
-                             "VALUES (?,?,?,?,?,?,?)", (run_id, space_key, split, revision, version_id, _now(), repeat_of))
-
-    def runs(self, space_key: str) -> list[sqlite3.Row]:
-        with self._lock:
-            return self.con.execute("SELECT * FROM copilot_runs WHERE space_key=? ORDER BY created_at", (space_key,)).fetchall()
-
-    def close(self) -> None:
-        with self._lock:
-            self.con.close()
+class FinalTest(BaseModel):
+    revision: Revision
+    result: RunResult
 
 
 # ---------------------------------------------------------------- the copilot
 class Copilot:
     """One project's optimization session. Construction is cheap; everything loads on first use."""
 
-    def __init__(self, settings: CopilotSettings, *, ledger: Ledger | None = None, backend: Any = None, author: str | None = None):
+    def __init__(self, settings: CopilotSettings, *, ledger: Ledger | None = None, backend: Backend | None = None,
+                 author: str | None = None):
         self.settings = settings
         self.ledger: Ledger = ledger or NoBudget()
         self._backend = backend
-        self._evalset = None
-        self._store = None
-        self._history: _History | None = None
+        self._evalset: EvalSet | None = None
+        self._store: Store | None = None
         self._space_key: str | None = None
-        self._previews: dict[str, tuple[int, Any, str, str]] = {}  # id -> (base revision, new space, message, diff)
         self._lock = threading.RLock()
-        self._tokens_seen = [0, 0]  # LLM tokens, fresh answers: the per-question estimate for the token budget
+        self._seconds_seen = [0.0, 0]  # wall-clock seconds of fresh asks, fresh asks: the per-question estimate
         self.author = author or settings.author
 
     # ------------------------------------------------------------ lazy state
     @property
-    def evalset(self):
-        if self._evalset is None:
-            from .evalset import assign_splits, load_evalset
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store.open(self.settings.workspace)
+        return self._store
 
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            self._backend = open_backend(self.settings.backend, data=self.settings.data, store=self.store)
+        return self._backend
+
+    @property
+    def evalset(self) -> EvalSet:
+        if self._evalset is None:
             if self.settings.evalset is not None:
                 evalset = load_evalset(self.settings.evalset)
-            elif hasattr(self.backend, "import_benchmarks"):
+            elif self.backend.remote:
                 evalset = self.backend.import_benchmarks()
                 if not evalset.cases:
                     raise InvalidConfig("the Genie space has no benchmark questions; name an eval set (config 'evalset')", field="evalset")
@@ -421,138 +182,127 @@ class Copilot:
             self._evalset = assign_splits(evalset, seed=self.settings.split_seed)
         return self._evalset
 
-    def test_cases(self) -> list[Any]:
+    def test_cases(self) -> list[EvalCase]:
         return self.evalset.split(TEST)
 
-    @property
-    def store(self):
-        if self._store is None:
-            from .store import Store
-
-            self._store = Store(Path(self.settings.workspace) / "chaos.db")
-        return self._store
-
-    @property
-    def backend(self):
-        if self._backend is None and self.settings.databricks is not None:
-            from .evaluate import open_databricks_backend
-
-            self._backend = open_databricks_backend(**self.settings.databricks, store=self.store)
-        if self._backend is None:
-            from .evaluate import open_local_backend
-
-            if not self.settings.data:
-                raise InvalidConfig("no data configured for the local engine (config 'data')", field="data")
-            self._backend = open_local_backend(self.settings.data, strategy=self.settings.strategy, llm=self.settings.llm)
-        return self._backend
-
-    @property
-    def history(self) -> _History:
-        with self._lock:
-            if self._history is None:
-                self._history = _History(Path(self.settings.workspace) / "copilot.db")
-                self._init_lineage()
-            return self._history
+    def visible_cases(self, splits: Sequence[str] = VISIBLE) -> list[EvalCase]:
+        return [c for c in self.evalset.cases if c.split in splits]
 
     @property
     def space_key(self) -> str:
-        self.history  # noqa: B018 - initializes the lineage
-        assert self._space_key is not None
-        return self._space_key
+        with self._lock:
+            if self._space_key is None:
+                self._init_lineage()
+            assert self._space_key is not None
+            return self._space_key
 
     def _init_lineage(self) -> None:
-        from .space.io import load_space
-        from .space.validate import ensure_valid
-
         if self.settings.space is not None:
             space, origin = load_space(self.settings.space), f"loaded from {Path(self.settings.space).name}"
-        elif hasattr(self.backend, "get_space"):
+        elif self.backend.remote:
             space = self.backend.get_space().space
             origin = f"pulled from Genie space {space.space_id}"
         else:
             raise InvalidConfig("no space configured (config 'space', or a Databricks backend with a space id)", field="space")
         ensure_valid(space)
-        self._space_key = self.store.space_key_for(space)
-        assert self._history is not None
-        if not self._history.all(self._space_key):
-            v = self.store.put_space_version(space, space_key=self._space_key, message="initial", author="config")
-            self._history.add(self._space_key, v.version_id, None, "initial", origin, "config", "")
+        key = self.store.space_key_for(space)
+        if self.store.head(key) is None:
+            try:
+                self.store.add_revision(space, space_key=key, expected_head=None, kind="initial", message=origin, author="config")
+            except ApplyConflict:
+                pass  # another process made the lineage first: its initial revision is ours too
+        self._space_key = key
 
     def close(self) -> None:
-        for obj in (self._history, self._store):
-            if obj is not None:
-                obj.close()
+        if self._store is not None:
+            self._store.close()
 
     # ------------------------------------------------------------ versions
-    def head(self) -> VersionInfo:
-        return self.history.all(self.space_key)[-1]
+    def head(self) -> Revision:
+        head = self.store.head(self.space_key)
+        assert head is not None
+        return head
 
-    def resolve_version(self, version: int | str | None) -> VersionInfo:
+    def resolve_version(self, version: int | str | None) -> Revision:
         """A revision number ('3', 'r3', 3) or a version id (prefix); None is the head."""
         if version is None or version == "":
             return self.head()
-        versions = self.history.all(self.space_key)
         s = str(version).strip().lower().removeprefix("r")
+        revisions = self.store.revisions(self.space_key)
         if s.isdigit():
-            return self.history.get(self.space_key, int(s))
-        hits = [v for v in versions if v.version_id.startswith(s)]
+            found = self.store.revision(self.space_key, int(s))
+            if found is None:
+                raise InvalidInput(f"no revision {_quote(version)}; revisions are 1..{revisions[-1].revision}", field="version")
+            return found
+        hits = [r for r in revisions if r.version_id.startswith(s)] if len(s) >= 4 else []
         if not hits:
-            raise InvalidInput(
-                f"unknown version {version!r}; give a revision number (1..{versions[-1].revision}) or a version id."
-                + did_you_mean(s, [v.version_id for v in versions]), field="version")
+            raise InvalidInput(f"unknown version {_quote(version)}; give a revision number (1..{revisions[-1].revision}) or a "
+                               "version id (at least 4 characters)." + did_you_mean(s, [r.version_id for r in revisions]),
+                               field="version")
         return hits[-1]
 
-    def space_at(self, info: VersionInfo):
-        return self.store.get_space_version(info.version_id, space_key=self.space_key).space
+    def space_at(self, revision: Revision) -> Space:
+        return self.store.get_space_version(revision.version_id, space_key=self.space_key).space
 
-    # ------------------------------------------------------------ tools: space
-    def space_get(self, full: bool | None = None) -> SpaceView:
-        from .space.io import space_to_yaml
+    def visible_space(self, space: Space) -> Space:
+        """The space as the assistant may see it: benchmark questions of the test split removed
+        (a Genie space whose benchmarks hold the eval set would otherwise show its test gold SQL)."""
+        bench = space.serialized.benchmarks
+        if bench is None or not bench.questions:
+            return space
+        hidden_ids = {c.id for c in self.test_cases()}
+        hidden_q = {_norm(c.question) for c in self.test_cases()}
+        kept = [q for q in bench.questions if q.id not in hidden_ids and _norm(text(q.question)) not in hidden_q]
+        if len(kept) == len(bench.questions):
+            return space
+        copy = space.model_copy(deep=True)
+        copy.serialized.benchmarks.questions = kept
+        return copy
 
+    def history(self) -> list[Revision]:
+        return self.store.revisions(self.space_key)
+
+    def diff(self, a: int | str, b: int | str | None = None) -> tuple[Revision, Revision, str]:
+        ra, rb = self.resolve_version(a), self.resolve_version(b)
+        diff = diff_spaces(self.visible_space(self.space_at(ra)), self.visible_space(self.space_at(rb)),
+                           name=f"r{ra.revision}..r{rb.revision}.yaml")
+        return ra, rb, diff
+
+    # ------------------------------------------------------------ changes
+    def propose(self, changes: list[Any], message: str = "", *, owner: str = "local") -> Preview:
+        """Validate a change set against the head; nothing changes but a stored preview."""
         head = self.head()
         space = self.space_at(head)
-        text = space_to_yaml(space)
-        compact = (len(text) > COMPACT_OVER_CHARS) if full is None else not full
-        return SpaceView(revision=head.revision, version_id=head.version_id, summary=summarize(space),
-                         yaml=None if compact else text, compact=compact)
-
-    def space_propose(self, changes: list[Any], message: str = "") -> Proposal:
-        """Validate a change set against the head; no side effects except remembering the preview."""
-        from .space.changes import ChangeSet, apply_changes, diff_spaces
-        from .space.io import space_hash
-        from .space.validate import validate_space
-
-        head = self.head()
-        space = self.space_at(head)
-        cs = ChangeSet.parse({"changes": [c if isinstance(c, dict) else c.model_dump(exclude_none=True) for c in changes], "message": message})
+        cs = ChangeSet.parse({"changes": [c if isinstance(c, dict) else c.model_dump(exclude_none=True) for c in changes],
+                              "message": message})
         if not cs.changes:
             raise InvalidInput("the change set is empty; give at least one edit", field="changes")
         lines = [c.describe() for c in cs.changes]
         try:
-            new, _journal = apply_changes(space, cs)
+            new, _journal = apply_changes(space, cs, columns=self.backend.table_columns(space))
         except InvalidInput as e:
-            return Proposal(preview_id=None, base_revision=head.revision, base_version=head.version_id, ok=False, changes=lines,
-                            diff="", problems=[ProblemView(severity="error", path=getattr(e, "field", None) or "changes", message=str(e))])
-        problems = [ProblemView(severity=p.severity, path=p.path, message=p.message) for p in validate_space(new)]
+            return Preview(preview_id=None, base_revision=head.revision, base_version=head.version_id, ok=False, changes=lines,
+                           diff="", problems=[Problem(severity="error", path=e.field or "changes", message=str(e))])
+        problems = [Problem(severity=p.severity, path=p.path, message=p.message) for p in validate_space(new)]
         problems += self._check_examples(space, new)
-        diff = diff_spaces(space, new)
-        ok = not any(p.severity == "error" for p in problems) and bool(diff)
+        diff = diff_spaces(self.visible_space(space), self.visible_space(new))
         if not diff:
-            problems.append(ProblemView(severity="error", path="changes", message="the change set changes nothing"))
+            problems.append(Problem(severity="error", path="changes", message="the change set changes nothing"))
+        ok = not any(p.severity == "error" for p in problems)
         preview_id = None
         if ok:
             preview_id = "p-" + uuid.uuid4().hex[:10]
-            self._previews[preview_id] = (head.revision, new, cs.message or message, diff)
-        return Proposal(preview_id=preview_id, base_revision=head.revision, base_version=head.version_id,
-                        new_version=space_hash(new), ok=ok, changes=lines, diff=diff, problems=problems)
+            self.store.put_preview(PreviewRecord(preview_id=preview_id, owner=owner, space_key=self.space_key,
+                                                 base_revision=head.revision, document=_document(new),
+                                                 message=cs.message or message, diff=diff, changes=lines))
+        return Preview(preview_id=preview_id, base_revision=head.revision, base_version=head.version_id,
+                       new_version=space_hash(new), ok=ok, changes=lines, diff=diff, problems=problems)
 
-    def _check_examples(self, old, new) -> list[ProblemView]:
+    def _check_examples(self, old: Space, new: Space) -> list[Problem]:
         """New or changed example SQL must run read-only on the data (costs SQL executions)."""
-        from .space.model import text
-
         before = {(text(e.question), text(e.sql)) for e in old.serialized.examples}
         added = [(i, e) for i, e in enumerate(new.serialized.examples) if (text(e.question), text(e.sql)) not in before]
-        out: list[ProblemView] = []
+        out: list[Problem] = []
         if not added:
             return out
         self.ledger.reserve("sql_executions", len(added), note="check example SQL")
@@ -564,169 +314,202 @@ class Copilot:
                     continue
             try:
                 self.backend.execute(sql, max_rows=1, space=new)  # table names resolve through the proposed space
-            except ChaosLlamaError as err:
-                out.append(ProblemView(severity="error", path=f"instructions.example_question_sqls[{i}].sql", message=f"{type(err).__name__}: {err}"))
             except Exception as err:  # noqa: BLE001 - reported as a problem, not a crash
-                out.append(ProblemView(severity="error", path=f"instructions.example_question_sqls[{i}].sql", message=f"does not run: {err}"))
+                kind = type(err).__name__ if isinstance(err, ChaosLlamaError) else "does not run"
+                out.append(Problem(severity="error", path=f"instructions.example_question_sqls[{i}].sql", message=f"{kind}: {err}"))
         return out
 
-    def space_apply(self, preview_id: str, message: str, *, confirmed: bool = True) -> ApplyResult:
-        """Apply exactly a previewed change set as a new revision (refused if the head moved)."""
-        if preview_id not in self._previews:
-            raise InvalidInput(f"unknown preview id {preview_id!r}; call space_propose first.{did_you_mean(preview_id, self._previews)}", field="preview_id")
+    def apply(self, preview_id: str, message: str, *, owner: str = "local", confirmed: bool = True) -> Revision | None:
+        """Apply exactly a previewed change set as a new revision (refused if the head moved); None if the user declined."""
+        record = self.store.get_preview(preview_id, owner=owner)
+        if record is None or record.space_key != self.space_key:
+            known = self.store.preview_ids(owner=owner)
+            raise InvalidInput(f"unknown preview id {_quote(preview_id)}; call space_propose first.{did_you_mean(preview_id, known)}",
+                               field="preview_id")
         if not message or not message.strip():
             raise InvalidInput("message must say why the change is made", field="message")
         if not confirmed:
-            return ApplyResult(applied=False, note="not applied: the user declined")
-        with self._lock:
-            base, new, _msg, diff = self._previews[preview_id]
-            head = self.head()
-            if head.revision != base:
-                raise ApplyConflict(f"preview {preview_id!r} was made on revision {base}, but the head is now revision {head.revision}; propose again")
-            self.ledger.reserve("applies", 1, note=preview_id)
-            info = self._commit(new, head, "apply", message, diff, note=preview_id)
-            del self._previews[preview_id]
-        return ApplyResult(applied=True, version=info, note=f"revision {info.revision} created")
+            return None
+        new = Space.from_serialized(record.document["serialized_space"], **record.document.get("envelope", {}))
+        head = self.head()
+        if head.revision != record.base_revision:
+            raise ApplyConflict(f"preview {preview_id!r} was made on revision {record.base_revision}, but the head is now "
+                                f"revision {head.revision}; propose again")
+        revision = self._commit(new, record.base_revision, "apply", message, record.diff, note=preview_id)
+        self.store.drop_preview(preview_id)
+        return revision
 
-    def _commit(self, space: Any, head: VersionInfo, kind: str, message: str, diff: str, note: str | None = None) -> VersionInfo:
-        """Write a revision, or nothing: a failure refunds the reserved apply and adds no revision.
+    def rollback(self, version: int | str, message: str | None = None) -> Revision:
+        """A new revision whose content equals `version` (history is never rewritten)."""
+        target = self.resolve_version(version)
+        head = self.head()
+        if target.revision == head.revision:
+            raise InvalidInput(f"revision {target.revision} is already the head", field="version")
+        old = self.space_at(target)
+        diff = diff_spaces(self.visible_space(self.space_at(head)), self.visible_space(old))
+        return self._commit(old, head.revision, "rollback", message or f"roll back to revision {target.revision}", diff)
 
-        The space document goes to the content-addressed store first; a revision exists only once
-        its history row is written (one INSERT), so a crash in between leaves an unreferenced
-        document, never a partial revision.
+    def _commit(self, space: Space, base: int, kind: str, message: str, diff: str, note: str | None = None) -> Revision:
+        """Write a revision, or nothing: the apply is reserved first and refunded if nothing is written.
+
+        A remote space (Genie) gets the revision inside the store's transaction, after the head
+        check: a refused push (someone edited the space meanwhile) adds no revision, and two
+        sessions can never both write on the same head.
         """
-        from .space.validate import ensure_valid
-
+        ensure_valid(space)  # nothing is written (or spent) for an invalid space
+        self.ledger.reserve("applies", 1, note=note or kind)
+        deploy = (lambda: self.backend.deploy(space)) if self._remote() else None
         try:
-            ensure_valid(space)  # nothing is written for an invalid space
-            # (a local engine not built yet has nothing to deploy: don't build it here)
-            deploy = getattr(self.backend if self.settings.databricks else self._backend, "deploy", None)
-            if deploy is not None:
-                # A remote space (Genie) gets the revision before it is recorded: a refused push
-                # (e.g. someone edited the space meanwhile) adds no revision.
-                deploy(space)
-            v = self.store.put_space_version(space, space_key=self.space_key, parent_id=head.version_id, message=message, author=self.author)
-            return self.history.add(self.space_key, v.version_id, head.revision, kind, message, self.author, diff)
+            return self.store.add_revision(space, space_key=self.space_key, expected_head=base, kind=kind, message=message,
+                                           author=self.author, diff=diff, before_commit=deploy)
         except BaseException:
-            self.ledger.settle("applies", 1, 0, note=f"{kind} failed: refund" + (f" ({note})" if note else ""))
+            self.ledger.settle("applies", 1, 0, note=f"{kind} not written: refund" + (f" ({note})" if note else ""))
             raise
 
-    def space_history(self) -> HistoryView:
-        versions = self.history.all(self.space_key)
-        return HistoryView(head=versions[-1], versions=versions)
+    def _remote(self) -> bool:
+        # a local engine not built yet has nothing to deploy: don't build it here
+        return self.settings.backend.kind != "local" or (self._backend is not None and self._backend.remote)
 
-    def space_diff(self, a: int | str, b: int | str | None = None) -> DiffView:
-        from .space.changes import diff_spaces
-
-        va, vb = self.resolve_version(a), self.resolve_version(b)
-        return DiffView(a=va, b=vb, diff=diff_spaces(self.space_at(va), self.space_at(vb), name=f"r{va.revision}..r{vb.revision}.yaml"))
-
-    def space_rollback(self, version: int | str, message: str | None = None) -> VersionInfo:
-        """A new revision whose content equals `version` (history is never rewritten)."""
-        from .space.changes import diff_spaces
-
-        with self._lock:
-            target = self.resolve_version(version)
-            head = self.head()
-            if target.revision == head.revision:
-                raise InvalidInput(f"revision {target.revision} is already the head", field="version")
-            self.ledger.reserve("applies", 1, note=f"rollback to r{target.revision}")
-            try:
-                old = self.space_at(target)
-                diff = diff_spaces(self.space_at(head), old)
-            except BaseException:
-                self.ledger.settle("applies", 1, 0, note="rollback failed: refund")
-                raise
-            return self._commit(old, head, "rollback", message or f"roll back to revision {target.revision}", diff)
-
-    # ------------------------------------------------------------ tools: eval
-    def evalset_info(self) -> EvalSetInfo:
-        from .evalset import split_counts
-
-        counts = split_counts(self.evalset, by_category=True)
-        by_cat = counts.pop("by_category")
-        return EvalSetInfo(
-            name=self.evalset.name, total=len(self.evalset.cases), splits=counts, by_category=by_cat,
-            train_questions=[TrainQuestion(id=c.id, question=c.question, category=c.category) for c in self.evalset.split(TRAIN)],
-            split_seed=self.settings.split_seed,
-        )
-
-    def _plan_spend(self, space: Any, cases: list[Any], version_id: str, use_cache: bool) -> tuple[int, int]:
+    # ------------------------------------------------------------ evaluation
+    def _plan(self, cases: list[EvalCase], version_id: str, use_cache: bool) -> tuple[int, int]:
         """Exact backend questions and gold executions a run will need (cache hits cost nothing)."""
-        from .store import answer_cache_key, gold_cache_key
-
         identity = self.backend.identity()
         asks = {c.question for c in cases if not use_cache or not self.store.has_cached_answer(answer_cache_key(version_id, c.question, identity))}
-        fn = getattr(self.backend, "data_identity", None)
-        data_id = str(fn() if callable(fn) else identity)
+        data_id = self.backend.data_identity()
         golds = {s for c in cases for s in c.gold_sql if self.store.get_cached_gold(gold_cache_key(data_id, s)) is None}
         return len(asks), len(golds)
 
-    async def _run(self, split: str, info: VersionInfo, *, judges: list[str] | None = None, use_cache: bool = True,
-                   progress: Callable[[int, int, str], Awaitable[Any] | Any] | None = None, repeat_of: str | None = None):
-        from .evalset import select_cases
-        from .runner import run_eval
+    def _token_estimate(self, asks: int) -> int | None:
+        """Tokens `asks` fresh questions will likely spend, from this backend's latest answers in the
+        store; None when the backend spends none. Token use is only known afterwards, so a run is
+        refused when the budget is exhausted or when the average says it would not fit."""
+        if not self.backend.uses_llm:
+            return None
+        tokens, answers = self.store.recent_token_use(self.backend.identity())
+        return int(round(asks * tokens / answers)) if answers else 0
 
-        space = self.space_at(info)
+    def _seconds_estimate(self, asks: int, golds: int) -> float:
+        """A generous wall-clock reservation for a run: what the asks took so far, times three, at least 30 s."""
+        per_ask = self._seconds_seen[0] / self._seconds_seen[1] if self._seconds_seen[1] else 2.0
+        return max(30.0, 3 * (asks * per_ask + golds * 0.5))
+
+    def _reserve_all(self, plan: dict[str, float], note: str) -> None:
+        """Reserve every kind of a call's spend, or none: the first that does not fit refuses the call."""
+        for kind, n in plan.items():
+            if self.ledger.remaining(kind) < n or (n == 0 and self.ledger.remaining(kind) <= 0):
+                self.ledger.reserve(kind, n, note=note)  # raises BudgetExceeded saying what is left, nothing spent
+        taken: list[tuple[str, float]] = []
+        try:
+            for kind, n in plan.items():
+                self.ledger.reserve(kind, n, note=note)
+                taken.append((kind, n))
+        except BudgetExceeded:  # another session took what was left meanwhile
+            for kind, n in taken:
+                self.ledger.settle(kind, n, 0, note=f"{note}: refused, refund")
+            raise
+
+    async def evaluate(self, split: str, version: int | str | None = None, *, repeats: int = 1, judges: list[str] | None = None,
+                       progress: Progress | None = None) -> EvalRuns:
+        """Evaluate a version (default: the head) on train or val, `repeats` times (fresh answers after the first)."""
+        if split not in VISIBLE:
+            raise InvalidInput(f"split {_quote(split)} cannot be run here; choose 'train' or 'val' (test is scored only by "
+                               "eval_final_test)", field="split")
+        if not 1 <= repeats <= 5:
+            raise InvalidInput(f"repeats must be 1..5, got {repeats!r}", field="repeats")
+        revision = self.resolve_version(version)
+        results = await self._run_repeats(split, revision, repeats, judges=judges, progress=progress)
+        asked: Counter[str] = Counter()
+        right: Counter[str] = Counter()
+        for r in results:
+            for row in r.rows:
+                asked[row.case_id] += 1
+                right[row.case_id] += int(row.outcome == "right")
+        baseline = self.baseline(split, revision, exclude={r.run_id for r in results})
+        comparison = self.compare_runs(baseline.run_id, results[0].run_id) if baseline else None
+        return EvalRuns(revision=revision, split=split, results=results, baseline=baseline, comparison=comparison,
+                        asked=dict(asked), right=dict(right))
+
+    async def _run_repeats(self, split: str, revision: Revision, repeats: int, *, judges: list[str] | None = None,
+                           progress: Progress | None = None) -> list[RunResult]:
+        """Run a split `repeats` times with the whole spend reserved first; settle each run to what it used."""
         cases = select_cases(self.evalset, split)
-        asks, golds = self._plan_spend(space, cases, info.version_id, use_cache)
-        # Refuse before spending: every kind is checked before any is taken.
-        remaining = getattr(self.ledger, "remaining", None)
+        asks, golds = self._plan(cases, revision.version_id, True)
+        asks += (repeats - 1) * len({c.question for c in cases})  # repeats ask fresh: a cached answer hides nondeterminism
         tokens = self._token_estimate(asks)
-        if callable(remaining):
-            checks = [("backend_questions", asks), ("sql_executions", asks + golds), ("wall_clock_s", 0)]
-            if tokens is not None:
-                checks.append(("llm_tokens", tokens))
-            for kind, n in checks:
-                if remaining(kind) < n or (n == 0 and remaining(kind) <= 0):
-                    self.ledger.reserve(kind, n)  # raises BudgetExceeded saying what is left
-        self.ledger.reserve("backend_questions", asks, note=f"{split} r{info.revision}")
-        self.ledger.reserve("sql_executions", asks + golds, note=f"{split} r{info.revision}")
-        pending: list[Any] = []
+        seconds = self._seconds_estimate(asks, golds)
+        note = f"{split} r{revision.revision}" + (f" x{repeats}" if repeats > 1 else "")
+        plan = {"backend_questions": asks, "sql_executions": asks + golds, "wall_clock_s": 0.0}
+        if tokens is not None:
+            plan["llm_tokens"] = tokens
+        self._reserve_all(plan, note)
+        seconds = min(seconds, self.ledger.remaining("wall_clock_s"))
+        self.ledger.reserve("wall_clock_s", seconds, note=note)  # this call's slice: concurrent calls share what is left
+        started = time.monotonic()
+        used = {"backend_questions": 0.0, "sql_executions": 0.0, "llm_tokens": 0.0}
+        results: list[RunResult] = []
+        try:
+            for k in range(repeats):
+                left = seconds - (time.monotonic() - started)
+                try:
+                    result = await self._run(split, revision, judges=judges, use_cache=k == 0, progress=progress,
+                                             repeat_of=results[0].run_id if results else None, seconds=left)
+                except BudgetExceeded as e:
+                    done = f"; finished runs: {', '.join(r.run_id for r in results)}" if results else ""
+                    raise BudgetExceeded(f"{e}{done}") from None
+                finally:
+                    for kind, n in self._last_spend.items():
+                        used[kind] += n
+                results.append(result)
+        finally:
+            elapsed = time.monotonic() - started
+            self.ledger.settle("wall_clock_s", seconds, elapsed, note=note)
+            self.ledger.settle("backend_questions", asks, used["backend_questions"], note=note)
+            self.ledger.settle("sql_executions", asks + golds, used["sql_executions"], note=note)
+            if tokens is not None or used["llm_tokens"]:
+                self.ledger.settle("llm_tokens", tokens or 0, used["llm_tokens"], note=note)
+        return results
+
+    async def _run(self, split: str, revision: Revision, *, judges: list[str] | None = None, use_cache: bool = True,
+                   progress: Progress | None = None, repeat_of: str | None = None, seconds: float | None = None) -> RunResult:
+        """One run; `seconds` bounds it (the run stops there, keeps what it recorded and is charged for what it asked)."""
+        space = self.space_at(revision)
+        cases = select_cases(self.evalset, split)
+        self._last_spend: dict[str, float] = {}
+        pending_progress: list[Any] = []
 
         def on_progress(done: int, total: int, case_id: str, status_: str) -> None:
             if progress is not None:
                 out = progress(done, total, f"{done}/{total} {split} questions")
                 if asyncio.iscoroutine(out):
-                    pending.append(asyncio.ensure_future(out))
-
-        from .runner import new_run_id
+                    pending_progress.append(asyncio.ensure_future(out))
 
         run_id = new_run_id()
-        # The wall-clock budget holds during the run too: when it runs out the run stops (what was
-        # recorded stays, resumable), the unasked questions are refunded and the call is refused.
-        seconds_left = remaining("wall_clock_s") if callable(remaining) else None
         t0 = time.monotonic()
         try:
             with self._judging():  # LLM judges spend tokens from this ledger and cache in this store
                 run = run_eval(self.evalset, self.backend, space, store=self.store, judges=judges or self.settings.judges,
                                split=split, use_cache=use_cache, progress=on_progress, space_key=self.space_key, run_id=run_id)
-                result = await (asyncio.wait_for(run, seconds_left) if seconds_left is not None else run)
+                result = await (asyncio.wait_for(run, max(seconds, 0.001)) if seconds is not None else run)
         except TimeoutError:
-            fresh = sum(1 for r in self.store.get_results(run_id) if not r.from_cache)
-            self.ledger.settle("backend_questions", asks, fresh, note=f"{run_id} stopped: wall clock")
-            self.ledger.settle("sql_executions", asks + golds, fresh + golds, note=f"{run_id} stopped: wall clock")
-            done = len(self.store.result_statuses(run_id))
-            raise BudgetExceeded(f"the wall-clock budget ran out during the {split} run {run_id}: {done} of {len(cases)} "
-                                 f"questions recorded and kept ({fresh} asked and charged); the rest was not asked") from None
+            fresh = [r for r in self.store.get_results(run_id) if not r.from_cache]
+            self._last_spend = {"backend_questions": len(fresh), "sql_executions": len(fresh)}
+            recorded = len(self.store.result_statuses(run_id))
+            raise BudgetExceeded(f"the wall-clock budget ran out during the {split} run {run_id}: {recorded} of {len(cases)} "
+                                 f"questions recorded and kept ({len(fresh)} asked and charged); the rest was not asked") from None
         finally:
-            self.ledger.record("wall_clock_s", time.monotonic() - t0, note=f"{split} run")
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
-        self.ledger.settle("backend_questions", asks, result.backend_calls, note=result.run_id)
-        self.ledger.settle("sql_executions", asks + golds, result.backend_calls + result.gold_executions, note=result.run_id)
+            if pending_progress:
+                await asyncio.gather(*pending_progress, return_exceptions=True)
         tokens, answered = self._tokens(result.run_id)
-        if tokens:
-            self.ledger.record("llm_tokens", tokens, note=result.run_id)
+        self._last_spend = {"backend_questions": result.backend_calls,
+                            "sql_executions": result.backend_calls + result.gold_executions, "llm_tokens": tokens}
         if answered:
-            self._tokens_seen[0] += tokens
-            self._tokens_seen[1] += answered
-        self.history.add_run(result.run_id, self.space_key, split, info.revision, info.version_id, repeat_of)
+            self._seconds_seen[0] += time.monotonic() - t0
+            self._seconds_seen[1] += result.backend_calls or answered
+        self.store.update_run(result.run_id, revision=revision.revision, repeat_of=repeat_of)
         return result
 
     def _tokens(self, run_id: str) -> tuple[int, int]:
-        """LLM tokens the run's fresh answers spent (`Answer.details["usage"]["total_tokens"]`, as the
-        llm strategy reports them) and how many fresh answers there were."""
+        """LLM tokens the run's fresh answers spent (`Answer.details["usage"]["total_tokens"]`) and how many there were."""
         total = answered = 0
         for r in self.store.get_results(run_id):
             if r.from_cache:
@@ -736,382 +519,148 @@ class Copilot:
             total += int(usage.get("total_tokens") or 0)
         return total, answered
 
-    def _token_estimate(self, asks: int) -> int | None:
-        """Tokens `asks` fresh questions will likely spend, or None when the backend spends none.
-
-        Token use is only known afterwards, so a run is refused when the budget is exhausted or
-        when the per-question average seen so far says it would not fit.
-        """
-        uses_llm = self.settings.strategy == "llm" or getattr(self._backend, "strategy", None) == "llm" or self._tokens_seen[0] > 0
-        if not uses_llm:
-            return None
-        per_question = self._tokens_seen[0] / self._tokens_seen[1] if self._tokens_seen[1] else 0.0
-        return int(round(asks * per_question))
-
-    async def eval_run(self, split: Literal["train", "val"], version: int | str | None = None, *, repeats: int = 1,
-                       progress: Callable[[int, int, str], Awaitable[Any] | Any] | None = None) -> EvalRunView:
-        """Evaluate train (per-question results) or val (aggregates only) on a version (default: head)."""
-        if split not in (TRAIN, VAL):
-            raise InvalidInput(f"split {split!r} cannot be run here; choose 'train' or 'val' (test is scored only by eval_final_test)", field="split")
-        if not 1 <= repeats <= 5:
-            raise InvalidInput(f"repeats must be 1..5, got {repeats!r}", field="repeats")
-        info = self.resolve_version(version)
-        results = [await self._run(split, info, progress=progress)]
-        for _ in range(repeats - 1):  # fresh answers: a cached one would hide the nondeterminism
-            results.append(await self._run(split, info, progress=progress, use_cache=False, repeat_of=results[0].run_id))
-        result = results[0]
-        asked: Counter[str] = Counter()
-        right: Counter[str] = Counter()
-        for r in results:
-            for row in r.rows:
-                asked[row.case_id] += 1
-                right[row.case_id] += int(row.correct is True)
-        unstable = sum(1 for cid in asked if 0 < right[cid] < asked[cid])
-        baseline = self._baseline(split, info, exclude={r.run_id for r in results})
-        comparison = self._compare(baseline, result, with_ids=split == TRAIN) if baseline else None
-        rows = None
-        if split == TRAIN:
-            rows = []
-            for row in result.rows:
-                fa = row.verdicts.get("failure_analysis")
-                rows.append(TrainRow(
-                    case_id=row.case_id, question=row.question, category=row.category, status=row.status, correct=row.correct,
-                    sql=row.sql, failure_category=None if row.correct or fa is None else (str(fa.value) if fa.value is not None else None),
-                    failure_summary=[] if row.correct or fa is None else [fa.rationale],
-                    stability=Stability(asked=asked[row.case_id], correct=right[row.case_id],
-                                        stable=right[row.case_id] in (0, asked[row.case_id])) if asked[row.case_id] > 1 else None,
-                ))
-        return EvalRunView(
-            run_id=result.run_id, split=split, revision=info.revision, version_id=info.version_id,
-            overall=_score(result.rows), by_category=_by_category(result.rows), rows=rows, repeats=repeats,
-            repeat_run_ids=[r.run_id for r in results[1:]], unstable=unstable,
-            comparison=comparison, backend_calls=sum(r.backend_calls for r in results), cache_hits=sum(r.cache_hits for r in results),
-        )
-
-    def _baseline(self, split: str, info: VersionInfo, exclude: set[str]) -> str | None:
-        """The latest earlier run of this split on a different version."""
-        for row in reversed(self.history.runs(self.space_key)):
-            if row["split"] == split and row["version_id"] != info.version_id and row["run_id"] not in exclude and not row["repeat_of"]:
-                return row["run_id"]
+    def baseline(self, split: str, revision: Revision, exclude: set[str] = frozenset()) -> Run | None:  # type: ignore[assignment]
+        """The latest earlier run of this split on another version (what a new run is compared with)."""
+        for run in reversed(self.store.lineage_runs(self.space_key)):
+            if (run.split == split and run.space_version != revision.version_id and run.run_id not in exclude
+                    and not run.repeat_of and not run.config.get("rejudge_of")):
+                return run
         return None
 
-    def _compare(self, baseline_run: str, result: Any, *, with_ids: bool) -> Comparison:
-        from .runner import build_run_result
+    def lineage_run(self, run_id: str, *, splits: Sequence[str] = (*VISIBLE, TEST)) -> Run:
+        """A run of this lineage on one of `splits` (any other id is as unknown as a missing one)."""
+        runs = {r.run_id: r for r in self.store.lineage_runs(self.space_key)}
+        run = runs.get(run_id)
+        if run is None or run.split not in splits:
+            known = [r for r, v in runs.items() if v.split in splits]
+            raise InvalidInput(f"no run {_quote(run_id)}.{did_you_mean(str(run_id), known)}", field="run_id")
+        return run
 
-        base = build_run_result(self.store, baseline_run)
-        before = {r.case_id: r.correct is True for r in base.rows}
-        fixed, broken, same_ok, same_bad = [], [], 0, 0
-        for r in result.rows:
-            if r.case_id not in before:
-                continue
-            now = r.correct is True
-            if now and not before[r.case_id]:
-                fixed.append(r.case_id)
-            elif before[r.case_id] and not now:
-                broken.append(r.case_id)
-            elif now:
-                same_ok += 1
-            else:
-                same_bad += 1
-        rev = next((row["revision"] for row in self.history.runs(self.space_key) if row["run_id"] == baseline_run), None)
-        return Comparison(baseline_run=baseline_run, baseline_revision=rev, fixed=len(fixed), broken=len(broken),
-                          still_correct=same_ok, still_wrong=same_bad,
-                          fixed_ids=fixed if with_ids else None, broken_ids=broken if with_ids else None)
+    def result(self, run_id: str) -> RunResult:
+        return build_run_result(self.store, run_id, evalset=self.evalset)
 
-    def _run_split(self, run_id: str) -> str | None:
-        run = self.store.get_run(run_id)
-        if run is None:
-            known = [r["run_id"] for r in self.history.runs(self.space_key)]
-            raise InvalidInput(f"no run {run_id!r}.{did_you_mean(run_id, known)}", field="run_id")
-        return run.split
+    def compare_runs(self, a: str, b: str) -> Paired:
+        """Per question, run `b` against run `a` (train or val runs of one split)."""
+        ra, rb = self.lineage_run(a, splits=VISIBLE), self.lineage_run(b, splits=VISIBLE)
+        if ra.split != rb.split:
+            raise InvalidInput(f"runs {a!r} ({ra.split}) and {b!r} ({rb.split}) are on different splits", field="b")
+        before, after = self.result(a), self.result(b)
+        return compare({r.case_id: r.outcome for r in before.rows}, {r.case_id: r.outcome for r in after.rows})
 
-    def _train_only(self, run_id: str, what: str) -> None:
-        split = self._run_split(run_id)
-        if split != TRAIN:
-            raise InvalidInput(
-                f"{what} needs a train run; run {run_id!r} is on split {split or 'all'!r}, whose per-question results are not shown",
-                field="run_id")
-
-    def eval_failures(self, run_id: str, category: str | None = None, limit: int = 10) -> FailuresView:
-        """Failing train questions with everything needed to hypothesize a metadata fix."""
-        from .runner import build_run_result
-
-        self._train_only(run_id, "eval_failures")
-        if not 1 <= limit <= 100:
-            raise InvalidInput(f"limit must be 1..100, got {limit!r}", field="limit")
-        result = build_run_result(self.store, run_id, evalset=self.evalset)
-        failing = [r for r in result.rows if r.correct is not True]
-        fcats = Counter(str((r.verdicts.get("failure_analysis").value if r.verdicts.get("failure_analysis") else None) or r.status) for r in failing)
+    def failures(self, run_id: str, *, category: str | None = None) -> tuple[RunResult, list[Failure]]:
+        """A train run's failing questions (wrong or refused), optionally of one question or failure category."""
+        run = self.lineage_run(run_id, splits=VISIBLE)
+        if run.split != TRAIN:
+            raise InvalidInput(f"eval_failures needs a train run; run {run_id!r} is on split {run.split!r}, whose "
+                               "per-question results are not shown", field="run_id")
+        result = self.result(run_id)
+        failing = extract_failures(result, self.evalset, self.store, split=TRAIN)
         if category is not None:
-            cats = sorted({r.category or "uncategorized" for r in result.rows} | set(fcats))
+            cats = sorted({r.category or "uncategorized" for r in result.rows} | {f.analysis or f.outcome for f in failing})
             if category not in cats:
-                raise InvalidInput(f"unknown category {category!r}.{did_you_mean(category, cats)}", field="category")
-            failing = [r for r in failing if (r.category or "uncategorized") == category
-                       or str((r.verdicts.get("failure_analysis").value if r.verdicts.get("failure_analysis") else None) or r.status) == category]
-        run = self.store.get_run(run_id)
-        space = self.store.get_space_version(run.space_version, space_key=run.space_key).space
-        by_id = {c.id: c for c in self.evalset.cases}
-        verdicts = self.store.get_verdicts(run_id)
-        out = []
-        for r in failing[:limit]:
-            case = by_id[r.case_id]
-            stored = self.store.get_result(run_id, r.case_id)
-            fa = next((v for v in verdicts.get(r.case_id, []) if v.judge == "failure_analysis"), None)
-            out.append(FailureDetail(
-                case_id=r.case_id, question=r.question, category=r.category, status=r.status, generated_sql=r.sql,
-                gold_sql=list(case.gold_sql), error=r.error,
-                failure_category=str(fa.value) if fa and fa.value is not None else None,
-                analysis={k: v for k, v in (fa.details if fa else {}).items() if v},
-                generated_result=_sample(stored.result) if stored else None,
-                gold_result=self._gold_sample(case.gold_sql[0]),
-                relevant_metadata=relevant_metadata(space, [*(case.gold_sql), r.sql or ""]),
-            ))
-        return FailuresView(run_id=run_id, total_failing=len([r for r in result.rows if r.correct is not True]), shown=len(out),
-                            by_failure_category=dict(fcats.most_common()), failures=out)
+                raise InvalidInput(f"unknown category {_quote(category)}.{did_you_mean(category, cats)}", field="category")
+            failing = [f for f in failing if (f.category or "uncategorized") == category or (f.analysis or f.outcome) == category]
+        return result, failing
 
-    def _gold_sample(self, sql: str) -> ResultSample | None:
-        """The gold result from the cache the run filled (no new execution)."""
-        from .store import gold_cache_key
-
-        fn = getattr(self.backend, "data_identity", None)
-        data_id = str(fn() if callable(fn) else self.backend.identity())
-        gold = self.store.get_cached_gold(gold_cache_key(data_id, sql))
-        return _sample(gold.result) if gold is not None else None
-
-    def judge_run(self, run_id: str, judges: list[str]) -> EvalRunView:
-        """Re-judge a stored run with other judges; the backend is not asked again."""
-        from .runner import rejudge
-
-        split = self._run_split(run_id)
-        if split not in (TRAIN, VAL):
-            raise InvalidInput(f"run {run_id!r} is on split {split or 'all'!r}; only train and val runs can be re-judged", field="run_id")
+    def rejudge(self, run_id: str, judges: list[str]) -> RunResult:
+        """Judge a train or val run's stored answers again as a new run linked to it (the backend is not asked)."""
+        run = self.lineage_run(run_id, splits=VISIBLE)
         if not judges:
             raise InvalidInput("give at least one judge", field="judges")
-        from .judges import JUDGES
-
         for j in judges:
             if j not in JUDGES:
-                raise InvalidInput(f"unknown judge {j!r}.{did_you_mean(j, JUDGES)}", field="judges")
+                raise InvalidInput(f"unknown judge {_quote(j)}.{did_you_mean(j, JUDGES)}", field="judges")
         with self._judging():
             result = rejudge(run_id, judges, self.store, backend=self.backend)
-        info = next((row for row in self.history.runs(self.space_key) if row["run_id"] == run_id), None)
-        rows = None
-        if split == TRAIN:
-            rows = [TrainRow(case_id=r.case_id, question=r.question, category=r.category, status=r.status, correct=r.correct, sql=r.sql)
-                    for r in result.rows]
-        return EvalRunView(run_id=run_id, split=split, revision=info["revision"] if info else None, version_id=result.space_version,
-                           overall=_score(result.rows), by_category=_by_category(result.rows), rows=rows,
-                           backend_calls=0, cache_hits=0)
+        self.store.update_run(result.run_id, revision=run.revision)
+        return result
 
-    # ------------------------------------------------------------ tools: LLM judges and human labels
+    async def final_test(self, progress: Progress | None = None) -> FinalTest:
+        """Score the head on the held-out test split (the server shows aggregates only)."""
+        revision = self.head()
+        self.ledger.reserve("final_tests", 1, note=f"r{revision.revision}")
+        try:
+            results = await self._run_repeats(TEST, revision, 1, judges=self.settings.final_test_judges, progress=progress)
+        except BudgetExceeded:
+            # refused before anything was asked: the final test was not used
+            self.ledger.settle("final_tests", 1, 0, note="refused: refund")
+            raise
+        return FinalTest(revision=revision, result=results[0])
+
+    def lineage_runs(self) -> list[Run]:
+        return self.store.lineage_runs(self.space_key)
+
+    def optimizations(self) -> list[str]:
+        return [s.opt_id for s in list_states(self.store)]
+
+    def optimization(self, opt_id: str) -> OptimizationResult:
+        known = self.optimizations()
+        if opt_id == "latest":
+            if not known:
+                raise InvalidInput(f"no optimization in {self.store.path}; run `chaos-llama optimize` first", field="optimization")
+            opt_id = known[0]
+        if opt_id not in known:
+            raise InvalidInput(f"no optimization {_quote(opt_id)}.{did_you_mean(opt_id, known)}", field="optimization")
+        return load_result(self.store, opt_id)
+
+    def gold_result(self, sql: str) -> Any:
+        """A gold query's result from the cache the runs filled (no new execution), or None."""
+        gold = self.store.get_cached_gold(gold_cache_key(self.backend.data_identity(), sql))
+        return gold.result if gold is not None else None
+
+    # ------------------------------------------------------------ LLM judges and human labels (train questions only)
     def _judging(self):
-        from .judges.llm import OpenAIChat, judge_runtime
-
         model = OpenAIChat(self.settings.judge_model) if self.settings.judge_model else None
         return judge_runtime(store=self.store, ledger=self.ledger, model=model)
 
-    def judge_pending(self, run_id: str, judges: list[str] | None = None, limit: int = 10):
-        """Train/val questions of a run still needing an LLM judge's verdict (never test questions)."""
-        from .judges.llm_assist import pending
+    def judge_pending(self, run_id: str, judges: list[str] | None = None, limit: int = 10) -> PendingView:
+        self.lineage_run(run_id, splits=(TRAIN,))
+        return pending(self.store, run_id, judges, limit=limit, splits=(TRAIN,))
 
-        return pending(self.store, run_id, judges, limit=limit)
-
-    def judge_submit(self, run_id: str, verdicts: list[Any]):
-        from .judges.llm_assist import Submission, submit
-
+    def judge_submit(self, run_id: str, verdicts: list[Any]) -> SubmitResult:
+        self.lineage_run(run_id, splits=(TRAIN,))
         return submit(self.store, run_id, [Submission.model_validate(v) if isinstance(v, dict) else v for v in verdicts],
-                      source=self.author)
+                      source=self.author, splits=(TRAIN,))
 
-    def judge_sampling_request(self, run_id: str, judge: str, case_id: str | None = None):
-        from .judges.llm_assist import sampling_request
-
-        req = sampling_request(self.store, run_id, judge, case_id, gold_result=self._gold_table)
-        remaining = getattr(self.ledger, "remaining", None)
-        if req is not None and callable(remaining) and remaining("llm_tokens") < req.estimated_tokens:
+    def judge_sampling_request(self, run_id: str, judge: str, case_id: str | None = None) -> SamplingRequest | None:
+        self.lineage_run(run_id, splits=(TRAIN,))
+        req = sampling_request(self.store, run_id, judge, case_id, gold_result=self.gold_result, splits=(TRAIN,))
+        if req is not None and self.ledger.remaining("llm_tokens") < req.estimated_tokens:
             self.ledger.reserve("llm_tokens", req.estimated_tokens)  # raises BudgetExceeded saying what is left
         return req  # spend is recorded once the reply is in: resolvers may run again on a retry round
 
-    def judge_record_sampled(self, request: Any, text: str, model: str | None = None):
-        from .judges.llm_assist import record_sampled
-
-        verdict = record_sampled(self.store, request, text, model=model)
+    def judge_record_sampled(self, request: SamplingRequest, text_: str, model: str | None = None):
+        verdict = record_sampled(self.store, request, text_, model=model)
         self.ledger.record("llm_tokens", verdict.details["usage"]["total_tokens"], note=f"sampled judge {request.judge}")
         return verdict
 
-    def _gold_table(self, sql: str):
-        from .store import gold_cache_key
-
-        fn = getattr(self.backend, "data_identity", None)
-        gold = self.store.get_cached_gold(gold_cache_key(str(fn() if callable(fn) else self.backend.identity()), sql))
-        return gold.result if gold is not None else None
-
     def label_submit(self, run_id: str, case_id: str, judge: str, value: bool, note: str = "", labeler: str | None = None):
-        """Record a person's verdict (test questions are refused here: the assistant never sees them)."""
-        from .labels import record_label
+        """Record a person's verdict on a train question (other questions are unknown here)."""
+        self.lineage_run(run_id, splits=(TRAIN,))
+        return record_label(self.store, run_id, case_id, judge, value, note=note, labeler=labeler, splits=(TRAIN,))
 
-        return record_label(self.store, run_id, case_id, judge, value, note=note, labeler=labeler, allow_test=False)
-
-    def judge_alignment(self, judge: str):
-        from .labels import alignment
-
+    def judge_alignment(self, judge: str) -> Alignment:
         return alignment(self.store, judge, exclude_splits=(TEST,))
 
-    async def eval_final_test(self, progress: Callable[[int, int, str], Awaitable[Any] | Any] | None = None) -> FinalTestView:
-        """Score the head on the held-out test split: aggregates only, a few times per session."""
-        info = self.head()
-        self.ledger.reserve("final_tests", 1, note=f"r{info.revision}")
-        try:
-            result = await self._run(TEST, info, progress=progress, judges=self.settings.final_test_judges)
-        except BudgetExceeded:
-            # The run was refused before it asked anything: the final test was not used.
-            self.ledger.settle("final_tests", 1, 0, note="refused: refund")
-            raise
-        left = getattr(self.ledger, "remaining", None)
-        return FinalTestView(revision=info.revision, version_id=info.version_id, overall=_score(result.rows),
-                             by_category=_by_category(result.rows, MIN_CATEGORY_SIZE),
-                             final_tests_left=left("final_tests") if callable(left) else None)
 
-    # ------------------------------------------------------------ tools: runs
-    def run_info(self, run_id: str) -> RunInfo:
-        from .runner import build_run_result
-
-        split = self._run_split(run_id)
-        run = self.store.get_run(run_id)
-        result = build_run_result(self.store, run_id, evalset=self.evalset)
-        rows = [r for r in result.rows if r.split in (TRAIN, VAL)] if split is None else result.rows
-        row = next((r for r in self.history.runs(self.space_key) if r["run_id"] == run_id), None)
-        counters = {k: v for k, v in run.summary.items() if k in ("backend_calls_total", "cache_hits_total", "gold_executions", "total")}
-        return RunInfo(run_id=run_id, split=split, revision=row["revision"] if row else None, version_id=run.space_version,
-                       status=run.status, started_at=run.started_at, finished_at=run.finished_at, overall=_score(rows),
-                       judges=run.judges, counters=counters, mlflow=run.summary.get("mlflow_run_id"),
-                       repeat_of=row["repeat_of"] if row else None)
-
-    def runs(self) -> list[RunInfo]:
-        return [self.run_info(r["run_id"]) for r in self.history.runs(self.space_key)]
-
-    def optimizations(self) -> list[str]:
-        from .optimize.state import list_states
-
-        return [s.opt_id for s in list_states(self.store)]
-
-    def report(self, run_ids: list[str] | None = None, optimization: str | None = None) -> ReportView:
-        """A Markdown report of runs (default: all of this session's), paired flips between consecutive runs per split.
-
-        With `optimization` (an id, or "latest"), the report of a `chaos-llama optimize` run kept
-        in this workspace instead: scores per split, epochs, the changes kept.
-        """
-        known = self.optimizations()
-        if optimization is not None:
-            from .optimize.loop import load_result
-            from .report import render_markdown
-
-            if optimization == "latest":
-                if not known:
-                    raise InvalidInput(f"no optimization in {self.store.path}; run `chaos-llama optimize` first", field="optimization")
-                optimization = known[0]
-            return ReportView(markdown=render_markdown(load_result(self.store, optimization)), runs=[], optimizations=known)
-        infos = [self.run_info(r) for r in run_ids] if run_ids else self.runs()
-        lines = ["# Chaos Llama optimization report", "", f"Space lineage `{self.space_key}`, head revision {self.head().revision}.", "",
-                 "| run | split | revision | correct | accuracy |", "|---|---|---|---|---|"]
-        for i in infos:
-            acc = f"{i.overall.accuracy:.1%}" if i.overall and i.overall.accuracy is not None else "-"
-            lines.append(f"| {i.run_id} | {i.split or 'all'} | {i.revision if i.revision is not None else '-'} | "
-                         f"{i.overall.correct if i.overall else '-'}/{i.overall.total if i.overall else '-'} | {acc} |")
-        prev: dict[str, RunInfo] = {}
-        flips = []
-        for i in infos:
-            if i.repeat_of:
-                continue
-            if i.split in (TRAIN, VAL) and i.split in prev and prev[i.split].version_id != i.version_id:
-                from .runner import build_run_result
-
-                c = self._compare(prev[i.split].run_id, build_run_result(self.store, i.run_id, evalset=self.evalset), with_ids=False)
-                flips.append(f"- {i.split}: r{prev[i.split].revision} → r{i.revision}: {c.fixed} fixed, {c.broken} broken")
-            if i.split in (TRAIN, VAL):
-                prev[i.split] = i
-        if flips:
-            lines += ["", "## Paired changes", "", *flips]
-        history = self.space_history()
-        lines += ["", "## Space history", ""] + [f"- r{v.revision} ({v.kind}) {v.message or ''}" for v in history.versions]
-        if known:
-            lines += ["", "## Optimizations in this workspace", "", *(f"- `{o}` (report: optimization={o!r})" for o in known)]
-        return ReportView(markdown="\n".join(lines) + "\n", runs=infos, optimizations=known)
+# ---------------------------------------------------------------- helpers
+def _norm(s: str) -> str:
+    return re.sub(r"\s+", " ", s).strip().lower()
 
 
-# ---------------------------------------------------------------- pure helpers
-def summarize(space: Any) -> SpaceSummary:
-    from .space.model import text
-
-    s = space.serialized
-    tables = [TableSummary(identifier=t.identifier, description=text(t.description) or None,
-                           columns_configured=len(t.column_configs),
-                           columns_described=sum(1 for c in t.column_configs if text(c.description)),
-                           synonyms=sum(len(c.synonyms or []) if isinstance(c.synonyms, list) else int(bool(c.synonyms)) for c in t.column_configs))
-              for t in s.tables]
-    snippets = s.instructions.sql_snippets
-    n_snip = sum(len(getattr(snippets, k) or []) for k in ("filters", "expressions", "measures")) if snippets else 0
-    return SpaceSummary(title=space.title, tables=tables, text_instructions=len(s.instructions.text_instructions),
-                        example_sqls=len(s.examples), sql_functions=len(s.functions), join_specs=len(s.joins),
-                        snippets=n_snip, sample_questions=len(s.config.sample_questions))
+def _quote(value: Any, limit: int = 80) -> str:
+    """`repr` of user input, cut to `limit` characters (an echo never outgrows the input's first line)."""
+    r = repr(value)
+    return r if len(r) <= limit else r[: limit - 1] + f"…' ({len(str(value))} characters)"
 
 
-def relevant_metadata(space: Any, sqls: list[str]) -> list[MetadataItem]:
-    """The metadata about the tables and columns these queries touch (what a fix would edit)."""
-    import sqlglot
-    from sqlglot import exp
-
-    from .space.model import text
-
-    tables: set[str] = set()
-    columns: set[str] = set()
-    owned: dict[str, set[str]] = defaultdict(set)  # table -> columns the SQL qualifies with it
-    for sql in sqls:
-        if not sql:
-            continue
-        try:
-            tree = sqlglot.parse_one(sql, read="databricks")
-        except Exception:  # noqa: BLE001 - unparsable SQL just contributes nothing
-            continue
-        found = list(tree.find_all(exp.Table))
-        tables |= {t.name.lower() for t in found}
-        alias = {t.alias_or_name.lower(): t.name.lower() for t in found}
-        only = next(iter({t.name.lower() for t in found})) if len({t.name.lower() for t in found}) == 1 else None
-        for c in tree.find_all(exp.Column):
-            columns.add(c.name.lower())
-            owner = alias.get(c.table.lower()) if c.table else only
-            if owner:
-                owned[owner].add(c.name.lower())
-    out: list[MetadataItem] = []
-    s = space.serialized
-    for t in s.tables:
-        if t.name.lower() not in tables:
-            continue
-        out.append(MetadataItem(kind="table", target=t.identifier, text=text(t.description) or "(no description)"))
-        configured = set()
-        for c in t.column_configs:
-            configured.add(c.column_name.lower())
-            if c.column_name.lower() in columns:
-                syn = c.synonyms if isinstance(c.synonyms, list) else ([c.synonyms] if c.synonyms else [])
-                out.append(MetadataItem(kind="column", target=f"{t.name}.{c.column_name}",
-                                        text=(text(c.description) or "(no description)") + (f"; synonyms: {', '.join(syn)}" if syn else "")))
-        for col in sorted(owned.get(t.name.lower(), set()) - configured):  # what a fix could describe
-            out.append(MetadataItem(kind="column", target=f"{t.name}.{col}", text="(no column config: no description, synonyms or entity matching)"))
-    for j in s.joins:
-        names = {j.left.identifier.split(".")[-1].lower(), j.right.identifier.split(".")[-1].lower()}
-        if names & tables:
-            out.append(MetadataItem(kind="join_spec", target=f"{j.left.identifier} ⋈ {j.right.identifier}", text=j.condition))
-    for e in s.examples:
-        if any(n in text(e.sql).lower() for n in tables):
-            out.append(MetadataItem(kind="example_sql", target=e.id or "", text=text(e.question)))
-    if s.instructions.text_instructions:
-        out.append(MetadataItem(kind="text_instructions", target="space", text=s.instruction_text[:2000]))
-    return out
+def _document(space: Space) -> dict[str, Any]:
+    return {"envelope": space.model_dump(mode="json", exclude={"serialized"}, exclude_none=True),
+            "serialized_space": space.to_serialized()}
 
 
 def _bind_defaults(sql: str, parameters: list[Any]) -> str | None:
     """The SQL with `:name` replaced by each parameter's default, or None if one has no default."""
-    import re
-
     for p in parameters:
         values = (p.default_value.values if p.default_value else None) or []
         if not values:
@@ -1132,8 +681,4 @@ def settings_for_example(name: str = "retail", which: str = "sparse", **kw: Any)
     return CopilotSettings(space=root / f"space_{which}.yaml", evalset=root / "evalset.yaml", data=[root / "data"], **kw)
 
 
-__all__ = [
-    "Copilot", "CopilotSettings", "Ledger", "NoBudget", "settings_for_example", "summarize", "relevant_metadata",
-    "SpaceView", "Proposal", "ApplyResult", "HistoryView", "DiffView", "VersionInfo", "EvalSetInfo", "EvalRunView",
-    "FailuresView", "FinalTestView", "RunInfo", "ReportView",
-]
+__all__ = ["Copilot", "CopilotSettings", "EvalRuns", "FinalTest", "Ledger", "NoBudget", "Preview", "Problem", "settings_for_example"]

@@ -22,8 +22,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, computed_field
 
-from .project import ProjectConfig, load_config
 from .errors import ChaosLlamaError
+from .project import ProjectConfig, load_config
 
 Status = Literal["ok", "warn", "fail", "skip"]
 MIN_PYTHON = (3, 11)

@@ -42,7 +42,7 @@ import hashlib
 import io
 import json
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from .errors import InvalidConfig, InvalidEvalSet, did_you_mean
+from .families import Moved, grouped_splits, infer_families, unit
 
 if TYPE_CHECKING:  # the space model is only needed to import benchmarks
     from .space.model import Space
@@ -597,78 +598,60 @@ def evalset_hash(evalset: EvalSet) -> str:
 
 
 # ---------------------------------------------------------------- splits
-def _unit(seed: int | str, case_id: str) -> float:
-    """A uniform number in [0, 1) from (seed, id) alone, so it never depends on other questions."""
-    digest = hashlib.sha256(f"{seed}\x00{case_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
 def assign_splits(evalset: EvalSet, *, seed: int | str = 0, ratios: Sequence[float] = (0.6, 0.2, 0.2)) -> EvalSet:
-    """Give every case without a fixed split one of train/val/test, seeded and stable.
+    """Give every case without a fixed split one of train/val/test, seeded, stable and by family.
 
-    Each case's split depends only on (seed, id): adding or removing other questions never moves
-    it. Thresholds are the same for every category, so each category is split in the given
-    ratios in expectation (stratified), and a category's cases move with nothing but their own id.
-    Splits already set in the file are kept.
+    A case joins the split its family already has in the file; otherwise its family's split
+    depends only on (seed, family): adding or removing other questions never moves it, and a
+    family is never split. Thresholds are the same for every category, so each category is split
+    in the given ratios in expectation. Splits already set in the file are kept (`freeze` writes
+    exactly stratified, family-grouped splits into the file).
 
     >>> es = EvalSet(name="x", cases=[EvalCase(id="a", question="q", gold_sql=["SELECT 1"])])
     >>> assign_splits(es).cases[0].split in SPLITS
     True
     """
-    ratios = tuple(float(r) for r in ratios)
-    if len(ratios) != 3 or any(r < 0 for r in ratios) or abs(sum(ratios) - 1.0) > 1e-6:
-        raise InvalidConfig(f"split ratios {ratios!r} must be three non-negative numbers (train, val, test) summing to 1", field="ratios")
+    ratios = _check_ratios(ratios)
+    if all(c.split for c in evalset.cases):
+        return evalset
+    families = infer_families(evalset.cases)
+    fixed: dict[str, str] = {}
+    for c in evalset.cases:
+        if c.split:
+            fixed.setdefault(families[c.id], c.split)
     cut_train, cut_val = ratios[0], ratios[0] + ratios[1]
     cases = []
     for c in evalset.cases:
         if c.split is None:
-            u = _unit(seed, c.id)
-            c = c.model_copy(update={"split": "train" if u < cut_train else "val" if u < cut_val else "test"})
+            fam = families[c.id]
+            u = unit(seed, fam)
+            c = c.model_copy(update={"split": fixed.get(fam) or ("train" if u < cut_train else "val" if u < cut_val else "test")})
         cases.append(c)
     return evalset.model_copy(update={"cases": cases})
 
 
-def balanced_splits(evalset: EvalSet, *, seed: int | str = 0, ratios: Sequence[float] = (0.6, 0.2, 0.2)) -> EvalSet:
-    """Exactly stratified splits for the cases without one, to be written into the file (`freeze`).
-
-    Per category, the unassigned cases are ordered by their seeded hash and cut in the given
-    ratios (largest remainder, after counting the category's fixed splits), so every category
-    of 3+ questions has val and test members. Membership depends on the other questions of the
-    category, so write the result to the file: from then on the splits are fixed data and adding
-    a question moves nothing (`assign_splits` only fills in the new ones).
-    """
+def _check_ratios(ratios: Sequence[float]) -> tuple[float, float, float]:
     ratios = tuple(float(r) for r in ratios)
     if len(ratios) != 3 or any(r < 0 for r in ratios) or abs(sum(ratios) - 1.0) > 1e-6:
         raise InvalidConfig(f"split ratios {ratios!r} must be three non-negative numbers (train, val, test) summing to 1", field="ratios")
-    by_cat: dict[str, list[EvalCase]] = defaultdict(list)
-    for c in evalset.cases:
-        by_cat[c.category or ""].append(c)
-    chosen: dict[str, str] = {}
-    for category, members in by_cat.items():
-        total = len(members)
-        have = Counter(c.split for c in members if c.split)
-        free = sorted((c for c in members if not c.split), key=lambda c: _unit(seed, c.id))
-        if not free:
-            continue
-        # targets for the whole category, minus what is already fixed; largest remainder
-        want = [r * total for r in ratios]
-        need = [max(0.0, w - have.get(s, 0)) for w, s in zip(want, SPLITS)]
-        scale = len(free) / sum(need) if sum(need) else 0.0
-        exact = [n * scale for n in need] if scale else [len(free) * r for r in ratios]
-        counts = [int(x) for x in exact]
-        # ties broken by a seeded order per category, so no split is favoured across categories
-        order = sorted(range(3), key=lambda i: (counts[i] - exact[i], _unit(seed, f"{category}\x00{i}")))
-        for i in order[: len(free) - sum(counts)]:
-            counts[i] += 1
-        for i in (2, 1):  # a small category still gets a held-out question in val and in test
-            if counts[i] == 0 and ratios[i] > 0 and not have.get(SPLITS[i]) and counts[0] > 1:
-                counts[0] -= 1
-                counts[i] += 1
-        it = iter(free)
-        for split, n in zip(SPLITS, counts):
-            for _ in range(n):
-                chosen[next(it).id] = split
-    return evalset.model_copy(update={"cases": [c if c.split else c.model_copy(update={"split": chosen[c.id]}) for c in evalset.cases]})
+    return ratios  # type: ignore[return-value]
+
+
+def freeze_splits(evalset: EvalSet, *, seed: int | str = 0, ratios: Sequence[float] = (0.6, 0.2, 0.2)) -> tuple[EvalSet, list[Moved]]:
+    """Family-grouped, stratified splits for every case, to be written into the file (`evalset freeze`).
+
+    A family is never split: cases keep their split unless their family leaked across splits,
+    then the family moves wholly to its majority split (the moves are returned, to be said);
+    families without a split are dealt per category in the given ratios (see
+    `families.grouped_splits`). Written to the file, the splits are fixed data from then on.
+    """
+    chosen, moved = grouped_splits(evalset.cases, seed=seed, ratios=_check_ratios(ratios))
+    return evalset.model_copy(update={"cases": [c.model_copy(update={"split": chosen[c.id]}) for c in evalset.cases]}), moved
+
+
+def balanced_splits(evalset: EvalSet, *, seed: int | str = 0, ratios: Sequence[float] = (0.6, 0.2, 0.2)) -> EvalSet:
+    """`freeze_splits` without the report of moves."""
+    return freeze_splits(evalset, seed=seed, ratios=ratios)[0]
 
 
 def split_counts(evalset: EvalSet, *, by_category: bool = False) -> dict[str, Any]:

@@ -6,14 +6,20 @@ import contextlib
 import importlib.resources
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
-from .evalset import EvalSet
+from .backends import Backend, open_backend
+from .errors import InvalidEvalSet
+from .evalset import EvalSet, assign_splits, load_evalset
+from .judges.llm import OpenAIChat, judge_runtime
+from .project import DEFAULT_JUDGES, BackendConfig
+from .runner import RunResult, run_eval_sync
+from .space.io import load_space
 from .space.model import Space
-
-DEFAULT_JUDGES = ("execution", "sql_equivalence", "sql_valid", "failure_analysis")
-DEFAULT_WORKSPACE = Path(".chaos-llama")
+from .space.validate import ensure_valid
+from .store import DEFAULT_WORKSPACE, Store
 
 
 class ExamplePaths(BaseModel):
@@ -41,72 +47,41 @@ def bundled_example(name: str = "retail") -> Iterator[ExamplePaths]:
         )
 
 
-def open_local_backend(data: Sequence[str | Path], *, strategy: str = "retrieval", llm: dict | None = None):
+def open_local_backend(data: Sequence[str | Path], *, strategy: str = "retrieval", llm: dict | None = None) -> Backend:
     """The embedded Genie engine over a DuckDB database built from `data` sources."""
-    from .backends.local import LocalGenie
-    from .data.loaders import build_database
-
-    con = build_database(list(data))
-    return LocalGenie(con, strategy=strategy, llm=llm)
+    return open_backend(BackendConfig(kind="local", strategy=strategy, llm=llm), data=data)
 
 
-def open_databricks_backend(
-    space_id: str | None,
-    *,
-    profile: str | None = None,
-    host: str | None = None,
-    warehouse_id: str | None = None,
-    rate_per_minute: float | None = 5,
-    question_timeout_s: float = 120,
-    settle_s: float = 30,
-    store=None,
-):
-    """A Genie space in a Databricks workspace; auth resolves like the databricks CLI
-    (`profile`, DATABRICKS_* environment variables, OAuth). With `store`, every version pulled
-    from or pushed to Genie is kept there."""
-    from .backends.databricks import DatabricksGenie
-    from .errors import InvalidConfig
-
-    if not space_id:
-        raise InvalidConfig("the databricks backend needs a Genie space id (--space-id, or backend.space_id in the project file)",
-                            field="space_id")
-    return DatabricksGenie(space_id, profile=profile, host=host, warehouse_id=warehouse_id, rate_per_minute=rate_per_minute,
-                           question_timeout_s=question_timeout_s, settle_s=settle_s, store=store)
+def open_databricks_backend(space_id: str | None, *, store: Store | None = None, **options: Any) -> Backend:
+    """A Genie space in a Databricks workspace (`options`: the `BackendConfig` fields profile, host,
+    warehouse_id, rate_per_minute, question_timeout_s, settle_s). With `store`, every version
+    pulled from or pushed to Genie is kept there."""
+    return open_backend(BackendConfig(kind="databricks", space_id=space_id, **options), store=store)
 
 
-def remote_inputs(backend, space_path: str | Path | None, evalset_path: str | Path | None, *, seed: int = 0) -> tuple[Space, EvalSet]:
+def remote_inputs(backend: Backend, space_path: str | Path | None, evalset_path: str | Path | None, *,
+                  seed: int = 0) -> tuple[Space, EvalSet]:
     """The space and eval set for a remote backend: files when given, else the space Genie holds
     and its benchmark questions."""
-    from .evalset import assign_splits, load_evalset
-    from .space.io import load_space
-    from .space.validate import ensure_valid
-
     space = load_space(space_path) if space_path else backend.get_space().space
     ensure_valid(space)
     evalset = load_evalset(evalset_path) if evalset_path else backend.import_benchmarks()
     if not evalset.cases:
-        from .errors import InvalidEvalSet
-
         raise InvalidEvalSet("the Genie space has no benchmark questions; pass --evalset", field="evalset")
     return space, assign_splits(evalset, seed=seed)
 
 
 def load_inputs(space_path: str | Path, evalset_path: str | Path, *, seed: int = 0) -> tuple[Space, EvalSet]:
     """Load and validate a space and an eval set (with splits assigned)."""
-    from .evalset import assign_splits, load_evalset
-    from .space.io import load_space
-    from .space.validate import ensure_valid
-
     space = load_space(space_path)
     ensure_valid(space)
-    evalset = assign_splits(load_evalset(evalset_path), seed=seed)
-    return space, evalset
+    return space, assign_splits(load_evalset(evalset_path), seed=seed)
 
 
 def evaluate(
     space: Space,
     evalset: EvalSet,
-    backend,
+    backend: Backend,
     *,
     workspace: str | Path = DEFAULT_WORKSPACE,
     split: str | None = None,
@@ -115,34 +90,15 @@ def evaluate(
     progress: Callable | None = None,
     use_cache: bool = True,
     judge_model: dict | None = None,
-):
-    """Run, judge and store one evaluation; returns the runner's `RunResult`.
+    run_id: str | None = None,
+) -> RunResult:
+    """Run, judge and store one evaluation in the workspace's store; returns the runner's `RunResult`.
 
     `judge_model` (base_url, model, api_key_env) answers LLM judges; without it they use the
     CHAOS_JUDGE_* environment variables, or stay pending for a person or an assistant.
+    `run_id` resumes a run that was stopped.
     """
-    from .judges.llm import OpenAIChat, judge_runtime
-    from .runner import run_eval_sync
-    from .store import Store
-
-    workspace = Path(workspace)
-    workspace.mkdir(parents=True, exist_ok=True)
-    store = Store(workspace / "chaos.db")
     model = OpenAIChat(judge_model) if judge_model else None
-    try:
-        with judge_runtime(store=store, model=model):  # LLM judge calls are cached in the store
-            return run_eval_sync(
-                evalset,
-                backend,
-                space,
-                store=store,
-                judges=tuple(judges),
-                split=split,
-                concurrency=concurrency,
-                progress=progress,
-                use_cache=use_cache,
-            )
-    finally:
-        close = getattr(store, "close", None)
-        if close:
-            close()
+    with Store.open(workspace) as store, judge_runtime(store=store, model=model):  # LLM judge calls are cached in the store
+        return run_eval_sync(evalset, backend, space, store=store, judges=tuple(judges), split=split, concurrency=concurrency,
+                             progress=progress, use_cache=use_cache, run_id=run_id)

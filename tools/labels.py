@@ -5,23 +5,22 @@ run, kept in the store with a timestamp; a newer label on the same (run, questio
 replaces the older one for every figure here, while the store keeps both.
 
 `alignment` compares a judge's recorded verdicts with the labels: accuracy, Cohen's kappa and
-the confusion counts, treating the person as ground truth. `few_shot_examples` turns labeled
+the confusion counts, treating the person as ground truth. `judges.llm.few_shot_examples` turns labeled
 cases into examples for the judge's prompt, preferring cases where the judge disagreed with the
 person and then the most recent, and never a test-split question.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from pydantic import BaseModel, Field
 
 from .errors import InvalidInput, did_you_mean
-
-if TYPE_CHECKING:  # the store and judges load lazily so `chaos-llama --help` stays instant
-    from .judges.llm import FewShot
-    from .store import Label, Store
+from .judges import JUDGES
+from .judges.llm import labeled_cases
+from .store import Label, Store
 
 TEST = "test"
 
@@ -96,20 +95,20 @@ def record_label(
     *,
     note: str = "",
     labeler: str | None = None,
-    allow_test: bool = True,
+    splits: Sequence[str] | None = None,
 ) -> Label:
-    """Record a person's verdict for (run, question, judge); the question must have been answered in the run."""
-    from .judges import JUDGES
-    from .store import Label
+    """Record a person's verdict for (run, question, judge); the question must have been answered in the run.
 
+    With `splits`, a question of another split is as unknown as one the run does not hold (the
+    MCP copilot labels train questions only; a person at the command line may label any).
+    """
     if not isinstance(value, bool):
         raise InvalidInput(f"value must be true or false, got {value!r}", field="value")
     cases = _cases(store, run_id)
-    answered = store.result_statuses(run_id)
+    answered = [c for c in store.result_statuses(run_id) if splits is None or getattr(cases.get(c), "split", None) in splits]
     if case_id not in answered:
-        raise InvalidInput(f"question {case_id!r} has no answer in run {run_id!r}.{did_you_mean(case_id, answered)}", field="case_id")
-    if not allow_test and getattr(cases.get(case_id), "split", None) == TEST:
-        raise InvalidInput("that question is in the held-out test split; test questions cannot be labeled here", field="case_id")
+        shown = case_id if len(case_id) <= 80 else case_id[:79] + "…"
+        raise InvalidInput(f"question {shown!r} has no answer in run {run_id!r}.{did_you_mean(case_id, answered)}", field="case_id")
     run = store.get_run(run_id)
     known = set(JUDGES) | set(run.judges if run else [])
     if judge not in known:
@@ -128,27 +127,9 @@ def parse_bool(text: str) -> bool:
 
 
 # ---------------------------------------------------------------- alignment
-def _labeled(store: Store, judge: str, *, exclude_splits: tuple[str, ...] = ()) -> list[tuple[Label, Any, Any]]:
-    """(label, case, judge verdict or None) for the latest labels of `judge`, newest last."""
-    out = []
-    cases_by_run: dict[str, dict[str, Any]] = {}
-    verdicts_by_run: dict[str, dict[str, list[Any]]] = {}
-    for label in store.get_labels(judge=judge):
-        if label.run_id not in cases_by_run:
-            run = store.get_run(label.run_id)
-            cases_by_run[label.run_id] = {c.id: c for c in store.get_evalset(run.evalset_hash).cases} if run else {}
-            verdicts_by_run[label.run_id] = store.get_verdicts(label.run_id)
-        case = cases_by_run[label.run_id].get(label.case_id)
-        if case is None or (case.split in exclude_splits):
-            continue
-        verdict = next((v for v in verdicts_by_run[label.run_id].get(label.case_id, []) if v.judge == judge), None)
-        out.append((label, case, verdict))
-    return out
-
-
 def alignment(store: Store, judge: str, *, exclude_splits: tuple[str, ...] = (), max_disagreements: int = 20) -> Alignment:
     """How well `judge`'s verdicts agree with the latest human labels (the person is ground truth)."""
-    rows = _labeled(store, judge, exclude_splits=exclude_splits)
+    rows = labeled_cases(store, judge, exclude_splits=exclude_splits)
     pairs: list[tuple[bool, bool]] = []
     confusion = Confusion()
     disagreements: list[Disagreement] = []
@@ -173,44 +154,5 @@ def alignment(store: Store, judge: str, *, exclude_splits: tuple[str, ...] = (),
     )
 
 
-def few_shot_examples(store: Store, judge: str, *, k: int = 3, exclude_questions: set[str] | None = None) -> list[FewShot]:
-    """Labeled cases as prompt examples: disagreements with the judge first, then the newest.
-
-    Test-split questions are never used, nor any question in `exclude_questions` (the case being
-    judged must not see its own label).
-    """
-    from .judges.llm import FewShot, render_table
-
-    if k <= 0:
-        return []
-    rows = _labeled(store, judge, exclude_splits=(TEST,))
-    exclude = exclude_questions or set()
-    ranked = []
-    for order, (label, case, verdict) in enumerate(rows):
-        if case.question in exclude:
-            continue
-        disagrees = verdict is not None and isinstance(verdict.value, bool) and verdict.value != label.value
-        ranked.append((not disagrees, -order, label, case, verdict))
-    ranked.sort(key=lambda r: (r[0], r[1]))
-    out = []
-    results: dict[tuple[str, str], Any] = {}
-    for _, _, label, case, verdict in ranked[:k]:
-        key = (label.run_id, label.case_id)
-        if key not in results:
-            results[key] = store.get_result(label.run_id, label.case_id)
-        res = results[key]
-        if label.note:
-            why = label.note
-        elif verdict is not None and verdict.value == label.value and verdict.rationale:
-            why = verdict.rationale
-        else:
-            why = f"A person judged this answer {'correct' if label.value else 'incorrect'}."
-        out.append(FewShot(question=case.question, generated_sql=res.sql if res else None,
-                           result_sample=render_table(res.result, 5) if res is not None and res.result is not None else None,
-                           gold_sql=case.gold_sql[0] if case.gold_sql else None, result=label.value, rationale=why))
-    return out
-
-
-# ---------------------------------------------------------------- CLI: `chaos-llama label ...`
-__all__ = ["Alignment", "Confusion", "Disagreement", "alignment", "cohen_kappa", "few_shot_examples",
+__all__ = ["Alignment", "Confusion", "Disagreement", "alignment", "cohen_kappa",
            "parse_bool", "record_label"]

@@ -32,6 +32,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .errors import InvalidConfig, did_you_mean
 
 ENV_PREFIX = "CHAOS_LLAMA_"
+# The judges every surface uses unless told otherwise: the first decides right or wrong.
+DEFAULT_JUDGES: tuple[str, ...] = ("execution", "failure_analysis")
 DEFAULT_FILES = ("chaos-llama.yaml", "chaos-llama.yml")
 
 
@@ -77,7 +79,7 @@ class ProjectConfig(BaseModel):
     evalset: Path | None = None
     data: list[Path] = Field(default_factory=list)
     backend: BackendConfig = Field(default_factory=BackendConfig)
-    judges: list[str] = Field(default_factory=lambda: ["execution", "failure_analysis"])
+    judges: list[str] = Field(default_factory=lambda: list(DEFAULT_JUDGES))
     metrics: list[Path] = Field(default_factory=list, description="YAML metric files; every metric is added as a judge")
     custom_judges: list[str] = Field(default_factory=list, description="Python judges, 'file.py:function' or 'pkg.module:function'")
     llm_judges: list[Path] = Field(default_factory=list, description="YAML files of LLM judge definitions (criteria, examples)")

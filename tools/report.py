@@ -11,6 +11,7 @@ import html
 from pathlib import Path
 
 from .optimize.model import OptimizationResult, SplitScore
+from .scoring import Score
 
 _COLORS = {"train": "#4c78a8", "val": "#f58518", "test": "#54a24b"}
 
@@ -19,21 +20,32 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{x:.1%}"
 
 
+def _acc(score: Score | None) -> float:
+    return (score.accuracy if score is not None else None) or 0.0
+
+
+def _rates(score: SplitScore | None) -> str:
+    """'60% right, 15% wrong, 25% refused' (the wrong-answer rate beside accuracy)."""
+    if score is None or not score.scored:
+        return "-"
+    return f"{_pct(score.accuracy)} right, {_pct(score.wrong_rate)} wrong, {_pct(score.refusal_rate)} refused"
+
+
 def _series(result: OptimizationResult) -> dict[str, list[tuple[int, float]]]:
     """Accuracy of the kept version after each epoch, per split (test only at the end)."""
     out: dict[str, list[tuple[int, float]]] = {"train": [], "val": []}
     current = dict(result.baseline)
     for s in ("train", "val"):
         if s in current:
-            out[s].append((0, current[s].accuracy))
+            out[s].append((0, _acc(current[s])))
     for e in result.epochs:
         if e.decision == "accepted":
             current = e.candidate_scores
         for s in ("train", "val"):
             if s in current:
-                out[s].append((e.epoch, current[s].accuracy))
+                out[s].append((e.epoch, _acc(current[s])))
     if result.final and result.final.test:
-        out["test"] = [(len(result.epochs), result.final.test.accuracy)]
+        out["test"] = [(len(result.epochs), _acc(result.final.test))]
     return out
 
 
@@ -84,8 +96,8 @@ def category_bars_svg(before: SplitScore | None, after: SplitScore | None, label
     bw = width - left - 60
     for i, c in enumerate(cats):
         y = 10 + i * row
-        b = (before.by_category.get(c) if before else None) or 0.0
-        a = (after.by_category.get(c) if after else None) or 0.0
+        b = _acc(before.by_category.get(c) if before else None)
+        a = _acc(after.by_category.get(c) if after else None)
         parts.append(f'<text x="{left - 6}" y="{y + 12}" text-anchor="end" font-size="12">{html.escape(c)}</text>'
                      f'<rect x="{left}" y="{y}" width="{bw * b:.1f}" height="7" fill="#bbb"><title>baseline {_pct(b)}</title></rect>'
                      f'<rect x="{left}" y="{y + 8}" width="{bw * a:.1f}" height="7" fill="{_COLORS.get(label, "#4c78a8")}">'
@@ -95,17 +107,18 @@ def category_bars_svg(before: SplitScore | None, after: SplitScore | None, label
     return "".join(parts)
 
 
-def _summary_rows(result: OptimizationResult) -> list[tuple[str, str, str]]:
-    best_scores = dict(result.baseline)
+def _best_scores(result: OptimizationResult) -> dict[str, SplitScore]:
+    best = dict(result.baseline)
     for e in result.epochs:
         if e.decision == "accepted" and e.candidate_version == result.best_version:
-            best_scores = e.candidate_scores
-    rows = []
-    for s in ("train", "val"):
-        rows.append((s, _pct(result.baseline[s].accuracy) if s in result.baseline else "-",
-                     _pct(best_scores[s].accuracy) if s in best_scores else "-"))
-    test = result.final.test.accuracy if result.final and result.final.test else None
-    rows.append(("test", "locked", _pct(test)))
+            best = e.candidate_scores
+    return best
+
+
+def _summary_rows(result: OptimizationResult) -> list[tuple[str, str, str]]:
+    best_scores = _best_scores(result)
+    rows = [(s, _rates(result.baseline.get(s)), _rates(best_scores.get(s))) for s in ("train", "val")]
+    rows.append(("test", "locked", _rates(result.final.test if result.final else None)))
     return rows
 
 
@@ -118,17 +131,18 @@ def render_markdown(result: OptimizationResult) -> str:
              "| split | baseline | best version |", "|---|---|---|"]
     lines += [f"| {s} | {b} | {a} |" for s, b, a in _summary_rows(result)]
     if f and f.val_test_gap is not None:
-        lines += ["", f"Best version `{result.best_version[:12]}`: val {_pct(f.val.accuracy if f.val else None)}, "
-                      f"test {_pct(f.test.accuracy if f.test else None)} (scored once), val–test gap {f.val_test_gap:+.1%}."]
-    lines += ["", "## Epochs", "", "| epoch | decision | train | val | fixed | broken | p | change |", "|---|---|---|---|---|---|---|---|"]
+        lines += ["", f"Best version `{result.best_version[:12]}`: val {_rates(f.val)}; test {_rates(f.test)} (scored once); "
+                      f"val–test accuracy gap {f.val_test_gap:+.1%}."]
+    lines += ["", "## Epochs", "", "| epoch | decision | train | val | fixed | broken | newly wrong | p | change |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for e in result.epochs:
         tr, va = e.candidate_scores.get("train"), e.candidate_scores.get("val")
-        lines.append(f"| {e.epoch} | {e.decision} | {_pct(tr.accuracy if tr else None)} | {_pct(va.accuracy if va else None)} | "
-                     f"{len(e.train_fixed) + len(e.val_fixed)} | {len(e.train_broken) + len(e.val_broken)} | "
+        lines.append(f"| {e.epoch} | {e.decision} | {_rates(tr)} | {_rates(va)} | "
+                     f"{len(e.train_fixed) + len(e.val_fixed)} | {len(e.train_broken) + len(e.val_broken)} | {e.new_wrong} | "
                      f"{'-' if e.p_value is None else f'{e.p_value:.3g}'} | {e.message or e.reason} |")
     if result.remaining_failures:
         lines += ["", f"## Remaining train failures ({len(result.remaining_failures)})", ""]
-        lines += [f"- `{x.case_id}` {x.analysis or x.status}: {x.question}" for x in result.remaining_failures[:20]]
+        lines += [f"- `{x.case_id}` {x.outcome}, {x.analysis or x.status}: {x.question}" for x in result.remaining_failures[:20]]
     return "\n".join(lines) + "\n"
 
 
@@ -154,15 +168,12 @@ def _diff_html(diff: str) -> str:
 def render_html(result: OptimizationResult) -> str:
     """A self-contained HTML report: plot, per-category bars, accepted/rejected changes with diffs, remaining failures."""
     e = html.escape
-    best_scores = dict(result.baseline)
-    for ep in result.epochs:
-        if ep.decision == "accepted" and ep.candidate_version == result.best_version:
-            best_scores = ep.candidate_scores
+    best_scores = _best_scores(result)
     body = [f"<h1>Optimization of {e(result.space_title)}</h1>",
             f"<p>Run <code>{e(result.opt_id)}</code>, proposer <code>{e(result.proposer)}</code>, "
             f"{len(result.epochs)} epoch(s), {result.backend_calls} backend questions. Stopped: "
             f"{e(result.stopped_because or result.status)}.</p>",
-            "<h2>Accuracy</h2><table><tr><th>split</th><th>baseline</th><th>best version</th></tr>"]
+            "<h2>Accuracy, wrong answers and refusals</h2><table><tr><th>split</th><th>baseline</th><th>best version</th></tr>"]
     body += [f"<tr><td>{s}</td><td>{b}</td><td>{a}</td></tr>" for s, b, a in _summary_rows(result)]
     body.append("</table>")
     if result.final and result.final.val_test_gap is not None:

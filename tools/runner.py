@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
-import inspect
 import random
 import time
 import uuid
@@ -20,14 +19,24 @@ import warnings
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
+import duckdb
+import numpy
+import pyarrow
+import sqlglot
 from pydantic import BaseModel, Field
 
+from . import judges as judges_package
 from .backends.base import Answer, Backend
 from .errors import BackendError, InvalidConfig, JudgeError, did_you_mean
 from .evalset import EvalCase, EvalSet, select_cases
-from .judges.base import GoldResult, Verdict
+from .families import case_dialect
+from .judges import BUILTIN_JUDGES, JUDGES, get_judge
+from .project import DEFAULT_JUDGES
+from .results import GoldResult, Verdict
+from .scoring import Outcome, Score, breakdown, classify, score
 from .space.model import Space
 from .store import (
     DEFAULT_MAX_ROWS,
@@ -41,7 +50,6 @@ from .store import (
     verdict_cache_key,
 )
 
-DEFAULT_JUDGES = ("execution", "failure_analysis")
 # statuses the runner itself assigns when no usable answer came back; resumable with retry_errors
 FAILED_STATUSES = ("ERROR", "TIMEOUT")
 # only answers that are the backend's considered reply are cached; failures may be transient
@@ -75,8 +83,12 @@ class CaseRow(BaseModel):
     question: str
     split: str | None = None
     category: str | None = None
+    family: str | None = None
+    expect: str = "answer"
     status: str  # Answer status, ERROR/TIMEOUT from the runner, PENDING if not asked yet
-    correct: bool | None = None  # the primary judge's verdict; None without judges
+    outcome: Outcome | None = None  # right / wrong / refused / error / gold_error (tools/scoring.py); None: not asked
+    correct: bool | None = None  # outcome == right; None for a gold error, a question not asked, or a run without judges
+    gold_error: str | None = None
     sql: str | None = None
     from_cache: bool = False
     attempts: int = 0
@@ -99,8 +111,11 @@ class RunResult(BaseModel):
     judges: list[str] = Field(default_factory=list)
     total: int
     counts: dict[str, int] = Field(default_factory=dict)  # by status
+    score: Score = Field(default_factory=Score)  # outcomes: right, wrong, refused, error, gold_error and their rates
+    by_split: dict[str, Score] = Field(default_factory=dict)
+    by_category: dict[str, Score] = Field(default_factory=dict)
     correct: int = 0
-    accuracy: float | None = None
+    accuracy: float | None = None  # right / scored (gold errors and unasked questions left out)
     accuracy_by_split: dict[str, float | None] = Field(default_factory=dict)
     accuracy_by_category: dict[str, float | None] = Field(default_factory=dict)
     rows: list[CaseRow] = Field(default_factory=list)
@@ -108,12 +123,18 @@ class RunResult(BaseModel):
     cache_hits: int = 0  # answers served from the answer cache by this invocation
     gold_executions: int = 0  # gold queries executed (not cached) by this invocation
     resumed: int = 0  # questions already recorded in this run and skipped
+    rejudge_of: str | None = None  # the run whose answers this one judged again
     started_at: str | None = None
     finished_at: str | None = None
 
     def failures(self) -> list[CaseRow]:
-        """Questions the primary judge did not accept (including errors)."""
-        return [r for r in self.rows if r.correct is not True]
+        """Questions answered wrongly or refused where an answer was expected (what metadata can fix);
+        gold errors and backend errors are not the space's failures."""
+        return [r for r in self.rows if r.outcome in ("wrong", "refused")]
+
+    @property
+    def gold_errors(self) -> list[CaseRow]:
+        return [r for r in self.rows if r.outcome == "gold_error"]
 
 
 # ---------------------------------------------------------------- rate limiting
@@ -178,20 +199,7 @@ def resolve_judges(judges: Iterable[str | JudgeFn | tuple[str, JudgeFn]]) -> lis
 
 
 def _registry_judge(name: str) -> JudgeFn:
-    try:
-        from .judges import get_judge
-    except ImportError as e:  # the registry is optional for callers passing callables
-        raise JudgeError(f"cannot look up judge {name!r}: the judge registry is not available ({e})") from None
-    spec = get_judge(name)
-    fn = getattr(spec, "fn", None) or getattr(spec, "judge", None) or spec
-    if not callable(fn):
-        raise JudgeError(f"judge {name!r} is not callable")
-    return fn
-
-
-def case_dialect(case: EvalCase) -> str | None:
-    """The SQL dialect of a case's gold queries from a `dialect:<name>` tag (defog golds are PostgreSQL)."""
-    return next((t.split(":", 1)[1] for t in case.tags if t.startswith("dialect:")), None)
+    return get_judge(name).fn
 
 
 def _judge_one(name: str, fn: JudgeFn, case: EvalCase, answer: Answer, golds: list[GoldResult], space: Space | None) -> Verdict:
@@ -210,17 +218,8 @@ def _judge_one(name: str, fn: JudgeFn, case: EvalCase, answer: Answer, golds: li
 def judges_code_version() -> str:
     """A digest of the built-in judges' code and the libraries they compute with: any change to
     either makes every cached verdict stale."""
-    from pathlib import Path
-
-    import duckdb
-    import numpy
-    import pyarrow
-    import sqlglot
-
-    from . import judges as pkg
-
     h = hashlib.sha256(repr((duckdb.__version__, numpy.__version__, pyarrow.__version__, sqlglot.__version__)).encode())
-    root = Path(pkg.__file__).parent
+    root = Path(judges_package.__file__).parent
     for f in sorted([*root.glob("*.py"), root.parent / "sql.py"]):
         if f.exists():
             h.update(f.name.encode() + b"\0" + f.read_bytes())
@@ -230,12 +229,28 @@ def judges_code_version() -> str:
 def _cacheable_judge(name: str, fn: JudgeFn) -> bool:
     """Only the registry's built-in judges are known to be pure functions of what the verdict key
     covers; custom and LLM judges (which may spend tokens or read other state) always run."""
-    try:
-        from .judges import _BUILTIN, JUDGES
-    except ImportError:
-        return False
     spec = JUDGES.get(name)
-    return name in _BUILTIN and spec is not None and spec.fn is fn
+    return name in BUILTIN_JUDGES and spec is not None and spec.fn is fn
+
+
+def _needs_gold(name: str, fn: JudgeFn) -> bool:
+    """Whether a judge compares with the gold (declared by registered judges; a callable is assumed to)."""
+    spec = JUDGES.get(name)
+    if spec is None or spec.fn is not fn:
+        return True
+    return any(f.startswith("expected.") for f in spec.needs)
+
+
+def _no_gold_verdict(name: str) -> Verdict:
+    return Verdict(judge=name, value=None, rationale="the case expects a refusal: there is no gold to compare with",
+                   details={"reason": "EXPECTS_REFUSAL"})
+
+
+def gold_failure(case: EvalCase, expected: list[GoldResult]) -> str | None:
+    """Why none of a case's gold queries ran (then the case is a gold error), or None."""
+    if case.expects_refusal or not expected or any(g.error is None for g in expected):
+        return None
+    return "; ".join(dict.fromkeys(g.error or "" for g in expected))[:2000]
 
 
 def content_digest(sql: str | None, table: Any, extra: Any = None) -> str:
@@ -251,26 +266,14 @@ def _answer_digest(answer: Answer) -> str:
 
 
 def _data_identity(backend: Backend) -> str:
-    """What gold results depend on: the data, not the answering strategy (if the backend says so)."""
-    fn = getattr(backend, "data_identity", None)
-    return str(fn() if callable(fn) else backend.identity())
+    """What gold results depend on: the data, not the answering strategy."""
+    return str(backend.data_identity())
 
 
 def _execute_gold(backend: Backend, sql: str, space: Space | None, dialect: str | None = None) -> Any:
-    """`backend.execute(sql)`, passing the space when the backend takes one: the local engine
-    resolves table names through it, and otherwise falls back to the last space it was asked
-    about, which does not exist yet when every answer came from the cache. A non-default gold
-    `dialect` is passed on too."""
-    try:
-        params = inspect.signature(backend.execute).parameters
-    except (TypeError, ValueError):
-        params = {}
-    kwargs: dict[str, Any] = {}
-    if "space" in params and space is not None:
-        kwargs["space"] = space
-    if dialect and "dialect" in params:
-        kwargs["dialect"] = dialect
-    return backend.execute(sql, **kwargs)
+    """`backend.execute(sql)` with the space (the local engine resolves table names through it; it
+    may not have seen any space yet when every answer came from the cache) and the gold's dialect."""
+    return backend.execute(sql, space=space, **({"dialect": dialect} if dialect else {}))
 
 
 class _Golds:
@@ -309,6 +312,26 @@ class _Golds:
                     self.store.put_cached_gold(key, self.identity or "", gold)
         self.memo[memo_key] = gold
         return gold
+
+
+class GoldProblem(BaseModel):
+    """A gold query (one alternative of a case) that does not run."""
+
+    case_id: str
+    alternative: int  # 0-based index into the case's gold_sql
+    error: str
+
+
+def check_golds(evalset: EvalSet, backend: Backend, space: Space | None = None) -> list[GoldProblem]:
+    """Run every gold query of every case (each alternative once) and list those that fail."""
+    problems: list[GoldProblem] = []
+    for case in evalset.cases:
+        for k, sql in enumerate(case.gold_sql):
+            try:
+                _execute_gold(backend, sql, space, case_dialect(case))
+            except Exception as e:  # noqa: BLE001 - every failure is reported, none stops the check
+                problems.append(GoldProblem(case_id=case.id, alternative=k, error=f"{type(e).__name__}: {e}"))
+    return problems
 
 
 # ---------------------------------------------------------------- running
@@ -396,6 +419,7 @@ async def run_eval(
     rng = random.Random(seed)
     stats = Counter()
     cacheable = {name for name, fn in judge_fns if use_cache and _cacheable_judge(name, fn)}
+    needs_gold = {name for name, fn in judge_fns if _needs_gold(name, fn)}
     judge_version = judges_code_version() if cacheable else ""
     pending: list[tuple[QuestionResult, list[Verdict], str]] = []  # recorded in batches: cache hits only
 
@@ -429,6 +453,8 @@ async def run_eval(
                     for name in cacheable}
         hits = store.get_cached_verdicts(list(keys.values())) if keys else {}
         by_name = {name: hits[k] for name, k in keys.items() if k in hits}
+        if case.expects_refusal:  # nothing to compare with: the outcome follows from whether SQL came back
+            by_name.update({name: _no_gold_verdict(name) for name, _ in judge_fns if name in needs_gold})
         todo_judges = [(name, fn) for name, fn in judge_fns if name not in by_name]
         if todo_judges:
             # judges are CPU/DuckDB work: a worker thread lets them overlap other questions' asks
@@ -481,13 +507,18 @@ async def run_eval(
                     from_cache = False
                     if use_cache and answer.status in CACHEABLE_STATUSES:
                         store.put_cached_answer(key, answer)
+            # the gold runs whatever the answer: a gold that fails is the eval set's error, never the space's
             expected = [golds.get(sql, space, case_dialect(case)) for sql in case.gold_sql]
             verdicts = await judge_all(case, answer, expected)
+            gold_error = gold_failure(case, expected)
             result = QuestionResult(
                 run_id=run_id, case_id=case.id, attempt=attempts, status=answer.status, sql=answer.sql,
                 answer=answer.model_dump(mode="json", fallback=str), result=answer.result,
                 result_rows=answer.row_count if answer.row_count is not None else (answer.result.num_rows if answer.result is not None else None),
                 error=answer.error, latency_s=answer.latency_s, from_cache=from_cache, cache_key=key,
+                outcome=classify(expect=case.expect, status=answer.status, sql=answer.sql, gold_error=gold_error is not None,
+                                 primary=verdicts[0].value) if verdicts else None,
+                gold_error=gold_error,
             )
             if from_cache:
                 # a cached answer costs nothing to redo, so it may wait for its batch's commit
@@ -502,11 +533,10 @@ async def run_eval(
 
     # A remote backend (Genie) answers from the version it holds: put `space` there before any
     # fresh question is asked; a run served wholly from the cache touches nothing.
-    deploy = getattr(backend, "deploy", None)
-    if deploy is not None and todo and (not use_cache or any(
+    if backend.remote and todo and (not use_cache or any(
             not store.has_cached_answer(answer_cache_key(version.version_id, c.question, identity)) for c in todo)):
         try:
-            await asyncio.to_thread(deploy, space)
+            await asyncio.to_thread(backend.deploy, space)
         except BaseException as e:
             store.update_run(run_id, status="failed", finished_at=_now(), summary={**run.summary, "error": f"deploy: {e}"})
             raise
@@ -538,7 +568,7 @@ async def run_eval(
 
 
 def _failed(status: str, error: str, backend: Backend, t0: float) -> Answer:
-    return Answer(status=status, error=error, reason=error, backend=getattr(backend, "name", None), latency_s=time.perf_counter() - t0)
+    return Answer(status=status, error=error, reason=error, backend=backend.name, latency_s=time.perf_counter() - t0)
 
 
 def _totals(previous: dict[str, Any], stats: Counter) -> dict[str, int]:
@@ -572,12 +602,20 @@ def _check_resumable(run: Run, *, es_hash: str, version: str, split: str | None,
 
 
 def _summary(result: RunResult) -> dict[str, Any]:
-    return result.model_dump(include={"total", "counts", "correct", "accuracy", "accuracy_by_split", "accuracy_by_category", "backend_calls", "cache_hits", "gold_executions", "resumed"})
+    return result.model_dump(include={"total", "counts", "correct", "accuracy", "accuracy_by_split", "accuracy_by_category",
+                                      "backend_calls", "cache_hits", "gold_executions", "resumed", "score"})
 
 
-def _accuracy(rows: list[CaseRow]) -> float | None:
-    judged = [r for r in rows if r.correct is not None]
-    return (sum(r.correct for r in judged) / len(rows)) if rows and judged else None
+def row_outcome(case: EvalCase, res: QuestionResult | None, primary: Verdict | None) -> Outcome | None:
+    """A stored question's outcome: the one fixed when it was recorded (runs made before outcomes
+    were recorded: classified now from the stored answer and verdict)."""
+    if res is None:
+        return None
+    if res.outcome is not None:
+        return res.outcome  # type: ignore[return-value]
+    gold_error = primary is not None and (primary.details or {}).get("reason") == "GOLD_ERROR"
+    return classify(expect=case.expect, status=res.status, sql=res.sql, primary=primary.value if primary else None,
+                    gold_error=gold_error)
 
 
 def build_run_result(store: Store, run_id: str, *, evalset: EvalSet | None = None) -> RunResult:
@@ -596,31 +634,30 @@ def build_run_result(store: Store, run_id: str, *, evalset: EvalSet | None = Non
     for case in cases:
         res = results.get(case.id)
         vs = {v.judge: v for v in verdicts.get(case.id, [])}
-        correct = None
-        if primary is not None and res is not None:
-            correct = vs[primary].value is True if primary in vs else False
+        outcome = row_outcome(case, res, vs.get(primary) if primary else None) if primary is not None else None
         rows.append(CaseRow(
-            case_id=case.id, question=case.question, split=case.split, category=case.category,
-            status=res.status if res else "PENDING", correct=correct,
+            case_id=case.id, question=case.question, split=case.split, category=case.category, family=case.family,
+            expect=case.expect, status=res.status if res else "PENDING", outcome=outcome,
+            correct=None if outcome in (None, "gold_error") else outcome == "right",
+            gold_error=res.gold_error if res else None,
             sql=res.sql if res else None, from_cache=res.from_cache if res else False,
             attempts=res.attempt if res else 0, latency_s=res.latency_s if res else None,
             error=res.error if res else None,
             verdicts={n: VerdictSummary(value=v.value, rationale=v.rationale, error=v.error) for n, v in vs.items()},
             native=NativeVerdict.model_validate(native[case.id]) if case.id in native else None,
         ))
-    by_split: defaultdict[str, list[CaseRow]] = defaultdict(list)
-    by_cat: defaultdict[str, list[CaseRow]] = defaultdict(list)
-    for r in rows:
-        by_split[r.split or "unassigned"].append(r)
-        by_cat[r.category or "uncategorized"].append(r)
+    overall = score(rows)
+    by_split = breakdown(rows, lambda r: r.split, default="unassigned")
+    by_cat = breakdown(rows, lambda r: r.category)
     return RunResult(
         run_id=run.run_id, status=run.status, evalset=evalset.name, evalset_hash=run.evalset_hash,
         space_version=run.space_version, backend=run.backend, split=run.split, judges=run.judges,
-        total=len(rows), counts=dict(Counter(r.status for r in rows)), correct=sum(r.correct is True for r in rows),
-        accuracy=_accuracy(rows) if primary else None,
-        accuracy_by_split={k: _accuracy(v) for k, v in sorted(by_split.items())} if primary else {},
-        accuracy_by_category={k: _accuracy(v) for k, v in sorted(by_cat.items())} if primary else {},
-        rows=rows, started_at=run.started_at, finished_at=run.finished_at,
+        total=len(rows), counts=dict(Counter(r.status for r in rows)), correct=overall.right,
+        score=overall, by_split=by_split, by_category=by_cat,
+        accuracy=overall.accuracy if primary else None,
+        accuracy_by_split={k: v.accuracy for k, v in by_split.items()} if primary else {},
+        accuracy_by_category={k: v.accuracy for k, v in by_cat.items()} if primary else {},
+        rows=rows, started_at=run.started_at, finished_at=run.finished_at, rejudge_of=run.config.get("rejudge_of"),
     )
 
 
@@ -631,10 +668,12 @@ def rejudge(
     backend: Backend | None = None,
     space: Space | None = None,
 ) -> RunResult:
-    """Judge a run's stored answers again (no backend `ask`); the first judge becomes primary.
+    """Judge a run's stored answers again (no backend `ask`) as a NEW run linked to it.
 
-    `space` defaults to the version the run was asked against; `backend` is only used to
-    execute gold SQL not in the gold cache.
+    A recorded run's verdicts and score never change: the re-judged run copies the answers, runs
+    `judges` (the first becomes primary; the original's other verdicts are carried over) and
+    records its own outcomes, with `rejudge_of` naming the original. `space` defaults to the
+    version the run was asked against; `backend` only executes gold SQL not in the gold cache.
     """
     judge_fns = resolve_judges(judges)
     run = store.get_run(run_id)
@@ -644,6 +683,14 @@ def rejudge(
     space = space or store.get_space_version(run.space_version, space_key=run.space_key).space
     golds = _Golds(backend, store)
     by_id = {c.id: c for c in evalset.cases}
+    names = [n for n, _ in judge_fns]
+    new = store.create_run(Run(
+        run_id=new_run_id(), evalset_hash=run.evalset_hash, split=run.split, space_key=run.space_key,
+        space_version=run.space_version, backend=run.backend, judges=names + [j for j in run.judges if j not in names],
+        config={**run.config, "rejudge_of": run.run_id},
+    ))
+    old_verdicts = store.get_verdicts(run_id)
+    items: list[tuple[QuestionResult, list[Verdict]]] = []
     for res in store.get_results(run_id):
         case = by_id.get(res.case_id)
         if case is None:
@@ -661,15 +708,26 @@ def rejudge(
                         error=f"result truncated at {answer.result.num_rows if answer.result is not None else 0} of {res.result_rows} rows")
                 for name, _ in judge_fns
             ]
+        elif case.expects_refusal:
+            verdicts = [_no_gold_verdict(name) if _needs_gold(name, fn) else _judge_one(name, fn, case, answer, expected, space)
+                        for name, fn in judge_fns]
         else:
             verdicts = [_judge_one(name, fn, case, answer, expected, space) for name, fn in judge_fns]
-        store.put_verdicts(run_id, res.case_id, verdicts)
-    names = [n for n, _ in judge_fns]
-    store.update_run(run_id, judges=names + [j for j in run.judges if j not in names])
-    result = build_run_result(store, run_id, evalset=evalset)
+        verdicts += [v for v in old_verdicts.get(res.case_id, []) if v.judge not in names]
+        # without a backend, golds missing from the cache cannot run: keep what the run recorded
+        gold_error = gold_failure(case, expected) if backend is not None else res.gold_error
+        items.append((res.model_copy(update={
+            "run_id": new.run_id, "gold_error": gold_error,
+            "outcome": classify(expect=case.expect, status=res.status, sql=res.sql, primary=verdicts[0].value,
+                                gold_error=gold_error is not None),
+        }), verdicts))
+    store.record_cases(items)
+    result = build_run_result(store, new.run_id, evalset=evalset)
     result = result.model_copy(update={"gold_executions": golds.executions})
-    store.update_run(run_id, summary={**run.summary, **_summary(result)})
-    return result
+    finished = _now()
+    store.update_run(new.run_id, status=run.status if run.status != "running" else "failed", finished_at=finished,
+                     summary={**_summary(result), "rejudge_of": run.run_id})
+    return result.model_copy(update={"status": run.status, "finished_at": finished, "rejudge_of": run.run_id})
 
 
 def run_eval_sync(evalset: EvalSet, backend: Backend, space: Space, **kwargs: Any) -> RunResult:

@@ -16,7 +16,8 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,10 +26,9 @@ from typing import Any, Literal
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
-from .backends.base import Answer
-from .errors import ChaosLlamaError, InvalidConfig, SpaceNotFound
+from .errors import ApplyConflict, BudgetExceeded, ChaosLlamaError, InvalidConfig, SpaceNotFound
 from .evalset import EvalSet, evalset_hash
-from .judges.base import GoldResult, Verdict
+from .results import Answer, GoldResult, Verdict
 from .space.model import Space
 
 SCHEMA_VERSION = 2  # 2: labels (human verdicts), llm_cache (judge calls), native_assessments (Genie eval runs), documents
@@ -95,6 +95,8 @@ CREATE TABLE IF NOT EXISTS results (
     latency_s REAL,
     from_cache INTEGER NOT NULL DEFAULT 0,
     cache_key TEXT,
+    outcome TEXT,
+    gold_error TEXT,
     created_at TEXT NOT NULL,
     PRIMARY KEY (run_id, case_id)
 );
@@ -165,6 +167,47 @@ CREATE TABLE IF NOT EXISTS documents (
     PRIMARY KEY (kind, key)
 );
 
+-- The revision lineage of each space (what the copilot applies and rolls back): append-only,
+-- numbered per lineage; documents live in space_versions by content hash.
+CREATE TABLE IF NOT EXISTS revisions (
+    space_key TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    version_id TEXT NOT NULL,
+    parent_revision INTEGER,
+    kind TEXT NOT NULL,
+    message TEXT,
+    author TEXT,
+    diff TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (space_key, revision)
+);
+CREATE TRIGGER IF NOT EXISTS revisions_no_update BEFORE UPDATE ON revisions
+BEGIN SELECT RAISE(ABORT, 'revisions are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS revisions_no_delete BEFORE DELETE ON revisions
+BEGIN SELECT RAISE(ABORT, 'revisions are append-only'); END;
+
+-- Validated change sets waiting to be applied, owned by the session that proposed them.
+CREATE TABLE IF NOT EXISTS previews (
+    preview_id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    space_key TEXT NOT NULL,
+    base_revision INTEGER NOT NULL,
+    document TEXT NOT NULL,
+    message TEXT,
+    diff TEXT NOT NULL DEFAULT '',
+    changes TEXT NOT NULL DEFAULT '[]',
+    created_at TEXT NOT NULL
+);
+
+-- What the workspace's sessions spent per budget kind (limits come from the project file).
+CREATE TABLE IF NOT EXISTS ledger (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    amount REAL NOT NULL,
+    note TEXT,
+    at REAL NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS gold_cache (
     key TEXT PRIMARY KEY,
     data_identity TEXT NOT NULL,
@@ -184,6 +227,11 @@ CREATE TABLE IF NOT EXISTS verdict_cache (
     created_at TEXT NOT NULL
 );
 """
+
+
+# Columns added after a table first shipped: (table, column, declaration).
+_ADDED_COLUMNS = (("results", "outcome", "TEXT"), ("results", "gold_error", "TEXT"), ("runs", "revision", "INTEGER"),
+                  ("runs", "repeat_of", "TEXT"))
 
 
 def _now() -> str:
@@ -280,6 +328,36 @@ class Run(BaseModel):
     finished_at: str | None = None
     summary: dict[str, Any] = Field(default_factory=dict)
     config: dict[str, Any] = Field(default_factory=dict)
+    revision: int | None = None  # the lineage revision asked, for runs of the copilot
+    repeat_of: str | None = None  # the run this one repeats (asked again to measure stability)
+
+
+class Revision(BaseModel):
+    """One position in a space's lineage: applies and rollbacks add revisions, nothing is rewritten."""
+
+    space_key: str
+    revision: int
+    version_id: str
+    parent_revision: int | None = None
+    kind: Literal["initial", "apply", "rollback"]
+    message: str | None = None
+    author: str | None = None
+    created_at: str
+    diff: str = Field("", exclude=True)
+
+
+class PreviewRecord(BaseModel):
+    """A validated change set kept until applied (in the store, so it survives a restart)."""
+
+    preview_id: str
+    owner: str
+    space_key: str
+    base_revision: int
+    document: dict[str, Any]
+    message: str | None = None
+    diff: str = ""
+    changes: list[str] = Field(default_factory=list)
+    created_at: str = Field(default_factory=_now)
 
 
 class QuestionResult(BaseModel):
@@ -300,6 +378,8 @@ class QuestionResult(BaseModel):
     latency_s: float | None = None
     from_cache: bool = False
     cache_key: str | None = None
+    outcome: str | None = None  # right / wrong / refused / error / gold_error, fixed when recorded (tools/scoring.py)
+    gold_error: str | None = None  # why no gold query of the case ran
     created_at: str = Field(default_factory=_now)
 
     def to_answer(self) -> Answer:
@@ -389,13 +469,14 @@ class Store:
         if str(self.path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        self._depth = 0  # nested transactions (savepoints)
         # autocommit; explicit BEGIN where several statements must land together
         self._con = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
         self._con.row_factory = sqlite3.Row
         with self._lock:
             self._con.execute("PRAGMA journal_mode=WAL")
             self._con.execute("PRAGMA foreign_keys=ON")
-            self._con.execute("PRAGMA busy_timeout=5000")
+            self._con.execute("PRAGMA busy_timeout=30000")  # other processes on the workspace wait, not fail
             self._migrate()
 
     def _migrate(self) -> None:
@@ -406,7 +487,55 @@ class Store:
             if found > SCHEMA_VERSION:
                 raise StoreError(f"{self.path}: schema version {found} is newer than this Chaos Llama supports ({SCHEMA_VERSION}); upgrade chaos-llama")
         self._con.executescript(_SCHEMA)
+        for table, column, decl in _ADDED_COLUMNS:  # stores made before a column existed gain it
+            if column not in {r[1] for r in self._con.execute(f"PRAGMA table_info({table})")}:
+                self._con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
         self._con.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        if str(self.path) != ":memory:":
+            self._import_legacy_files()
+
+    def _import_legacy_files(self) -> None:
+        """Workspaces made before the history and the budget ledger moved into this file kept them in
+        `copilot.db` and `ledger.db` beside it: copy them in once (the old files are left as they are)."""
+        for name, copy in (("copilot.db", self._import_history), ("ledger.db", self._import_ledger)):
+            old = self.path.parent / name
+            flag = f"imported:{name}"
+            if not old.exists() or self._con.execute("SELECT 1 FROM meta WHERE key=?", (flag,)).fetchone():
+                continue
+            src = sqlite3.connect(f"file:{old}?mode=ro", uri=True)
+            src.row_factory = sqlite3.Row
+            try:
+                self._con.execute("BEGIN IMMEDIATE")
+                try:
+                    copy(src)
+                    self._con.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (flag, _now()))
+                except BaseException:
+                    self._con.execute("ROLLBACK")
+                    raise
+                self._con.execute("COMMIT")
+            except sqlite3.Error as e:
+                raise StoreError(f"{old}: cannot import the old {name} into {self.path.name}: {e}") from None
+            finally:
+                src.close()
+
+    def _import_history(self, src: sqlite3.Connection) -> None:
+        tables = {r[0] for r in src.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "history" in tables:
+            self._con.executemany(
+                "INSERT OR IGNORE INTO revisions (space_key, revision, version_id, parent_revision, kind, message, author, diff, created_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?)",
+                [(r["space_key"], r["revision"], r["version_id"], r["parent_revision"], r["kind"], r["message"], r["author"],
+                  r["diff"] or "", r["created_at"]) for r in src.execute("SELECT * FROM history")])
+        if "copilot_runs" in tables:
+            cols = {r[1] for r in src.execute("PRAGMA table_info(copilot_runs)")}
+            for r in src.execute("SELECT * FROM copilot_runs"):
+                self._con.execute("UPDATE runs SET revision=?, repeat_of=? WHERE run_id=?",
+                                  (r["revision"], r["repeat_of"] if "repeat_of" in cols else None, r["run_id"]))
+
+    def _import_ledger(self, src: sqlite3.Connection) -> None:
+        if src.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='ledger'").fetchone():
+            self._con.executemany("INSERT INTO ledger (kind, amount, note, at) VALUES (?,?,?,?)",
+                                  [(r["kind"], r["amount"], r["note"], r["at"]) for r in src.execute("SELECT * FROM ledger ORDER BY seq")])
 
     def close(self) -> None:
         with self._lock:
@@ -420,7 +549,22 @@ class Store:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE: other processes wait); nested, a savepoint inside it."""
         with self._lock:
+            if self._con.in_transaction:  # e.g. a backend recording a pushed version inside add_revision
+                self._depth += 1
+                name = f"sp{self._depth}"
+                self._con.execute(f"SAVEPOINT {name}")
+                try:
+                    yield self._con
+                except BaseException:
+                    self._con.execute(f"ROLLBACK TO {name}")
+                    self._con.execute(f"RELEASE {name}")
+                    raise
+                finally:
+                    self._depth -= 1
+                self._con.execute(f"RELEASE {name}")
+                return
             self._con.execute("BEGIN IMMEDIATE")
             try:
                 yield self._con
@@ -456,24 +600,117 @@ class Store:
 
         `parent_id` defaults to the lineage's latest version.
         """
-        key = space_key or self.space_key_for(space)
-        vid = space_version_id(space)
-        document = {
-            "envelope": space.model_dump(mode="json", exclude={"serialized"}, exclude_none=True),
-            "serialized_space": space.to_serialized(),
-        }
         with self._tx() as con:
+            return self._put_version(con, space, space_key or self.space_key_for(space), parent_id, message, author)
+
+    def _put_version(self, con: sqlite3.Connection, space: Space, key: str, parent_id: str | None, message: str | None,
+                     author: str | None) -> SpaceVersion:
+        vid = space_version_id(space)
+        row = con.execute("SELECT * FROM space_versions WHERE space_key=? AND version_id=?", (key, vid)).fetchone()
+        if row is None:
+            if parent_id is None:
+                last = con.execute("SELECT version_id FROM space_versions WHERE space_key=? ORDER BY seq DESC LIMIT 1", (key,)).fetchone()
+                parent_id = last[0] if last else None
+            document = {
+                "envelope": space.model_dump(mode="json", exclude={"serialized"}, exclude_none=True),
+                "serialized_space": space.to_serialized(),
+            }
+            con.execute(
+                "INSERT INTO space_versions (version_id, space_key, parent_id, message, author, created_at, document) VALUES (?,?,?,?,?,?,?)",
+                (vid, key, parent_id, message, author, _now(), _json(document)),
+            )
             row = con.execute("SELECT * FROM space_versions WHERE space_key=? AND version_id=?", (key, vid)).fetchone()
-            if row is None:
-                if parent_id is None:
-                    last = con.execute("SELECT version_id FROM space_versions WHERE space_key=? ORDER BY seq DESC LIMIT 1", (key,)).fetchone()
-                    parent_id = last[0] if last else None
-                con.execute(
-                    "INSERT INTO space_versions (version_id, space_key, parent_id, message, author, created_at, document) VALUES (?,?,?,?,?,?,?)",
-                    (vid, key, parent_id, message, author, _now(), _json(document)),
-                )
-                row = con.execute("SELECT * FROM space_versions WHERE space_key=? AND version_id=?", (key, vid)).fetchone()
         return self._version(row)
+
+    # ------------------------------------------------------------ revisions (the copilot's lineage)
+    def add_revision(self, space: Space, *, space_key: str, expected_head: int | None, kind: str, message: str | None = None,
+                     author: str | None = None, diff: str = "", before_commit: Callable[[], Any] | None = None) -> Revision:
+        """Append a revision, or nothing: one transaction checks that the head is still
+        `expected_head` (None: the lineage is new) and writes the document and the revision.
+
+        `before_commit` runs inside the transaction after the head check (e.g. pushing the
+        version to Genie): if it raises, nothing is written. Any number of processes sharing the
+        store keep one linear history (SQLite's write lock serializes them).
+        """
+        with self._tx() as con:
+            head = con.execute("SELECT MAX(revision) FROM revisions WHERE space_key=?", (space_key,)).fetchone()[0]
+            if head != expected_head:
+                raise ApplyConflict(f"the space's head is revision {head}, not {expected_head}: another session changed it; "
+                                    "read the space again and propose on the new head")
+            parent = con.execute("SELECT version_id FROM revisions WHERE space_key=? AND revision=?", (space_key, head)).fetchone()
+            version = self._put_version(con, space, space_key, parent[0] if parent else None, message, author)
+            if before_commit is not None:
+                before_commit()
+            n = (head or 0) + 1
+            con.execute("INSERT INTO revisions (space_key, revision, version_id, parent_revision, kind, message, author, diff, created_at)"
+                        " VALUES (?,?,?,?,?,?,?,?,?)", (space_key, n, version.version_id, head, kind, message, author, diff, _now()))
+            row = con.execute("SELECT * FROM revisions WHERE space_key=? AND revision=?", (space_key, n)).fetchone()
+        return Revision.model_validate(dict(row))
+
+    def revisions(self, space_key: str) -> list[Revision]:
+        """A lineage's revisions, oldest first."""
+        return [Revision.model_validate(dict(r)) for r in
+                self._query("SELECT * FROM revisions WHERE space_key=? ORDER BY revision", (space_key,))]
+
+    def revision(self, space_key: str, revision: int) -> Revision | None:
+        rows = self._query("SELECT * FROM revisions WHERE space_key=? AND revision=?", (space_key, revision))
+        return Revision.model_validate(dict(rows[0])) if rows else None
+
+    def head(self, space_key: str) -> Revision | None:
+        rows = self._query("SELECT * FROM revisions WHERE space_key=? ORDER BY revision DESC LIMIT 1", (space_key,))
+        return Revision.model_validate(dict(rows[0])) if rows else None
+
+    # ------------------------------------------------------------ previews
+    def put_preview(self, preview: PreviewRecord) -> None:
+        with self._lock:
+            self._con.execute(
+                "INSERT INTO previews (preview_id, owner, space_key, base_revision, document, message, diff, changes, created_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?)",
+                (preview.preview_id, preview.owner, preview.space_key, preview.base_revision, _json(preview.document),
+                 preview.message, preview.diff, _json(preview.changes), preview.created_at))
+
+    def get_preview(self, preview_id: str, *, owner: str) -> PreviewRecord | None:
+        """A preview of `owner` (another session's preview is as unknown as a missing one)."""
+        rows = self._query("SELECT * FROM previews WHERE preview_id=? AND owner=?", (preview_id, owner))
+        if not rows:
+            return None
+        d = dict(rows[0])
+        d["document"], d["changes"] = json.loads(d["document"]), json.loads(d["changes"])
+        return PreviewRecord.model_validate(d)
+
+    def preview_ids(self, *, owner: str) -> list[str]:
+        return [r[0] for r in self._query("SELECT preview_id FROM previews WHERE owner=? ORDER BY created_at", (owner,))]
+
+    def drop_preview(self, preview_id: str) -> None:
+        with self._lock:
+            self._con.execute("DELETE FROM previews WHERE preview_id=?", (preview_id,))
+
+    # ------------------------------------------------------------ budget ledger
+    def spent(self, kind: str) -> float:
+        return float(self._query("SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE kind=?", (kind,))[0][0])
+
+    def reserve(self, kind: str, amount: float, *, limit: float, note: str | None = None) -> float:
+        """Spend `amount` of `kind` if it fits under `limit` (one transaction: check and write
+        together, across processes); returns what is left. Raises BudgetExceeded, spending nothing."""
+        with self._tx() as con:
+            spent = float(con.execute("SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE kind=?", (kind,)).fetchone()[0])
+            left = limit - spent
+            if amount > left + 1e-9 or (amount == 0 and left <= 0):
+                raise BudgetExceeded(f"budget {kind!r} exhausted: asked for {amount:g}, {max(left, 0):g} of {limit:g} left. "
+                                     "Nothing was spent.")
+            if amount:
+                con.execute("INSERT INTO ledger (kind, amount, note, at) VALUES (?,?,?,?)", (kind, amount, note, time.time()))
+        return left - amount
+
+    def spend(self, kind: str, amount: float, note: str | None = None) -> None:
+        """Record spend that was not (or not wholly) reserved; a negative amount is a refund."""
+        if amount:
+            with self._lock:
+                self._con.execute("INSERT INTO ledger (kind, amount, note, at) VALUES (?,?,?,?)", (kind, amount, note, time.time()))
+
+    def ledger_entries(self, kind: str | None = None) -> list[dict[str, Any]]:
+        where, params = _where(kind=kind)
+        return [dict(r) for r in self._query(f"SELECT * FROM ledger{where} ORDER BY seq", params)]
 
     @staticmethod
     def _version(row: sqlite3.Row) -> SpaceVersion:
@@ -533,10 +770,10 @@ class Store:
     def create_run(self, run: Run) -> Run:
         with self._lock:
             self._con.execute(
-                "INSERT INTO runs (run_id, evalset_hash, split, space_key, space_version, backend, judges, status, started_at, finished_at, summary, config)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO runs (run_id, evalset_hash, split, space_key, space_version, backend, judges, status, started_at, finished_at,"
+                " summary, config, revision, repeat_of) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (run.run_id, run.evalset_hash, run.split, run.space_key, run.space_version, run.backend, _json(run.judges),
-                 run.status, run.started_at, run.finished_at, _json(run.summary), _json(run.config)),
+                 run.status, run.started_at, run.finished_at, _json(run.summary), _json(run.config), run.revision, run.repeat_of),
             )
         return run
 
@@ -556,6 +793,11 @@ class Store:
         rows = self._query("SELECT * FROM runs ORDER BY started_at DESC, rowid DESC" + (f" LIMIT {int(limit)}" if limit else ""))
         return [self._run(r) for r in rows]
 
+    def lineage_runs(self, space_key: str) -> list[Run]:
+        """Runs asked against a revision of the lineage (the copilot's runs), oldest first."""
+        rows = self._query("SELECT * FROM runs WHERE space_key=? AND revision IS NOT NULL ORDER BY started_at, rowid", (space_key,))
+        return [self._run(r) for r in rows]
+
     def update_run(
         self,
         run_id: str,
@@ -565,10 +807,12 @@ class Store:
         summary: dict[str, Any] | None = None,
         judges: list[str] | None = None,
         clear_finished: bool = False,
+        revision: int | None = None,
+        repeat_of: str | None = None,
     ) -> Run:
         sets: list[str] = []
         params: list[Any] = []
-        for col, value in (("status", status), ("finished_at", finished_at)):
+        for col, value in (("status", status), ("finished_at", finished_at), ("revision", revision), ("repeat_of", repeat_of)):
             if value is not None:
                 sets.append(f"{col}=?")
                 params.append(value)
@@ -596,10 +840,10 @@ class Store:
         with self._tx() as con:
             con.execute(
                 "INSERT OR REPLACE INTO results (run_id, case_id, attempt, status, sql, answer, result, result_rows, result_truncated,"
-                " error, latency_s, from_cache, cache_key, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " error, latency_s, from_cache, cache_key, outcome, gold_error, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (result.run_id, result.case_id, result.attempt, result.status, result.sql, _json(result.answer), data, rows,
                  int(truncated or result.result_truncated), result.error, result.latency_s, int(result.from_cache), result.cache_key,
-                 result.created_at),
+                 result.outcome, result.gold_error, result.created_at),
             )
             self._put_verdicts(con, result.run_id, result.case_id, verdicts)
         return result.model_copy(update={"result_rows": rows, "result_truncated": truncated or result.result_truncated})
@@ -622,12 +866,12 @@ class Store:
             rows.append((result.run_id, result.case_id, result.attempt, result.status, result.sql, _json(result.answer), data,
                          result.result_rows if result.result_rows is not None else total,
                          int(truncated or result.result_truncated), result.error, result.latency_s, int(result.from_cache),
-                         result.cache_key, result.created_at))
+                         result.cache_key, result.outcome, result.gold_error, result.created_at))
             verdicts.append((result.run_id, result.case_id, vs))
         with self._tx() as con:
             con.executemany(
                 "INSERT OR REPLACE INTO results (run_id, case_id, attempt, status, sql, answer, result, result_rows, result_truncated,"
-                " error, latency_s, from_cache, cache_key, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+                " error, latency_s, from_cache, cache_key, outcome, gold_error, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
             for run_id, case_id, vs in verdicts:
                 self._put_verdicts(con, run_id, case_id, vs)
 
@@ -651,6 +895,13 @@ class Store:
     def get_result(self, run_id: str, case_id: str) -> QuestionResult | None:
         rows = self._query("SELECT * FROM results WHERE run_id=? AND case_id=?", (run_id, case_id))
         return self._result(rows[0]) if rows else None
+
+    def recent_token_use(self, backend: str, *, limit: int = 50) -> tuple[int, int]:
+        """(LLM tokens, answers) of the latest fresh answers of `backend`: a per-question estimate."""
+        rows = self._query("SELECT r.answer FROM results r JOIN runs USING (run_id) WHERE runs.backend=? AND r.from_cache=0 "
+                           "ORDER BY r.rowid DESC LIMIT ?", (backend, limit))
+        tokens = sum(int(((json.loads(r[0]).get("details") or {}).get("usage") or {}).get("total_tokens") or 0) for r in rows)
+        return tokens, len(rows)
 
     def result_statuses(self, run_id: str) -> dict[str, str]:
         """case id -> status of every question recorded in a run (cheap: no tables decoded)."""

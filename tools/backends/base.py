@@ -1,63 +1,79 @@
-"""The backend interface: anything that holds a space and answers questions like Genie.
+"""The backend contract: anything that holds a space and answers questions like Genie.
 
 A backend is the local DuckDB engine (`local`) or a real Genie space (`databricks`); the runner,
-judges and optimizer only see this interface.
+judges and optimizer only see this contract. Every backend subclasses `Backend`: the required
+methods raise until implemented, and each optional power is declared here with its default, so
+callers never probe with `getattr`:
+
+- `deterministic`: asking twice gives the same answer (the optimizer then skips re-asking flips);
+- `remote`: the backend answers from its own copy of the space, which `deploy` replaces;
+- `uses_llm`: answers spend LLM tokens (reported as `Answer.details["usage"]`);
+- `data_identity()`: what gold results depend on (the data, not the answering strategy);
+- `get_space()` / `import_benchmarks()`: the space and the benchmark questions the backend holds;
+- `table_columns(space)`: the real columns of the space's tables (so a column config can be made).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field
 
+from ..errors import ChaosLlamaError
+from ..results import Answer
 from ..space.model import Space
 
-# Genie's message statuses we map every outcome to.
-Status = Literal["COMPLETED", "FAILED", "NO_SQL", "CANCELLED", "QUERY_RESULT_EXPIRED", "TIMEOUT", "ERROR"]
+if TYPE_CHECKING:  # only for annotations: the eval set is not needed to answer questions
+    from ..evalset import EvalSet
 
 
-class Answer(BaseModel):
-    """What a backend answered to one question: generated SQL, its result, and status, like Genie.
+class Backend:
+    """One interface for the local engine and Databricks Genie."""
 
-    `result` is an Arrow table (typed for the local engine; strings for Genie, which returns values
-    as strings). `sql` is Databricks SQL. A question without SQL has `status="NO_SQL"` and a `reason`.
-    """
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    status: Status
-    sql: str | None = None
-    description: str | None = None
-    result: pa.Table | None = Field(default=None, exclude=True)
-    row_count: int | None = None
-    reason: str | None = None  # why no SQL / why it failed
-    error: str | None = None
-    backend: str | None = None
-    latency_s: float | None = None
-    details: dict[str, Any] = Field(default_factory=dict)  # strategy trace: matched example, linked columns...
-
-
-@runtime_checkable
-class Backend(Protocol):
-    """One interface for the local engine and Databricks Genie.
-
-    Optional: `data_identity() -> str`, a stable id of the data queried; the runner keys the
-    gold-result cache on it when present (else on `identity()`).
-    """
-
-    name: str
+    name: str = "backend"
+    deterministic: bool = False
+    remote: bool = False
+    uses_llm: bool = False
 
     def identity(self) -> str:
         """A stable id of the backend's answering behaviour, part of the result-cache key."""
-        ...
+        raise NotImplementedError
+
+    def data_identity(self) -> str:
+        """A stable id of the data queried: the gold-result cache key (default: `identity()`)."""
+        return self.identity()
 
     async def ask(self, space: Space, question: str) -> Answer:
         """Answer one question against `space` (no cross-question context)."""
-        ...
+        raise NotImplementedError
 
-    def execute(
-        self, sql: str, *, max_rows: int | None = None, space: Space | None = None, dialect: str = "databricks"
-    ) -> pa.Table:
+    def execute(self, sql: str, *, max_rows: int | None = None, space: Space | None = None,
+                dialect: str = "databricks") -> pa.Table:
         """Run read-only SQL (gold queries) against the space's tables and return the result."""
-        ...
+        raise NotImplementedError
+
+    def deploy(self, space: Space) -> Any:
+        """Make `space` the version the backend answers from (a remote backend pushes it)."""
+        return None
+
+    def get_space(self) -> Any:
+        """The space the backend holds (`remote` backends); a local engine holds none."""
+        raise ChaosLlamaError(f"the {self.name} backend holds no space of its own; name a space file")
+
+    def import_benchmarks(self) -> EvalSet:
+        """The benchmark questions of the space the backend holds, as an eval set."""
+        raise ChaosLlamaError(f"the {self.name} backend holds no benchmarks; name an eval set file")
+
+    def table_columns(self, space: Space) -> dict[str, list[str]]:
+        """The columns of each table of `space` (identifier -> names), read through `execute`."""
+        out: dict[str, list[str]] = {}
+        for t in space.serialized.tables:
+            try:
+                out[t.identifier] = list(self.execute(f"SELECT * FROM {t.identifier} LIMIT 0", space=space).column_names)
+            except Exception:  # noqa: BLE001 - a table the data lacks has no columns to offer
+                out[t.identifier] = []
+        return out
+
+    def close(self) -> None:
+        """Release connections (optional)."""
+        return None

@@ -35,8 +35,9 @@ from ..errors import (
     SQLExecutionError,
 )
 from ..evalset import EvalSet
+from ..results import Answer
 from ..space.model import Space
-from .base import Answer
+from .base import Backend
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ class _RateSpacer:
 
 
 # ---------------------------------------------------------------- the backend
-class DatabricksGenie:
+class DatabricksGenie(Backend):
     """A Genie space in a Databricks workspace.
 
     Args:
@@ -155,6 +156,7 @@ class DatabricksGenie:
     """
 
     name = "databricks"
+    remote = True  # answers from the version Genie holds: deploy() pushes ours first
 
     def __init__(
         self,
@@ -765,3 +767,14 @@ def _is_network_error(e: BaseException) -> bool:
 def _is_conflict(e: BackendError) -> bool:
     text = str(e)
     return any(s in text for s in ("HTTP 409", "HTTP 412", "ResourceConflict", "Aborted", "etag", "RESOURCE_CONFLICT"))
+
+
+def from_config(config: Any, *, data: list[Any], store: Any = None) -> DatabricksGenie:
+    """A Genie space in a Databricks workspace; auth resolves like the databricks CLI (`profile`,
+    DATABRICKS_* environment variables, OAuth). With `store`, every version pulled or pushed is kept."""
+    if not config.space_id:
+        raise InvalidConfig("the databricks backend needs a Genie space id (--space-id, or backend.space_id in the project file)",
+                            field="space_id")
+    return DatabricksGenie(config.space_id, profile=config.profile, host=config.host, warehouse_id=config.warehouse_id,
+                           rate_per_minute=config.rate_per_minute or None, question_timeout_s=config.question_timeout_s,
+                           settle_s=config.settle_s, store=store)

@@ -20,14 +20,15 @@ import pyarrow as pa
 
 from ..errors import BackendError, ChaosLlamaError, DataLoadError, SQLExecutionError, UnsafeSQL
 from ..generate import GenerationContext, get_strategy, space_key
+from ..results import Answer
 from ..space.model import Space
-from .base import Answer
+from .base import Backend
 
 ENGINE_VERSION = "1"
 MAX_ENTITY_VALUES = 1000  # per column, most frequent first; Genie also bounds its value dictionaries
 
 
-class LocalGenie:
+class LocalGenie(Backend):
     """The offline Genie engine over DuckDB.
 
     Args:
@@ -49,6 +50,8 @@ class LocalGenie:
         self.con = con_or_path
         self.name = name
         self.strategy = strategy
+        self.uses_llm = strategy == "llm"
+        self.deterministic = not self.uses_llm  # the offline strategies answer the same way every time
         self.max_rows = max_rows
         if strategy == "llm":
             generator_options.setdefault("config", llm)
@@ -195,3 +198,14 @@ def _execute(con, sql: str, *, table_map: dict[str, str] | None, max_rows: int |
         raise
     except Exception as e:  # a bug below must not crash a run; it becomes a failed answer
         raise SQLExecutionError(f"{type(e).__name__}: {e}") from e
+
+
+def from_config(config: Any, *, data: list[Any], store: Any = None) -> LocalGenie:
+    """The embedded engine over a DuckDB database built from `data` (CSV/Parquet, .duckdb, PostgreSQL dump)."""
+    from ..data.loaders import build_database
+    from ..errors import InvalidConfig
+
+    if not data:
+        raise InvalidConfig("no data for the local engine: name CSV/Parquet files or folders, a .duckdb file or a PostgreSQL "
+                            "dump (--data, or 'data' in the project file)", field="data")
+    return LocalGenie(build_database(list(data)), strategy=config.strategy, llm=config.llm)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections import defaultdict
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ..backends import Backend, open_backend
 from ..errors import InvalidInput
-from ..evaluate import open_databricks_backend, open_local_backend
-from ..store import DEFAULT_WORKSPACE
+from ..project import BackendConfig
+from ..scoring import Score, breakdown, score
+from ..store import DEFAULT_WORKSPACE, Store
 
 
 def console() -> Console:
@@ -32,32 +33,37 @@ def progress_bar(title: str):
     return bar, callback
 
 
-def score_rows(result) -> list[tuple[str, str, int, int, float]]:
-    """(split, category, correct, total, accuracy) rows from a RunResult, overall rows first."""
-    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for q in result.rows:
-        for key in ((q.split or "-", "ALL"), (q.split or "-", q.category or "-")):
-            counts[key][1] += 1
-            counts[key][0] += int(bool(q.correct))
+def score_rows(result) -> list[tuple[str, str, Score]]:
+    """(split, category, score) rows of a RunResult: per split its overall row first, then its categories."""
+    rows: list[tuple[str, str, Score]] = []
     order = {"train": 0, "val": 1, "test": 2}
-    rows = [(s, c, n[0], n[1], n[0] / n[1] if n[1] else 0.0) for (s, c), n in counts.items()]
-    rows.sort(key=lambda r: (order.get(r[0], 9), r[1] != "ALL", r[1]))
+    splits = sorted({r.split or "-" for r in result.rows}, key=lambda s: (order.get(s, 9), s))
+    for split in splits:
+        mine = [r for r in result.rows if (r.split or "-") == split]
+        rows.append((split, "ALL", score(mine)))
+        rows += [(split, cat, sc) for cat, sc in breakdown(mine, lambda r: r.category, default="-").items()]
     return rows
 
 
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.0%}"
+
+
 def print_scores(title: str, result, out: Console) -> None:
+    """Accuracy with the wrong-answer and refusal rates beside it, per split and category."""
     table = Table(title=title, title_justify="left")
-    for col, just in (("split", "left"), ("category", "left"), ("correct", "right"), ("accuracy", "right")):
+    for col, just in (("split", "left"), ("category", "left"), ("right", "right"), ("accuracy", "right"),
+                      ("wrong", "right"), ("refused", "right"), ("errors", "right")):
         table.add_column(col, justify=just)
-    for split, cat, ok, n, acc in score_rows(result):
-        table.add_row(split, cat, f"{ok}/{n}", f"{acc:.0%}", style="bold" if cat == "ALL" else None)
+    for split, cat, sc in score_rows(result):
+        table.add_row(split, cat, f"{sc.right}/{sc.scored}", _pct(sc.accuracy), f"{sc.wrong} ({_pct(sc.wrong_rate)})",
+                      f"{sc.refused} ({_pct(sc.refusal_rate)})", str(sc.error), style="bold" if cat == "ALL" else None)
     out.print(table)
-    errors = sum(1 for q in result.rows if q.status in ("ERROR", "TIMEOUT"))
-    out.print(
-        f"run [bold]{result.run_id}[/]: {result.correct}/{result.total} correct "
-        f"({(result.accuracy or 0):.1%}); backend calls {result.backend_calls}, cache hits {result.cache_hits}, "
-        f"errors {errors}"
-    )
+    sc = result.score
+    gold = f"; [bold red]{sc.gold_error} gold errors[/] (not counted: fix the eval set, see `chaos-llama evalset check`)" \
+        if sc.gold_error else "; 0 gold errors"
+    out.print(f"run [bold]{result.run_id}[/]: {sc.line()}; backend calls {result.backend_calls}, cache hits {result.cache_hits}, "
+              f"errors {sc.error}{gold}")
 
 
 def result_json(result) -> dict:
@@ -84,15 +90,20 @@ def add_backend_args(sp: argparse.ArgumentParser) -> None:
                     help="wait after pushing a version before asking it (databricks; Genie rebuilds its context; default 30)")
 
 
-def backend_from_args(args: argparse.Namespace, store=None):
-    """The backend the command line names (local engine or a Genie space)."""
+def backend_config(args: argparse.Namespace) -> BackendConfig:
+    """The backend settings the command line names (local engine or a Genie space)."""
     if args.backend == "databricks":
-        return open_databricks_backend(args.space_id, profile=args.profile, host=args.host, warehouse_id=args.warehouse_id,
-                                       rate_per_minute=args.rate or None, settle_s=args.settle, store=store)
-    if not args.data:
+        return BackendConfig(kind="databricks", space_id=args.space_id, profile=args.profile, host=args.host,
+                             warehouse_id=args.warehouse_id, rate_per_minute=args.rate or None, settle_s=args.settle)
+    return BackendConfig(kind="local", strategy=args.strategy)
+
+
+def backend_from_args(args: argparse.Namespace, store: Store | None = None) -> Backend:
+    """The backend the command line names; with `store`, a Genie backend keeps there every version it pulls or pushes."""
+    if args.backend != "databricks" and not args.data:
         raise InvalidInput("--data is required for the local engine: CSV/Parquet files or folders, a .duckdb file, or a PostgreSQL dump",
                            field="data")
-    return open_local_backend(args.data, strategy=args.strategy)
+    return open_backend(backend_config(args), data=args.data or (), store=store)
 
 
 def space_name(path: str | Path | None, fallback: str) -> str:

@@ -24,8 +24,8 @@ from rich.table import Table
 from ..backends.databricks import NativeAssessment
 from ..benchmarks import DECIDED, compare_native, link_cases
 from ..errors import InvalidConfig, InvalidEvalSet, did_you_mean
-from ..evaluate import open_databricks_backend
 from ..evalset import evalset_from_benchmarks, load_evalset, save_evalset
+from ..evaluate import open_databricks_backend
 from ..runner import build_run_result
 from ..store import DEFAULT_WORKSPACE, Store
 from . import EXIT_FAIL, EXIT_OK
@@ -92,8 +92,6 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .evalset import load_evalset
-
     evalset = load_evalset(args.path)
     if not evalset.cases:
         raise InvalidEvalSet("the eval set has no questions; nothing to export", source=str(args.path))

@@ -6,7 +6,8 @@ import argparse
 import json
 
 from ..errors import InvalidInput
-from ..evaluate import DEFAULT_JUDGES, evaluate, load_inputs, remote_inputs
+from ..evaluate import evaluate, load_inputs, remote_inputs
+from ..project import DEFAULT_JUDGES
 from ..judges.custom import load_user_judges
 from ..store import Store
 from . import EXIT_OK

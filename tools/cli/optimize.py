@@ -10,6 +10,7 @@ from pathlib import Path
 from ..errors import InvalidInput
 from ..evaluate import bundled_example, load_inputs, remote_inputs
 from ..optimize.loop import optimize
+from ..optimize.model import OptimizeSettings
 from ..report import render_markdown, write_report
 from ..store import Store, export_workspace, restore_workspace
 from . import EXIT_OK
@@ -32,6 +33,8 @@ def add_arguments(op: argparse.ArgumentParser) -> None:
     op.add_argument("--budget", type=int, help="most backend questions to ask, the final test included")
     op.add_argument("--max-changes", type=int, default=40, help="most edits per change set")
     op.add_argument("--alpha", type=float, default=0.05, help="sign-test significance level for keeping a change")
+    op.add_argument("--wrong-cost", type=float, default=1.0,
+                    help="what a confident wrong answer costs against a right answer's +1 (a refusal costs 0; default 1)")
     op.add_argument("--reasks", type=int, help="re-asks of flipped questions (default: 0 if deterministic, else 2)")
     op.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite:///<workspace>/mlflow.db; 'databricks' on Databricks)")
     op.add_argument("--experiment", help="MLflow experiment (default: chaos-llama/<space>)")
@@ -78,17 +81,16 @@ def _optimize(args: argparse.Namespace) -> int:
                                    field="space" if not space_path else "evalset")
             space, evalset = load_inputs(space_path, evalset_path, seed=args.seed)
             backend = backend_from_args(args)
-        tracking = False if args.no_tracking else (args.tracking_uri or True)
-        options = {}
-        if args.proposer == "llm":
-            options["config"] = {k: v for k, v in (("base_url", args.llm_base_url), ("model", args.llm_model)) if v}
-        result = optimize(
-            space, evalset, backend, store=store, proposer=args.proposer, max_epochs=args.max_epochs,
-            patience=args.patience, budget=args.budget, seed=args.seed, workspace=workspace, tracking=tracking,
-            experiment=args.experiment, alpha=args.alpha, max_changes=args.max_changes, reasks=args.reasks,
-            concurrency=args.concurrency, proposer_options=options,
-            progress=lambda msg: print(msg, file=sys.stderr, flush=True),
+        settings = OptimizeSettings(
+            proposer=args.proposer, max_epochs=args.max_epochs, patience=args.patience, budget=args.budget, seed=args.seed,
+            alpha=args.alpha, wrong_cost=args.wrong_cost, max_changes=args.max_changes, reasks=args.reasks,
+            concurrency=args.concurrency, workspace=workspace, experiment=args.experiment,
+            tracking=None if args.no_tracking else (args.tracking_uri or True),
+            proposer_options={"config": {k: v for k, v in (("base_url", args.llm_base_url), ("model", args.llm_model)) if v}}
+            if args.proposer == "llm" else {},
         )
+        result = optimize(space, evalset, backend, settings, store=store,
+                          progress=lambda msg: print(msg, file=sys.stderr, flush=True))
         report = write_report(result, args.report or workspace / "reports" / f"{result.opt_id}.html")
         best = workspace / "reports" / f"{result.opt_id}.best.yaml"
         best.write_text(result.best_space_yaml, encoding="utf-8")

@@ -92,7 +92,8 @@ for _mod in (execution, sql_equivalence, sql_valid, failure_analysis):
 for _name, (_fn, _needs, _desc) in llm.REGISTRY.items():  # answers_question, semantically_equivalent, follows_instructions
     JUDGES[_name] = JudgeSpec(name=_name, fn=_fn, needs=_needs, description=_desc)
 _BUILTIN += tuple(llm.REGISTRY)
+BUILTIN_JUDGES = _BUILTIN  # judges that ship with Chaos Llama (their verdicts may be cached)
 
 __all__ = [
-    "FIELDS", "JUDGES", "GoldResult", "Judge", "JudgeSpec", "Verdict", "check_needs", "get_judge", "register_judge",
+    "BUILTIN_JUDGES", "FIELDS", "JUDGES", "GoldResult", "Judge", "JudgeSpec", "Verdict", "check_needs", "get_judge", "register_judge",
 ]

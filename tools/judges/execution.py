@@ -52,9 +52,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..backends.base import Answer
 from ..errors import JudgeError
 from ..evalset import EvalCase
+from ..results import Answer
 from ..space.model import Space
 from .base import GoldResult, Verdict
 

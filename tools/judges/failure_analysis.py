@@ -24,8 +24,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ..backends.base import Answer
 from ..evalset import EvalCase
+from ..results import Answer
 from ..space.model import Space
 from ._sqlshape import SQLParseError, parse_one, space_schema, strip_table_qualifiers
 from .base import GoldResult, Verdict

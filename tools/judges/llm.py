@@ -360,8 +360,6 @@ class LLMJudge:
         examples = list(self.definition.examples)
         rt = self.runtime
         if rt.store is not None and rt.few_shot > 0:
-            from ..labels import few_shot_examples
-
             examples += few_shot_examples(rt.store, self.definition.name, k=rt.few_shot, exclude_questions={case.question})
         return render_prompt(self.definition, case_context(case, generated, expected, space), examples)
 
@@ -527,3 +525,58 @@ __all__ = [
     "MalformedJudgment", "OpenAIChat", "case_context", "current_runtime", "judge_runtime", "load_judge_file",
     "parse_judgment", "pending_verdict", "render_prompt", "render_table",
 ]
+
+
+# ---------------------------------------------------------------- few-shot examples from human labels
+def labeled_cases(store: Any, judge: str, *, exclude_splits: tuple[str, ...] = ()) -> list[tuple[Any, Any, Any]]:
+    """(label, case, judge verdict or None) for the latest labels of `judge`, newest last."""
+    out = []
+    cases_by_run: dict[str, dict[str, Any]] = {}
+    verdicts_by_run: dict[str, dict[str, list[Any]]] = {}
+    for label in store.get_labels(judge=judge):
+        if label.run_id not in cases_by_run:
+            run = store.get_run(label.run_id)
+            cases_by_run[label.run_id] = {c.id: c for c in store.get_evalset(run.evalset_hash).cases} if run else {}
+            verdicts_by_run[label.run_id] = store.get_verdicts(label.run_id)
+        case = cases_by_run[label.run_id].get(label.case_id)
+        if case is None or (case.split in exclude_splits):
+            continue
+        verdict = next((v for v in verdicts_by_run[label.run_id].get(label.case_id, []) if v.judge == judge), None)
+        out.append((label, case, verdict))
+    return out
+
+
+def few_shot_examples(store: Any, judge: str, *, k: int = 3, exclude_questions: set[str] | None = None) -> list[FewShot]:
+    """Labeled cases as prompt examples: disagreements with the judge first, then the newest.
+
+    Test-split questions are never used, nor any question in `exclude_questions` (the case being
+    judged must not see its own label).
+    """
+    if k <= 0:
+        return []
+    rows = labeled_cases(store, judge, exclude_splits=("test",))
+    exclude = exclude_questions or set()
+    ranked = []
+    for order, (label, case, verdict) in enumerate(rows):
+        if case.question in exclude:
+            continue
+        disagrees = verdict is not None and isinstance(verdict.value, bool) and verdict.value != label.value
+        ranked.append((not disagrees, -order, label, case, verdict))
+    ranked.sort(key=lambda r: (r[0], r[1]))
+    out = []
+    results: dict[tuple[str, str], Any] = {}
+    for _, _, label, case, verdict in ranked[:k]:
+        key = (label.run_id, label.case_id)
+        if key not in results:
+            results[key] = store.get_result(label.run_id, label.case_id)
+        res = results[key]
+        if label.note:
+            why = label.note
+        elif verdict is not None and verdict.value == label.value and verdict.rationale:
+            why = verdict.rationale
+        else:
+            why = f"A person judged this answer {'correct' if label.value else 'incorrect'}."
+        out.append(FewShot(question=case.question, generated_sql=res.sql if res else None,
+                           result_sample=render_table(res.result, 5) if res is not None and res.result is not None else None,
+                           gold_sql=case.gold_sql[0] if case.gold_sql else None, result=label.value, rationale=why))
+    return out

@@ -10,7 +10,7 @@ says who judged).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -29,6 +29,7 @@ from .llm import (
 )
 
 TEST = "test"
+VISIBLE = ("train", "val")  # splits whose questions may be judged here
 GoldLookup = Callable[[str], Any]  # gold SQL -> its executed result (pa.Table) or None
 
 
@@ -93,15 +94,16 @@ def _judges_for(run: Any, judges: list[str] | None) -> list[str]:
     return [j for j in run.judges if j in DEFINITIONS] or ["answers_question"]
 
 
-def _open_items(store: Any, run_id: str, judges: list[str] | None, *, record_rules: bool = True):
-    """(run, space, cases, open (case, result, judge) triples, rule verdict count), test questions excluded."""
+def _open_items(store: Any, run_id: str, judges: list[str] | None, *, record_rules: bool = True,
+                splits: Sequence[str] = VISIBLE):
+    """(run, space, open (case, result, judge) triples, rule verdict count) of the questions in `splits`."""
     run, cases, space = _run_context(store, run_id)
     names = _judges_for(run, judges)
     verdicts = store.get_verdicts(run_id)
     open_, ruled = [], 0
     for res in store.get_results(run_id):
         case = cases.get(res.case_id)
-        if case is None or case.split == TEST:
+        if case is None or case.split not in splits:
             continue
         have = {v.judge: v for v in verdicts.get(res.case_id, [])}
         for name in names:
@@ -126,11 +128,12 @@ def _add_judges(store: Any, run: Any, names: list[str]) -> None:
         store.update_run(run.run_id, judges=list(run.judges) + missing)
 
 
-def pending(store: Any, run_id: str, judges: list[str] | None = None, *, limit: int = 10) -> PendingView:
-    """Questions of a train/val run still needing an LLM judge's verdict, with their context."""
+def pending(store: Any, run_id: str, judges: list[str] | None = None, *, limit: int = 10,
+            splits: Sequence[str] = VISIBLE) -> PendingView:
+    """Questions (of `splits`) of a run still needing an LLM judge's verdict, with their context."""
     if not 1 <= limit <= 100:
         raise InvalidInput(f"limit must be 1..100, got {limit!r}", field="limit")
-    run, space, open_, ruled = _open_items(store, run_id, judges)
+    run, space, open_, ruled = _open_items(store, run_id, judges, splits=splits)
     items = [
         PendingItem(case_id=case.id, judge=name, question=case.question, category=case.category, split=case.split,
                     status=res.status, generated_sql=res.sql,
@@ -144,28 +147,34 @@ def pending(store: Any, run_id: str, judges: list[str] | None = None, *, limit: 
                        total_pending=len(open_), items=items, decided_by_rule=ruled)
 
 
-def submit(store: Any, run_id: str, verdicts: list[Submission], *, source: str = "assistant") -> SubmitResult:
-    """Record verdicts for a run's questions (train/val only); all are checked before any is written."""
+def submit(store: Any, run_id: str, verdicts: list[Submission], *, source: str = "assistant",
+           splits: Sequence[str] = VISIBLE) -> SubmitResult:
+    """Record verdicts for a run's questions (of `splits`); all are checked before any is written.
+
+    A question outside `splits` is as unknown as one the run does not hold (same message).
+    """
     if not verdicts:
         raise InvalidInput("give at least one verdict", field="verdicts")
     run, cases, _space = _run_context(store, run_id)
-    answered = store.result_statuses(run_id)
+    answered = [c for c in store.result_statuses(run_id) if getattr(cases.get(c), "split", None) in splits]
     for i, s in enumerate(verdicts):
         if s.judge not in DEFINITIONS:
-            raise InvalidInput(f"verdicts[{i}]: {s.judge!r} is not an LLM judge.{did_you_mean(s.judge, DEFINITIONS)}", field=f"verdicts[{i}].judge")
-        case = cases.get(s.case_id)
-        if case is not None and case.split == TEST:
-            raise InvalidInput(f"verdicts[{i}]: that question is held out (test split) and cannot be judged here", field=f"verdicts[{i}].case_id")
+            raise InvalidInput(f"verdicts[{i}]: {_short(s.judge)} is not an LLM judge.{did_you_mean(s.judge, DEFINITIONS)}",
+                               field=f"verdicts[{i}].judge")
         if s.case_id not in answered:
-            visible = [c for c in answered if getattr(cases.get(c), "split", None) != TEST]
-            raise InvalidInput(f"verdicts[{i}]: no question {s.case_id!r} in run {run_id!r}.{did_you_mean(s.case_id, visible)}",
+            raise InvalidInput(f"verdicts[{i}]: no question {_short(s.case_id)} in run {run_id!r}.{did_you_mean(s.case_id, answered)}",
                                field=f"verdicts[{i}].case_id")
     for s in verdicts:
         store.put_verdicts(run_id, s.case_id, [Verdict(judge=s.judge, value=s.value, rationale=s.rationale,
                                                        details={"source": source})])
     _add_judges(store, run, sorted({s.judge for s in verdicts}))
-    _, _, left, _ = _open_items(store, run_id, sorted({s.judge for s in verdicts}), record_rules=False)
+    _, _, left, _ = _open_items(store, run_id, sorted({s.judge for s in verdicts}), record_rules=False, splits=splits)
     return SubmitResult(run_id=run_id, recorded=len(verdicts), pending_left=len(left))
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    r = repr(value)
+    return r if len(r) <= limit else r[: limit - 1] + "…'"
 
 
 # ---------------------------------------------------------------- MCP sampling
@@ -180,13 +189,14 @@ class SamplingRequest(BaseModel):
 
 
 def sampling_request(store: Any, run_id: str, judge: str, case_id: str | None = None, *,
-                     gold_result: GoldLookup | None = None, max_tokens: int = 400) -> SamplingRequest | None:
+                     gold_result: GoldLookup | None = None, max_tokens: int = 400,
+                     splits: Sequence[str] = VISIBLE) -> SamplingRequest | None:
     """The prompt for the next pending question of `judge` (or `case_id`), or None when none is pending."""
-    run, space, open_, _ = _open_items(store, run_id, [judge])
+    run, space, open_, _ = _open_items(store, run_id, [judge], splits=splits)
     if case_id is not None:
         open_ = [o for o in open_ if o[0].id == case_id]
         if not open_:
-            raise InvalidInput(f"question {case_id!r} has no pending {judge!r} verdict in run {run_id!r}", field="case_id")
+            raise InvalidInput(f"question {_short(case_id)} has no pending {judge!r} verdict in run {run_id!r}", field="case_id")
     if not open_:
         return None
     case, res, name = open_[0]

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backends.base import Answer
 from ..evalset import EvalCase
+from ..results import Answer
 from ..space.model import Space
 from ._sqlshape import SQLParseError, parse_one, space_schema, strip_table_qualifiers
 from .base import GoldResult, Verdict

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backends.base import Answer
 from ..errors import did_you_mean
 from ..evalset import EvalCase
+from ..results import Answer
 from ..space.model import Space
 from ._sqlshape import SQLParseError, parse_one
 from .base import GoldResult, Verdict

@@ -1,5 +1,5 @@
 """Automated optimization: an epoch loop of evaluate → analyse → propose → validate → apply →
-keep or revert, with pluggable proposers (`proposers/`), paired statistics (`stats`) and the
+keep or revert, with pluggable proposers (`proposers/`), paired statistics (`tools/scoring.py`) and the
 test split locked until one final scoring.
 
 Imports are lazy so `chaos-llama --help` does not load the runner, judges or MLflow.

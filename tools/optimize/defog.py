@@ -24,6 +24,7 @@ def run(defog_dir: Path, workspace: Path, *, dbs: list[str] | None = None, max_e
     from ..evalset import assign_splits
     from ..store import Store
     from .loop import optimize
+    from .model import OptimizeSettings
 
     csv = defog_dir / "questions_gen_postgres.csv"
     names = dbs or sorted(p.name for p in defog_dir.iterdir() if (p / f"{p.name}.sql").exists())
@@ -34,7 +35,7 @@ def run(defog_dir: Path, workspace: Path, *, dbs: list[str] | None = None, max_e
         space = defog_space(defog_dir / db)
         evalset = assign_splits(load_defog_questions(csv, db=db), seed=seed)
         with Store(workspace / f"{db}.db") as store:
-            r = optimize(space, evalset, backend, store=store, max_epochs=max_epochs, seed=seed, workspace=workspace,
+            r = optimize(space, evalset, backend, OptimizeSettings(max_epochs=max_epochs, seed=seed, workspace=workspace), store=store,
                          progress=lambda m, db=db: print(f"[{db}] {m}", file=sys.stderr, flush=True))
             # Reporting only, after the loop finished: the initial space's test score, never used to choose.
             from ..runner import run_eval_sync

@@ -2,10 +2,14 @@
 candidate version → evaluate train and val → keep or revert; the test split is scored once, at
 the end, on the version chosen by val.
 
-Keep-or-revert uses paired, per-question evidence only: the questions the candidate fixed and
-broke on train+val, confirmed by asking them again when the backend is nondeterministic, must
-pass an exact one-sided sign test (McNemar's exact test), and val must not lose more questions
-than it gains. An aggregate delta that noise alone could produce never keeps a change.
+Keep-or-revert uses paired, per-question evidence only (tools/scoring.py). Each answer has a
+utility: +1 right, 0 refused or error, -wrong_cost wrong (a confident wrong answer costs what a
+right answer earns by default). On train+val, the questions whose utility rose must outnumber
+those whose utility fell by more than an exact one-sided sign test calls noise (McNemar's exact
+test), the change must not add wrong answers beyond noise (the same test on wrong answers added
+against removed), and val utility must not fall. Flips are confirmed by asking again when the
+backend is nondeterministic. So a change that trades refusals for confident wrong answers is
+never kept, and an aggregate delta that noise alone could produce never keeps a change.
 
 The state is written to the store after every step under a deterministic id (from the space,
 eval set, backend and settings), and every evaluation has a deterministic run id, so running the
@@ -17,55 +21,48 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidConfig, InvalidSpace
 from ..evalset import EvalSet, assign_splits, evalset_hash
-from ..runner import RunResult, case_dialect, run_eval
-from ..space.changes import ChangeSet, Journal, apply_changes, diff_spaces, revert
+from ..failures import Failure, extract_failures
+from ..runner import RunResult, build_run_result, run_eval
+from ..scoring import Outcome, breakdown, compare, score
+from ..space.changes import Journal, apply_changes, diff_spaces, revert
 from ..space.io import space_hash, space_to_yaml
 from ..space.model import Space
 from ..space.validate import ensure_valid
 from ..store import Store, _now
-from . import stats
 from .model import (
     EpochRecord,
-    Failure,
     FinalScore,
     OptimizationResult,
     OptimizationState,
+    OptimizeSettings,
     SplitScore,
     TriedChange,
 )
 from .proposers import Proposer, TableData, get_proposer
 from .state import load_state, save_state
 
-JUDGES = ("execution", "failure_analysis")
 Progress = Callable[[str], Any]
 
 
 def _score(result: RunResult, split: str) -> SplitScore:
     rows = [r for r in result.rows if r.split == split]
-    correct = sum(r.correct is True for r in rows)
-    cats: dict[str, list[bool]] = {}
-    for r in rows:
-        cats.setdefault(r.category or "uncategorized", []).append(r.correct is True)
-    return SplitScore(correct=correct, total=len(rows), accuracy=correct / len(rows) if rows else 0.0,
-                      by_category={k: sum(v) / len(v) for k, v in sorted(cats.items())}, run_id=result.run_id)
+    return SplitScore(**score(rows).model_dump(exclude={"scored", "accuracy", "wrong_rate", "refusal_rate", "error_rate"}),
+                      run_id=result.run_id, by_category=breakdown(rows, lambda r: r.category))
 
 
-def _correct(result: RunResult) -> dict[str, bool]:
-    return {r.case_id: r.correct is True for r in result.rows}
+def _outcomes(result: RunResult) -> dict[str, Outcome | None]:
+    return {r.case_id: r.outcome for r in result.rows}
 
 
 def _is_deterministic(backend: Any) -> bool:
-    """Whether asking twice gives the same answer: declared by the backend, else the offline retrieval engine."""
-    declared = getattr(backend, "deterministic", None)
-    if declared is not None:
-        return bool(declared)
-    return getattr(backend, "strategy", None) == "retrieval"
+    """Whether asking twice gives the same answer, as the backend declares it."""
+    return bool(getattr(backend, "deterministic", False))
 
 
 def optimization_id(space: Space, evalset: EvalSet, backend_identity: str, settings: dict[str, Any]) -> str:
@@ -76,17 +73,17 @@ def optimization_id(space: Space, evalset: EvalSet, backend_identity: str, setti
 
 class _Loop:
     def __init__(self, space: Space, evalset: EvalSet, backend: Any, *, store: Store, proposer: Proposer,
-                 state: OptimizationState, judges: Sequence[str], concurrency: int, reasks: int, alpha: float,
-                 max_changes: int, max_epochs: int, patience: int, budget: int | None, tracker: Any,
-                 progress: Progress | None, workspace: Path | None):
+                 state: OptimizationState, settings: OptimizeSettings, reasks: int, tracker: Any, progress: Progress | None):
         self.space0, self.evalset, self.backend, self.store = space, evalset, backend, store
-        self.proposer, self.state, self.judges = proposer, state, tuple(judges)
-        self.concurrency, self.reasks, self.alpha, self.max_changes = concurrency, reasks, alpha, max_changes
-        self.max_epochs, self.patience, self.budget = max_epochs, patience, budget
-        self.tracker, self.progress, self.workspace = tracker, progress, workspace
+        self.proposer, self.state, self.settings, self.reasks = proposer, state, settings, reasks
+        self.judges = tuple(settings.judges)
+        self.tracker, self.progress = tracker, progress
         self.space_key = state.space_key
         self.sizes = {s: len(evalset.split(s)) for s in ("train", "val", "test")}
         self.by_id = {c.id: c for c in evalset.cases}
+
+    def utility(self, sc: SplitScore) -> float:
+        return sc.utility(self.settings.wrong_cost) or 0.0
 
     # ---------------------------------------------------------------- plumbing
     def say(self, msg: str) -> None:
@@ -106,15 +103,15 @@ class _Loop:
             raise AssertionError("the test split is only ever scored by the final step")  # defense in depth
         run_id = f"{self.state.opt_id}-{label}-{split}-{space_hash(space)[:10]}"
         result = await run_eval(evalset or self.evalset, self.backend, space, store=self.store, judges=self.judges,
-                                split=split if evalset is None else None, run_id=run_id, concurrency=self.concurrency,
+                                split=split if evalset is None else None, run_id=run_id, concurrency=self.settings.concurrency,
                                 use_cache=use_cache, space_key=self.space_key)
         self.state.backend_calls += result.backend_calls
         return result
 
     def budget_left(self) -> int | None:
-        if self.budget is None:
+        if self.settings.budget is None:
             return None
-        return self.budget - self.state.backend_calls - self.sizes["test"]  # the final test is always affordable
+        return self.settings.budget - self.state.backend_calls - self.sizes["test"]  # the final test is always affordable
 
     # ---------------------------------------------------------------- steps
     async def run(self) -> None:
@@ -124,7 +121,7 @@ class _Loop:
             for split in ("train", "val"):
                 self.say(f"baseline: evaluating {split}")
                 st.baseline[split] = _score(await self.evaluate(space, split, "base"), split)
-            st.best_val, st.best_train = st.baseline["val"].accuracy, st.baseline["train"].accuracy
+            st.best_val, st.best_train = self.utility(st.baseline["val"]), self.utility(st.baseline["train"])
             st.phase = "propose"
             self.save()
             self.track_epoch(0, st.baseline)
@@ -143,13 +140,13 @@ class _Loop:
 
     def should_stop(self) -> str | None:
         st = self.state
-        if len(st.epochs) >= self.max_epochs:
-            return f"reached max_epochs={self.max_epochs}"
-        if st.stale_epochs >= self.patience:
-            return f"no val gain for {st.stale_epochs} epoch(s) (patience={self.patience})"
+        if len(st.epochs) >= self.settings.max_epochs:
+            return f"reached max_epochs={self.settings.max_epochs}"
+        if st.stale_epochs >= self.settings.patience:
+            return f"no val gain for {st.stale_epochs} epoch(s) (patience={self.settings.patience})"
         left = self.budget_left()
         if left is not None and left < self.sizes["train"] + self.sizes["val"]:
-            return f"budget: {self.state.backend_calls} of {self.budget} backend questions used, too few left for an epoch"
+            return f"budget: {self.state.backend_calls} of {self.settings.budget} backend questions used, too few left for an epoch"
         return None
 
     def history(self) -> list[TriedChange]:
@@ -163,23 +160,11 @@ class _Loop:
                 epoch=e.epoch, message=e.message, changes=e.changes, accepted=e.decision == "accepted", reason=e.reason,
                 train_fixed=e.train_fixed, train_broken=e.train_broken, val_fixed=len(e.val_fixed),
                 val_broken=len(e.val_broken),
-                val_delta=(cand_val.accuracy - base_val.accuracy) if base_val and cand_val else 0.0))
+                val_delta=(self.utility(cand_val) - self.utility(base_val)) if base_val and cand_val else 0.0))
         return out
 
     async def failures(self, result: RunResult) -> list[Failure]:
-        verdicts = self.store.get_verdicts(result.run_id)
-        out = []
-        for row in result.rows:
-            if row.split != "train" or row.correct is True:
-                continue
-            case = self.by_id[row.case_id]
-            fa = next((v for v in verdicts.get(row.case_id, []) if v.judge == "failure_analysis"), None)
-            out.append(Failure(
-                case_id=case.id, question=case.question, gold_sql=case.gold_sql, dialect=case_dialect(case) or "databricks",
-                category=case.category, status=row.status, generated_sql=row.sql,
-                analysis=str(fa.value) if fa and fa.value is not None else None, rationale=fa.rationale if fa else row.error,
-                details=fa.details if fa else {}))
-        return out
+        return extract_failures(result, self.evalset, self.store, split="train")
 
     async def propose(self) -> None:
         st = self.state
@@ -199,7 +184,7 @@ class _Loop:
             self.save()
             return
         self.say(f"epoch {epoch}: {len(failures)} failing train question(s); proposing with {self.proposer.name}")
-        changes = self.proposer.propose(base, failures, budget=self.max_changes, history=self.history())
+        changes = self.proposer.propose(base, failures, budget=self.settings.max_changes, history=self.history())
         record.message = changes.message
         record.changes = [c.model_dump(exclude_none=True) for c in changes.changes]
         if not changes.changes:
@@ -241,39 +226,42 @@ class _Loop:
         base_runs = {s: await self.evaluate(base, s, "cur") for s in ("train", "val")}
         cand_runs = {s: await self.evaluate(candidate, s, "cand") for s in ("train", "val")}
         record.candidate_scores = {s: _score(cand_runs[s], s) for s in ("train", "val")}
-        before = {**_correct(base_runs["train"]), **_correct(base_runs["val"])}
-        after = {**_correct(cand_runs["train"]), **_correct(cand_runs["val"])}
-        paired = stats.compare(before, after)
-        fixed, broken = paired.fixed, paired.broken
-        if self.reasks and (fixed or broken):
-            fixed, broken = await self.confirm(base, candidate, fixed, broken, record)
+        before = {**_outcomes(base_runs["train"]), **_outcomes(base_runs["val"])}
+        after = {**_outcomes(cand_runs["train"]), **_outcomes(cand_runs["val"])}
+        if self.reasks:
+            after = await self.confirm(base, candidate, before, after, record)
+        paired = compare(before, after, wrong_cost=self.settings.wrong_cost)
         val_ids = {c.id for c in self.evalset.split("val")}
-        record.train_fixed = [q for q in fixed if q not in val_ids]
-        record.train_broken = [q for q in broken if q not in val_ids]
-        record.val_fixed = [q for q in fixed if q in val_ids]
-        record.val_broken = [q for q in broken if q in val_ids]
-        p = stats.sign_test(len(fixed), len(broken))
-        record.p_value = p
-        evidence = (f"{len(fixed)} fixed vs {len(broken)} broken on train+val (val {len(record.val_fixed)} vs "
-                    f"{len(record.val_broken)}), sign test p={p:.4f}")
-        if len(fixed) > len(broken) and p <= self.alpha and len(record.val_broken) <= len(record.val_fixed):
-            record.decision, record.reason = "accepted", f"{evidence} <= alpha={self.alpha}"
+        record.train_fixed = [q for q in paired.fixed if q not in val_ids]
+        record.train_broken = [q for q in paired.broken if q not in val_ids]
+        record.val_fixed = [q for q in paired.fixed if q in val_ids]
+        record.val_broken = [q for q in paired.broken if q in val_ids]
+        record.new_wrong, record.fewer_wrong = len(paired.new_wrong), len(paired.fewer_wrong)
+        record.improved, record.worsened = len(paired.improved), len(paired.worsened)
+        record.p_value, record.wrong_p_value = paired.p_value, paired.wrong_p_value
+        val_gain = self.utility(record.candidate_scores["val"]) - self.utility(record.base_scores["val"])
+        alpha = self.settings.alpha
+        evidence = (f"utility up on {paired.improved.__len__()} vs down on {len(paired.worsened)} questions of train+val "
+                    f"(p={paired.p_value:.4f}); {len(paired.fixed)} fixed, {len(paired.broken)} broken; wrong answers "
+                    f"+{len(paired.new_wrong)}/-{len(paired.fewer_wrong)}; val utility {val_gain:+.3f}")
+        adds_wrong = len(paired.new_wrong) > len(paired.fewer_wrong) and paired.wrong_p_value <= alpha
+        if paired.utility_gain > 0 and paired.p_value <= alpha and not adds_wrong and val_gain >= 0:
+            record.decision, record.reason = "accepted", f"{evidence}; p <= alpha={alpha}"
             st.current_version = record.candidate_version or st.current_version
         else:
-            why = ("val lost more than it gained" if len(record.val_broken) > len(record.val_fixed)
-                   else f"not significant (alpha={self.alpha})" if len(fixed) > len(broken) else "no net gain")
+            why = ("adds wrong answers beyond noise" if adds_wrong
+                   else "val utility fell" if val_gain < 0
+                   else f"not significant (alpha={alpha})" if paired.utility_gain > 0 else "no net gain")
             record.decision, record.reason = "rejected", f"{evidence}: {why}; reverted"
             # Revert through the journal: exact, and checked against the base version's content.
             restored = revert(candidate, Journal.model_validate(record.journal))
             if space_hash(restored) != space_hash(base):
                 raise AssertionError("journal revert did not restore the base version")  # never expected
             st.current_version = record.base_version
-        cand_val = record.candidate_scores["val"].accuracy
-        if record.decision == "accepted" and (cand_val > st.best_val or
-                                              (cand_val == st.best_val and record.candidate_scores["train"].accuracy > st.best_train)):
+        cand_val, cand_train = self.utility(record.candidate_scores["val"]), self.utility(record.candidate_scores["train"])
+        if record.decision == "accepted" and (cand_val > st.best_val or (cand_val == st.best_val and cand_train > st.best_train)):
             improved = cand_val > st.best_val
-            st.best_version, st.best_val = st.current_version, cand_val
-            st.best_train = record.candidate_scores["train"].accuracy
+            st.best_version, st.best_val, st.best_train = st.current_version, cand_val, cand_train
             st.stale_epochs = 0 if improved else st.stale_epochs + 1
         else:
             st.stale_epochs += 1
@@ -282,23 +270,22 @@ class _Loop:
         self.say(f"epoch {record.epoch}: {record.decision} ({record.reason})")
         self.track_epoch(record.epoch, record.candidate_scores, record)
 
-    async def confirm(self, base: Space, candidate: Space, fixed: list[str], broken: list[str],
-                      record: EpochRecord) -> tuple[list[str], list[str]]:
-        """Ask flipped questions again on both versions; keep only flips that hold every time."""
-        flipped = EvalSet(name=f"{self.evalset.name}-flipped-e{record.epoch}",
-                          cases=[self.by_id[q] for q in fixed + broken])
-        base_ok: dict[str, list[bool]] = {q: [] for q in fixed + broken}
-        cand_ok: dict[str, list[bool]] = {q: [] for q in fixed + broken}
+    async def confirm(self, base: Space, candidate: Space, before: dict[str, Outcome | None], after: dict[str, Outcome | None],
+                      record: EpochRecord) -> dict[str, Outcome | None]:
+        """Ask flipped questions again on both versions; a flip that does not hold every time counts as unchanged."""
+        flipped = [q for q in before if q in after and before[q] != after[q]]
+        if not flipped:
+            return after
+        sub = EvalSet(name=f"{self.evalset.name}-flipped-e{record.epoch}", cases=[self.by_id[q] for q in flipped])
+        seen: dict[str, dict[str, set]] = {q: {"cur": {before[q]}, "cand": {after[q]}} for q in flipped}
         for k in range(self.reasks):
-            for space, sink, label in ((base, base_ok, "cur"), (candidate, cand_ok, "cand")):
-                res = await self.evaluate(space, "flipped", f"e{record.epoch}-reask{k}-{label}", use_cache=False,
-                                          evalset=flipped)
-                for q, ok in _correct(res).items():
-                    sink[q].append(ok)
-        record.reasked = len(fixed + broken) * self.reasks * 2
-        kept_fixed = [q for q in fixed if not any(base_ok[q]) and all(cand_ok[q])]
-        kept_broken = [q for q in broken if all(base_ok[q]) and not any(cand_ok[q])]
-        return kept_fixed, kept_broken
+            for space, label in ((base, "cur"), (candidate, "cand")):
+                res = await self.evaluate(space, "flipped", f"e{record.epoch}-reask{k}-{label}", use_cache=False, evalset=sub)
+                for q, o in _outcomes(res).items():
+                    seen[q][label].add(o)
+        record.reasked = len(flipped) * self.reasks * 2
+        # a flip holds when each version answered the same way every time
+        return {**after, **{q: after[q] if len(seen[q]["cur"]) == 1 and len(seen[q]["cand"]) == 1 else before[q] for q in flipped}}
 
     async def final(self) -> None:
         """Score the best version on val (cached) and, once, on test."""
@@ -308,25 +295,38 @@ class _Loop:
         val = await self.evaluate(best, "val", "cur")
         test = await self.evaluate(best, "test", "final")
         vs, ts = _score(val, "val"), _score(test, "test")
-        st.final = FinalScore(version=st.best_version, val=vs, test=ts, val_test_gap=vs.accuracy - ts.accuracy)
+        gap = vs.accuracy - ts.accuracy if vs.accuracy is not None and ts.accuracy is not None else None
+        st.final = FinalScore(version=st.best_version, val=vs, test=ts, val_test_gap=gap)
         st.status, st.phase, st.finished_at = "completed", "done", _now()
         st.stopped_because = st.stopped_because or "finished"
         self.save()
         if self.tracker is not None:
-            self.tracker.log_metrics({"final_val_accuracy": vs.accuracy, "final_test_accuracy": ts.accuracy,
-                                      "val_test_gap": st.final.val_test_gap}, step=len(st.epochs))
+            self.tracker.log_metrics({**_metrics("final_val", vs), **_metrics("final_test", ts), "val_test_gap": st.final.val_test_gap},
+                                     step=len(st.epochs))
 
     def track_epoch(self, epoch: int, scores: dict[str, SplitScore], record: EpochRecord | None = None) -> None:
         if self.tracker is None:
             return
-        metrics = {f"{s}_accuracy": sc.accuracy for s, sc in scores.items()}
+        metrics: dict[str, float] = {}
+        for s, sc in scores.items():
+            metrics.update(_metrics(s, sc))
         metrics["backend_calls"] = self.state.backend_calls
         if record is not None:
             metrics.update({"accepted": float(record.decision == "accepted"), "fixed": len(record.train_fixed) + len(record.val_fixed),
-                            "broken": len(record.train_broken) + len(record.val_broken)})
+                            "broken": len(record.train_broken) + len(record.val_broken), "new_wrong": record.new_wrong})
             if record.p_value is not None:
                 metrics["p_value"] = record.p_value
         self.tracker.log_metrics(metrics, step=epoch)
+
+
+def _metrics(prefix: str, sc: SplitScore) -> dict[str, float]:
+    """A split's accuracy, wrong-answer and refusal rates (and per category) as MLflow metrics."""
+    out = {f"{prefix}_{k}": v for k, v in (("accuracy", sc.accuracy), ("wrong_rate", sc.wrong_rate),
+                                          ("refusal_rate", sc.refusal_rate)) if v is not None}
+    for cat, c in sc.by_category.items():
+        name = "".join(ch if ch.isalnum() or ch in "_-." else "_" for ch in cat)
+        out.update({f"{prefix}_{name}_{k}": v for k, v in (("accuracy", c.accuracy), ("wrong_rate", c.wrong_rate)) if v is not None})
+    return out
 
 
 def _result(state: OptimizationState, store: Store, space_title: str, evalset: EvalSet | None = None) -> OptimizationResult:
@@ -336,19 +336,8 @@ def _result(state: OptimizationState, store: Store, space_title: str, evalset: E
                       if sc and e.decision == "accepted" and e.candidate_version == state.best_version), None)
     train_run = train_run or (state.baseline.get("train").run_id if state.baseline.get("train") else None)
     if train_run:
-        from ..runner import build_run_result
-
         res = build_run_result(store, train_run, evalset=evalset)
-        cases = {c.id: c for c in (evalset or store.get_evalset(res.evalset_hash)).cases}
-        verdicts = store.get_verdicts(train_run)
-        for row in res.rows:
-            if row.split == "train" and row.correct is not True:
-                fa = next((v for v in verdicts.get(row.case_id, []) if v.judge == "failure_analysis"), None)
-                c = cases[row.case_id]
-                remaining.append(Failure(case_id=c.id, question=c.question, gold_sql=c.gold_sql, category=c.category,
-                                         status=row.status, generated_sql=row.sql,
-                                         analysis=str(fa.value) if fa and fa.value is not None else None,
-                                         rationale=fa.rationale if fa else row.error))
+        remaining = extract_failures(res, evalset or store.get_evalset(res.evalset_hash), store, split="train")
     return OptimizationResult(
         opt_id=state.opt_id, space_title=space_title, proposer=state.proposer, settings=state.settings,
         status=state.status, stopped_because=state.stopped_because, initial_version=state.initial_version,
@@ -370,58 +359,34 @@ def load_result(store: Store, opt_id: str) -> OptimizationResult:
     return _result(state, store, title)
 
 
-async def optimize_async(
-    space: Space,
-    evalset: EvalSet,
-    backend: Any,
-    *,
-    store: Store,
-    proposer: str | Proposer = "heuristic",
-    max_epochs: int = 5,
-    patience: int = 2,
-    budget: int | None = None,
-    seed: int = 0,
-    workspace: str | Path | None = None,
-    tracking: str | bool | None = None,
-    experiment: str | None = None,
-    alpha: float = 0.05,
-    max_changes: int = 40,
-    reasks: int | None = None,
-    judges: Sequence[str] = JUDGES,
-    concurrency: int = 4,
-    proposer_options: dict[str, Any] | None = None,
-    progress: Progress | None = None,
-    opt_id: str | None = None,
-) -> OptimizationResult:
+async def optimize_async(space: Space, evalset: EvalSet, backend: Any, settings: OptimizeSettings | None = None, *, store: Store,
+                         proposer: Proposer | None = None, progress: Progress | None = None,
+                         opt_id: str | None = None) -> OptimizationResult:
     """Optimize `space` on `evalset`'s train split, select by val, score test once; see `optimize`."""
-    if max_epochs < 1 or patience < 1:
-        raise InvalidConfig(f"max_epochs and patience must be >= 1, got {max_epochs!r} and {patience!r}", field="max_epochs")
-    if not 0 < alpha < 1:
-        raise InvalidConfig(f"alpha must be between 0 and 1, got {alpha!r}", field="alpha")
+    settings = settings or OptimizeSettings()
     if any(c.split is None for c in evalset.cases):
-        evalset = assign_splits(evalset, seed=seed)
+        evalset = assign_splits(evalset, seed=settings.seed)
     sizes = {s: len(evalset.split(s)) for s in ("train", "val", "test")}
     empty = [s for s, n in sizes.items() if n == 0]
     if empty:
         raise InvalidConfig(f"eval set {evalset.name!r} has no {empty[0]} questions; optimization needs train, val and test "
                             f"(counts: {sizes})", field="evalset")
+    budget = settings.budget
     if budget is not None and budget < 2 * (sizes["train"] + sizes["val"]) + sizes["test"]:
         raise InvalidConfig(f"budget {budget} backend questions is too small: a baseline and one epoch on "
                             f"{sizes['train']} train + {sizes['val']} val questions plus the final {sizes['test']} test "
                             f"questions need {2 * (sizes['train'] + sizes['val']) + sizes['test']}", field="budget")
-    workspace = Path(workspace) if workspace is not None else None
-    deterministic = _is_deterministic(backend)
-    reasks = (0 if deterministic else 2) if reasks is None else reasks
-    name = proposer if isinstance(proposer, str) else getattr(proposer, "name", type(proposer).__name__)
-    settings = {"proposer": name, "max_epochs": max_epochs, "patience": patience, "budget": budget, "seed": seed,
-                "alpha": alpha, "max_changes": max_changes, "reasks": reasks, "judges": list(judges)}
-    opt_id = opt_id or optimization_id(space, evalset, backend.identity(), settings)
+    workspace = Path(settings.workspace) if settings.workspace is not None else None
+    reasks = (0 if _is_deterministic(backend) else 2) if settings.reasks is None else settings.reasks
+    name = getattr(proposer, "name", type(proposer).__name__) if proposer is not None else settings.proposer
+    ident = {**settings.identity(), "proposer": name, "reasks": reasks}
+    opt_id = opt_id or optimization_id(space, evalset, backend.identity(), ident)
     state = load_state(store, opt_id)
     space_key = Store.space_key_for(space)
     if state is None:
         version = store.put_space_version(space, space_key=space_key, message="optimization start")
         state = OptimizationState(opt_id=opt_id, space_key=space_key, evalset_hash=evalset_hash(evalset),
-                                  backend=backend.identity(), proposer=name, settings=settings,
+                                  backend=backend.identity(), proposer=name, settings=ident,
                                   initial_version=version.version_id, current_version=version.version_id,
                                   best_version=version.version_id, started_at=_now())
         save_state(store, state)
@@ -430,33 +395,32 @@ async def optimize_async(
     if state.status == "completed":
         return _result(state, store, space.title, evalset)
 
-    if isinstance(proposer, str):
-        options = dict(proposer_options or {})
+    if proposer is None:
+        options = dict(settings.proposer_options)
         if name == "heuristic":
             options.setdefault("data", TableData(backend, space))
         proposer = get_proposer(name, **options)
 
     tracker = None
-    if tracking:
+    if settings.tracking:
         from ..tracking import Tracker, default_tracking_uri
 
-        uri = default_tracking_uri(workspace or Path(store.path).parent) if tracking is True else str(tracking)
+        root = workspace or Path(store.path).parent
+        uri = default_tracking_uri(root) if settings.tracking is True else str(settings.tracking)
         state.settings["tracking_uri"] = uri
         try:
-            tracker = Tracker(uri, experiment=experiment or f"chaos-llama/{space_key}",
-                              artifact_root=(workspace or Path(store.path).parent) / "mlartifacts")
+            tracker = Tracker(uri, experiment=settings.experiment or f"chaos-llama/{space_key}", artifact_root=root / "mlartifacts")
         except Exception as e:  # noqa: BLE001 - an unusable tracking store, said before anything is spent
             raise InvalidConfig(f"MLflow tracking to {uri!r} is not available ({type(e).__name__}: {e}); "
                                 "fix the tracking URI or run without tracking (--no-tracking)", field="tracking_uri") from None
         state.tracking_run_id = tracker.start(run_name=opt_id, run_id=state.tracking_run_id,
-                                              params={**settings, "backend": state.backend, "evalset": evalset.name,
+                                              params={**ident, "backend": state.backend, "evalset": evalset.name,
                                                       "train": sizes["train"], "val": sizes["val"], "test": sizes["test"]},
                                               tags={"chaos_llama.opt_id": opt_id, "chaos_llama.space": space_key})
         save_state(store, state)
 
-    loop = _Loop(space, evalset, backend, store=store, proposer=proposer, state=state, judges=judges,
-                 concurrency=concurrency, reasks=reasks, alpha=alpha, max_changes=max_changes, max_epochs=max_epochs,
-                 patience=patience, budget=budget, tracker=tracker, progress=progress, workspace=workspace)
+    loop = _Loop(space, evalset, backend, store=store, proposer=proposer, state=state, settings=settings, reasks=reasks,
+                 tracker=tracker, progress=progress)
     try:
         await loop.run()
     except BaseException:
@@ -489,7 +453,7 @@ def _log_artifacts(tracker: Any, result: OptimizationResult, store: Store) -> No
         for s, sc in e.candidate_scores.items():
             if sc.run_id:
                 rows += [{"epoch": e.epoch, "version": e.candidate_version, "split": s, "case_id": r.case_id,
-                          "status": r.status, "correct": r.correct}
+                          "status": r.status, "outcome": r.outcome}
                          for r in _rows(store, sc.run_id)]
     tracker.log_text("\n".join(json.dumps(r) for r in rows), "results/per_question.jsonl")
     tracker.log_text(render_markdown(result), "report/summary.md")
@@ -497,31 +461,24 @@ def _log_artifacts(tracker: Any, result: OptimizationResult, store: Store) -> No
 
 
 def _rows(store: Store, run_id: str) -> list[Any]:
-    from ..runner import build_run_result
-
     return build_run_result(store, run_id).rows
 
 
-def optimize(space: Space, evalset: EvalSet, backend: Any, **kwargs: Any) -> OptimizationResult:
+def optimize(space: Space, evalset: EvalSet, backend: Any, settings: OptimizeSettings | None = None, *, store: Store,
+             proposer: Proposer | None = None, progress: Progress | None = None, opt_id: str | None = None) -> OptimizationResult:
     """Optimize a space automatically, within a budget, leaving an auditable trail.
 
-    Epochs of: evaluate train → failure analyses → `proposer` returns a ChangeSet → validate →
-    apply as a stored candidate version → evaluate train and val → keep (paired sign test on
-    train+val flips, val not worse) or revert through the journal. Stops after `max_epochs`, after
-    `patience` epochs without a val gain, or when `budget` (backend questions asked, the final
-    test included) runs short. The best version by val is scored on test once.
+    Epochs of: evaluate train → failures (tools/failures.py) → the proposer returns a ChangeSet →
+    validate → apply as a stored candidate version → evaluate train and val → keep (paired sign
+    tests on train+val, see the module docstring) or revert through the journal. Stops after
+    `max_epochs`, after `patience` epochs without a val gain, or when `budget` (backend questions
+    asked, the final test included) runs short. The best version by val is scored on test once.
 
     Args:
+        settings: an `OptimizeSettings` (proposer, stopping rules, budget, alpha, wrong_cost, tracking...).
         store: the workspace store; the loop state lives there, so calling again with the same
             inputs resumes a killed run (or returns the finished result).
-        proposer: a registered name (`heuristic`, `llm`) or a Proposer object.
-        tracking: True for MLflow in `<workspace>/mlflow.db`, a tracking URI (e.g. `databricks`),
-            or None/False for none.
-        alpha: significance level of the one-sided sign test on flipped questions.
-        reasks: times each flipped question is asked again on both versions (default 0 for a
-            deterministic backend, else 2).
+        proposer: a Proposer object instead of the registered `settings.proposer`.
     """
-    return asyncio.run(optimize_async(space, evalset, backend, **kwargs))
-
-
-optimize_sync = optimize
+    return asyncio.run(optimize_async(space, evalset, backend, settings, store=store, proposer=proposer, progress=progress,
+                                      opt_id=opt_id))

@@ -1,4 +1,4 @@
-"""What the optimization loop records and hands around: failures, tried changes, epochs, state, result.
+"""What the optimization loop records and hands around: tried changes, epochs, state, result (failures: tools/failures.py).
 
 Everything is a pydantic model so the loop state lives in the store as JSON (a killed run
 resumes from it) and the report and MLflow artifacts are rendered from the same records.
@@ -6,26 +6,16 @@ resumes from it) and the report and MLflow artifacts are rendered from the same 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from ..failures import Failure
+from ..project import DEFAULT_JUDGES
+from ..scoring import DEFAULT_WRONG_COST, Score
+
 SPLITS = ("train", "val", "test")
-
-
-class Failure(BaseModel):
-    """One failing TRAIN question as a proposer sees it: question, gold, what was generated, why it failed."""
-
-    case_id: str
-    question: str
-    gold_sql: list[str]
-    dialect: str = "databricks"  # of the gold SQL (defog golds are PostgreSQL)
-    category: str | None = None  # the eval set's category
-    status: str = "COMPLETED"
-    generated_sql: str | None = None
-    analysis: str | None = None  # failure_analysis category, e.g. MISSING_JOIN
-    rationale: str | None = None
-    details: dict[str, Any] = Field(default_factory=dict)
 
 
 class TriedChange(BaseModel):
@@ -43,15 +33,40 @@ class TriedChange(BaseModel):
     train_broken: list[str] = Field(default_factory=list)
     val_fixed: int = 0
     val_broken: int = 0
-    val_delta: float = 0.0
+    val_delta: float = 0.0  # change of val utility
 
 
-class SplitScore(BaseModel):
-    correct: int
-    total: int
-    accuracy: float
-    by_category: dict[str, float] = Field(default_factory=dict)
+class OptimizeSettings(BaseModel):
+    """How `optimize` runs: proposer, stopping rules, budget, the acceptance test, tracking."""
+
+    proposer: str = "heuristic"
+    proposer_options: dict[str, Any] = Field(default_factory=dict)  # e.g. {"config": {"base_url": ..., "model": ...}}
+    max_epochs: int = Field(5, ge=1)
+    patience: int = Field(2, ge=1, description="stop after this many epochs without a val gain")
+    budget: int | None = Field(None, ge=0, description="most backend questions to ask, the final test included")
+    seed: int = 0
+    alpha: float = Field(0.05, gt=0, lt=1, description="sign-test significance level for keeping a change")
+    wrong_cost: float = Field(DEFAULT_WRONG_COST, ge=0, description="what a wrong answer costs against a right answer's +1 "
+                                                                    "(a refusal costs 0)")
+    max_changes: int = Field(40, ge=1, description="most edits per change set")
+    reasks: int | None = Field(None, ge=0, description="re-asks of flipped questions (default: 0 if deterministic, else 2)")
+    judges: list[str] = Field(default_factory=lambda: list(DEFAULT_JUDGES))
+    concurrency: int = Field(4, ge=1)
+    tracking: str | bool | None = Field(None, description="True: MLflow in <workspace>/mlflow.db; a tracking URI; None: off")
+    experiment: str | None = None
+    workspace: Path | None = None
+
+    def identity(self) -> dict[str, Any]:
+        """The settings that decide what the loop does (the optimization id hashes them)."""
+        return self.model_dump(mode="json", include={"proposer", "max_epochs", "patience", "budget", "seed", "alpha",
+                                                     "wrong_cost", "max_changes", "reasks", "judges"})
+
+
+class SplitScore(Score):
+    """One split's outcomes in one run (right, wrong, refused, error, gold_error and their rates)."""
+
     run_id: str | None = None
+    by_category: dict[str, Score] = Field(default_factory=dict)
 
 
 class EpochRecord(BaseModel):
@@ -70,8 +85,13 @@ class EpochRecord(BaseModel):
     train_broken: list[str] = Field(default_factory=list)
     val_fixed: list[str] = Field(default_factory=list)
     val_broken: list[str] = Field(default_factory=list)
+    new_wrong: int = 0  # questions (train+val) the candidate answers wrongly that were not wrong before
+    fewer_wrong: int = 0  # questions no longer answered wrongly
+    improved: int = 0  # questions whose utility rose (right +1, refused/error 0, wrong -wrong_cost)
+    worsened: int = 0
     reasked: int = 0  # flipped questions asked again to confirm the flip (nondeterministic backends)
-    p_value: float | None = None
+    p_value: float | None = None  # sign test of improved vs worsened
+    wrong_p_value: float | None = None  # sign test that wrong answers were added
     decision: Literal["accepted", "rejected", "invalid", "empty", "pending"] = "pending"
     reason: str = ""
 
@@ -98,8 +118,8 @@ class OptimizationState(BaseModel):
     initial_version: str = ""
     current_version: str = ""
     best_version: str = ""
-    best_val: float = -1.0
-    best_train: float = -1.0
+    best_val: float = -1e9  # val utility of the best version (right - wrong_cost * wrong, per question)
+    best_train: float = -1e9
     stale_epochs: int = 0  # epochs since val last improved
     backend_calls: int = 0
     epochs: list[EpochRecord] = Field(default_factory=list)
