@@ -6,6 +6,8 @@ judges and optimizer only see this interface.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import pyarrow as pa
@@ -44,6 +46,12 @@ class Backend(Protocol):
 
     Optional: `data_identity() -> str`, a stable id of the data queried; the runner keys the
     gold-result cache on it when present (else on `identity()`).
+
+    Optional: `answer_deadline_s: float`, declared by a backend that times its own answering (a
+    remote service with a queue before each question, like Genie). Its `ask` calls
+    `question_accepted()` once the service accepted the question and returns a TIMEOUT answer by
+    itself within `answer_deadline_s` after that; the runner then times only that span (never the
+    queue, rate-limit or settle wait before it) and records the backend's own latency.
     """
 
     name: str
@@ -61,3 +69,18 @@ class Backend(Protocol):
     ) -> pa.Table:
         """Run read-only SQL (gold queries) against the space's tables and return the result."""
         ...
+
+
+# The runner's hook for the current `ask`: set per call, inherited by the backend's coroutine.
+_ACCEPTED: ContextVar[Callable[[], None] | None] = ContextVar("chaos_llama_question_accepted", default=None)
+
+
+def question_accepted() -> None:
+    """Tell the caller that the service accepted the question being asked: answering starts now.
+
+    A backend that declares `answer_deadline_s` calls this from `ask` right after its start request
+    succeeded; a no-op when nobody is timing the call.
+    """
+    hook = _ACCEPTED.get()
+    if hook is not None:
+        hook()
