@@ -103,6 +103,35 @@ def load_inputs(space_path: str | Path, evalset_path: str | Path, *, seed: int =
     return space, evalset
 
 
+class RunInputs(BaseModel):
+    """What a stored run was asked with: enough to resume it with the same questions and version."""
+
+    model_config = {"arbitrary_types_allowed": True}
+
+    run_id: str
+    status: str
+    space: Space
+    evalset: EvalSet
+    split: str | None = None
+    judges: list[str]
+    backend: str
+
+
+def run_inputs(workspace: str | Path, run_id: str) -> RunInputs:
+    """The space version, eval set, split and judges of run `run_id` in the workspace's store."""
+    from .errors import InvalidConfig, did_you_mean
+    from .store import Store
+
+    with Store.open(workspace) as store:
+        run = store.get_run(run_id)
+        if run is None:
+            known = [r.run_id for r in store.list_runs(limit=200)]
+            raise InvalidConfig(f"no run {run_id!r} in workspace '{workspace}'.{did_you_mean(run_id, known)}", field="resume")
+        space = store.get_space_version(run.space_version, space_key=run.space_key).space
+        return RunInputs(run_id=run.run_id, status=run.status, space=space, evalset=store.get_evalset(run.evalset_hash),
+                         split=run.split, judges=list(run.judges), backend=run.backend)
+
+
 def evaluate(
     space: Space,
     evalset: EvalSet,
@@ -115,11 +144,15 @@ def evaluate(
     progress: Callable | None = None,
     use_cache: bool = True,
     judge_model: dict | None = None,
+    run_id: str | None = None,
+    retry_errors: bool = False,
 ):
     """Run, judge and store one evaluation; returns the runner's `RunResult`.
 
     `judge_model` (base_url, model, api_key_env) answers LLM judges; without it they use the
-    CHAOS_JUDGE_* environment variables, or stay pending for a person or an assistant.
+    CHAOS_JUDGE_* environment variables, or stay pending for a person or an assistant. With
+    `run_id` of a stored run, that run is resumed: only questions it has not recorded are asked
+    (with `retry_errors`, its ERROR/TIMEOUT questions too) and it ends completed.
     """
     from .judges.llm import OpenAIChat, judge_runtime
     from .runner import run_eval_sync
@@ -141,6 +174,8 @@ def evaluate(
                 concurrency=concurrency,
                 progress=progress,
                 use_cache=use_cache,
+                run_id=run_id,
+                retry_errors=retry_errors,
             )
     finally:
         close = getattr(store, "close", None)

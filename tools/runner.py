@@ -612,8 +612,8 @@ def _check_resumable(run: Run, *, es_hash: str, version: str, split: str | None,
     if diffs:
         what, old, new = diffs[0]
         raise InvalidConfig(
-            f"cannot resume run {run.run_id!r}: its {what} was {old!r}, now {new!r}. "
-            "Start a new run (omit run_id), or use rejudge() to change judges.",
+            f"cannot resume run {run.run_id!r}: its {what} {'were' if what == 'judges' else 'was'} {old!r}, now {new!r}. "
+            "Start a new run instead (without --resume / run_id); to change judges, re-judge the stored answers.",
             field="run_id",
         )
 
