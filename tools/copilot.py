@@ -58,9 +58,10 @@ class CopilotSettings(BaseModel):
     evalset: Path | None = Field(None, description="eval set file; None with a Databricks backend: the space's benchmarks")
     data: list[Path] = Field(default_factory=list)
     databricks: dict[str, Any] | None = Field(None, description="DatabricksGenie options (space_id, profile, host, warehouse_id, ...)")
-    judge_model: dict[str, Any] | None = Field(None, description="OpenAI-compatible endpoint for LLM judges (base_url, model, api_key_env)")
+    judge_model: dict[str, Any] | str | None = Field(
+        None, description="chat model for LLM judges: 'databricks:<endpoint>' or {provider, model, base_url, api_key_env, ...}")
     strategy: str = "retrieval"
-    llm: dict[str, Any] | None = None
+    llm: dict[str, Any] | str | None = Field(None, description="the llm strategy's chat model (same forms as judge_model)")
     judges: list[str] = Field(default_factory=lambda: ["execution", "failure_analysis"])
     split_seed: int = 0
     workspace: Path = Path(".chaos-llama")
@@ -402,6 +403,7 @@ class Copilot:
         self._previews: dict[str, tuple[int, Any, str, str]] = {}  # id -> (base revision, new space, message, diff)
         self._lock = threading.RLock()
         self._tokens_seen = [0, 0]  # LLM tokens, fresh answers: the per-question estimate for the token budget
+        self._judge_chat: Any = None
         self.author = author or settings.author
 
     # ------------------------------------------------------------ lazy state
@@ -905,10 +907,12 @@ class Copilot:
 
     # ------------------------------------------------------------ tools: LLM judges and human labels
     def _judging(self):
-        from .judges.llm import OpenAIChat, judge_runtime
+        from .chat import Chat
+        from .judges.llm import judge_runtime
 
-        model = OpenAIChat(self.settings.judge_model) if self.settings.judge_model else None
-        return judge_runtime(store=self.store, ledger=self.ledger, model=model)
+        if self._judge_chat is None and self.settings.judge_model:
+            self._judge_chat = Chat(self.settings.judge_model)  # one client per session (and one auth setup)
+        return judge_runtime(store=self.store, ledger=self.ledger, model=self._judge_chat)
 
     def judge_pending(self, run_id: str, judges: list[str] | None = None, limit: int = 10):
         """Train/val questions of a run still needing an LLM judge's verdict (never test questions)."""

@@ -23,6 +23,8 @@ Served (shapes from the SDK's `service/dashboards.py` and `service/sql.py` datac
   ``POST .../attachments/{a}/execute-query``
 - ``POST|GET|LIST .../eval-runs``, ``.../eval-runs/{r}/results[/{id}]`` (benchmark evaluations)
 - ``POST /api/2.0/sql/statements``, ``GET /api/2.0/sql/statements/{id}[/result/chunks/{n}]``
+- ``POST /serving-endpoints/chat/completions`` (model serving's OpenAI-compatible path; `model` names
+  an endpoint added with `add_serving_endpoint`, answered with deterministic or recorded replies)
 
 Faults (each request draws once from a seeded RNG with probability `fault_rate`, among the kinds
 that apply to it): ``429`` (with Retry-After), ``500``, ``503``, ``drop`` (connection closed with
@@ -204,6 +206,7 @@ class Emulator:
         self.messages: dict[str, _Message] = {}
         self.conversations: dict[str, _Conversation] = {}
         self.trashed: dict[str, _SpaceState] = {}
+        self.serving: dict[str, Any] = {}  # endpoint name -> reply(messages) -> str
         self.statements: dict[str, dict[str, Any]] = {}
         self.eval_runs: dict[str, dict[str, Any]] = {}
         self.forced: dict[str, tuple[str, str | None]] = {}
@@ -229,6 +232,11 @@ class Emulator:
         if outcome not in FORCED_OUTCOMES:
             raise InvalidConfig(f"unknown outcome {outcome!r}.{did_you_mean(outcome, FORCED_OUTCOMES)}", field="outcome")
         self.forced[question] = (outcome, error_type)
+
+    def add_serving_endpoint(self, name: str, reply: Any) -> None:
+        """Serve a model serving endpoint: `reply` is a function of the chat messages returning the
+        reply text, or a dict of recorded replies keyed by the last message's content."""
+        self.serving[name] = reply if callable(reply) else (lambda messages, _r=dict(reply): _r[messages[-1]["content"]])
 
     def add_user(self, token: str, *, user_id: int, manage: bool = False) -> None:
         """Accept `token` as another user: CAN RUN (own conversations only), or CAN MANAGE with `manage`."""
@@ -467,6 +475,7 @@ class Emulator:
         ("GET", r"/api/2\.0/sql/statements/(?P<statement_id>[^/]+)", "get_statement"),
         ("GET", r"/api/2\.0/sql/statements/(?P<statement_id>[^/]+)/result/chunks/(?P<chunk>\d+)", "get_chunk"),
         ("GET", r"/api/2\.0/sql/warehouses/(?P<warehouse_id>[^/]+)", "get_warehouse"),
+        ("POST", r"/serving-endpoints/chat/completions", "serving_chat"),
     ]
 
     def _route(self, method: str, path: str) -> tuple[str, dict[str, str]]:
@@ -832,6 +841,29 @@ class Emulator:
         sid, index = params["statement_id"], int(params["chunk"])
         self._statement_json(sid, with_result=False)  # 404 for unknown statements
         return self._chunk(sid, index)
+
+    # ------------------------------------------------------------ model serving
+    async def _h_serving_chat(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        """A chat completion from a served endpoint, in the OpenAI format model serving answers with."""
+        name, messages = data.get("model"), data.get("messages")
+        if not isinstance(name, str) or not name:
+            raise _HTTPError(400, "BAD_REQUEST", "Field 'model' (the serving endpoint's name) is required")
+        if name not in self.serving:
+            raise _HTTPError(404, "RESOURCE_DOES_NOT_EXIST", f"Endpoint with name '{name}' does not exist.")
+        if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) and "content" in m for m in messages):
+            raise _HTTPError(400, "BAD_REQUEST", "Field 'messages' must be a non-empty list of {role, content}")
+        try:
+            text = await asyncio.to_thread(self.serving[name], messages)
+        except KeyError as e:
+            raise _HTTPError(400, "BAD_REQUEST", f"the emulator has no recorded reply for this request ({e})") from None
+        prompt_tokens = sum(len(str(m.get("content", ""))) for m in messages) // 4 + 1
+        completion_tokens = len(text) // 4 + 1
+        self.stats["serving_calls"] += 1
+        self.stats["serving_tokens"] += prompt_tokens + completion_tokens
+        return {"id": f"chatcmpl-{uuid.uuid4().hex[:12]}", "object": "chat.completion", "created": int(time.time()), "model": name,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                          "total_tokens": prompt_tokens + completion_tokens}}
 
     # ------------------------------------------------------------ benchmark evaluations
     async def _h_create_eval_run(self, params: dict[str, str], data: dict[str, Any], **_: Any) -> dict[str, Any]:

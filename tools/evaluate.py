@@ -143,25 +143,27 @@ def evaluate(
     concurrency: int = 4,
     progress: Callable | None = None,
     use_cache: bool = True,
-    judge_model: dict | None = None,
+    judge_model: dict | str | None = None,
     run_id: str | None = None,
     retry_errors: bool = False,
 ):
     """Run, judge and store one evaluation; returns the runner's `RunResult`.
 
-    `judge_model` (base_url, model, api_key_env) answers LLM judges; without it they use the
+    `judge_model` (a `ChatModel`: ``"databricks:<endpoint>"``, or base_url, model, api_key_env)
+    answers LLM judges; without it they use the
     CHAOS_JUDGE_* environment variables, or stay pending for a person or an assistant. With
     `run_id` of a stored run, that run is resumed: only questions it has not recorded are asked
     (with `retry_errors`, its ERROR/TIMEOUT questions too) and it ends completed.
     """
-    from .judges.llm import OpenAIChat, judge_runtime
+    from .chat import Chat
+    from .judges.llm import judge_runtime
     from .runner import run_eval_sync
     from .store import Store
 
     workspace = Path(workspace)
     workspace.mkdir(parents=True, exist_ok=True)
     store = Store(workspace / "chaos.db")
-    model = OpenAIChat(judge_model) if judge_model else None
+    model = Chat(judge_model) if judge_model else None
     try:
         with judge_runtime(store=store, model=model):  # LLM judge calls are cached in the store
             return run_eval_sync(

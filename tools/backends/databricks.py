@@ -133,6 +133,31 @@ def _no_retry_clock() -> Any:
     return NoRetryClock()
 
 
+def sdk_config(*, host: str | None = None, token: str | None = None, profile: str | None = None,
+               retry_timeout_s: float = 30, http_timeout_s: float = 60) -> Any:
+    """A databricks-sdk `Config` (unified auth: arguments, DATABRICKS_* variables, a profile, OAuth)
+    whose retries are ours: the SDK's silent retries stop at once (`_no_retry_clock`) and a host
+    that never answered fails fast (`_reachability_adapter`). `retry_timeout_s` only bounds the
+    SDK's start-up host probe. Bad auth settings raise InvalidConfig, the token scrubbed."""
+    try:
+        from databricks.sdk.core import Config
+    except ImportError as e:  # pragma: no cover - a declared dependency
+        raise InvalidConfig(f"Databricks needs databricks-sdk ({e}); pip install databricks-sdk") from None
+    kwargs: dict[str, Any] = {k: v for k, v in (("host", host), ("token", token), ("profile", profile)) if v}
+    kwargs.update(retry_timeout_seconds=max(1, int(retry_timeout_s)), http_timeout_seconds=max(1, int(http_timeout_s)))
+    # Newest first: an older SDK without an option keeps its own behaviour for it.
+    attempts = ({"clock": _no_retry_clock(), "http_adapter": _reachability_adapter(CONNECT_TIMEOUT_S)}, {"clock": _no_retry_clock()}, {})
+    for extra in attempts:
+        try:
+            return Config(**extra, **kwargs)
+        except TypeError:
+            continue
+        except ValueError as e:
+            message = str(e).replace(token, "***") if token else str(e)
+            raise InvalidConfig(f"cannot configure Databricks auth: {message}", field="profile" if profile else "host") from None
+    raise AssertionError("unreachable: the last attempt passes no optional argument")
+
+
 class _NoResponse(BackendError):
     """No HTTP response came back (connection dropped, read timed out): the request may have landed."""
 
@@ -299,25 +324,10 @@ class DatabricksGenie:
     def client(self) -> Any:
         """The `WorkspaceClient` (created on first use)."""
         if self._client is None:
-            try:
-                from databricks.sdk import WorkspaceClient
-                from databricks.sdk.core import Config
-            except ImportError as e:  # pragma: no cover - a declared dependency
-                raise InvalidConfig(f"the Databricks backend needs databricks-sdk ({e}); pip install databricks-sdk") from None
-            kwargs: dict[str, Any] = {k: v for k, v in (("host", self._host), ("token", self.__token), ("profile", self.profile)) if v}
-            kwargs.update(retry_timeout_seconds=int(self.retry_timeout_s), http_timeout_seconds=int(self.http_timeout_s))
-            # Newest first: an older SDK without an option keeps its own behaviour for it.
-            attempts = ({"clock": _no_retry_clock(), "http_adapter": _reachability_adapter(CONNECT_TIMEOUT_S)},
-                        {"clock": _no_retry_clock()}, {})
-            try:
-                for extra in attempts:
-                    try:
-                        cfg = Config(**extra, **kwargs)
-                        break
-                    except TypeError:
-                        continue
-            except ValueError as e:
-                raise InvalidConfig(f"cannot configure Databricks auth: {self._scrub(str(e))}", field="profile" if self.profile else "host") from None
+            from databricks.sdk import WorkspaceClient
+
+            cfg = sdk_config(host=self._host, token=self.__token, profile=self.profile, retry_timeout_s=self.retry_timeout_s,
+                             http_timeout_s=self.http_timeout_s)
             self._client = WorkspaceClient(config=cfg)
         return self._client
 

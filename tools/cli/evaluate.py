@@ -11,7 +11,8 @@ from ..judges.custom import load_user_judges
 from ..store import Store
 from . import EXIT_OK
 from ._common import (
-    add_backend_args, add_common_args, backend_from_args, console, print_scores, progress_bar, result_json, space_name,
+    add_backend_args, add_common_args, add_llm_args, backend_from_args, console, print_scores, progress_bar, result_json,
+    space_name,
 )
 
 HELP = "evaluate a space on an eval set"
@@ -31,11 +32,13 @@ def add_arguments(ev: argparse.ArgumentParser) -> None:
     ev.add_argument("--llm-judges", action="append", metavar="FILE",
                     help="YAML file of LLM judge definitions (criteria, examples); name built-in ones in --judges: "
                          "answers_question, semantically_equivalent, follows_instructions")
-    ev.add_argument("--judge-model", help="model for LLM judges at an OpenAI-compatible endpoint (else CHAOS_JUDGE_MODEL; "
-                                          "without a model their verdicts stay pending)")
+    ev.add_argument("--judge-model", help="chat model for LLM judges: 'databricks:<serving endpoint>' (workspace auth, no other "
+                                          "key) or a model name at --judge-base-url (else CHAOS_JUDGE_MODEL; without a model "
+                                          "their verdicts stay pending)")
     ev.add_argument("--judge-base-url", help="the endpoint's base URL, e.g. http://localhost:8000/v1")
     ev.add_argument("--judge-api-key-env", help="name of the environment variable holding the endpoint's API key")
-    ev.add_argument("--strategy", default="retrieval", choices=["retrieval", "llm"])
+    ev.add_argument("--strategy", default="retrieval", choices=["retrieval", "llm"], help="local engine strategy (llm: --llm-model)")
+    add_llm_args(ev, "the local engine's llm strategy")
     ev.add_argument("--no-cache", action="store_true", help="ask the backend even for unchanged versions")
     ev.add_argument("--resume", metavar="RUN_ID", help="finish a stopped or killed run: ask only the questions it has not "
                     "recorded, with its space version, eval set, split and judges (pass the same backend and --data)")

@@ -13,7 +13,7 @@ from ..optimize.loop import optimize
 from ..report import render_markdown, write_report
 from ..store import Store, export_workspace, restore_workspace
 from . import EXIT_OK
-from ._common import add_backend_args, backend_from_args
+from ._common import add_backend_args, add_llm_args, backend_from_args, llm_model_from_args
 
 HELP = "optimize a space automatically (train), select by val, score test once"
 
@@ -25,8 +25,8 @@ def add_arguments(op: argparse.ArgumentParser) -> None:
     op.add_argument("--evalset", help="eval set (.yaml, .csv, .jsonl); default: the example's, or the Genie space's benchmarks")
     op.add_argument("--data", nargs="+", help="data for the local engine: CSV/Parquet files or folders, .duckdb, or a PostgreSQL dump")
     add_backend_args(op)
-    op.add_argument("--strategy", default="retrieval", choices=["retrieval", "llm"], help="local engine strategy")
-    op.add_argument("--proposer", default="heuristic", help="heuristic (offline) or llm")
+    op.add_argument("--strategy", default="retrieval", choices=["retrieval", "llm"], help="local engine strategy (llm: --llm-model)")
+    op.add_argument("--proposer", default="heuristic", help="heuristic (offline) or llm (--llm-model)")
     op.add_argument("--max-epochs", type=int, default=5)
     op.add_argument("--patience", type=int, default=2, help="stop after this many epochs without a val gain")
     op.add_argument("--budget", type=int, help="most backend questions to ask, the final test included")
@@ -37,8 +37,7 @@ def add_arguments(op: argparse.ArgumentParser) -> None:
     op.add_argument("--experiment", help="MLflow experiment (default: chaos-llama/<space>)")
     op.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
     op.add_argument("--report", help="write the HTML report here (default: <workspace>/reports/<id>.html)")
-    op.add_argument("--llm-base-url", help="OpenAI-compatible endpoint for --proposer llm")
-    op.add_argument("--llm-model", help="model for --proposer llm")
+    add_llm_args(op, "--proposer llm and --strategy llm")
     op.add_argument("--workspace", default=".chaos-llama", help="folder holding the store (default: ./.chaos-llama)")
     op.add_argument("--seed", type=int, default=0, help="train/val/test split seed")
     op.add_argument("--concurrency", type=int, default=4)
@@ -81,7 +80,7 @@ def _optimize(args: argparse.Namespace) -> int:
         tracking = False if args.no_tracking else (args.tracking_uri or True)
         options = {}
         if args.proposer == "llm":
-            options["config"] = {k: v for k, v in (("base_url", args.llm_base_url), ("model", args.llm_model)) if v}
+            options["config"] = llm_model_from_args(args)
         result = optimize(
             space, evalset, backend, store=store, proposer=args.proposer, max_epochs=args.max_epochs,
             patience=args.patience, budget=args.budget, seed=args.seed, workspace=workspace, tracking=tracking,
