@@ -20,21 +20,14 @@ from chaos_llama.tools.emulator import PROGRESS
 from chaos_llama.tools.errors import ApplyConflict, BackendError
 from chaos_llama.tools.runner import run_eval
 from chaos_llama.tools.space.io import space_hash, space_to_api_dict
-from chaos_llama.tools.space.model import TextInstruction
 from chaos_llama.tools.store import Store
 
-from databricks_helpers import TOKEN, backend, emulator, retail_example
+from databricks_helpers import TOKEN, backend, emulator, retail_example, with_instruction
 
 
 @pytest.fixture(scope="module")
 def retail():
     return retail_example()
-
-
-def _with_instruction(space, words: str):
-    doc = space.serialized.model_copy(deep=True)
-    doc.instructions.text_instructions.append(TextInstruction(id="e" * 32, content=[words]))
-    return space.model_copy(update={"serialized": doc})
 
 
 def _subset(evalset, n: int):
@@ -56,7 +49,7 @@ async def test_queued_and_settling_questions_never_time_out_and_latency_is_genie
     es = _subset(evalset, 6)
     with emulator(retail, latency=(0.0, 0.05)) as emu:
         b = backend(emu, warehouse_id=emu.warehouse_id, rate_per_minute=120, settle_s=1.0)  # starts 0.5 s apart
-        changed = _with_instruction(b.get_space().space, "Revenue means net revenue.")
+        changed = with_instruction(b.get_space().space, "Revenue means net revenue.")
         began = time.time()
         result = await run_eval(es, b, changed, store=Store(tmp_path / "chaos.db"), judges=[], use_cache=False,
                                 concurrency=6, timeout_s=0.2, retries=0)
@@ -228,7 +221,7 @@ def test_an_update_that_landed_before_its_connection_dropped_is_recognized(retai
     with emulator(retail, fault_rate=1.0, faults=["write_drop"], fault_routes=["update_space"]) as emu:
         b = backend(emu, store=Store(tmp_path / "chaos.db"))
         snap = b.get_space()
-        changed = _with_instruction(snap.space, "Landed before the drop.")
+        changed = with_instruction(snap.space, "Landed before the drop.")
         pushed = b.update_space(changed, snap.etag)
         assert space_hash(emu.space) == space_hash(changed) and emu.stats["updates"] == 1
         assert pushed.etag == emu.spaces[emu.space_id].etag
@@ -239,11 +232,11 @@ def test_a_missing_etag_in_an_update_response_is_read_again(retail):
     with emulator(retail, fault_rate=1.0, faults=["no_etag"], fault_routes=["update_space"]) as emu:
         b = backend(emu)
         snap = b.get_space()
-        first = b.update_space(_with_instruction(snap.space, "one"))
+        first = b.update_space(with_instruction(snap.space, "one"))
         assert emu.stats["fault_no_etag"] == 1 and first.etag == emu.spaces[emu.space_id].etag
-        emu.edit_space(_with_instruction(snap.space, "someone else"))
+        emu.edit_space(with_instruction(snap.space, "someone else"))
         with pytest.raises(ApplyConflict, match="changed by someone else"):  # still guarded
-            b.update_space(_with_instruction(snap.space, "two"))
+            b.update_space(with_instruction(snap.space, "two"))
 
 
 def test_without_a_readable_etag_the_push_is_refused(retail, monkeypatch):
@@ -253,13 +246,13 @@ def test_without_a_readable_etag_the_push_is_refused(retail, monkeypatch):
         b = backend(emu)
         snap = b.get_space()
         monkeypatch.setattr(b, "_current_if_same", lambda space: None)
-        b.update_space(_with_instruction(snap.space, "one"))
+        b.update_space(with_instruction(snap.space, "one"))
         sent = emu.stats["route_update_space"]
         with pytest.raises(ApplyConflict, match="no etag guards"):
-            b.update_space(_with_instruction(snap.space, "two"))
+            b.update_space(with_instruction(snap.space, "two"))
         assert emu.stats["route_update_space"] == sent
         monkeypatch.undo()
-        b.deploy(_with_instruction(snap.space, "two"))  # deploy reads the space again, then pushes guarded
+        b.deploy(with_instruction(snap.space, "two"))  # deploy reads the space again, then pushes guarded
         assert emu.stats["route_update_space"] == sent + 1
 
 
@@ -267,9 +260,9 @@ def test_conflict_message_speaks_to_command_line_users(retail):
     with emulator(retail) as emu:
         b = backend(emu)
         snap = b.get_space()
-        emu.edit_space(_with_instruction(snap.space, "theirs"))
+        emu.edit_space(with_instruction(snap.space, "theirs"))
         with pytest.raises(ApplyConflict) as info:
-            b.update_space(_with_instruction(snap.space, "ours"), snap.etag)
+            b.update_space(with_instruction(snap.space, "ours"), snap.etag)
     assert "get_space" not in str(info.value) and "re-run the command" in str(info.value)
 
 
