@@ -611,7 +611,7 @@ class DatabricksGenie:
             sql = sqlglot.transpile(sql, read=dialect, write="databricks")[0]
         warehouse = self.warehouse_id or (space.warehouse_id if space is not None else None)
         if not warehouse:
-            raise InvalidConfig("no SQL warehouse to run gold SQL on: pass warehouse_id, or pull the space (get_space) first",
+            raise InvalidConfig("no SQL warehouse to run gold SQL on: pass warehouse_id (--warehouse-id on the command line), or read the space first",
                                 field="warehouse_id")
         limit = max_rows if max_rows is not None else self.max_rows
         from databricks.sdk.service.sql import Disposition, ExecuteStatementRequestOnWaitTimeout, Format
@@ -765,7 +765,7 @@ class DatabricksGenie:
         if space_hash(space) != self._deployed_hash:
             raise BackendError(
                 f"the space to evaluate ({space_hash(space)}) is not the version deployed to Genie space "
-                f"{self.space_id!r} ({self._deployed_hash}); push it with update_space first", retryable=False)
+                f"{self.space_id!r} ({self._deployed_hash}); push it first (an evaluation run does that itself)", retryable=False)
 
     async def wait_settled(self) -> None:
         """Wait out the settle time after the last update (Genie rebuilds its context)."""
