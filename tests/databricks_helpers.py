@@ -21,6 +21,15 @@ def emulator(retail: Any, **kw: Any):
         emu.stop()
 
 
+def with_instruction(space: Any, words: str, id_: str = "f" * 32) -> Any:
+    """A copy of `space` with one more text instruction (a new version to push)."""
+    from chaos_llama.tools.space.model import TextInstruction
+
+    doc = space.serialized.model_copy(deep=True)
+    doc.instructions.text_instructions.append(TextInstruction(id=id_, content=[words]))
+    return space.model_copy(update={"serialized": doc})
+
+
 def backend(emu: Emulator, **kw: Any) -> DatabricksGenie:
     opts: dict[str, Any] = dict(host=emu.url, token=TOKEN, rate_per_minute=None, poll_initial_s=0.01, poll_max_s=0.05,
                                 settle_s=0, retry_timeout_s=2, question_timeout_s=30)

@@ -47,7 +47,7 @@ class Replay:
 
 
 def replay_model(replay: Replay):
-    from chaos_llama.tools.judges.llm import OpenAIChat
+    from chaos_llama.tools.chat import Chat
 
-    return OpenAIChat({"base_url": "https://judge.example/v1", "model": "judge-model", "api_key_env": None},
-                      transport=httpx.MockTransport(replay))
+    return Chat({"base_url": "https://judge.example/v1", "model": "judge-model", "api_key_env": None, "retries": 0},
+                transport=httpx.MockTransport(replay))

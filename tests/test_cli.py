@@ -227,3 +227,58 @@ def test_llm_judges_from_a_file_answered_by_a_configured_model(tmp_path, capsys,
     assert answered and all(value == ("GROUP BY" in sql.upper()) for value, sql in answered.values())
     assert 0 < asked <= len(first["rows"]) and endpoint.requests == asked  # re-run: judged from the cache
     assert endpoint.keys == {"Bearer sk-local-test"}
+
+
+_KILLED_CHILD = """
+import os, signal, sys
+from chaos_llama.tools.evaluate import bundled_example, evaluate, load_inputs, open_local_backend
+
+with bundled_example("retail") as ex:
+    space, evalset = load_inputs(ex.curated_space, ex.evalset)
+    backend = open_local_backend([ex.data])
+
+def progress(done, total, case_id=None, status=None):
+    if done == int(sys.argv[2]):
+        os.kill(os.getpid(), signal.SIGKILL)  # killed mid-run: the run stays 'running' in the store
+
+evaluate(space, evalset, backend, workspace=sys.argv[1], judges=["execution"], concurrency=1, progress=progress,
+         use_cache=False, run_id="run-killed")
+"""
+
+
+def test_eval_resume_finishes_a_killed_run(tmp_path, capsys):
+    """`chaos-llama eval --resume RUN_ID` asks only what the killed run had not recorded, with its
+    own space version, eval set and judges, and leaves the run completed."""
+    import signal
+    import subprocess
+    import sys
+
+    from chaos_llama.tools.store import Store
+
+    ws, kill_at = tmp_path / "ws", 9
+    child = subprocess.run([sys.executable, "-c", _KILLED_CHILD, str(ws), str(kill_at)], capture_output=True, text=True, timeout=300)
+    assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
+    with Store.open(ws) as store:
+        assert store.get_run("run-killed").status == "running" and len(store.result_statuses("run-killed")) == kill_at
+    with bundled_example("retail") as ex:
+        code = main(["eval", "--resume", "run-kiled", "--data", str(ex.data), "--workspace", str(ws)])
+        assert code == 2 and "Did you mean 'run-killed'" in capsys.readouterr().err
+        code = main(["eval", "--resume", "run-killed", "--data", str(ex.data), "--workspace", str(ws), "--json", "--no-cache"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["run_id"] == "run-killed" and out["status"] == "completed"
+    assert out["resumed"] == kill_at and out["backend_calls"] == out["total"] - kill_at == 71 - kill_at
+    assert out["judges"] == ["execution"] and "PENDING" not in out["counts"]
+    with Store.open(ws) as store:
+        assert store.get_run("run-killed").status == "completed" and len(store.result_statuses("run-killed")) == 71
+
+
+def test_eval_resume_refuses_other_inputs(tmp_path, capsys):
+    with bundled_example("retail") as ex:
+        assert main(["eval", "--space", str(ex.curated_space), "--evalset", str(ex.evalset), "--data", str(ex.data),
+                     "--split", "val", "--judges", "execution", "--workspace", str(tmp_path), "--json"]) == 0
+        run_id = json.loads(capsys.readouterr().out)["run_id"]
+        code = main(["eval", "--resume", run_id, "--space", str(ex.sparse_space), "--data", str(ex.data), "--workspace", str(tmp_path)])
+        assert code == 2 and "--resume uses the run's own space version" in capsys.readouterr().err
+        code = main(["eval", "--resume", run_id, "--judges", "sql_valid", "--data", str(ex.data), "--workspace", str(tmp_path)])
+        assert code == 2 and "its judges were ['execution']" in capsys.readouterr().err
+        assert main(["eval", "--retry-errors", "--data", str(ex.data), "--workspace", str(tmp_path)]) == 2

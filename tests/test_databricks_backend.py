@@ -17,18 +17,12 @@ from chaos_llama.tools.space.io import space_hash
 from chaos_llama.tools.space.model import TextInstruction
 from chaos_llama.tools.store import Store
 
-from databricks_helpers import TOKEN, backend, emulator, retail_example
+from databricks_helpers import TOKEN, backend, emulator, retail_example, with_instruction
 
 
 @pytest.fixture(scope="module")
 def retail():
     return retail_example()
-
-
-def _with_instruction(space, words: str):
-    doc = space.serialized.model_copy(deep=True)
-    doc.instructions.text_instructions.append(TextInstruction(id="f" * 32, content=[words]))
-    return space.model_copy(update={"serialized": doc})
 
 
 def test_get_update_round_trip_keeps_every_version(retail, tmp_path):
@@ -40,7 +34,7 @@ def test_get_update_round_trip_keeps_every_version(retail, tmp_path):
         snap = b.get_space()
         assert space_hash(snap.space) == space_hash(emu.space)
         assert snap.etag == emu.spaces[emu.space_id].etag and snap.space.space_id == emu.space_id
-        changed = _with_instruction(snap.space, "Revenue always means net revenue after discounts.")
+        changed = with_instruction(snap.space, "Revenue always means net revenue after discounts.")
         pushed = b.update_space(changed, snap.etag)
         assert pushed.etag and pushed.etag != snap.etag
         assert space_hash(emu.space) == space_hash(changed)
@@ -57,9 +51,9 @@ def test_concurrent_edit_is_refused_and_the_change_kept(retail, tmp_path):
     with emulator(retail) as emu:
         b = backend(emu, store=store)
         snap = b.get_space()
-        theirs = _with_instruction(snap.space, "Someone else's instruction.")
+        theirs = with_instruction(snap.space, "Someone else's instruction.")
         emu.edit_space(theirs)
-        ours = _with_instruction(snap.space, "Our instruction.")
+        ours = with_instruction(snap.space, "Our instruction.")
         with pytest.raises(ApplyConflict, match="nothing was overwritten") as info:
             b.update_space(ours, snap.etag)
         assert space_hash(emu.space) == space_hash(theirs)  # not overwritten
@@ -74,7 +68,7 @@ def test_injected_etag_fault_is_a_conflict(retail):
         b = backend(emu)
         snap = b.get_space()
         with pytest.raises(ApplyConflict):
-            b.update_space(_with_instruction(snap.space, "x"), snap.etag)
+            b.update_space(with_instruction(snap.space, "x"), snap.etag)
 
 
 def test_update_validates_before_sending(retail):
@@ -188,7 +182,7 @@ async def test_asking_a_space_that_is_not_deployed_is_refused(retail):
         b = backend(emu)
         b.get_space()
         with pytest.raises(BackendError, match="not the version deployed") as info:
-            await b.ask(_with_instruction(space, "local only"), evalset.cases[0].question)
+            await b.ask(with_instruction(space, "local only"), evalset.cases[0].question)
     assert not info.value.retryable and emu.stats["conversations"] == 0
 
 

@@ -74,7 +74,9 @@ def test_run_records_verdicts_and_malformed_replies_as_judge_errors(tmp_path, re
     assert v["orders_by_channel_year_2023"].value is None and "rationale" in v["orders_by_channel_year_2023"].error
     assert v["orders_by_channel_year_2024"].value is True  # fenced JSON with "yes"
     rows = {r.case_id: r for r in result.rows}
-    assert rows["revenue_year_2023"].correct is True and rows["revenue_year_2025"].correct is False
+    # a malformed reply is no verdict: the outcome is an error, not a wrong answer
+    assert rows["revenue_year_2023"].correct is True and rows["revenue_year_2025"].outcome == "error"
+    assert rows["revenue_year_2025"].correct is None
     # every call was charged: recorded usage, including the malformed replies
     assert ledger.spent("llm_tokens") == 640 + 664 + 614 + 639 + 659
     body = replay.requests[0]

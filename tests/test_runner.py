@@ -199,7 +199,8 @@ async def test_failures_are_recorded_with_cause_and_never_dropped(con, store):
     assert rows["q4"].status == "COMPLETED" and rows["q4"].correct is False
     assert rows["q0"].correct and rows["q5"].correct
     assert res.counts == {"COMPLETED": 3, "ERROR": 3} and res.correct == 2 and res.accuracy == pytest.approx(2 / 6)
-    assert all(r.correct is False for r in (rows["q1"], rows["q2"], rows["q3"]))
+    # a backend error is not a wrong answer: nothing was judged (accuracy still counts it as not correct)
+    assert all(r.correct is None for r in (rows["q1"], rows["q2"], rows["q3"]))
 
 
 async def test_failed_answers_are_not_cached(con, store):
@@ -227,14 +228,74 @@ async def test_retryable_errors_are_retried_with_backoff_then_succeed(con, store
     assert any(1.0 <= s < 3.0 for s in jittered)  # the second backoff of q1 is doubled
 
 
-async def test_timeouts_are_recorded_and_the_run_continues(con, store):
+async def test_timeouts_are_retried_then_recorded_as_errors_and_the_run_continues(con, store):
+    """A question that times out is asked again within `retries`; still timing out, it is recorded
+    as TIMEOUT (a backend error, not a wrong answer) and the other questions are unaffected."""
     backend, es = ScriptedBackend(con), _evalset(4)
-    backend.script["q2"] = ["hang"]
-    res = await run_eval(es, backend, _space(), store=store, judges=JUDGES, timeout_s=0.05, use_cache=False)
+    backend.script["q2"] = ["hang", "hang", "hang"]
+    backend.script["q3"] = ["hang"]  # times out once, then answers
+    res = await run_eval(es, backend, _space(), store=store, judges=JUDGES, timeout_s=0.05, retries=2, use_cache=False)
     rows = {r.case_id: r for r in res.rows}
-    assert rows["q2"].status == "TIMEOUT" and "no answer within 0.05s" in rows["q2"].error
-    assert backend.calls["q2"] == 1  # timeouts are not retried
-    assert [rows[i].status for i in ("q0", "q1", "q3")] == ["COMPLETED"] * 3
+    assert rows["q2"].status == "TIMEOUT" and "no answer within 0.05s" in rows["q2"].error and "gave up after 3 tries" in rows["q2"].error
+    assert backend.calls["q2"] == 3 and rows["q2"].attempts == 3 and rows["q2"].correct is None
+    assert rows["q3"].status == "COMPLETED" and rows["q3"].attempts == 2 and rows["q3"].correct
+    assert [rows[i].status for i in ("q0", "q1")] == ["COMPLETED"] * 2
+    assert res.backend_calls == 4 + 3
+
+
+class QueuedBackend(ScriptedBackend):
+    """A backend that times its own answering, like Genie: it waits in its own queue (gated here)
+    before the service accepts the question, then reports a latency of its own."""
+
+    answer_deadline_s = 0.05
+
+    def __init__(self, con, **kw):
+        super().__init__(con, **kw)
+        self.queue: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
+        self.accepted: list[str] = []
+
+    async def ask(self, space, question):
+        from chaos_llama.tools.backends.base import question_accepted
+
+        qid = "q" + question.split(":")[0].removeprefix("question ")
+        await self.queue[qid].wait()  # the rate-limit queue / settle time: not Genie's answering time
+        question_accepted()
+        self.accepted.append(qid)
+        answer = await super().ask(space, question)
+        return answer.model_copy(update={"latency_s": 1.25})  # Genie's answering time, as the backend measured it
+
+
+async def test_queue_time_never_counts_against_the_timeout_nor_the_latency(con, store):
+    """A backend declaring `answer_deadline_s` is timed from the question's acceptance: a question
+    that waits in the backend's queue far longer than the timeout is answered, not timed out, and
+    its recorded latency is the backend's own (Genie's answering time)."""
+    backend, es = QueuedBackend(con), _evalset(3)
+
+    async def release_in_turn():
+        for qid in ("q0", "q1", "q2"):
+            await asyncio.sleep(0.2)  # each waits four times the timeout in the queue
+            backend.queue[qid].set()
+
+    releaser = asyncio.ensure_future(release_in_turn())
+    res = await run_eval(es, backend, _space(), store=store, judges=JUDGES, timeout_s=0.05, retries=0, use_cache=False,
+                         concurrency=3)
+    await releaser
+    assert [r.status for r in res.rows] == ["COMPLETED"] * 3 and backend.accepted == ["q0", "q1", "q2"]
+    assert [r.latency_s for r in res.rows] == [1.25] * 3
+
+
+async def test_a_backend_hanging_after_acceptance_times_out_at_its_deadline(con, store):
+    """After acceptance the safety net holds (max of the runner's timeout and the backend's
+    deadline); the timed-out question is retried, then recorded as TIMEOUT."""
+    backend, es = QueuedBackend(con), _evalset(2)
+    for qid in ("q0", "q1"):
+        backend.queue[qid].set()
+    backend.script["q1"] = ["hang", "hang"]
+    res = await run_eval(es, backend, _space(), store=store, judges=JUDGES, timeout_s=0.01, retries=1, use_cache=False)
+    rows = {r.case_id: r for r in res.rows}
+    assert rows["q0"].status == "COMPLETED"
+    assert rows["q1"].status == "TIMEOUT" and "of the question being accepted" in rows["q1"].error
+    assert rows["q1"].attempts == 2 and backend.accepted.count("q1") == 2 and rows["q1"].correct is None
 
 
 async def test_judge_failure_becomes_a_verdict_error(con, store):
@@ -247,7 +308,8 @@ async def test_judge_failure_becomes_a_verdict_error(con, store):
     rows = {r.case_id: r for r in res.rows}
     v = rows["q1"].verdicts["broken"]
     assert v.value is None and v.error == "ValueError: cannot compare"
-    assert rows["q1"].correct is False and rows["q1"].verdicts["rows"].value is True
+    # a primary judge that fails gives no verdict: an error outcome, not a wrong answer
+    assert rows["q1"].outcome == "error" and rows["q1"].correct is None and rows["q1"].verdicts["rows"].value is True
     assert rows["q0"].correct and res.judges == ["broken", "rows"]
 
 
@@ -403,5 +465,5 @@ async def test_default_judges_run_end_to_end(con, store):
     assert res.judges == ["execution", "failure_analysis"]
     assert rows["q0"].correct and rows["q0"].verdicts["failure_analysis"].value == "CORRECT"
     assert rows["q1"].correct is False and rows["q1"].verdicts["failure_analysis"].value not in (None, "CORRECT")
-    assert rows["q2"].status == "ERROR" and rows["q2"].correct is False
+    assert rows["q2"].status == "ERROR" and rows["q2"].correct is None  # a backend error, not a wrong answer
     assert all(v.error is None for r in res.rows for v in r.verdicts.values())

@@ -33,11 +33,12 @@ from typing import Any, Protocol
 from pydantic import BaseModel, Field
 
 from .backends import Backend, open_backend
+from .chat import Chat
 from .errors import ApplyConflict, BudgetExceeded, ChaosLlamaError, InvalidConfig, InvalidInput, did_you_mean
 from .evalset import EvalCase, EvalSet, assign_splits, load_evalset, select_cases
 from .failures import Failure, extract_failures
 from .judges import JUDGES
-from .judges.llm import OpenAIChat, judge_runtime
+from .judges.llm import judge_runtime
 from .judges.llm_assist import PendingView, SamplingRequest, Submission, SubmitResult, pending, record_sampled, sampling_request, submit
 from .labels import Alignment, alignment, record_label
 from .optimize.loop import load_result
@@ -87,7 +88,8 @@ class CopilotSettings(BaseModel):
     evalset: Path | None = Field(None, description="eval set file; None with a Databricks backend: the space's benchmarks")
     data: list[Path] = Field(default_factory=list)
     backend: BackendConfig = Field(default_factory=BackendConfig)
-    judge_model: dict[str, Any] | None = Field(None, description="OpenAI-compatible endpoint for LLM judges (base_url, model, api_key_env)")
+    judge_model: dict[str, Any] | str | None = Field(
+        None, description="chat model for LLM judges: 'databricks:<endpoint>' or {provider, model, base_url, api_key_env, ...}")
     judges: list[str] = Field(default_factory=lambda: list(DEFAULT_JUDGES))
     split_seed: int = 0
     workspace: Path = Path(".chaos-llama")
@@ -153,6 +155,7 @@ class Copilot:
         self._space_key: str | None = None
         self._lock = threading.RLock()
         self._seconds_seen = [0.0, 0]  # wall-clock seconds of fresh asks, fresh asks: the per-question estimate
+        self._judge_chat: Chat | None = None
         self.author = author or settings.author
 
     # ------------------------------------------------------------ lazy state
@@ -610,8 +613,9 @@ class Copilot:
 
     # ------------------------------------------------------------ LLM judges and human labels (train questions only)
     def _judging(self):
-        model = OpenAIChat(self.settings.judge_model) if self.settings.judge_model else None
-        return judge_runtime(store=self.store, ledger=self.ledger, model=model)
+        if self._judge_chat is None and self.settings.judge_model:
+            self._judge_chat = Chat(self.settings.judge_model)  # one client per session (and one auth setup)
+        return judge_runtime(store=self.store, ledger=self.ledger, model=self._judge_chat)
 
     def judge_pending(self, run_id: str, judges: list[str] | None = None, limit: int = 10) -> PendingView:
         self.lineage_run(run_id, splits=(TRAIN,))

@@ -219,19 +219,11 @@ def check_project(config: ProjectConfig) -> Check:
 
 # ---------------------------------------------------------------- Databricks
 def databricks_config(config: ProjectConfig, *, retry_timeout_s: int = 2, http_timeout_s: int = 10) -> Any:
-    """The databricks-sdk `Config` the backend would use (short retries: a doctor must answer fast)."""
-    from databricks.sdk.core import Config
-
-    from .backends.databricks import _no_retry_clock
+    """The databricks-sdk `Config` the backend would use (short timeouts: a doctor must answer fast)."""
+    from .backends.databricks import sdk_config
 
     b = config.backend
-    kwargs: dict[str, Any] = {k: v for k, v in (("host", b.host), ("profile", b.profile)) if v}
-    kwargs.update(retry_timeout_seconds=retry_timeout_s, http_timeout_seconds=http_timeout_s)
-    try:
-        # The backend's clock: the SDK's silent retries stop at once, so an unreachable host fails fast.
-        return Config(clock=_no_retry_clock(), **kwargs)
-    except TypeError:  # an SDK without the clock option
-        return Config(**kwargs)
+    return sdk_config(host=b.host, profile=b.profile, retry_timeout_s=retry_timeout_s, http_timeout_s=http_timeout_s)
 
 
 def check_databricks_auth(config: ProjectConfig, env: Mapping[str, str] | None = None) -> tuple[Check, Any]:

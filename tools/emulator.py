@@ -9,19 +9,32 @@ users can rehearse a run against "Genie" (latency, rate limits, failures) withou
 Served (shapes from the SDK's `service/dashboards.py` and `service/sql.py` dataclasses):
 
 - ``GET /.well-known/databricks-config`` (unauthenticated; the SDK probes it on start-up)
-- ``GET|PATCH /api/2.0/genie/spaces[/{id}]`` with ``include_serialized_space`` and ``etag``
+- ``GET|POST /api/2.0/genie/spaces``, ``GET|PATCH|DELETE /api/2.0/genie/spaces/{id}`` (list, create,
+  get with ``include_serialized_space`` and its ``etag``, update guarded by ``etag``, trash)
 - ``GET /api/2.0/sql/warehouses/{id}`` (the warehouse is always RUNNING)
-- ``POST .../start-conversation``, ``POST .../conversations/{c}/messages``, ``GET .../messages/{m}``
+- ``POST .../start-conversation``, ``POST .../conversations/{c}/messages``, ``GET .../messages/{m}``,
+  every message status (SUBMITTED, FETCHING_METADATA, FILTERING_CONTEXT, ASKING_AI,
+  PENDING_WAREHOUSE, EXECUTING_QUERY, then COMPLETED / FAILED with an error type / CANCELLED /
+  QUERY_RESULT_EXPIRED)
+- ``GET .../conversations`` (the caller's own, most recent activity first; every user's with
+  ``include_all``, which needs CAN MANAGE), ``GET .../conversations/{c}/messages``,
+  ``POST .../messages/{m}/feedback`` (rating POSITIVE / NEGATIVE / NONE and a comment)
 - ``GET .../attachments/{a}/query-result``, ``.../query-result/{a}``, ``.../messages/{m}/query-result``,
   ``POST .../attachments/{a}/execute-query``
 - ``POST|GET|LIST .../eval-runs``, ``.../eval-runs/{r}/results[/{id}]`` (benchmark evaluations)
 - ``POST /api/2.0/sql/statements``, ``GET /api/2.0/sql/statements/{id}[/result/chunks/{n}]``
+- ``POST /serving-endpoints/chat/completions`` (model serving's OpenAI-compatible path; `model` names
+  an endpoint added with `add_serving_endpoint`, answered with deterministic or recorded replies)
 
 Faults (each request draws once from a seeded RNG with probability `fault_rate`, among the kinds
 that apply to it): ``429`` (with Retry-After), ``500``, ``503``, ``drop`` (connection closed with
-no response), ``slow`` (response delayed), ``failed`` (the message ends FAILED), ``etag`` (a
-simulated concurrent edit just before an update). A per-minute question limit like Genie's
-answers 429 beyond it. Every request needs ``Authorization: Bearer <token>``.
+no response), ``slow`` (response delayed), ``hang`` (response held `hang_s`, longer than a client's
+HTTP timeout, and then processed), ``write_drop`` (a write lands, then the connection drops),
+``failed`` (the message ends FAILED with a fatal error type), ``failed_retryable`` (FAILED with a
+type such as RETRYABLE_PROCESSING_EXCEPTION that a new try may fix), ``etag`` (a simulated
+concurrent edit just before an update), ``no_etag`` (an update's response carries no etag). A
+per-minute question limit like Genie's answers 429 beyond it. Every request needs
+``Authorization: Bearer <token>`` of a known user (`add_user`; the default token manages the space).
 """
 
 from __future__ import annotations
@@ -43,10 +56,19 @@ from urllib.parse import parse_qs, urlsplit
 from .errors import InvalidConfig, did_you_mean
 from .space.model import Space, text
 
-FAULT_KINDS = ("429", "500", "503", "drop", "slow", "failed", "etag")
-# Outcomes a test can force for one question (see `Emulator.force`).
-FORCED_OUTCOMES = ("COMPLETED", "FAILED", "CANCELLED", "QUERY_RESULT_EXPIRED", "NO_STATEMENT_ID", "NO_SQL", "NEVER")
-_PROGRESS = ("SUBMITTED", "FETCHING_METADATA", "ASKING_AI", "EXECUTING_QUERY")
+FAULT_KINDS = ("429", "500", "503", "drop", "slow", "hang", "write_drop", "failed", "failed_retryable", "etag", "no_etag")
+# A message's non-terminal statuses, in the order Genie goes through them.
+PROGRESS = ("SUBMITTED", "FETCHING_METADATA", "FILTERING_CONTEXT", "ASKING_AI", "PENDING_WAREHOUSE", "EXECUTING_QUERY")
+# Outcomes a test can force for one question (see `Emulator.force`); a PROGRESS status never ends.
+FORCED_OUTCOMES = ("COMPLETED", "FAILED", "CANCELLED", "QUERY_RESULT_EXPIRED", "NO_STATEMENT_ID", "NO_SQL", "NEVER") + PROGRESS
+# Message error types (the SDK's MessageErrorType): the fatal one the `failed` fault uses, and the
+# ones the `failed_retryable` fault draws from (Genie overloaded or timed out).
+FATAL_ERROR_TYPE = "GENERIC_CHAT_COMPLETION_EXCEPTION"
+RETRYABLE_ERROR_TYPES = ("RATE_LIMIT_EXCEEDED_GENERIC_EXCEPTION", "RETRYABLE_PROCESSING_EXCEPTION",
+                         "CHAT_COMPLETION_CLIENT_TIMEOUT_EXCEPTION", "CHAT_COMPLETION_NETWORK_EXCEPTION")
+FEEDBACK_RATINGS = ("POSITIVE", "NEGATIVE", "NONE")
+_WRITES = ("start_conversation", "create_message", "update_space", "create_space", "trash_space", "send_feedback",
+           "create_eval_run", "execute_statement")
 DEFAULT_TOKEN = "dapi-emulator"
 
 
@@ -68,13 +90,31 @@ class _Message:
     content: str
     created: float
     ready_at: float
+    user_id: int = 1
     forced: str | None = None
-    failed_fault: bool = False
+    error_type: str | None = None  # the message ends FAILED with this type (a fault or a forced outcome)
+    feedback: dict[str, Any] | None = None
     answer: Any = None  # the engine's Answer once computed
     statement_id: str | None = None
     rerun_statement_id: str | None = None
     attachment_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     text_attachment_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+@dataclass
+class _Conversation:
+    space_id: str
+    conversation_id: str
+    user_id: int
+    title: str
+    created: float
+    updated: float
+
+
+@dataclass
+class _User:
+    user_id: int
+    manage: bool  # CAN MANAGE on every space (needed for include_all and others' conversations)
 
 
 @dataclass
@@ -104,9 +144,14 @@ class Emulator:
         latency: (min, max) seconds before a message completes.
         rate_per_minute: questions (new messages, eval runs) accepted per minute; None: unlimited.
         fault_rate: probability that a request gets one of `faults`.
+        fault_routes: only requests to these routes (handler names, e.g. "get_message") draw faults.
         retry_after_s: the Retry-After of injected 429/503 (whole seconds, as Databricks sends).
         slow_s: delay of a `slow` response.
+        hang_s: how long a `hang` holds its response (beyond the SDK's 60 s HTTP timeout by default).
         chunk_rows: rows per statement result chunk (exercise chunk fetching with a small value).
+
+    `stats["early_starts"]` counts question starts that arrived while a Retry-After this emulator
+    sent (more than half a second earlier, so the client had heard of it) was still in force.
     """
 
     def __init__(
@@ -121,8 +166,10 @@ class Emulator:
         rate_per_minute: float | None = None,
         fault_rate: float = 0.0,
         faults: tuple[str, ...] | list[str] = FAULT_KINDS,
+        fault_routes: tuple[str, ...] | list[str] | None = None,
         retry_after_s: int = 1,
         slow_s: float = 0.3,
+        hang_s: float = 90.0,
         seed: int = 0,
         warehouse_id: str | None = None,
         chunk_rows: int = 1000,
@@ -136,11 +183,17 @@ class Emulator:
             raise InvalidConfig(f"latency must be 'min-max' seconds with 0 <= min <= max, got {latency!r}", field="latency")
         self.engine = engine
         self.token = token
+        self.users: dict[str, _User] = {token: _User(user_id=1, manage=True)}
         self.host, self.port = host, port
         self.latency = latency
         self.rate_per_minute = rate_per_minute
         self.fault_rate, self.faults = fault_rate, tuple(faults)
-        self.retry_after_s, self.slow_s = retry_after_s, slow_s
+        self.fault_routes = tuple(fault_routes) if fault_routes is not None else None
+        routes = sorted({name for _, _, name in self._ROUTES})
+        for r in self.fault_routes or ():
+            if r not in routes:
+                raise InvalidConfig(f"unknown route {r!r}.{did_you_mean(r, routes)}", field="fault_routes")
+        self.retry_after_s, self.slow_s, self.hang_s = retry_after_s, slow_s, hang_s
         self.warehouse_id = warehouse_id or space.warehouse_id or "emulator-warehouse"
         self.chunk_rows = max(1, chunk_rows)
         self.rng = random.Random(seed)
@@ -151,11 +204,15 @@ class Emulator:
         self.spaces: dict[str, _SpaceState] = {space_id: _SpaceState(space, _etag(space_id, 1), now, now)}
         self.space_id = space_id
         self.messages: dict[str, _Message] = {}
+        self.conversations: dict[str, _Conversation] = {}
+        self.trashed: dict[str, _SpaceState] = {}
+        self.serving: dict[str, Any] = {}  # endpoint name -> reply(messages) -> str
         self.statements: dict[str, dict[str, Any]] = {}
         self.eval_runs: dict[str, dict[str, Any]] = {}
-        self.forced: dict[str, str] = {}
+        self.forced: dict[str, tuple[str, str | None]] = {}
         self.stats: collections.Counter[str] = collections.Counter()
         self._questions: collections.deque[float] = collections.deque()
+        self._retry_windows: collections.deque[tuple[float, float]] = collections.deque()  # (sent at, until)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.AbstractServer | None = None
         self._thread: threading.Thread | None = None
@@ -168,11 +225,22 @@ class Emulator:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def force(self, question: str, outcome: str) -> None:
-        """Make every message whose content is `question` end with `outcome` (one of FORCED_OUTCOMES)."""
+    def force(self, question: str, outcome: str, *, error_type: str | None = None) -> None:
+        """Make every message whose content is `question` end with `outcome` (one of FORCED_OUTCOMES;
+        a PROGRESS status or NEVER: stays in it). A FAILED message carries `error_type`
+        (default: a fatal GENERIC_CHAT_COMPLETION_EXCEPTION)."""
         if outcome not in FORCED_OUTCOMES:
             raise InvalidConfig(f"unknown outcome {outcome!r}.{did_you_mean(outcome, FORCED_OUTCOMES)}", field="outcome")
-        self.forced[question] = outcome
+        self.forced[question] = (outcome, error_type)
+
+    def add_serving_endpoint(self, name: str, reply: Any) -> None:
+        """Serve a model serving endpoint: `reply` is a function of the chat messages returning the
+        reply text, or a dict of recorded replies keyed by the last message's content."""
+        self.serving[name] = reply if callable(reply) else (lambda messages, _r=dict(reply): _r[messages[-1]["content"]])
+
+    def add_user(self, token: str, *, user_id: int, manage: bool = False) -> None:
+        """Accept `token` as another user: CAN RUN (own conversations only), or CAN MANAGE with `manage`."""
+        self.users[token] = _User(user_id=user_id, manage=manage)
 
     def edit_space(self, space: Space | None = None, space_id: str | None = None) -> str:
         """Simulate someone editing the space in the UI (new etag); returns the new etag."""
@@ -311,7 +379,8 @@ class Emulator:
         auth = headers.get("authorization", "")
         if not auth:
             raise _HTTPError(401, "UNAUTHENTICATED", "Missing authorization header: use a Bearer token")
-        if auth != f"Bearer {self.token}":
+        user = self.users.get(auth.removeprefix("Bearer ")) if auth.startswith("Bearer ") else None
+        if user is None:
             raise _HTTPError(403, "PERMISSION_DENIED", "Invalid access token")
         try:
             data = json.loads(body) if body else {}
@@ -319,15 +388,30 @@ class Emulator:
             raise _HTTPError(400, "MALFORMED_REQUEST", f"request body is not JSON: {e.msg}") from None
         route, params = self._route(method, path)
         self.stats[f"route_{route}"] += 1  # counted before any fault: what clients actually sent
-        kinds = ("429", "500", "503", "drop", "slow")
-        if route in ("start_conversation", "create_message"):
-            kinds += ("failed",)
+        question = route in ("start_conversation", "create_message")
+        if question:
+            self._check_early_start()
+        try:
+            return 200, await self._serve(route, params, query, data, user, question), {}
+        except _HTTPError as e:
+            if question and "Retry-After" in e.headers:
+                now = time.monotonic()
+                self._retry_windows.append((now, now + float(e.headers["Retry-After"])))
+            raise
+
+    async def _serve(self, route: str, params: dict[str, str], query: dict[str, str], data: dict[str, Any], user: _User,
+                     question: bool) -> Any:
+        kinds = ("429", "500", "503", "drop", "slow", "hang")
+        if route in _WRITES:
+            kinds += ("write_drop",)
+        if question:
+            kinds += ("failed", "failed_retryable")
         if route == "update_space":
-            kinds += ("etag",)
-        fault = self._draw_fault(kinds)
+            kinds += ("etag", "no_etag")
+        fault = self._draw_fault(kinds) if self.fault_routes is None or route in self.fault_routes else None
         if fault:
             self.stats[f"fault_{fault}"] += 1
-            if route in ("start_conversation", "create_message"):
+            if question:
                 self.stats["question_faults"] += fault in ("429", "500", "503", "drop")
         if fault == "drop":
             raise _Drop()
@@ -338,20 +422,46 @@ class Emulator:
             raise _HTTPError(500, "INTERNAL_ERROR", "Injected fault: internal error")
         if fault == "slow":
             await asyncio.sleep(self.slow_s)
+        if fault == "hang":
+            await asyncio.sleep(self.hang_s)  # the client gave up long ago; the request is still processed
         if fault == "etag":
             self.edit_space(space_id=params.get("space_id"))
+        error_type = None
+        if fault == "failed":
+            error_type = FATAL_ERROR_TYPE
+        elif fault == "failed_retryable":
+            with self._rng_lock:
+                error_type = self.rng.choice(RETRYABLE_ERROR_TYPES)
         handler = getattr(self, f"_h_{route}")
-        return 200, await handler(params=params, query=query, data=data, failed=fault == "failed"), {}
+        out = await handler(params=params, query=query, data=data, user=user, error_type=error_type)
+        if fault == "write_drop":
+            raise _Drop()  # it landed; the client never hears so
+        if fault == "no_etag":
+            out.pop("etag", None)
+        return out
+
+    def _check_early_start(self) -> None:
+        now = time.monotonic()
+        while self._retry_windows and self._retry_windows[0][1] <= now:
+            self._retry_windows.popleft()
+        if any(sent + 0.5 <= now < until for sent, until in self._retry_windows):
+            self.stats["early_starts"] += 1
 
     _SPACE = r"/api/2\.0/genie/spaces/(?P<space_id>[^/]+)"
     _MESSAGE = _SPACE + r"/conversations/(?P<conversation_id>[^/]+)/messages/(?P<message_id>[^/]+)"
+    _CONVERSATION = _SPACE + r"/conversations/(?P<conversation_id>[^/]+)"
     _ROUTES = [
         ("GET", r"/api/2\.0/genie/spaces", "list_spaces"),
+        ("POST", r"/api/2\.0/genie/spaces", "create_space"),
         ("GET", _SPACE, "get_space"),
         ("PATCH", _SPACE, "update_space"),
+        ("DELETE", _SPACE, "trash_space"),
         ("POST", _SPACE + "/start-conversation", "start_conversation"),
-        ("POST", _SPACE + r"/conversations/(?P<conversation_id>[^/]+)/messages", "create_message"),
+        ("GET", _SPACE + "/conversations", "list_conversations"),
+        ("POST", _CONVERSATION + "/messages", "create_message"),
+        ("GET", _CONVERSATION + "/messages", "list_messages"),
         ("GET", _MESSAGE, "get_message"),
+        ("POST", _MESSAGE + "/feedback", "send_feedback"),
         ("GET", _MESSAGE + r"/attachments/(?P<attachment_id>[^/]+)/query-result", "attachment_query_result"),
         ("GET", _MESSAGE + r"/query-result/(?P<attachment_id>[^/]+)", "attachment_query_result"),
         ("GET", _MESSAGE + "/query-result", "message_query_result"),
@@ -365,6 +475,7 @@ class Emulator:
         ("GET", r"/api/2\.0/sql/statements/(?P<statement_id>[^/]+)", "get_statement"),
         ("GET", r"/api/2\.0/sql/statements/(?P<statement_id>[^/]+)/result/chunks/(?P<chunk>\d+)", "get_chunk"),
         ("GET", r"/api/2\.0/sql/warehouses/(?P<warehouse_id>[^/]+)", "get_warehouse"),
+        ("POST", r"/serving-endpoints/chat/completions", "serving_chat"),
     ]
 
     def _route(self, method: str, path: str) -> tuple[str, dict[str, str]]:
@@ -377,13 +488,17 @@ class Emulator:
     # ------------------------------------------------------------ spaces
     def _state(self, space_id: str) -> _SpaceState:
         if space_id not in self.spaces:
-            raise _HTTPError(404, "RESOURCE_DOES_NOT_EXIST", f"Genie space {space_id!r} does not exist")
+            where = " (it is in the trash)" if space_id in self.trashed else ""
+            raise _HTTPError(404, "RESOURCE_DOES_NOT_EXIST", f"Genie space {space_id!r} does not exist{where}")
         return self.spaces[space_id]
 
-    def _space_json(self, st: _SpaceState, serialized: bool) -> dict[str, Any]:
+    def _space_json(self, st: _SpaceState, serialized: bool, *, etag: bool | None = None) -> dict[str, Any]:
+        """A GenieSpace; the etag comes with the serialized space (as Genie documents it) or `etag=True`."""
         s = st.space
-        out = {"space_id": s.space_id, "title": s.title, "warehouse_id": s.warehouse_id, "etag": st.etag,
+        out = {"space_id": s.space_id, "title": s.title, "warehouse_id": s.warehouse_id,
                "create_time": _ts(st.created), "update_time": _ts(st.updated)}
+        if serialized if etag is None else etag:
+            out["etag"] = st.etag
         if s.description is not None:
             out["description"] = s.description
         if s.parent_path:
@@ -393,13 +508,10 @@ class Emulator:
         return out
 
     async def _h_list_spaces(self, query: dict[str, str], **_: Any) -> dict[str, Any]:
-        ids = sorted(self.spaces)
-        size = int(query.get("page_size") or 100)
-        start = int(query.get("page_token") or 0)
-        page = ids[start:start + size]
+        page, token = _page(sorted(self.spaces), query)
         out: dict[str, Any] = {"spaces": [self._space_json(self.spaces[i], False) for i in page]}
-        if start + size < len(ids):
-            out["next_page_token"] = str(start + size)
+        if token:
+            out["next_page_token"] = token
         return out
 
     async def _h_get_space(self, params: dict[str, str], query: dict[str, str], **_: Any) -> dict[str, Any]:
@@ -425,41 +537,132 @@ class Emulator:
         new = new.model_copy(update=updates)
         self.stats["updates"] += 1
         self.edit_space(new, space_id=params["space_id"])
-        return self._space_json(st, False)
+        return self._space_json(st, False, etag=True)
+
+    async def _h_create_space(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        from .errors import ChaosLlamaError
+        from .space.io import space_from_geniespace_json
+
+        for key in ("warehouse_id", "serialized_space"):
+            if not isinstance(data.get(key), str) or not data[key]:
+                raise _HTTPError(400, "INVALID_PARAMETER_VALUE", f"Field '{key}' is required")
+        try:
+            space = space_from_geniespace_json(json.dumps({"serialized_space": data["serialized_space"]}))
+        except ChaosLlamaError as e:
+            raise _HTTPError(400, "INVALID_PARAMETER_VALUE", f"Invalid serialized_space: {e}") from None
+        space_id = uuid.uuid4().hex
+        envelope = {"title": data.get("title") or "New space", "space_id": space_id, "warehouse_id": data["warehouse_id"],
+                    **{k: data[k] for k in ("description", "parent_path") if data.get(k) is not None}}
+        now = time.time()
+        st = _SpaceState(space.model_copy(update=envelope), _etag(space_id, 1), now, now)
+        self.spaces[space_id] = st
+        self.stats["spaces_created"] += 1
+        return self._space_json(st, False, etag=True)
+
+    async def _h_trash_space(self, params: dict[str, str], **_: Any) -> dict[str, Any]:
+        self.trashed[params["space_id"]] = self.spaces.pop(self._state(params["space_id"]).space.space_id or params["space_id"])
+        return {}
 
     # ------------------------------------------------------------ conversations
-    async def _h_start_conversation(self, params: dict[str, str], data: dict[str, Any], failed: bool = False, **_: Any) -> dict[str, Any]:
+    async def _h_start_conversation(self, params: dict[str, str], data: dict[str, Any], user: _User,
+                                    error_type: str | None = None, **_: Any) -> dict[str, Any]:
         self._state(params["space_id"])
+        self._content(data)
         self._rate_limited()
-        conversation_id = uuid.uuid4().hex
-        msg = self._new_message(params["space_id"], conversation_id, data, failed)
+        now = time.time()
+        conv = _Conversation(params["space_id"], uuid.uuid4().hex, user.user_id, data["content"][:255], now, now)
+        self.conversations[conv.conversation_id] = conv
+        msg = self._new_message(conv, data, error_type)
         self.stats["conversations"] += 1
-        return {"conversation_id": conversation_id, "message_id": msg.message_id,
-                "conversation": {"space_id": msg.space_id, "conversation_id": conversation_id, "id": conversation_id,
-                                 "title": msg.content[:80], "created_timestamp": int(msg.created * 1000)},
-                "message": self._message_json(msg)}
+        return {"conversation_id": conv.conversation_id, "message_id": msg.message_id,
+                "conversation": self._conversation_json(conv), "message": self._message_json(msg)}
 
-    async def _h_create_message(self, params: dict[str, str], data: dict[str, Any], failed: bool = False, **_: Any) -> dict[str, Any]:
-        self._state(params["space_id"])
+    async def _h_create_message(self, params: dict[str, str], data: dict[str, Any], user: _User,
+                                error_type: str | None = None, **_: Any) -> dict[str, Any]:
+        conv = self._conversation(params, user)
+        self._content(data)
         self._rate_limited()
-        return self._message_json(self._new_message(params["space_id"], params["conversation_id"], data, failed))
+        return self._message_json(self._new_message(conv, data, error_type))
 
-    def _new_message(self, space_id: str, conversation_id: str, data: dict[str, Any], failed: bool) -> _Message:
+    def _conversation(self, params: dict[str, str], user: _User) -> _Conversation:
+        self._state(params["space_id"])
+        conv = self.conversations.get(params["conversation_id"])
+        if conv is None or conv.space_id != params["space_id"]:
+            raise _HTTPError(404, "RESOURCE_DOES_NOT_EXIST", f"Conversation {params['conversation_id']!r} does not exist")
+        if conv.user_id != user.user_id and not user.manage:
+            raise _HTTPError(403, "PERMISSION_DENIED", "Another user's conversation needs CAN MANAGE on the space")
+        return conv
+
+    def _conversation_json(self, conv: _Conversation) -> dict[str, Any]:
+        return {"space_id": conv.space_id, "conversation_id": conv.conversation_id, "id": conv.conversation_id,
+                "title": conv.title, "created_timestamp": int(conv.created * 1000),
+                "last_updated_timestamp": int(conv.updated * 1000), "user_id": conv.user_id}
+
+    @staticmethod
+    def _content(data: dict[str, Any]) -> str:
         content = data.get("content")
         if not isinstance(content, str) or not content.strip():
             raise _HTTPError(400, "INVALID_PARAMETER_VALUE", "Field 'content' is required")
+        return content
+
+    def _new_message(self, conv: _Conversation, data: dict[str, Any], error_type: str | None) -> _Message:
+        content = data["content"]
         now = time.time()
+        conv.updated = now
         with self._rng_lock:
             delay = self.rng.uniform(*self.latency) if self.latency[1] > 0 else 0.0
-        msg = _Message(space_id, conversation_id, uuid.uuid4().hex, content, now, now + delay,
-                       forced=self.forced.get(content), failed_fault=failed)
+        forced, forced_type = self.forced.get(content, (None, None))
+        if forced == "FAILED":
+            error_type = forced_type or FATAL_ERROR_TYPE
+        msg = _Message(conv.space_id, conv.conversation_id, uuid.uuid4().hex, content, now, now + delay,
+                       user_id=conv.user_id, forced=forced, error_type=error_type)
         self.messages[msg.message_id] = msg
         self.stats["messages"] += 1
-        if msg.forced not in ("FAILED", "CANCELLED", "NEVER") and not failed:
+        if msg.forced not in ("FAILED", "CANCELLED", "NEVER", *PROGRESS) and error_type is None:
             task = asyncio.get_running_loop().create_task(self._answer(msg))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return msg
+
+    async def _h_list_conversations(self, params: dict[str, str], query: dict[str, str], user: _User, **_: Any) -> dict[str, Any]:
+        """The caller's conversations by most recent activity; with include_all (CAN MANAGE), everyone's, newest first."""
+        self._state(params["space_id"])
+        convs = [c for c in self.conversations.values() if c.space_id == params["space_id"]]
+        if query.get("include_all", "").lower() == "true":
+            if not user.manage:
+                raise _HTTPError(403, "PERMISSION_DENIED", "include_all needs CAN MANAGE on the Genie space")
+            convs.sort(key=lambda c: c.created, reverse=True)
+        else:
+            convs = sorted((c for c in convs if c.user_id == user.user_id), key=lambda c: c.updated, reverse=True)
+        page, token = _page(convs, query)
+        out: dict[str, Any] = {"conversations": [{"conversation_id": c.conversation_id, "title": c.title,
+                                                  "created_timestamp": int(c.created * 1000), "agent_type": "CHAT"}
+                                                 for c in page]}
+        if token:
+            out["next_page_token"] = token
+        return out
+
+    async def _h_list_messages(self, params: dict[str, str], query: dict[str, str], user: _User, **_: Any) -> dict[str, Any]:
+        conv = self._conversation(params, user)
+        msgs = sorted((m for m in self.messages.values() if m.conversation_id == conv.conversation_id), key=lambda m: m.created)
+        page, token = _page(msgs, query)
+        out: dict[str, Any] = {"messages": [self._message_json(m) for m in page]}
+        if token:
+            out["next_page_token"] = token
+        return out
+
+    async def _h_send_feedback(self, params: dict[str, str], data: dict[str, Any], user: _User, **_: Any) -> dict[str, Any]:
+        self._conversation(params, user)
+        msg = self._get_message(params)
+        rating = data.get("rating")
+        if rating not in FEEDBACK_RATINGS:
+            raise _HTTPError(400, "INVALID_PARAMETER_VALUE", f"rating must be one of {', '.join(FEEDBACK_RATINGS)}, got {rating!r}")
+        comment = data.get("comment")
+        if comment is not None and not isinstance(comment, str):
+            raise _HTTPError(400, "INVALID_PARAMETER_VALUE", "comment must be a string")
+        msg.feedback = {"rating": rating, **({"comment": comment} if comment else {})}
+        self.stats["feedback"] += 1
+        return {}
 
     async def _answer(self, msg: _Message) -> None:
         space = self.spaces[msg.space_id].space
@@ -483,11 +686,15 @@ class Emulator:
         now = time.time()
         if msg.forced == "NEVER":
             return "ASKING_AI"
-        if msg.forced in ("FAILED", "CANCELLED") or msg.failed_fault:
-            return "FAILED" if msg.forced != "CANCELLED" else "CANCELLED"
+        if msg.forced in PROGRESS:
+            return msg.forced
+        if msg.forced == "CANCELLED":
+            return "CANCELLED"
+        if msg.error_type is not None:
+            return "FAILED"
         if msg.answer is None or now < msg.ready_at:
             span = max(msg.ready_at - msg.created, 1e-9)
-            return _PROGRESS[min(len(_PROGRESS) - 1, int((now - msg.created) / span * len(_PROGRESS)))]
+            return PROGRESS[min(len(PROGRESS) - 1, int((now - msg.created) / span * len(PROGRESS)))]
         if msg.forced == "QUERY_RESULT_EXPIRED" and msg.rerun_statement_id is None:
             return "QUERY_RESULT_EXPIRED"
         if msg.answer.status in ("FAILED", "ERROR"):
@@ -498,13 +705,15 @@ class Emulator:
         status = self._status(msg)
         out: dict[str, Any] = {
             "space_id": msg.space_id, "conversation_id": msg.conversation_id, "message_id": msg.message_id,
-            "id": msg.message_id, "content": msg.content, "status": status, "user_id": 1,
+            "id": msg.message_id, "content": msg.content, "status": status, "user_id": msg.user_id,
             "created_timestamp": int(msg.created * 1000), "last_updated_timestamp": int(time.time() * 1000),
         }
         if status == "FAILED":
-            err = "Injected fault: Genie failed to answer" if (msg.failed_fault or msg.forced == "FAILED") else (
+            err = f"Injected fault: Genie failed to answer ({msg.error_type})" if msg.error_type else (
                 (msg.answer.error or msg.answer.reason) if msg.answer else "failed")
-            out["error"] = {"error": err, "type": "GENERIC_CHAT_COMPLETION_EXCEPTION"}
+            out["error"] = {"error": err, "type": msg.error_type or "SQL_EXECUTION_EXCEPTION"}
+        if msg.feedback is not None:
+            out["feedback"] = dict(msg.feedback)
         answer = msg.answer
         if status in ("COMPLETED", "FAILED", "QUERY_RESULT_EXPIRED") and answer is not None:
             atts = []
@@ -633,6 +842,29 @@ class Emulator:
         self._statement_json(sid, with_result=False)  # 404 for unknown statements
         return self._chunk(sid, index)
 
+    # ------------------------------------------------------------ model serving
+    async def _h_serving_chat(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        """A chat completion from a served endpoint, in the OpenAI format model serving answers with."""
+        name, messages = data.get("model"), data.get("messages")
+        if not isinstance(name, str) or not name:
+            raise _HTTPError(400, "BAD_REQUEST", "Field 'model' (the serving endpoint's name) is required")
+        if name not in self.serving:
+            raise _HTTPError(404, "RESOURCE_DOES_NOT_EXIST", f"Endpoint with name '{name}' does not exist.")
+        if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) and "content" in m for m in messages):
+            raise _HTTPError(400, "BAD_REQUEST", "Field 'messages' must be a non-empty list of {role, content}")
+        try:
+            text = await asyncio.to_thread(self.serving[name], messages)
+        except KeyError as e:
+            raise _HTTPError(400, "BAD_REQUEST", f"the emulator has no recorded reply for this request ({e})") from None
+        prompt_tokens = sum(len(str(m.get("content", ""))) for m in messages) // 4 + 1
+        completion_tokens = len(text) // 4 + 1
+        self.stats["serving_calls"] += 1
+        self.stats["serving_tokens"] += prompt_tokens + completion_tokens
+        return {"id": f"chatcmpl-{uuid.uuid4().hex[:12]}", "object": "chat.completion", "created": int(time.time()), "model": name,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                          "total_tokens": prompt_tokens + completion_tokens}}
+
     # ------------------------------------------------------------ benchmark evaluations
     async def _h_create_eval_run(self, params: dict[str, str], data: dict[str, Any], **_: Any) -> dict[str, Any]:
         st = self._state(params["space_id"])
@@ -719,13 +951,11 @@ class Emulator:
         return {"eval_runs": [_public_run(r) for r in runs]}
 
     async def _h_list_eval_results(self, params: dict[str, str], query: dict[str, str], **_: Any) -> dict[str, Any]:
-        results = list(self._run(params)["results"].values())
-        size = int(query.get("page_size") or 50)
-        start = int(query.get("page_token") or 0)
+        page, token = _page(list(self._run(params)["results"].values()), query, default_size=50)
         keys = ("result_id", "space_id", "benchmark_question_id", "question", "benchmark_answer", "status", "created_by_user")
-        out: dict[str, Any] = {"eval_results": [{k: r[k] for k in keys} for r in results[start:start + size]]}
-        if start + size < len(results):
-            out["next_page_token"] = str(start + size)
+        out: dict[str, Any] = {"eval_results": [{k: r[k] for k in keys} for r in page]}
+        if token:
+            out["next_page_token"] = token
         return out
 
     async def _h_get_eval_result(self, params: dict[str, str], **_: Any) -> dict[str, Any]:
@@ -736,6 +966,16 @@ class Emulator:
         keys = ("result_id", "space_id", "benchmark_question_id", "assessment", "assessment_reasons", "manual_assessment",
                 "actual_response", "expected_response")
         return {**{k: r[k] for k in keys}, "eval_run_status": run["eval_run_status"]}
+
+
+def _page(items: list[Any], query: dict[str, str], default_size: int = 100) -> tuple[list[Any], str | None]:
+    """One page of `items` by the API's page_size / page_token (an offset, opaque to clients)."""
+    try:
+        size, start = int(query.get("page_size") or default_size), int(query.get("page_token") or 0)
+    except ValueError:
+        raise _HTTPError(400, "INVALID_PARAMETER_VALUE", "page_size and page_token must come from the API") from None
+    size = max(1, size)
+    return items[start:start + size], (str(start + size) if start + size < len(items) else None)
 
 
 def _public_run(run: dict[str, Any]) -> dict[str, Any]:

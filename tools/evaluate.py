@@ -11,9 +11,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from .backends import Backend, open_backend
-from .errors import InvalidEvalSet
+from .chat import Chat
+from .errors import InvalidConfig, InvalidEvalSet, did_you_mean
 from .evalset import EvalSet, assign_splits, load_evalset
-from .judges.llm import OpenAIChat, judge_runtime
+from .judges.llm import judge_runtime
 from .project import DEFAULT_JUDGES, BackendConfig
 from .runner import RunResult, run_eval_sync
 from .space.io import load_space
@@ -78,6 +79,32 @@ def load_inputs(space_path: str | Path, evalset_path: str | Path, *, seed: int =
     return space, assign_splits(load_evalset(evalset_path), seed=seed)
 
 
+class RunInputs(BaseModel):
+    """What a stored run was asked with: enough to resume it with the same questions and version."""
+
+    model_config = {"arbitrary_types_allowed": True}
+
+    run_id: str
+    status: str
+    space: Space
+    evalset: EvalSet
+    split: str | None = None
+    judges: list[str]
+    backend: str
+
+
+def run_inputs(workspace: str | Path, run_id: str) -> RunInputs:
+    """The space version, eval set, split and judges of run `run_id` in the workspace's store."""
+    with Store.open(workspace) as store:
+        run = store.get_run(run_id)
+        if run is None:
+            known = [r.run_id for r in store.list_runs(limit=200)]
+            raise InvalidConfig(f"no run {run_id!r} in workspace '{workspace}'.{did_you_mean(run_id, known)}", field="resume")
+        space = store.get_space_version(run.space_version, space_key=run.space_key).space
+        return RunInputs(run_id=run.run_id, status=run.status, space=space, evalset=store.get_evalset(run.evalset_hash),
+                         split=run.split, judges=list(run.judges), backend=run.backend)
+
+
 def evaluate(
     space: Space,
     evalset: EvalSet,
@@ -89,16 +116,19 @@ def evaluate(
     concurrency: int = 4,
     progress: Callable | None = None,
     use_cache: bool = True,
-    judge_model: dict | None = None,
+    judge_model: dict | str | None = None,
     run_id: str | None = None,
+    retry_errors: bool = False,
 ) -> RunResult:
     """Run, judge and store one evaluation in the workspace's store; returns the runner's `RunResult`.
 
-    `judge_model` (base_url, model, api_key_env) answers LLM judges; without it they use the
-    CHAOS_JUDGE_* environment variables, or stay pending for a person or an assistant.
-    `run_id` resumes a run that was stopped.
+    `judge_model` (a `ChatModel`: ``"databricks:<endpoint>"``, or base_url, model, api_key_env)
+    answers LLM judges; without it they use the CHAOS_JUDGE_* environment variables, or stay
+    pending for a person or an assistant. With `run_id` of a stored run, that run is resumed: only
+    questions it has not recorded are asked (with `retry_errors`, its ERROR/TIMEOUT questions too)
+    and it ends completed.
     """
-    model = OpenAIChat(judge_model) if judge_model else None
+    model = Chat(judge_model) if judge_model else None
     with Store.open(workspace) as store, judge_runtime(store=store, model=model):  # LLM judge calls are cached in the store
         return run_eval_sync(evalset, backend, space, store=store, judges=tuple(judges), split=split, concurrency=concurrency,
-                             progress=progress, use_cache=use_cache, run_id=run_id)
+                             progress=progress, use_cache=use_cache, run_id=run_id, retry_errors=retry_errors)

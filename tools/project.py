@@ -10,7 +10,8 @@ A project file is YAML (``chaos-llama.yaml``)::
     metrics: [evals/metrics.yaml]     # optional: YAML metrics, each added as a judge
     custom_judges: [evals/judges.py:uses_net_revenue]   # optional: Python judges
     llm_judges: [evals/llm_judges.yaml]   # optional: LLM judges (criteria + examples)
-    judge_model: {base_url: http://localhost:8000/v1, model: m, api_key_env: MY_KEY}   # optional
+    judge_model: databricks:my-endpoint    # optional: a Databricks serving endpoint (workspace auth), or
+                                           # {base_url: http://localhost:8000/v1, model: m, api_key_env: MY_KEY}
     split_seed: 0
     workspace: .chaos-llama
     budgets: {backend_questions: 500, applies: 20, final_tests: 1}
@@ -56,7 +57,8 @@ class BackendConfig(BaseModel):
     kind: Literal["local", "databricks"] = "local"
     # local engine
     strategy: Literal["retrieval", "llm"] = "retrieval"
-    llm: dict[str, Any] | None = None  # OpenAI-compatible endpoint settings for strategy=llm
+    # strategy=llm's chat model: 'databricks:<endpoint>' or {provider, model, base_url, api_key_env, ...} (tools/chat.py)
+    llm: dict[str, Any] | str | None = None
     # databricks: auth resolves like the databricks CLI (profile, DATABRICKS_* env vars, OAuth);
     # a token never goes in this file.
     host: str | None = None
@@ -83,8 +85,9 @@ class ProjectConfig(BaseModel):
     metrics: list[Path] = Field(default_factory=list, description="YAML metric files; every metric is added as a judge")
     custom_judges: list[str] = Field(default_factory=list, description="Python judges, 'file.py:function' or 'pkg.module:function'")
     llm_judges: list[Path] = Field(default_factory=list, description="YAML files of LLM judge definitions (criteria, examples)")
-    judge_model: dict[str, Any] | None = Field(
-        None, description="OpenAI-compatible endpoint for LLM judges: {base_url, model, api_key_env}; without it the assistant judges")
+    judge_model: dict[str, Any] | str | None = Field(
+        None, description="chat model for LLM judges: 'databricks:<endpoint>' (workspace auth) or {base_url, model, api_key_env}; "
+                          "without it the assistant judges")
     split_seed: int = 0
     workspace: Path = Path(".chaos-llama")
     author: str = "assistant"

@@ -29,7 +29,7 @@ import sqlglot
 from pydantic import BaseModel, Field
 
 from . import judges as judges_package
-from .backends.base import Answer, Backend
+from .backends.base import _ACCEPTED, Answer, Backend
 from .errors import BackendError, InvalidConfig, JudgeError, did_you_mean
 from .evalset import EvalCase, EvalSet, select_cases
 from .families import case_dialect
@@ -87,7 +87,9 @@ class CaseRow(BaseModel):
     expect: str = "answer"
     status: str  # Answer status, ERROR/TIMEOUT from the runner, PENDING if not asked yet
     outcome: Outcome | None = None  # right / wrong / refused / error / gold_error (tools/scoring.py); None: not asked
-    correct: bool | None = None  # outcome == right; None for a gold error, a question not asked, or a run without judges
+    # outcome == right; None where nothing the space did was judged: a gold error, a backend error
+    # (ERROR/TIMEOUT: no answer, which is not a wrong answer), a question not asked, a run without judges
+    correct: bool | None = None
     gold_error: str | None = None
     sql: str | None = None
     from_cache: bool = False
@@ -370,8 +372,11 @@ async def run_eval(
         run_id: resume this run if it exists (questions already recorded are not asked again;
             with `retry_errors` its ERROR/TIMEOUT questions are asked again); else its id.
         rate_per_minute: token-bucket bound on backend call starts.
-        retries: extra tries for a retryable BackendError, with jittered exponential backoff
-            from `backoff_base` seconds (or the error's `retry_after`). Timeouts are not retried.
+        retries: extra tries for a retryable BackendError (jittered exponential backoff from
+            `backoff_base` seconds, or the error's `retry_after`) and for a TIMEOUT answer; a
+            question still failing after them is recorded as ERROR/TIMEOUT, a backend error.
+        timeout_s: per-question timeout; for a backend declaring `answer_deadline_s` it counts
+            from the question's acceptance and is at least that deadline (see `timed_ask`).
         use_cache: serve answers cached for (space version, question, backend identity).
         progress: called as `progress(done, total, case_id, status)` after each question.
         clock, sleep, seed: injectable time and jitter for deterministic tests.
@@ -475,9 +480,7 @@ async def run_eval(
             stats["backend_calls"] += 1
             t0 = time.perf_counter()
             try:
-                answer = await asyncio.wait_for(backend.ask(space, case.question), timeout_s)
-            except TimeoutError:
-                return _failed("TIMEOUT", f"no answer within {timeout_s:g}s", backend, t0), attempt
+                answer = await timed_ask(backend, space, case.question, timeout_s)
             except BackendError as e:
                 if e.retryable and attempt <= retries:
                     delay = e.retry_after if e.retry_after is not None else backoff_base * 2 ** (attempt - 1) * (0.5 + rng.random())
@@ -489,6 +492,13 @@ async def run_eval(
                 return _failed("ERROR", f"{type(e).__name__}: {e}", backend, t0), attempt
             if not isinstance(answer, Answer):
                 return _failed("ERROR", f"backend returned {type(answer).__name__}, expected an Answer", backend, t0), attempt
+            if answer.status == "TIMEOUT":
+                # A slow answer is the service's failure, not a wrong answer: ask again while tries are left.
+                if attempt <= retries:
+                    stats["timeouts_retried"] += 1
+                    continue
+                if attempt > 1:
+                    answer = answer.model_copy(update={"error": f"{answer.error or answer.reason} (gave up after {attempt} tries)"})
             if answer.latency_s is None:
                 answer = answer.model_copy(update={"latency_s": time.perf_counter() - t0})
             return answer, attempt
@@ -567,6 +577,45 @@ async def run_eval(
     return result.model_copy(update={"status": "completed", "finished_at": finished})
 
 
+async def timed_ask(backend: Backend, space: Space, question: str, timeout_s: float) -> Answer:
+    """`backend.ask` under a timeout that counts only the backend's answering time.
+
+    A backend that declares `answer_deadline_s` queues its own starts (rate limit, Retry-After,
+    settle time) and says when the service accepted the question (`question_accepted`): the
+    timeout, at least that deadline, starts there, so a queued question never times out. Other
+    backends are timed from the call.
+    """
+    deadline = backend.answer_deadline_s
+    if deadline is None:
+        t0 = time.perf_counter()
+        try:
+            return await asyncio.wait_for(backend.ask(space, question), timeout_s)
+        except TimeoutError:
+            return _failed("TIMEOUT", f"no answer within {timeout_s:g}s", backend, t0)
+    accepted = asyncio.Event()
+    token = _ACCEPTED.set(accepted.set)
+    try:
+        task = asyncio.ensure_future(backend.ask(space, question))  # the task inherits the hook
+    finally:
+        _ACCEPTED.reset(token)
+    started = asyncio.ensure_future(accepted.wait())
+    try:
+        await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            return task.result()
+        limit = max(timeout_s, float(deadline))
+        t0 = time.perf_counter()
+        try:
+            return await asyncio.wait_for(task, limit)
+        except TimeoutError:
+            return _failed("TIMEOUT", f"no answer within {limit:g}s of the question being accepted", backend, t0)
+    except BaseException:
+        task.cancel()
+        raise
+    finally:
+        started.cancel()
+
+
 def _failed(status: str, error: str, backend: Backend, t0: float) -> Answer:
     return Answer(status=status, error=error, reason=error, backend=backend.name, latency_s=time.perf_counter() - t0)
 
@@ -595,8 +644,8 @@ def _check_resumable(run: Run, *, es_hash: str, version: str, split: str | None,
     if diffs:
         what, old, new = diffs[0]
         raise InvalidConfig(
-            f"cannot resume run {run.run_id!r}: its {what} was {old!r}, now {new!r}. "
-            "Start a new run (omit run_id), or use rejudge() to change judges.",
+            f"cannot resume run {run.run_id!r}: its {what} {'were' if what == 'judges' else 'was'} {old!r}, now {new!r}. "
+            "Start a new run instead (without --resume / run_id); to change judges, re-judge the stored answers.",
             field="run_id",
         )
 
@@ -638,7 +687,7 @@ def build_run_result(store: Store, run_id: str, *, evalset: EvalSet | None = Non
         rows.append(CaseRow(
             case_id=case.id, question=case.question, split=case.split, category=case.category, family=case.family,
             expect=case.expect, status=res.status if res else "PENDING", outcome=outcome,
-            correct=None if outcome in (None, "gold_error") else outcome == "right",
+            correct=None if outcome in (None, "gold_error", "error") else outcome == "right",
             gold_error=res.gold_error if res else None,
             sql=res.sql if res else None, from_cache=res.from_cache if res else False,
             attempts=res.attempt if res else 0, latency_s=res.latency_s if res else None,

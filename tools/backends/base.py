@@ -8,6 +8,11 @@ callers never probe with `getattr`:
 - `deterministic`: asking twice gives the same answer (the optimizer then skips re-asking flips);
 - `remote`: the backend answers from its own copy of the space, which `deploy` replaces;
 - `uses_llm`: answers spend LLM tokens (reported as `Answer.details["usage"]`);
+- `answer_deadline_s`: a backend that times its own answering (a remote service with a queue
+  before each question, like Genie) declares its deadline; its `ask` calls `question_accepted()`
+  once the service accepted the question and returns a TIMEOUT answer by itself within the
+  deadline after that. The runner then times only that span (never the queue, rate-limit or settle
+  wait before it) and records the backend's own latency;
 - `data_identity()`: what gold results depend on (the data, not the answering strategy);
 - `get_space()` / `import_benchmarks()`: the space and the benchmark questions the backend holds;
 - `table_columns(space)`: the real columns of the space's tables (so a column config can be made).
@@ -15,6 +20,8 @@ callers never probe with `getattr`:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -34,6 +41,7 @@ class Backend:
     deterministic: bool = False
     remote: bool = False
     uses_llm: bool = False
+    answer_deadline_s: float | None = None  # None: the runner's own timeout bounds the whole ask
 
     def identity(self) -> str:
         """A stable id of the backend's answering behaviour, part of the result-cache key."""
@@ -77,3 +85,18 @@ class Backend:
     def close(self) -> None:
         """Release connections (optional)."""
         return None
+
+
+# The runner's hook for the current `ask`: set per call, inherited by the backend's coroutine.
+_ACCEPTED: ContextVar[Callable[[], None] | None] = ContextVar("chaos_llama_question_accepted", default=None)
+
+
+def question_accepted() -> None:
+    """Tell the caller that the service accepted the question being asked: answering starts now.
+
+    A backend that declares `answer_deadline_s` calls this from `ask` right after its start request
+    succeeded; a no-op when nobody is timing the call.
+    """
+    hook = _ACCEPTED.get()
+    if hook is not None:
+        hook()

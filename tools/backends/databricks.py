@@ -11,6 +11,11 @@ whose `sleep` stops that retry, surface the error as `BackendError(retryable=...
 and let the caller decide: polls (idempotent GETs) are retried here until the question's
 deadline; a failed *question start* goes back to the runner, which retries it and counts it.
 
+Timing: a question waits for its turn (settle time after a push, the per-minute start spacing,
+any Retry-After in force) *before* its start goes out; its deadline and its recorded latency
+count only Genie's answering, from the accepted start to a terminal status (`answer_deadline_s`
+tells the runner so, `question_accepted` marks the moment).
+
 databricks-sdk is imported lazily: nothing here loads it until a client is needed.
 """
 
@@ -37,7 +42,7 @@ from ..errors import (
 from ..evalset import EvalSet
 from ..results import Answer
 from ..space.model import Space
-from .base import Backend
+from .base import Backend, question_accepted
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +50,24 @@ log = logging.getLogger(__name__)
 DEFAULT_RATE_PER_MINUTE = 5
 DEFAULT_SETTLE_S = 30.0  # a space takes tens of seconds to settle after an update
 TERMINAL = ("COMPLETED", "FAILED", "CANCELLED", "QUERY_RESULT_EXPIRED")
+# Every non-terminal message status of the Genie API, in the order a message goes through them.
+IN_PROGRESS = ("SUBMITTED", "FETCHING_METADATA", "FILTERING_CONTEXT", "ASKING_AI", "PENDING_WAREHOUSE", "EXECUTING_QUERY")
 NATIVE_DONE = ("DONE", "EVALUATION_FAILED", "EVALUATION_TIMEOUT", "EVALUATION_CANCELLED")
+# FAILED messages whose error type says Genie itself was overloaded or timed out: asking again
+# may succeed, so they are retried with backoff like HTTP 429/503 instead of scored as wrong.
+RATE_LIMIT_ERROR_TYPES = ("RATE_LIMIT_EXCEEDED_GENERIC_EXCEPTION", "RATE_LIMIT_EXCEEDED_SPECIFIED_WAIT_EXCEPTION")
+RETRYABLE_ERROR_TYPES = RATE_LIMIT_ERROR_TYPES + (
+    "RETRYABLE_PROCESSING_EXCEPTION",
+    "CHAT_COMPLETION_CLIENT_TIMEOUT_EXCEPTION",
+    "CHAT_COMPLETION_NETWORK_EXCEPTION",
+    "GENERIC_CHAT_COMPLETION_SERVICE_EXCEPTION",
+    "COULD_NOT_GET_MODEL_DEPLOYMENTS_EXCEPTION",
+    "REPLY_PROCESS_TIMEOUT_EXCEPTION",
+    "DESCRIBE_QUERY_TIMEOUT",
+    "INTERNAL_CATALOG_ASSET_CREATION_ONGOING_EXCEPTION",
+)
+# How long a connection attempt may take before the host has answered once (then: http_timeout_s).
+CONNECT_TIMEOUT_S = 5.0
 
 
 # ---------------------------------------------------------------- records
@@ -112,26 +134,116 @@ def _no_retry_clock() -> Any:
     return NoRetryClock()
 
 
-class _RateSpacer:
-    """Spaces question starts evenly at `rate_per_minute`; a 429 pushes every later start back."""
+def sdk_config(*, host: str | None = None, token: str | None = None, profile: str | None = None,
+               retry_timeout_s: float = 30, http_timeout_s: float = 60) -> Any:
+    """A databricks-sdk `Config` (unified auth: arguments, DATABRICKS_* variables, a profile, OAuth)
+    whose retries are ours: the SDK's silent retries stop at once (`_no_retry_clock`) and a host
+    that never answered fails fast (`_reachability_adapter`). `retry_timeout_s` only bounds the
+    SDK's start-up host probe. Bad auth settings raise InvalidConfig, the token scrubbed."""
+    try:
+        from databricks.sdk.core import Config
+    except ImportError as e:  # pragma: no cover - a declared dependency
+        raise InvalidConfig(f"Databricks needs databricks-sdk ({e}); pip install databricks-sdk") from None
+    kwargs: dict[str, Any] = {k: v for k, v in (("host", host), ("token", token), ("profile", profile)) if v}
+    kwargs.update(retry_timeout_seconds=max(1, int(retry_timeout_s)), http_timeout_seconds=max(1, int(http_timeout_s)))
+    # Newest first: an older SDK without an option keeps its own behaviour for it.
+    attempts = ({"clock": _no_retry_clock(), "http_adapter": _reachability_adapter(CONNECT_TIMEOUT_S)}, {"clock": _no_retry_clock()}, {})
+    for extra in attempts:
+        try:
+            return Config(**extra, **kwargs)
+        except TypeError:
+            continue
+        except ValueError as e:
+            message = str(e).replace(token, "***") if token else str(e)
+            raise InvalidConfig(f"cannot configure Databricks auth: {message}", field="profile" if profile else "host") from None
+    raise AssertionError("unreachable: the last attempt passes no optional argument")
 
-    def __init__(self, rate_per_minute: float | None):
+
+class _NoResponse(BackendError):
+    """No HTTP response came back (connection dropped, read timed out): the request may have landed."""
+
+
+class HostUnreachable(Exception):
+    """The workspace host cannot be reached at all: its name does not resolve or nothing answers."""
+
+
+def _reachability_adapter(connect_timeout_s: float) -> Any:
+    """A requests transport adapter that fails fast on a host that was never reached.
+
+    Until the host has answered once, a failure to *connect* (the name does not resolve, the
+    connection is refused, the connect times out) means a wrong or unreachable host, not a glitch:
+    it is raised as `HostUnreachable`, which the SDK does not retry, and remembered for a short
+    while, so the SDK's start-up probe and the first call fail in seconds instead of minutes.
+    """
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
+
+    class ReachabilityAdapter(HTTPAdapter):
+        def __init__(self) -> None:
+            super().__init__(pool_connections=20, pool_maxsize=20, pool_block=True)  # the SDK's own pool settings
+            self.reached = False
+            self.unreachable: tuple[float, str] | None = None
+
+        def send(self, request: Any, **kwargs: Any) -> Any:
+            if self.reached:
+                return super().send(request, **kwargs)
+            if self.unreachable is not None and time.monotonic() - self.unreachable[0] < 30:
+                raise HostUnreachable(self.unreachable[1])
+            timeout = kwargs.get("timeout")
+            if isinstance(timeout, (int, float)):
+                kwargs["timeout"] = (min(connect_timeout_s, timeout), timeout)
+            try:
+                response = super().send(request, **kwargs)
+            except requests.ConnectionError as e:
+                reason = e.args[0].reason if e.args and isinstance(e.args[0], MaxRetryError) else None
+                if not isinstance(reason, (NewConnectionError, ConnectTimeoutError)):
+                    raise
+                host = request.url.split("://", 1)[-1].split("/", 1)[0]
+                # NewConnectionError subclasses ConnectTimeoutError in urllib3: test it first
+                why = _connect_failure(reason) if isinstance(reason, NewConnectionError) else "the connection timed out"
+                self.unreachable = (time.monotonic(), f"cannot reach the Databricks host {host!r}: {why}")
+                raise HostUnreachable(self.unreachable[1]) from None
+            self.reached, self.unreachable = True, None
+            return response
+
+    return ReachabilityAdapter()
+
+
+def _connect_failure(reason: BaseException) -> str:
+    text = str(reason)
+    if "NameResolution" in type(reason).__name__ or "resolve" in text.lower():
+        return "the host name does not resolve (check the host / DATABRICKS_HOST)"
+    if "refused" in text.lower():
+        return "the connection was refused (nothing listens there; check the host and port)"
+    return text.split(": ", 1)[-1][:200]
+
+
+class _RateSpacer:
+    """Spaces question starts evenly at `rate_per_minute`; a Retry-After pushes every later start back.
+
+    A start that waited for its turn checks again before going out: a pause set while it slept
+    (another question's 429) is waited out too. `clock` and `sleep` are injectable for tests.
+    """
+
+    def __init__(self, rate_per_minute: float | None, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Any] = asyncio.sleep):
         self.interval = 60.0 / rate_per_minute if rate_per_minute else 0.0
+        self.clock, self.sleep = clock, sleep
         self.next_at = 0.0
         self._locks: dict[int, asyncio.Lock] = {}
 
     async def acquire(self) -> None:
-        if not self.interval and self.next_at <= time.monotonic():
+        if not self.interval and self.next_at <= self.clock():
             return
         lock = self._locks.setdefault(id(asyncio.get_running_loop()), asyncio.Lock())
         async with lock:
-            wait = self.next_at - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            self.next_at = max(self.next_at, time.monotonic()) + self.interval
+            while (wait := self.next_at - self.clock()) > 0:
+                await self.sleep(wait)
+            self.next_at = self.clock() + self.interval
 
     def pause(self, seconds: float) -> None:
-        self.next_at = max(self.next_at, time.monotonic() + seconds)
+        self.next_at = max(self.next_at, self.clock() + seconds)
 
 
 # ---------------------------------------------------------------- the backend
@@ -144,12 +256,16 @@ class DatabricksGenie(Backend):
             OAuth, ...); all optional. The token is never logged, stored or put in messages.
         warehouse_id: SQL warehouse for gold SQL (default: the space's own warehouse).
         rate_per_minute: question starts per minute (Genie's API free tier allows 5); None: no limit.
-        question_timeout_s: per-question deadline for Genie to finish (not the SDK's 20 minutes).
+        question_timeout_s: per-question deadline for Genie to answer, from its accepted start to a
+            terminal status (not the SDK's 20 minutes); waiting for a turn is never counted.
         poll_initial_s, poll_max_s: message polling backoff (doubles from initial to max).
         settle_s: wait after `update_space` before asking the new version.
         statement_timeout_s: deadline for a gold query on the warehouse.
         max_rows: row limit for gold results fetched with the Statement Execution API.
-        retry_timeout_s: the SDK's own retry budget (only used when `client` is not given).
+        retry_timeout_s: the SDK's retry budget for its start-up host probe (its other retries are
+            ours; only used when `client` is not given).
+        rate_limit_pause_s: how long every start waits after Genie answered a message with a
+            RATE_LIMIT_EXCEEDED_* error (it carries no Retry-After).
         rerun_expired: re-run a QUERY_RESULT_EXPIRED query (execute-query) instead of recording it.
         client: a ready `WorkspaceClient` (tests, or custom auth); its retry settings are kept.
         store: a `Store` keeping a local copy of every version pulled or pushed.
@@ -176,6 +292,7 @@ class DatabricksGenie(Backend):
         retry_timeout_s: int = 30,
         http_timeout_s: float = 60,
         rerun_expired: bool = True,
+        rate_limit_pause_s: float = 10.0,
         client: Any = None,
         store: Any = None,
     ):
@@ -192,12 +309,14 @@ class DatabricksGenie(Backend):
         self.settle_s, self.statement_timeout_s, self.max_rows = settle_s, statement_timeout_s, max_rows
         self.retry_timeout_s, self.http_timeout_s = retry_timeout_s, http_timeout_s
         self.rerun_expired = rerun_expired
+        self.rate_limit_pause_s = rate_limit_pause_s
         self.store = store
         self._client = client
         self._spacer = _RateSpacer(rate_per_minute)
         self._etag: str | None = None
         self._deployed_hash: str | None = None
         self._settled_at = 0.0
+        self._conversations: set[str] = set()  # started by this backend (a recovered start is never adopted twice)
 
     def __repr__(self) -> str:
         return f"DatabricksGenie(space_id={self.space_id!r}, host={self.host!r})"
@@ -207,20 +326,10 @@ class DatabricksGenie(Backend):
     def client(self) -> Any:
         """The `WorkspaceClient` (created on first use)."""
         if self._client is None:
-            try:
-                from databricks.sdk import WorkspaceClient
-                from databricks.sdk.core import Config
-            except ImportError as e:  # pragma: no cover - a declared dependency
-                raise InvalidConfig(f"the Databricks backend needs databricks-sdk ({e}); pip install databricks-sdk") from None
-            kwargs: dict[str, Any] = {k: v for k, v in (("host", self._host), ("token", self.__token), ("profile", self.profile)) if v}
-            kwargs.update(retry_timeout_seconds=int(self.retry_timeout_s), http_timeout_seconds=int(self.http_timeout_s))
-            try:
-                try:
-                    cfg = Config(clock=_no_retry_clock(), **kwargs)
-                except TypeError:  # an SDK without the clock option: its own retries stay on
-                    cfg = Config(**kwargs)
-            except ValueError as e:
-                raise InvalidConfig(f"cannot configure Databricks auth: {self._scrub(str(e))}", field="profile" if self.profile else "host") from None
+            from databricks.sdk import WorkspaceClient
+
+            cfg = sdk_config(host=self._host, token=self.__token, profile=self.profile, retry_timeout_s=self.retry_timeout_s,
+                             http_timeout_s=self.http_timeout_s)
             self._client = WorkspaceClient(config=cfg)
         return self._client
 
@@ -251,6 +360,8 @@ class DatabricksGenie(Backend):
             return e
         if isinstance(e, _StopSDKRetry) and e.__context__ is not None:
             e = e.__context__
+        if isinstance(e, HostUnreachable):
+            return BackendError(f"{what}: {self._scrub(str(e))}", retryable=False)
         status = _http_status(e)
         retry_after = getattr(e, "retry_after_secs", None)
         kind = type(e).__name__
@@ -261,8 +372,9 @@ class DatabricksGenie(Backend):
         else:  # connection refused/reset/dropped, read timeouts
             retryable = _is_network_error(e)
         msg = self._scrub(str(e) or kind)
-        return BackendError(f"{what}: {kind}{f' (HTTP {status})' if status else ''}: {msg}", retryable=retryable,
-                            retry_after=float(retry_after) if retry_after is not None else None)
+        cls = _NoResponse if status is None and retryable else BackendError
+        return cls(f"{what}: {kind}{f' (HTTP {status})' if status else ''}: {msg}", retryable=retryable,
+                   retry_after=float(retry_after) if retry_after is not None else None)
 
     def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
@@ -296,32 +408,44 @@ class DatabricksGenie(Backend):
     def data_identity(self) -> str:
         return f"databricks/warehouse/{_host_label(self.host)}/{self.warehouse_id or self.space_id}"
 
+    @property
+    def answer_deadline_s(self) -> float:
+        """The longest `ask` takes once Genie accepted the question: the deadline plus one HTTP
+        call running over it (the runner's safety net counts from the acceptance)."""
+        return self.question_timeout_s + 2 * self.http_timeout_s
+
     async def ask(self, space: Space, question: str) -> Answer:
         """Ask `question` in a new conversation and wait (to the deadline) for Genie's answer.
 
-        Raises BackendError only when the question could not be *started* (so a retry does not
-        ask twice); everything after that becomes the Answer's status.
+        Waits for its turn first (settle time, start spacing, any Retry-After), then the deadline
+        and the latency count from the accepted start. Raises BackendError only when the question
+        could not be *started* (a retry does not ask twice), or when Genie failed it with an error
+        type a new try may fix (`RETRYABLE_ERROR_TYPES`); everything else becomes the Answer's status.
         """
         self._check_space(space)
         await self.wait_settled()
         await self._spacer.acquire()
-        t0 = time.perf_counter()
-        deadline = time.monotonic() + self.question_timeout_s
         genie = self.client.genie
+        t0, sent_at = time.perf_counter(), time.time()
         try:
             waiter = await self._acall("start conversation", genie.start_conversation, space_id=self.space_id, content=question)
+            conv, mid = waiter.response.conversation_id, waiter.response.message_id
         except BackendError as e:
             if e.retry_after is not None:
                 self._spacer.pause(e.retry_after)
-            raise
-        start = waiter.response
-        conv, mid = start.conversation_id, start.message_id
+            found = await self._recover_start(question, sent_at) if isinstance(e, _NoResponse) else None
+            if found is None:
+                raise
+            conv, mid = found
+        self._conversations.add(conv)
+        question_accepted()
+        deadline = time.monotonic() + self.question_timeout_s
         details: dict[str, Any] = {"conversation_id": conv, "message_id": mid}
 
         def answer(status: str, **kw: Any) -> Answer:
             return Answer(status=status, backend=self.name, latency_s=time.perf_counter() - t0, details=details, **kw)
 
-        delay, status, msg = self.poll_initial_s, None, None
+        delay, status, msg, seen = self.poll_initial_s, None, None, []
         while True:
             try:
                 msg = await self._acall_retrying("poll message", deadline, genie.get_message, space_id=self.space_id,
@@ -331,7 +455,9 @@ class DatabricksGenie(Backend):
                     return answer("TIMEOUT", reason=f"no answer within {self.question_timeout_s:g}s", error=str(e))
                 return answer("ERROR", reason="polling the message failed", error=str(e))
             status = _enum(msg.status)
-            details["genie_status"] = status
+            if not seen or seen[-1] != status:
+                seen.append(status)
+            details.update(genie_status=status, statuses=list(seen))
             if status in TERMINAL:
                 break
             remaining = deadline - time.monotonic()
@@ -353,6 +479,11 @@ class DatabricksGenie(Backend):
         if status == "FAILED":
             etype = _enum(msg.error.type) if msg.error is not None else None
             details["error_type"] = etype
+            if etype in RETRYABLE_ERROR_TYPES:
+                if etype in RATE_LIMIT_ERROR_TYPES:
+                    self._spacer.pause(self.rate_limit_pause_s)
+                raise BackendError(f"Genie failed the question with {etype} (conversation {conv}): {self._scrub(error or '')}",
+                                   retryable=True)
             return answer("FAILED", sql=sql, description=description, reason="Genie failed to answer", error=self._scrub(error or "FAILED"))
         if query_att is None:
             return answer("NO_SQL", description=description, reason=(text_att.text.content if text_att else None) or "Genie answered without SQL")
@@ -374,6 +505,32 @@ class DatabricksGenie(Backend):
             return answer("FAILED", sql=sql, description=description, reason="the query result could not be read", error=str(e))
         details.update(result_source=source, is_truncated=truncated)
         return answer("COMPLETED", sql=sql, description=description, result=table, row_count=table.num_rows)
+
+    async def _recover_start(self, question: str, sent_at: float) -> tuple[str, str] | None:
+        """After a start with no response (dropped connection, read timeout), find the conversation it
+        may have created, so the question is not asked twice: our own conversations, newest first,
+        one titled with the question, created since the start was sent and not already ours."""
+        since_ms = int((sent_at - 60) * 1000)  # tolerate a server clock a minute behind ours
+        title = question[:255]
+        deadline = time.monotonic() + min(30.0, self.question_timeout_s)
+        try:
+            res = await self._acall_retrying("list conversations", deadline, self.client.genie.list_conversations,
+                                             self.space_id, page_size=50)
+            match = next((c for c in res.conversations or []
+                          if c.title == title and c.conversation_id not in self._conversations
+                          and (c.created_timestamp or 0) >= since_ms), None)
+            if match is None:
+                return None
+            msgs = await self._acall_retrying("list messages", deadline, self.client.genie.list_conversation_messages,
+                                              self.space_id, match.conversation_id, page_size=10)
+        except BackendError as e:
+            log.info("could not look for a start that may have landed (%s)", e)
+            return None
+        first = next((m for m in msgs.messages or [] if m.content == question), None)
+        if first is None:
+            return None
+        log.info("recovered conversation %s for a start whose response was lost", match.conversation_id)
+        return match.conversation_id, first.message_id
 
     async def _query_result(self, conv: str, mid: str, att: Any, deadline: float) -> tuple[pa.Table, bool, str]:
         """The result of a query attachment: by statement id when there is one, else the
@@ -456,7 +613,7 @@ class DatabricksGenie(Backend):
             sql = sqlglot.transpile(sql, read=dialect, write="databricks")[0]
         warehouse = self.warehouse_id or (space.warehouse_id if space is not None else None)
         if not warehouse:
-            raise InvalidConfig("no SQL warehouse to run gold SQL on: pass warehouse_id, or pull the space (get_space) first",
+            raise InvalidConfig("no SQL warehouse to run gold SQL on: pass warehouse_id (--warehouse-id on the command line), or read the space first",
                                 field="warehouse_id")
         limit = max_rows if max_rows is not None else self.max_rows
         from databricks.sdk.service.sql import Disposition, ExecuteStatementRequestOnWaitTimeout, Format
@@ -532,6 +689,11 @@ class DatabricksGenie(Backend):
 
             ensure_valid(space)
         etag = etag if etag is not None else self._etag
+        if etag is None:
+            # Without an etag Genie applies the update unconditionally: someone's edit could be lost unseen.
+            raise ApplyConflict(f"no etag guards an update of Genie space {self.space_id!r} (it was not read, or Genie's last "
+                                f"response carried none and re-reading it failed); nothing was sent. Read the space again, "
+                                f"then update.")
         body = {"serialized_space": json.dumps(space.to_serialized(), ensure_ascii=False), "etag": etag, "title": space.title}
         if space.description is not None:
             body["description"] = space.description
@@ -546,14 +708,23 @@ class DatabricksGenie(Backend):
                 where = f"; your version is kept in the store as {kept[:12]}" if kept else ""
                 err = ApplyConflict(
                     f"Genie space {self.space_id!r} was changed by someone else since it was read (etag {etag!r}); "
-                    f"nothing was overwritten{where}. Pull it again (get_space), re-apply your change and update.")
+                    f"nothing was overwritten{where}. Read the current version again (re-run the command, or restart "
+                    f"the MCP session), re-apply your change and push it.")
                 err.space, err.version_id = space, kept  # type: ignore[attr-defined]
                 raise err from None
             res = current
         self._etag, self._deployed_hash = res.etag, space_hash(space)
+        if not res.etag:
+            # The guard must not vanish: re-read the etag, and only if the space is still ours.
+            current = self._current_if_same(space)
+            self._etag = current.etag if current is not None else None
+            if current is None:
+                self._deployed_hash = None  # unknown now: the next deploy pulls before pushing
+                log.warning("Genie's update response for space %s carried no etag and re-reading it failed; "
+                            "the next update is refused until the space is read again", self.space_id)
         self._settled_at = time.monotonic() + self.settle_s
-        vid = self._keep(space, message or f"pushed to Genie (etag {res.etag})")
-        return SpaceSnapshot(space=space, etag=res.etag, update_time=_str(getattr(res, "update_time", None)), version_id=vid)
+        vid = self._keep(space, message or f"pushed to Genie (etag {self._etag})")
+        return SpaceSnapshot(space=space, etag=self._etag, update_time=_str(getattr(res, "update_time", None)), version_id=vid)
 
     def deploy(self, space: Space) -> SpaceSnapshot | None:
         """Make `space` the version Genie answers from: push it unless Genie already holds it.
@@ -596,7 +767,7 @@ class DatabricksGenie(Backend):
         if space_hash(space) != self._deployed_hash:
             raise BackendError(
                 f"the space to evaluate ({space_hash(space)}) is not the version deployed to Genie space "
-                f"{self.space_id!r} ({self._deployed_hash}); push it with update_space first", retryable=False)
+                f"{self.space_id!r} ({self._deployed_hash}); push it first (an evaluation run does that itself)", retryable=False)
 
     async def wait_settled(self) -> None:
         """Wait out the settle time after the last update (Genie rebuilds its context)."""

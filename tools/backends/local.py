@@ -34,7 +34,7 @@ class LocalGenie(Backend):
     Args:
         con_or_path: an open DuckDB connection, or the path of a .duckdb file (opened read-only).
         strategy: a name from `chaos_llama.tools.generate.STRATEGIES`.
-        llm: the llm strategy's settings (`LLMConfig` or dict: base_url, model, api_key_env, ...).
+        llm: the llm strategy's chat model (`ChatModel`, a dict, or 'databricks:<endpoint>'; see tools/chat.py).
         generator_options: extra constructor options for the strategy (e.g. `transport=` in tests).
     """
 

@@ -88,14 +88,34 @@ def add_backend_args(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--rate", type=float, default=5, help="Genie question starts per minute (databricks; 0: no limit; default 5)")
     sp.add_argument("--settle", type=float, default=30, metavar="SECONDS",
                     help="wait after pushing a version before asking it (databricks; Genie rebuilds its context; default 30)")
+    sp.add_argument("--question-timeout", type=float, default=120, metavar="SECONDS",
+                    help="how long Genie may take to answer one question, from its accepted start (databricks; waiting "
+                         "for a turn is not counted; a question timing out is asked again, then recorded as an error; default 120)")
+
+
+def add_llm_args(sp: argparse.ArgumentParser, what: str) -> None:
+    """--llm-model and its endpoint options: the chat model of `what` (tools/chat.py)."""
+    sp.add_argument("--llm-model", help=f"chat model for {what}: 'databricks:<serving endpoint>' (workspace auth, no other key) "
+                                        "or a model name at --llm-base-url")
+    sp.add_argument("--llm-base-url", help="OpenAI-compatible endpoint for --llm-model, e.g. http://localhost:8000/v1")
+    sp.add_argument("--llm-api-key-env", help="name of the environment variable holding that endpoint's API key")
+
+
+def llm_model_from_args(args: argparse.Namespace) -> dict | None:
+    """The chat model --llm-model and its options name (None without --llm-model)."""
+    if not getattr(args, "llm_model", None):
+        return None
+    return {"model": args.llm_model, **({"base_url": args.llm_base_url} if args.llm_base_url else {}),
+            **({"api_key_env": args.llm_api_key_env} if args.llm_api_key_env else {})}
 
 
 def backend_config(args: argparse.Namespace) -> BackendConfig:
     """The backend settings the command line names (local engine or a Genie space)."""
     if args.backend == "databricks":
         return BackendConfig(kind="databricks", space_id=args.space_id, profile=args.profile, host=args.host,
-                             warehouse_id=args.warehouse_id, rate_per_minute=args.rate or None, settle_s=args.settle)
-    return BackendConfig(kind="local", strategy=args.strategy)
+                             warehouse_id=args.warehouse_id, rate_per_minute=args.rate or None, settle_s=args.settle,
+                             question_timeout_s=args.question_timeout)
+    return BackendConfig(kind="local", strategy=args.strategy, llm=llm_model_from_args(args) if args.strategy == "llm" else None)
 
 
 def backend_from_args(args: argparse.Namespace, store: Store | None = None) -> Backend:

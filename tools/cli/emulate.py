@@ -33,6 +33,8 @@ def add_arguments(em: argparse.ArgumentParser) -> None:
     em.add_argument("--rate-per-minute", type=float, default=None, help="questions accepted per minute; 429 beyond (default: unlimited)")
     em.add_argument("--fault-rate", type=float, default=0.0, help="probability of an injected fault per request (default 0)")
     em.add_argument("--faults", default=",".join(FAULT_KINDS), help=f"fault kinds, comma-separated (default: {','.join(FAULT_KINDS)})")
+    em.add_argument("--hang", type=float, default=90.0, metavar="SECONDS",
+                    help="how long a 'hang' fault holds its response before processing it (default 90, beyond the SDK's HTTP timeout)")
     em.add_argument("--strategy", default="retrieval", choices=["retrieval", "llm"])
     em.add_argument("--seed", type=int, default=0, help="fault/latency seed")
 
@@ -43,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     faults = tuple(f.strip() for f in args.faults.split(",") if f.strip()) if args.faults else ()
     token = os.environ.get("DATABRICKS_TOKEN") or DEFAULT_TOKEN
     emu = Emulator(space, engine, token=token, port=args.port, latency=args.latency, rate_per_minute=args.rate_per_minute,
-                   fault_rate=args.fault_rate, faults=faults or FAULT_KINDS, seed=args.seed)
+                   fault_rate=args.fault_rate, faults=faults or FAULT_KINDS, hang_s=args.hang, seed=args.seed)
 
     def ready(e: Emulator) -> None:
         shown = "$DATABRICKS_TOKEN" if token != DEFAULT_TOKEN else DEFAULT_TOKEN

@@ -6,13 +6,14 @@ import argparse
 import json
 
 from ..errors import InvalidInput
-from ..evaluate import evaluate, load_inputs, remote_inputs
+from ..evaluate import evaluate, load_inputs, remote_inputs, run_inputs
 from ..project import DEFAULT_JUDGES
 from ..judges.custom import load_user_judges
 from ..store import Store
 from . import EXIT_OK
 from ._common import (
-    add_backend_args, add_common_args, backend_from_args, console, print_scores, progress_bar, result_json, space_name,
+    add_backend_args, add_common_args, add_llm_args, backend_from_args, console, print_scores, progress_bar, result_json,
+    space_name,
 )
 
 HELP = "evaluate a space on an eval set"
@@ -24,26 +25,46 @@ def add_arguments(ev: argparse.ArgumentParser) -> None:
     ev.add_argument("--evalset", help="eval set (.yaml, .csv, .jsonl); default with --backend databricks: the space's benchmarks")
     ev.add_argument("--data", nargs="+", help="data for the local engine: CSV/Parquet files or folders, .duckdb, or a PostgreSQL dump")
     ev.add_argument("--split", choices=["train", "val", "test"], help="evaluate one split only")
-    ev.add_argument("--judges", default=",".join(DEFAULT_JUDGES), help="comma-separated judge names; the first decides 'correct'")
+    ev.add_argument("--judges", help=f"comma-separated judge names; the first decides 'correct' (default: {','.join(DEFAULT_JUDGES)}, "
+                                     "or the resumed run's)")
     ev.add_argument("--metrics", action="append", metavar="FILE", help="YAML metric file: each metric becomes a judge (repeatable)")
     ev.add_argument("--custom-judge", action="append", metavar="REF",
                     help="a Python judge, 'path/to/file.py:function' or 'pkg.module:function' (repeatable)")
     ev.add_argument("--llm-judges", action="append", metavar="FILE",
                     help="YAML file of LLM judge definitions (criteria, examples); name built-in ones in --judges: "
                          "answers_question, semantically_equivalent, follows_instructions")
-    ev.add_argument("--judge-model", help="model for LLM judges at an OpenAI-compatible endpoint (else CHAOS_JUDGE_MODEL; "
-                                          "without a model their verdicts stay pending)")
+    ev.add_argument("--judge-model", help="chat model for LLM judges: 'databricks:<serving endpoint>' (workspace auth, no other "
+                                          "key) or a model name at --judge-base-url (else CHAOS_JUDGE_MODEL; without a model "
+                                          "their verdicts stay pending)")
     ev.add_argument("--judge-base-url", help="the endpoint's base URL, e.g. http://localhost:8000/v1")
     ev.add_argument("--judge-api-key-env", help="name of the environment variable holding the endpoint's API key")
-    ev.add_argument("--strategy", default="retrieval", choices=["retrieval", "llm"])
+    ev.add_argument("--strategy", default="retrieval", choices=["retrieval", "llm"], help="local engine strategy (llm: --llm-model)")
+    add_llm_args(ev, "the local engine's llm strategy")
     ev.add_argument("--no-cache", action="store_true", help="ask the backend even for unchanged versions")
+    ev.add_argument("--resume", metavar="RUN_ID", help="finish a stopped or killed run: ask only the questions it has not "
+                    "recorded, with its space version, eval set, split and judges (pass the same backend and --data)")
+    ev.add_argument("--retry-errors", action="store_true", help="with --resume: ask the run's ERROR/TIMEOUT questions again")
     add_backend_args(ev)
     add_common_args(ev)
 
 
 def run(args: argparse.Namespace) -> int:
     store = None
-    if args.backend == "databricks":
+    resumed = run_inputs(args.workspace, args.resume) if args.resume else None
+    if args.retry_errors and resumed is None:
+        raise InvalidInput("--retry-errors needs --resume RUN_ID", field="retry_errors")
+    if resumed is not None:
+        # the run's own inputs, so it asks the same questions of the same version
+        if args.space or args.evalset:
+            raise InvalidInput("--resume uses the run's own space version and eval set; drop --space/--evalset",
+                               field="space" if args.space else "evalset")
+        space, evalset = resumed.space, resumed.evalset
+        if args.split is None:
+            args.split = resumed.split
+        if args.backend == "databricks":
+            store = Store.open(args.workspace)
+        backend = backend_from_args(args, store)
+    elif args.backend == "databricks":
         store = Store.open(args.workspace)  # keeps every version pulled from or pushed to Genie
         backend = backend_from_args(args, store)
         space, evalset = remote_inputs(backend, args.space, args.evalset, seed=args.seed)
@@ -52,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
             raise InvalidInput("--space and --evalset are required with the local engine", field="space" if not args.space else "evalset")
         space, evalset = load_inputs(args.space, args.evalset, seed=args.seed)
         backend = backend_from_args(args)
-    judges = [j.strip() for j in args.judges.split(",") if j.strip()]
+    default = resumed.judges if resumed is not None else DEFAULT_JUDGES
+    judges = [j.strip() for j in args.judges.split(",") if j.strip()] if args.judges else list(default)
     judges += [j for j in load_user_judges(args.metrics or [], args.custom_judge or [], args.llm_judges or []) if j not in judges]
     judge_model = None
     if args.judge_model:
@@ -65,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
                 space, evalset, backend,
                 workspace=args.workspace, split=args.split, judges=judges,
                 concurrency=args.concurrency, progress=callback, use_cache=not args.no_cache, judge_model=judge_model,
+                run_id=args.resume, retry_errors=args.retry_errors,
             )
     finally:
         if store is not None:

@@ -14,7 +14,7 @@ from ..optimize.model import OptimizeSettings
 from ..report import render_markdown, write_report
 from ..store import Store, export_workspace, restore_workspace
 from . import EXIT_OK
-from ._common import add_backend_args, backend_from_args
+from ._common import add_backend_args, add_llm_args, backend_from_args, llm_model_from_args
 
 HELP = "optimize a space automatically (train), select by val, score test once"
 
@@ -26,8 +26,8 @@ def add_arguments(op: argparse.ArgumentParser) -> None:
     op.add_argument("--evalset", help="eval set (.yaml, .csv, .jsonl); default: the example's, or the Genie space's benchmarks")
     op.add_argument("--data", nargs="+", help="data for the local engine: CSV/Parquet files or folders, .duckdb, or a PostgreSQL dump")
     add_backend_args(op)
-    op.add_argument("--strategy", default="retrieval", choices=["retrieval", "llm"], help="local engine strategy")
-    op.add_argument("--proposer", default="heuristic", help="heuristic (offline) or llm")
+    op.add_argument("--strategy", default="retrieval", choices=["retrieval", "llm"], help="local engine strategy (llm: --llm-model)")
+    op.add_argument("--proposer", default="heuristic", help="heuristic (offline) or llm (--llm-model)")
     op.add_argument("--max-epochs", type=int, default=5)
     op.add_argument("--patience", type=int, default=2, help="stop after this many epochs without a val gain")
     op.add_argument("--budget", type=int, help="most backend questions to ask, the final test included")
@@ -40,8 +40,7 @@ def add_arguments(op: argparse.ArgumentParser) -> None:
     op.add_argument("--experiment", help="MLflow experiment (default: chaos-llama/<space>)")
     op.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
     op.add_argument("--report", help="write the HTML report here (default: <workspace>/reports/<id>.html)")
-    op.add_argument("--llm-base-url", help="OpenAI-compatible endpoint for --proposer llm")
-    op.add_argument("--llm-model", help="model for --proposer llm")
+    add_llm_args(op, "--proposer llm and --strategy llm")
     op.add_argument("--workspace", default=".chaos-llama", help="folder holding the store (default: ./.chaos-llama)")
     op.add_argument("--seed", type=int, default=0, help="train/val/test split seed")
     op.add_argument("--concurrency", type=int, default=4)
@@ -86,8 +85,7 @@ def _optimize(args: argparse.Namespace) -> int:
             alpha=args.alpha, wrong_cost=args.wrong_cost, max_changes=args.max_changes, reasks=args.reasks,
             concurrency=args.concurrency, workspace=workspace, experiment=args.experiment,
             tracking=None if args.no_tracking else (args.tracking_uri or True),
-            proposer_options={"config": {k: v for k, v in (("base_url", args.llm_base_url), ("model", args.llm_model)) if v}}
-            if args.proposer == "llm" else {},
+            proposer_options={"config": llm_model_from_args(args)} if args.proposer == "llm" else {},
         )
         result = optimize(space, evalset, backend, settings, store=store,
                           progress=lambda msg: print(msg, file=sys.stderr, flush=True))

@@ -1,4 +1,4 @@
-"""`chaos-llama space validate|show|hash|export`: a space file, checked and converted."""
+"""`chaos-llama space validate|show|hash|export|normalize`: a space file, checked and converted."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from ..space import io
 from ..space.validate import validate_space
 from . import EXIT_BAD_INPUT, EXIT_OK
 
-HELP = "validate, show, hash or export a space file"
+HELP = "validate, show, hash, export or normalize (sort) a space file"
 
 
 def add_arguments(sp: argparse.ArgumentParser) -> None:
-    sp.add_argument("action", choices=["validate", "show", "hash", "export"])
+    sp.add_argument("action", choices=["validate", "show", "hash", "export", "normalize"])
     sp.add_argument("path")
-    sp.add_argument("--out", help="output path for export (.geniespace.json or .yaml)")
+    sp.add_argument("--out", help="output path for export (.geniespace.json or .yaml) or normalize (default: the file itself)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,6 +31,10 @@ def run(args: argparse.Namespace) -> int:
         print(io.space_hash(space))
     elif args.action == "show":
         print(io.space_to_yaml(space), end="")
+    elif args.action == "normalize":
+        # ids filled, collections sorted; a new version (new hash) unless it was already sorted
+        out = io.save_space(io.normalize(space), args.out or args.path)
+        print(f"wrote {out} ({io.space_hash(io.load_space(out))})")
     elif args.action == "export":
         out = Path(args.out or Path(args.path).with_suffix("").name + ".geniespace.json")
         io.save_space(space, out)

@@ -1,7 +1,7 @@
 """SQL-generation strategies of the local engine, one module each, listed in `STRATEGIES`.
 
 - `retrieval`: offline and deterministic; closest example SQL with slots filled, else schema linking.
-- `llm`: any OpenAI-compatible chat-completions endpoint, prompted with all the space's metadata.
+- `llm`: a chat model (OpenAI-compatible endpoint or Databricks serving endpoint), prompted with all the space's metadata.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import InvalidConfig, did_you_mean
 from .base import Generation, GenerationContext, Generator, space_key
-from .llm import LLMConfig, LLMGenerator
+from .llm import LLMGenerator
 from .retrieval import RetrievalGenerator
 
 STRATEGIES: dict[str, type] = {
@@ -28,4 +28,4 @@ def get_strategy(name: str, **options: Any) -> Generator:
     return cls(**options)
 
 
-__all__ = ["STRATEGIES", "Generation", "GenerationContext", "Generator", "LLMConfig", "get_strategy", "space_key"]
+__all__ = ["STRATEGIES", "Generation", "GenerationContext", "Generator", "get_strategy", "space_key"]

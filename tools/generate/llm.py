@@ -1,4 +1,5 @@
-"""The LLM strategy: any OpenAI-compatible chat-completions endpoint, prompted with ALL the space's metadata.
+"""The LLM strategy: a chat model (any OpenAI-compatible endpoint, or a Databricks serving
+endpoint; see `tools/chat.py`), prompted with ALL the space's metadata.
 
 The prompt (`prompts/sql_generation.md`) carries tables with column types, descriptions and
 synonyms (excluded columns hidden), sample values of entity-matching columns, join specs,
@@ -10,31 +11,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-from typing import Any
 
 import httpx
-from pydantic import BaseModel
 
 from ... import prompts
-from ..errors import BackendError, InvalidConfig
+from ..chat import Chat, ChatModel
+from ..errors import InvalidConfig
 from ..space.model import Space, text
 from .base import Generation, GenerationContext
 
 VERSION = "llm-1"
 SAMPLE_VALUES = 20
-
-
-class LLMConfig(BaseModel):
-    """Where and how to call the model. The API key is read from the env var named `api_key_env`."""
-
-    base_url: str = "http://127.0.0.1:8000/v1"
-    model: str = "gpt-4o-mini"
-    api_key_env: str | None = "OPENAI_API_KEY"
-    timeout: float = 60.0
-    temperature: float = 0.0
-    max_tokens: int | None = 1024
+SYSTEM = "You write Databricks SQL for a Genie space. Reply in the requested JSON format."
 
 
 def _as_list(value) -> list[str]:
@@ -172,72 +161,30 @@ def parse_reply(content: str) -> tuple[str | None, str | None]:
 
 
 class LLMGenerator:
-    """SQL from an OpenAI-compatible chat model; `client` (or `transport`) is injectable for tests."""
+    """SQL from a chat model; `client` (or `transport`) is injectable for tests."""
 
     name = "llm"
 
-    def __init__(self, config: LLMConfig | dict | None = None, *, client: httpx.Client | None = None,
+    def __init__(self, config: ChatModel | dict | str | None = None, *, client: httpx.Client | None = None,
                  transport: httpx.BaseTransport | None = None):
-        self.config = config if isinstance(config, LLMConfig) else LLMConfig.model_validate(config or {})
-        self._client = client
-        self._transport = transport
+        # Retries have one owner: a 429 goes back to the runner, which retries the question and counts it.
+        self.chat = Chat(config, client=client, transport=transport, retries=0)
+        self.config = self.chat.model
 
     def identity(self) -> str:
         prompt = prompts.load("sql_generation").body
         digest = hashlib.sha256(prompt.encode()).hexdigest()[:8]
-        return f"{VERSION}({self.config.model}@{self.config.base_url},t={self.config.temperature},prompt={digest})"
-
-    def client(self) -> httpx.Client:
-        if self._client is None:
-            headers = {}
-            if self.config.api_key_env:
-                key = os.environ.get(self.config.api_key_env)
-                if key:
-                    headers["Authorization"] = f"Bearer {key}"
-            self._client = httpx.Client(base_url=self.config.base_url.rstrip("/") + "/", headers=headers,
-                                        timeout=self.config.timeout, transport=self._transport)
-        return self._client
-
-    def request_body(self, prompt: str) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "model": self.config.model,
-            "temperature": self.config.temperature,
-            "messages": [
-                {"role": "system", "content": "You write Databricks SQL for a Genie space. Reply in the requested JSON format."},
-                {"role": "user", "content": prompt},
-            ],
-        }
-        if self.config.max_tokens:
-            body["max_tokens"] = self.config.max_tokens
-        return body
+        return f"{VERSION}({self.config.label()},t={self.config.temperature},prompt={digest})"
 
     def generate(self, space: Space, question: str, ctx: GenerationContext) -> Generation:
         if not self.config.model:
             raise InvalidConfig("llm strategy needs a model name", field="model")
-        body = self.request_body(build_prompt(space, question, ctx))
-        try:
-            resp = self.client().post("chat/completions", json=body)
-        except httpx.TimeoutException as e:
-            raise BackendError(f"LLM call to {self.config.base_url} timed out: {e}", retryable=True) from e
-        except httpx.HTTPError as e:
-            raise BackendError(f"LLM call to {self.config.base_url} failed: {e}", retryable=True) from e
-        if resp.status_code == 429 or resp.status_code >= 500:
-            retry_after = resp.headers.get("retry-after")
-            raise BackendError(f"LLM endpoint answered HTTP {resp.status_code}: {resp.text[:200]}", retryable=True,
-                               retry_after=float(retry_after) if retry_after and retry_after.replace(".", "").isdigit() else None)
-        if resp.status_code >= 400:
-            raise BackendError(f"LLM endpoint answered HTTP {resp.status_code}: {resp.text[:200]}")
-        try:
-            payload = resp.json()
-            content = payload["choices"][0]["message"]["content"]
-        except (ValueError, KeyError, IndexError, TypeError) as e:
-            raise BackendError(f"LLM endpoint returned an unexpected body ({type(e).__name__}): {resp.text[:200]!r}") from e
-        usage = payload.get("usage") or {}
-        details = {"strategy": self.name, "model": payload.get("model", self.config.model),
-                   "usage": {k: usage[k] for k in ("prompt_tokens", "completion_tokens", "total_tokens") if k in usage}}
-        sql, explanation = parse_reply(content if isinstance(content, str) else "")
+        completion = self.chat.complete([{"role": "system", "content": SYSTEM},
+                                         {"role": "user", "content": build_prompt(space, question, ctx)}])
+        details = {"strategy": self.name, "model": completion.model, "usage": completion.usage}
+        sql, explanation = parse_reply(completion.text)
         if sql is None:
-            reason = explanation or f"the model's reply contains no SQL: {str(content)[:200]!r}"
+            reason = explanation or f"the model's reply contains no SQL: {completion.text[:200]!r}"
             return Generation(sql=None, reason=reason, details=details)
         details["explanation"] = explanation
         return Generation(sql=sql, details=details)

@@ -12,10 +12,10 @@ Output that is not such an object becomes a Verdict with `error` set, so the run
 Where the model runs is the caller's choice, through the `JudgeRuntime` in scope
 (`judge_runtime(...)`, a context variable, so concurrent sessions do not share it):
 
-- `OpenAIChat`: any OpenAI-compatible chat-completions endpoint over httpx (OpenAI, Databricks
-  model serving at ``https://<host>/serving-endpoints``, vLLM, Ollama); tests inject a
-  `httpx.MockTransport`. Without a runtime, ``CHAOS_JUDGE_MODEL`` / ``CHAOS_JUDGE_BASE_URL`` /
-  ``CHAOS_JUDGE_API_KEY_ENV`` configure one.
+- a `Chat` (`tools/chat.py`): any OpenAI-compatible endpoint (OpenAI, vLLM, Ollama) or a Databricks
+  serving endpoint with the workspace's own auth (``databricks:<endpoint>``); tests inject a
+  `httpx.MockTransport` or use the emulator's serving endpoint. Without a runtime,
+  ``CHAOS_JUDGE_MODEL`` / ``CHAOS_JUDGE_BASE_URL`` / ``CHAOS_JUDGE_API_KEY_ENV`` configure one.
 - MCP sampling and the assistant itself (see `llm_assist`): the same prompts, answered by the
   client; without any model a verdict is left *pending* (value None) for `judge_submit`.
 
@@ -41,7 +41,8 @@ from typing import Any, Protocol
 from pydantic import BaseModel, Field
 
 from ... import prompts
-from ..errors import BudgetExceeded, InvalidConfig, JudgeError, did_you_mean
+from ..chat import Chat, Completion
+from ..errors import BudgetExceeded, ChaosLlamaError, InvalidConfig, JudgeError, did_you_mean
 from .base import Verdict
 
 SYSTEM = (
@@ -94,65 +95,12 @@ DEFINITIONS: dict[str, JudgeDefinition] = dict(BUILTIN)
 
 
 # ---------------------------------------------------------------- models
-class Completion(BaseModel):
-    text: str
-    model: str
-    usage: dict[str, int] = Field(default_factory=dict)
-
-
-class ChatModel(Protocol):
-    """Anything that answers (system, prompt) with text; `identity()` names it for the cache."""
+class JudgeModel(Protocol):
+    """What answers a judge: `Chat` (tools/chat.py) or anything with its two methods."""
 
     def identity(self) -> str: ...
 
-    def complete(self, system: str, prompt: str, *, max_tokens: int) -> Completion: ...
-
-
-class OpenAIChat:
-    """An OpenAI-compatible chat-completions endpoint (config as the engine's `LLMConfig`)."""
-
-    def __init__(self, config: Any = None, *, transport: Any = None, client: Any = None):
-        from ..generate.llm import LLMConfig
-
-        self.config = config if isinstance(config, LLMConfig) else LLMConfig.model_validate(config or {})
-        self._transport, self._client = transport, client
-
-    def identity(self) -> str:
-        return f"openai:{self.config.model}@{self.config.base_url.rstrip('/')},t={self.config.temperature}"
-
-    def _http(self):
-        import httpx
-
-        if self._client is None:
-            headers = {}
-            key = os.environ.get(self.config.api_key_env) if self.config.api_key_env else None
-            if key:
-                headers["Authorization"] = f"Bearer {key}"
-            self._client = httpx.Client(base_url=self.config.base_url.rstrip("/") + "/", headers=headers,
-                                        timeout=self.config.timeout, transport=self._transport)
-        return self._client
-
-    def complete(self, system: str, prompt: str, *, max_tokens: int) -> Completion:
-        import httpx
-
-        body = {"model": self.config.model, "temperature": self.config.temperature, "max_tokens": max_tokens,
-                "messages": [{"role": "system", "content": system}, {"role": "user", "content": prompt}]}
-        where = self.config.base_url
-        try:
-            resp = self._http().post("chat/completions", json=body)
-        except httpx.HTTPError as e:
-            raise JudgeError(f"judge model call to {where} failed: {type(e).__name__}: {e}") from e
-        if resp.status_code >= 400:
-            raise JudgeError(f"judge model at {where} answered HTTP {resp.status_code}: {resp.text[:200]}")
-        try:
-            payload = resp.json()
-            text = payload["choices"][0]["message"]["content"]
-        except (ValueError, KeyError, IndexError, TypeError) as e:
-            raise JudgeError(f"judge model at {where} returned an unexpected body ({type(e).__name__}): {resp.text[:200]!r}") from e
-        usage = {k: int(v) for k, v in (payload.get("usage") or {}).items()
-                 if k in ("prompt_tokens", "completion_tokens", "total_tokens") and isinstance(v, int)}
-        return Completion(text=text if isinstance(text, str) else json.dumps(text), model=payload.get("model") or self.config.model,
-                          usage=usage)
+    def complete(self, messages: list[dict[str, str]], *, max_tokens: int | None = None) -> Completion: ...
 
 
 # ---------------------------------------------------------------- runtime (where judges run)
@@ -162,7 +110,7 @@ class JudgeRuntime:
     few-shot labels), a budget ledger (`reserve`/`settle`, kind ``llm_tokens``) and how many
     labeled examples to show."""
 
-    model: ChatModel | None = None
+    model: JudgeModel | None = None
     store: Any = None
     ledger: Any = None
     few_shot: int = 3
@@ -173,7 +121,8 @@ _RUNTIME: ContextVar[JudgeRuntime | None] = ContextVar("chaos_llama_judge_runtim
 
 
 def runtime_from_env(env: dict[str, str] | None = None) -> JudgeRuntime:
-    """``CHAOS_JUDGE_MODEL`` (+ ``CHAOS_JUDGE_BASE_URL``, ``CHAOS_JUDGE_API_KEY_ENV``) -> an OpenAIChat runtime."""
+    """``CHAOS_JUDGE_MODEL`` (a model, or ``databricks:<endpoint>``; + ``CHAOS_JUDGE_BASE_URL``,
+    ``CHAOS_JUDGE_API_KEY_ENV``) -> a runtime with that chat model."""
     env = os.environ if env is None else env
     model = env.get("CHAOS_JUDGE_MODEL")
     if not model:
@@ -183,7 +132,7 @@ def runtime_from_env(env: dict[str, str] | None = None) -> JudgeRuntime:
         cfg["base_url"] = env["CHAOS_JUDGE_BASE_URL"]
     if env.get("CHAOS_JUDGE_API_KEY_ENV"):
         cfg["api_key_env"] = env["CHAOS_JUDGE_API_KEY_ENV"]
-    return JudgeRuntime(model=OpenAIChat(cfg))
+    return JudgeRuntime(model=Chat(cfg))
 
 
 def current_runtime() -> JudgeRuntime:
@@ -387,8 +336,9 @@ class LLMJudge:
                 return Verdict(judge=name, value=None, rationale=f"judge {name!r} not run: token budget", error=str(e),
                                details={"source": "llm", "usage": {"total_tokens": 0}})
         try:
-            completion = rt.model.complete(SYSTEM, prompt, max_tokens=rt.max_tokens)
-        except JudgeError as e:
+            completion = rt.model.complete([{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}],
+                                           max_tokens=rt.max_tokens)
+        except ChaosLlamaError as e:  # the model failed (after its retries): no verdict, the run goes on
             if rt.ledger is not None:
                 rt.ledger.settle("llm_tokens", estimate, 0, note=f"judge {name} failed")
             return Verdict(judge=name, value=None, rationale=f"judge {name!r} failed", error=str(e),
@@ -410,8 +360,9 @@ class LLMJudge:
 
 
 PENDING = ("pending: no judge model configured; answer it with judge_pending/judge_submit, or configure a model "
-           "(project file `judge_model: {base_url, model, api_key_env}`, `chaos-llama eval --judge-model M --judge-base-url URL`, "
-           "or CHAOS_JUDGE_MODEL / CHAOS_JUDGE_BASE_URL / CHAOS_JUDGE_API_KEY_ENV)")
+           "(project file `judge_model: databricks:<endpoint>` or `{base_url, model, api_key_env}`, `chaos-llama eval "
+           "--judge-model databricks:<endpoint>` or `--judge-model M --judge-base-url URL`, or CHAOS_JUDGE_MODEL / "
+           "CHAOS_JUDGE_BASE_URL / CHAOS_JUDGE_API_KEY_ENV)")
 
 
 def pending_verdict(name: str) -> Verdict:
@@ -521,8 +472,8 @@ def load_judge_file(path: str | Path, *, register: bool = True) -> list[Any]:
 REGISTRY = {name: (LLMJudge(d), d.needs, d.description) for name, d in BUILTIN.items()}
 
 __all__ = [
-    "BUILTIN", "ChatModel", "Completion", "DEFINITIONS", "FewShot", "JudgeDefinition", "JudgeRuntime", "LLMJudge",
-    "MalformedJudgment", "OpenAIChat", "case_context", "current_runtime", "judge_runtime", "load_judge_file",
+    "BUILTIN", "Completion", "DEFINITIONS", "FewShot", "JudgeDefinition", "JudgeModel", "JudgeRuntime", "LLMJudge",
+    "MalformedJudgment", "case_context", "current_runtime", "judge_runtime", "load_judge_file",
     "parse_judgment", "pending_verdict", "render_prompt", "render_table",
 ]
 

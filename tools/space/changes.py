@@ -314,7 +314,8 @@ class RemoveSqlFunction(_Edit):
 
 # ---- joins
 class AddJoinSpec(_Edit):
-    """Add a join between two tables of the space: one equality, e.g. `orders.customer_id = customers.id`."""
+    """Add a join between two tables of the space: an equality, e.g. `orders.customer_id = customers.id`, or
+    several joined by AND for a compound key."""
 
     op: Literal["add_join_spec"] = "add_join_spec"
     left: str

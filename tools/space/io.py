@@ -41,7 +41,7 @@ ENVELOPE_KEYS = ("title", "description", "warehouse_id", "space_id", "parent_pat
 _VOLATILE_KEYS = ("space_id", "etag", "create_time", "update_time")
 SUFFIXES = (".yaml", ".yml", ".geniespace.json", ".json")
 
-# Collections whose items Genie requires to carry an id, each sorted by id.
+# Collections whose items Genie requires to carry an id (`normalize` sorts each by id).
 ID_COLLECTIONS = (
     ("config", "sample_questions"),
     ("instructions", "text_instructions"),
@@ -61,7 +61,8 @@ _ID_NAMESPACE = uuid.UUID("5f1d2c3e-8a7b-4c6d-9e0f-a1b2c3d4e5f6")
 def load_space(path: str | Path) -> Space:
     """Load a space from `.yaml`/`.yml`, `.geniespace.json` or `.json` (body or GenieSpace API object).
 
-    YAML files are normalized (missing ids filled from content, collections sorted); JSON files are
+    YAML files get missing ids filled from content (`fill_ids`), everything kept in the order
+    written, so a space pulled from Genie hashes the same after a trip through YAML; JSON files are
     taken as written, since Genie produced them. A `.geniespace.json` has no title, so the file
     name (without `.geniespace.json`) becomes the title.
     """
@@ -200,7 +201,7 @@ def space_to_yaml(space: Space) -> str:
 
 
 def space_from_yaml(text: str, source: str | None = None) -> Space:
-    """Parse the YAML form; missing ids are filled from content (same file, same ids) and collections sorted."""
+    """Parse the YAML form; missing ids are filled from content (same file, same ids), order kept."""
     loader = _Loader(text)
     try:
         root = loader.get_single_node()
@@ -222,7 +223,7 @@ def space_from_yaml(text: str, source: str | None = None) -> Space:
         raise InvalidSpace(f"missing 'serialized_space' (the Genie document).{hint}", source=source, line=1)
     envelope = {k: v for k, v in data.items() if k != "serialized_space"}
     value_node = next((v for k, v in root.value if k.value == "serialized_space"), None)
-    return normalize(_build(envelope, data["serialized_space"], source=source, node=value_node, envelope_node=root))
+    return fill_ids(_build(envelope, data["serialized_space"], source=source, node=value_node, envelope_node=root))
 
 
 # --------------------------------------------------------------------------- content
@@ -239,18 +240,18 @@ def space_hash(space: Space) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
-def normalize(space: Space) -> Space:
-    """A copy with missing ids filled deterministically from content and collections sorted as Genie requires.
+def fill_ids(space: Space) -> Space:
+    """A copy with missing ids filled deterministically from content; nothing moves.
 
     Ids are uuid5 of the item's content and collection, so the same file gets the same ids on every
-    load. Id collections are sorted by id, tables and metric views by identifier, column configs by
-    column_name. A document that already follows the rules comes back unchanged.
+    load. A document whose items all carry ids comes back unchanged (same hash).
     """
     doc = space.to_serialized()
     taken = {item.get("id") for path in ID_COLLECTIONS for item in _items(doc, path)}
+    changed = False
     for path in ID_COLLECTIONS:
         items = _items(doc, path)
-        if not items:
+        if not any(isinstance(item, dict) and not item.get("id") for item in items):
             continue
         filled = []
         for item in items:
@@ -258,7 +259,25 @@ def normalize(space: Space) -> Space:
                 item = {"id": content_id(path, item, taken), **{k: v for k, v in item.items() if k != "id"}}
                 taken.add(item["id"])
             filled.append(item)
-        _set_items(doc, path, sorted(filled, key=lambda it: str(it.get("id", "")) if isinstance(it, dict) else ""))
+        _set_items(doc, path, filled)
+        changed = True
+    if not changed:
+        return space
+    return space.model_copy(update={"serialized": SerializedSpace.model_validate(doc)})
+
+
+def normalize(space: Space) -> Space:
+    """A copy with missing ids filled (`fill_ids`) and collections sorted the usual way.
+
+    Id collections are sorted by id, tables and metric views by identifier, column configs by
+    column_name. Genie accepts any order (its own exports are not always sorted), so this runs only
+    when asked (`chaos-llama space normalize`), never on load. A sorted document comes back unchanged.
+    """
+    doc = fill_ids(space).to_serialized()
+    for path in ID_COLLECTIONS:
+        items = _items(doc, path)
+        if items:
+            _set_items(doc, path, sorted(items, key=lambda it: str(it.get("id", "")) if isinstance(it, dict) else ""))
     ds = doc.get("data_sources") or {}
     for key in ("tables", "metric_views"):
         if isinstance(ds.get(key), list):
@@ -389,6 +408,7 @@ def _line(node: Any, loc: list[Any]) -> int | None:
 
 __all__ = [
     "content_id",
+    "fill_ids",
     "load_space",
     "normalize",
     "save_space",

@@ -11,7 +11,9 @@ A document built in code rather than parsed emits what Genie needs: the top-leve
 (so appending to a default list is never silently dropped).
 
 Text fields are typed leniently (`list[str] | str`) so a malformed document still loads and
-`validate_space` can name every problem instead of failing on the first.
+`validate_space` can name every problem instead of failing on the first. Types are otherwise
+strict: nothing is coerced (`"exclude": "yes"` is an error naming the field, not `true`), since a
+coerced value would be written back changed.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def new_id() -> str:
 class _Node(BaseModel):
     """Base for every part of the document: unknown keys kept, unset keys not emitted, key order kept."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True, validate_assignment=False)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, validate_assignment=False, strict=True)
 
     # Fields emitted even at their default when the node is built in code (see SerializedSpace).
     _always_emitted: ClassVar[tuple[str, ...]] = ()
@@ -344,7 +346,7 @@ class SerializedSpace(_Node):
 class Space(BaseModel):
     """A Genie space: the GenieSpace envelope (title, warehouse, ...) around its serialized document."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
     title: str = "Untitled space"
     description: str | None = None

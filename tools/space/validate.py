@@ -176,7 +176,8 @@ def check_example_sql(ex: ExampleSql, path: str) -> list[Problem]:
 
 
 def check_join_spec(join: JoinSpec, path: str, known_tables: list[str] | None = None) -> list[Problem]:
-    """Problems of one join spec: known tables, a single equality between the two aliases, a valid marker."""
+    """Problems of one join spec: known tables, equalities between the two aliases (one, or several
+    joined by AND for a compound key, as Genie exports them), a valid relationship marker."""
     out: list[Problem] = []
     for side_name, side in (("left", join.left), ("right", join.right)):
         if known_tables is not None and side.identifier.lower() not in {t.lower() for t in known_tables}:
@@ -196,40 +197,46 @@ def check_join_spec(join: JoinSpec, path: str, known_tables: list[str] | None = 
         out.append(Problem(path=spath, severity="warning",
                            message="no '--rt=FROM_RELATIONSHIP_TYPE_...--' marker; Genie's API expects one after the condition"))
     if not condition:
-        out.append(Problem(path=spath, message="join condition is empty; expected one equality like 'a.x = b.y'"))
+        out.append(Problem(path=spath, message="join condition is empty; expected an equality like 'a.x = b.y'"))
         return out
     try:
         tree = sqlglot.parse_one(condition, read="databricks")
     except (ParseError, TokenError) as e:
         out.append(Problem(path=spath, message=f"join condition {quote(condition)} does not parse: {_describe_parse_error(e)}"))
         return out
-    if isinstance(tree, (exp.And, exp.Or)):
-        out.append(Problem(path=spath, message=f"compound condition {quote(condition)} is not supported; "
-                                                "expected a single equality (write one join spec per column pair)"))
+    if tree.find(exp.Or) is not None:
+        out.append(Problem(path=spath, message=f"compound condition {quote(condition)} uses OR; a join condition is one "
+                                                "equality, or equalities joined by AND (a compound key)"))
         return out
-    if not isinstance(tree, exp.EQ):
-        out.append(Problem(path=spath, message=f"join condition {quote(condition)} is not an equality; expected 'left_alias.col = right_alias.col'"))
-        return out
+    parts = list(tree.flatten()) if isinstance(tree, exp.And) else [tree]
     left_names = _side_names(join.left)
     right_names = _side_names(join.right)
-    refs = [_qualifiers(tree.this), _qualifiers(tree.expression)]
-    for k, quals in enumerate(refs):
-        for q in quals:
-            if q == "":
-                cols = [c.sql("databricks") for c in (tree.this if k == 0 else tree.expression).find_all(exp.Column) if not c.table]
-                out.append(Problem(path=spath, message=f"column {quote(cols[0] if cols else '?')} is not qualified; "
-                                                        f"expected {left_names[0]!r} or {right_names[0]!r} before it"))
-            elif q not in left_names + right_names:
-                out.append(Problem(path=spath, message=f"{quote(q)} is neither the left alias {left_names[0]!r} nor the right alias "
-                                                        f"{right_names[0]!r}.{did_you_mean(q, [left_names[0], right_names[0]])}"))
-    if any(p.path == spath and p.severity == "error" for p in out):
-        return out
-    a, b = refs
-    straight = a <= set(left_names) and b <= set(right_names) and a and b
-    crossed = a <= set(right_names) and b <= set(left_names) and a and b
-    if not (straight or crossed):
-        out.append(Problem(path=spath, message=f"condition {quote(condition)} must compare the left alias {left_names[0]!r} "
-                                                f"with the right alias {right_names[0]!r}, one on each side"))
+    for part in parts:
+        what = f"join condition {quote(condition)}" if len(parts) == 1 else f"{quote(part.sql('databricks'))} in join condition {quote(condition)}"
+        if not isinstance(part, exp.EQ):
+            out.append(Problem(path=spath, message=f"{what} is not an equality; expected 'left_alias.col = right_alias.col'"))
+            continue
+        refs = [_qualifiers(part.this), _qualifiers(part.expression)]
+        bad = False
+        for k, quals in enumerate(refs):
+            for q in quals:
+                if q == "":
+                    cols = [c.sql("databricks") for c in (part.this if k == 0 else part.expression).find_all(exp.Column) if not c.table]
+                    out.append(Problem(path=spath, message=f"column {quote(cols[0] if cols else '?')} is not qualified; "
+                                                            f"expected {left_names[0]!r} or {right_names[0]!r} before it"))
+                    bad = True
+                elif q not in left_names + right_names:
+                    out.append(Problem(path=spath, message=f"{quote(q)} is neither the left alias {left_names[0]!r} nor the right alias "
+                                                            f"{right_names[0]!r}.{did_you_mean(q, [left_names[0], right_names[0]])}"))
+                    bad = True
+        if bad:
+            continue
+        a, b = refs
+        straight = a <= set(left_names) and b <= set(right_names) and a and b
+        crossed = a <= set(right_names) and b <= set(left_names) and a and b
+        if not (straight or crossed):
+            out.append(Problem(path=spath, message=f"{what} must compare the left alias {left_names[0]!r} "
+                                                    f"with the right alias {right_names[0]!r}, one on each side"))
     return out
 
 
@@ -305,34 +312,29 @@ class _Validator:
             for k, item in value.items():
                 self.sizes(item, _join(path, k))
 
-    def ids(self, items: list[Any], path: str, *, required: bool = True, sort_key: str = "id") -> None:
-        """Id format and uniqueness within `items`, and Genie's required sort order."""
+    def ids(self, items: list[Any], path: str, *, required: bool = True) -> None:
+        """Id format and uniqueness within `items`. Order is no problem: Genie's own exports are not
+        always sorted and it accepts them back (`normalize` sorts when asked)."""
         seen: dict[str, int] = {}
         for i, item in enumerate(items):
             ident = item.id
             if ident is None:
                 if required:
-                    self.error(f"{path}[{i}].id", "missing id; expected 32 lowercase hex characters (normalize() fills ids)")
+                    self.error(f"{path}[{i}].id", "missing id; expected 32 lowercase hex characters (loading a YAML file fills missing ids)")
                 continue
             if not isinstance(ident, str) or not ID_PATTERN.match(ident):
                 self.error(f"{path}[{i}].id", f"id {quote(ident)} is not 32 lowercase hex characters")
             if ident in seen:
                 self.error(f"{path}[{i}].id", f"duplicate id {quote(ident)} (also {path}[{seen[ident]}])")
             seen.setdefault(ident, i)
-        keys = [getattr(item, sort_key) for item in items]
-        for i in range(1, len(keys)):
-            if keys[i - 1] is not None and keys[i] is not None and keys[i] < keys[i - 1]:
-                self.error(path, f"not sorted by {sort_key}: [{i}] {quote(keys[i], 40)} comes after [{i - 1}] "
-                                 f"{quote(keys[i - 1], 40)} (normalize() sorts)")
-                break
 
     # ---- sections
     def data_sources(self, s: SerializedSpace) -> None:
         ds = s.data_sources
         if not ds.tables and not ds.metric_views:
             self.error("data_sources.tables", "the space has no tables or metric views; Genie needs at least one")
-        self.ids(ds.tables, "data_sources.tables", required=False, sort_key="identifier")
-        self.ids(ds.metric_views or [], "data_sources.metric_views", required=False, sort_key="identifier")
+        self.ids(ds.tables, "data_sources.tables", required=False)
+        self.ids(ds.metric_views or [], "data_sources.metric_views", required=False)
         seen: dict[str, str] = {}
         for kind, sources in (("tables", ds.tables), ("metric_views", ds.metric_views or [])):
             for i, src in enumerate(sources):
@@ -346,7 +348,7 @@ class _Validator:
                 self.columns(src.column_configs or [], f"{path}.column_configs", s.version)
 
     def columns(self, columns: list[ColumnConfig], path: str, version: int) -> None:
-        self.ids(columns, path, required=False, sort_key="column_name")
+        self.ids(columns, path, required=False)
         seen: dict[str, int] = {}
         for j, col in enumerate(columns):
             cpath = f"{path}[{j}]"

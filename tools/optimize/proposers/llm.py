@@ -1,9 +1,9 @@
-"""The reflective LLM proposer: an OpenAI-compatible chat endpoint (OpenAI, Databricks model
-serving, vLLM, Ollama) reads the failure analyses, the current metadata and the history of tried
-change sets with their val effect (GEPA / Self-Refine style) and answers a JSON change set.
+"""The reflective LLM proposer: a chat model (`tools/chat.py`: any OpenAI-compatible endpoint, or a
+Databricks serving endpoint) reads the failure analyses, the current metadata and the history of
+tried change sets with their val effect (GEPA / Self-Refine style) and answers a JSON change set.
 
-It reuses the llm generation strategy's `LLMConfig` and HTTP client; the prompt is
-`prompts/propose_changes.md`. Tests replay recorded answers through `httpx.MockTransport`.
+The prompt is `prompts/propose_changes.md`. Tests replay recorded answers through
+`httpx.MockTransport`, or serve them from the emulator's serving endpoint.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from typing import Any
 import httpx
 
 from .... import prompts
-from ...errors import BackendError, InvalidSpace
-from ...generate.llm import LLMConfig, LLMGenerator
+from ...chat import Chat, ChatModel
+from ...errors import InvalidSpace
+from ...generate.llm import json_objects
 from ...space.changes import EDIT_TYPES, ChangeSet
 from ...space.io import space_to_yaml
 from ...space.model import Space
@@ -57,40 +58,31 @@ class LLMProposer:
 
     name = NAME
 
-    def __init__(self, config: LLMConfig | dict | None = None, *, client: httpx.Client | None = None,
+    def __init__(self, config: ChatModel | dict | str | None = None, *, client: httpx.Client | None = None,
                  transport: httpx.BaseTransport | None = None, **_: Any):
-        # The generation strategy's client: same config, auth from the env var, injectable transport.
-        self._llm = LLMGenerator(config, client=client, transport=transport)
-        self.config = self._llm.config
-        self.usage: dict[str, int] = {}
+        self.chat = Chat(config, client=client, transport=transport)
+        self.config = self.chat.model
+
+    @property
+    def usage(self) -> dict[str, int]:
+        """Tokens spent so far (prompt, completion, total)."""
+        return dict(self.chat.usage)
 
     def prompt(self, space: Space, failures: list[Failure], *, budget: int, history: list[TriedChange]) -> str:
         limits = (f"- at most {LIMITS['tables']} tables; at most {LIMITS['instructions']} instructions (each example SQL and "
                   f"SQL function counts one, all text instructions together one); at most "
-                  f"{MAX_ENTITY_MATCHING_COLUMNS} columns with entity matching; join specs are one equality each")
+                  f"{MAX_ENTITY_MATCHING_COLUMNS} columns with entity matching; a join spec's condition is equalities between its two tables "
+                  f"(several joined by AND for a compound key)")
         return prompts.load("propose_changes").render(
             limits=limits, metadata=space_to_yaml(space), failures=_failures(failures), history=_history(history),
             budget=budget, ops=_ops())
 
     def propose(self, space: Space, failures: list[Failure], *, budget: int, history: list[TriedChange]) -> ChangeSet:
-        body = self._llm.request_body(self.prompt(space, failures, budget=budget, history=history))
-        body["messages"][0]["content"] = "You improve Genie space metadata. Reply with one JSON object."
-        try:
-            resp = self._llm.client().post("chat/completions", json=body)
-        except httpx.HTTPError as e:
-            raise BackendError(f"LLM proposer call to {self.config.base_url} failed: {e}", retryable=True) from e
-        if resp.status_code >= 400:
-            raise BackendError(f"LLM proposer endpoint answered HTTP {resp.status_code}: {resp.text[:200]}",
-                               retryable=resp.status_code == 429 or resp.status_code >= 500)
-        try:
-            payload = resp.json()
-            content = payload["choices"][0]["message"]["content"]
-        except (ValueError, KeyError, IndexError, TypeError) as e:
-            raise BackendError(f"LLM proposer endpoint returned an unexpected body: {resp.text[:200]!r}") from e
-        for k, v in (payload.get("usage") or {}).items():
-            if isinstance(v, int):
-                self.usage[k] = self.usage.get(k, 0) + v
-        doc = _json_object(content)
+        completion = self.chat.complete([
+            {"role": "system", "content": "You improve Genie space metadata. Reply with one JSON object."},
+            {"role": "user", "content": self.prompt(space, failures, budget=budget, history=history)}])
+        content = completion.text
+        doc = next(iter(json_objects(content)), None)
         if doc is None:
             return ChangeSet(message="")  # nothing usable: the loop stops as "nothing to propose"
         try:
@@ -105,25 +97,6 @@ class LLMProposer:
                     continue
             changes = ChangeSet(changes=good, message=str(doc.get("message") or ""))
         return ChangeSet(changes=changes.changes[:budget], message=changes.message or "llm proposal")
-
-
-def _json_object(content: str) -> dict[str, Any] | None:
-    content = (content or "").strip()
-    candidates = [content]
-    if "```" in content:
-        inner = content.split("```", 2)[1]
-        candidates.insert(0, inner.removeprefix("json").strip())
-    start, end = content.find("{"), content.rfind("}")
-    if start >= 0 and end > start:
-        candidates.append(content[start : end + 1])
-    for c in candidates:
-        try:
-            obj = json.loads(c)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(obj, dict):
-            return obj
-    return None
 
 
 __all__ = ["LLMProposer"]
