@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,9 +26,25 @@ def test_judge_large_verdicts_match_construction_and_baseline():
     assert "| equal |" in judge_large.render(res)
 
 
+def test_judge_large_baseline_does_not_call_an_empty_result_a_match():
+    """defog sql-eval calls a 0-row result an exact match for a 1-row gold; the pandas baseline
+    here must not (it checks the shape before comparing), nor may the judge."""
+    import pandas as pd
+
+    from chaos_llama.tools.judges.compare import compare_results
+
+    gold = pd.DataFrame({"n": [3]})
+    empty = gold.iloc[0:0]
+    assert judge_large.baseline_compare(gold, empty) is False
+    assert judge_large.baseline_compare(empty, gold) is False
+    assert judge_large.baseline_compare(empty, empty.copy()) is True
+    assert judge_large.judge_compare(pa.Table.from_pandas(gold), pa.Table.from_pandas(empty)) is False
+    assert compare_results(pa.Table.from_pandas(gold), pa.Table.from_pandas(empty)).reason == "EMPTY_RESULT"
+
+
 def test_judge_large_path_above_the_large_threshold_agrees():
     """Above LARGE_ROWS the judge takes its statistics/hash shortcuts; verdicts stay as constructed."""
-    from chaos_llama.tools.judges.execution import LARGE_ROWS, compare_results
+    from chaos_llama.tools.judges.compare import LARGE_ROWS, compare_results
 
     gold, pairs = judge_large.make_pairs(LARGE_ROWS + 5_000, seed=1)
     for name, gen in pairs.items():
