@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 from sqlglot import exp
 
-from ..errors import DataLoadError, DataNotFound
+from ..errors import DataLoadError, DataLoadWarning, DataNotFound
 from .pgdump import DumpReport, load_pg_dump
 
 __all__ = ["build_database", "load_pg_dump", "DataLoadWarning", "DumpReport", "DATA_EXTENSIONS"]
@@ -33,10 +33,6 @@ _CSV_EXT = (".csv.gz", ".tsv.gz", ".csv.zst", ".csv", ".tsv", ".txt")
 _PARQUET_EXT = (".parquet", ".pq")
 _DUCKDB_EXT = (".duckdb", ".ddb", ".db")
 DATA_EXTENSIONS = _CSV_EXT + _PARQUET_EXT
-
-
-class DataLoadWarning(UserWarning):
-    """A statement of a PostgreSQL dump that did not load (the rest did); names file and line."""
 
 
 # ---------------------------------------------------------------- build_database
