@@ -28,6 +28,7 @@ ENTRY_POINTS = "chaos_llama.commands"
 
 # command -> (module under chaos_llama.tools.cli, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("init", "create a project from data: CSV/Parquet, a .duckdb file, a PostgreSQL dump or a Unity Catalog schema"),
     "demo": ("demo", "evaluate the bundled sparse and curated example spaces offline"),
     "eval": ("evaluate", "evaluate a space on an eval set"),
     "space": ("space", "validate, show, hash or export a space file"),

@@ -17,8 +17,10 @@ What a dump may hold and how it loads:
   ``TO_TIMESTAMP``, ``TO_NUMBER``) are computed with PostgreSQL's template patterns.
 - Partitions (``ATTACH PARTITION``): the parent table also holds its partitions' rows, as a
   query on it in PostgreSQL returns them.
-- Everything else a read-only copy does not need (ownership, grants, comments, indexes,
-  functions, triggers, ...) is skipped.
+- Table and column comments (``COMMENT ON``) are kept: `chaos-llama init` makes them the
+  descriptions of a new space.
+- Everything else a read-only copy does not need (ownership, grants, indexes, functions,
+  triggers, ...) is skipped.
 
 A statement that still cannot load is a problem of the `DumpReport` (file and line, DuckDB's
 message) and the rest loads; with ``strict=True`` it is a DataLoadError and nothing of the dump
@@ -190,6 +192,10 @@ _ADD_IDENTITY = re.compile(
     r"(?:ALWAYS|BY\s+DEFAULT)\s+AS\s+IDENTITY\s*(?:\((?P<opts>.*)\))?\s*;?\s*$", re.IGNORECASE | re.DOTALL)
 _ATTACH_PARTITION = re.compile(
     rf"^\s*ALTER\s+TABLE\s+(?:ONLY\s+)?(?P<parent>{_NAME})\s+ATTACH\s+PARTITION\s+(?P<child>{_NAME})\b", re.IGNORECASE)
+_COMMENT_ON = re.compile(
+    r"^\s*COMMENT\s+ON\s+(?P<kind>TABLE|COLUMN|VIEW|MATERIALIZED\s+VIEW)\s+"
+    r"(?P<name>(?:\"[^\"]+\"|[\w$]+)(?:\.(?:\"[^\"]+\"|[\w$]+)){0,2})\s+IS\s+(?P<text>.+?)\s*;?\s*$",
+    re.IGNORECASE | re.DOTALL)
 _SETVAL = re.compile(r"^\s*SELECT\s+(?:pg_catalog\.)?setval\(\s*'(?P<seq>[^']+)'(?:::regclass)?\s*,\s*(?P<value>-?\d+)"
                      r"\s*(?:,\s*(?P<called>true|false)\s*)?\)\s*;?\s*$", re.IGNORECASE)
 _INSERT = re.compile(rf"^\s*INSERT\s+INTO\s+(?P<table>{_NAME})", re.IGNORECASE)
@@ -722,6 +728,18 @@ class _Loader:
             self.enums.add(tbl.name.lower())
         self.exec(tree.sql("duckdb"))
 
+    def comment(self, m: re.Match[str], line: int) -> None:
+        """Table and column comments are kept: they become the descriptions of a new space."""
+        parts = [p.strip('"') for p in re.findall(r'"[^"]+"|[^.]+', m.group("name"))]
+        kind = m.group("kind").split()[-1].upper()
+        column = parts.pop() if kind == "COLUMN" else None
+        if kind == "VIEW" or not parts:
+            return  # views are created as they are; their comments are not descriptions we use
+        t = self.table(".".join(f'"{p}"' for p in parts), line)
+        if t is not None:
+            target = f"COLUMN {t.local}.{_q(column)}" if column else f"TABLE {t.local}"
+            self.exec(f"COMMENT ON {target} IS {m.group('text')}")
+
     def create_domain(self, m: re.Match[str]) -> None:
         _, name = _split_name(m.group("name"))
         self.domains[name.lower()] = exp.DataType.build(m.group("type").strip(), dialect=POSTGRES_READ)
@@ -753,6 +771,8 @@ class _Loader:
             self.partitions.append((_display(*_split_name(m.group("parent"))), _display(*_split_name(m.group("child")))))
         elif m := _SETVAL.match(sql):
             self.setval(m)
+        elif m := _COMMENT_ON.match(sql):
+            self.comment(m, stmt.line)
         elif m := _CREATE_DOMAIN.match(sql):
             self.create_domain(m)
         elif _SKIP.match(sql):
