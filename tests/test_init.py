@@ -184,3 +184,11 @@ def test_init_eval_optimize_on_a_defog_database_from_a_clean_folder(tmp_path, ca
     assert code == 0
     reports = list((folder / ".chaos-llama" / "reports").glob("*.best.yaml"))
     assert len(reports) == 1 and load_space(reports[0]).serialized.data_sources.tables
+
+
+def test_doctests():
+    import doctest
+
+    from chaos_llama.tools import init
+
+    assert doctest.testmod(init).failed == 0

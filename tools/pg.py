@@ -25,7 +25,6 @@ import math
 import re
 from typing import Any, NamedTuple
 
-import sqlglot
 from sqlglot import exp
 
 __all__ = ["Interval", "group_by_dependencies", "interval_expr", "parse_interval", "to_char", "to_date", "to_number",
@@ -726,6 +725,7 @@ def group_by_dependencies(tree: exp.Expr) -> exp.Expr:
     aggregates and outside the grouped expressions (PostgreSQL accepts them when they depend on
     a grouped primary key; grouping by them too changes no group). In place; returns `tree`.
 
+    >>> import sqlglot
     >>> group_by_dependencies(sqlglot.parse_one("SELECT c.id, c.name, COUNT(*) AS n FROM c GROUP BY c.id ORDER BY n")).sql()
     'SELECT c.id, c.name, COUNT(*) AS n FROM c GROUP BY c.id, c.name ORDER BY n'
     """
