@@ -31,6 +31,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from .data.defog import table_metadata
 from .errors import InvalidConfig, InvalidInput
 from .evalset import EvalCase, EvalSet, balanced_splits, evalset_to_yaml, load_evalset
 from .space.model import ColumnConfig, DataSources, Instructions, SerializedSpace, Space, Table, TextInstruction
@@ -155,30 +156,22 @@ def _read_metadata(path: Path) -> _Metadata:
     glossary = doc.get("glossary")
     if isinstance(glossary, str) and glossary.strip():
         meta.instructions = glossary.strip()
-    tables = doc.get("table_metadata", doc if "table_metadata" not in doc else None)
-    if not isinstance(tables, dict):
-        raise InvalidInput("expected an object of tables", source=source, field="table_metadata")
-    for table, spec in tables.items():
+    if "table_metadata" in doc:  # defog
+        for table, columns in table_metadata(doc, source).items():
+            described = {column.lower(): desc for column, desc in columns if desc}
+            if described:
+                meta.columns[str(table).lower()] = described
+        return meta
+    for table, spec in doc.items():
         if table == "glossary":
             continue
-        key = str(table).lower()
-        cols: dict[str, str] = {}
-        if isinstance(spec, list):  # defog
-            for i, col in enumerate(spec):
-                if not isinstance(col, dict) or not col.get("column_name"):
-                    raise InvalidInput(f"column {i} of table {table!r} needs a 'column_name': {col!r}", source=source,
-                                       field=f"table_metadata.{table}[{i}]")
-                if (col.get("column_description") or "").strip():
-                    cols[str(col["column_name"]).lower()] = col["column_description"].strip()
-        elif isinstance(spec, dict):
-            if isinstance(spec.get("description"), str) and spec["description"].strip():
-                meta.tables[key] = spec["description"].strip()
-            for col, desc in (spec.get("columns") or {}).items():
-                if isinstance(desc, str) and desc.strip():
-                    cols[str(col).lower()] = desc.strip()
-        else:
-            raise InvalidInput(f"table {table!r} must map to a list of columns or {{description, columns}}, got "
+        if not isinstance(spec, dict):
+            raise InvalidInput(f"table {table!r} must map to {{description, columns: {{column: description}}}}, got "
                                f"{type(spec).__name__}", source=source, field=str(table))
+        key = str(table).lower()
+        if isinstance(spec.get("description"), str) and spec["description"].strip():
+            meta.tables[key] = spec["description"].strip()
+        cols = {str(c).lower(): d.strip() for c, d in (spec.get("columns") or {}).items() if isinstance(d, str) and d.strip()}
         if cols:
             meta.columns[key] = cols
     return meta

@@ -26,7 +26,8 @@ from ..errors import InvalidEvalSet, InvalidSpace, did_you_mean
 from ..evalset import EvalCase, EvalSet
 from ..space.model import ColumnConfig, DataSources, Instructions, SerializedSpace, Space, Table, TextInstruction
 
-__all__ = ["defog_space", "load_defog_questions", "split_statements", "expand_column_alternatives", "DIALECT_TAG"]
+__all__ = ["defog_space", "load_defog_questions", "split_statements", "expand_column_alternatives", "table_metadata",
+           "DIALECT_TAG"]
 
 DIALECT_TAG = "dialect:postgres"
 DEFOG_CATALOG = "defog"
@@ -45,6 +46,26 @@ def _stable_id(*parts: str) -> str:
 
 
 # ---------------------------------------------------------------- spaces
+def table_metadata(doc: object, source: str) -> dict[str, list[tuple[str, str]]]:
+    """defog's `table_metadata` ({table: [{column_name, data_type, column_description}]}) as
+    {table: [(column, description)]} in file order; InvalidSpace names the entry that is wrong."""
+    metadata = doc.get("table_metadata") if isinstance(doc, dict) else None
+    if not isinstance(metadata, dict) or not metadata:
+        raise InvalidSpace("expected a non-empty object {table: [columns]}", source=source, field="table_metadata")
+    out: dict[str, list[tuple[str, str]]] = {}
+    for table_name, columns in metadata.items():
+        if not isinstance(columns, list):
+            raise InvalidSpace(f"table '{table_name}' must map to a list of columns, got {type(columns).__name__}",
+                               source=source, field=f"table_metadata.{table_name}")
+        out[table_name] = []
+        for i, col in enumerate(columns):
+            if not isinstance(col, dict) or not col.get("column_name"):
+                raise InvalidSpace(f"column {i} of table '{table_name}' needs a 'column_name': {col!r}",
+                                   source=source, field=f"table_metadata.{table_name}[{i}]")
+            out[table_name].append((col["column_name"], (col.get("column_description") or "").strip()))
+    return out
+
+
 def defog_space(db_dir: str | Path) -> Space:
     """Build a Genie space from a defog database folder's `<db>.json` column descriptions."""
     db_dir = Path(db_dir)
@@ -56,23 +77,13 @@ def defog_space(db_dir: str | Path) -> Space:
         raise InvalidSpace("defog metadata file not found (expected <db>/<db>.json)", source=str(meta_path)) from e
     except json.JSONDecodeError as e:
         raise InvalidSpace(f"not valid JSON: {e.msg}", source=str(meta_path), line=e.lineno) from e
-    metadata = doc.get("table_metadata") if isinstance(doc, dict) else None
-    if not isinstance(metadata, dict) or not metadata:
-        raise InvalidSpace("expected a non-empty object {table: [columns]}", source=str(meta_path), field="table_metadata")
 
     tables: list[Table] = []
-    for table_name, columns in metadata.items():
-        if not isinstance(columns, list):
-            raise InvalidSpace(f"table '{table_name}' must map to a list of columns, got {type(columns).__name__}",
-                               source=str(meta_path), field=f"table_metadata.{table_name}")
+    for table_name, columns in table_metadata(doc, str(meta_path)).items():
         identifier = f"{DEFOG_CATALOG}.{db}.{table_name}"
         configs: list[ColumnConfig] = []
-        for i, col in enumerate(columns):
-            if not isinstance(col, dict) or not col.get("column_name"):
-                raise InvalidSpace(f"column {i} of table '{table_name}' needs a 'column_name': {col!r}",
-                                   source=str(meta_path), field=f"table_metadata.{table_name}[{i}]")
-            desc = (col.get("column_description") or "").strip()
-            cfg = ColumnConfig(id=_stable_id("column", identifier, col["column_name"]), column_name=col["column_name"])
+        for column, desc in columns:
+            cfg = ColumnConfig(id=_stable_id("column", identifier, column), column_name=column)
             if desc:
                 cfg.description = [desc]
             configs.append(cfg)
