@@ -264,3 +264,6 @@ def test_dump_problems_are_warnings_naming_file_and_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 0, err
     assert "chaos-llama: warning: " in err and "bad_dump.sql:17: COPY row has 3 fields" in err
+    code = main(["eval", "--space", str(space), "--evalset", str(evals), "--data", str(dump), "--strict",
+                 "--workspace", str(tmp_path / "ws")])
+    assert code == 1 and "chaos-llama: error: " in capsys.readouterr().err  # --strict: the dump is refused

@@ -57,6 +57,7 @@ class BackendConfig(BaseModel):
     # local engine
     strategy: Literal["retrieval", "llm"] = "retrieval"
     llm: dict[str, Any] | None = None  # OpenAI-compatible endpoint settings for strategy=llm
+    strict: bool = Field(False, description="a PostgreSQL dump statement in `data` that cannot load is fatal, not a warning")
     # databricks: auth resolves like the databricks CLI (profile, DATABRICKS_* env vars, OAuth);
     # a token never goes in this file.
     host: str | None = None

@@ -88,6 +88,9 @@ def add_backend_args(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--rate", type=float, default=5, help="Genie question starts per minute (databricks; 0: no limit; default 5)")
     sp.add_argument("--settle", type=float, default=30, metavar="SECONDS",
                     help="wait after pushing a version before asking it (databricks; Genie rebuilds its context; default 30)")
+    sp.add_argument("--strict", action="store_true",
+                    help="a PostgreSQL dump statement in --data that cannot load is fatal (default: a warning naming "
+                         "file and line; the rest loads)")
 
 
 def backend_config(args: argparse.Namespace) -> BackendConfig:
@@ -95,7 +98,7 @@ def backend_config(args: argparse.Namespace) -> BackendConfig:
     if args.backend == "databricks":
         return BackendConfig(kind="databricks", space_id=args.space_id, profile=args.profile, host=args.host,
                              warehouse_id=args.warehouse_id, rate_per_minute=args.rate or None, settle_s=args.settle)
-    return BackendConfig(kind="local", strategy=args.strategy)
+    return BackendConfig(kind="local", strategy=args.strategy, strict=args.strict)
 
 
 def backend_from_args(args: argparse.Namespace, store: Store | None = None) -> Backend:
