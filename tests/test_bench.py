@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `bench` lives at the repository root, beside the package folders
 
-from bench import judge_large, reeval_cost, throughput  # noqa: E402
+from bench import dump_load, judge_large, reeval_cost, throughput  # noqa: E402
 
 
 def test_judge_large_verdicts_match_construction_and_baseline():
@@ -80,3 +80,9 @@ def test_mcp_latency_cached_eval_runs_spend_no_backend_questions():
     assert set(res["latency"]) == {"space_get", "eval_run (cached, train)"}
     assert mcp_latency._spent(res["budget_after"]) == mcp_latency._spent(res["budget_before"])
     assert res["peak_rss_mb"] is None or res["peak_rss_mb"] > 0
+
+
+def test_dump_load_both_modes_load_every_row():
+    res = dump_load.run(rows=1200, repeats=1)
+    assert res["batched"]["batch"] > 1 and res["one_by_one"]["batch"] == 1 and res["ratio"] > 0
+    assert "| batched |" in dump_load.render(res)
