@@ -25,6 +25,7 @@ import json
 import os
 import re
 import shlex
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from .data.defog import table_metadata
-from .errors import InvalidConfig, InvalidInput
+from .errors import DataLoadWarning, InvalidConfig, InvalidInput
 from .evalset import EvalCase, EvalSet, balanced_splits, evalset_to_yaml, load_evalset
 from .space.model import ColumnConfig, DataSources, Instructions, SerializedSpace, Space, Table, TextInstruction
 
@@ -64,7 +65,7 @@ class InitOptions(BaseModel):
     host: str | None = None
     profile: str | None = None
     warehouse_id: str | None = None
-    client: Any = Field(None, exclude=True, description="a ready WorkspaceClient (tests)")
+    client: Any = Field(None, exclude=True, description="a ready WorkspaceClient (custom auth)")
 
 
 class TableSummary(BaseModel):
@@ -432,7 +433,9 @@ def _from_local(options: InitOptions, out: Path, name: str) -> tuple[Any, list[s
     if any(s.is_file() and s.suffix.lower() in _DUMP_EXT for s in options.sources):
         target = out / "data" / f"{name}.duckdb"
         reports: list = []
-        con = build_database(options.sources, path=target, strict=options.strict, reports=reports)
+        with warnings.catch_warnings():  # the reports carry them: they are the result's problems
+            warnings.simplefilter("ignore", DataLoadWarning)
+            con = build_database(options.sources, path=target, strict=options.strict, reports=reports)
         problems = [m for r in reports for m in r.messages()]
         return con, [_rel(target, out)], source, problems
     con = build_database(options.sources)

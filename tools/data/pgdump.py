@@ -77,10 +77,6 @@ class DumpReport(BaseModel):
         """Each problem as ``file:line: message``."""
         return [f"{self.source}:{p.line}: {p.message}" for p in self.problems]
 
-    def summary(self) -> str:
-        rows = sum(self.tables.values())
-        out = f"{self.source}: {len(self.tables)} table(s), {rows:,} row(s)"
-        return out + (f"; {len(self.problems)} problem(s)" if self.problems else "")
 
 
 # ---------------------------------------------------------------- splitting
@@ -678,11 +674,11 @@ class _Loader:
         self.add_rows(t, len(stmt.copy_rows or []))
         if m.group("opts").strip():
             raise DataLoadError(f"COPY options {m.group('opts').strip()!r} are not supported; expected pg_dump's default text format")
-        types = {r[0]: r[1] for r in self.con.sql(f"DESCRIBE {t.local}").fetchall()}
+        types = {r[0].lower(): str(r[1]).upper() for r in self.con.sql(f"DESCRIBE {t.local}").fetchall()}
         if m.group("cols") is not None:
             cols = [c.strip().strip('"') for c in m.group("cols").split(",") if c.strip()]
         else:
-            cols = list(types)
+            cols = [r[0] for r in self.con.sql(f"DESCRIBE {t.local}").fetchall()]
         columns: list[list[Any]] = [[] for _ in cols]
         for i, row in enumerate(stmt.copy_rows or []):
             fields = row.split("\t")
@@ -693,7 +689,7 @@ class _Loader:
                 columns[j].append(None if f == "\\N" else _unescape(f))
         arrays = []
         for name, values in zip(cols, columns):
-            kind = str(types.get(name, "VARCHAR")).upper()
+            kind = types.get(name.lower(), "VARCHAR")
             if kind.endswith("[]"):
                 arrays.append(pa.array([None if v is None else _pg_array(v) for v in values]))
             elif kind == "BLOB":
