@@ -17,9 +17,8 @@ from typing import Any
 
 from ..errors import JudgeError
 from ..evalset import EvalCase
-from ..results import Answer
+from ..results import Answer, GoldResult, Verdict
 from ..space.model import Space
-from .base import GoldResult, Verdict
 from .compare import ResultComparison, Tolerance, compare_results
 
 NAME = "execution"
