@@ -69,7 +69,7 @@ def make_pairs(rows: int, seed: int = 0) -> tuple[pa.Table, dict[str, pa.Table]]
 
 
 def judge_compare(gold: pa.Table, generated: pa.Table) -> bool:
-    from chaos_llama.tools.judges.execution import compare_results
+    from chaos_llama.tools.judges.compare import compare_results
 
     return compare_results(gold, generated).equal
 
@@ -129,7 +129,7 @@ def render(res: dict[str, Any]) -> str:
             why = {"float_noise": "the baseline rounds to 3 decimals and then compares exactly, so values that "
                                   "straddle a rounding boundary under 1e-9 relative noise differ; the judge compares "
                                   "within rel_tol=1e-6",
-                   }.get(r["pair"], "see the rules in tools/judges/execution.py")
+                   }.get(r["pair"], "see the rules in tools/judges/compare.py")
             notes.append(f"`{r['pair']}`: judge {r['judge']}, baseline {r['baseline']} — {why}.")
     return "\n".join([
         SECTION, "",
@@ -137,7 +137,7 @@ def render(res: dict[str, Any]) -> str:
         f"{res['repeats']} timings per pair, both sides in the same process. Baseline: pandas sort-and-compare "
         "in the style of defog sql-eval's `compare_df` (drop duplicates, round to 3 decimals, sort columns by "
         "name and rows by all columns, `DataFrame.equals`), given pandas frames; the judge "
-        "(`tools/judges/execution.py`, `compare_results`) is given Arrow tables, as the runner passes them. "
+        "(`tools/judges/compare.py`, `compare_results`) is given Arrow tables, as the runner passes them. "
         f"Goal: >= {GOAL:.0f}x. Reproduce: `python -m bench.judge_large`.", "",
         md_table(["pair", "expected", "judge", "baseline", "judge (s)", "baseline (s)", "speed-up"], rows), "",
         f"Total: judge {res['judge_total_s']:.2f} s, baseline {res['baseline_total_s']:.2f} s, "

@@ -6,12 +6,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `bench` lives at the repository root, beside the package folders
 
-from bench import judge_large, reeval_cost, throughput  # noqa: E402
+from bench import dump_load, judge_large, reeval_cost, throughput  # noqa: E402
 
 
 def test_judge_large_verdicts_match_construction_and_baseline():
@@ -25,9 +26,25 @@ def test_judge_large_verdicts_match_construction_and_baseline():
     assert "| equal |" in judge_large.render(res)
 
 
+def test_judge_large_baseline_does_not_call_an_empty_result_a_match():
+    """defog sql-eval calls a 0-row result an exact match for a 1-row gold; the pandas baseline
+    here must not (it checks the shape before comparing), nor may the judge."""
+    import pandas as pd
+
+    from chaos_llama.tools.judges.compare import compare_results
+
+    gold = pd.DataFrame({"n": [3]})
+    empty = gold.iloc[0:0]
+    assert judge_large.baseline_compare(gold, empty) is False
+    assert judge_large.baseline_compare(empty, gold) is False
+    assert judge_large.baseline_compare(empty, empty.copy()) is True
+    assert judge_large.judge_compare(pa.Table.from_pandas(gold), pa.Table.from_pandas(empty)) is False
+    assert compare_results(pa.Table.from_pandas(gold), pa.Table.from_pandas(empty)).reason == "EMPTY_RESULT"
+
+
 def test_judge_large_path_above_the_large_threshold_agrees():
     """Above LARGE_ROWS the judge takes its statistics/hash shortcuts; verdicts stay as constructed."""
-    from chaos_llama.tools.judges.execution import LARGE_ROWS, compare_results
+    from chaos_llama.tools.judges.compare import LARGE_ROWS, compare_results
 
     gold, pairs = judge_large.make_pairs(LARGE_ROWS + 5_000, seed=1)
     for name, gen in pairs.items():
@@ -63,3 +80,9 @@ def test_mcp_latency_cached_eval_runs_spend_no_backend_questions():
     assert set(res["latency"]) == {"space_get", "eval_run (cached, train)"}
     assert mcp_latency._spent(res["budget_after"]) == mcp_latency._spent(res["budget_before"])
     assert res["peak_rss_mb"] is None or res["peak_rss_mb"] > 0
+
+
+def test_dump_load_both_modes_load_every_row():
+    res = dump_load.run(rows=1200, repeats=1)
+    assert res["batched"]["batch"] > 1 and res["one_by_one"]["batch"] == 1 and res["ratio"] > 0
+    assert "| batched |" in dump_load.render(res)

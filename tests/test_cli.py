@@ -282,3 +282,42 @@ def test_eval_resume_refuses_other_inputs(tmp_path, capsys):
         code = main(["eval", "--resume", run_id, "--judges", "sql_valid", "--data", str(ex.data), "--workspace", str(tmp_path)])
         assert code == 2 and "its judges were ['execution']" in capsys.readouterr().err
         assert main(["eval", "--retry-errors", "--data", str(ex.data), "--workspace", str(tmp_path)]) == 2
+
+def test_output_into_a_closed_pipe_is_quiet(monkeypatch, capsys):
+    """`chaos-llama evalset info ... | head`: when the reader has gone, the command ends quietly
+    (status 0, no BrokenPipe traceback) and the interpreter's last flush cannot fail either."""
+    import io
+    import os
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader (head) has exited
+    pipe = io.TextIOWrapper(io.FileIO(write_end, "w"), write_through=True)
+    monkeypatch.setattr(sys, "stdout", pipe)
+    with bundled_example("retail") as ex:
+        code = main(["evalset", "info", str(ex.evalset)])
+    assert code == 0
+    pipe.write("after\n")  # stdout now points at devnull: writing and flushing succeed
+    pipe.flush()
+    monkeypatch.undo()
+    pipe.close()
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_dump_problems_are_warnings_naming_file_and_line(tmp_path, capsys):
+    """A statement of a PostgreSQL dump that does not load is printed as a warning with its file
+    and line; the command goes on with the rest of the data."""
+    from pathlib import Path
+
+    dump = Path(__file__).parent / "fixtures" / "data" / "bad_dump.sql"
+    space = tmp_path / "space.yaml"
+    space.write_text("title: t\nserialized_space:\n  version: 2\n  data_sources:\n    tables:\n      - identifier: main.s.a\n")
+    evals = tmp_path / "e.yaml"
+    evals.write_text("name: e\nquestions:\n  - id: q\n    question: How many a?\n    gold_sql: SELECT COUNT(*) FROM main.s.a\n")
+    code = main(["eval", "--space", str(space), "--evalset", str(evals), "--data", str(dump), "--workspace", str(tmp_path / "ws")])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "chaos-llama: warning: " in err and "bad_dump.sql:17: COPY row has 3 fields" in err
+    code = main(["eval", "--space", str(space), "--evalset", str(evals), "--data", str(dump), "--strict",
+                 "--workspace", str(tmp_path / "ws")])
+    assert code == 1 and "chaos-llama: error: " in capsys.readouterr().err  # --strict: the dump is refused

@@ -56,6 +56,46 @@ def test_questions_csv_errors_name_file_and_row(tmp_path: Path) -> None:
         load_defog_questions(bad, db="academc")
 
 
+LAYOUTS = {
+    # questions_gen_postgres.csv (and the older questions_gen.csv, without instructions)
+    "questions_gen_postgres.csv": "question,query,db_name,query_category,instructions\n"
+                                  "How many shops?,SELECT COUNT(*) FROM shop,retail,aggregate,Count every shop\n",
+    "questions_gen.csv": "question,query,db_name,query_category\nHow many shops?,SELECT COUNT(*) FROM shop,retail,aggregate\n",
+    # instruct_basic_*.csv: other column order
+    "instruct_basic_postgres.csv": "db_name,query_category,question,query\nretail,aggregate,How many shops?,SELECT COUNT(*) FROM shop\n",
+    # instruct_advanced_*.csv: instructions plus full_instructions (kept as a field)
+    "instruct_advanced_postgres.csv": "db_name,query_category,question,instructions,query,full_instructions\n"
+                                      'retail,aggregate,How many shops?,Count every shop,SELECT COUNT(*) FROM shop,"Count every shop\nShops are stores"\n',
+    # another dialect, and extra columns of any name
+    "instruct_basic_sqlite.csv": "\ufeffdb_name,query_category,question,query,k_shot_prompt\n"
+                                 "retail,aggregate,How many shops?,SELECT COUNT(*) FROM shop,Q: how many? A: SELECT COUNT(*)\n",
+}
+
+
+@pytest.mark.parametrize("name", list(LAYOUTS))
+def test_every_defog_csv_layout_loads(tmp_path: Path, name: str) -> None:
+    """defog's question files in each layout give the same case; columns the case has no field
+    for are kept in `fields`, and the file's dialect becomes the case's dialect tag."""
+    path = tmp_path / name
+    path.write_text(LAYOUTS[name], encoding="utf-8")
+    (case,) = load_defog_questions(path).cases
+    assert (case.id, case.question, case.gold_sql, case.category) == ("retail-1", "How many shops?", ["SELECT COUNT(*) FROM shop"], "aggregate")
+    assert case.tags == ["retail", "dialect:sqlite" if "sqlite" in name else DIALECT_TAG]
+    assert case.notes == ("Count every shop" if "instructions" in LAYOUTS[name] else None)
+    want_fields = {"instruct_advanced_postgres.csv": {"full_instructions": "Count every shop\nShops are stores"},
+                   "instruct_basic_sqlite.csv": {"k_shot_prompt": "Q: how many? A: SELECT COUNT(*)"}}.get(name, {})
+    assert case.fields == want_fields
+
+
+def test_a_file_of_one_database_needs_its_name(tmp_path: Path) -> None:
+    path = tmp_path / "mine.csv"
+    path.write_text("question,query,query_category\nHow many shops?,SELECT COUNT(*) FROM shop,aggregate\n")
+    with pytest.raises(InvalidEvalSet, match=r"mine\.csv:1: missing column\(s\) db_name; .*or --db"):
+        load_defog_questions(path)
+    (case,) = load_defog_questions(path, db="retail").cases
+    assert case.id == "retail-1" and case.tags == ["retail", DIALECT_TAG]
+
+
 def test_space_metadata_errors(tmp_path: Path) -> None:
     (tmp_path / "x").mkdir()
     with pytest.raises(InvalidSpace, match="not found"):

@@ -83,9 +83,26 @@ def test_save_then_load_round_trips(tmp_path, suffix):
     es = load_evalset(FIXTURES / "retail.yaml")
     es = assign_splits(es, seed=3)
     es.cases[0].column_alternatives = [["customer", "customer_id"]]
+    es.cases[1].fields = {"full_instructions": "Revenue is net.\nExclude returns.", "k_shot_prompt": "Q: ...; A: ..."}
     out = save_evalset(es, tmp_path / f"copy{suffix}")
     back = load_evalset(out)
     assert [c.model_dump() for c in back.cases] == [c.model_dump() for c in es.cases]
+
+
+def test_hash_of_cases_without_extra_fields_is_unchanged():
+    """Cases that do not use `fields` hash as before it existed (stored runs stay comparable)."""
+    es = load_evalset(FIXTURES / "retail.yaml")
+    assert evalset_hash(es) == "4604cc6d03e2b0e527de624977a42e1a54cffefcc6cc37e4c61c4431b2b78a11"
+    with_fields = es.model_copy(deep=True)
+    with_fields.cases[0].fields = {"source": "sheet 2"}
+    assert evalset_hash(with_fields) != evalset_hash(es)
+
+
+def test_fields_must_map_names_to_text(tmp_path):
+    bad = tmp_path / "e.yaml"
+    bad.write_text("questions:\n  - question: q\n    gold_sql: SELECT 1\n    fields: [a, b]\n")
+    with pytest.raises(InvalidEvalSet, match="field 'fields' is \\['a', 'b'\\]; expected a mapping of names to text"):
+        load_evalset(bad)
 
 
 def test_hash_depends_on_content_not_source(tmp_path):

@@ -13,7 +13,8 @@ from chaos_llama.tools.errors import JudgeError
 from chaos_llama.tools.evalset import EvalCase
 from chaos_llama.tools.judges import execution
 from chaos_llama.tools.judges.base import GoldResult
-from chaos_llama.tools.judges.execution import compare_results, order_matters
+from chaos_llama.tools.judges.compare import compare_results
+from chaos_llama.tools.judges.execution import order_matters
 
 N = 200_000
 
@@ -98,6 +99,19 @@ def test_no_sql_and_errors_are_false_not_raised():
     assert v.value is False and v.details["reason"] == "SQL_ERROR" and "column x" in v.rationale
 
 
+def test_gold_errors_are_reported_with_an_answer_that_has_no_result():
+    """A refusal (NO_SQL) or a failed answer still shows which gold queries failed; with no gold
+    result at all there is nothing to judge against (value None, the gold error named)."""
+    failed = GoldResult(sql="SELECT nope", error="Binder Error: nope")
+    ok = GoldResult(sql="SELECT 1", result=pa.table({"a": [1]}))
+    refusal = answer(None, None, status="NO_SQL", reason="cannot answer")
+    v = execution.judge(_case(), generated=refusal, expected=[failed])
+    assert v.value is None and "nope" in v.error and "nope" in v.rationale
+    assert v.details["gold_errors"] == ["gold #0: Binder Error: nope"] and v.details["reason"] == "NO_SQL"
+    v = execution.judge(_case(), generated=refusal, expected=[failed, ok])
+    assert v.value is False and v.details["gold_errors"] == ["gold #0: Binder Error: nope"]
+
+
 def test_gold_errors_give_no_value():
     v = execution.judge(_case(), generated=answer("SELECT 1", pa.table({"a": [1]})),
                         expected=[GoldResult(sql="SELECT nope", error="Binder Error: nope")])
@@ -159,3 +173,55 @@ def test_multiple_golds_name_the_match():
     v = execution.judge(_case(), generated=answer("SELECT 4", pa.table({"z": [4]})), expected=golds)
     assert v.value is False and v.details["closest_gold"] in (0, 2)
     assert v.details["reason"] == "SINGLE_CELL_DIFFERENCE"
+
+
+# ---------------------------------------------------------------- numeric tolerance
+def _judge_numbers(gold_sql: str, gold: list, gen_sql: str, gen: list, **opts):
+    return execution.judge(_case(), generated=answer(gen_sql, pa.table({"v": gen})),
+                           expected=[GoldResult(sql=gold_sql, result=pa.table({"avg": gold}))], **opts)
+
+
+def test_rounded_answer_equals_unrounded_gold_and_the_verdict_says_why():
+    """The issue's pair: ROUND(x, 2) = 1765.88 answers a gold 1765.875 (they agree at the answer's
+    precision); the tolerance in force is in the details and the rounding in the rationale."""
+    v = _judge_numbers("SELECT AVG(x) FROM t", [1765.875], "SELECT ROUND(AVG(x), 2) FROM t", [1765.88])
+    assert v.value is True, v.rationale
+    assert v.details["rounded_columns"] == {"avg": 2} and "'avg' at 2 decimals" in v.rationale
+    assert v.details["tolerance"] == {"rel_tol": 1e-6, "abs_tol": 1e-9, "precision": True, "decimals": None}
+    off = _judge_numbers("SELECT AVG(x) FROM t", [1765.875], "SELECT ROUND(AVG(x), 2) FROM t", [1765.89])
+    assert off.value is False and "tolerance" in off.details
+    strict = _judge_numbers("SELECT AVG(x) FROM t", [1765.875], "SELECT ROUND(AVG(x), 2) FROM t", [1765.88],
+                            precision=False)
+    assert strict.value is False and strict.details["tolerance"]["precision"] is False
+
+
+def test_digits_alone_do_not_make_a_value_rounded():
+    """3.3 (a sum that happens to have one decimal) and 3.31 differ; so do 2.4 and a truncated 2."""
+    assert _judge_numbers("SELECT SUM(p) FROM t", [3.3], "SELECT SUM(p) + 0.01 FROM t", [3.31]).value is False
+    assert _judge_numbers("SELECT AVG(p) FROM t", [2.4], "SELECT SUM(p) // COUNT(*) FROM t", [2]).value is False
+    assert _judge_numbers("SELECT AVG(p) FROM t", [2.4], "SELECT ROUND(AVG(p)) FROM t", [2.0]).value is True
+
+
+def test_rounding_on_both_sides_compares_at_the_fewer_decimals():
+    gold_sql = "SELECT ROUND(AVG(x), 3) FROM t"
+    assert _judge_numbers(gold_sql, [12.346], "SELECT ROUND(AVG(x), 2) FROM t", [12.35]).value is True
+    assert _judge_numbers(gold_sql, [12.344], "SELECT ROUND(AVG(x), 2) FROM t", [12.35]).value is False
+    # same precision: no rounding slack at all
+    assert _judge_numbers(gold_sql, [12.346], "SELECT ROUND(AVG(x), 3) FROM t", [12.347]).value is False
+
+
+def test_rounding_holds_on_genie_strings_and_large_results(monkeypatch):
+    """Genie sends numbers as text, and results above LARGE_ROWS take other paths: same verdicts."""
+    from chaos_llama.tools.judges import compare
+
+    rng = np.random.default_rng(3)
+    x = rng.random(500) * 1000
+    gold = pa.table({"k": np.arange(500), "avg": x})
+    gen = pa.table({"k": np.arange(500), "v": np.round(x, 2)}).take(rng.permutation(500))
+    rounding = execution.output_rounding("SELECT k, ROUND(v, 2) AS v FROM t")
+    for table in (gen, as_genie(gen)):
+        assert compare_results(gold, table, generated_rounding=rounding).equal
+        assert not compare_results(gold, table).equal  # without the SQL's rounding, no slack
+    monkeypatch.setattr(compare, "LARGE_ROWS", 50)
+    cmp = compare_results(gold, gen, generated_rounding=rounding)
+    assert cmp.equal and cmp.rounded_columns == {"avg": 2}

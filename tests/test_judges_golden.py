@@ -38,7 +38,8 @@ def _opts(p) -> dict:
     out = {}
     for kv in filter(None, (s.strip() for s in p.headers.get("opts", "").split(","))):
         k, _, v = kv.partition("=")
-        out[k.strip()] = int(v) if v.strip().lstrip("-").isdigit() else v.strip()
+        v = v.strip()
+        out[k.strip()] = int(v) if v.lstrip("-").isdigit() else {"true": True, "false": False}.get(v, v)
     return out
 
 

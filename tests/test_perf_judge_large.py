@@ -12,8 +12,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from chaos_llama.tools.judges import execution
-from chaos_llama.tools.judges.execution import compare_results
+from chaos_llama.tools.judges import compare
+from chaos_llama.tools.judges.compare import compare_results
 
 N = 400
 
@@ -58,7 +58,7 @@ FIELDS = ("equal", "reason", "column_mapping", "missing_row_count", "extra_row_c
 def test_large_paths_agree_with_small_paths(name, monkeypatch):
     gold, gen = _table(_gold()), _pairs()[name]
     small = compare_results(gold, gen)
-    monkeypatch.setattr(execution, "LARGE_ROWS", 50)
+    monkeypatch.setattr(compare, "LARGE_ROWS", 50)
     large = compare_results(gold, gen)
     assert {f: getattr(large, f) for f in FIELDS} == {f: getattr(small, f) for f in FIELDS}
 
@@ -76,9 +76,9 @@ def test_expected_verdicts():
 def test_text_hash_collision_falls_back_to_value_comparison(monkeypatch):
     """Without exact codes (the hash fallback), a text hash not provably injective makes the
     strings themselves be compared."""
-    monkeypatch.setattr(execution, "LARGE_ROWS", 50)
-    monkeypatch.setattr(execution, "_pairing", lambda *a: None)
-    monkeypatch.setattr(execution, "_hash_injective", lambda *a: False)
+    monkeypatch.setattr(compare, "LARGE_ROWS", 50)
+    monkeypatch.setattr(compare, "_pairing", lambda *a: None)
+    monkeypatch.setattr(compare, "_hash_injective", lambda *a: False)
     gold = _table(_gold())
     assert compare_results(gold, _pairs()["reordered"]).equal
     assert not compare_results(gold, _pairs()["text_changed"]).equal
@@ -86,11 +86,11 @@ def test_text_hash_collision_falls_back_to_value_comparison(monkeypatch):
 
 def test_injectivity_check_sees_different_values_behind_equal_counts():
     """Equal distinct counts but different values: not provably collision-free, so False."""
-    a = execution.canonicalize(pa.table({"s": ["x", "y", "y"]}))
-    b = execution.canonicalize(pa.table({"s": ["x", "z", "z"]}))
-    same = execution.canonicalize(pa.table({"s": ["y", "x", "y"]}))
-    assert execution._hash_injective(a, 0, same, 0) is True
-    assert execution._hash_injective(a, 0, b, 0) is False
+    a = compare.canonicalize(pa.table({"s": ["x", "y", "y"]}))
+    b = compare.canonicalize(pa.table({"s": ["x", "z", "z"]}))
+    same = compare.canonicalize(pa.table({"s": ["y", "x", "y"]}))
+    assert compare._hash_injective(a, 0, same, 0) is True
+    assert compare._hash_injective(a, 0, b, 0) is False
 
 
 def _wide_gold(seed: int = 4) -> dict[str, pa.Array]:
@@ -144,7 +144,7 @@ def test_packed_and_hashed_pairings_agree_with_small_paths(gold_cols, text, name
     gold = pa.table(gold_cols())
     gen = _variants(gold_cols(), text)[name]
     small = compare_results(gold, gen)
-    monkeypatch.setattr(execution, "LARGE_ROWS", 50)
+    monkeypatch.setattr(compare, "LARGE_ROWS", 50)
     large = compare_results(gold, gen)
     assert {f: getattr(large, f) for f in FIELDS} == {f: getattr(small, f) for f in FIELDS}
     assert small.equal is (name == "reordered")

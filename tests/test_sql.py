@@ -15,13 +15,15 @@ from chaos_llama.tools.sql import check_read_only, execute, table_map_for, to_du
 
 TABLE_MAP = {"main.retail.orders": "orders", "main.retail.customers": "customers"}
 GOLDEN = Path(__file__).parent / "fixtures" / "data" / "transpile_databricks.sql"
+GOLDEN_PG = Path(__file__).parent / "fixtures" / "data" / "transpile_postgres.sql"
 
 
-def _golden_cases() -> list[tuple[str, str, str]]:
-    cases, lines = [], [ln for ln in GOLDEN.read_text().splitlines() if ln.strip() and not ln.startswith("--")]
+def _golden_cases(path: Path = GOLDEN) -> list[tuple[str, str, str, str | None]]:
+    cases, lines = [], [ln for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("--")]
     for i, line in enumerate(lines):
         if line.startswith("# title:"):
-            cases.append((line.removeprefix("# title:").strip(), lines[i + 1], lines[i + 2]))
+            same = lines[i + 3].removeprefix("# same as:").strip() if i + 3 < len(lines) and lines[i + 3].startswith("# same as:") else None
+            cases.append((line.removeprefix("# title:").strip(), lines[i + 1], lines[i + 2], same))
     return cases
 
 
@@ -117,11 +119,30 @@ def test_parse_error_is_execution_error() -> None:
 
 
 # ---------------------------------------------------------------- transpile
-@pytest.mark.parametrize("title, source, expected", _golden_cases(), ids=[c[0] for c in _golden_cases()])
-def test_golden_transpile(title: str, source: str, expected: str, con: duckdb.DuckDBPyConnection) -> None:
+@pytest.mark.parametrize("title, source, expected, same", _golden_cases(), ids=[c[0] for c in _golden_cases()])
+def test_golden_transpile(title: str, source: str, expected: str, same: str | None, con: duckdb.DuckDBPyConnection) -> None:
     """Each golden pair transpiles exactly, and the DuckDB side runs."""
     assert to_duckdb(source, table_map=TABLE_MAP) == expected
     con.sql(expected).fetchall()
+
+
+@pytest.mark.parametrize("title, source, expected, same", _golden_cases(GOLDEN_PG), ids=[c[0] for c in _golden_cases(GOLDEN_PG)])
+def test_golden_transpile_postgres(title: str, source: str, expected: str, same: str | None,
+                                   con: duckdb.DuckDBPyConnection) -> None:
+    """PostgreSQL golds (defog's) translate exactly; the translation runs in DuckDB and, where a
+    hand-written DuckDB query says what PostgreSQL returns, gives that result."""
+    assert to_duckdb(source, dialect="postgres", table_map=TABLE_MAP) == expected
+    got = con.sql(expected).fetchall()
+    if same is not None:
+        assert got == con.sql(same).fetchall()
+
+
+def test_functional_dependency_gold_fails_in_duckdb_without_the_rewrite(con: duckdb.DuckDBPyConnection) -> None:
+    """The rewrite is needed: DuckDB itself rejects PostgreSQL's functional-dependency GROUP BY."""
+    source = "SELECT c.id, c.name, COUNT(o.id) AS n FROM customers c JOIN orders o ON o.cid = c.id GROUP BY c.id"
+    with pytest.raises(duckdb.BinderException, match="GROUP BY"):
+        con.sql(source).fetchall()
+    assert execute(con, source, dialect="postgres").num_rows == 3
 
 
 def test_date_add_result_is_a_date(con: duckdb.DuckDBPyConnection) -> None:
@@ -247,9 +268,10 @@ def test_doctests() -> None:
     """The examples in the docstrings of the data modules are true."""
     import doctest
 
-    from chaos_llama.tools import sql
+    from chaos_llama.tools import pg, sql
     from chaos_llama.tools.data import defog, loaders
+    from chaos_llama.tools.judges import compare, execution
 
-    for module in (sql, loaders, defog):
+    for module in (sql, pg, loaders, defog, compare, execution):
         result = doctest.testmod(module)
         assert result.failed == 0, module.__name__

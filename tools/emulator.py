@@ -25,6 +25,8 @@ Served (shapes from the SDK's `service/dashboards.py` and `service/sql.py` datac
 - ``POST /api/2.0/sql/statements``, ``GET /api/2.0/sql/statements/{id}[/result/chunks/{n}]``
 - ``POST /serving-endpoints/chat/completions`` (model serving's OpenAI-compatible path; `model` names
   an endpoint added with `add_serving_endpoint`, answered with deterministic or recorded replies)
+- ``GET /api/2.1/unity-catalog/tables[/{full_name}]``: the space's tables as Unity Catalog
+  describes them (columns, types, comments), for `chaos-llama init --unity-catalog`
 
 Faults (each request draws once from a seeded RNG with probability `fault_rate`, among the kinds
 that apply to it): ``429`` (with Retry-After), ``500``, ``503``, ``drop`` (connection closed with
@@ -479,7 +481,7 @@ class Emulator:
     ]
 
     def _route(self, method: str, path: str) -> tuple[str, dict[str, str]]:
-        for m, pattern, name in self._ROUTES:
+        for m, pattern, name in self._ROUTES + self._UC_ROUTES:
             match = re.fullmatch(pattern, path)
             if match and m == method:
                 return name, match.groupdict()
@@ -968,6 +970,52 @@ class Emulator:
         return {**{k: r[k] for k in keys}, "eval_run_status": run["eval_run_status"]}
 
 
+    # ------------------------------------------------------------ Unity Catalog tables
+    # The tables of the served space as Unity Catalog's Tables API describes them: full name = the
+    # space identifier, columns and types from the DuckDB table behind it, comments from DuckDB's
+    # COMMENT ON (else the space's descriptions). Self-contained: only `_route` knows about it.
+    _UC_ROUTES = [
+        ("GET", r"/api/2\.1/unity-catalog/tables", "uc_list_tables"),
+        ("GET", r"/api/2\.1/unity-catalog/tables/(?P<full_name>[^/]+)", "uc_get_table"),
+    ]
+
+    def _uc_tables(self) -> dict[str, dict[str, Any]]:
+        space = self.space
+        table_map = self.engine.context(space)[1]
+        out: dict[str, dict[str, Any]] = {}
+        for table in space.serialized.data_sources.tables:
+            duck = table_map.get(table.identifier)
+            if duck is None:
+                continue
+            catalog, schema, name = table.identifier.split(".")
+            out[table.identifier.lower()] = _uc_table_info(self.engine.con, duck, catalog, schema, name, table)
+        return out
+
+    async def _h_uc_list_tables(self, query: dict[str, str], **_: Any) -> dict[str, Any]:
+        catalog, schema = query.get("catalog_name"), query.get("schema_name")
+        if not catalog or not schema:
+            raise _HTTPError(400, "INVALID_PARAMETER_VALUE", "catalog_name and schema_name are required")
+        tables = [t for t in (await asyncio.to_thread(self._uc_tables)).values()
+                  if t["catalog_name"].lower() == catalog.lower() and t["schema_name"].lower() == schema.lower()]
+        if not tables:
+            raise _HTTPError(404, "SCHEMA_DOES_NOT_EXIST", f"Schema '{catalog}.{schema}' does not exist.")
+        size = int(query.get("max_results") or 50) or 50
+        start = int(query.get("page_token") or 0)
+        out: dict[str, Any] = {"tables": tables[start:start + size]}
+        if start + size < len(tables):
+            out["next_page_token"] = str(start + size)
+        return out
+
+    async def _h_uc_get_table(self, params: dict[str, str], **_: Any) -> dict[str, Any]:
+        from urllib.parse import unquote
+
+        full_name = unquote(params["full_name"])
+        table = (await asyncio.to_thread(self._uc_tables)).get(full_name.lower())
+        if table is None:
+            raise _HTTPError(404, "TABLE_DOES_NOT_EXIST", f"Table '{full_name}' does not exist.")
+        return table
+
+
 def _page(items: list[Any], query: dict[str, str], default_size: int = 100) -> tuple[list[Any], str | None]:
     """One page of `items` by the API's page_size / page_token (an offset, opaque to clients)."""
     try:
@@ -1023,3 +1071,46 @@ def _type_name(t: Any) -> str:
               (pa.types.is_timestamp, "TIMESTAMP"), (pa.types.is_string, "STRING"), (pa.types.is_large_string, "STRING"),
               (pa.types.is_binary, "BINARY"))
     return next((name for check, name in checks if check(t)), "STRING")
+
+
+_UC_TYPES = (("BOOLEAN", "BOOLEAN", "boolean"), ("TINYINT", "BYTE", "tinyint"), ("SMALLINT", "SHORT", "smallint"),
+             ("INTEGER", "INT", "int"), ("BIGINT", "LONG", "bigint"), ("HUGEINT", "DECIMAL", "decimal(38,0)"),
+             ("FLOAT", "FLOAT", "float"), ("DOUBLE", "DOUBLE", "double"), ("DATE", "DATE", "date"),
+             ("TIMESTAMP WITH TIME ZONE", "TIMESTAMP", "timestamp"), ("TIMESTAMP", "TIMESTAMP_NTZ", "timestamp_ntz"),
+             ("BLOB", "BINARY", "binary"), ("INTERVAL", "INTERVAL", "interval"))
+
+
+def _uc_type(duck_type: str) -> tuple[str, str]:
+    """A DuckDB column type as Unity Catalog's (type_name, type_text)."""
+    t = duck_type.upper()
+    if t.startswith("DECIMAL"):
+        return "DECIMAL", t.lower().replace(" ", "")
+    if t.endswith("[]"):
+        return "ARRAY", f"array<{_uc_type(duck_type[:-2])[1]}>"
+    return next(((name, text) for duck, name, text in _UC_TYPES if t == duck), ("STRING", "string"))
+
+
+def _uc_table_info(con: Any, duck: str, catalog: str, schema: str, name: str, table: Any) -> dict[str, Any]:
+    """One TableInfo (the Tables API's shape) for the DuckDB table `duck` behind a space table."""
+    from sqlglot import exp
+
+    ref = exp.to_table(duck, dialect="duckdb")
+    duck_schema = ref.db or "main"
+    rows = con.execute(
+        "SELECT c.column_name, c.data_type, c.comment, t.comment FROM duckdb_columns() c JOIN duckdb_tables() t "
+        "USING (database_name, schema_name, table_name) WHERE c.database_name = current_database() "
+        "AND c.schema_name = ? AND c.table_name = ? ORDER BY c.column_index", [duck_schema, ref.name]).fetchall()
+    described = {c.column_name.lower(): text(c.description) for c in table.column_configs if c.description}
+    columns = []
+    for i, (col, dtype, comment, _) in enumerate(rows):
+        type_name, type_text = _uc_type(str(dtype))
+        info = {"name": col, "type_name": type_name, "type_text": type_text, "position": i, "nullable": True}
+        if comment or described.get(col.lower()):
+            info["comment"] = comment or described[col.lower()]
+        columns.append(info)
+    out = {"name": name, "catalog_name": catalog, "schema_name": schema, "full_name": f"{catalog}.{schema}.{name}",
+           "table_type": "MANAGED", "data_source_format": "DELTA", "columns": columns}
+    comment = (rows[0][3] if rows else None) or text(table.description)
+    if comment:
+        out["comment"] = comment
+    return out

@@ -15,6 +15,9 @@ Every error derives from one root so callers (CLI, MCP server) can map them in o
     ├── JudgeError                a judge failed or lacks a field it needs
     ├── ApplyConflict             the space changed underneath an update (etag mismatch)
     └── BudgetExceeded            a call would exceed a budget
+
+Not an error: ``DataLoadWarning`` (a UserWarning) names a statement of a PostgreSQL dump that
+did not load while the rest did; the command line prints it as ``chaos-llama: warning: ...``.
 """
 
 from __future__ import annotations
@@ -57,6 +60,10 @@ class SpaceNotFound(ChaosLlamaError, LookupError):
 
 class DataLoadError(ChaosLlamaError):
     """A data source failed to load."""
+
+
+class DataLoadWarning(UserWarning):
+    """A statement of a PostgreSQL dump that did not load (the rest did); names file and line."""
 
 
 class DataNotFound(DataLoadError, InvalidInput):

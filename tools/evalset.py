@@ -11,6 +11,7 @@ YAML — a mapping ``{name, description?, questions: [...]}`` or a bare list of 
         gold_sql: SELECT SUM(amount) FROM main.retail.orders WHERE quarter = 3
         category: aggregation
         tags: [revenue, time]
+        fields: {source_sheet: Q3 review}   # optional: any other named text the case carries
         family: revenue_quarter  # optional: the query up to wording and values (inferred if absent)
         split: test            # optional: fixed here, kept by assign_splits
       - id: margin_by_employee
@@ -24,7 +25,7 @@ YAML — a mapping ``{name, description?, questions: [...]}`` or a bare list of 
           - SELECT ...
 
 CSV — header ``id, question, gold_sql, category, tags, split, order_matters, notes`` (plus
-``family, expect, reason`` where used; only
+``family, expect, reason`` where used, and ``fields`` as a JSON object; only
 ``question`` and ``gold_sql`` are required). ``tags`` is separated by ``;`` or ``,``. Several golds
 go in one ``gold_sql`` cell either as a JSON list (``["SELECT 1", "SELECT 2"]``) or separated by a
 line holding only ``;;``. ``order_matters`` accepts true/false/yes/no/1/0 (empty: decided later).
@@ -87,6 +88,9 @@ class EvalCase(BaseModel):
     # defog-style acceptable column alternatives: each group is a set of columns of which any
     # non-empty subset is acceptable in the answer.
     column_alternatives: list[list[str]] = Field(default_factory=list)
+    # Other named text the case came with (an importer's extra columns: defog's full_instructions,
+    # k_shot_prompt, ...); kept and written back, never used for judging.
+    fields: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _golds_fit_expectation(self) -> "EvalCase":
@@ -277,6 +281,14 @@ def _case_from_raw(
         bad("column_alternatives", f"is {_short(alts)}; expected a list of lists of column names")
         ok = False
 
+    fields = raw.get("fields") or {}
+    if isinstance(fields, Mapping) and all(isinstance(k, str) for k in fields):
+        fields = {k: v if isinstance(v, str) else json.dumps(v) if isinstance(v, (list, dict)) else str(v)
+                  for k, v in fields.items() if v is not None}
+    else:
+        bad("fields", f"is {_short(fields)}; expected a mapping of names to text")
+        ok = False
+
     if not ok:
         return None
     return EvalCase(
@@ -292,6 +304,7 @@ def _case_from_raw(
         order_matters=order,
         notes=notes or None,
         column_alternatives=alts,
+        fields=fields,
     )
 
 
@@ -417,11 +430,12 @@ def _load_csv(text: str, source: str, default_name: str) -> EvalSet:
             raw: dict[str, Any] = {h: (v if v.strip() else None) for h, v in zip(header, row)}
             if raw.get("gold_sql"):
                 raw["gold_sql"] = _split_golds(raw["gold_sql"])
-            if raw.get("column_alternatives"):
-                try:
-                    raw["column_alternatives"] = json.loads(raw["column_alternatives"])
-                except json.JSONDecodeError:
-                    pass  # reported by the field check with the bad value quoted
+            for key in ("column_alternatives", "fields"):
+                if raw.get(key):
+                    try:
+                        raw[key] = json.loads(raw[key])
+                    except json.JSONDecodeError:
+                        pass  # reported by the field check with the bad value quoted
             where = f"row {line}" + (f" (question {raw['id']!r})" if raw.get("id") else "")
             case = _case_from_raw(raw, where=where, problems=problems, line=line)
             if case is not None:
@@ -533,6 +547,8 @@ def save_evalset(evalset: EvalSet, path: str | Path, *, format: str | None = Non
         cols += [f for f in ("family", "expect", "reason") if any(getattr(c, f) not in (None, "answer") for c in evalset.cases)]
         if any(c.column_alternatives for c in evalset.cases):
             cols.append("column_alternatives")
+        if any(c.fields for c in evalset.cases):
+            cols.append("fields")
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(cols)
         for c in evalset.cases:
@@ -546,7 +562,8 @@ def save_evalset(evalset: EvalSet, path: str | Path, *, format: str | None = Non
                 "" if c.order_matters is None else str(c.order_matters).lower(),
                 c.notes or "",
             ] + [getattr(c, f) or "" for f in ("family", "expect", "reason") if f in cols]
-              + ([json.dumps(c.column_alternatives)] if "column_alternatives" in cols else []))
+              + ([json.dumps(c.column_alternatives)] if "column_alternatives" in cols else [])
+              + ([json.dumps(c.fields, ensure_ascii=False) if c.fields else ""] if "fields" in cols else []))
         text = buf.getvalue()
     path.write_text(text, encoding="utf-8")
     return path
@@ -579,7 +596,7 @@ def evalset_from_benchmarks(space: Space, *, name: str | None = None) -> EvalSet
     )
 
 
-_LATER_FIELDS = {"expect": "answer", "reason": None, "family": None}  # added later: left out at their defaults
+_LATER_FIELDS = {"expect": "answer", "reason": None, "family": None, "fields": {}}  # added later: left out at their defaults
 
 
 def _hash_doc(case: EvalCase) -> dict[str, Any]:

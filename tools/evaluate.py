@@ -48,9 +48,11 @@ def bundled_example(name: str = "retail") -> Iterator[ExamplePaths]:
         )
 
 
-def open_local_backend(data: Sequence[str | Path], *, strategy: str = "retrieval", llm: dict | None = None) -> Backend:
-    """The embedded Genie engine over a DuckDB database built from `data` sources."""
-    return open_backend(BackendConfig(kind="local", strategy=strategy, llm=llm), data=data)
+def open_local_backend(data: Sequence[str | Path], *, strategy: str = "retrieval", llm: dict | None = None,
+                       strict: bool = False) -> Backend:
+    """The embedded Genie engine over a DuckDB database built from `data` sources (`strict`: a
+    PostgreSQL dump statement that cannot load is fatal, else a DataLoadWarning)."""
+    return open_backend(BackendConfig(kind="local", strategy=strategy, llm=llm, strict=strict), data=data)
 
 
 def open_databricks_backend(space_id: str | None, *, store: Store | None = None, **options: Any) -> Backend:

@@ -59,6 +59,7 @@ class BackendConfig(BaseModel):
     strategy: Literal["retrieval", "llm"] = "retrieval"
     # strategy=llm's chat model: 'databricks:<endpoint>' or {provider, model, base_url, api_key_env, ...} (tools/chat.py)
     llm: dict[str, Any] | str | None = None
+    strict: bool = Field(False, description="a PostgreSQL dump statement in `data` that cannot load is fatal, not a warning")
     # databricks: auth resolves like the databricks CLI (profile, DATABRICKS_* env vars, OAuth);
     # a token never goes in this file.
     host: str | None = None

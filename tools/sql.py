@@ -32,6 +32,7 @@ from sqlglot.dialects.postgres import Postgres
 from sqlglot.errors import SqlglotError
 
 from .errors import SQLExecutionError, UnsafeSQL, did_you_mean
+from .pg import CANONICAL_UNITS, group_by_dependencies, interval_expr, parse_interval
 
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
@@ -100,6 +101,19 @@ class ChaosPostgres(Postgres):
         **Postgres.TIME_MAPPING,
         "Month": "%B", "FMMonth": "%B", "Mon": "%b", "Day": "%A", "FMDay": "%A", "Dy": "%a",
     }
+
+    class Parser(Postgres.Parser):
+        def _parse_interval_span(self, this: exp.Expr, parse_function_unit: bool = True) -> exp.Interval:
+            # sqlglot splits `INTERVAL '1 day 02:00'` on its first unit and keeps words it does not
+            # know (`'15 min'` -> `'15' MIN`, 15 seconds in DuckDB): read the text as PostgreSQL does
+            raw = this.name if this is not None and this.is_string else None
+            node = super()._parse_interval_span(this, parse_function_unit=parse_function_unit)
+            if raw is None or not isinstance(node, exp.Interval) or (node.args.get("unit") and node.this.name == raw):
+                return node  # `INTERVAL '2' YEAR`: the unit is outside the string
+            try:
+                return interval_expr(parse_interval(raw))  # type: ignore[return-value]
+            except ValueError:
+                return node  # not an interval PostgreSQL reads either: DuckDB reports it
 
 
 POSTGRES_READ = "chaospostgres"
@@ -362,6 +376,26 @@ def _fix_spark_dates(tree: exp.Expr) -> exp.Expr:
     return tree
 
 
+def _fix_interval_units(tree: exp.Expr) -> exp.Expr:
+    """Interval units as DuckDB reads them: `INTERVAL '15' MIN` is 15 seconds there, `MINUTE` is not."""
+    for node in tree.find_all(exp.Interval):
+        unit = node.args.get("unit")
+        if isinstance(unit, exp.Var) and unit.name.upper() in CANONICAL_UNITS:
+            unit.set("this", CANONICAL_UNITS[unit.name.upper()])
+    return tree
+
+
+def _fix_pg_interval_casts(tree: exp.Expr) -> exp.Expr:
+    """`'1 day 02:00'::interval` as PostgreSQL reads the text (ISO 8601 and `ago` included)."""
+    for cast in list(tree.find_all(exp.Cast)):
+        if cast.to.this == exp.DataType.Type.INTERVAL and isinstance(cast.this, exp.Literal) and cast.this.is_string:
+            try:
+                cast.replace(interval_expr(parse_interval(cast.this.name)))
+            except ValueError:
+                pass  # DuckDB reports what PostgreSQL would reject too
+    return tree
+
+
 def _fix_time_format(tree: exp.Expr) -> exp.Expr:
     """DuckDB's strftime takes no TIME; PostgreSQL's to_char(time, ...) does. Anchor the time to a date."""
     # DuckDB cannot cast TIMESTAMPTZ (PostgreSQL's to_timestamp(epoch)) to TIME; go through TIMESTAMP.
@@ -432,9 +466,11 @@ def to_duckdb(
     d = dialect.lower()
     if d in _SPARK_DIALECTS:
         tree = _fix_spark_dates(tree)
+    if d in _POSTGRES_DIALECTS:
+        tree = group_by_dependencies(_fix_pg_interval_casts(tree))
     if d in _POSTGRES_DIALECTS and schema:
         tree = _fix_integer_division(tree, schema)
-    tree = _fix_time_format(tree)
+    tree = _fix_interval_units(_fix_time_format(tree))
     try:
         return tree.sql(dialect="duckdb", unsupported_level=sqlglot.ErrorLevel.RAISE)
     except SqlglotError as e:

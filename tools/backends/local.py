@@ -208,4 +208,4 @@ def from_config(config: Any, *, data: list[Any], store: Any = None) -> LocalGeni
     if not data:
         raise InvalidConfig("no data for the local engine: name CSV/Parquet files or folders, a .duckdb file or a PostgreSQL "
                             "dump (--data, or 'data' in the project file)", field="data")
-    return LocalGenie(build_database(list(data)), strategy=config.strategy, llm=config.llm)
+    return LocalGenie(build_database(list(data), strict=config.strict), strategy=config.strategy, llm=config.llm)

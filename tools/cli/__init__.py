@@ -14,18 +14,21 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import warnings
 from collections.abc import Sequence
 from importlib import metadata
 
 from .. import __version__
-from ..errors import ChaosLlamaError, InvalidInput, SpaceNotFound
+from ..errors import ChaosLlamaError, DataLoadWarning, InvalidInput, SpaceNotFound
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
 ENTRY_POINTS = "chaos_llama.commands"
 
 # command -> (module under chaos_llama.tools.cli, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("init", "create a project from data: CSV/Parquet, a .duckdb file, a PostgreSQL dump or a Unity Catalog schema"),
     "demo": ("demo", "evaluate the bundled sparse and curated example spaces offline"),
     "eval": ("evaluate", "evaluate a space on an eval set"),
     "space": ("space", "validate, show, hash or export a space file"),
@@ -78,12 +81,28 @@ def is_bad_input(e: ChaosLlamaError) -> bool:
     return isinstance(e, (InvalidInput, SpaceNotFound))
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None, _default=warnings.showwarning) -> None:
+    if issubclass(category, DataLoadWarning):  # already names its file and line
+        print(f"chaos-llama: warning: {message}", file=sys.stderr)
+    else:
+        _default(message, category, filename, lineno, file, line)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), "")  # "": no command named, load none
     args = build_parser(command).parse_args(argv)
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            code = args.func(args)
+            sys.stdout.flush()  # inside the try: a reader that went away (`| head`) is seen here
+            return code
+    except BrokenPipeError:
+        # The reader stopped reading: nothing left to say. Point stdout at devnull so the
+        # interpreter's own flush at exit cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except ChaosLlamaError as e:
         print(f"chaos-llama: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT if is_bad_input(e) else EXIT_FAIL

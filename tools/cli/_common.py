@@ -91,6 +91,9 @@ def add_backend_args(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--question-timeout", type=float, default=120, metavar="SECONDS",
                     help="how long Genie may take to answer one question, from its accepted start (databricks; waiting "
                          "for a turn is not counted; a question timing out is asked again, then recorded as an error; default 120)")
+    sp.add_argument("--strict", action="store_true",
+                    help="a PostgreSQL dump statement in --data that cannot load is fatal (default: a warning naming "
+                         "file and line; the rest loads)")
 
 
 def add_llm_args(sp: argparse.ArgumentParser, what: str) -> None:
@@ -115,7 +118,8 @@ def backend_config(args: argparse.Namespace) -> BackendConfig:
         return BackendConfig(kind="databricks", space_id=args.space_id, profile=args.profile, host=args.host,
                              warehouse_id=args.warehouse_id, rate_per_minute=args.rate or None, settle_s=args.settle,
                              question_timeout_s=args.question_timeout)
-    return BackendConfig(kind="local", strategy=args.strategy, llm=llm_model_from_args(args) if args.strategy == "llm" else None)
+    return BackendConfig(kind="local", strategy=args.strategy, strict=args.strict,
+                         llm=llm_model_from_args(args) if args.strategy == "llm" else None)
 
 
 def backend_from_args(args: argparse.Namespace, store: Store | None = None) -> Backend:

@@ -3,10 +3,15 @@
 A defog database folder holds `<db>.sql` (a pg_dump, loaded with `loaders.load_pg_dump`) and
 `<db>.json` (`table_metadata` = {table: [{column_name, data_type, column_description}]}).
 `defog_space` turns the JSON into a Genie space whose tables are `defog.<db>.<table>`;
-`load_defog_questions` reads `questions_gen_postgres.csv`.
+`load_defog_questions` reads defog's question files in each of their layouts
+(`questions_gen_postgres.csv`: question, query, db_name, query_category, instructions;
+`instruct_basic_*.csv`: db_name, query_category, question, query; `instruct_advanced_*.csv`:
+... plus instructions and full_instructions; the older `questions_gen.csv`; files of one
+database without db_name), keeping every further column as a case field.
 
-Gold SQL stays in PostgreSQL dialect; every case carries the tag `dialect:postgres` so callers
-run it with `sql.execute(..., dialect="postgres")`.
+Gold SQL stays in its dialect, PostgreSQL unless the file name says otherwise
+(`questions_gen_mysql.csv`, `instruct_basic_sqlite.csv`, ...); every case carries the tag
+`dialect:<name>` so callers run it with `sql.execute(..., dialect=...)`.
 """
 
 from __future__ import annotations
@@ -21,13 +26,18 @@ from ..errors import InvalidEvalSet, InvalidSpace, did_you_mean
 from ..evalset import EvalCase, EvalSet
 from ..space.model import ColumnConfig, DataSources, Instructions, SerializedSpace, Space, Table, TextInstruction
 
-__all__ = ["defog_space", "load_defog_questions", "split_statements", "expand_column_alternatives", "DIALECT_TAG"]
+__all__ = ["defog_space", "load_defog_questions", "split_statements", "expand_column_alternatives", "table_metadata",
+           "DIALECT_TAG"]
 
 DIALECT_TAG = "dialect:postgres"
 DEFOG_CATALOG = "defog"
 # Fixed namespace so ids are the same on every machine and every run.
 _ID_NAMESPACE = uuid.UUID("6f1d1c2e-4b7a-5e55-9a0c-defa0c0de001")
-_REQUIRED_COLUMNS = ("question", "query", "db_name")
+_REQUIRED_COLUMNS = ("question", "query")
+# Columns with a meaning of their own; any other column is kept as a case field.
+_KNOWN_COLUMNS = {"question", "query", "db_name", "query_category", "category", "instructions"}
+# Dialects defog ships golds in, named by the file's suffix (sqlglot's dialect names).
+_FILE_DIALECTS = ("postgres", "mysql", "sqlite", "bigquery", "tsql", "snowflake")
 
 
 def _stable_id(*parts: str) -> str:
@@ -36,6 +46,26 @@ def _stable_id(*parts: str) -> str:
 
 
 # ---------------------------------------------------------------- spaces
+def table_metadata(doc: object, source: str) -> dict[str, list[tuple[str, str]]]:
+    """defog's `table_metadata` ({table: [{column_name, data_type, column_description}]}) as
+    {table: [(column, description)]} in file order; InvalidSpace names the entry that is wrong."""
+    metadata = doc.get("table_metadata") if isinstance(doc, dict) else None
+    if not isinstance(metadata, dict) or not metadata:
+        raise InvalidSpace("expected a non-empty object {table: [columns]}", source=source, field="table_metadata")
+    out: dict[str, list[tuple[str, str]]] = {}
+    for table_name, columns in metadata.items():
+        if not isinstance(columns, list):
+            raise InvalidSpace(f"table '{table_name}' must map to a list of columns, got {type(columns).__name__}",
+                               source=source, field=f"table_metadata.{table_name}")
+        out[table_name] = []
+        for i, col in enumerate(columns):
+            if not isinstance(col, dict) or not col.get("column_name"):
+                raise InvalidSpace(f"column {i} of table '{table_name}' needs a 'column_name': {col!r}",
+                                   source=source, field=f"table_metadata.{table_name}[{i}]")
+            out[table_name].append((col["column_name"], (col.get("column_description") or "").strip()))
+    return out
+
+
 def defog_space(db_dir: str | Path) -> Space:
     """Build a Genie space from a defog database folder's `<db>.json` column descriptions."""
     db_dir = Path(db_dir)
@@ -47,23 +77,13 @@ def defog_space(db_dir: str | Path) -> Space:
         raise InvalidSpace("defog metadata file not found (expected <db>/<db>.json)", source=str(meta_path)) from e
     except json.JSONDecodeError as e:
         raise InvalidSpace(f"not valid JSON: {e.msg}", source=str(meta_path), line=e.lineno) from e
-    metadata = doc.get("table_metadata") if isinstance(doc, dict) else None
-    if not isinstance(metadata, dict) or not metadata:
-        raise InvalidSpace("expected a non-empty object {table: [columns]}", source=str(meta_path), field="table_metadata")
 
     tables: list[Table] = []
-    for table_name, columns in metadata.items():
-        if not isinstance(columns, list):
-            raise InvalidSpace(f"table '{table_name}' must map to a list of columns, got {type(columns).__name__}",
-                               source=str(meta_path), field=f"table_metadata.{table_name}")
+    for table_name, columns in table_metadata(doc, str(meta_path)).items():
         identifier = f"{DEFOG_CATALOG}.{db}.{table_name}"
         configs: list[ColumnConfig] = []
-        for i, col in enumerate(columns):
-            if not isinstance(col, dict) or not col.get("column_name"):
-                raise InvalidSpace(f"column {i} of table '{table_name}' needs a 'column_name': {col!r}",
-                                   source=str(meta_path), field=f"table_metadata.{table_name}[{i}]")
-            desc = (col.get("column_description") or "").strip()
-            cfg = ColumnConfig(id=_stable_id("column", identifier, col["column_name"]), column_name=col["column_name"])
+        for column, desc in columns:
+            cfg = ColumnConfig(id=_stable_id("column", identifier, column), column_name=column)
             if desc:
                 cfg.description = [desc]
             configs.append(cfg)
@@ -153,29 +173,45 @@ def expand_column_alternatives(sql: str) -> tuple[str, list[list[str]]]:
     return _GROUP.sub(sub, sql), names
 
 
+def _file_dialect(path: Path) -> str:
+    """The dialect of a defog question file's golds, from its name (`*_sqlite.csv`); PostgreSQL
+    when the name does not say."""
+    stem = path.stem.lower()
+    return next((d for d in _FILE_DIALECTS if stem.endswith("_" + d)), "postgres")
+
+
 def load_defog_questions(csv_path: str | Path, db: str | None = None) -> EvalSet:
-    """Read defog's `questions_gen_postgres.csv` into an EvalSet (optionally one database's cases).
+    """Read a defog question file (any of its layouts) into an EvalSet, optionally one database's.
 
     Case ids are `<db>-<n>` (n counts from 1 in file order within the database), category is
-    `query_category`, tags are `[db, "dialect:postgres"]` and notes are the `instructions`.
+    `query_category`, tags are `[db, "dialect:<dialect>"]`, notes are the `instructions`, and
+    every other column (full_instructions, k_shot_prompt, ...) is kept in `fields`. A file
+    without `db_name` holds one database: name it with `db`.
     """
     path = Path(csv_path)
     source = str(path)
+    dialect_tag = f"dialect:{_file_dialect(path)}"
     try:
-        handle = path.open(newline="", encoding="utf-8")
+        handle = path.open(newline="", encoding="utf-8-sig")
     except OSError as e:
         raise InvalidEvalSet(f"cannot open defog questions: {e}", source=source) from e
     cases: list[EvalCase] = []
     per_db: dict[str, int] = {}
     with handle:
         reader = csv.DictReader(handle)
-        missing = [c for c in _REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+        header = [h.strip() for h in reader.fieldnames or []]
+        reader.fieldnames = header
+        missing = [c for c in _REQUIRED_COLUMNS if c not in header]
+        if not missing and "db_name" not in header and db is None:
+            missing = ["db_name"]
         if missing:
             raise InvalidEvalSet(
-                f"missing column(s) {', '.join(missing)}; expected question, query, db_name, query_category, instructions "
-                f"(found {', '.join(reader.fieldnames or []) or 'no header'})",
+                f"missing column(s) {', '.join(missing)}; expected question, query and db_name (or --db for a file of one "
+                f"database), optionally query_category, instructions and any other columns "
+                f"(found {', '.join(header) or 'no header'})",
                 source=source, line=1,
             )
+        extra = [h for h in header if h and h not in _KNOWN_COLUMNS]
         row_no = 1
         while True:
             line = reader.line_num + 1  # the record starts on the line after the previous one ended
@@ -186,7 +222,9 @@ def load_defog_questions(csv_path: str | Path, db: str | None = None) -> EvalSet
             except csv.Error as e:
                 raise InvalidEvalSet(f"malformed CSV: {e}", source=source, line=line) from e
             row_no += 1
-            db_name = (row.get("db_name") or "").strip()
+            if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
+                continue  # a blank line
+            db_name = (row.get("db_name") or "").strip() if "db_name" in header else db or ""
             if not db_name:
                 raise InvalidEvalSet(f"row {row_no}: empty db_name", source=source, line=line, field="db_name")
             n = per_db[db_name] = per_db.get(db_name, 0) + 1
@@ -208,14 +246,16 @@ def load_defog_questions(csv_path: str | Path, db: str | None = None) -> EvalSet
                         groups.append(g)
             if not golds:
                 raise InvalidEvalSet(f"row {row_no}: empty query", source=source, line=line, field="query")
+            category = row.get("query_category") or row.get("category") or ""
             cases.append(EvalCase(
                 id=f"{db_name}-{n}",
                 question=question,
                 gold_sql=golds,
-                category=(row.get("query_category") or "").strip() or None,
-                tags=[db_name, DIALECT_TAG],
+                category=category.strip() or None,
+                tags=[db_name, dialect_tag],
                 notes=(row.get("instructions") or "").strip() or None,
                 column_alternatives=groups,
+                fields={k: row[k].strip() for k in extra if (row.get(k) or "").strip()},
             ))
     if db is not None and not cases:
         raise InvalidEvalSet(f"no questions for db '{db}'." + did_you_mean(db, per_db), source=source, field="db_name")

@@ -357,7 +357,7 @@ def judge(
     # result-level comparison first: it decides CORRECT and which gold is closest
     result_v = execution_verdict
     if result_v is None and generated.result is not None and any(g.result is not None for g in expected):
-        exec_opts = {k: v for k, v in opts.items() if k in ("rel_tol", "abs_tol", "decimals", "allow_extra_columns",
+        exec_opts = {k: v for k, v in opts.items() if k in ("rel_tol", "abs_tol", "precision", "decimals", "allow_extra_columns",
                                                               "ignore_duplicates", "order")}
         result_v = execution.judge(case, generated=generated, expected=expected, space=space, dialect=dialect, **exec_opts)
     gold_idx = None
