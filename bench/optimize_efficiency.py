@@ -36,8 +36,8 @@ def _row(name: str, r: Any, base_test: float | None, seconds: float) -> dict[str
 def run(dbs: list[str], max_epochs: int = 3, seed: int = 0) -> dict[str, Any]:
     from chaos_llama.tools.evaluate import bundled_example, load_inputs, open_local_backend
     from chaos_llama.tools.optimize.loop import optimize
-    from chaos_llama.tools.runner import run_eval_sync
     from chaos_llama.tools.optimize.model import OptimizeSettings
+    from chaos_llama.tools.runner import RunSettings, run_eval_sync
     from chaos_llama.tools.store import Store
 
     rows = []
@@ -50,7 +50,7 @@ def run(dbs: list[str], max_epochs: int = 3, seed: int = 0) -> dict[str, Any]:
         with Store(ws / "retail.db") as store:
             r = optimize(space, evalset, backend, OptimizeSettings(max_epochs=max_epochs, seed=seed, workspace=ws / "retail"),
                          store=store)
-            base = run_eval_sync(evalset, backend, space, store=store, split="test", judges=("execution",)).accuracy
+            base = run_eval_sync(evalset, backend, space, RunSettings(split="test", judges=("execution",)), store=store).accuracy
         rows.append(_row("retail (sparse space)", r, base, time.perf_counter() - t0))
         if dbs and (DEFOG / "questions_gen_postgres.csv").is_file():
             from chaos_llama.tools.backends.local import LocalGenie
@@ -66,7 +66,7 @@ def run(dbs: list[str], max_epochs: int = 3, seed: int = 0) -> dict[str, Any]:
                 with Store(ws / f"{db}.db") as store:
                     r = optimize(space, evalset, backend, OptimizeSettings(max_epochs=max_epochs, seed=seed, workspace=ws / db),
                                  store=store)
-                    base = run_eval_sync(evalset, backend, space, store=store, split="test", judges=("execution",)).accuracy
+                    base = run_eval_sync(evalset, backend, space, RunSettings(split="test", judges=("execution",)), store=store).accuracy
                 rows.append(_row(f"defog {db}", r, base, time.perf_counter() - t0))
     return {"max_epochs": max_epochs, "seed": seed, "rows": rows,
             "excluded": {"llm": "needs a chat model; no recorded replay for these spaces, so it cannot run offline"}}

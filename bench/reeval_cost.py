@@ -34,7 +34,7 @@ def one_line_change(space: Any) -> Any:
 
 def run(split: str | None = None) -> dict[str, Any]:
     from chaos_llama.tools.evaluate import bundled_example, load_inputs, open_local_backend
-    from chaos_llama.tools.runner import run_eval
+    from chaos_llama.tools.runner import RunSettings, run_eval
     from chaos_llama.tools.store import Store
 
     with bundled_example("retail") as ex:
@@ -47,8 +47,7 @@ def run(split: str | None = None) -> dict[str, Any]:
         for use_cache in (True, False):
             store = Store(Path(tmp) / f"cache-{use_cache}.db")
             for name, sp in steps:
-                res = asyncio.run(run_eval(evalset, engine, sp, store=store, split=split, use_cache=use_cache,
-                                           judges=["execution"]))
+                res = asyncio.run(run_eval(evalset, engine, sp, RunSettings(split=split, use_cache=use_cache, judges=["execution"]), store=store))
                 out.append({"step": name, "cache": use_cache, "questions": len(res.rows),
                             "backend_calls": res.backend_calls, "cache_hits": res.cache_hits, "accuracy": res.accuracy})
     return {"split": split, "steps": out}

@@ -65,7 +65,7 @@ def questions(evalset: Any, n: int) -> Any:
 
 async def run_runner(url: str, space_id: str, space: Any, evalset: Any, rate: float, concurrency: int) -> dict[str, Any]:
     from chaos_llama.tools.backends.databricks import DatabricksGenie
-    from chaos_llama.tools.runner import run_eval
+    from chaos_llama.tools.runner import RunSettings, run_eval
     from chaos_llama.tools.store import Store
 
     backend = DatabricksGenie(space_id, host=url, token=TOKEN, rate_per_minute=rate, poll_initial_s=0.25, poll_max_s=1,
@@ -82,8 +82,7 @@ async def run_runner(url: str, space_id: str, space: Any, evalset: Any, rate: fl
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "chaos.db")
         t0 = time.perf_counter()
-        res = await run_eval(evalset, backend, snap.space, store=store, judges=["execution"], concurrency=concurrency,
-                             rate_per_minute=rate, use_cache=False, timeout_s=90)
+        res = await run_eval(evalset, backend, snap.space, RunSettings(judges=["execution"], concurrency=concurrency, rate_per_minute=rate, use_cache=False, timeout_s=90), store=store)
         wall = time.perf_counter() - t0
     statuses: dict[str, int] = {}
     for row in res.rows:

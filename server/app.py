@@ -10,6 +10,8 @@ load on the first request after `initialize`, never at import.
 
 import asyncio
 import functools
+import os
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, Elicit, MCPServer, Resolve
@@ -19,7 +21,7 @@ from mcp_types import INVALID_PARAMS, ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError
 
 from .. import prompts
-from ..tools.errors import ChaosLlamaError, InvalidInput
+from ..tools.errors import ChaosLlamaError, InvalidConfig, InvalidInput
 from ..tools.project import ProjectConfig, load_config
 from .errors import clip, invalid_arguments, unknown_arguments, unknown_tool
 from .guards import BudgetLedger, BudgetStatus, HoldoutGuard, HoldoutMiddleware
@@ -169,7 +171,16 @@ def _register(app: MCPServer, session: Session) -> None:
     from ..tools.space.changes import Edit
     from . import views
     from .views import (
-        ApplyResult, DiffView, EvalRunView, EvalSetInfo, FailuresView, FinalTestView, HistoryView, ReportView, RunInfo, SpaceView,
+        ApplyResult,
+        DiffView,
+        EvalRunView,
+        EvalSetInfo,
+        FailuresView,
+        FinalTestView,
+        HistoryView,
+        ReportView,
+        RunInfo,
+        SpaceView,
         VersionInfo,
     )
 
@@ -496,14 +507,76 @@ def _version() -> str:
         return "0"
 
 
-def serve(config: ProjectConfig | None = None, *, transport: str = "stdio", host: str = "127.0.0.1", port: int = 8765) -> None:
-    """Run the server: stdio (default), streamable HTTP (`http`) or SSE, binding 127.0.0.1 by default."""
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+AUTH_ENV = "CHAOS_LLAMA_AUTH_TOKEN"
+
+
+class BearerToken:
+    """ASGI middleware: every HTTP request must carry `Authorization: Bearer <token>`, else 401."""
+
+    def __init__(self, app: Any, token: str):
+        self.app, self.token = app, token.encode()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        import hmac
+
+        if scope["type"] == "http":
+            given = dict(scope.get("headers") or []).get(b"authorization", b"")
+            scheme, _, value = given.partition(b" ")
+            if scheme.lower() != b"bearer" or not hmac.compare_digest(value.strip(), self.token):
+                await send({"type": "http.response.start", "status": 401,
+                            "headers": [(b"content-type", b"text/plain"), (b"www-authenticate", b'Bearer realm="chaos-llama"')]})
+                await send({"type": "http.response.body", "body": b"401: a bearer token is required (Authorization: Bearer ...)"})
+                return
+        await self.app(scope, receive, send)
+
+
+def _allowed_hosts(host: str, extra: Sequence[str]) -> list[str]:
+    """Host headers the server answers: loopback names, the bound address, this machine's names, `extra`."""
+    import socket
+
+    names = {"127.0.0.1", "localhost", "[::1]", *extra}
+    if host not in LOOPBACK:
+        if host in ("0.0.0.0", "::"):
+            hostname = socket.gethostname()
+            names |= {hostname, socket.getfqdn()}
+            try:
+                names |= {info[4][0] for info in socket.getaddrinfo(hostname, None)}
+            except OSError:
+                pass
+        else:
+            names.add(host)
+    return sorted({n if ":" in n and not n.startswith("[") and n.count(":") == 1 else f"{n}:*" for n in names})
+
+
+def serve(config: ProjectConfig | None = None, *, transport: str = "stdio", host: str = "127.0.0.1", port: int = 8765,
+          auth_token: str | None = None, allowed_hosts: Sequence[str] = ()) -> None:
+    """Run the server: stdio (default), streamable HTTP (`http`) or SSE, binding 127.0.0.1 by default.
+
+    Over HTTP the Host and Origin checks (DNS-rebinding protection) are always on. Binding anything
+    but loopback serves every machine that can reach it, so it requires a token (`auth_token` or
+    $CHAOS_LLAMA_AUTH_TOKEN) that every request must send as `Authorization: Bearer <token>`.
+    """
+    if transport not in ("stdio", "http", "streamable-http", "sse"):
+        raise InvalidInput(f"unknown transport {transport!r}; choose stdio, http or sse", field="transport")
+    token = auth_token or os.environ.get(AUTH_ENV) or None
+    if transport != "stdio" and host not in LOOPBACK and not token:
+        raise InvalidConfig(f"binding {host} serves every machine that can reach it: give a token with --auth-token or "
+                            f"${AUTH_ENV} (clients send 'Authorization: Bearer <token>'), or bind 127.0.0.1", field="auth_token")
     app = build_app(config)
     if transport == "stdio":
         app.run("stdio")
-    elif transport in ("http", "streamable-http"):
-        app.run("streamable-http", host=host, port=port)
-    elif transport == "sse":
-        app.run("sse", host=host, port=port)
-    else:
-        raise InvalidInput(f"unknown transport {transport!r}; choose stdio, http or sse", field="transport")
+        return
+    import anyio
+    import uvicorn
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    hosts = _allowed_hosts(host, allowed_hosts)
+    security = TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts,
+                                         allowed_origins=[f"http://{h}" for h in hosts] + [f"https://{h}" for h in hosts])
+    web = app.sse_app(transport_security=security, host=host) if transport == "sse" else \
+        app.streamable_http_app(transport_security=security, host=host)
+    if token:
+        web = BearerToken(web, token)
+    server = uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level="warning"))
+    anyio.run(server.serve)

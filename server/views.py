@@ -130,8 +130,18 @@ def diff_view(cp: Copilot, a: str, b: str | None) -> DiffView:
     return DiffView(a=VersionInfo.of(ra), b=VersionInfo.of(rb), diff=diff)
 
 
+MAX_DIFF = 20_000  # a preview's diff shown at most this long (the whole diff is kept with the preview)
+
+
 def proposal(preview: Preview) -> Preview:
-    return preview.model_copy(update={"problems": [p.model_copy(update={"message": clip(p.message, 1000)}) for p in preview.problems]})
+    """A preview with every echo of the input bounded: edit lines, problems and the diff."""
+    return preview.model_copy(update={
+        "changes": [clip(c, 300) for c in preview.changes[:100]] + ([f"… and {len(preview.changes) - 100} more edits"]
+                                                                   if len(preview.changes) > 100 else []),
+        "diff": clip(preview.diff, MAX_DIFF),
+        "problems": [p.model_copy(update={"message": clip(p.message, 1000), "path": clip(p.path, 200)})
+                     for p in preview.problems[:50]],
+    })
 
 
 # ---------------------------------------------------------------- eval set

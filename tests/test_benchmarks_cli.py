@@ -8,12 +8,11 @@ import json
 
 import pytest
 
+from chaos_llama.tools.benchmarks import compare_native
 from chaos_llama.tools.cli import main
 from chaos_llama.tools.evalset import load_evalset, save_evalset
-from chaos_llama.tools.runner import CaseRow, RunResult, build_run_result, run_eval
-from chaos_llama.tools.benchmarks import compare_native
+from chaos_llama.tools.runner import CaseRow, RunResult, RunSettings, build_run_result, run_eval
 from chaos_llama.tools.store import Store
-
 from databricks_helpers import TOKEN, backend, emulator, retail_example
 
 
@@ -100,7 +99,7 @@ def test_native_run_is_stored_shown_and_compared_with_ours(retail, tmp_path, cap
         assert _cli(emu, ws, "export", str(tmp_path / "ours.yaml")) == 0
         with Store(ws / "chaos.db") as store:  # our own run of the same questions, same workspace
             b = backend(emu, store=store)
-            ours = asyncio.run(run_eval(ours_set, b, b.get_space().space, store=store, judges=["execution"], concurrency=4))
+            ours = asyncio.run(run_eval(ours_set, b, b.get_space().space, RunSettings(judges=["execution"], concurrency=4), store=store))
         capsys.readouterr()
         assert _cli(emu, ws, "run", "--wait", "--poll", "0.05", "--run-id", ours.run_id, "--json") == 0
         report = json.loads(capsys.readouterr().out)

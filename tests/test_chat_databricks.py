@@ -18,9 +18,8 @@ from chaos_llama.tools.errors import BackendError, InvalidConfig
 from chaos_llama.tools.evaluate import bundled_example, evaluate
 from chaos_llama.tools.optimize.model import Failure
 from chaos_llama.tools.optimize.proposers import get_proposer
-from chaos_llama.tools.runner import run_eval
+from chaos_llama.tools.runner import RunSettings, run_eval
 from chaos_llama.tools.store import Store
-
 from databricks_helpers import TOKEN, emulator, retail_example
 
 
@@ -98,7 +97,7 @@ async def test_the_llm_strategy_on_a_serving_endpoint(retail, workspace_auth, tm
         emu.add_serving_endpoint("sql-writer", lambda messages: json.dumps({"sql": gold[_question(messages)]}))
         llm = LocalGenie(engine.con, strategy="llm", llm="databricks:sql-writer")
         assert llm.identity().startswith("local/v1/llm-1(databricks:sql-writer@")
-        result = await run_eval(cases, llm, space, store=Store(tmp_path / "chaos.db"), judges=["execution"], use_cache=False)
+        result = await run_eval(cases, llm, space, RunSettings(judges=["execution"], use_cache=False), store=Store(tmp_path / "chaos.db"))
         calls = emu.stats["serving_calls"]
     assert result.correct == 4 and calls == 4
     stored = Store(tmp_path / "chaos.db").get_results(result.run_id)

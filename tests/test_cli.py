@@ -10,7 +10,6 @@ import pytest
 
 from chaos_llama.tools.cli import main
 from chaos_llama.tools.evaluate import bundled_example
-
 from databricks_helpers import TOKEN, emulator, retail_example
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "retail"

@@ -16,7 +16,6 @@ from chaos_llama.tools.errors import ApplyConflict, BackendError, SQLExecutionEr
 from chaos_llama.tools.space.io import space_hash
 from chaos_llama.tools.space.model import TextInstruction
 from chaos_llama.tools.store import Store
-
 from databricks_helpers import TOKEN, backend, emulator, retail_example, with_instruction
 
 
@@ -236,7 +235,7 @@ def test_wrong_token_is_a_clear_non_retryable_error(retail):
 
 
 async def test_token_never_appears_in_logs_store_identity_or_errors(retail, tmp_path, caplog):
-    from chaos_llama.tools.runner import run_eval
+    from chaos_llama.tools.runner import RunSettings, run_eval
 
     space, evalset, _ = retail
     caplog.set_level(logging.DEBUG)
@@ -247,7 +246,7 @@ async def test_token_never_appears_in_logs_store_identity_or_errors(retail, tmp_
         b = backend(emu, store=store, warehouse_id=emu.warehouse_id)
         snap = b.get_space()
         small = evalset.model_copy(update={"cases": evalset.cases[:8]})
-        result = await run_eval(small, b, snap.space, store=store, concurrency=4, retries=4, backoff_base=0.01, timeout_s=60)
+        result = await run_eval(small, b, snap.space, RunSettings(concurrency=4, retries=4, backoff_base=0.01, timeout_s=60), store=store)
         texts += [b.identity(), b.data_identity(), repr(b)] + [r.error or "" for r in result.rows]
         for fn in (lambda: b.execute("SELECT nope FROM main.retail.orders"), lambda: backend(emu, token="x" + TOKEN).get_space()):
             try:
@@ -286,7 +285,7 @@ async def test_a_run_deploys_its_version_and_a_cached_rerun_touches_nothing(reta
     """run_eval pushes the evaluated version before the first fresh question (answers then come
     from it), keeps the version Genie held, and a fully cached re-run neither pushes nor asks."""
     from chaos_llama.tools.evaluate import bundled_example
-    from chaos_llama.tools.runner import run_eval
+    from chaos_llama.tools.runner import RunSettings, run_eval
     from chaos_llama.tools.space.io import load_space
 
     curated, evalset, _ = retail
@@ -296,12 +295,12 @@ async def test_a_run_deploys_its_version_and_a_cached_rerun_touches_nothing(reta
     store = Store(tmp_path / "chaos.db")
     with emulator(retail) as emu:
         b = backend(emu, store=store, warehouse_id=emu.warehouse_id)
-        first = await run_eval(small, b, sparse, store=store, judges=["execution"])
+        first = await run_eval(small, b, sparse, RunSettings(judges=["execution"]), store=store)
         assert emu.stats["updates"] == 1 and space_hash(emu.space) == space_hash(sparse)
         asked = emu.stats["conversations"]
-        again = await run_eval(small, b, sparse, store=store, judges=["execution"])
+        again = await run_eval(small, b, sparse, RunSettings(judges=["execution"]), store=store)
         assert emu.stats["updates"] == 1 and emu.stats["conversations"] == asked and again.cache_hits == 6
-        back = await run_eval(small, b, curated, store=store, judges=["execution"])
+        back = await run_eval(small, b, curated, RunSettings(judges=["execution"]), store=store)
         assert emu.stats["updates"] == 2 and space_hash(emu.space) == space_hash(curated)
     assert first.accuracy < back.accuracy  # the answers came from the version that was pushed
     kept = {v.version_id for v in store.list_space_versions(emu.space_id)}

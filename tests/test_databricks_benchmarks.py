@@ -7,10 +7,9 @@ from __future__ import annotations
 import pytest
 
 from chaos_llama.tools.backends.databricks import evalset_to_benchmarks
-from chaos_llama.tools.runner import run_eval
+from chaos_llama.tools.runner import RunSettings, run_eval
 from chaos_llama.tools.space.io import space_hash
 from chaos_llama.tools.store import Store
-
 from databricks_helpers import backend, emulator, retail_example
 
 SCORE_REASONS = {
@@ -57,7 +56,7 @@ async def test_native_eval_run_assessments_are_stored_beside_our_verdicts(retail
         b = backend(emu, warehouse_id=emu.warehouse_id, store=store)
         snap = b.export_benchmarks(subset)
         bench = b.import_benchmarks()
-        ours = await run_eval(bench, b, snap.space, store=store, judges=["execution"], concurrency=4)
+        ours = await run_eval(bench, b, snap.space, RunSettings(judges=["execution"], concurrency=4), store=store)
         started = b.start_eval_run()
         assert started.num_questions == 8
         run = await b.wait_eval_run(started.eval_run_id, timeout_s=120, poll_s=0.05)

@@ -11,9 +11,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from chaos_llama.tools.runner import run_eval
+from chaos_llama.tools.runner import RunSettings, run_eval
 from chaos_llama.tools.store import Store
-
 from databricks_helpers import TOKEN, backend, emulator, retail_example
 
 ALLOWED = {"COMPLETED", "NO_SQL", "FAILED", "ERROR", "TIMEOUT"}
@@ -32,9 +31,7 @@ async def test_100_questions_under_20_percent_faults(tmp_path):
     with emulator(retail, fault_rate=0.2, faults=faults, latency=(0.0, 0.02), retry_after_s=0, slow_s=0.05, seed=7) as emu:
         b = backend(emu, warehouse_id=emu.warehouse_id)
         snap = b.get_space()
-        result = await run_eval(big, b, snap.space, store=store, concurrency=8, retries=6, backoff_base=0.01,
-                                timeout_s=60, use_cache=False, seed=1,
-                                judges=[])  # judging is not under test here; keeps the file fast
+        result = await run_eval(big, b, snap.space, RunSettings(concurrency=8, retries=6, backoff_base=0.01, timeout_s=60, use_cache=False, seed=1, judges=[]), store=store)  # judging is not under test here; keeps the file fast
         stats = dict(emu.stats)
     assert result.total == 100 and result.resumed == 0
     assert sum(result.counts.values()) == 100 and "PENDING" not in result.counts
@@ -59,7 +56,7 @@ async def test_100_questions_under_20_percent_faults(tmp_path):
 _CHILD = textwrap.dedent("""
     import asyncio, os, signal, sys
     sys.path.insert(0, sys.argv[1])
-    from chaos_llama.tools.runner import run_eval
+    from chaos_llama.tools.runner import RunSettings, run_eval
     from chaos_llama.tools.store import Store
     from databricks_helpers import backend, retail_example
 
@@ -97,8 +94,7 @@ async def test_killed_run_resumes_without_asking_finished_questions(tmp_path):
 
         b = backend(emu, warehouse_id=emu.warehouse_id)
         snap = b.get_space()
-        result = await run_eval(evalset, b, snap.space, store=store, run_id="run-killed", concurrency=4, use_cache=False,
-                                judges=[])
+        result = await run_eval(evalset, b, snap.space, RunSettings(run_id="run-killed", concurrency=4, use_cache=False, judges=[]), store=store)
         asked_after = [m.content for m in list(emu.messages.values())[len(asked_before):]]
     by_id = {c.id: c for c in evalset.cases}
     finished = {by_id[cid].question for cid in done_before}

@@ -6,7 +6,6 @@ missing etag never makes an update unconditional, and the API surface a data fly
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import subprocess
@@ -18,10 +17,9 @@ import pytest
 from chaos_llama.tools.backends.databricks import IN_PROGRESS, RETRYABLE_ERROR_TYPES, TERMINAL, _RateSpacer
 from chaos_llama.tools.emulator import PROGRESS
 from chaos_llama.tools.errors import ApplyConflict, BackendError
-from chaos_llama.tools.runner import run_eval
+from chaos_llama.tools.runner import RunSettings, run_eval
 from chaos_llama.tools.space.io import space_hash, space_to_api_dict
 from chaos_llama.tools.store import Store
-
 from databricks_helpers import TOKEN, backend, emulator, retail_example, with_instruction
 
 
@@ -51,8 +49,7 @@ async def test_queued_and_settling_questions_never_time_out_and_latency_is_genie
         b = backend(emu, warehouse_id=emu.warehouse_id, rate_per_minute=120, settle_s=1.0)  # starts 0.5 s apart
         changed = with_instruction(b.get_space().space, "Revenue means net revenue.")
         began = time.time()
-        result = await run_eval(es, b, changed, store=Store(tmp_path / "chaos.db"), judges=[], use_cache=False,
-                                concurrency=6, timeout_s=0.2, retries=0)
+        result = await run_eval(es, b, changed, RunSettings(judges=[], use_cache=False, concurrency=6, timeout_s=0.2, retries=0), store=Store(tmp_path / "chaos.db"))
         created = {m.content: m.created for m in emu.messages.values()}
         assert emu.stats["updates"] == 1  # the version was pushed, so its settle wait came first
     assert result.counts == {"COMPLETED": 6} or set(result.counts) <= {"COMPLETED", "NO_SQL"}
@@ -71,8 +68,7 @@ async def test_a_question_hanging_past_the_deadline_is_retried_then_recorded_as_
     with emulator(retail) as emu:
         emu.force(es.cases[1].question, "NEVER")
         b = backend(emu, warehouse_id=emu.warehouse_id, question_timeout_s=0.3)
-        result = await run_eval(es, b, b.get_space().space, store=Store(tmp_path / "chaos.db"), use_cache=False,
-                                judges=["execution"], retries=1, timeout_s=0.01)
+        result = await run_eval(es, b, b.get_space().space, RunSettings(use_cache=False, judges=["execution"], retries=1, timeout_s=0.01), store=Store(tmp_path / "chaos.db"))
         asked = [m.content for m in emu.messages.values()]
     rows = {r.case_id: r for r in result.rows}
     hung = rows[es.cases[1].id]
@@ -109,8 +105,7 @@ async def test_every_start_waits_out_retry_after(retail, tmp_path):
     with emulator(retail, fault_rate=0.3, faults=["429", "503"], fault_routes=["start_conversation"], retry_after_s=1,
                   seed=3) as emu:
         b = backend(emu, warehouse_id=emu.warehouse_id, rate_per_minute=600)
-        result = await run_eval(es, b, b.get_space().space, store=Store(tmp_path / "chaos.db"), judges=[], use_cache=False,
-                                concurrency=4, retries=10, timeout_s=30)
+        result = await run_eval(es, b, b.get_space().space, RunSettings(judges=[], use_cache=False, concurrency=4, retries=10, timeout_s=30), store=Store(tmp_path / "chaos.db"))
         stats = dict(emu.stats)
     assert stats["fault_429"] + stats["fault_503"] >= 3  # the pauses really happened
     assert stats.get("early_starts", 0) == 0
@@ -129,8 +124,7 @@ async def test_retryable_genie_error_types_are_retried_not_scored(retail, tmp_pa
     with emulator(retail) as emu:
         emu.force(es.cases[0].question, "FAILED", error_type=error_type)
         b = backend(emu, warehouse_id=emu.warehouse_id, rate_limit_pause_s=0)
-        result = await run_eval(es, b, b.get_space().space, store=Store(tmp_path / "chaos.db"), judges=["execution"],
-                                use_cache=False, retries=2, backoff_base=0.01)
+        result = await run_eval(es, b, b.get_space().space, RunSettings(judges=["execution"], use_cache=False, retries=2, backoff_base=0.01), store=Store(tmp_path / "chaos.db"))
         asked = emu.stats["conversations"]
     row = result.rows[0]
     assert asked == 3 and row.attempts == 3 and result.backend_calls == 3
@@ -153,8 +147,7 @@ async def test_injected_retryable_failures_end_answered(retail, tmp_path):
     es = _subset(evalset, 8)
     with emulator(retail, fault_rate=0.5, faults=["failed_retryable"], seed=3) as emu:
         b = backend(emu, warehouse_id=emu.warehouse_id, rate_limit_pause_s=0)
-        result = await run_eval(es, b, b.get_space().space, store=Store(tmp_path / "chaos.db"), judges=[], use_cache=False,
-                                retries=8, backoff_base=0.01)
+        result = await run_eval(es, b, b.get_space().space, RunSettings(judges=[], use_cache=False, retries=8, backoff_base=0.01), store=Store(tmp_path / "chaos.db"))
         failed = emu.stats["fault_failed_retryable"]
     assert failed >= 2 and set(result.counts) <= {"COMPLETED", "NO_SQL"}
     assert result.backend_calls == len(es.cases) + failed

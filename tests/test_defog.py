@@ -188,3 +188,22 @@ def test_gold_results_match_postgres_semantics(defog_con) -> None:
     yelp = defog_con("yelp")
     rows = execute(yelp, "SELECT x FROM (VALUES (1), (NULL), (2)) v(x) ORDER BY x DESC", dialect="postgres").column("x").to_pylist()
     assert rows == [None, 2, 1]
+
+
+@needs_data
+def test_idk_csv_imports_as_expected_refusals(tmp_path, capsys):
+    """defog's idk.csv holds questions the databases cannot answer, each 'answered' by a query returning an
+    apology: they import as expected refusals (no gold SQL, the apology as the reason), and the CLI says so."""
+    from chaos_llama.tools.cli import main
+    from chaos_llama.tools.evalset import load_evalset
+
+    es = load_defog_questions(DEFOG / "idk.csv")
+    assert len(es.cases) == 105 and all(c.expects_refusal and not c.gold_sql and c.reason for c in es.cases)
+    assert {c.tags[0] for c in es.cases} == set(DBS) and all("idk" in c.tags for c in es.cases)
+    out = tmp_path / "idk.yaml"
+    assert main(["evalset", "import-defog", str(DEFOG / "idk.csv"), "--db", "academic", "--out", str(out)]) == 0
+    assert "wrote 15 questions" in (printed := capsys.readouterr().out) and "(15 expected refusals)" in printed
+    loaded = load_evalset(out)
+    assert loaded.cases and all(c.expects_refusal for c in loaded.cases)
+    # the answerable questions are unchanged: none of them is taken for a refusal
+    assert not any(c.expects_refusal for c in load_defog_questions(QUESTIONS).cases)

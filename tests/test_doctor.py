@@ -211,8 +211,8 @@ async def test_doctor_answers_when_the_project_cannot_load(tmp_path, no_databric
     """A project whose eval set is missing: the tools are still listed and `doctor` says what is
     wrong, while a tool that needs the project fails naming the file."""
     from chaos_llama.server.app import build_app
-    from chaos_llama.tools.project import load_config
     from chaos_llama.tools.copilot import settings_for_example
+    from chaos_llama.tools.project import load_config
 
     path = project(tmp_path, f"space: '{settings_for_example().space}'\nevalset: missing.yaml\ndata: [data/]\nworkspace: ws\n")
     async with Client(build_app(load_config(path, env={}))) as c:

@@ -7,13 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from engine_helpers import PRODUCTS, SALES_PRODUCTS, rows, shop_db, space, sparse_doc, with_column, with_instruction
 
 from chaos_llama.tools.backends.local import LocalGenie
 from chaos_llama.tools.evalset import EvalCase
 from chaos_llama.tools.generate.retrieval import unsupported_cues
 from chaos_llama.tools.judges import execution
 from chaos_llama.tools.judges.base import GoldResult
+from engine_helpers import PRODUCTS, SALES_PRODUCTS, rows, shop_db, space, sparse_doc, with_column, with_instruction
 
 RETAIL = Path(__file__).resolve().parents[1] / "examples" / "retail"
 REV = "ROUND(SUM(oi.qty * oi.unit_prc * (1 - oi.disc_pct)), 2)"

@@ -4,13 +4,23 @@ question into a correct one. One test per lever; each asserts the before AND the
 from __future__ import annotations
 
 import pytest
-from engine_helpers import (
-    CUSTOMERS, CUSTOMERS_REGIONS, PRODUCTS, SALES, SALES_CUSTOMERS, SALES_PRODUCTS, rows, shop_db, space, sparse_doc,
-    with_column, with_instruction,
-)
 
 from chaos_llama.tools.backends.base import Backend
 from chaos_llama.tools.backends.local import LocalGenie
+from engine_helpers import (
+    CUSTOMERS,
+    CUSTOMERS_REGIONS,
+    PRODUCTS,
+    SALES,
+    SALES_CUSTOMERS,
+    SALES_PRODUCTS,
+    rows,
+    shop_db,
+    space,
+    sparse_doc,
+    with_column,
+    with_instruction,
+)
 
 
 @pytest.fixture(scope="module")

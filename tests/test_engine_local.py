@@ -8,10 +8,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from engine_helpers import SALES, rows, shop_db, space, sparse_doc, with_column
 
 from chaos_llama.tools.backends.local import LocalGenie
 from chaos_llama.tools.errors import DataLoadError, InvalidConfig, UnsafeSQL
+from engine_helpers import SALES, rows, shop_db, space, sparse_doc, with_column
 
 RETAIL = Path(__file__).resolve().parents[1] / "examples" / "retail"
 DOC = with_column(sparse_doc(), SALES, "amt", synonyms=["revenue"])

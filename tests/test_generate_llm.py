@@ -9,12 +9,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from engine_helpers import PRODUCTS, SALES, SALES_PRODUCTS, rows, shop_db, space, sparse_doc, with_column, with_instruction
 
 from chaos_llama import prompts
 from chaos_llama.tools.backends.local import LocalGenie
 from chaos_llama.tools.errors import BackendError, InvalidConfig
 from chaos_llama.tools.generate.llm import parse_reply
+from engine_helpers import PRODUCTS, SALES, SALES_PRODUCTS, rows, shop_db, space, sparse_doc, with_column, with_instruction
 
 REPLIES = json.loads((Path(__file__).parent / "fixtures" / "engine_llm_replies.json").read_text())
 

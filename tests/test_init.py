@@ -22,7 +22,6 @@ from chaos_llama.tools.cli import main
 from chaos_llama.tools.evalset import load_evalset
 from chaos_llama.tools.space.io import load_space
 from chaos_llama.tools.space.model import text
-
 from databricks_helpers import TOKEN, emulator, retail_example
 
 FIXTURES = Path(__file__).parent / "fixtures" / "data"

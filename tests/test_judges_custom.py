@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pytest
-from judges_helpers import FIXTURES, answer
 
 from chaos_llama.tools.errors import InvalidConfig, InvalidInput, JudgeError
 from chaos_llama.tools.evalset import EvalCase
 from chaos_llama.tools.judges import JUDGES, check_needs, get_judge, register_judge
 from chaos_llama.tools.judges.base import GoldResult, Verdict
 from chaos_llama.tools.judges.custom import load_custom_judge, load_metric_file
+from judges_helpers import FIXTURES, answer
 
 CASE = EvalCase(id="q", question="Top regions?", gold_sql=["SELECT region FROM customers LIMIT 3"])
 GOLD = [GoldResult(sql="SELECT region FROM customers LIMIT 3")]

@@ -7,7 +7,6 @@ import datetime as dt
 import numpy as np
 import pyarrow as pa
 import pytest
-from judges_helpers import answer, as_genie
 
 from chaos_llama.tools.errors import JudgeError
 from chaos_llama.tools.evalset import EvalCase
@@ -15,6 +14,7 @@ from chaos_llama.tools.judges import execution
 from chaos_llama.tools.judges.base import GoldResult
 from chaos_llama.tools.judges.compare import compare_results
 from chaos_llama.tools.judges.execution import order_matters
+from judges_helpers import answer, as_genie
 
 N = 200_000
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pytest
-from judges_helpers import answer, fixture_db, run
 
 from chaos_llama.tools.evalset import EvalCase
 from chaos_llama.tools.judges import failure_analysis
 from chaos_llama.tools.judges.base import GoldResult
+from judges_helpers import answer, fixture_db, run
 
 
 @pytest.fixture(scope="module")

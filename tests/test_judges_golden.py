@@ -7,10 +7,10 @@ equivalent or different as the file says, and so must sql_equivalence where the 
 from __future__ import annotations
 
 import pytest
-from judges_helpers import FIXTURES, answer, as_genie, fixture_db, golds, load_pairs, run
 
 from chaos_llama.tools.evalset import EvalCase
 from chaos_llama.tools.judges import execution, sql_equivalence
+from judges_helpers import FIXTURES, answer, as_genie, fixture_db, golds, load_pairs, run
 
 PAIRS = load_pairs(FIXTURES / "execution_pairs.sql")
 EQUIV_PAIRS = [p for p in PAIRS if "sql_equivalence" in p.headers]

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pytest
-from llm_judge_helpers import FIXTURES, Replay, replay_model
 
-from chaos_llama.tools.project import Budgets
 from chaos_llama.server.guards import BudgetLedger
 from chaos_llama.tools.backends.base import Answer
 from chaos_llama.tools.errors import InvalidConfig
@@ -25,8 +23,10 @@ from chaos_llama.tools.judges.llm import (
     load_judge_file,
     parse_judgment,
 )
-from chaos_llama.tools.runner import rejudge, run_eval_sync
+from chaos_llama.tools.project import Budgets
+from chaos_llama.tools.runner import RunSettings, rejudge, run_eval_sync
 from chaos_llama.tools.store import Store
+from llm_judge_helpers import FIXTURES, Replay, replay_model
 
 FIVE = ["revenue_year_2023", "revenue_year_2024", "revenue_year_2025", "orders_by_channel_year_2023", "orders_by_channel_year_2024"]
 
@@ -62,8 +62,7 @@ def test_run_records_verdicts_and_malformed_replies_as_judge_errors(tmp_path, re
     ledger = BudgetLedger(Budgets(llm_tokens=100_000), Store(":memory:"))
     store = Store(tmp_path / "chaos.db")
     with judge_runtime(model=replay_model(replay), store=store, ledger=ledger):
-        result = run_eval_sync(subset(retail["evalset"], FIVE), retail["backend"], retail["space"], store=store,
-                               judges=["answers_question", "execution"], concurrency=2)
+        result = run_eval_sync(subset(retail["evalset"], FIVE), retail["backend"], retail["space"], RunSettings(judges=["answers_question", "execution"], concurrency=2), store=store)
     assert result.status == "completed" and result.total == 5 and len(replay.requests) == 5
     v = {cid: vs[0] for cid, vs in store.get_verdicts(result.run_id).items() for vs in [[x for x in vs if x.judge == "answers_question"]]}
     assert v["revenue_year_2023"].value is True and "net revenue" in v["revenue_year_2023"].rationale
@@ -89,8 +88,7 @@ def test_identical_calls_are_cached_and_cost_nothing(tmp_path, retail):
     store = Store(tmp_path / "chaos.db")
     first = Replay()
     with judge_runtime(model=replay_model(first), store=store):
-        run = run_eval_sync(subset(retail["evalset"], FIVE[:2]), retail["backend"], retail["space"], store=store,
-                            judges=["answers_question"])
+        run = run_eval_sync(subset(retail["evalset"], FIVE[:2]), retail["backend"], retail["space"], RunSettings(judges=["answers_question"]), store=store)
     assert len(first.requests) == 2
     again = Replay()
     ledger = BudgetLedger(Budgets(llm_tokens=1), Store(":memory:"))
@@ -107,8 +105,7 @@ def test_malformed_reply_is_not_cached(tmp_path, retail):
     for expected_calls in (1, 1):
         replay = Replay()
         with judge_runtime(model=replay_model(replay), store=store):
-            run_eval_sync(subset(retail["evalset"], ["revenue_year_2025"]), retail["backend"], retail["space"], store=store,
-                          judges=["answers_question"], use_cache=False)
+            run_eval_sync(subset(retail["evalset"], ["revenue_year_2025"]), retail["backend"], retail["space"], RunSettings(judges=["answers_question"], use_cache=False), store=store)
         assert len(replay.requests) == expected_calls
 
 
@@ -118,8 +115,7 @@ def test_token_budget_refuses_before_calling(tmp_path, retail):
     ledger = BudgetLedger(Budgets(llm_tokens=50), Store(":memory:"))
     store = Store(tmp_path / "chaos.db")
     with judge_runtime(model=replay_model(replay), store=store, ledger=ledger):
-        result = run_eval_sync(subset(retail["evalset"], FIVE[:1]), retail["backend"], retail["space"], store=store,
-                               judges=["answers_question"])
+        result = run_eval_sync(subset(retail["evalset"], FIVE[:1]), retail["backend"], retail["space"], RunSettings(judges=["answers_question"]), store=store)
     v = store.get_verdicts(result.run_id)["revenue_year_2023"][0]
     assert replay.requests == [] and v.value is None and "llm_tokens" in v.error and ledger.spent("llm_tokens") == 0
 
@@ -156,8 +152,7 @@ def test_custom_judge_from_yaml(tmp_path, retail):
     replay = Replay()
     store = Store(tmp_path / "chaos.db")
     with judge_runtime(model=replay_model(replay), store=store):
-        result = run_eval_sync(subset(retail["evalset"], FIVE[:1]), retail["backend"], retail["space"], store=store,
-                               judges=["completed_only"])
+        result = run_eval_sync(subset(retail["evalset"], FIVE[:1]), retail["backend"], retail["space"], RunSettings(judges=["completed_only"]), store=store)
     assert result.rows[0].correct is True
     prompt = replay.prompts()[0]
     assert "status code 'C' (completed)" in prompt and "Revenue in May 2024?" in prompt and '"result": false' in prompt

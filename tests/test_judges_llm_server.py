@@ -28,10 +28,10 @@ def make_app(workspace, **budgets):
 
 async def all_splits_run(app) -> tuple[str, list]:
     """A run over every split (as a library user could make): judge_pending must still hide its test questions."""
-    from chaos_llama.tools.runner import run_eval
+    from chaos_llama.tools.runner import RunSettings, run_eval
 
     cp = app.session.copilot
-    result = await run_eval(cp.evalset, cp.backend, cp.space_at(cp.head()), store=cp.store, judges=JUDGES, space_key=cp.space_key)
+    result = await run_eval(cp.evalset, cp.backend, cp.space_at(cp.head()), RunSettings(judges=JUDGES, space_key=cp.space_key), store=cp.store)
     cp.store.update_run(result.run_id, revision=cp.head().revision)  # as if the session had made it
     return result.run_id, cp.test_cases()
 

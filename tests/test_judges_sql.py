@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from judges_helpers import answer
 
 from chaos_llama.tools.evalset import EvalCase
 from chaos_llama.tools.judges import sql_equivalence, sql_valid
 from chaos_llama.tools.judges.base import GoldResult
 from chaos_llama.tools.space.model import ColumnConfig, Space, Table
+from judges_helpers import answer
 
 
 def _space() -> Space:

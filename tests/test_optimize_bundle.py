@@ -19,8 +19,9 @@ import yaml
 
 from chaos_llama.tools.cli import build_parser
 from chaos_llama.tools.cli.optimize import run as cmd_optimize
-from chaos_llama.tools.store import export_workspace as _export_state, restore_workspace as _restore_state
 from chaos_llama.tools.store import Store
+from chaos_llama.tools.store import export_workspace as _export_state
+from chaos_llama.tools.store import restore_workspace as _restore_state
 
 BUNDLE = Path(__file__).resolve().parents[1] / "examples" / "databricks"
 

@@ -6,7 +6,7 @@ import duckdb
 
 from chaos_llama.tools.backends.local import LocalGenie
 from chaos_llama.tools.evalset import EvalCase, EvalSet
-from chaos_llama.tools.runner import build_run_result, run_eval_sync
+from chaos_llama.tools.runner import RunSettings, run_eval_sync
 from chaos_llama.tools.space.model import SerializedSpace, Space
 from chaos_llama.tools.store import Store
 
@@ -21,7 +21,7 @@ def test_postgres_gold_runs_in_postgres_dialect(tmp_path):
     cases = [EvalCase(id="pg", question="what is a over b", gold_sql=["SELECT a / b AS q FROM t"], tags=["dialect:postgres"]),
              EvalCase(id="dbx", question="what is a over b", gold_sql=["SELECT a / b AS q FROM t"])]
     with Store(tmp_path / "s.db") as store:
-        res = run_eval_sync(EvalSet(name="d", cases=cases), backend, space, store=store, judges=("execution",))
+        res = run_eval_sync(EvalSet(name="d", cases=cases), backend, space, RunSettings(judges=("execution",)), store=store)
         assert res.total == 2
         rows = [r[0] for r in store._query("SELECT result FROM gold_cache")]  # noqa: SLF001
     from chaos_llama.tools.store import bytes_to_table

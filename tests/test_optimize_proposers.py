@@ -7,8 +7,8 @@ import json
 import httpx
 import pytest
 
-from chaos_llama.tools.evaluate import bundled_example, load_inputs, open_local_backend
 from chaos_llama.tools.errors import InvalidConfig
+from chaos_llama.tools.evaluate import bundled_example, load_inputs, open_local_backend
 from chaos_llama.tools.optimize.model import Failure, TriedChange
 from chaos_llama.tools.optimize.proposers import PROPOSERS, TableData, get_proposer
 from chaos_llama.tools.optimize.proposers.heuristic import HeuristicProposer

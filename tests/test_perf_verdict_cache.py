@@ -18,7 +18,7 @@ from chaos_llama.tools import runner
 from chaos_llama.tools.backends.base import Answer, Backend
 from chaos_llama.tools.evalset import EvalCase, EvalSet
 from chaos_llama.tools.judges.base import Verdict
-from chaos_llama.tools.runner import run_eval
+from chaos_llama.tools.runner import RunSettings, run_eval
 from chaos_llama.tools.space.model import Space
 from chaos_llama.tools.store import QuestionResult, Store, answer_cache_key
 
@@ -75,7 +75,7 @@ def judged(monkeypatch):
 
 
 def _run(store: Store, backend: PerfBackend, evalset: EvalSet | None = None, space: Space | None = None, **kw: Any):
-    return asyncio.run(run_eval(evalset or _evalset(), backend, space or _space(), store=store, **kw))
+    return asyncio.run(run_eval(evalset or _evalset(), backend, space or _space(), RunSettings(**kw), store=store))
 
 
 def test_cached_rerun_reuses_verdicts_and_still_records_a_full_run(tmp_path, judged):

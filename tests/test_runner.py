@@ -18,7 +18,7 @@ from chaos_llama.tools.backends.base import Answer, Backend
 from chaos_llama.tools.errors import BackendError, InvalidConfig
 from chaos_llama.tools.evalset import EvalCase, EvalSet, assign_splits
 from chaos_llama.tools.judges.base import GoldResult, Verdict
-from chaos_llama.tools.runner import RateLimiter, build_run_result, rejudge, run_eval, run_eval_sync
+from chaos_llama.tools.runner import RateLimiter, RunSettings, build_run_result, rejudge, run_eval, run_eval_sync
 from chaos_llama.tools.space.model import Space
 from chaos_llama.tools.store import Store
 
@@ -144,11 +144,11 @@ def store(tmp_path):
 # ---------------------------------------------------------------- caching
 async def test_unchanged_version_is_served_from_cache_with_zero_backend_calls(con, store):
     backend, es = ScriptedBackend(con), _evalset()
-    first = await run_eval(es, backend, _space(), store=store, judges=JUDGES)
+    first = await run_eval(es, backend, _space(), RunSettings(judges=JUDGES), store=store)
     assert first.backend_calls == 6 and first.cache_hits == 0 and first.accuracy == 1.0
     assert sum(backend.calls.values()) == 6
 
-    second = await run_eval(es, backend, _space(), store=store, judges=JUDGES)
+    second = await run_eval(es, backend, _space(), RunSettings(judges=JUDGES), store=store)
     assert second.run_id != first.run_id
     assert sum(backend.calls.values()) == 6 and second.backend_calls == 0
     assert second.cache_hits == 6 and all(r.from_cache for r in second.rows)
@@ -158,20 +158,20 @@ async def test_unchanged_version_is_served_from_cache_with_zero_backend_calls(co
 
 async def test_changed_space_or_backend_asks_again(con, store):
     backend, es = ScriptedBackend(con), _evalset()
-    await run_eval(es, backend, _space(), store=store, judges=JUDGES)
-    changed = await run_eval(es, backend, _space("Revenue excludes refunds."), store=store, judges=JUDGES)
+    await run_eval(es, backend, _space(), RunSettings(judges=JUDGES), store=store)
+    changed = await run_eval(es, backend, _space("Revenue excludes refunds."), RunSettings(judges=JUDGES), store=store)
     assert changed.backend_calls == 6 and changed.cache_hits == 0
     assert sum(backend.calls.values()) == 12
     other = ScriptedBackend(con, tag="v2")  # another backend identity is another cache entry
-    assert (await run_eval(es, other, _space(), store=store, judges=JUDGES)).backend_calls == 6
-    no_cache = await run_eval(es, backend, _space(), store=store, judges=JUDGES, use_cache=False)
+    assert (await run_eval(es, other, _space(), RunSettings(judges=JUDGES), store=store)).backend_calls == 6
+    no_cache = await run_eval(es, backend, _space(), RunSettings(judges=JUDGES, use_cache=False), store=store)
     assert no_cache.backend_calls == 6
 
 
 async def test_each_distinct_gold_executes_once(con, store):
     backend = ScriptedBackend(con)
     es = _evalset(12)  # 12 questions over 6 distinct golds
-    res = await run_eval(es, backend, _space(), store=store, judges=JUDGES)
+    res = await run_eval(es, backend, _space(), RunSettings(judges=JUDGES), store=store)
     assert sorted(backend.executed) == sorted(GOLDS) and res.gold_executions == 6
 
 
@@ -179,7 +179,7 @@ async def test_same_question_twice_is_asked_once(con, store):
     backend = ScriptedBackend(con)
     case = _case(0, GOLDS[0])
     es = EvalSet(name="dup", cases=[case, case.model_copy(update={"id": "q0-again"})])
-    res = await run_eval(es, backend, _space(), store=store, judges=JUDGES, concurrency=2)
+    res = await run_eval(es, backend, _space(), RunSettings(judges=JUDGES, concurrency=2), store=store)
     assert backend.calls["q0"] == 1 and res.cache_hits == 1 and res.total == 2
 
 
@@ -190,7 +190,7 @@ async def test_failures_are_recorded_with_cause_and_never_dropped(con, store):
     backend.script["q2"] = [BackendError("space not found", retryable=False)]
     backend.script["q3"] = ["not_an_answer"]
     backend.script["q4"] = ["wrong"]
-    res = await run_eval(es, backend, _space(), store=store, judges=JUDGES, use_cache=False)
+    res = await run_eval(es, backend, _space(), RunSettings(judges=JUDGES, use_cache=False), store=store)
     rows = {r.case_id: r for r in res.rows}
     assert res.total == 6 and len(store.get_results(res.run_id)) == 6 and res.status == "completed"
     assert rows["q1"].status == "ERROR" and "RuntimeError: socket closed" in rows["q1"].error
@@ -206,8 +206,8 @@ async def test_failures_are_recorded_with_cause_and_never_dropped(con, store):
 async def test_failed_answers_are_not_cached(con, store):
     backend, es = ScriptedBackend(con), _evalset()
     backend.script["q1"] = [RuntimeError("flaky")]
-    await run_eval(es, backend, _space(), store=store, judges=JUDGES)
-    again = await run_eval(es, backend, _space(), store=store, judges=JUDGES)
+    await run_eval(es, backend, _space(), RunSettings(judges=JUDGES), store=store)
+    again = await run_eval(es, backend, _space(), RunSettings(judges=JUDGES), store=store)
     assert again.backend_calls == 1 and {r.case_id: r.status for r in again.rows}["q1"] == "COMPLETED"
 
 
@@ -215,8 +215,7 @@ async def test_retryable_errors_are_retried_with_backoff_then_succeed(con, store
     backend, es, clock = ScriptedBackend(con), _evalset(3), FakeClock()
     backend.script["q0"] = [BackendError("429", retryable=True), BackendError("429", retryable=True, retry_after=7.0)]
     backend.script["q1"] = [BackendError("503", retryable=True)] * 5
-    res = await run_eval(es, backend, _space(), store=store, judges=JUDGES, retries=2, backoff_base=1.0,
-                         sleep=clock.sleep, clock=clock, seed=1, use_cache=False)
+    res = await run_eval(es, backend, _space(), RunSettings(judges=JUDGES, retries=2, backoff_base=1.0, seed=1, use_cache=False), store=store, sleep=clock.sleep, clock=clock)
     rows = {r.case_id: r for r in res.rows}
     assert backend.calls["q0"] == 3 and rows["q0"].status == "COMPLETED" and rows["q0"].attempts == 3 and rows["q0"].correct
     assert backend.calls["q1"] == 3 and rows["q1"].status == "ERROR" and "gave up after 3 tries" in rows["q1"].error
@@ -234,7 +233,7 @@ async def test_timeouts_are_retried_then_recorded_as_errors_and_the_run_continue
     backend, es = ScriptedBackend(con), _evalset(4)
     backend.script["q2"] = ["hang", "hang", "hang"]
     backend.script["q3"] = ["hang"]  # times out once, then answers
-    res = await run_eval(es, backend, _space(), store=store, judges=JUDGES, timeout_s=0.05, retries=2, use_cache=False)
+    res = await run_eval(es, backend, _space(), RunSettings(judges=JUDGES, timeout_s=0.05, retries=2, use_cache=False), store=store)
     rows = {r.case_id: r for r in res.rows}
     assert rows["q2"].status == "TIMEOUT" and "no answer within 0.05s" in rows["q2"].error and "gave up after 3 tries" in rows["q2"].error
     assert backend.calls["q2"] == 3 and rows["q2"].attempts == 3 and rows["q2"].correct is None
@@ -277,8 +276,7 @@ async def test_queue_time_never_counts_against_the_timeout_nor_the_latency(con, 
             backend.queue[qid].set()
 
     releaser = asyncio.ensure_future(release_in_turn())
-    res = await run_eval(es, backend, _space(), store=store, judges=JUDGES, timeout_s=0.05, retries=0, use_cache=False,
-                         concurrency=3)
+    res = await run_eval(es, backend, _space(), RunSettings(judges=JUDGES, timeout_s=0.05, retries=0, use_cache=False, concurrency=3), store=store)
     await releaser
     assert [r.status for r in res.rows] == ["COMPLETED"] * 3 and backend.accepted == ["q0", "q1", "q2"]
     assert [r.latency_s for r in res.rows] == [1.25] * 3
@@ -291,7 +289,7 @@ async def test_a_backend_hanging_after_acceptance_times_out_at_its_deadline(con,
     for qid in ("q0", "q1"):
         backend.queue[qid].set()
     backend.script["q1"] = ["hang", "hang"]
-    res = await run_eval(es, backend, _space(), store=store, judges=JUDGES, timeout_s=0.01, retries=1, use_cache=False)
+    res = await run_eval(es, backend, _space(), RunSettings(judges=JUDGES, timeout_s=0.01, retries=1, use_cache=False), store=store)
     rows = {r.case_id: r for r in res.rows}
     assert rows["q0"].status == "COMPLETED"
     assert rows["q1"].status == "TIMEOUT" and "of the question being accepted" in rows["q1"].error
@@ -304,7 +302,7 @@ async def test_judge_failure_becomes_a_verdict_error(con, store):
             raise ValueError("cannot compare")
         return Verdict(judge="broken", value=True, rationale="ok")
 
-    res = await run_eval(_evalset(3), ScriptedBackend(con), _space(), store=store, judges=[("broken", broken), *JUDGES])
+    res = await run_eval(_evalset(3), ScriptedBackend(con), _space(), RunSettings(judges=[("broken", broken), *JUDGES]), store=store)
     rows = {r.case_id: r for r in res.rows}
     v = rows["q1"].verdicts["broken"]
     assert v.value is None and v.error == "ValueError: cannot compare"
@@ -315,7 +313,7 @@ async def test_judge_failure_becomes_a_verdict_error(con, store):
 
 async def test_gold_errors_reach_the_judges(con, store):
     es = EvalSet(name="bad gold", cases=[_case(0, GOLDS[0]).model_copy(update={"gold_sql": ["SELECT nope FROM orders"]})])
-    res = await run_eval(es, ScriptedBackend(con), _space(), store=store, judges=JUDGES)
+    res = await run_eval(es, ScriptedBackend(con), _space(), RunSettings(judges=JUDGES), store=store)
     details = store.get_verdicts(res.run_id)["q0"][0].details
     assert "nope" in details["gold_errors"][0]
     # a gold that does not run is the eval set's error, never counted against the space
@@ -328,7 +326,7 @@ async def test_resume_after_kill_asks_only_the_rest(con, store):
     es = _evalset(8)
     backend = ScriptedBackend(con)
     backend.gate["q5"] = asyncio.Event()  # never set: q5 blocks until the run is killed
-    task = asyncio.create_task(run_eval(es, backend, _space(), store=store, judges=JUDGES, run_id="r-kill", concurrency=2, use_cache=False))
+    task = asyncio.create_task(run_eval(es, backend, _space(), RunSettings(judges=JUDGES, run_id="r-kill", concurrency=2, use_cache=False), store=store))
     await backend.entered["q5"].wait()
     for _ in range(20):  # let the other worker drain what it can
         await asyncio.sleep(0)
@@ -341,8 +339,7 @@ async def test_resume_after_kill_asks_only_the_rest(con, store):
 
     backend2 = ScriptedBackend(con)  # same identity, fresh call counter
     ticks: list[tuple[int, int, str, str]] = []
-    res = await run_eval(es, backend2, _space(), store=store, judges=JUDGES, run_id="r-kill", concurrency=2, use_cache=False,
-                         progress=lambda *a: ticks.append(a))
+    res = await run_eval(es, backend2, _space(), RunSettings(judges=JUDGES, run_id="r-kill", concurrency=2, use_cache=False), store=store, progress=lambda *a: ticks.append(a))
     assert not (set(backend2.calls) & done_before)  # completed questions are not asked again
     assert set(backend2.calls) == {c.id for c in es.cases} - done_before
     assert res.resumed == len(done_before) and res.backend_calls == 8 - len(done_before)
@@ -355,13 +352,13 @@ async def test_resume_after_kill_asks_only_the_rest(con, store):
 async def test_resume_can_retry_errors_and_refuses_a_different_space(con, store):
     backend, es = ScriptedBackend(con), _evalset(3)
     backend.script["q1"] = [RuntimeError("flaky")]
-    await run_eval(es, backend, _space(), store=store, judges=JUDGES, run_id="r1")
-    same = await run_eval(es, backend, _space(), store=store, judges=JUDGES, run_id="r1")
+    await run_eval(es, backend, _space(), RunSettings(judges=JUDGES, run_id="r1"), store=store)
+    same = await run_eval(es, backend, _space(), RunSettings(judges=JUDGES, run_id="r1"), store=store)
     assert same.backend_calls == 0 and same.counts == {"COMPLETED": 2, "ERROR": 1}
-    fixed = await run_eval(es, backend, _space(), store=store, judges=JUDGES, run_id="r1", retry_errors=True)
+    fixed = await run_eval(es, backend, _space(), RunSettings(judges=JUDGES, run_id="r1", retry_errors=True), store=store)
     assert fixed.backend_calls == 1 and fixed.counts == {"COMPLETED": 3}
     with pytest.raises(InvalidConfig, match="space version"):
-        await run_eval(es, backend, _space("other"), store=store, judges=JUDGES, run_id="r1")
+        await run_eval(es, backend, _space("other"), RunSettings(judges=JUDGES, run_id="r1"), store=store)
 
 
 # ---------------------------------------------------------------- rate limiting
@@ -378,8 +375,7 @@ async def test_run_respects_rate_limit_under_concurrency(con, store):
     clock = FakeClock()
     backend = ScriptedBackend(con)
     backend.clock = clock
-    res = await run_eval(_evalset(9), backend, _space(), store=store, judges=JUDGES, concurrency=4, rate_per_minute=30,
-                         clock=clock, sleep=clock.sleep, use_cache=False)
+    res = await run_eval(_evalset(9), backend, _space(), RunSettings(judges=JUDGES, concurrency=4, rate_per_minute=30, use_cache=False), store=store, clock=clock, sleep=clock.sleep)
     assert res.backend_calls == 9
     # the k-th call starts no earlier than k * 60/rate (fake time; a start is recorded when the
     # backend sees it, which can only be later than the limiter's grant)
@@ -391,19 +387,19 @@ async def test_run_respects_rate_limit_under_concurrency(con, store):
 # ---------------------------------------------------------------- splits, rejudge, sync
 async def test_split_selection_and_accuracy_breakdowns(con, store):
     es = assign_splits(_evalset(30), seed=0)
-    res = await run_eval(es, ScriptedBackend(con), _space(), store=store, judges=JUDGES, split="val")
+    res = await run_eval(es, ScriptedBackend(con), _space(), RunSettings(judges=JUDGES, split="val"), store=store)
     assert res.total == len(es.split("val")) and {r.split for r in res.rows} == {"val"}
     assert res.accuracy_by_split == {"val": 1.0} and set(res.accuracy_by_category) <= {"agg", "count"}
     with pytest.raises(InvalidConfig, match="assign_splits"):
-        await run_eval(_evalset(3), ScriptedBackend(con), _space(), store=store, judges=JUDGES, split="test")
+        await run_eval(_evalset(3), ScriptedBackend(con), _space(), RunSettings(judges=JUDGES, split="test"), store=store)
     with pytest.raises(InvalidConfig, match="Did you mean 'test'"):
-        await run_eval(es, ScriptedBackend(con), _space(), store=store, judges=JUDGES, split="tset")
+        await run_eval(es, ScriptedBackend(con), _space(), RunSettings(judges=JUDGES, split="tset"), store=store)
 
 
 async def test_rejudge_uses_stored_answers_without_asking(con, store):
     backend, es = ScriptedBackend(con), _evalset(4)
     backend.script["q2"] = ["wrong"]
-    plain = await run_eval(es, backend, _space(), store=store, judges=(), use_cache=False)
+    plain = await run_eval(es, backend, _space(), RunSettings(judges=(), use_cache=False), store=store)
     assert plain.accuracy is None and all(r.correct is None for r in plain.rows)
     calls = sum(backend.calls.values())
     judged = rejudge(plain.run_id, JUDGES, store, backend, _space())
@@ -419,7 +415,7 @@ async def test_rejudge_uses_stored_answers_without_asking(con, store):
 
 def test_sync_wrapper(con, tmp_path):
     with Store(tmp_path / "s.db") as store:
-        res = run_eval_sync(_evalset(2), ScriptedBackend(con), _space(), store=store, judges=JUDGES)
+        res = run_eval_sync(_evalset(2), ScriptedBackend(con), _space(), RunSettings(judges=JUDGES), store=store)
         assert res.accuracy == 1.0 and isinstance(ScriptedBackend(con), Backend)
 
 
@@ -431,7 +427,7 @@ def test_unknown_registry_judge_fails_before_asking(con, tmp_path):
         pytest.skip("judge registry has no get_judge yet")
     backend = ScriptedBackend(con)
     with Store(tmp_path / "s.db") as store, pytest.raises(Exception, match="exection|execution"):
-        run_eval_sync(_evalset(2), backend, _space(), store=store, judges=("exection",))
+        run_eval_sync(_evalset(2), backend, _space(), RunSettings(judges=("exection",)), store=store)
     assert sum(backend.calls.values()) == 0
 
 
@@ -444,7 +440,7 @@ async def test_registry_execution_judge(con, store):
         pytest.skip("judge registry has no get_judge yet")
     backend, es = ScriptedBackend(con), _evalset(6)
     backend.script["q3"] = ["wrong"]
-    res = await run_eval(es, backend, _space(), store=store, judges=("execution",))
+    res = await run_eval(es, backend, _space(), RunSettings(judges=("execution",)), store=store)
     rows = {r.case_id: r for r in res.rows}
     assert res.judges == ["execution"] and rows["q3"].correct is False
     assert all(rows[f"q{i}"].correct for i in (0, 1, 2, 4, 5))

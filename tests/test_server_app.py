@@ -17,9 +17,9 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, ElicitResult
 
 from chaos_llama.server.app import build_app
-from chaos_llama.tools.project import load_config
 from chaos_llama.server.guards import WITHHELD
-from server_helpers import held_out_cases, make_app, texts, visible_cases
+from chaos_llama.tools.project import load_config
+from server_helpers import texts, visible_cases
 from server_helpers import warm_store as shared_warm_store
 
 ALL_TOOLS = {

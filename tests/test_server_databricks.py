@@ -9,11 +9,10 @@ import pytest
 from mcp import Client
 
 from chaos_llama.server.app import build_app
-from chaos_llama.tools.project import load_config
 from chaos_llama.tools.copilot import settings_for_example
+from chaos_llama.tools.project import load_config
 from chaos_llama.tools.space.io import space_hash
 from chaos_llama.tools.space.model import TextInstruction
-
 from databricks_helpers import TOKEN, emulator, retail_example
 
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from chaos_llama.tools.project import Budgets, load_config
 from chaos_llama.server.guards import WITHHELD, BudgetLedger, HoldoutGuard
 from chaos_llama.tools.errors import BudgetExceeded, InvalidConfig
+from chaos_llama.tools.project import Budgets, load_config
 from chaos_llama.tools.store import Store
 
 

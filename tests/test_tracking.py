@@ -48,7 +48,6 @@ def test_an_unusable_tracking_store_is_a_clear_error_before_any_question(tmp_pat
     from chaos_llama.tools.optimize.loop import optimize
     from chaos_llama.tools.optimize.model import OptimizeSettings
     from chaos_llama.tools.store import Store
-
     from optimize_helpers import RecordingBackend, small_evalset
 
     with bundled_example("retail") as ex:

@@ -45,7 +45,7 @@ from .optimize.loop import load_result
 from .optimize.model import OptimizationResult
 from .optimize.state import list_states
 from .project import DEFAULT_JUDGES, BackendConfig
-from .runner import RunResult, build_run_result, new_run_id, rejudge, run_eval
+from .runner import RunResult, RunSettings, build_run_result, new_run_id, rejudge, run_eval
 from .scoring import Paired, compare
 from .space.changes import ChangeSet, apply_changes, diff_spaces
 from .space.io import load_space, space_hash
@@ -64,6 +64,7 @@ class Ledger(Protocol):
     def settle(self, kind: str, reserved: float, actual: float, note: str | None = None) -> None: ...
     def record(self, kind: str, actual: float, note: str | None = None) -> None: ...
     def remaining(self, kind: str) -> float: ...
+    def try_reserve(self, kind: str, n: float, note: str | None = None) -> bool: ...
 
 
 class NoBudget:
@@ -80,6 +81,9 @@ class NoBudget:
 
     def remaining(self, kind: str) -> float:
         return float("inf")
+
+    def try_reserve(self, kind: str, n: float, note: str | None = None) -> bool:
+        return True
 
 
 # ---------------------------------------------------------------- settings and results
@@ -155,6 +159,7 @@ class Copilot:
         self._space_key: str | None = None
         self._lock = threading.RLock()
         self._seconds_seen = [0.0, 0]  # wall-clock seconds of fresh asks, fresh asks: the per-question estimate
+        self._retries_reserved = 0  # backend questions reserved for retries during the current call
         self._judge_chat: Chat | None = None
         self.author = author or settings.author
 
@@ -447,6 +452,7 @@ class Copilot:
         self._reserve_all(plan, note)
         seconds = min(seconds, self.ledger.remaining("wall_clock_s"))
         self.ledger.reserve("wall_clock_s", seconds, note=note)  # this call's slice: concurrent calls share what is left
+        self._retries_reserved = 0
         started = time.monotonic()
         used = {"backend_questions": 0.0, "sql_executions": 0.0, "llm_tokens": 0.0}
         results: list[RunResult] = []
@@ -465,9 +471,11 @@ class Copilot:
                 results.append(result)
         finally:
             elapsed = time.monotonic() - started
-            self.ledger.settle("wall_clock_s", seconds, elapsed, note=note)
-            self.ledger.settle("backend_questions", asks, used["backend_questions"], note=note)
-            self.ledger.settle("sql_executions", asks + golds, used["sql_executions"], note=note)
+            # a call is stopped at the end of its slice: what cleaning up after the stop takes is not charged
+            self.ledger.settle("wall_clock_s", seconds, min(elapsed, seconds), note=note)
+            extra = self._retries_reserved
+            self.ledger.settle("backend_questions", asks + extra, used["backend_questions"], note=note)
+            self.ledger.settle("sql_executions", asks + golds + extra, used["sql_executions"], note=note)
             if tokens is not None or used["llm_tokens"]:
                 self.ledger.settle("llm_tokens", tokens or 0, used["llm_tokens"], note=note)
         return results
@@ -490,8 +498,10 @@ class Copilot:
         t0 = time.monotonic()
         try:
             with self._judging():  # LLM judges spend tokens from this ledger and cache in this store
-                run = run_eval(self.evalset, self.backend, space, store=self.store, judges=judges or self.settings.judges,
-                               split=split, use_cache=use_cache, progress=on_progress, space_key=self.space_key, run_id=run_id)
+                settings = RunSettings(judges=judges or self.settings.judges, split=split, use_cache=use_cache,
+                                       space_key=self.space_key, run_id=run_id)
+                run = run_eval(self.evalset, self.backend, space, settings, store=self.store, progress=on_progress,
+                               another_try=self._another_try)
                 result = await (asyncio.wait_for(run, max(seconds, 0.001)) if seconds is not None else run)
         except TimeoutError:
             fresh = [r for r in self.store.get_results(run_id) if not r.from_cache]
@@ -510,6 +520,16 @@ class Copilot:
             self._seconds_seen[1] += result.backend_calls or answered
         self.store.update_run(result.run_id, revision=revision.revision, repeat_of=repeat_of)
         return result
+
+    def _another_try(self) -> bool:
+        """A retry asks the backend again: it runs only if one more question (and its SQL) fits the budget."""
+        if not self.ledger.try_reserve("backend_questions", 1, note="retry"):
+            return False
+        if not self.ledger.try_reserve("sql_executions", 1, note="retry"):
+            self.ledger.settle("backend_questions", 1, 0, note="retry refused: refund")
+            return False
+        self._retries_reserved += 1
+        return True
 
     def _tokens(self, run_id: str) -> tuple[int, int]:
         """LLM tokens the run's fresh answers spent (`Answer.details["usage"]["total_tokens"]`) and how many there were."""

@@ -16,7 +16,7 @@ from .errors import InvalidConfig, InvalidEvalSet, did_you_mean
 from .evalset import EvalSet, assign_splits, load_evalset
 from .judges.llm import judge_runtime
 from .project import DEFAULT_JUDGES, BackendConfig
-from .runner import RunResult, run_eval_sync
+from .runner import RunResult, RunSettings, run_eval_sync
 from .space.io import load_space
 from .space.model import Space
 from .space.validate import ensure_valid
@@ -132,5 +132,4 @@ def evaluate(
     """
     model = Chat(judge_model) if judge_model else None
     with Store.open(workspace) as store, judge_runtime(store=store, model=model):  # LLM judge calls are cached in the store
-        return run_eval_sync(evalset, backend, space, store=store, judges=tuple(judges), split=split, concurrency=concurrency,
-                             progress=progress, use_cache=use_cache, run_id=run_id, retry_errors=retry_errors)
+        return run_eval_sync(evalset, backend, space, RunSettings(judges=tuple(judges), split=split, concurrency=concurrency, use_cache=use_cache, run_id=run_id, retry_errors=retry_errors), store=store, progress=progress)

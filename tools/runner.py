@@ -26,7 +26,7 @@ import duckdb
 import numpy
 import pyarrow
 import sqlglot
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from . import judges as judges_package
 from .backends.base import _ACCEPTED, Answer, Backend
@@ -341,50 +341,57 @@ def new_run_id() -> str:
     return f"run-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
+class RunSettings(BaseModel):
+    """How one evaluation runs: which questions, which judges, how the backend is asked."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    judges: list[Any] = Field(default_factory=lambda: list(DEFAULT_JUDGES),
+                              description="judge names (or callables, or (name, callable) pairs); the first is primary")
+    split: str | None = None
+    run_id: str | None = Field(None, description="resume this run if it exists (questions already recorded are not asked "
+                                                 "again; with retry_errors its ERROR/TIMEOUT questions are); else its id")
+    concurrency: int = Field(4, ge=1)
+    rate_per_minute: float | None = Field(None, description="token-bucket bound on backend call starts")
+    retries: int = Field(3, ge=0, description="extra tries for a retryable BackendError (jittered exponential backoff from "
+                                              "backoff_base seconds, or the error's retry_after) and for a TIMEOUT answer")
+    backoff_base: float = 0.5
+    timeout_s: float = Field(60, description="per-question timeout; for a backend declaring answer_deadline_s it counts from the "
+                                             "question's acceptance and is at least that deadline (see timed_ask)")
+    use_cache: bool = Field(True, description="serve answers cached for (space version, question, backend identity)")
+    retry_errors: bool = False
+    space_key: str | None = None
+    max_rows_stored: int = DEFAULT_MAX_ROWS
+    seed: int | None = None
+
+
 async def run_eval(
     evalset: EvalSet,
     backend: Backend,
     space: Space,
+    settings: RunSettings | None = None,
     *,
     store: Store,
-    judges: Sequence[str | JudgeFn | tuple[str, JudgeFn]] = DEFAULT_JUDGES,
-    split: str | None = None,
-    run_id: str | None = None,
-    concurrency: int = 4,
-    rate_per_minute: float | None = None,
-    retries: int = 3,
-    backoff_base: float = 0.5,
-    timeout_s: float = 60,
-    use_cache: bool = True,
     progress: Progress | None = None,
-    retry_errors: bool = False,
-    space_key: str | None = None,
-    max_rows_stored: int = DEFAULT_MAX_ROWS,
+    another_try: Callable[[], bool] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-    seed: int | None = None,
 ) -> RunResult:
-    """Ask every question of `evalset` (or one `split`) against `space`, judge and record them.
+    """Ask every question of `evalset` (or one `settings.split`) against `space`, judge and record them.
+
+    A question that fails is retried up to `settings.retries` times and then recorded as a backend
+    error (ERROR/TIMEOUT), never a crashed run.
 
     Args:
-        judges: names from the judge registry (or callables); the first is the primary judge
-            deciding `correct` and accuracy.
-        run_id: resume this run if it exists (questions already recorded are not asked again;
-            with `retry_errors` its ERROR/TIMEOUT questions are asked again); else its id.
-        rate_per_minute: token-bucket bound on backend call starts.
-        retries: extra tries for a retryable BackendError (jittered exponential backoff from
-            `backoff_base` seconds, or the error's `retry_after`) and for a TIMEOUT answer; a
-            question still failing after them is recorded as ERROR/TIMEOUT, a backend error.
-        timeout_s: per-question timeout; for a backend declaring `answer_deadline_s` it counts
-            from the question's acceptance and is at least that deadline (see `timed_ask`).
-        use_cache: serve answers cached for (space version, question, backend identity).
         progress: called as `progress(done, total, case_id, status)` after each question.
-        clock, sleep, seed: injectable time and jitter for deterministic tests.
+        another_try: asked before each retry; False gives the question up (a caller's budget).
+        clock, sleep: injectable time for deterministic tests (`settings.seed` seeds the jitter).
     """
-    if concurrency < 1:
-        raise InvalidConfig(f"concurrency must be at least 1, got {concurrency!r}", field="concurrency")
-    if retries < 0:
-        raise InvalidConfig(f"retries must be >= 0, got {retries!r}", field="retries")
+    settings = settings or RunSettings()
+    judges, split, run_id, concurrency = settings.judges, settings.split, settings.run_id, settings.concurrency
+    rate_per_minute, retries, backoff_base, timeout_s = settings.rate_per_minute, settings.retries, settings.backoff_base, settings.timeout_s
+    use_cache, retry_errors, space_key, max_rows_stored = settings.use_cache, settings.retry_errors, settings.space_key, settings.max_rows_stored
+    seed = settings.seed
     judge_fns = resolve_judges(judges)
     judge_names = [n for n, _ in judge_fns]
     cases = select_cases(evalset, split)
@@ -418,7 +425,7 @@ async def run_eval(
     total, done = len(cases), len(cases) - len(todo)
 
     limiter = RateLimiter(rate_per_minute, clock=clock, sleep=sleep) if rate_per_minute else None
-    golds = _Golds(backend, store, use_cache=use_cache)
+    golds = _Golds(backend, store)  # gold results depend on the data alone: a fresh run (no answer cache) reuses them too
     sem = asyncio.Semaphore(concurrency)
     key_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
     rng = random.Random(seed)
@@ -475,6 +482,9 @@ async def run_eval(
         attempt = 0
         while True:
             attempt += 1
+            if attempt > 1 and another_try is not None and not another_try():
+                return _failed("ERROR", f"gave up after {attempt - 1} tries: no budget left for another", backend,
+                               time.perf_counter()), attempt - 1
             if limiter:
                 await limiter.acquire()
             stats["backend_calls"] += 1
@@ -779,6 +789,6 @@ def rejudge(
     return result.model_copy(update={"status": run.status, "finished_at": finished, "rejudge_of": run.run_id})
 
 
-def run_eval_sync(evalset: EvalSet, backend: Backend, space: Space, **kwargs: Any) -> RunResult:
+def run_eval_sync(evalset: EvalSet, backend: Backend, space: Space, settings: RunSettings | None = None, **kwargs: Any) -> RunResult:
     """`run_eval` for synchronous callers (the CLI)."""
-    return asyncio.run(run_eval(evalset, backend, space, **kwargs))
+    return asyncio.run(run_eval(evalset, backend, space, settings, **kwargs))

@@ -7,12 +7,19 @@ import json
 
 from ..errors import InvalidInput
 from ..evaluate import evaluate, load_inputs, remote_inputs, run_inputs
-from ..project import DEFAULT_JUDGES
 from ..judges.custom import load_user_judges
+from ..project import DEFAULT_JUDGES
 from ..store import Store
 from . import EXIT_OK
 from ._common import (
-    add_backend_args, add_common_args, add_llm_args, backend_from_args, console, print_scores, progress_bar, result_json,
+    add_backend_args,
+    add_common_args,
+    add_llm_args,
+    backend_from_args,
+    console,
+    print_scores,
+    progress_bar,
+    result_json,
     space_name,
 )
 

@@ -180,13 +180,35 @@ def _file_dialect(path: Path) -> str:
     return next((d for d in _FILE_DIALECTS if stem.endswith("_" + d)), "postgres")
 
 
+def _refusal_message(golds: list[str]) -> str | None:
+    """The message of an "I don't know" gold (defog's idk.csv: `SELECT '<apology>' AS answer`), else None."""
+    import sqlglot
+    from sqlglot import exp
+
+    messages = []
+    for g in golds:
+        try:
+            tree = sqlglot.parse_one(g, read="postgres")
+        except Exception:  # noqa: BLE001 - a gold we cannot parse is not a recognizable refusal
+            return None
+        if not isinstance(tree, exp.Select) or tree.args.get("from") or len(tree.expressions) != 1:
+            return None
+        value = tree.expressions[0].unalias()
+        if not (isinstance(value, exp.Literal) and value.is_string):
+            return None
+        messages.append(value.this)
+    return messages[0] if messages else None
+
+
 def load_defog_questions(csv_path: str | Path, db: str | None = None) -> EvalSet:
     """Read a defog question file (any of its layouts) into an EvalSet, optionally one database's.
 
     Case ids are `<db>-<n>` (n counts from 1 in file order within the database), category is
     `query_category`, tags are `[db, "dialect:<dialect>"]`, notes are the `instructions`, and
     every other column (full_instructions, k_shot_prompt, ...) is kept in `fields`. A file
-    without `db_name` holds one database: name it with `db`.
+    without `db_name` holds one database: name it with `db`. A question whose gold only returns
+    an apology (`SELECT 'I don''t know ...' AS answer`, as in defog's `idk.csv`) is an expected
+    refusal: no gold SQL, the apology as its reason.
     """
     path = Path(csv_path)
     source = str(path)
@@ -247,6 +269,15 @@ def load_defog_questions(csv_path: str | Path, db: str | None = None) -> EvalSet
             if not golds:
                 raise InvalidEvalSet(f"row {row_no}: empty query", source=source, line=line, field="query")
             category = row.get("query_category") or row.get("category") or ""
+            refusal = _refusal_message(golds)
+            if refusal is not None:
+                # idk.csv: the "answer" is a query returning an apology; the right outcome is a refusal
+                cases.append(EvalCase(
+                    id=f"{db_name}-{n}", question=question, expect="refusal", reason=refusal, category=category.strip() or None,
+                    tags=[db_name, dialect_tag, "idk"], notes=(row.get("instructions") or "").strip() or None,
+                    fields={k: row[k].strip() for k in extra if (row.get(k) or "").strip()},
+                ))
+                continue
             cases.append(EvalCase(
                 id=f"{db_name}-{n}",
                 question=question,

@@ -38,9 +38,9 @@ def run(defog_dir: Path, workspace: Path, *, dbs: list[str] | None = None, max_e
             r = optimize(space, evalset, backend, OptimizeSettings(max_epochs=max_epochs, seed=seed, workspace=workspace), store=store,
                          progress=lambda m, db=db: print(f"[{db}] {m}", file=sys.stderr, flush=True))
             # Reporting only, after the loop finished: the initial space's test score, never used to choose.
-            from ..runner import run_eval_sync
+            from ..runner import RunSettings, run_eval_sync
 
-            base_test = run_eval_sync(evalset, backend, space, store=store, split="test", judges=("execution",)).accuracy or 0.0
+            base_test = run_eval_sync(evalset, backend, space, RunSettings(split="test", judges=("execution",)), store=store).accuracy or 0.0
         best = next((e.candidate_scores for e in r.epochs if e.candidate_version == r.best_version and e.decision == "accepted"),
                     r.baseline)
         rows.append({

@@ -28,7 +28,7 @@ from typing import Any
 from ..errors import InvalidConfig, InvalidSpace
 from ..evalset import EvalSet, assign_splits, evalset_hash
 from ..failures import Failure, extract_failures
-from ..runner import RunResult, build_run_result, run_eval
+from ..runner import RunResult, RunSettings, build_run_result, run_eval
 from ..scoring import Outcome, breakdown, compare, score
 from ..space.changes import Journal, apply_changes, diff_spaces, revert
 from ..space.io import space_hash, space_to_yaml
@@ -102,9 +102,7 @@ class _Loop:
         if split == "test" and label != "final":
             raise AssertionError("the test split is only ever scored by the final step")  # defense in depth
         run_id = f"{self.state.opt_id}-{label}-{split}-{space_hash(space)[:10]}"
-        result = await run_eval(evalset or self.evalset, self.backend, space, store=self.store, judges=self.judges,
-                                split=split if evalset is None else None, run_id=run_id, concurrency=self.settings.concurrency,
-                                use_cache=use_cache, space_key=self.space_key)
+        result = await run_eval(evalset or self.evalset, self.backend, space, RunSettings(judges=self.judges, split=split if evalset is None else None, run_id=run_id, concurrency=self.settings.concurrency, use_cache=use_cache, space_key=self.space_key), store=self.store)
         self.state.backend_calls += result.backend_calls
         return result
 

@@ -360,7 +360,7 @@ def _as_invalid(e: ValidationError, data: Any, source: str | None, node: Any, pr
         got = f" (got {err['input']!r:.60})" if err["type"] != "missing" else ""
         lines.append(f"  {path}{f' (line {line})' if line else ''}: {err['msg']}{got}")
     more = f"\n  ... and {e.error_count() - 10} more" if e.error_count() > 10 else ""
-    return InvalidSpace(f"space document does not match Genie's serialized_space v2:\n" + "\n".join(lines) + more,
+    return InvalidSpace("space document does not match Genie's serialized_space v2:\n" + "\n".join(lines) + more,
                         source=source, line=first_line, field=first_path if e.error_count() == 1 else None)
 
 
