@@ -105,9 +105,15 @@ def _errors(fn):
 
 
 def owner(ctx: Context | None) -> str:
-    """Who a preview belongs to: the HTTP session that proposed it, or the one stdio client."""
+    """Who a preview belongs to: the HTTP session that proposed it (a stateful session's id), or
+    the stdio client (one per process, so its previews survive a restart). Stateless HTTP requests
+    carry no session: there the preview id itself, unguessable and returned only to the proposer,
+    is what lets a client apply it."""
     headers = ctx.headers if ctx is not None else None
-    return (headers or {}).get("mcp-session-id") or "local"
+    if headers is None:
+        return "local"
+    session = headers.get("mcp-session-id")
+    return f"http:{session}" if session else "http"
 
 
 class Confirm(BaseModel):

@@ -57,7 +57,7 @@ def _mask(text: str, probe: str) -> str:
             for form in (line.strip(), json.dumps(line.strip())[1:-1], json.dumps(json.dumps(line.strip())[1:-1])[1:-1]):
                 text = text.replace(form, "<probe line>")
     text = re.sub(r"\(\d+ characters\)", "(N characters)", text)
-    text = re.sub(r"p-[0-9a-f]{10}", "<preview>", text)
+    text = re.sub(r"p-[0-9a-f]{32}", "<preview>", text)
     text = re.sub(r"\b[0-9a-f]{12,64}\b", "<hash>", text)
     text = re.sub(r"\d{4}-\d\d-\d\dT[\d:.]+\+00:00", "<time>", text)
     text = re.sub(r"run-\d{8}-\d{6}-[0-9a-f]{6}", "<run>", text)
@@ -132,7 +132,7 @@ def test_random_call_sequences_never_overspend_or_leak(tmp_path_factory, budgets
                 if name == "propose_apply":
                     change = {"op": "add_text_instruction", "content": f"Rule {k}: revenue means net revenue ({args})."}
                     out = await _answer(c, "space_propose", {"changes": [change]})
-                    pid = re.search(r"p-[0-9a-f]{10}", out)
+                    pid = re.search(r"p-[0-9a-f]{32}", out)
                     given_ = json.dumps(change)
                     if pid:
                         out += await _answer(c, "space_apply", {"preview_id": pid.group(0), "message": "rule"})
@@ -249,6 +249,32 @@ async def test_a_token_is_required_on_every_request_and_host_checks_stay_on(tmp_
         authed = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
         async with Client(streamable_http_client(url, http_client=authed)) as c:
             assert "budget_status" in {t.name for t in (await c.list_tools()).tools}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+async def test_column_edits_work_on_any_real_column_and_previews_belong_to_their_session(tmp_path):
+    """The sparse space configures no column: describing one, or giving it synonyms, makes its column config
+    (a column the data does not have is refused by name). A preview is applied only by the HTTP session
+    that proposed it: to another it is as unknown as a made-up id. (Stateless HTTP has no sessions: there
+    the unguessable preview id, returned only to the proposer, is the capability.)"""
+    proc, url = _serve(tmp_path)
+    try:
+        async with Client(url, mode="legacy") as a, Client(url, mode="legacy") as b:
+            edits = [{"op": "set_column_description", "table": "main.retail.orders", "column": "ord_dt", "description": "Order date."},
+                     {"op": "add_column_synonyms", "table": "main.retail.orders", "column": "stat_cd", "synonyms": ["status"]}]
+            prop = (await a.call_tool("space_propose", {"changes": edits})).structured_content
+            assert prop["ok"] and prop["preview_id"] and "Order date." in prop["diff"], prop["problems"]
+            bad = (await a.call_tool("space_propose", {"changes": [{**edits[0], "column": "ord_dte"}]})).structured_content
+            assert not bad["ok"] and "ord_dte" in json.dumps(bad["problems"])
+            theirs = await _answer(b, "space_apply", {"preview_id": prop["preview_id"], "message": "m"})
+            made_up_id = "p-" + "0123456789abcdef" * 2
+            made_up = await _answer(b, "space_apply", {"preview_id": made_up_id, "message": "m"})
+            assert _mask(theirs, prop["preview_id"]) == _mask(made_up, made_up_id) and "unknown preview id" in theirs
+            assert len(prop["preview_id"]) == 34  # 128 random bits
+            ok = (await a.call_tool("space_apply", {"preview_id": prop["preview_id"], "message": "describe ord_dt"})).structured_content
+            assert ok["applied"] and ok["version"]["revision"] == 2
     finally:
         proc.terminate()
         proc.wait(timeout=20)

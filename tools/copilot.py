@@ -24,7 +24,7 @@ import asyncio
 import re
 import threading
 import time
-import uuid
+import secrets
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -299,7 +299,7 @@ class Copilot:
         ok = not any(p.severity == "error" for p in problems)
         preview_id = None
         if ok:
-            preview_id = "p-" + uuid.uuid4().hex[:10]
+            preview_id = "p-" + secrets.token_hex(16)  # unguessable: holding the id is what allows applying it
             self.store.put_preview(PreviewRecord(preview_id=preview_id, owner=owner, space_key=self.space_key,
                                                  base_revision=head.revision, document=_document(new),
                                                  message=cs.message or message, diff=diff, changes=lines))
@@ -330,10 +330,8 @@ class Copilot:
     def apply(self, preview_id: str, message: str, *, owner: str = "local", confirmed: bool = True) -> Revision | None:
         """Apply exactly a previewed change set as a new revision (refused if the head moved); None if the user declined."""
         record = self.store.get_preview(preview_id, owner=owner)
-        if record is None or record.space_key != self.space_key:
-            known = self.store.preview_ids(owner=owner)
-            raise InvalidInput(f"unknown preview id {_quote(preview_id)}; call space_propose first.{did_you_mean(preview_id, known)}",
-                               field="preview_id")
+        if record is None or record.space_key != self.space_key:  # (no suggestions: preview ids are capabilities)
+            raise InvalidInput(f"unknown preview id {_quote(preview_id)}; call space_propose first", field="preview_id")
         if not message or not message.strip():
             raise InvalidInput("message must say why the change is made", field="message")
         if not confirmed:
