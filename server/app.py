@@ -10,6 +10,7 @@ load on the first request after `initialize`, never at import.
 
 import asyncio
 import functools
+import json
 import os
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
@@ -17,7 +18,7 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context, Elicit, MCPServer, Resolve
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.shared.exceptions import MCPError
-from mcp_types import INVALID_PARAMS, ToolAnnotations
+from mcp_types import INVALID_PARAMS, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError
 
 from .. import prompts
@@ -87,6 +88,8 @@ class Session:
 
 
 MAX_ERROR = 2_000  # an error message (which may echo the input) is cut here
+EDITS_HELP = ("edits, each an object with 'op' and its fields (name? = optional, a|b = allowed values; parameters are "
+              "[{name, type_hint?, description?, default_values?[]}]; ids come from space_get)")
 
 
 def _errors(fn):
@@ -148,13 +151,66 @@ class ChaosLlamaServer(MCPServer):
         if extra:
             raise unknown_arguments(name, extra, tool.parameters)
         try:
-            return await super().call_tool(name, arguments, context)
+            result = await super().call_tool(name, arguments, context)
         except ToolError as e:
             cause = e.__cause__
             # Only the argument model's own failures: a ValidationError raised by the tool body is a crash.
             if isinstance(e, UnexpectedToolError) or not isinstance(cause, ValidationError) or cause.title != tool.fn_metadata.arg_model.__name__:
                 raise
             raise invalid_arguments(name, cause.errors(), arguments, tool.parameters) from None
+        return compact(result)
+
+    async def list_tools(self) -> list[Any]:
+        """Tools as short as they can be: every tool definition re-enters the assistant's context on every
+        turn. No output schemas (the structured results carry their shape; the README documents them),
+        lean input schemas, and the edit ops of `space_propose` as one line each instead of the JSON
+        schema of every op (arguments are still validated against that full schema)."""
+        out = []
+        for t in await super().list_tools():
+            schema = _lean(t.input_schema)
+            if t.name == "space_propose":
+                from ..tools.space.changes import edit_reference
+
+                schema = {**{k: v for k, v in schema.items() if k != "$defs"},
+                          "properties": {**schema["properties"], "changes": {
+                              "type": "array", "items": {"type": "object", "required": ["op"]},
+                              "description": EDITS_HELP + ":\n" + edit_reference()}}}
+            out.append(t.model_copy(update={"output_schema": None, "input_schema": schema}))
+        return out
+
+
+def _lean(schema: Any) -> Any:
+    """A JSON schema as short as it can say the same: no pydantic `title` keys (each restates its
+    property's name), and an optional `X | None = None` parameter written as plain `X` (it is
+    not required either way)."""
+    if isinstance(schema, list):
+        return [_lean(v) for v in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _lean(v) for k, v in schema.items() if not (k == "title" and isinstance(v, str))}
+    branches = out.get("anyOf")
+    if isinstance(branches, list) and out.get("default", 0) is None:
+        kept = [b for b in branches if b != {"type": "null"}]
+        if len(kept) == 1 and len(kept) < len(branches):
+            del out["anyOf"], out["default"]
+            out = {**kept[0], **out}
+    return out
+
+
+MAX_RESULT = 50_000  # a tool result's text is never longer (Claude Code saves longer ones to a file)
+
+
+def compact(result: Any) -> Any:
+    """A tool result whose text is the structured content as compact JSON (one copy, no indentation),
+    refused with a clear error if it would still be too long (the tools page their output below this)."""
+    structured = getattr(result, "structured_content", None)
+    if structured is None:
+        return result
+    text = json.dumps(structured, ensure_ascii=False, separators=(",", ":"), default=str)
+    if len(text) > MAX_RESULT:
+        raise ToolError(f"the result is {len(text)} characters, more than the {MAX_RESULT} an assistant can read; "
+                        "ask for less (a smaller limit, a cursor, one table or section)")
+    return result.model_copy(update={"content": [TextContent(type="text", text=text)]})
 
 
 def build_app(config: ProjectConfig | None = None, *, backend: Any = None) -> MCPServer:
@@ -172,22 +228,13 @@ def build_app(config: ProjectConfig | None = None, *, backend: Any = None) -> MC
 
 def _register(app: MCPServer, session: Session) -> None:
     """Every tool, resource and prompt (imports the copilot and its views, hence done lazily)."""
-    from ..tools.copilot import Preview
+    from ..tools.copilot import AskResult, Preview
     from ..tools.doctor import DoctorReport, run_doctor
-    from ..tools.space.changes import Edit
+    from ..tools.space.changes import Edit, edit_reference
     from . import views
     from .views import (
-        ApplyResult,
-        DiffView,
-        EvalRunView,
-        EvalSetInfo,
-        FailuresView,
-        FinalTestView,
-        HistoryView,
-        ReportView,
-        RunInfo,
-        SpaceView,
-        VersionInfo,
+        ApplyResult, ComparisonView, DiffView, EvalRunView, EvalSetInfo, FailuresView, FinalTestView, HistoryView, ReportView,
+        RunInfo, SchemaView, SpaceView, VersionInfo,
     )
 
     def cp():
@@ -197,15 +244,18 @@ def _register(app: MCPServer, session: Session) -> None:
     @app.tool(annotations=READ_ONLY)
     @_errors
     async def space_get(
-        full: bool | None = Field(None, strict=True, description="True: always include the YAML; False: summary only; default: YAML unless the space is big"),
+        full: bool | None = Field(None, strict=True, description="False: the summary only; else the summary and the YAML, a page at a time"),
+        section: str | None = Field(None, description="only this part: tables, table:<name>, text_instructions, example_sqls, "
+                                                      "sql_functions, join_specs, snippets, sample_questions, benchmarks"),
+        cursor: str | None = Field(None, description="next_cursor of the previous page"),
     ) -> SpaceView:
-        """The current space (head revision): version id, a summary and the metadata as YAML."""
-        return views.space_view(cp(), full)
+        """The current space (head revision): version id, a summary, and its metadata as YAML (a page at a time, or one section)."""
+        return views.space_view(cp(), full, section, cursor)
 
     @app.tool(annotations=READ_ONLY)
     @_errors
     async def space_propose(
-        changes: list[Edit] = Field(description="edits, each tagged by 'op' (add_text_instruction, set_column_description, add_column_synonyms, add_example_sql, add_join_spec, add_snippet, ...)"),  # type: ignore[valid-type]
+        changes: list[Edit] = Field(description=EDITS_HELP),  # type: ignore[valid-type]
         message: str = Field("", description="why this change should help"),
         ctx: Context = None,  # type: ignore[assignment]
     ) -> Preview:
@@ -250,16 +300,21 @@ def _register(app: MCPServer, session: Session) -> None:
     # ------------------------------------------------------------ eval
     @app.tool(annotations=READ_ONLY)
     @_errors
-    async def evalset_info() -> EvalSetInfo:
-        """Eval set counts per split and category, and the train questions (val and test texts stay hidden)."""
-        return views.evalset_info(cp())
+    async def evalset_info(
+        limit: int = Field(30, ge=1, le=200, strict=True, description="train questions per page"),
+        cursor: str | None = Field(None, description="next_cursor of the previous page"),
+    ) -> EvalSetInfo:
+        """Eval set counts per split and category, expected refusals, leakage between splits, and the train questions a page at a time (val and test texts stay hidden)."""
+        return views.evalset_info(cp(), limit, cursor)
 
     @app.tool(annotations=SPENDS)
     @_errors
     async def eval_run(
-        split: Literal["train", "val"] = Field(description="'train': per-question results with failure analyses; 'val': aggregates by category only (the test split is scored only by eval_final_test)"),
+        split: Literal["train", "val"] = Field(description="'train': per-question outcomes; 'val': aggregates by category only (the test split is scored only by eval_final_test)"),
         version: str | None = Field(None, description="revision number or version id; default: the head"),
         repeats: int = Field(1, ge=1, le=5, strict=True, description="ask each question this many times (uncached after the first) to measure stability"),
+        rows: Literal["failing", "all", "none"] = Field("failing", description="train: which per-question rows to show"),
+        limit: int = Field(25, ge=1, le=200, strict=True, description="train: at most this many rows"),
         ctx: Context = None,  # type: ignore[assignment]
     ) -> EvalRunView:
         """Evaluate a version on train or val: right, wrong (confident wrong answers) and refused counts per category, compared question by question with the last run on another version (spends backend-question and SQL budgets; cached answers are free)."""
@@ -267,17 +322,44 @@ def _register(app: MCPServer, session: Session) -> None:
         async def progress(done: int, total: int, message: str) -> None:
             await ctx.report_progress(done, total, message)
 
-        return views.eval_run_view(await cp().evaluate(split, version, repeats=repeats, progress=progress))
+        return views.eval_run_view(await cp().evaluate(split, version, repeats=repeats, progress=progress), rows, limit)
 
     @app.tool(annotations=READ_ONLY)
     @_errors
     async def eval_failures(
         run_id: str = Field(description="a train run id from eval_run"),
         category: str | None = Field(None, description="only this question category or failure category"),
-        limit: int = Field(10, ge=1, le=100, strict=True, description="at most this many failures"),
+        limit: int = Field(4, ge=1, le=50, strict=True, description="at most this many failures"),
+        cursor: str | None = Field(None, description="next_cursor of the previous page"),
     ) -> FailuresView:
-        """Train questions answered wrongly or refused: generated vs gold SQL, result samples, failure analysis and the relevant metadata (gold errors are never listed)."""
-        return views.failures_view(cp(), run_id, category, limit)
+        """Train questions answered wrongly or refused: generated vs gold SQL, result samples, failure analysis and the relevant metadata (gold errors are never listed); a page at a time."""
+        return views.failures_view(cp(), run_id, category, limit, cursor)
+
+    @app.tool(annotations=READ_ONLY)
+    @_errors
+    async def compare_runs(
+        a: str = Field(description="the earlier run id (train or val)"),
+        b: str = Field(description="the later run id, of the same split"),
+    ) -> ComparisonView:
+        """Pair two runs of one split question by question: fixed, broken, newly wrong, and the sign test (ids for train runs)."""
+        return views.compare_view(cp(), a, b)
+
+    @app.tool(annotations=SPENDS)
+    @_errors
+    async def data_schema(
+        table: str | None = Field(None, description="a table (full or short name): per column its distinct count, nulls and most frequent values"),
+    ) -> SchemaView:
+        """The data behind the space: tables, columns, types, row counts; with `table`, that table's values (spends SQL executions)."""
+        return views.schema_view(cp(), table)
+
+    @app.tool(annotations=SPENDS)
+    @_errors
+    async def ask(
+        question: str = Field(description="a question, as a user would ask it"),
+        version: str | None = Field(None, description="revision number or version id; default: the head"),
+    ) -> AskResult:
+        """Answer one question against a version: the SQL, the first rows and the backend's trace (which metadata matched, what was rejected and why); charged as one backend question, recorded in no run."""
+        return views.ask_view(await cp().ask(question, version))
 
     @app.tool(annotations=SPENDS)
     @_errors
@@ -332,7 +414,18 @@ def _register(app: MCPServer, session: Session) -> None:
     # ------------------------------------------------------------ resources
     @app.resource("chaos-llama://space/current", mime_type="application/yaml", description="the head revision of the space as YAML")
     def space_current() -> str:
-        return views.space_view(cp(), True).yaml or ""
+        from ..tools.space.io import space_to_yaml
+
+        return space_to_yaml(cp().visible_space(cp().space_at(cp().head())))
+
+    @app.resource("chaos-llama://judges/rules", mime_type="text/markdown", description="how answers are judged: outcomes, "
+                  "when order matters, the numeric tolerance")
+    def judge_rules() -> str:
+        return views.JUDGE_RULES
+
+    @app.resource("chaos-llama://edits", mime_type="text/plain", description="every space_propose edit op and its fields")
+    def edits() -> str:
+        return edit_reference()
 
     @app.resource("chaos-llama://space/history", mime_type="application/json", description="all revisions of the space")
     def space_history_resource() -> str:

@@ -21,6 +21,7 @@ from ..tools.report import render_markdown
 from ..tools.scoring import Paired, Score, breakdown, score
 from ..tools.space.io import space_to_yaml
 from ..tools.space.model import Space, text
+from ..tools.errors import InvalidInput, did_you_mean
 from ..tools.store import Revision
 from .errors import clip
 
@@ -69,8 +70,10 @@ class SpaceView(BaseModel):
     revision: int
     version_id: str
     summary: SpaceSummary
-    yaml: str | None = Field(None, description="the full space as YAML (omitted for big spaces unless asked)")
-    compact: bool = False
+    section: str | None = Field(None, description="the part of the space shown in `yaml` (None: all of it)")
+    yaml: str | None = Field(None, description="the space (or the section) as YAML, one page of it")
+    next_cursor: str | None = Field(None, description="pass as `cursor` for the next page of the YAML")
+    sections: list[str] = Field(default_factory=list, description="what `section` accepts")
 
 
 class ApplyResult(BaseModel):
@@ -105,13 +108,59 @@ def summarize(space: Space) -> SpaceSummary:
                         snippets=n_snip, sample_questions=len(s.config.sample_questions))
 
 
-def space_view(cp: Copilot, full: bool | None) -> SpaceView:
+PAGE = 8_000  # characters of YAML (or other long text) per page
+SECTIONS = ("tables", "text_instructions", "example_sqls", "sql_functions", "join_specs", "snippets", "sample_questions",
+            "benchmarks")
+
+
+def _section(doc: dict[str, Any], section: str) -> Any:
+    """One part of a serialized space (`table:<name>` for one table)."""
+    instr, src = doc.get("instructions") or {}, doc.get("data_sources") or {}
+    if section.startswith("table:"):
+        name = section.split(":", 1)[1].lower()
+        return [t for t in src.get("tables") or [] if name in (t.get("identifier", "").lower(), t.get("identifier", "").split(".")[-1].lower())]
+    return {"tables": src.get("tables"), "text_instructions": instr.get("text_instructions"),
+            "example_sqls": instr.get("example_question_sqls"), "sql_functions": instr.get("sql_functions"),
+            "join_specs": instr.get("join_specs"), "snippets": instr.get("sql_snippets"),
+            "sample_questions": (doc.get("config") or {}).get("sample_questions"),
+            "benchmarks": (doc.get("benchmarks") or {}).get("questions")}[section]
+
+
+def page(text: str, cursor: str | None, size: int = PAGE) -> tuple[str, str | None]:
+    """One page of `text` from `cursor` (an offset), cut at a line break, and the next cursor."""
+    try:
+        start = int(cursor or 0)
+    except ValueError:
+        raise InvalidInput(f"cursor {cursor!r} is not one this tool returned", field="cursor") from None
+    if not 0 <= start <= len(text):
+        raise InvalidInput(f"cursor {cursor!r} is past the end", field="cursor")
+    end = min(len(text), start + size)
+    if end < len(text):
+        cut = text.rfind("\n", start, end)
+        end = cut + 1 if cut > start else end
+    return text[start:end], (str(end) if end < len(text) else None)
+
+
+def space_view(cp: Copilot, full: bool | None = None, section: str | None = None, cursor: str | None = None) -> SpaceView:
+    """The head: a summary always; the YAML (or one section of it) a page at a time. `full=False`: the
+    summary only."""
+    import yaml as _yaml
+
     head = cp.head()
     space = cp.visible_space(cp.space_at(head))
-    text_ = space_to_yaml(space)
-    compact = (len(text_) > COMPACT_OVER_CHARS) if full is None else not full
-    return SpaceView(revision=head.revision, version_id=head.version_id, summary=summarize(space),
-                     yaml=None if compact else text_, compact=compact)
+    if section is not None and section not in SECTIONS and not section.startswith("table:"):
+        raise InvalidInput(f"unknown section {section!r}; choose one of {', '.join(SECTIONS)} or 'table:<name>'.{did_you_mean(section, SECTIONS)}",
+                           field="section")
+    if full is False:
+        return SpaceView(revision=head.revision, version_id=head.version_id, summary=summarize(space), sections=list(SECTIONS))
+    if section is None:
+        text_ = space_to_yaml(space)
+    else:
+        part = _section(space.to_serialized(), section)
+        text_ = _yaml.safe_dump(part, sort_keys=False, allow_unicode=True, width=120) if part else "(empty)\n"
+    chunk, nxt = page(text_, cursor)
+    return SpaceView(revision=head.revision, version_id=head.version_id, summary=summarize(space), section=section,
+                     yaml=chunk, next_cursor=nxt, sections=list(SECTIONS))
 
 
 def apply_result(revision: Revision | None) -> ApplyResult:
@@ -154,20 +203,38 @@ class TrainQuestion(BaseModel):
 class EvalSetInfo(BaseModel):
     name: str
     total: int
+    expected_refusals: int = Field(0, description="cases whose right outcome is a refusal (the data cannot answer)")
     splits: dict[str, int]
     by_category: dict[str, dict[str, int]]
-    train_questions: list[TrainQuestion] = Field(description="train only; val and test texts are never shown")
+    leakage: dict[str, int] = Field(default_factory=dict, description="families, families spanning splits, near-duplicate "
+                                                                        "questions across splits (0 and 0: held-out scores mean something)")
+    train_questions: list[TrainQuestion] = Field(description="train only, a page at a time; val and test texts are never shown")
+    next_cursor: str | None = Field(None, description="pass as `cursor` for the next page of train questions")
     split_seed: int
 
 
-def evalset_info(cp: Copilot) -> EvalSetInfo:
+def evalset_info(cp: Copilot, limit: int = 30, cursor: str | None = None) -> EvalSetInfo:
     counts = split_counts(cp.evalset, by_category=True)
     by_cat = counts.pop("by_category")
+    train = cp.evalset.split(TRAIN)
+    start, nxt = _offset(cursor, len(train), limit)
     return EvalSetInfo(
-        name=cp.evalset.name, total=len(cp.evalset.cases), splits=counts, by_category=by_cat,
-        train_questions=[TrainQuestion(id=c.id, question=c.question, category=c.category) for c in cp.evalset.split(TRAIN)],
-        split_seed=cp.settings.split_seed,
+        name=cp.evalset.name, total=len(cp.evalset.cases), expected_refusals=sum(1 for c in cp.evalset.cases if c.expects_refusal),
+        splits=counts, by_category=by_cat, leakage=cp.leakage().counts(),
+        train_questions=[TrainQuestion(id=c.id, question=c.question, category=c.category) for c in train[start:start + limit]],
+        next_cursor=nxt, split_seed=cp.settings.split_seed,
     )
+
+
+def _offset(cursor: str | None, total: int, limit: int) -> tuple[int, str | None]:
+    """(start, next cursor) for a list of `total` items paged by `limit`."""
+    try:
+        start = int(cursor or 0)
+    except ValueError:
+        raise InvalidInput(f"cursor {cursor!r} is not one this tool returned", field="cursor") from None
+    if not 0 <= start <= total:
+        raise InvalidInput(f"cursor {cursor!r} is past the end ({total} items)", field="cursor")
+    return start, (str(start + limit) if start + limit < total else None)
 
 
 # ---------------------------------------------------------------- runs
@@ -186,9 +253,7 @@ class TrainRow(BaseModel):
     status: str
     outcome: str | None = Field(None, description="right, wrong (SQL with a wrong result), refused (no SQL), error, gold_error")
     correct: bool | None
-    sql: str | None = None
     failure_category: str | None = None
-    failure_summary: list[str] = Field(default_factory=list)
     stability: Stability | None = Field(None, description="when the question was asked more than once on this version")
 
 
@@ -215,7 +280,8 @@ class EvalRunView(BaseModel):
     version_id: str
     overall: Score = Field(description="right / wrong / refused / error counts; accuracy, wrong_rate and refusal_rate of scored answers")
     by_category: dict[str, Score]
-    rows: list[TrainRow] | None = Field(None, description="per question, train only")
+    rows: list[TrainRow] | None = Field(None, description="per question, train only (by default the failing ones; see rows_matching)")
+    rows_matching: int | None = Field(None, description="train questions the `rows` choice matched (rows holds at most `limit`)")
     repeats: int = Field(1, description="times each question was asked; overall, rows and comparison use the first")
     repeat_run_ids: list[str] = Field(default_factory=list, description="the runs of repeats 2..n")
     unstable: int = Field(0, description="questions whose outcome differed between repeats")
@@ -229,34 +295,39 @@ def comparison(paired: Paired, baseline_run: str, baseline_revision: int | None,
     return Comparison(baseline_run=baseline_run, baseline_revision=baseline_revision, fixed=len(paired.fixed),
                       broken=len(paired.broken), new_wrong=len(paired.new_wrong), fewer_wrong=len(paired.fewer_wrong),
                       still_right=paired.still_right, still_not_right=paired.still_not_right, p_value=paired.p_value,
-                      fixed_ids=paired.fixed if with_ids else None, broken_ids=paired.broken if with_ids else None)
+                      fixed_ids=paired.fixed[:100] if with_ids else None, broken_ids=paired.broken[:100] if with_ids else None)
 
 
-def _train_rows(result: Any, runs: EvalRuns | None = None) -> list[TrainRow]:
+ROWS = ("failing", "all", "none")
+
+
+def _train_rows(result: Any, runs: EvalRuns | None = None, which: str = "failing", limit: int = 25) -> tuple[list[TrainRow], int]:
+    """Compact per-question rows (the failing ones, or all) and how many matched."""
+    picked = [r for r in result.rows if which == "all" or (which == "failing" and r.outcome not in ("right", "gold_error"))]
     rows = []
-    for row in result.rows:
+    for row in picked[:limit]:
         fa = row.verdicts.get("failure_analysis")
         failing = row.outcome in ("wrong", "refused")
         asked = runs.asked.get(row.case_id, 1) if runs else 1
         right = runs.right.get(row.case_id, 0) if runs else 0
         rows.append(TrainRow(
-            case_id=row.case_id, question=row.question, category=row.category, status=row.status, outcome=row.outcome,
-            correct=row.correct, sql=clip(row.sql, 2000),
+            case_id=row.case_id, question=clip(row.question, 300), category=row.category, status=row.status, outcome=row.outcome,
+            correct=row.correct,
             failure_category=str(fa.value) if failing and fa is not None and fa.value is not None else None,
-            failure_summary=[clip(fa.rationale, 500)] if failing and fa is not None else [],
             stability=Stability(asked=asked, right=right, stable=right in (0, asked)) if asked > 1 else None,
         ))
-    return rows
+    return rows, len(picked)
 
 
-def eval_run_view(runs: EvalRuns) -> EvalRunView:
+def eval_run_view(runs: EvalRuns, rows: str = "failing", limit: int = 25) -> EvalRunView:
     result = runs.first
     cmp = None
     if runs.comparison is not None and runs.baseline is not None:
         cmp = comparison(runs.comparison, runs.baseline.run_id, runs.baseline.revision, with_ids=runs.split == TRAIN)
+    shown, matching = _train_rows(result, runs, rows, limit) if runs.split == TRAIN and rows != "none" else (None, None)
     return EvalRunView(
         run_id=result.run_id, split=runs.split, revision=runs.revision.revision, version_id=runs.revision.version_id,  # type: ignore[arg-type]
-        overall=result.score, by_category=result.by_category, rows=_train_rows(result, runs) if runs.split == TRAIN else None,
+        overall=result.score, by_category=result.by_category, rows=shown, rows_matching=matching,
         repeats=len(runs.results), repeat_run_ids=[r.run_id for r in runs.results[1:]], unstable=runs.unstable,
         comparison=cmp, backend_calls=sum(r.backend_calls for r in runs.results), cache_hits=sum(r.cache_hits for r in runs.results),
     )
@@ -264,10 +335,10 @@ def eval_run_view(runs: EvalRuns) -> EvalRunView:
 
 def rejudged_view(cp: Copilot, result: Any) -> EvalRunView:
     run = cp.lineage_run(result.run_id, splits=(TRAIN, VAL))
+    shown, matching = _train_rows(result) if run.split == TRAIN else (None, None)
     return EvalRunView(run_id=result.run_id, split=run.split, revision=run.revision, version_id=result.space_version,  # type: ignore[arg-type]
-                       overall=result.score, by_category=result.by_category,
-                       rows=_train_rows(result) if run.split == TRAIN else None, backend_calls=0, cache_hits=0,
-                       rejudge_of=result.rejudge_of)
+                       overall=result.score, by_category=result.by_category, rows=shown, rows_matching=matching,
+                       backend_calls=0, cache_hits=0, rejudge_of=result.rejudge_of)
 
 
 class ResultSample(BaseModel):
@@ -298,23 +369,24 @@ class FailuresView(BaseModel):
     shown: int
     by_failure_category: dict[str, int]
     failures: list[FailureDetail]
+    next_cursor: str | None = Field(None, description="pass as `cursor` for the next failures")
 
 
 def _jsonable(v: Any) -> Any:
     if v is None or isinstance(v, (bool, int, float)):
         return v
-    return clip(str(v), 200)
+    return clip(str(v), 100)
 
 
-def sample(table: Any, n: int = 5) -> ResultSample | None:
+def sample(table: Any, n: int = 3) -> ResultSample | None:
     if table is None:
         return None
     head = table.slice(0, n).to_pylist()
-    cols = list(table.column_names)
+    cols = list(table.column_names)[:12]
     return ResultSample(columns=cols, rows=[[_jsonable(r.get(c)) for c in cols] for r in head], row_count=table.num_rows)
 
 
-def failures_view(cp: Copilot, run_id: str, category: str | None, limit: int) -> FailuresView:
+def failures_view(cp: Copilot, run_id: str, category: str | None, limit: int, cursor: str | None = None) -> FailuresView:
     result, failing = cp.failures(run_id, category=category)
     _, every = cp.failures(run_id)
     counts: defaultdict[str, int] = defaultdict(int)
@@ -322,20 +394,39 @@ def failures_view(cp: Copilot, run_id: str, category: str | None, limit: int) ->
         counts[f.analysis or f.outcome] += 1
     run = cp.store.get_run(run_id)
     space = cp.store.get_space_version(run.space_version, space_key=run.space_key).space
-    out = [_failure_detail(cp, run_id, f, space) for f in failing[:limit]]
+    start, nxt = _offset(cursor, len(failing), limit)
+    out = [_failure_detail(cp, run_id, f, space) for f in failing[start:start + limit]]
     return FailuresView(run_id=run_id, total_failing=len(every), shown=len(out),
-                        by_failure_category=dict(sorted(counts.items(), key=lambda kv: -kv[1])), failures=out)
+                        by_failure_category=dict(sorted(counts.items(), key=lambda kv: -kv[1])), failures=out, next_cursor=nxt)
+
+
+MAX_METADATA = 8  # relevant metadata items per failure: the undescribed first (what a fix would add)
+
+
+def _bounded(value: Any, depth: int = 0) -> Any:
+    """JSON-like `value` with long strings cut and long lists shortened (a failure's analysis details)."""
+    if isinstance(value, str):
+        return clip(value, 400)
+    if isinstance(value, list):
+        return [_bounded(v, depth + 1) for v in value[:8]] + ([f"… {len(value) - 8} more"] if len(value) > 8 else [])
+    if isinstance(value, dict) and depth < 3:
+        return {k: _bounded(v, depth + 1) for k, v in list(value.items())[:12]}
+    return value if isinstance(value, (int, float, bool)) or value is None else clip(str(value), 400)
 
 
 def _failure_detail(cp: Copilot, run_id: str, f: Failure, space: Space) -> FailureDetail:
     stored = cp.store.get_result(run_id, f.case_id)
+    meta = relevant_metadata(space, [*f.gold_sql, f.generated_sql or ""])
+    meta.sort(key=lambda m: (m.kind not in ("column", "table"), "no " not in m.text))
+    analysis = {k: _bounded(v) for k, v in list((k, v) for k, v in f.details.items() if v)[:12]}
     return FailureDetail(
         case_id=f.case_id, question=f.question, category=f.category, outcome=f.outcome, status=f.status,
-        generated_sql=clip(f.generated_sql, 3000), gold_sql=list(f.gold_sql), error=clip(stored.error if stored else None, 1000),
-        failure_category=f.analysis, analysis={k: v for k, v in f.details.items() if v},
+        generated_sql=clip(f.generated_sql, 2000), gold_sql=[clip(g, 2000) for g in f.gold_sql[:2]],
+        error=clip(stored.error if stored else None, 500),
+        failure_category=f.analysis, analysis=analysis,
         generated_result=sample(stored.result) if stored else None,
         gold_result=sample(cp.gold_result(f.gold_sql[0])) if f.gold_sql else None,
-        relevant_metadata=relevant_metadata(space, [*f.gold_sql, f.generated_sql or ""]),
+        relevant_metadata=[m.model_copy(update={"text": clip(m.text, 300)}) for m in meta[:MAX_METADATA]],
     )
 
 
@@ -382,7 +473,7 @@ def run_info(cp: Copilot, run_id: str) -> RunInfo:
 
 class ReportView(BaseModel):
     markdown: str
-    runs: list[RunInfo]
+    run_ids: list[str] = Field(default_factory=list, description="the runs reported (the latest 20 unless asked for others)")
     optimizations: list[str] = Field(default_factory=list, description="ids of `chaos-llama optimize` runs in this workspace, newest first")
 
 
@@ -390,14 +481,21 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{x:.0%}"
 
 
+MAX_REPORTED_RUNS = 20
+
+
 def report_view(cp: Copilot, run_ids: list[str] | None, optimization: str | None) -> ReportView:
     """A Markdown report of this session's runs (scores, paired changes, history), or of an optimization."""
     known = cp.optimizations()
     if optimization is not None:
-        return ReportView(markdown=render_markdown(cp.optimization(optimization)), runs=[], optimizations=known)
-    infos = [run_info(cp, r) for r in run_ids] if run_ids else [run_info(cp, r.run_id) for r in cp.lineage_runs()]
-    lines = ["# Chaos Llama optimization report", "", f"Space lineage `{cp.space_key}`, head revision {cp.head().revision}.", "",
-             "| run | split | revision | right | wrong | refused | accuracy |", "|---|---|---|---|---|---|---|"]
+        return ReportView(markdown=clip(render_markdown(cp.optimization(optimization)), 20_000), optimizations=known[:20])
+    runs = [r.run_id for r in cp.lineage_runs()]
+    wanted = run_ids[:MAX_REPORTED_RUNS] if run_ids else runs[-MAX_REPORTED_RUNS:]
+    infos = [run_info(cp, r) for r in wanted]
+    lines = ["# Chaos Llama optimization report", "", f"Space lineage `{cp.space_key}`, head revision {cp.head().revision}.", ""]
+    if not run_ids and len(runs) > MAX_REPORTED_RUNS:
+        lines += [f"The latest {MAX_REPORTED_RUNS} of {len(runs)} runs (name others with run_ids).", ""]
+    lines += ["| run | split | revision | right | wrong | refused | accuracy |", "|---|---|---|---|---|---|---|"]
     for i in infos:
         o = i.overall
         lines.append(f"| {i.run_id} | {i.split or 'all'} | {i.revision if i.revision is not None else '-'} | "
@@ -415,13 +513,68 @@ def report_view(cp: Copilot, run_ids: list[str] | None, optimization: str | None
         prev[i.split] = i
     if flips:
         lines += ["", "## Paired changes", "", *flips]
-    lines += ["", "## Space history", ""] + [f"- r{v.revision} ({v.kind}) {clip(v.message or '', 300)}" for v in cp.history()]
+    history = cp.history()
+    lines += ["", "## Space history", ""] + [f"- r{v.revision} ({v.kind}) {clip(v.message or '', 200)}" for v in history[-30:]]
     if known:
-        lines += ["", "## Optimizations in this workspace", "", *(f"- `{o}` (report: optimization={o!r})" for o in known)]
-    return ReportView(markdown="\n".join(lines) + "\n", runs=infos, optimizations=known)
+        lines += ["", "## Optimizations in this workspace", "", *(f"- `{o}` (report: optimization={o!r})" for o in known[:10])]
+    return ReportView(markdown="\n".join(lines) + "\n", run_ids=[i.run_id for i in infos], optimizations=known[:20])
+
+
+# ---------------------------------------------------------------- instruments
+class ComparisonView(Comparison):
+    a: str
+    b: str
+    split: str
+
+
+def compare_view(cp: Copilot, a: str, b: str) -> ComparisonView:
+    paired = cp.compare_runs(a, b)
+    run_a = cp.lineage_run(a, splits=(TRAIN, VAL))
+    cmp = comparison(paired, a, run_a.revision, with_ids=run_a.split == TRAIN)
+    return ComparisonView(**cmp.model_dump(), a=a, b=b, split=run_a.split or "")
+
+
+class SchemaView(BaseModel):
+    tables: list[Any]
+    note: str = ("types as the data holds them; with `table`: per column the distinct count, nulls and most frequent values. "
+                 "Costs SQL executions.")
+
+
+def schema_view(cp: Copilot, table: str | None) -> SchemaView:
+    return SchemaView(tables=cp.schema(table))
+
+
+def ask_view(result: Any) -> Any:
+    trace = _bounded(result.trace)
+    return result.model_copy(update={"sql": clip(result.sql, 3000), "reason": clip(result.reason, 1000),
+                                     "error": clip(result.error, 1000), "trace": trace})
+
+
+JUDGE_RULES = """# How answers are judged
+
+Every answer gets exactly one outcome:
+- right: the generated SQL's result matches a gold query's result (the primary judge, `execution`,
+  says so), or the case expects a refusal and no SQL came back;
+- wrong: SQL whose result does not match (a confident wrong answer), or any SQL where a refusal was expected;
+- refused: no SQL (NO_SQL, a clarification, a text answer) where an answer was expected;
+- error: the backend failed or timed out, or the primary judge gave no verdict;
+- gold_error: no gold query of the case runs; never counted against the space.
+Accuracy, the wrong-answer rate and the refusal rate are shares of the scored answers (all but gold
+errors). A refusal costs 0, a wrong answer costs what a right answer earns.
+
+`execution` compares result sets:
+- row order matters only if the question asks for an order (top/rank/sorted) and the gold orders;
+- column names do not matter; extra columns in the answer are allowed when the gold's columns are all present;
+- numbers are equal within a relative 1e-6, or at the precision of the less precise side when a query
+  rounds that column explicitly (ROUND, a DECIMAL cast); the verdict shows the tolerance used;
+- dates and timestamps compare by value; NULL equals NULL; text compares exactly (case included);
+- any one of a case's gold queries (alternatives) may match.
+`failure_analysis` names why an answer failed (MISSING_JOIN, WRONG_TABLE, MISSING_OR_INCORRECT_FILTER,
+WRONG_AGGREGATION, WRONG_ORDERING_OR_LIMIT, NO_SQL, ...) from the SQL's structure and the results.
+"""
 
 
 __all__ = [
-    "ApplyResult", "Comparison", "DiffView", "EvalRunView", "EvalSetInfo", "FailureDetail", "FailuresView", "FinalTestView",
+    "ApplyResult", "Comparison", "ComparisonView", "DiffView", "JUDGE_RULES", "SchemaView", "EvalRunView", "EvalSetInfo", "FailureDetail", "FailuresView", "FinalTestView",
     "HistoryView", "ReportView", "RunInfo", "SpaceView", "TEST", "VersionInfo", "clip",
 ]

@@ -278,3 +278,30 @@ async def test_column_edits_work_on_any_real_column_and_previews_belong_to_their
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+async def test_tool_definitions_and_default_results_fit_an_assistants_context(workspace):
+    """Every tool definition re-enters the context on every turn: tools/list stays under 16 KB. A tool's
+    default result stays under 10,000 characters (pages and cursors carry the rest); the text is one
+    compact copy of the structured content."""
+    async with Client(make_app(workspace)) as c:
+        tools = (await c.list_tools()).tools
+        listed = json.dumps([t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools], separators=(",", ":"))
+        assert len(listed) <= 16 * 1024 and all(t.output_schema is None for t in tools)
+        train = (await c.call_tool("eval_run", {"split": "train"})).structured_content["run_id"]
+        for name, args in (("space_get", {}), ("evalset_info", {}), ("eval_run", {"split": "train"}), ("eval_run", {"split": "val"}),
+                           ("eval_failures", {"run_id": train}), ("data_schema", {}), ("report", {}), ("space_history", {}),
+                           ("judge_pending", {"run_id": train}), ("budget_status", {})):
+            r = await c.call_tool(name, args)
+            text = r.content[0].text
+            assert not r.is_error and len(text) <= 10_000, (name, len(text))
+            assert json.loads(text) == r.structured_content  # one compact copy, no indentation
+        # a page and its cursor give the rest, never more than asked
+        info = (await c.call_tool("evalset_info", {"limit": 10})).structured_content
+        seen = [q["id"] for q in info["train_questions"]]
+        while info["next_cursor"]:
+            info = (await c.call_tool("evalset_info", {"limit": 10, "cursor": info["next_cursor"]})).structured_content
+            seen += [q["id"] for q in info["train_questions"]]
+        assert len(seen) == len(set(seen)) == info["splits"]["train"]
+        space = (await c.call_tool("space_get", {"section": "tables"})).structured_content
+        assert space["section"] == "tables" and "identifier" in space["yaml"]

@@ -22,7 +22,11 @@ async def test_scripted_session_improves_val_then_scores_test_once(tmp_path):
         await tool("space_get")
         base_val = await tool("eval_run", split="val")
         train = await tool("eval_run", split="train")
-        failures = (await tool("eval_failures", run_id=train["run_id"], limit=100))["failures"]
+        page = await tool("eval_failures", run_id=train["run_id"], limit=10)
+        failures = page["failures"]
+        while page["next_cursor"]:
+            page = await tool("eval_failures", run_id=train["run_id"], limit=10, cursor=page["next_cursor"])
+            failures += page["failures"]
         assert failures, "the sparse space should fail some train questions"
         edits = [{"op": "add_example_sql", "question": f["question"], "sql": f["gold_sql"][0]} for f in failures]
         proposal = await tool("space_propose", changes=edits, message="teach the recurring business questions")

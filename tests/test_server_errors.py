@@ -26,7 +26,7 @@ CASES = [
     ("space_propose", {"changes": [{"op": "add_join_spec", "left": "a", "right": "b", "condition": "a.x = b.x", "relationship": "MANY"}]},
      "changes[0].relationship", ['"MANY"', "'MANY_TO_ONE'"]),
     ("space_propose", {"changes": "add an instruction"}, "changes", ['"add an instruction"', "a list of objects whose 'op'"]),
-    ("eval_failures", {"run_id": "r", "limit": 1000}, "limit", ["got 1000", "<= 100"]),
+    ("eval_failures", {"run_id": "r", "limit": 1000}, "limit", ["got 1000", "<= 50"]),
     ("eval_failures", {"limit": 3}, "run_id", ["is required", "a train run id"]),
     ("judge_run", {"run_id": "r", "judges": "execution"}, "judges", ['"execution"', "a list of strings"]),
     ("space_get", {"full": "yes please"}, "full", ['"yes please"', "true or false"]),

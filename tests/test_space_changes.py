@@ -17,6 +17,7 @@ from chaos_llama.tools.space.changes import (
     AddColumnSynonyms,
     AddExampleSql,
     AddJoinSpec,
+    AddSampleQuestion,
     AddSnippet,
     AddSqlFunction,
     AddTextInstruction,
@@ -27,15 +28,22 @@ from chaos_llama.tools.space.changes import (
     RemoveColumnSynonyms,
     RemoveExampleSql,
     RemoveJoinSpec,
+    RemoveSampleQuestion,
     RemoveSnippet,
     RemoveSqlFunction,
     RemoveTextInstruction,
     SetColumnDescription,
     SetColumnEntityMatching,
     SetColumnExclude,
+    SetColumnSynonyms,
     SetTableDescription,
     SetTextInstruction,
+    UpdateBenchmarkQuestion,
     UpdateExampleSql,
+    UpdateJoinSpec,
+    UpdateSampleQuestion,
+    UpdateSnippet,
+    UpdateSqlFunction,
     apply_changes,
     diff_spaces,
     parse_edit,
@@ -56,6 +64,7 @@ JOIN_ID = INS["join_specs"][0]["id"]
 FILTER_ID = INS["sql_snippets"]["filters"][0]["id"]
 MEASURE_ID = INS["sql_snippets"]["measures"][1]["id"]
 BENCH_ID = RETAIL_DOC["benchmarks"]["questions"][1]["id"]
+SAMPLE_ID = (RETAIL_DOC.get("config") or {}).get("sample_questions", [{}])[0].get("id")
 
 
 def retail() -> Space:
@@ -161,7 +170,31 @@ CASES: list[tuple[str, Callable[[], Space], object, Callable[[dict], bool]]] = [
      lambda d: d["benchmarks"]["questions"][0]["question"] == ["Headcount?"]),
     ("remove benchmark question", retail, RemoveBenchmarkQuestion(id=BENCH_ID),
      lambda d: by_id(d["benchmarks"]["questions"], BENCH_ID) is None),
+    ("update benchmark question", retail, UpdateBenchmarkQuestion(id=BENCH_ID, question="Stores in EMEA?", sql="SELECT 2"),
+     lambda d: by_id(d["benchmarks"]["questions"], BENCH_ID)["question"] == ["Stores in EMEA?"]
+     and by_id(d["benchmarks"]["questions"], BENCH_ID)["answer"] == [{"format": "SQL", "content": ["SELECT 2"]}]),
+    ("set column synonyms", retail, SetColumnSynonyms(table="customers", column="loyalty_tier", synonyms=["tier", "level", "tier"]),
+     lambda d: col(d, "customers", "loyalty_tier")["synonyms"] == ["tier", "level"]),
+    ("set no column synonyms", retail, SetColumnSynonyms(table="customers", column="loyalty_tier", synonyms=[]),
+     lambda d: "synonyms" not in col(d, "customers", "loyalty_tier")),
+    ("update SQL function", retail, UpdateSqlFunction(ref="main.retail.fiscal_quarter", description="The fiscal quarter of a date."),
+     lambda d: d["instructions"]["sql_functions"][0]["description"] == "The fiscal quarter of a date."),
+    ("update join spec", retail, UpdateJoinSpec(id=JOIN_ID, relationship="ONE_TO_ONE", comment="One per order."),
+     lambda d: by_id(d["instructions"]["join_specs"], JOIN_ID)["sql"][-1] == "--rt=FROM_RELATIONSHIP_TYPE_ONE_TO_ONE--"
+     and by_id(d["instructions"]["join_specs"], JOIN_ID)["comment"] == ["One per order."]),
+    ("update snippet", retail, UpdateSnippet(id=MEASURE_ID, synonyms=["takings"], instruction="Completed orders only."),
+     lambda d: by_id(d["instructions"]["sql_snippets"]["measures"], MEASURE_ID)["synonyms"] == ["takings"]
+     and by_id(d["instructions"]["sql_snippets"]["measures"], MEASURE_ID)["instruction"] == ["Completed orders only."]),
+    ("add sample question", hr, AddSampleQuestion(question="Who joined last month?"),
+     lambda d: ["Who joined last month?"] in [q["question"] for q in d["config"]["sample_questions"]]),
 ]
+if SAMPLE_ID:
+    CASES += [
+        ("update sample question", retail, UpdateSampleQuestion(id=SAMPLE_ID, question="Revenue by store?"),
+         lambda d: by_id(d["config"]["sample_questions"], SAMPLE_ID)["question"] == ["Revenue by store?"]),
+        ("remove sample question", retail, RemoveSampleQuestion(id=SAMPLE_ID),
+         lambda d: by_id(d["config"]["sample_questions"], SAMPLE_ID) is None),
+    ]
 
 
 def test_every_edit_type_is_covered():
@@ -187,8 +220,8 @@ def test_apply_then_revert_is_exact(title, make, edit, check):
 def test_many_edits_on_the_same_items_revert_exactly():
     space = retail()
     # every retail edit in sequence, except those whose target an earlier edit already removed
-    changes = [case[2] for case in CASES if case[1] is retail and not isinstance(case[2], UpdateExampleSql)
-               and case[0] not in ("remove SQL function by id", "set the only text instruction")]
+    changes = [case[2] for case in CASES if case[1] is retail and not case[2].op.startswith("update_")
+               and case[0] not in ("remove SQL function by id", "set the only text instruction", "set no column synonyms")]
     changes.append(RemoveSqlFunction(ref="main.retail.net_amount"))
     new, journal = apply_changes(space, ChangeSet(changes=changes, message="all at once"))
     assert len({e.edit for e in journal.entries}) == len(changes)
@@ -232,7 +265,7 @@ def test_edits_are_frozen():
     with pytest.raises(Exception):
         edit.exclude = False  # type: ignore[misc]
     assert edit.describe() == "set_column_exclude table='orders', column='status', exclude=True"
-    assert all(op for op in OPS) and len(set(OPS)) == len(OPS) == 20
+    assert all(op for op in OPS) and len(set(OPS)) == len(OPS) == 28
 
 
 # --------------------------------------------------------------------------- bad edits

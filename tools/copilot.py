@@ -37,6 +37,7 @@ from .chat import Chat
 from .errors import ApplyConflict, BudgetExceeded, ChaosLlamaError, InvalidConfig, InvalidInput, did_you_mean
 from .evalset import EvalCase, EvalSet, assign_splits, load_evalset, select_cases
 from .failures import Failure, extract_failures
+from .families import Leakage, leakage
 from .judges import JUDGES
 from .judges.llm import judge_runtime
 from .judges.llm_assist import PendingView, SamplingRequest, Submission, SubmitResult, pending, record_sampled, sampling_request, submit
@@ -145,6 +146,37 @@ class FinalTest(BaseModel):
     result: RunResult
 
 
+class ColumnInfo(BaseModel):
+    name: str
+    type: str
+    distinct: int | None = None  # with a table's detail
+    nulls: int | None = None
+    top_values: list[str] | None = Field(None, description="most frequent values (at most 8), with a table's detail")
+
+
+class TableInfo(BaseModel):
+    identifier: str
+    rows: int | None = None
+    columns: list[ColumnInfo]
+
+
+class AskResult(BaseModel):
+    """One question answered against one version, with how the backend got there."""
+
+    revision: int
+    version_id: str
+    question: str
+    status: str
+    sql: str | None = None
+    reason: str | None = None
+    error: str | None = None
+    columns: list[str] = Field(default_factory=list)
+    rows: list[list[Any]] = Field(default_factory=list, description="the result's first rows")
+    row_count: int | None = None
+    trace: dict[str, Any] = Field(default_factory=dict, description="the backend's grounding trace: what matched, what was "
+                                                                    "rejected and why (the offline engine; Genie gives its description)")
+
+
 # ---------------------------------------------------------------- the copilot
 class Copilot:
     """One project's optimization session. Construction is cheap; everything loads on first use."""
@@ -155,6 +187,7 @@ class Copilot:
         self.ledger: Ledger = ledger or NoBudget()
         self._backend = backend
         self._evalset: EvalSet | None = None
+        self._leakage: Leakage | None = None
         self._store: Store | None = None
         self._space_key: str | None = None
         self._lock = threading.RLock()
@@ -189,6 +222,12 @@ class Copilot:
                 raise InvalidConfig("no eval set configured (config 'evalset')", field="evalset")
             self._evalset = assign_splits(evalset, seed=self.settings.split_seed)
         return self._evalset
+
+    def leakage(self) -> Leakage:
+        """Families and near-duplicate questions spanning splits (inferred once per session)."""
+        if self._leakage is None:
+            self._leakage = leakage(self.evalset.cases)
+        return self._leakage
 
     def test_cases(self) -> list[EvalCase]:
         return self.evalset.split(TEST)
@@ -629,6 +668,55 @@ class Copilot:
         gold = self.store.get_cached_gold(gold_cache_key(self.backend.data_identity(), sql))
         return gold.result if gold is not None else None
 
+    # ------------------------------------------------------------ the data and one question
+    def schema(self, table: str | None = None, version: int | str | None = None) -> list[TableInfo]:
+        """The space's tables as the data holds them: columns and types, row counts; with `table`, that
+        table's distinct counts, nulls and most frequent values per column. Spends SQL executions."""
+        space = self.space_at(self.resolve_version(version))
+        tables = [t.identifier for t in space.serialized.tables]
+        if table is not None:
+            picked = [t for t in tables if table.lower() in (t.lower(), t.split(".")[-1].lower())]
+            if not picked:
+                raise InvalidInput(f"no table {_quote(table)} in the space.{did_you_mean(table, tables)}", field="table")
+            tables = picked
+        self.ledger.reserve("sql_executions", len(tables), note="schema")
+        out = []
+        for ident in tables:
+            head = self.backend.execute(f"SELECT COUNT(*) AS n FROM {ident}", space=space)
+            types = self.backend.execute(f"SELECT * FROM {ident} LIMIT 0", space=space).schema
+            columns = [ColumnInfo(name=f.name, type=str(f.type)) for f in types]
+            if table is not None:
+                self.ledger.reserve("sql_executions", 2 * len(columns), note=f"schema {ident}")
+                for col in columns:
+                    q = '`' + col.name.replace('`', '``') + '`'
+                    stats = self.backend.execute(f"SELECT COUNT(DISTINCT {q}) AS d, COUNT(*) - COUNT({q}) AS n FROM {ident}",
+                                                 space=space).to_pylist()[0]
+                    top = self.backend.execute(f"SELECT CAST({q} AS STRING) AS v, COUNT(*) AS c FROM {ident} WHERE {q} IS NOT NULL "
+                                               f"GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 8", space=space).to_pylist()
+                    col.distinct, col.nulls, col.top_values = stats["d"], stats["n"], [str(r["v"])[:80] for r in top]
+            out.append(TableInfo(identifier=ident, rows=head.to_pylist()[0]["n"], columns=columns))
+        return out
+
+    async def ask(self, question: str, version: int | str | None = None) -> AskResult:
+        """Answer one question against a version (default: the head): the SQL, its first rows and the
+        backend's trace. Charged as one backend question and one SQL execution; nothing is recorded
+        as a run."""
+        if not question.strip():
+            raise InvalidInput("question is empty", field="question")
+        revision = self.resolve_version(version)
+        space = self.space_at(revision)
+        self._reserve_all({"backend_questions": 1, "sql_executions": 1}, note="ask")
+        if self.backend.remote:
+            await asyncio.to_thread(self.backend.deploy, space)
+        answer = await self.backend.ask(space, question)
+        table = answer.result
+        rows = table.slice(0, 10).to_pylist() if table is not None else []
+        cols = list(table.column_names) if table is not None else []
+        return AskResult(revision=revision.revision, version_id=revision.version_id, question=question, status=answer.status,
+                         sql=answer.sql, reason=answer.reason, error=answer.error, columns=cols,
+                         rows=[[_jsonable(r.get(c)) for c in cols] for r in rows], row_count=answer.row_count,
+                         trace={k: v for k, v in answer.details.items() if k not in ("usage",)})
+
     # ------------------------------------------------------------ LLM judges and human labels (train questions only)
     def _judging(self):
         if self._judge_chat is None and self.settings.judge_model:
@@ -676,6 +764,12 @@ def _quote(value: Any, limit: int = 80) -> str:
     return r if len(r) <= limit else r[: limit - 1] + f"…' ({len(str(value))} characters)"
 
 
+def _jsonable(v: Any) -> Any:
+    if v is None or isinstance(v, (bool, int, float)):
+        return v
+    return str(v)[:200]
+
+
 def _document(space: Space) -> dict[str, Any]:
     return {"envelope": space.model_dump(mode="json", exclude={"serialized"}, exclude_none=True),
             "serialized_space": space.to_serialized()}
@@ -703,4 +797,4 @@ def settings_for_example(name: str = "retail", which: str = "sparse", **kw: Any)
     return CopilotSettings(space=root / f"space_{which}.yaml", evalset=root / "evalset.yaml", data=[root / "data"], **kw)
 
 
-__all__ = ["Copilot", "CopilotSettings", "EvalRuns", "FinalTest", "Ledger", "NoBudget", "Preview", "Problem", "settings_for_example"]
+__all__ = ["AskResult", "ColumnInfo", "Copilot", "CopilotSettings", "EvalRuns", "FinalTest", "TableInfo", "Ledger", "NoBudget", "Preview", "Problem", "settings_for_example"]

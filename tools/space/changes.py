@@ -197,6 +197,18 @@ class RemoveColumnSynonyms(_ColumnEdit):
         ctx.put((*col, "synonyms"), [s for s in current if s.lower() not in drop])
 
 
+class SetColumnSynonyms(_ColumnEdit):
+    """Replace a column's synonyms (an empty list removes them)."""
+
+    op: Literal["set_column_synonyms"] = "set_column_synonyms"
+    synonyms: list[str]
+
+    def apply(self, ctx: _Context) -> None:
+        col = self._column(ctx)
+        unique = list(dict.fromkeys(s for s in self.synonyms if s.strip()))
+        ctx.put_or_drop((*col, "synonyms"), unique or None)
+
+
 class SetColumnExclude(_ColumnEdit):
     """Hide (or show) a column from Genie."""
 
@@ -294,6 +306,23 @@ class AddSqlFunction(_Edit):
         ctx.add(path, item, id_=self.id)
 
 
+class UpdateSqlFunction(_Edit):
+    """Change a SQL function's description (found by id or identifier; an empty description removes it)."""
+
+    op: Literal["update_sql_function"] = "update_sql_function"
+    ref: str
+    description: str
+
+    def apply(self, ctx: _Context) -> None:
+        path = ("instructions", "sql_functions")
+        for i, f in enumerate(ctx.list(path)):
+            if self.ref in (f.get("id"), ) or str(f.get("identifier", "")).lower() == self.ref.lower():
+                ctx.put_or_drop((*path, i, "description"), self.description or None)
+                return
+        names = [str(f.get(k)) for f in ctx.list(path) for k in ("identifier", "id") if f.get(k)]
+        ctx.fail("ref", f"no SQL function with id or identifier {self.ref!r}.{_suggest(self.ref, names)}")
+
+
 class RemoveSqlFunction(_Edit):
     """Remove a SQL function by id or identifier."""
 
@@ -345,6 +374,36 @@ class AddJoinSpec(_Edit):
         ctx.add(("instructions", "join_specs"), item, id_=self.id)
 
 
+class UpdateJoinSpec(_Edit):
+    """Change the given fields of a join spec (condition, relationship, comment, instruction); an empty
+    comment or instruction removes it."""
+
+    op: Literal["update_join_spec"] = "update_join_spec"
+    id: str
+    condition: str | None = None
+    relationship: Literal["MANY_TO_ONE", "ONE_TO_MANY", "ONE_TO_ONE", "MANY_TO_MANY"] | None = None
+    comment: str | None = None
+    instruction: str | None = None
+
+    def apply(self, ctx: _Context) -> None:
+        path = ("instructions", "join_specs")
+        i = ctx.find_id(path, self.id, "id")
+        if all(v is None for v in (self.condition, self.relationship, self.comment, self.instruction)):
+            ctx.fail("op", "nothing to update; give condition, relationship, comment or instruction")
+        if self.condition is not None or self.relationship is not None:
+            old = [str(x) for x in ctx.get((*path, i, "sql")) or []]
+            tags = [x for x in old if x.strip().startswith("--rt=")]
+            cond = [x for x in old if not x.strip().startswith("--rt=")]
+            new_cond = [self.condition] if self.condition is not None else cond
+            new_tags = [f"--rt=FROM_RELATIONSHIP_TYPE_{self.relationship}--"] if self.relationship else tags
+            ctx.put((*path, i, "sql"), new_cond + new_tags)
+        if self.comment is not None:
+            ctx.put_or_drop((*path, i, "comment"), segments(self.comment) or None)
+        if self.instruction is not None:
+            ctx.put_or_drop((*path, i, "instruction"), segments(self.instruction) or None)
+        ctx.check(check_join_spec(JoinSpec.model_validate(ctx.get((*path, i))), "$"), {"$.sql": "condition"})
+
+
 class RemoveJoinSpec(_Edit):
     op: Literal["remove_join_spec"] = "remove_join_spec"
     id: str
@@ -385,6 +444,45 @@ class AddSnippet(_Edit):
         ctx.add(("instructions", "sql_snippets", kind), item, id_=self.id)
 
 
+class UpdateSnippet(_Edit):
+    """Change the given fields of a snippet (found by id in any kind); an empty synonyms list, instruction
+    or comment removes it."""
+
+    op: Literal["update_snippet"] = "update_snippet"
+    id: str
+    sql: str | None = None
+    display_name: str | None = None
+    alias: str | None = None
+    synonyms: list[str] | None = None
+    instruction: str | None = None
+    comment: str | None = None
+
+    def apply(self, ctx: _Context) -> None:
+        kinds = list(_KIND_KEY.values())
+        found = next(((k, i) for k in kinds for i, sn in enumerate(ctx.list(("instructions", "sql_snippets", k)))
+                      if sn.get("id") == self.id), None)
+        if found is None:
+            ids = [sn.get("id") for k in kinds for sn in ctx.list(("instructions", "sql_snippets", k)) if sn.get("id")]
+            ctx.fail("id", f"no snippet with id {self.id!r}.{_suggest(self.id, ids)}")
+        kind, i = found
+        path = ("instructions", "sql_snippets", kind, i)
+        fields = (self.sql, self.display_name, self.alias, self.synonyms, self.instruction, self.comment)
+        if all(v is None for v in fields):
+            ctx.fail("op", "nothing to update; give sql, display_name, alias, synonyms, instruction or comment")
+        if self.sql is not None:
+            ctx.put((*path, "sql"), segments(self.sql))
+        for name in ("display_name", "alias"):
+            if getattr(self, name) is not None:
+                ctx.put_or_drop((*path, name), getattr(self, name) or None)
+        if self.synonyms is not None:
+            ctx.put_or_drop((*path, "synonyms"), list(dict.fromkeys(self.synonyms)) or None)
+        for name in ("instruction", "comment"):
+            if getattr(self, name) is not None:
+                ctx.put_or_drop((*path, name), segments(getattr(self, name)) or None)
+        ctx.check(check_snippet(Snippet.model_validate(ctx.get(path)), kind, "$"),
+                  {"$.sql": "sql", "$.display_name": "display_name", "$.alias": "alias"})
+
+
 class RemoveSnippet(_Edit):
     """Remove a snippet by id (searched in all kinds unless `kind` is given)."""
 
@@ -422,6 +520,64 @@ class AddBenchmarkQuestion(_Edit):
         ctx.add(("benchmarks", "questions"), item, id_=self.id, also_taken=taken)
 
 
+class UpdateBenchmarkQuestion(_Edit):
+    """Change a benchmark question's text and/or its SQL answer."""
+
+    op: Literal["update_benchmark_question"] = "update_benchmark_question"
+    id: str
+    question: str | None = None
+    sql: str | None = None
+
+    def apply(self, ctx: _Context) -> None:
+        path = ("benchmarks", "questions")
+        i = ctx.find_id(path, self.id, "id")
+        if self.question is None and self.sql is None:
+            ctx.fail("op", "nothing to update; give question or sql")
+        if self.question is not None:
+            if not self.question.strip():
+                ctx.fail("question", "question is empty")
+            ctx.put((*path, i, "question"), [self.question])
+        if self.sql is not None:
+            err = parse_error(self.sql)
+            if err:
+                ctx.fail("sql", f"SQL {quote(self.sql)} {err}")
+            ctx.put((*path, i, "answer"), [{"format": "SQL", "content": segments(self.sql)}])
+
+
+class AddSampleQuestion(_Edit):
+    """Add a sample question (shown to users of the space)."""
+
+    op: Literal["add_sample_question"] = "add_sample_question"
+    question: str
+    id: str | None = None
+
+    def apply(self, ctx: _Context) -> None:
+        if not self.question.strip():
+            ctx.fail("question", "question is empty")
+        taken = {q.get("id") for q in ctx.list(("benchmarks", "questions"))}
+        ctx.add(("config", "sample_questions"), {"question": [self.question]}, id_=self.id, also_taken=taken)
+
+
+class UpdateSampleQuestion(_Edit):
+    op: Literal["update_sample_question"] = "update_sample_question"
+    id: str
+    question: str
+
+    def apply(self, ctx: _Context) -> None:
+        i = ctx.find_id(("config", "sample_questions"), self.id, "id")
+        if not self.question.strip():
+            ctx.fail("question", "question is empty")
+        ctx.put(("config", "sample_questions", i, "question"), [self.question])
+
+
+class RemoveSampleQuestion(_Edit):
+    op: Literal["remove_sample_question"] = "remove_sample_question"
+    id: str
+
+    def apply(self, ctx: _Context) -> None:
+        ctx.remove(("config", "sample_questions"), self.id)
+
+
 class RemoveBenchmarkQuestion(_Edit):
     op: Literal["remove_benchmark_question"] = "remove_benchmark_question"
     id: str
@@ -432,28 +588,53 @@ class RemoveBenchmarkQuestion(_Edit):
 
 EDIT_TYPES: tuple[type[_Edit], ...] = (
     SetTextInstruction, AddTextInstruction, RemoveTextInstruction,
-    SetTableDescription, SetColumnDescription, AddColumnSynonyms, RemoveColumnSynonyms,
+    SetTableDescription, SetColumnDescription, AddColumnSynonyms, RemoveColumnSynonyms, SetColumnSynonyms,
     SetColumnExclude, SetColumnEntityMatching,
     AddExampleSql, UpdateExampleSql, RemoveExampleSql,
-    AddSqlFunction, RemoveSqlFunction,
-    AddJoinSpec, RemoveJoinSpec,
-    AddSnippet, RemoveSnippet,
-    AddBenchmarkQuestion, RemoveBenchmarkQuestion,
+    AddSqlFunction, UpdateSqlFunction, RemoveSqlFunction,
+    AddJoinSpec, UpdateJoinSpec, RemoveJoinSpec,
+    AddSnippet, UpdateSnippet, RemoveSnippet,
+    AddBenchmarkQuestion, UpdateBenchmarkQuestion, RemoveBenchmarkQuestion,
+    AddSampleQuestion, UpdateSampleQuestion, RemoveSampleQuestion,
 )  # fmt: skip
 
 Edit = Annotated[
     SetTextInstruction | AddTextInstruction | RemoveTextInstruction
-    | SetTableDescription | SetColumnDescription | AddColumnSynonyms | RemoveColumnSynonyms
+    | SetTableDescription | SetColumnDescription | AddColumnSynonyms | RemoveColumnSynonyms | SetColumnSynonyms
     | SetColumnExclude | SetColumnEntityMatching
     | AddExampleSql | UpdateExampleSql | RemoveExampleSql
-    | AddSqlFunction | RemoveSqlFunction
-    | AddJoinSpec | RemoveJoinSpec
-    | AddSnippet | RemoveSnippet
-    | AddBenchmarkQuestion | RemoveBenchmarkQuestion,
+    | AddSqlFunction | UpdateSqlFunction | RemoveSqlFunction
+    | AddJoinSpec | UpdateJoinSpec | RemoveJoinSpec
+    | AddSnippet | UpdateSnippet | RemoveSnippet
+    | AddBenchmarkQuestion | UpdateBenchmarkQuestion | RemoveBenchmarkQuestion
+    | AddSampleQuestion | UpdateSampleQuestion | RemoveSampleQuestion,
     Field(discriminator="op"),
 ]
 _EDIT_ADAPTER: TypeAdapter[Any] = TypeAdapter(Edit)
 OPS: tuple[str, ...] = tuple(t.model_fields["op"].default for t in EDIT_TYPES)
+
+
+def edit_reference() -> str:
+    """One line per edit op with its fields (`name?` optional; `a|b` the allowed values): what an
+    assistant needs to write a change set, far shorter than the JSON schema."""
+    lines = []
+    for t in EDIT_TYPES:
+        fields = []
+        for name, f in t.model_fields.items():
+            if name == "op":
+                continue
+            ann = f.annotation
+            args = [a for a in getattr(ann, "__args__", ()) if a is not type(None)]
+            lits = [v for a in args for v in getattr(a, "__args__", ()) if isinstance(v, str)] or \
+                [v for v in getattr(ann, "__args__", ()) if isinstance(v, str)]
+            shown = name + ("" if f.is_required() else "?")
+            if lits:
+                shown += "=" + "|".join(lits)
+            elif "list" in str(ann):
+                shown += "[]"
+            fields.append(shown)
+        lines.append(f"{t.model_fields['op'].default}({', '.join(fields)})")
+    return "\n".join(lines)
 
 
 def parse_edit(data: dict[str, Any] | str) -> _Edit:
@@ -773,8 +954,11 @@ __all__ = [
     "SetTableDescription",
     "SetTextInstruction",
     "UpdateExampleSql",
+    "SetColumnSynonyms", "UpdateSqlFunction", "UpdateJoinSpec", "UpdateSnippet", "UpdateBenchmarkQuestion",
+    "AddSampleQuestion", "UpdateSampleQuestion", "RemoveSampleQuestion",
     "apply_changes",
     "diff_spaces",
+    "edit_reference",
     "parse_edit",
     "revert",
     "segments",
