@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 import threading
 import time
-import secrets
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path

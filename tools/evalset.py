@@ -48,10 +48,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import yaml
 from pydantic import BaseModel, Field, model_validator
 
 from .errors import InvalidConfig, InvalidEvalSet, did_you_mean
 from .families import Moved, grouped_splits, infer_families, unit
+from .space.model import text
 
 if TYPE_CHECKING:  # the space model is only needed to import benchmarks
     from .space.model import Space
@@ -324,8 +326,6 @@ def _check_duplicates(cases: list[tuple[EvalCase, int | None]], problems: _Probl
 
 
 def _load_yaml(text: str, source: str, default_name: str) -> EvalSet:
-    import yaml
-
     problems = _Problems(source)
     # compose first: nodes keep start marks, so each problem can name its line
     try:
@@ -505,8 +505,6 @@ def _case_doc(case: EvalCase) -> dict[str, Any]:
 
 
 def _yaml_dumper():
-    import yaml
-
     class Dumper(yaml.SafeDumper):
         pass
 
@@ -521,8 +519,6 @@ def _yaml_dumper():
 
 
 def evalset_to_yaml(evalset: EvalSet) -> str:
-    import yaml
-
     doc: dict[str, Any] = {"name": evalset.name}
     if evalset.description:
         doc["description"] = evalset.description
@@ -575,7 +571,6 @@ def evalset_from_benchmarks(space: Space, *, name: str | None = None) -> EvalSet
 
     Benchmarks without a SQL answer cannot be judged by execution and are skipped.
     """
-    from .space.model import text
 
     bench = space.serialized.benchmarks
     cases: list[EvalCase] = []

@@ -21,6 +21,7 @@ and returns what it wrote with the commands to run next (`doctor`, `eval`, `opti
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -30,12 +31,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import BaseModel, Field
+from sqlglot import exp
 
-from .data.defog import table_metadata
+from .data.defog import load_defog_questions, table_metadata
+from .data.loaders import build_database
+from .data.unity import list_tables, unity_reader, write_samples
 from .errors import DataLoadWarning, InvalidConfig, InvalidInput
 from .evalset import EvalCase, EvalSet, balanced_splits, evalset_to_yaml, load_evalset
+from .project import load_config
+from .space.io import load_space, normalize, save_space
 from .space.model import ColumnConfig, DataSources, Instructions, SerializedSpace, Space, Table, TextInstruction
+from .space.validate import ensure_valid
 
 __all__ = ["InitOptions", "InitResult", "init_project"]
 
@@ -143,7 +151,6 @@ def _read_metadata(path: Path) -> _Metadata:
         raise InvalidInput(f"cannot read metadata file: {e}", source=source) from None
     try:
         if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
 
             doc = yaml.safe_load(text)
         else:
@@ -197,8 +204,6 @@ class _Table:
 
 
 def _inspect(con: Any) -> list[_Table]:
-    from sqlglot import exp
-
     rows = con.sql(
         "SELECT schema_name, table_name, comment FROM duckdb_tables() WHERE NOT internal "
         "AND database_name = current_database() ORDER BY schema_name <> 'main', schema_name, table_name"
@@ -266,7 +271,6 @@ def _words(name: str) -> str:
 def _starter_questions(con: Any, tables: list[_Table], identifiers: list[str]) -> list[EvalCase]:
     """Questions read off the schema, with gold SQL on the space's identifiers: how many rows each
     table has, totals and averages of its measures, breakdowns by its low-cardinality text columns."""
-    from sqlglot import exp
 
     cases: list[EvalCase] = []
 
@@ -302,14 +306,12 @@ def _starter_questions(con: Any, tables: list[_Table], identifiers: list[str]) -
 
 def _import_questions(path: Path, db: str | None, name: str) -> EvalSet:
     """A defog question CSV (it has `query`) or any eval-set file."""
-    from .data.defog import load_defog_questions
 
     if path.suffix.lower() == ".csv":
         header = path.read_text(encoding="utf-8-sig").splitlines()[:1]
         columns = {c.strip().lower() for c in (header[0].split(",") if header else [])}
         if "query" in columns and "gold_sql" not in columns:
             if "db_name" in columns and db is None:
-                import csv
 
                 with path.open(newline="", encoding="utf-8-sig") as f:
                     names = {(r.get("db_name") or "").strip() for r in csv.DictReader(f)}
@@ -370,8 +372,6 @@ def init_project(options: InitOptions) -> InitResult:
     meta = _read_metadata(meta_path) if meta_path else _Metadata()
     space, meta_problems = _build_space(name, source, tables, identifiers, meta, warehouse_id)
     problems += meta_problems
-    from .space.io import load_space, normalize, save_space
-    from .space.validate import ensure_valid
 
     space = normalize(space)  # ids from content, collections sorted: what loading the file gives
     ensure_valid(space)
@@ -396,7 +396,6 @@ def init_project(options: InitOptions) -> InitResult:
 
     project_text = _project_yaml(name, source, data, options)
     project_file.write_text(project_text, encoding="utf-8")
-    from .project import load_config
 
     load_config(project_file, env={})  # the file we wrote is a valid project
     rel_space, rel_evals = _rel(space_file, out), _rel(evalset_file, out)
@@ -424,7 +423,6 @@ def _sibling_metadata(options: InitOptions) -> Path | None:
 def _from_local(options: InitOptions, out: Path, name: str) -> tuple[Any, list[str], str, list[str]]:
     """Open the sources: a dump is loaded once into data/<name>.duckdb (with every source beside
     it); files and folders are used where they are."""
-    from .data.loaders import build_database
 
     for s in options.sources:
         if not s.exists():
@@ -444,8 +442,6 @@ def _from_local(options: InitOptions, out: Path, name: str) -> tuple[Any, list[s
 
 def _from_unity(options: InitOptions, out: Path, name: str) -> tuple[Any, list[_Table], list[str], list[str], str]:
     """Read the schema's tables and comments and sample their rows into data/<schema>/ (Parquet)."""
-    from .data.loaders import build_database
-    from .data.unity import list_tables, unity_reader, write_samples
 
     parts = options.unity_catalog.split(".") if options.unity_catalog else []
     if len(parts) != 2 or not all(parts):

@@ -23,21 +23,20 @@ import datetime as _dt
 import decimal
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import duckdb
 import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.postgres import Postgres
 from sqlglot.errors import SqlglotError
+from sqlglot.optimizer.annotate_types import annotate_types
+from sqlglot.optimizer.qualify import qualify
 
 from .errors import SQLExecutionError, UnsafeSQL, did_you_mean
 from .pg import CANONICAL_UNITS, group_by_dependencies, interval_expr, parse_interval
-
-if TYPE_CHECKING:  # pragma: no cover
-    import duckdb
-
-    from .space.model import Space
+from .space.model import Space
 
 __all__ = ["check_read_only", "to_duckdb", "execute", "table_map_for"]
 
@@ -415,8 +414,6 @@ def _fix_time_format(tree: exp.Expr) -> exp.Expr:
 def _fix_integer_division(tree: exp.Expr, schema: Mapping[str, Mapping[str, str]]) -> exp.Expr:
     """PostgreSQL `int / int` truncates; DuckDB's `/` divides exactly. With column types known,
     divisions of two integers become DuckDB's truncating `//`."""
-    from sqlglot.optimizer.annotate_types import annotate_types
-    from sqlglot.optimizer.qualify import qualify
 
     divs = list(tree.find_all(exp.Div))
     if not divs:
@@ -550,7 +547,6 @@ def execute(
     LIMIT and aggregates keep their meaning). Raises UnsafeSQL for anything but one read-only
     query and SQLExecutionError (with DuckDB's message and the DuckDB SQL) when it fails.
     """
-    import duckdb
 
     check_read_only(sql, dialect=dialect)
     schema = _catalog_schema(con) if dialect.lower() in _POSTGRES_DIALECTS and "/" in sql else None

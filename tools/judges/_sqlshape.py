@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+
+from ..space.model import Space
+
 if TYPE_CHECKING:
     from sqlglot import exp
 
-    from ..space.model import Space
 
 
 class SQLParseError(ValueError):
@@ -16,8 +21,6 @@ class SQLParseError(ValueError):
 
 def parse_one(sql: str, dialect: str = "databricks") -> exp.Expression:
     """Parse exactly one statement; raise SQLParseError with sqlglot's message otherwise."""
-    import sqlglot
-    from sqlglot.errors import ParseError, TokenError
 
     try:
         trees = [t for t in sqlglot.parse(sql, read=dialect) if t is not None]
@@ -42,14 +45,11 @@ def space_schema(space: Space | None) -> dict[str, dict[str, str]]:
 
 
 def cte_names(tree: exp.Expression) -> set[str]:
-    from sqlglot import exp
-
     return {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
 
 
 def real_tables(tree: exp.Expression) -> list[exp.Table]:
     """Table references that are not CTEs or table functions."""
-    from sqlglot import exp
 
     ctes = cte_names(tree)
     out = []

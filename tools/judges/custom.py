@@ -27,8 +27,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from ..errors import InvalidConfig, JudgeError, UnknownJudge, did_you_mean
+from . import JudgeSpec, register_judge
 from .base import Verdict
+from .llm import load_judge_file
 
 _JUDGE_KWARGS = ("generated", "expected", "space")
 
@@ -81,7 +85,6 @@ def load_custom_judge(ref: str, *, name: str | None = None, register: bool = Tru
 
     Returns the JudgeSpec. The judge's name is `name` or the function's name.
     """
-    from . import JudgeSpec, register_judge
 
     module_ref, sep, attr = ref.rpartition(":")
     if not sep or not module_ref or not attr:
@@ -200,9 +203,6 @@ def metric_judge(metric: dict[str, Any], *, source: str | None = None) -> tuple[
 
 def load_metric_file(path: str | Path, *, register: bool = True) -> list:
     """Register every metric of a YAML file by name; returns their JudgeSpecs."""
-    import yaml
-
-    from . import JudgeSpec, register_judge
 
     path = Path(path)
     source = str(path)
@@ -247,7 +247,6 @@ def load_user_judges(metric_files: list[str | Path] | tuple = (), custom: list[s
     names = [spec.name for f in metric_files for spec in load_metric_file(f)]
     names += [load_custom_judge(ref).name for ref in custom]
     if llm_judge_files:
-        from .llm import load_judge_file
 
         names += [spec.name for f in llm_judge_files for spec in load_judge_file(f)]
     return names

@@ -26,6 +26,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlglot import exp
+from sqlglot.errors import OptimizeError
+from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+from sqlglot.optimizer.qualify import qualify
+from sqlglot.optimizer.scope import traverse_scope
+from sqlglot.optimizer.simplify import simplify
+
 from ..evalset import EvalCase
 from ..results import Answer
 from ..space.model import Space
@@ -39,9 +46,6 @@ DESCRIPTION = "Generated SQL is the gold SQL up to aliases, case, predicate/join
 
 def canonical_sql(sql: str, *, dialect: str = "databricks", space: Space | None = None) -> str:
     """The canonical form of `sql` used for comparison (raises SQLParseError)."""
-    from sqlglot.errors import OptimizeError
-    from sqlglot.optimizer.qualify import qualify
-    from sqlglot.optimizer.simplify import simplify
 
     tree = strip_table_qualifiers(parse_one(sql, dialect))
     schema = space_schema(space)
@@ -50,7 +54,6 @@ def canonical_sql(sql: str, *, dialect: str = "databricks", space: Space | None 
                        quote_identifiers=False)
     except OptimizeError:
         # e.g. ambiguous or unknown columns: fall back to identifier normalization only
-        from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
         tree = normalize_identifiers(strip_table_qualifiers(parse_one(sql, dialect)), dialect=dialect)
     _rename_table_aliases(tree)
@@ -65,9 +68,6 @@ def canonical_sql(sql: str, *, dialect: str = "databricks", space: Space | None 
 
 
 def _rename_table_aliases(tree) -> None:
-    from sqlglot import exp
-    from sqlglot.optimizer.scope import traverse_scope
-
     for scope in traverse_scope(tree):
         seen: dict[str, int] = {}
         renames: dict[str, str] = {}
@@ -90,8 +90,6 @@ def _rename_table_aliases(tree) -> None:
 
 
 def _drop_outer_aliases(tree) -> None:
-    from sqlglot import exp
-
     selects = [tree] if isinstance(tree, exp.Select) else []
     if isinstance(tree, exp.SetOperation):
         selects = [s for s in (tree.left, tree.right) if isinstance(s, exp.Select)]
@@ -107,8 +105,6 @@ def _drop_outer_aliases(tree) -> None:
 
 
 def _reorder_inner_joins(tree) -> None:
-    from sqlglot import exp
-
     for sel in list(tree.find_all(exp.Select)):
         joins = sel.args.get("joins") or []
         frm = sel.args.get("from_") or sel.args.get("from")
@@ -133,7 +129,6 @@ def _is_plain_inner(j) -> bool:
     kind = (j.args.get("kind") or "").upper()
     if kind not in ("", "INNER", "CROSS"):
         return False
-    from sqlglot import exp
 
     return not isinstance(j.this, exp.Lateral) and not isinstance(j.this, exp.Unnest)
 
@@ -160,8 +155,6 @@ def _flatten(node, cls) -> list:
 
 
 def _canon_node(node):
-    from sqlglot import exp
-
     if isinstance(node, (exp.And, exp.Or)):
         flat = [p.this if isinstance(p, exp.Paren) and isinstance(p.this, exp.Connector) else p
                 for p in _flatten(node, type(node))]

@@ -12,10 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import did_you_mean
+from sqlglot import exp
+from sqlglot.optimizer.scope import traverse_scope
+
+from ..errors import ChaosLlamaError, UnsafeSQL, did_you_mean
 from ..evalset import EvalCase
 from ..results import Answer
 from ..space.model import Space
+from ..sql import check_read_only
 from ._sqlshape import SQLParseError, parse_one
 from .base import GoldResult, Verdict
 
@@ -26,8 +30,6 @@ DESCRIPTION = "Generated SQL parses, is a single read-only statement and referen
 
 def check_references(tree, space: Space) -> tuple[list[str], list[str]]:
     """(unknown tables, unknown columns) of a parsed query against the space, with suggestions."""
-    from sqlglot import exp
-    from sqlglot.optimizer.scope import traverse_scope
 
     tables = space.serialized.tables
     table_names = [t.identifier for t in tables]
@@ -112,8 +114,6 @@ def judge(
         return Verdict(judge=NAME, value=False, rationale=f"SQL does not parse ({dialect}): {e}",
                        details={"reason": "PARSE_ERROR", "error": str(e)})
     # Imported lazily: the SQL module belongs to the data layer and may import heavier pieces.
-    from ..errors import ChaosLlamaError, UnsafeSQL
-    from ..sql import check_read_only
 
     try:
         check_read_only(sql, dialect=dialect)
