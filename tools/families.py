@@ -23,12 +23,21 @@ import hashlib
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from pydantic import BaseModel, Field
 
-if TYPE_CHECKING:  # evalset imports this module; the models are only needed for annotations
-    from .evalset import EvalCase
+
+class EvalCase(Protocol):
+    """What this module reads of an eval case (`evalset.EvalCase` has it; evalset imports this module)."""
+
+    id: str
+    question: str
+    gold_sql: list[str]
+    family: str | None
+    category: str | None
+    split: str | None
+    tags: list[str]
 
 SPLITS = ("train", "val", "test")
 SAME_QUESTION = 0.9  # word-set similarity above which two questions are one family
