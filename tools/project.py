@@ -15,6 +15,7 @@ A project file is YAML (``chaos-llama.yaml``)::
     split_seed: 0
     workspace: .chaos-llama
     budgets: {backend_questions: 500, applies: 20, final_tests: 1}
+    tracking: true                    # MLflow: true (<workspace>/mlflow.db, the default), false, or a URI (databricks)
 
 Relative paths are relative to the file. Precedence, lowest first: defaults, the file,
 ``CHAOS_LLAMA_*`` environment variables, command-line overrides. Kept free of heavy imports:
@@ -93,6 +94,8 @@ class ProjectConfig(BaseModel):
     workspace: Path = Path(".chaos-llama")
     author: str = "assistant"
     budgets: Budgets = Field(default_factory=Budgets)
+    tracking: str | bool | None = Field(None, description="MLflow tracking of every run: a tracking URI (e.g. databricks), true "
+                                                          "(sqlite:///<workspace>/mlflow.db) or false; default on")
     source: str | None = Field(None, description="the file this came from")
 
 
