@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import InvalidInput
 from ..evaluate import bundled_example, load_inputs, remote_inputs
-from ..optimize.loop import optimize
+from ..optimize.loop import optimize, train_questions
 from ..optimize.model import OptimizeSettings
 from ..report import render_markdown, write_report
 from ..store import Store, export_workspace, restore_workspace
@@ -95,7 +95,7 @@ def _optimize(args: argparse.Namespace) -> int:
             except KeyboardInterrupt:
                 raise Interrupted("every answer so far is kept in the store; run the same command again to continue where "
                                   "it stopped") from None
-        report = write_report(result, args.report or workspace / "reports" / f"{result.opt_id}.html")
+        report = write_report(result, args.report or workspace / "reports" / f"{result.opt_id}.html", train_questions(evalset))
         best = workspace / "reports" / f"{result.opt_id}.best.yaml"
         best.write_text(result.best_space_yaml, encoding="utf-8")
         if args.json:

@@ -446,12 +446,17 @@ async def optimize_async(space: Space, evalset: EvalSet, backend: Any, settings:
         raise
     result = _result(state, store, space.title, evalset)
     if tracker is not None:
-        _log_artifacts(tracker, result, store)
+        _log_artifacts(tracker, result, store, train_questions(evalset))
         tracker.finish("FINISHED")
     return result
 
 
-def _log_artifacts(tracker: Any, result: OptimizationResult, store: Store) -> None:
+def train_questions(evalset: EvalSet) -> dict[str, str]:
+    """Train question texts by id (what the report may show; val and test stay aggregates)."""
+    return {c.id: c.question for c in evalset.split("train")}
+
+
+def _log_artifacts(tracker: Any, result: OptimizationResult, store: Store, questions: dict[str, str]) -> None:
     """Every version as YAML, each epoch's diff, per-question results and the report."""
     from ..report import render_html, render_markdown
 
@@ -474,7 +479,7 @@ def _log_artifacts(tracker: Any, result: OptimizationResult, store: Store) -> No
                          for r in _rows(store, sc.run_id)]
     tracker.log_text("\n".join(json.dumps(r) for r in rows), "results/per_question.jsonl")
     tracker.log_text(render_markdown(result), "report/summary.md")
-    tracker.log_text(render_html(result), "report/report.html")
+    tracker.log_text(render_html(result, questions), "report/report.html")
 
 
 def _rows(store: Store, run_id: str) -> list[Any]:
