@@ -168,14 +168,20 @@ def load_config(
 ) -> ProjectConfig:
     """Read the project file (if any), then apply `CHAOS_LLAMA_*` variables and `overrides`.
 
-    Without a file and without a space, the bundled `retail` example is used so that
-    `chaos-llama serve` works out of the box.
+    `path` may be a folder (an editor's workspace folder): its project file if it has one, else
+    no file, with the workspace in that folder. Without a file and without a space, the bundled
+    `retail` example is used so that `chaos-llama serve` works out of the box.
     """
     env = os.environ if env is None else env
     path = path or env.get(ENV_PREFIX + "CONFIG") or find_config()
     raw: dict[str, Any] = {}
     base = Path.cwd()
     source = None
+    if path and Path(path).is_dir():
+        folder = Path(path).resolve()
+        path = find_config(folder)
+        if path is None:  # a folder without a project file: the example, its state kept in the folder
+            raw["workspace"] = str(folder / ProjectConfig.model_fields["workspace"].default)
     if path:
         import yaml
 
