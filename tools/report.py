@@ -110,7 +110,7 @@ def category_bars_svg(before: SplitScore | None, after: SplitScore | None, label
         b = _acc(before.by_category.get(c) if before else None)
         a = _acc(after.by_category.get(c) if after else None)
         parts.append(f'<text x="{left - 6}" y="{y + 12}" text-anchor="end" font-size="12"><title>{html.escape(c)}</title>'
-                     f'{html.escape(_clip(c, 30))}</text>')
+                     f'{html.escape(_clip(c, 26))}</text>')
         if b is not None:
             parts.append(f'<rect x="{left}" y="{y}" width="{bw * b:.1f}" height="7" fill="#bbb"><title>baseline {_pct(b)}</title></rect>')
         if a is not None:
