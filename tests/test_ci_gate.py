@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from chaos_llama.tools.cli import main
+from chaos_llama.tools.evalset import save_evalset
 from chaos_llama.tools.evaluate import bundled_example, load_inputs
 from chaos_llama.tools.junit import junit_xml
 from chaos_llama.tools.runner import CaseRow, RunResult, VerdictSummary
@@ -124,12 +125,11 @@ def test_workflow_is_a_complete_github_actions_job():
     assert "${{ secrets.DATABRICKS_TOKEN }}" == job["env"]["DATABRICKS_TOKEN"]  # a secret, never a literal
 
 
-def _run_workflow_step(tmp_path: Path, emu, evalset_file: Path) -> subprocess.CompletedProcess:
+def _run_workflow_step(tmp_path: Path, emu, evalset) -> subprocess.CompletedProcess:
     """The eval step's shell command, as the runner would run it (bash -e), with the job's environment
     pointed at the emulator: DATABRICKS_HOST, the token, the space, no rate limit, no MLflow."""
     job, step = _eval_step()
-    (tmp_path / "evals").mkdir(exist_ok=True)
-    (tmp_path / "evals" / "genie.yaml").write_text(evalset_file.read_text(encoding="utf-8"), encoding="utf-8")
+    save_evalset(evalset, tmp_path / "evals" / "genie.yaml")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABRICKS_", "CHAOS_LLAMA_"))}
     env.update({k: str(v) for k, v in job["env"].items() if "${{" not in str(v)})
     env.update(DATABRICKS_HOST=emu.url, DATABRICKS_TOKEN=TOKEN, GENIE_SPACE_ID=emu.space_id, GENIE_QUESTIONS_PER_MINUTE="0",
@@ -140,17 +140,17 @@ def _run_workflow_step(tmp_path: Path, emu, evalset_file: Path) -> subprocess.Co
 def test_workflow_gate_passes_and_fails_against_the_emulator(tmp_path):
     """The curated space clears 80% (exit 0), the sparse one does not (exit 1); both leave a JUnit file."""
     curated, evalset, engine = retail_example()
+    questions = evalset.model_copy(update={"cases": evalset.split("val")})  # a repository's eval set, kept small
     with bundled_example("retail") as ex:
         sparse, _ = load_inputs(ex.sparse_space, ex.evalset)
-        evalset_file = ex.evalset
-        for space, code in ((curated, 0), (sparse, 1)):
-            work = tmp_path / f"repo-{code}"
-            work.mkdir()
-            with emulator((space, evalset, engine)) as emu:
-                done = _run_workflow_step(work, emu, evalset_file)
-            assert done.returncode == code, done.stderr[-2000:]
-            xml = ET.parse(work / "reports" / "genie-eval.xml").getroot()
-            assert int(xml.get("tests")) == len(evalset.cases)
-            if code:
-                assert "below --fail-under 80.0%" in done.stderr
-            assert "Traceback" not in done.stderr
+    for space, code in ((curated, 0), (sparse, 1)):
+        work = tmp_path / f"repo-{code}"
+        work.mkdir()
+        with emulator((space, evalset, engine)) as emu:
+            done = _run_workflow_step(work, emu, questions)
+        assert done.returncode == code, done.stderr[-2000:]
+        xml = ET.parse(work / "reports" / "genie-eval.xml").getroot()
+        assert int(xml.get("tests")) == len(questions.cases)
+        if code:
+            assert "below --fail-under 80.0%" in done.stderr
+        assert "Traceback" not in done.stderr
