@@ -58,7 +58,7 @@ class Session:
             if c.metrics or c.custom_judges or c.llm_judges:
                 judges += [j for j in load_user_judges(c.metrics, c.custom_judges, c.llm_judges) if j not in judges]
             common = dict(judges=judges, split_seed=c.split_seed, workspace=c.workspace, author=c.author,
-                          backend=c.backend, judge_model=c.judge_model)
+                          backend=c.backend, judge_model=c.judge_model, tracking=c.tracking)
             if c.backend.kind != "local":
                 # the Genie space (not a file) is the starting version unless the project names one
                 settings = CopilotSettings(space=c.space, evalset=c.evalset, data=[], **common)

@@ -12,7 +12,8 @@ HELP = "run the MCP server (stdio by default)"
 
 
 def add_arguments(sv: argparse.ArgumentParser) -> None:
-    sv.add_argument("--config", help="project file (default: ./chaos-llama.yaml or $CHAOS_LLAMA_CONFIG)")
+    sv.add_argument("--config", help="project file, or a folder: its chaos-llama.yaml, else the bundled example with the "
+                                     "workspace in that folder (default: ./chaos-llama.yaml or $CHAOS_LLAMA_CONFIG)")
     sv.add_argument("--transport", default="stdio", choices=["stdio", "http", "sse"])
     sv.add_argument("--host", default="127.0.0.1", help="HTTP/SSE bind address (default: 127.0.0.1; any other needs a token)")
     sv.add_argument("--auth-token", help="HTTP/SSE: every request must send 'Authorization: Bearer <token>' (default: "

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
+
+# Every evaluation is tracked in MLflow by default; creating an MLflow store takes seconds, so tests
+# (and the subprocesses they start) track only where they say so (tests/test_tracking.py).
+os.environ.setdefault("CHAOS_LLAMA_TRACKING", "off")
 
 DEFOG_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "defog"
 

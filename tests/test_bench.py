@@ -86,3 +86,10 @@ def test_dump_load_both_modes_load_every_row():
     res = dump_load.run(rows=1200, repeats=1)
     assert res["batched"]["batch"] > 1 and res["one_by_one"]["batch"] == 1 and res["ratio"] > 0
     assert "| batched |" in dump_load.render(res)
+
+
+def test_tracking_cost_logs_a_stored_run_in_process():
+    """The in-process figure of bench.tracking_cost logs real runs (a positive duration, no error)."""
+    from bench.tracking_cost import _in_process
+
+    assert _in_process(n=2) > 0

@@ -71,8 +71,8 @@ _CHILD = textwrap.dedent("""
         if done == int(sys.argv[6]):
             os.kill(os.getpid(), signal.SIGKILL)  # die mid-run, like a killed process
 
-    asyncio.run(run_eval(evalset, b, snap.space, store=Store(sys.argv[4]), run_id="run-killed", concurrency=4,
-                         progress=progress, use_cache=False, judges=[]))
+    asyncio.run(run_eval(evalset, b, snap.space, RunSettings(run_id="run-killed", concurrency=4, use_cache=False, judges=[]),
+                         store=Store(sys.argv[4]), progress=progress))
 """)
 
 

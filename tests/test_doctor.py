@@ -224,3 +224,26 @@ async def test_doctor_answers_when_the_project_cannot_load(tmp_path, no_databric
         with pytest.raises(Exception, match="missing.yaml"):
             r = await c.call_tool("eval_run", {"split": "train"})
             raise AssertionError(r.content[0].text if r.is_error else "no error")
+
+
+def test_tracking_fixes_name_only_what_the_package_declares(tmp_path, no_databricks_env, monkeypatch):
+    """Without mlflow the fix installs the package's own declared requirements (never an extra that does not
+    exist); with tracking off the check is skipped, saying so."""
+    import importlib.util
+    import re
+    import tomllib
+    from pathlib import Path
+
+    from chaos_llama.tools.doctor import check_tracking
+    from chaos_llama.tools.project import load_config
+
+    config = load_config(project(tmp_path, "example: retail\nworkspace: ws\n"), env={})
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mlflow" else real(name, *a))
+    check = check_tracking(config, env={})
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = set(pyproject.get("optional-dependencies", {}))
+    assert check.status == "warn" and "'mlflow-skinny" in check.fix and ">=3.10" in check.fix
+    assert all(e in extras for e in re.findall(r"\.\[(\w+)\]", check.fix)), check.fix
+    off = check_tracking(config.model_copy(update={"tracking": False}), env={})
+    assert off.status == "skip" and "off" in off.detail

@@ -1,5 +1,7 @@
 """Chaos Llama as a plugin for coding assistants: the Claude Code plugin and marketplace, the Claude
-Desktop bundle (MCPB) and the VS Code / Cursor configs all start the same `chaos-llama serve`.
+Desktop bundle (MCPB) and the VS Code / Cursor configs all start the same `chaos-llama serve`, each
+from a file only its client reads: options (`${user_config.*}`) only where the plugin or the bundle
+substitutes them, one definition per client, and the editor configs start as checked in.
 
 The official validators (`claude plugin validate --strict`, `mcpb validate`, `mcpb pack`) run from
 npm packages installed once into ~/.cache/chaos-llama-npm (override: $CHAOS_LLAMA_NPM_PREFIX);
@@ -55,7 +57,7 @@ def test_plugin_manifest_matches_the_package():
     """plugin.json names the package's version and license; userConfig keys are identifiers with a title and description."""
     plugin, project = load(".claude-plugin/plugin.json"), pyproject()["project"]
     assert plugin["name"] == "chaos-llama" and plugin["version"] == project["version"]
-    assert plugin["license"] == project["license"]["text"] and plugin["description"] and plugin["author"]["name"]
+    assert plugin["license"] == project["license"] and plugin["description"] and plugin["author"]["name"]
     for key, option in plugin["userConfig"].items():
         assert re.fullmatch(r"[A-Za-z_]\w*", key)
         assert option["title"] and option["description"] and option["type"] in ("string", "file", "directory")
@@ -71,17 +73,41 @@ def test_marketplace_lists_this_repository_as_the_plugin():
 
 
 def test_every_user_option_reaches_the_server_and_every_placeholder_is_declared():
-    """Each ${user_config.X} in .mcp.json (and the MCPB manifest) is a declared option, and each option is used."""
-    for config_file, options in ((".mcp.json", load(".claude-plugin/plugin.json")["userConfig"]),
-                                 ("manifest.json", load("manifest.json")["user_config"])):
-        used = set(PLACEHOLDER.findall((ROOT / config_file).read_text(encoding="utf-8")))
-        assert used == set(options), (config_file, used, set(options))
+    """Each ${user_config.X} in the plugin's server definition (and the MCPB manifest) is a declared option, and each option is used."""
+    plugin, manifest = load(".claude-plugin/plugin.json"), load("manifest.json")
+    for where, server, options in (("plugin.json", plugin["mcpServers"], plugin["userConfig"]),
+                                   ("manifest.json", manifest["server"], manifest["user_config"])):
+        used = set(PLACEHOLDER.findall(json.dumps(server)))
+        assert used == set(options), (where, used, set(options))
+
+
+# Which client reads which file: a file with the server for a client that does not substitute
+# ${user_config.*} must not carry one, and no client may see the server twice.
+READERS = {
+    ".claude-plugin/plugin.json": "the Claude Code plugin (substitutes ${user_config.*})",
+    "manifest.json": "the Claude Desktop bundle (substitutes ${user_config.*})",
+    ".vscode/mcp.json": "VS Code (workspace)",
+    ".cursor/mcp.json": "Cursor (project)",
+}
+
+
+def test_placeholders_only_where_the_plugin_or_bundle_reads_them():
+    """No repository-level .mcp.json: Claude Code's project scope, VS Code's workspace discovery and the
+    plugin (whose root is this repository) would all read it, so the server would be defined twice, and
+    read as a project config its ${user_config.*} would reach the server unsubstituted."""
+    assert not (ROOT / ".mcp.json").exists()
+    for rel in READERS:
+        text = (ROOT / rel).read_text(encoding="utf-8")
+        if "user_config" not in READERS[rel]:
+            assert "${user_config" not in text, rel
+    for rel in (".vscode/mcp.json", ".cursor/mcp.json"):
+        assert len(next(iter(load(rel).values()))) == 1, f"{rel}: one definition of the server"
 
 
 def command_lines() -> dict[str, list[str]]:
     """The command line each client config runs, launcher prefixes (uv run --project <bundle>) removed."""
     out = {}
-    for rel, key in ((".mcp.json", "mcpServers"), (".vscode/mcp.json", "servers"), (".cursor/mcp.json", "mcpServers")):
+    for rel, key in ((".claude-plugin/plugin.json", "mcpServers"), (".vscode/mcp.json", "servers"), (".cursor/mcp.json", "mcpServers")):
         entry = load(rel)[key]["chaos-llama"]
         out[rel] = [entry["command"], *entry["args"]]
     mcp_config = load("manifest.json")["server"]["mcp_config"]
@@ -123,15 +149,15 @@ def test_commands_and_skill_name_only_real_tools():
 
 
 # ---------------------------------------------------------------- the plugin's server, as Claude Code starts it
-async def test_plugin_mcp_json_starts_the_server(tmp_path):
-    """.mcp.json, resolved as Claude Code resolves it (user options substituted, `chaos-llama` from PATH), answers
-    `initialize`, lists the tools, and the chosen project file reaches the server through the environment."""
+async def test_plugin_server_definition_starts_the_server(tmp_path):
+    """The plugin's server (plugin.json), resolved as Claude Code resolves it (user options substituted, `chaos-llama`
+    from PATH), answers `initialize`, lists the tools, and the chosen project file reaches the server through the environment."""
     project = tmp_path / "project" / "chaos-llama.yaml"
     project.parent.mkdir()
     project.write_text("example: retail\nworkspace: ws\n", encoding="utf-8")
     plugin = load(".claude-plugin/plugin.json")
     options = {k: o.get("default", "") for k, o in plugin["userConfig"].items()} | {"config_file": str(project)}
-    server = load(".mcp.json")["mcpServers"]["chaos-llama"]
+    server = plugin["mcpServers"]["chaos-llama"]
     env = {k: resolve_claude_code(v, options) for k, v in server.get("env", {}).items()}
     base = {k: v for k, v in os.environ.items() if not k.startswith(("CHAOS_LLAMA_", "DATABRICKS_"))}
     base["PATH"] = f"{BIN}{os.pathsep}{base.get('PATH', '')}"  # where `pip install` put the console script
@@ -146,6 +172,44 @@ async def test_plugin_mcp_json_starts_the_server(tmp_path):
         report = (await c.call_tool("doctor", {"project": False})).structured_content
     assert report["ok"] and str(project) in next(ch for ch in report["checks"] if ch["name"] == "config")["detail"]
     assert (project.parent / "ws").is_dir()  # the project's workspace, relative to the file, not to the cwd
+
+
+# ---------------------------------------------------------------- the editors' configs, as checked in
+def clean_env() -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("CHAOS_LLAMA_", "DATABRICKS_"))}
+    base["PATH"] = f"{BIN}{os.pathsep}{base.get('PATH', '')}"
+    return base
+
+
+async def doctor_through(rel: str, key: str, folder: Path, cwd: Path) -> dict:
+    """Start the server as the editor would for workspace `folder` (${workspaceFolder} substituted, the
+    process started elsewhere: editors do not promise a working directory) and run `doctor`."""
+    entry = load(rel)[key]["chaos-llama"]
+    args = [a.replace("${workspaceFolder}", str(folder)) for a in entry["args"]]
+    assert "${" not in " ".join(args), f"{rel}: a variable the editor does not substitute"
+    env = clean_env()
+    command = shutil.which(entry["command"], path=env["PATH"])
+    async with Client(StdioServerParameters(command=command, args=args, env=env, cwd=str(cwd))) as c:
+        return (await c.call_tool("doctor", {"project": False})).structured_content
+
+
+@pytest.mark.parametrize("rel, key", [(".vscode/mcp.json", "servers"), (".cursor/mcp.json", "mcpServers")])
+async def test_editor_config_starts_in_any_folder(tmp_path, rel, key):
+    """Opened on a folder without a project file, the checked-in VS Code / Cursor config starts the server on the
+    bundled example, keeping its state in that folder; a folder with chaos-llama.yaml gets that project."""
+    folder, elsewhere = tmp_path / "some project", tmp_path / "elsewhere"
+    folder.mkdir()
+    elsewhere.mkdir()
+    report = await doctor_through(rel, key, folder, elsewhere)
+    checks = {ch["name"]: ch for ch in report["checks"]}
+    assert report["ok"] and "bundled example 'retail'" in checks["config"]["detail"]
+    assert str(folder / ".chaos-llama") in checks["workspace"]["detail"]
+
+    (folder / "chaos-llama.yaml").write_text("example: retail\nworkspace: state\n", encoding="utf-8")
+    report = await doctor_through(rel, key, folder, elsewhere)
+    checks = {ch["name"]: ch for ch in report["checks"]}
+    assert report["ok"] and str(folder / "chaos-llama.yaml") in checks["config"]["detail"]
+    assert (folder / "state").is_dir() and not (elsewhere / ".chaos-llama").exists()
 
 
 # ---------------------------------------------------------------- official validators (npm)

@@ -124,3 +124,72 @@ def test_report_renders_in_headless_chromium(tmp_path):
         sizes[name] = shot.stat().st_size
     # a painted page (text, axes, bars) compresses far worse than an empty one of the same size
     assert sizes["report"] > 5 * sizes["blank"], sizes
+
+
+# ---------------------------------------------------------------- what is drawn is what was measured
+def _svgs(page: str) -> list[str]:
+    return [p.split("</svg>", 1)[0] for p in page.split("<svg")[1:]]
+
+
+def test_no_fabricated_baselines():
+    """The test split is scored once, by the best version: its bars have no baseline bar and no 'x → y' label,
+    and a split with nothing scored is no 0% point in the plot."""
+    from chaos_llama.tools.report import _series, category_bars_svg
+
+    result = _result()
+    test_bars = category_bars_svg(None, result.final.test, "test")
+    assert "baseline" not in test_bars and "→" not in test_bars and ">70.0%<" in test_bars
+    val_bars = category_bars_svg(result.baseline["val"], _score(0.8, joins=0.8), "val")
+    assert "<title>baseline 0.0%</title>" in val_bars and "0.0% → 80.0%" in val_bars  # a measured 0% is drawn
+    unscored = result.model_copy(update={"baseline": {"train": result.baseline["train"], "val": SplitScore(total=10, pending=10)}})
+    series = _series(unscored)
+    assert [x for x, _ in series["val"]] == [1, 2] and series["train"][0] == (0, 0.1)  # no val point before it was scored
+    assert series["test"] == [(2, 0.7)]
+
+
+def test_bar_labels_stay_inside_the_picture():
+    """The value label has its own column: its right end (11px text, at most 0.62em a character) is inside the SVG
+    whatever the bar's length; long category names are cut (whole name on hover), never drawn past the left edge."""
+    import re
+
+    from chaos_llama.tools.report import category_bars_svg
+
+    long_name = "a_category_name_far_longer_than_the_label_column_allows"
+    after = _score(1.0, **{long_name: 1.0, "short": 0.05})
+    svg = category_bars_svg(_score(0.95, **{long_name: 0.95, "short": 0.0}), after, "val")
+    width = int(re.search(r'width="(\d+)"', svg).group(1))
+    for x, label in re.findall(r'<text x="([\d.]+)" y="[\d.]+" font-size="11">([^<]*)</text>', svg):
+        assert float(x) + len(label) * 11 * 0.62 <= width, (x, label)
+    names = re.findall(r'text-anchor="end" font-size="12"><title>([^<]*)</title>([^<]*)</text>', svg)
+    assert (long_name, long_name[:25] + "…") in names and all(len(shown) * 12 * 0.62 <= 194 for _, shown in names)
+
+
+def test_escaped_text_is_never_cut_into_an_entity():
+    """Long change values are cut before escaping: no '&#x27;nam'-style half entity is ever written."""
+    import re
+
+    value = "it's " * 200 + "<end>"
+    result = _result()
+    result.epochs[0].changes = [{"op": "add_text_instruction", "content": value}]
+    page = render_html(result)
+    assert not re.search(r"&(#x?[0-9a-fA-F]*|[a-zA-Z]*)(?=[^;#\w])", page.replace("&nbsp;", "")), "a cut entity"
+    item = re.search(r"<li><code>add_text_instruction</code> ([^<]*)</li>", page).group(1)
+    assert item.endswith("…") and "&#x27;" in item
+
+
+def test_fixed_and_broken_per_epoch_and_the_mlflow_link():
+    """Each tried epoch lists the train questions it fixed and broke (question text on hover) and val as counts;
+    the MLflow run is linked in both renderings."""
+    result = _result().model_copy(update={"tracking_run_id": "abc123", "tracking_uri": "sqlite:////tmp/ws/mlflow.db",
+                                          "tracking_experiment_id": "7"})
+    md = render_markdown(result)
+    assert "- epoch 1 (accepted): train fixed `t1`, `t2`; train broken none; val 1 fixed, 0 broken" in md
+    assert "- epoch 2 (rejected): train fixed none; train broken `t1`; val 0 fixed, 0 broken" in md
+    assert "`v1`" not in md  # val questions stay aggregates
+    assert "http://127.0.0.1:5000/#/experiments/7/runs/abc123" in md and "mlflow ui --backend-store-uri sqlite:////tmp/ws/mlflow.db" in md
+    page = render_html(result, {"t1": "Which <store> sold most in 2024?", "v1": "never shown"})
+    assert '<code title="Which &lt;store&gt; sold most in 2024?">t1</code>' in page and "never shown" not in page
+    assert '<a href="http://127.0.0.1:5000/#/experiments/7/runs/abc123"><code>abc123</code></a>' in page
+    checker = _Checker()
+    checker.feed(page)
+    assert checker.errors == [] and checker.stack == []

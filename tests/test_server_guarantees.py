@@ -11,6 +11,7 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 
 from chaos_llama.server.guards import WITHHELD
+from chaos_llama.tools.space.changes import EDIT_TYPES
 from server_helpers import TokenBackend, example_backend, held_out_cases, make_app, texts, visible_cases, warm_store
 
 INSTRUCTION = {"op": "add_text_instruction", "content": "Completed orders have stat_cd = 'C'."}
@@ -174,10 +175,12 @@ def generated_calls(tools, secrets):
             for wrong in (False, True):
                 args = {k: _fill(schema, v, secret, defs, wrong_types=wrong) for k, v in props.items()}
                 if t.name == "space_propose":
-                    for tag, ref in props["changes"]["items"]["discriminator"]["mapping"].items():
-                        variant = defs[ref.rsplit("/", 1)[-1]]
-                        edit = {k: _fill(schema, v, secret, defs, wrong_types=wrong) for k, v in variant["properties"].items()}
-                        edit["op"] = tag
+                    # the advertised schema lists the ops in words; every op's full schema is the server's own
+                    for edit_type in EDIT_TYPES:
+                        variant = edit_type.model_json_schema()
+                        edit = {k: _fill(variant, v, secret, variant.get("$defs", {}), wrong_types=wrong)
+                                for k, v in variant["properties"].items()}
+                        edit["op"] = edit_type.model_fields["op"].default
                         yield t.name, {"changes": [edit], "message": secret}
                     continue
                 yield t.name, args

@@ -16,7 +16,7 @@ async def test_repeats_report_per_question_stability_and_pairs_versions_per_ques
         schema = {t.name: t for t in (await c.list_tools()).tools}["eval_run"].input_schema["properties"]["repeats"]
         assert schema["minimum"] == 1 and schema["maximum"] == 5 and "stability" in schema["description"]
 
-        first = (await c.call_tool("eval_run", {"split": "train", "repeats": 3})).structured_content
+        first = (await c.call_tool("eval_run", {"split": "train", "repeats": 3, "rows": "all", "limit": 200})).structured_content
         assert first["repeats"] == 3 and len(first["repeat_run_ids"]) == 2 and first["run_id"] not in first["repeat_run_ids"]
         rows = first["rows"]
         dup = {q for q, n in Counter(r["question"] for r in rows).items() if n > 1}
@@ -46,7 +46,7 @@ async def test_repeats_report_per_question_stability_and_pairs_versions_per_ques
         # and the comparison pairs the two runs question by question.
         prop = (await c.call_tool("space_propose", {"changes": [{"op": "add_text_instruction", "content": "Amounts are in EUR."}]})).structured_content
         await c.call_tool("space_apply", {"preview_id": prop["preview_id"], "message": "currency note"})
-        second = (await c.call_tool("eval_run", {"split": "train"})).structured_content
+        second = (await c.call_tool("eval_run", {"split": "train", "rows": "all", "limit": 200})).structured_content
         cmp = second["comparison"]
         assert cmp["baseline_run"] == first["run_id"] and cmp["baseline_revision"] == 1
         before = {r["case_id"]: r["correct"] is True for r in rows}

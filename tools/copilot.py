@@ -53,6 +53,7 @@ from .space.io import load_space, space_hash
 from .space.model import Space, text
 from .space.validate import ensure_valid, validate_space
 from .store import PreviewRecord, Revision, Run, Store, answer_cache_key, gold_cache_key
+from .tracking import track_run, tracking_uri
 
 TRAIN, VAL, TEST = "train", "val", "test"
 VISIBLE = (TRAIN, VAL)  # splits the assistant works with; per-question content only for train
@@ -100,6 +101,8 @@ class CopilotSettings(BaseModel):
     workspace: Path = Path(".chaos-llama")
     author: str = "assistant"
     final_test_judges: list[str] | None = None
+    tracking: str | bool | None = Field(None, description="MLflow: a tracking URI, true (the workspace's sqlite:///.../mlflow.db), "
+                                                          "false (off); None: $CHAOS_LLAMA_TRACKING, else on (tools/tracking.py)")
 
 
 class Problem(BaseModel):
@@ -515,6 +518,11 @@ class Copilot:
             self.ledger.settle("sql_executions", asks + golds + extra, used["sql_executions"], note=note)
             if tokens is not None or used["llm_tokens"]:
                 self.ledger.settle("llm_tokens", tokens or 0, used["llm_tokens"], note=note)
+        uri = tracking_uri(self.settings.tracking, self.settings.workspace)
+        if uri:  # after the budgeted part: logging is not the assistant's spend; the test split as aggregates only
+            for r in results:
+                await asyncio.to_thread(track_run, self.store, r, self.visible_space(self.space_at(revision)), uri=uri,
+                                        source="mcp", questions=split != TEST)
         return results
 
     async def _run(self, split: str, revision: Revision, *, judges: list[str] | None = None, use_cache: bool = True,

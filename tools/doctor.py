@@ -109,7 +109,7 @@ def check_packages(dist: str = "chaos-llama") -> Check:
     for line in requires:
         req = Requirement(line)
         if req.marker is not None and not req.marker.evaluate({"extra": ""}):
-            continue  # an optional extra, e.g. [tracking]
+            continue  # an optional extra, e.g. [dev]
         try:
             version = importlib.metadata.version(req.name)
         except importlib.metadata.PackageNotFoundError:
@@ -304,24 +304,38 @@ def check_warehouse(config: ProjectConfig, genie: Any, env: Mapping[str, str] | 
 
 
 # ---------------------------------------------------------------- tracking
+def _declared(*names: str, dist: str = "chaos-llama") -> str:
+    """The requirements chaos-llama declares for `names`, quoted for a pip command line."""
+    try:
+        from packaging.requirements import Requirement
+
+        reqs = {Requirement(r).name.lower(): r for r in importlib.metadata.requires(dist) or []}
+    except (ImportError, importlib.metadata.PackageNotFoundError):
+        reqs = {}
+    return " ".join(repr(reqs.get(n, n)) for n in names)
+
+
 def check_tracking(config: ProjectConfig, env: Mapping[str, str] | None = None) -> Check:
     """MLflow can be imported and its tracking store written (looked up, not imported: mlflow is slow to load)."""
-    from .tracking import default_tracking_uri
+    from .tracking import tracking_uri
 
     env = os.environ if env is None else env
+    uri = tracking_uri(config.tracking, config.workspace, env=env)
+    if uri is None:
+        return Check(name="tracking", status="skip", detail="MLflow tracking is off (tracking: false or CHAOS_LLAMA_TRACKING=off): "
+                                                            "runs are kept in the store only")
     if importlib.util.find_spec("mlflow") is None:
         return Check(name="tracking", status="warn", detail="mlflow is not installed: runs are kept in the store only",
-                     fix="python -m pip install 'mlflow-skinny>=3.10' sqlalchemy alembic (or pip install -e '.[tracking]')")
-    uri = env.get("MLFLOW_TRACKING_URI") or default_tracking_uri(config.workspace)
+                     fix=f"python -m pip install -e . (or pip install {_declared('mlflow-skinny', 'sqlalchemy', 'alembic')})")
     if uri.startswith("sqlite:"):
         missing = [m for m in ("sqlalchemy", "alembic") if importlib.util.find_spec(m) is None]
         if missing:
             return Check(name="tracking", status="warn", detail=f"{uri}: needs {', '.join(missing)} for a SQLite store",
-                         fix="python -m pip install -e '.[tracking]'")
+                         fix=f"python -m pip install {_declared(*missing)}")
         db = Path(uri.split(":///", 1)[-1])
         if not os.access(_nearest_existing(db.parent), os.W_OK):
             return Check(name="tracking", status="fail", detail=f"{uri}: {db.parent} is not writable",
-                         fix="set MLFLOW_TRACKING_URI or point `workspace:` at a writable folder")
+                         fix="set `tracking:` (or MLFLOW_TRACKING_URI) to another store, or point `workspace:` at a writable folder")
     elif uri.startswith("databricks"):
         return Check(name="tracking", status="ok", detail=f"{uri} (uses Databricks auth)")
     return Check(name="tracking", status="ok", detail=uri)

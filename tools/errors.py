@@ -16,8 +16,10 @@ Every error derives from one root so callers (CLI, MCP server) can map them in o
     ├── ApplyConflict             the space changed underneath an update (etag mismatch)
     └── BudgetExceeded            a call would exceed a budget
 
-Not an error: ``DataLoadWarning`` (a UserWarning) names a statement of a PostgreSQL dump that
-did not load while the rest did; the command line prints it as ``chaos-llama: warning: ...``.
+Not errors: ``DataLoadWarning`` (a UserWarning) names a statement of a PostgreSQL dump that
+did not load while the rest did; ``TrackingWarning`` says that a run could not be logged to
+MLflow (the run itself is kept in the store). The command line prints both as
+``chaos-llama: warning: ...``.
 """
 
 from __future__ import annotations
@@ -64,6 +66,10 @@ class DataLoadError(ChaosLlamaError):
 
 class DataLoadWarning(UserWarning):
     """A statement of a PostgreSQL dump that did not load (the rest did); names file and line."""
+
+
+class TrackingWarning(UserWarning):
+    """A run was evaluated and stored but could not be logged to MLflow; names the tracking URI and why."""
 
 
 class DataNotFound(DataLoadError, InvalidInput):

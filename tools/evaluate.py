@@ -21,6 +21,7 @@ from .space.io import load_space
 from .space.model import Space
 from .space.validate import ensure_valid
 from .store import DEFAULT_WORKSPACE, Store
+from .tracking import TrackedRun, track_run, tracked_run
 
 
 class ExamplePaths(BaseModel):
@@ -121,6 +122,8 @@ def evaluate(
     judge_model: dict | str | None = None,
     run_id: str | None = None,
     retry_errors: bool = False,
+    tracking: str | None = None,
+    experiment: str | None = None,
 ) -> RunResult:
     """Run, judge and store one evaluation in the workspace's store; returns the runner's `RunResult`.
 
@@ -128,8 +131,20 @@ def evaluate(
     answers LLM judges; without it they use the CHAOS_JUDGE_* environment variables, or stay
     pending for a person or an assistant. With `run_id` of a stored run, that run is resumed: only
     questions it has not recorded are asked (with `retry_errors`, its ERROR/TIMEOUT questions too)
-    and it ends completed.
+    and it ends completed. With `tracking` (an MLflow tracking URI, see `tracking.tracking_uri`), the
+    run is logged to MLflow (experiment `experiment`, default ``chaos-llama/<space>``) and its
+    summary links the MLflow run.
     """
     model = Chat(judge_model) if judge_model else None
     with Store.open(workspace) as store, judge_runtime(store=store, model=model):  # LLM judge calls are cached in the store
-        return run_eval_sync(evalset, backend, space, RunSettings(judges=tuple(judges), split=split, concurrency=concurrency, use_cache=use_cache, run_id=run_id, retry_errors=retry_errors), store=store, progress=progress)
+        result = run_eval_sync(evalset, backend, space, RunSettings(judges=tuple(judges), split=split, concurrency=concurrency, use_cache=use_cache, run_id=run_id, retry_errors=retry_errors), store=store, progress=progress)
+        if tracking:
+            track_run(store, result, space, uri=tracking, experiment=experiment, source="cli")
+        return result
+
+
+def tracked(workspace: str | Path, run_id: str) -> TrackedRun | None:
+    """Where run `run_id` of the workspace was logged to MLflow, if it was."""
+    with Store.open(workspace) as store:
+        run = store.get_run(run_id)
+    return tracked_run(run.summary) if run is not None else None

@@ -15,6 +15,7 @@ A project file is YAML (``chaos-llama.yaml``)::
     split_seed: 0
     workspace: .chaos-llama
     budgets: {backend_questions: 500, applies: 20, final_tests: 1}
+    tracking: true                    # MLflow: true (<workspace>/mlflow.db, the default), false, or a URI (databricks)
 
 Relative paths are relative to the file. Precedence, lowest first: defaults, the file,
 ``CHAOS_LLAMA_*`` environment variables, command-line overrides. Kept free of heavy imports:
@@ -93,6 +94,8 @@ class ProjectConfig(BaseModel):
     workspace: Path = Path(".chaos-llama")
     author: str = "assistant"
     budgets: Budgets = Field(default_factory=Budgets)
+    tracking: str | bool | None = Field(None, description="MLflow tracking of every run: a tracking URI (e.g. databricks), true "
+                                                          "(sqlite:///<workspace>/mlflow.db) or false; default on")
     source: str | None = Field(None, description="the file this came from")
 
 
@@ -165,14 +168,20 @@ def load_config(
 ) -> ProjectConfig:
     """Read the project file (if any), then apply `CHAOS_LLAMA_*` variables and `overrides`.
 
-    Without a file and without a space, the bundled `retail` example is used so that
-    `chaos-llama serve` works out of the box.
+    `path` may be a folder (an editor's workspace folder): its project file if it has one, else
+    no file, with the workspace in that folder. Without a file and without a space, the bundled
+    `retail` example is used so that `chaos-llama serve` works out of the box.
     """
     env = os.environ if env is None else env
     path = path or env.get(ENV_PREFIX + "CONFIG") or find_config()
     raw: dict[str, Any] = {}
     base = Path.cwd()
     source = None
+    if path and Path(path).is_dir():
+        folder = Path(path).resolve()
+        path = find_config(folder)
+        if path is None:  # a folder without a project file: the example, its state kept in the folder
+            raw["workspace"] = str(folder / ProjectConfig.model_fields["workspace"].default)
     if path:
         import yaml
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .optimize.model import OptimizationResult, SplitScore
 from .scoring import Score
+from .tracking import run_link
 
 _COLORS = {"train": "#4c78a8", "val": "#f58518", "test": "#54a24b"}
 
@@ -20,8 +21,14 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{x:.1%}"
 
 
-def _acc(score: Score | None) -> float:
-    return (score.accuracy if score is not None else None) or 0.0
+def _acc(score: Score | None) -> float | None:
+    """Accuracy, None where nothing was measured (never drawn as 0%)."""
+    return score.accuracy if score is not None else None
+
+
+def _clip(text: str, limit: int) -> str:
+    """At most `limit` characters, cut before escaping so no entity is ever cut in half."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _rates(score: SplitScore | None) -> str:
@@ -35,18 +42,22 @@ def _series(result: OptimizationResult) -> dict[str, list[tuple[int, float]]]:
     """Accuracy of the kept version after each epoch, per split (test only at the end)."""
     out: dict[str, list[tuple[int, float]]] = {"train": [], "val": []}
     current = dict(result.baseline)
+
+    def put(split: str, epoch: int, score: Score | None) -> None:
+        acc = _acc(score)
+        if acc is not None:  # a split not scored is a gap, not a 0% point
+            out.setdefault(split, []).append((epoch, acc))
+
     for s in ("train", "val"):
-        if s in current:
-            out[s].append((0, _acc(current[s])))
+        put(s, 0, current.get(s))
     for e in result.epochs:
         if e.decision == "accepted":
             current = e.candidate_scores
         for s in ("train", "val"):
-            if s in current:
-                out[s].append((e.epoch, _acc(current[s])))
-    if result.final and result.final.test:
-        out["test"] = [(len(result.epochs), _acc(result.final.test))]
-    return out
+            put(s, e.epoch, current.get(s))
+    if result.final:
+        put("test", len(result.epochs), result.final.test)
+    return {k: v for k, v in out.items() if v}
 
 
 def accuracy_svg(result: OptimizationResult, width: int = 560, height: int = 260) -> str:
@@ -85,24 +96,28 @@ def accuracy_svg(result: OptimizationResult, width: int = 560, height: int = 260
 
 
 def category_bars_svg(before: SplitScore | None, after: SplitScore | None, label: str, width: int = 560) -> str:
-    """Horizontal bars per category: baseline vs best version."""
+    """Horizontal bars per category: baseline (grey) and best version; only what was measured is drawn."""
     cats = sorted(set((before.by_category if before else {}) | (after.by_category if after else {})))
     if not cats:
         return ""
-    row, left = 22, 200
+    row, left, label_w = 22, 200, 120  # the value label has its own column: never clipped by the SVG's edge
     height = 20 + row * len(cats)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
              f'aria-label="{html.escape(label)} accuracy per category" class="bars">']
-    bw = width - left - 60
+    bw = width - left - label_w - 8
     for i, c in enumerate(cats):
         y = 10 + i * row
         b = _acc(before.by_category.get(c) if before else None)
         a = _acc(after.by_category.get(c) if after else None)
-        parts.append(f'<text x="{left - 6}" y="{y + 12}" text-anchor="end" font-size="12">{html.escape(c)}</text>'
-                     f'<rect x="{left}" y="{y}" width="{bw * b:.1f}" height="7" fill="#bbb"><title>baseline {_pct(b)}</title></rect>'
-                     f'<rect x="{left}" y="{y + 8}" width="{bw * a:.1f}" height="7" fill="{_COLORS.get(label, "#4c78a8")}">'
-                     f'<title>best {_pct(a)}</title></rect>'
-                     f'<text x="{left + bw * max(a, b) + 4:.1f}" y="{y + 13}" font-size="11">{_pct(b)} → {_pct(a)}</text>')
+        parts.append(f'<text x="{left - 6}" y="{y + 12}" text-anchor="end" font-size="12"><title>{html.escape(c)}</title>'
+                     f'{html.escape(_clip(c, 26))}</text>')
+        if b is not None:
+            parts.append(f'<rect x="{left}" y="{y}" width="{bw * b:.1f}" height="7" fill="#bbb"><title>baseline {_pct(b)}</title></rect>')
+        if a is not None:
+            parts.append(f'<rect x="{left}" y="{y + 8}" width="{bw * a:.1f}" height="7" fill="{_COLORS.get(label, "#4c78a8")}">'
+                         f'<title>best {_pct(a)}</title></rect>')
+        value = " → ".join(_pct(v) for v in (b, a) if v is not None) if before is not None else _pct(a)
+        parts.append(f'<text x="{left + bw + 6}" y="{y + 13}" font-size="11">{value}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -120,6 +135,21 @@ def _summary_rows(result: OptimizationResult) -> list[tuple[str, str, str]]:
     rows = [(s, _rates(result.baseline.get(s)), _rates(best_scores.get(s))) for s in ("train", "val")]
     rows.append(("test", "locked", _rates(result.final.test if result.final else None)))
     return rows
+
+
+def _mlflow(result: OptimizationResult) -> tuple[str, str] | None:
+    """(link, where) of the optimization's MLflow run, if it was tracked."""
+    if not (result.tracking_run_id and result.tracking_uri):
+        return None
+    link = run_link(result.tracking_uri, result.tracking_experiment_id or "", result.tracking_run_id)
+    where = result.tracking_uri
+    if where.startswith("sqlite:"):
+        where += f" (open with `mlflow ui --backend-store-uri {where}`)"
+    return link, where
+
+
+def _flips(ids: list[str]) -> str:
+    return ", ".join(f"`{q}`" for q in ids) if ids else "none"
 
 
 def render_markdown(result: OptimizationResult) -> str:
@@ -140,6 +170,16 @@ def render_markdown(result: OptimizationResult) -> str:
         lines.append(f"| {e.epoch} | {e.decision} | {_rates(tr)} | {_rates(va)} | "
                      f"{len(e.train_fixed) + len(e.val_fixed)} | {len(e.train_broken) + len(e.val_broken)} | {e.new_wrong} | "
                      f"{'-' if e.p_value is None else f'{e.p_value:.3g}'} | {e.message or e.reason} |")
+    tried = [e for e in result.epochs if e.candidate_scores]
+    if tried:
+        lines += ["", "## Fixed and broken, per epoch", "",
+                  "Train questions by id; val as counts (val selects the best version, so its questions stay out of sight)."]
+        for e in tried:
+            lines.append(f"- epoch {e.epoch} ({e.decision}): train fixed {_flips(e.train_fixed)}; train broken "
+                         f"{_flips(e.train_broken)}; val {len(e.val_fixed)} fixed, {len(e.val_broken)} broken")
+    tracked = _mlflow(result)
+    if tracked:
+        lines += ["", f"MLflow run: {tracked[0]} in {tracked[1]}"]
     if result.remaining_failures:
         lines += ["", f"## Remaining train failures ({len(result.remaining_failures)})", ""]
         lines += [f"- `{x.case_id}` {x.outcome}, {x.analysis or x.status}: {x.question}" for x in result.remaining_failures[:20]]
@@ -165,9 +205,19 @@ def _diff_html(diff: str) -> str:
     return "<pre>" + "\n".join(out) + "</pre>"
 
 
-def render_html(result: OptimizationResult) -> str:
-    """A self-contained HTML report: plot, per-category bars, accepted/rejected changes with diffs, remaining failures."""
+def _ids_html(ids: list[str], questions: dict[str, str]) -> str:
+    """Question ids, each with its question as a tooltip where known; '-' for none."""
+    if not ids:
+        return "-"
+    return ", ".join(f'<code title="{html.escape(questions[q])}">{html.escape(q)}</code>' if q in questions
+                     else f"<code>{html.escape(q)}</code>" for q in ids)
+
+
+def render_html(result: OptimizationResult, questions: dict[str, str] | None = None) -> str:
+    """A self-contained HTML report: plot, per-category bars, accepted/rejected changes with diffs and the
+    train questions each fixed or broke (`questions`: id -> text, shown on hover), remaining failures."""
     e = html.escape
+    questions = {**{f.case_id: f.question for f in result.remaining_failures}, **(questions or {})}
     best_scores = _best_scores(result)
     body = [f"<h1>Optimization of {e(result.space_title)}</h1>",
             f"<p>Run <code>{e(result.opt_id)}</code>, proposer <code>{e(result.proposer)}</code>, "
@@ -179,6 +229,10 @@ def render_html(result: OptimizationResult) -> str:
     if result.final and result.final.val_test_gap is not None:
         body.append(f"<p>Best version <code>{e(result.best_version[:12])}</code> chosen by val; test scored once: "
                     f"val–test gap <b>{result.final.val_test_gap:+.1%}</b>.</p>")
+    tracked = _mlflow(result)
+    if tracked:
+        body.append(f'<p>MLflow run <a href="{e(tracked[0])}"><code>{e(result.tracking_run_id or "")}</code></a> in '
+                    f"<code>{e(tracked[1])}</code>; every evaluation is one of its child runs.</p>")
     body.append(accuracy_svg(result))
     body.append("<h2>Per category</h2>")
     for s in ("train", "val"):
@@ -192,10 +246,15 @@ def render_html(result: OptimizationResult) -> str:
     body.append("<h2>Changes</h2>")
     for ep in result.epochs:
         edits = "".join(f"<li><code>{e(str(c.get('op')))}</code> "
-                        f"{e(', '.join(f'{k}={v}' for k, v in c.items() if k != 'op'))[:400]}</li>" for c in ep.changes)
+                        f"{e(_clip(', '.join(f'{k}={v}' for k, v in c.items() if k != 'op'), 400))}</li>" for c in ep.changes)
+        flips = ""
+        if ep.candidate_scores:
+            flips = ("<table><tr><th></th><th>fixed</th><th>broken</th></tr>"
+                     f"<tr><td>train</td><td>{_ids_html(ep.train_fixed, questions)}</td><td>{_ids_html(ep.train_broken, questions)}</td></tr>"
+                     f"<tr><td>val</td><td>{len(ep.val_fixed)}</td><td>{len(ep.val_broken)}</td></tr></table>")
         body.append(f'<details{" open" if ep.decision == "accepted" else ""}><summary>Epoch {ep.epoch}: '
                     f'<span class="{ep.decision}">{ep.decision}</span> — {e(ep.message or ep.reason)}</summary>'
-                    f"<p>{e(ep.reason)}</p><ul>{edits}</ul>{_diff_html(ep.diff) if ep.diff else ''}</details>")
+                    f"<p>{e(ep.reason)}</p>{flips}<ul>{edits}</ul>{_diff_html(ep.diff) if ep.diff else ''}</details>")
     body.append(f"<h2>Remaining train failures ({len(result.remaining_failures)})</h2>")
     if result.remaining_failures:
         body.append("<table><tr><th>id</th><th>question</th><th>analysis</th><th>why</th></tr>")
@@ -209,10 +268,10 @@ def render_html(result: OptimizationResult) -> str:
             + "\n".join(body) + "</body></html>\n")
 
 
-def write_report(result: OptimizationResult, path: str | Path) -> Path:
-    """Write the HTML report (and the Markdown summary next to it)."""
+def write_report(result: OptimizationResult, path: str | Path, questions: dict[str, str] | None = None) -> Path:
+    """Write the HTML report (and the Markdown summary next to it); `questions`: train question texts by id."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(result), encoding="utf-8")
+    path.write_text(render_html(result, questions), encoding="utf-8")
     path.with_suffix(".md").write_text(render_markdown(result), encoding="utf-8")
     return path

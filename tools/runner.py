@@ -583,7 +583,8 @@ async def run_eval(
         "gold_executions": golds.executions, "resumed": len(cases) - len(todo),
     })
     finished = _now()
-    store.update_run(run_id, status="completed", finished_at=finished, summary={**_summary(result), **_totals(run.summary, stats)})
+    kept = {k: v for k, v in run.summary.items() if k.startswith("mlflow_")}  # a run asked again stays linked to its MLflow run
+    store.update_run(run_id, status="completed", finished_at=finished, summary={**kept, **_summary(result), **_totals(run.summary, stats)})
     return result.model_copy(update={"status": "completed", "finished_at": finished})
 
 

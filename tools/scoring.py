@@ -155,6 +155,23 @@ def breakdown(rows: Iterable[HasOutcome], key: Callable[[HasOutcome], str | None
     return {k: score(v) for k, v in sorted(groups.items()) if len(v) >= min_size}
 
 
+SPLIT_ORDER = {"train": 0, "val": 1, "test": 2}
+
+
+def split_category_scores(rows: Iterable[HasOutcome], *, split: Callable[[HasOutcome], str | None],
+                          category: Callable[[HasOutcome], str | None]) -> list[tuple[str, str, Score]]:
+    """(split, category, score) per split in train, val, test order: the split's overall row
+    (category ``ALL``) first, then one row per category ("-" for rows without a split or category)."""
+    by_split: dict[str, list[HasOutcome]] = defaultdict(list)
+    for r in rows:
+        by_split[split(r) or "-"].append(r)
+    out: list[tuple[str, str, Score]] = []
+    for s in sorted(by_split, key=lambda s: (SPLIT_ORDER.get(s, 9), s)):
+        out.append((s, "ALL", score(by_split[s])))
+        out += [(s, cat, sc) for cat, sc in breakdown(by_split[s], category, default="-").items()]
+    return out
+
+
 # ---------------------------------------------------------------- paired comparison
 def utility(outcome: Outcome | None, wrong_cost: float = DEFAULT_WRONG_COST) -> float | None:
     """A single answer's utility: +1 right, 0 refused or error, -`wrong_cost` wrong; None when it does not count."""
@@ -258,5 +275,5 @@ def compare(before: Mapping[str, Outcome | None], after: Mapping[str, Outcome | 
 
 __all__ = [
     "DEFAULT_WRONG_COST", "ERROR_STATUSES", "OUTCOMES", "Outcome", "Paired", "Score", "breakdown", "classify", "compare",
-    "score", "sign_test", "utility",
+    "score", "sign_test", "split_category_scores", "utility",
 ]

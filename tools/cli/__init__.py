@@ -21,9 +21,10 @@ from collections.abc import Sequence
 from importlib import metadata
 
 from .. import __version__
-from ..errors import ChaosLlamaError, DataLoadWarning, InvalidInput, SpaceNotFound
+from ..errors import ChaosLlamaError, DataLoadWarning, InvalidInput, SpaceNotFound, TrackingWarning
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 ENTRY_POINTS = "chaos_llama.commands"
 
 # command -> (module under chaos_llama.tools.cli, one-line help)
@@ -40,6 +41,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("doctor", "check Python, packages, the project file, Databricks auth, the space and tracking"),
     "serve": ("", "run the MCP server (stdio by default)"),  # "": provided through the entry point (server/cli.py)
 }
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, carrying what the command kept and how to go on; `main` prints it as one line."""
 
 
 def _plugins() -> dict[str, metadata.EntryPoint]:
@@ -82,7 +87,7 @@ def is_bad_input(e: ChaosLlamaError) -> bool:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None, _default=warnings.showwarning) -> None:
-    if issubclass(category, DataLoadWarning):  # already names its file and line
+    if issubclass(category, (DataLoadWarning, TrackingWarning)):  # already says where and why
         print(f"chaos-llama: warning: {message}", file=sys.stderr)
     else:
         _default(message, category, filename, lineno, file, line)
@@ -103,6 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # interpreter's own flush at exit cannot fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except KeyboardInterrupt as e:
+        # One line, not a traceback: what was recorded stays recorded (the command says how to go on).
+        print(f"chaos-llama: interrupted{f': {e}' if str(e) else ''}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except ChaosLlamaError as e:
         print(f"chaos-llama: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT if is_bad_input(e) else EXIT_FAIL
@@ -111,4 +120,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
 
 
-__all__ = ["COMMANDS", "EXIT_BAD_INPUT", "EXIT_FAIL", "EXIT_OK", "build_parser", "is_bad_input", "main"]
+__all__ = ["COMMANDS", "EXIT_BAD_INPUT", "EXIT_FAIL", "EXIT_INTERRUPTED", "EXIT_OK", "Interrupted", "build_parser", "is_bad_input",
+           "main"]

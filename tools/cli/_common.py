@@ -4,45 +4,102 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from ..backends import Backend, open_backend
 from ..errors import InvalidInput
 from ..project import BackendConfig
-from ..scoring import Score, breakdown, score
+from ..scoring import Score, split_category_scores
 from ..store import DEFAULT_WORKSPACE, Store
+from ..tracking import TrackedRun, tracking_uri
 
 
 def console() -> Console:
     return Console(stderr=False, highlight=False, soft_wrap=True)
 
 
+def _duration(seconds: float) -> str:
+    """'45s', '3m05s', '1h02m'."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
+class QuestionProgress:
+    """Per-question progress with an ETA on stderr, for one or more evaluations in a row.
+
+    On a terminal: a live bar per evaluation (questions done, elapsed, time left). Elsewhere (CI
+    logs, a Databricks job): a line at each tenth of the questions, with the time left, at most
+    every `quiet_s` seconds, so a long run against Genie's rate limit is never silent and a quick
+    one prints nothing.
+    """
+
+    def __init__(self, console_: Console | None = None, *, quiet_s: float = 10.0):
+        self.console = console_ or Console(stderr=True, highlight=False)
+        self.quiet_s = quiet_s
+        self.live = self.console.is_terminal
+        self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                            TextColumn("left"), TimeRemainingColumn(), console=self.console, transient=True) if self.live else None
+
+    def __enter__(self) -> QuestionProgress:
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def say(self, message: str) -> None:
+        """A phase line (above the bar on a terminal)."""
+        self.console.print(message, markup=False, highlight=False, soft_wrap=True)
+
+    def task(self, title: str):
+        """A callback for the runner's `progress(done, total, case_id, status)` of one evaluation."""
+        if self.bar is not None:
+            tid = self.bar.add_task(title, total=None)
+
+            def live(done: int, total: int, case_id: str | None = None, status: str | None = None) -> None:
+                self.bar.update(tid, completed=done, total=total)
+                if done >= total:
+                    self.bar.remove_task(tid)
+
+            return live
+        started = time.monotonic()
+        last = [started, -1]  # when the last line was printed, at which tenth
+
+        def lines(done: int, total: int, case_id: str | None = None, status: str | None = None) -> None:
+            now = time.monotonic()
+            step = done * 10 // max(total, 1)
+            finished = done >= total
+            # a line per tenth of the questions, but quiet while a run is quick (the local engine, cached answers)
+            if (step == last[1] and not finished) or (now - last[0] < self.quiet_s and not (finished and last[1] >= 0)):
+                return
+            last[:] = [now, step]
+            elapsed = now - started
+            left = f", about {_duration(elapsed / done * (total - done))} left" if 0 < done < total else ""
+            self.say(f"{title}: {done}/{total} questions, {_duration(elapsed)} elapsed{left}")
+
+        return lines
+
+
 def progress_bar(title: str):
-    """A rich progress bar on stderr, fed by the runner's progress callback."""
-    bar = Progress(TextColumn(f"[bold]{title}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   console=Console(stderr=True), transient=True)
-    task = bar.add_task(title, total=None)
-
-    def callback(done: int, total: int, case_id: str | None = None, status: str | None = None) -> None:
-        bar.update(task, completed=done, total=total)
-
-    return bar, callback
+    """(context, callback) showing one evaluation's per-question progress with an ETA on stderr."""
+    shown = QuestionProgress()
+    return shown, shown.task(title)
 
 
 def score_rows(result) -> list[tuple[str, str, Score]]:
     """(split, category, score) rows of a RunResult: per split its overall row first, then its categories."""
-    rows: list[tuple[str, str, Score]] = []
-    order = {"train": 0, "val": 1, "test": 2}
-    splits = sorted({r.split or "-" for r in result.rows}, key=lambda s: (order.get(s, 9), s))
-    for split in splits:
-        mine = [r for r in result.rows if (r.split or "-") == split]
-        rows.append((split, "ALL", score(mine)))
-        rows += [(split, cat, sc) for cat, sc in breakdown(mine, lambda r: r.category, default="-").items()]
-    return rows
+    return split_category_scores(result.rows, split=lambda r: r.split, category=lambda r: r.category)
 
 
 def _pct(x: float | None) -> str:
@@ -75,6 +132,29 @@ def add_common_args(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--seed", type=int, default=0, help="train/val/test split seed")
     sp.add_argument("--concurrency", type=int, default=4)
     sp.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+
+def add_tracking_args(sp: argparse.ArgumentParser) -> None:
+    """--tracking-uri, --experiment, --no-tracking: where the command's MLflow runs go (tools/tracking.py)."""
+    sp.add_argument("--tracking-uri", help="MLflow tracking URI (default: $CHAOS_LLAMA_TRACKING, else $MLFLOW_TRACKING_URI, else "
+                                           "sqlite:///<workspace>/mlflow.db; 'databricks' tracks to the workspace)")
+    sp.add_argument("--experiment", help="MLflow experiment (default: chaos-llama/<space>)")
+    sp.add_argument("--no-tracking", action="store_true", help="do not log to MLflow (also CHAOS_LLAMA_TRACKING=off)")
+
+
+def tracking_from_args(args: argparse.Namespace) -> str | None:
+    """The tracking URI the command line names, None for no tracking."""
+    return tracking_uri(False if args.no_tracking else args.tracking_uri, args.workspace)
+
+
+def tracked_line(tracked: TrackedRun | None) -> str | None:
+    """Where to see a run in MLflow, in one line."""
+    if tracked is None:
+        return None
+    if tracked.uri.startswith("sqlite:"):
+        return (f"mlflow: run {tracked.run_id} in {tracked.uri} (view: mlflow ui --backend-store-uri {tracked.uri}, "
+                f"then {tracked.link})")
+    return f"mlflow: run {tracked.run_id}: {tracked.link}"
 
 
 def add_backend_args(sp: argparse.ArgumentParser) -> None:

@@ -9,12 +9,16 @@ from pathlib import Path
 
 from ..errors import InvalidInput
 from ..evaluate import bundled_example, load_inputs, remote_inputs
-from ..optimize.loop import optimize
+from ..optimize.loop import optimize, train_questions
 from ..optimize.model import OptimizeSettings
 from ..report import render_markdown, write_report
 from ..store import Store, export_workspace, restore_workspace
-from . import EXIT_OK
-from ._common import add_backend_args, add_llm_args, backend_from_args, llm_model_from_args
+from ..tracking import TrackedRun
+from . import EXIT_OK, Interrupted
+from ._common import (
+    QuestionProgress, add_backend_args, add_llm_args, add_tracking_args, backend_from_args, llm_model_from_args, tracked_line,
+    tracking_from_args,
+)
 
 HELP = "optimize a space automatically (train), select by val, score test once"
 
@@ -36,9 +40,7 @@ def add_arguments(op: argparse.ArgumentParser) -> None:
     op.add_argument("--wrong-cost", type=float, default=1.0,
                     help="what a confident wrong answer costs against a right answer's +1 (a refusal costs 0; default 1)")
     op.add_argument("--reasks", type=int, help="re-asks of flipped questions (default: 0 if deterministic, else 2)")
-    op.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite:///<workspace>/mlflow.db; 'databricks' on Databricks)")
-    op.add_argument("--experiment", help="MLflow experiment (default: chaos-llama/<space>)")
-    op.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
+    add_tracking_args(op)
     op.add_argument("--report", help="write the HTML report here (default: <workspace>/reports/<id>.html)")
     add_llm_args(op, "--proposer llm and --strategy llm")
     op.add_argument("--workspace", default=".chaos-llama", help="folder holding the store (default: ./.chaos-llama)")
@@ -84,12 +86,16 @@ def _optimize(args: argparse.Namespace) -> int:
             proposer=args.proposer, max_epochs=args.max_epochs, patience=args.patience, budget=args.budget, seed=args.seed,
             alpha=args.alpha, wrong_cost=args.wrong_cost, max_changes=args.max_changes, reasks=args.reasks,
             concurrency=args.concurrency, workspace=workspace, experiment=args.experiment,
-            tracking=None if args.no_tracking else (args.tracking_uri or True),
+            tracking=tracking_from_args(args),
             proposer_options={"config": llm_model_from_args(args)} if args.proposer == "llm" else {},
         )
-        result = optimize(space, evalset, backend, settings, store=store,
-                          progress=lambda msg: print(msg, file=sys.stderr, flush=True))
-        report = write_report(result, args.report or workspace / "reports" / f"{result.opt_id}.html")
+        with QuestionProgress() as shown:
+            try:
+                result = optimize(space, evalset, backend, settings, store=store, progress=shown.say, questions=shown.task)
+            except KeyboardInterrupt:
+                raise Interrupted("every answer so far is kept in the store; run the same command again to continue where "
+                                  "it stopped") from None
+        report = write_report(result, args.report or workspace / "reports" / f"{result.opt_id}.html", train_questions(evalset))
         best = workspace / "reports" / f"{result.opt_id}.best.yaml"
         best.write_text(result.best_space_yaml, encoding="utf-8")
         if args.json:
@@ -97,4 +103,7 @@ def _optimize(args: argparse.Namespace) -> int:
         else:
             print(render_markdown(result))
             print(f"report: {report}\nbest space: {best}")
+            if result.tracking_run_id and result.tracking_uri:
+                print(tracked_line(TrackedRun(uri=result.tracking_uri, experiment_id=result.tracking_experiment_id or "",
+                                              run_id=result.tracking_run_id)))
     return EXIT_OK

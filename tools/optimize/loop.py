@@ -35,6 +35,7 @@ from ..space.io import space_hash, space_to_yaml
 from ..space.model import Space
 from ..space.validate import ensure_valid
 from ..store import Store, _now
+from ..tracking import Tracker, default_tracking_uri, track_run, tracking_uri
 from .model import (
     EpochRecord,
     FinalScore,
@@ -48,6 +49,8 @@ from .proposers import Proposer, TableData, get_proposer
 from .state import load_state, save_state
 
 Progress = Callable[[str], Any]
+# given an evaluation's title, a callback for the runner's per-question progress(done, total, case_id, status)
+QuestionProgress = Callable[[str], Callable[[int, int, str, str], Any]]
 
 
 def _score(result: RunResult, split: str) -> SplitScore:
@@ -73,11 +76,12 @@ def optimization_id(space: Space, evalset: EvalSet, backend_identity: str, setti
 
 class _Loop:
     def __init__(self, space: Space, evalset: EvalSet, backend: Any, *, store: Store, proposer: Proposer,
-                 state: OptimizationState, settings: OptimizeSettings, reasks: int, tracker: Any, progress: Progress | None):
+                 state: OptimizationState, settings: OptimizeSettings, reasks: int, tracker: Any, progress: Progress | None,
+                 questions: QuestionProgress | None = None):
         self.space0, self.evalset, self.backend, self.store = space, evalset, backend, store
         self.proposer, self.state, self.settings, self.reasks = proposer, state, settings, reasks
         self.judges = tuple(settings.judges)
-        self.tracker, self.progress = tracker, progress
+        self.tracker, self.progress, self.questions = tracker, progress, questions
         self.space_key = state.space_key
         self.sizes = {s: len(evalset.split(s)) for s in ("train", "val", "test")}
         self.by_id = {c.id: c for c in evalset.cases}
@@ -96,14 +100,29 @@ class _Loop:
     def version(self, version_id: str) -> Space:
         return self.store.get_space_version(version_id, space_key=self.space_key).space
 
+    def title(self, split: str, label: str) -> str:
+        """What an evaluation is, in words (progress lines)."""
+        if label == "base":
+            return f"baseline, {split}"
+        if label == "final":
+            return "final, test (scored once)"
+        if self.state.phase == "final":
+            return f"final, best version, {split}"
+        what = {"cur": "current version", "cand": "candidate"}.get(label, "flipped questions asked again")
+        return f"epoch {self.state.epoch}, {what}, {split}"
+
     async def evaluate(self, space: Space, split: str, label: str, *, use_cache: bool = True,
                        evalset: EvalSet | None = None) -> RunResult:
-        """One evaluation under a deterministic run id (resumed if a kill interrupted it)."""
+        """One evaluation under a deterministic run id (resumed if a kill interrupted it), logged to MLflow as a child run."""
         if split == "test" and label != "final":
             raise AssertionError("the test split is only ever scored by the final step")  # defense in depth
         run_id = f"{self.state.opt_id}-{label}-{split}-{space_hash(space)[:10]}"
-        result = await run_eval(evalset or self.evalset, self.backend, space, RunSettings(judges=self.judges, split=split if evalset is None else None, run_id=run_id, concurrency=self.settings.concurrency, use_cache=use_cache, space_key=self.space_key), store=self.store)
+        progress = self.questions(self.title(split, label)) if self.questions is not None else None
+        result = await run_eval(evalset or self.evalset, self.backend, space, RunSettings(judges=self.judges, split=split if evalset is None else None, run_id=run_id, concurrency=self.settings.concurrency, use_cache=use_cache, space_key=self.space_key), store=self.store, progress=progress)
         self.state.backend_calls += result.backend_calls
+        if self.tracker is not None:
+            track_run(self.store, result, space, uri=self.tracker.uri, experiment=self.tracker.experiment,
+                      parent_run_id=self.tracker.run_id, source="optimize", questions=split != "test")
         return result
 
     def budget_left(self) -> int | None:
@@ -341,7 +360,8 @@ def _result(state: OptimizationState, store: Store, space_title: str, evalset: E
         status=state.status, stopped_because=state.stopped_because, initial_version=state.initial_version,
         best_version=state.best_version, baseline=state.baseline, epochs=state.epochs, final=state.final,
         backend_calls=state.backend_calls, best_space_yaml=space_to_yaml(best), remaining_failures=remaining,
-        tracking_run_id=state.tracking_run_id, tracking_uri=state.settings.get("tracking_uri"))
+        tracking_run_id=state.tracking_run_id, tracking_uri=state.settings.get("tracking_uri"),
+        tracking_experiment_id=state.tracking_experiment_id)
 
 
 def load_result(store: Store, opt_id: str) -> OptimizationResult:
@@ -359,7 +379,7 @@ def load_result(store: Store, opt_id: str) -> OptimizationResult:
 
 async def optimize_async(space: Space, evalset: EvalSet, backend: Any, settings: OptimizeSettings | None = None, *, store: Store,
                          proposer: Proposer | None = None, progress: Progress | None = None,
-                         opt_id: str | None = None) -> OptimizationResult:
+                         opt_id: str | None = None, questions: QuestionProgress | None = None) -> OptimizationResult:
     """Optimize `space` on `evalset`'s train split, select by val, score test once; see `optimize`."""
     settings = settings or OptimizeSettings()
     if any(c.split is None for c in evalset.cases):
@@ -401,10 +421,8 @@ async def optimize_async(space: Space, evalset: EvalSet, backend: Any, settings:
 
     tracker = None
     if settings.tracking:
-        from ..tracking import Tracker, default_tracking_uri
-
         root = workspace or Path(store.path).parent
-        uri = default_tracking_uri(root) if settings.tracking is True else str(settings.tracking)
+        uri = tracking_uri(settings.tracking, root) or default_tracking_uri(root)
         state.settings["tracking_uri"] = uri
         try:
             tracker = Tracker(uri, experiment=settings.experiment or f"chaos-llama/{space_key}", artifact_root=root / "mlartifacts")
@@ -415,10 +433,11 @@ async def optimize_async(space: Space, evalset: EvalSet, backend: Any, settings:
                                               params={**ident, "backend": state.backend, "evalset": evalset.name,
                                                       "train": sizes["train"], "val": sizes["val"], "test": sizes["test"]},
                                               tags={"chaos_llama.opt_id": opt_id, "chaos_llama.space": space_key})
+        state.tracking_experiment_id = tracker.experiment_id
         save_state(store, state)
 
     loop = _Loop(space, evalset, backend, store=store, proposer=proposer, state=state, settings=settings, reasks=reasks,
-                 tracker=tracker, progress=progress)
+                 tracker=tracker, progress=progress, questions=questions)
     try:
         await loop.run()
     except BaseException:
@@ -427,12 +446,17 @@ async def optimize_async(space: Space, evalset: EvalSet, backend: Any, settings:
         raise
     result = _result(state, store, space.title, evalset)
     if tracker is not None:
-        _log_artifacts(tracker, result, store)
+        _log_artifacts(tracker, result, store, train_questions(evalset))
         tracker.finish("FINISHED")
     return result
 
 
-def _log_artifacts(tracker: Any, result: OptimizationResult, store: Store) -> None:
+def train_questions(evalset: EvalSet) -> dict[str, str]:
+    """Train question texts by id (what the report may show; val and test stay aggregates)."""
+    return {c.id: c.question for c in evalset.split("train")}
+
+
+def _log_artifacts(tracker: Any, result: OptimizationResult, store: Store, questions: dict[str, str]) -> None:
     """Every version as YAML, each epoch's diff, per-question results and the report."""
     from ..report import render_html, render_markdown
 
@@ -455,7 +479,7 @@ def _log_artifacts(tracker: Any, result: OptimizationResult, store: Store) -> No
                          for r in _rows(store, sc.run_id)]
     tracker.log_text("\n".join(json.dumps(r) for r in rows), "results/per_question.jsonl")
     tracker.log_text(render_markdown(result), "report/summary.md")
-    tracker.log_text(render_html(result), "report/report.html")
+    tracker.log_text(render_html(result, questions), "report/report.html")
 
 
 def _rows(store: Store, run_id: str) -> list[Any]:
@@ -463,7 +487,8 @@ def _rows(store: Store, run_id: str) -> list[Any]:
 
 
 def optimize(space: Space, evalset: EvalSet, backend: Any, settings: OptimizeSettings | None = None, *, store: Store,
-             proposer: Proposer | None = None, progress: Progress | None = None, opt_id: str | None = None) -> OptimizationResult:
+             proposer: Proposer | None = None, progress: Progress | None = None, opt_id: str | None = None,
+             questions: QuestionProgress | None = None) -> OptimizationResult:
     """Optimize a space automatically, within a budget, leaving an auditable trail.
 
     Epochs of: evaluate train → failures (tools/failures.py) → the proposer returns a ChangeSet →
@@ -477,6 +502,9 @@ def optimize(space: Space, evalset: EvalSet, backend: Any, settings: OptimizeSet
         store: the workspace store; the loop state lives there, so calling again with the same
             inputs resumes a killed run (or returns the finished result).
         proposer: a Proposer object instead of the registered `settings.proposer`.
+        progress: called with a line at each phase (baseline, epoch steps, decisions, final).
+        questions: called with each evaluation's title; returns the runner's per-question
+            progress callback for it (the CLI shows a bar or lines with the time left).
     """
     return asyncio.run(optimize_async(space, evalset, backend, settings, store=store, proposer=proposer, progress=progress,
-                                      opt_id=opt_id))
+                                      opt_id=opt_id, questions=questions))

@@ -127,6 +127,7 @@ class OptimizationState(BaseModel):
     final: FinalScore | None = None
     stopped_because: str | None = None
     tracking_run_id: str | None = None
+    tracking_experiment_id: str | None = None
     started_at: str | None = None
     finished_at: str | None = None
 
@@ -150,6 +151,7 @@ class OptimizationResult(BaseModel):
     remaining_failures: list[Failure] = Field(default_factory=list)  # train only: the test split stays unseen
     tracking_run_id: str | None = None
     tracking_uri: str | None = None
+    tracking_experiment_id: str | None = None
 
     @property
     def accepted(self) -> list[EpochRecord]:
