@@ -19,6 +19,7 @@ as other questions come and go (unless a new question bridges two families).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections import Counter, defaultdict
@@ -48,6 +49,7 @@ _STOP = {"the", "a", "an", "of", "for", "in", "on", "by", "to", "and", "or", "is
 
 
 # ---------------------------------------------------------------- normalization
+@functools.lru_cache(maxsize=16_384)  # pure, and parsing dominates: family inference runs on every split and leakage check
 def normalize_sql(sql: str, dialect: str | None = None) -> str | None:
     """A canonical form of a query's shape, or None when it does not parse.
 
