@@ -81,6 +81,9 @@ class Session:
     def ledger(self) -> BudgetLedger:
         return self.copilot.ledger  # type: ignore[return-value]
 
+    def reset_guard(self) -> None:
+        self._guard = None
+
     def guard(self) -> HoldoutGuard:
         if self._guard is None:
             self._guard = HoldoutGuard.for_cases(self.copilot.test_cases(), self.copilot.visible_cases())
@@ -409,6 +412,49 @@ def _register(app: MCPServer, session: Session) -> None:
         """Check the setup: Python and packages, the project file, the workspace, Databricks auth (method only), the Genie space and warehouse, MLflow tracking; each problem says what to fix. Spends no budget."""
         return await asyncio.to_thread(run_doctor, config=session.config, project=project)
 
+    # ------------------------------------------------------------ real traffic (the data flywheel)
+    @app.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=True))
+    @_errors
+    async def logs_import(
+        file: str | None = Field(None, description="a file export (JSON/JSONL of Genie conversations); default: the project's Genie space"),
+    ) -> views.ImportView:
+        """Import the space's real traffic into the store: conversations, questions, Genie's SQL, statuses, errors and feedback (only what is new since the last import; question text redacted; never sent elsewhere). Spends no budget."""
+        return await asyncio.to_thread(views.logs_import, cp(), file)
+
+    @app.tool(annotations=READ_ONLY)
+    @_errors
+    async def traffic_fix_first(
+        limit: int = Field(10, ge=1, le=30, strict=True, description="at most this many clusters"),
+    ) -> views.FixFirstView:
+        """What fails most in real traffic: failing question clusters ranked by traffic x failure rate, with their status mix and ratings, eval-set coverage of traffic and the out-of-domain rate (clusters of val/test families are counted, not shown)."""
+        return await asyncio.to_thread(views.fix_first_view, cp(), limit)
+
+    @app.tool(annotations=READ_ONLY)
+    @_errors
+    async def logs_candidates(
+        kind: Literal["failure", "regression"] | None = Field(None, description="failure: thumbs-down, failed or refused; regression: thumbs-up with Genie's SQL as provisional gold"),
+        limit: int = Field(10, ge=1, le=50, strict=True, description="at most this many"),
+    ) -> views.CandidatesView:
+        """Real questions proposed as eval cases, waiting for a person's review (most asked first)."""
+        return await asyncio.to_thread(views.candidates_view, cp(), kind, limit)
+
+    @app.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False))
+    @_errors
+    async def logs_review(
+        candidate_id: str = Field(description="a candidate id from logs_candidates"),
+        decision: Literal["accept", "reject"] = Field(description="the person's decision"),
+        gold_sql: str | None = Field(None, description="the gold query (required to accept a failure candidate unless refusal; default for a regression candidate: Genie's SQL)"),
+        refusal: bool = Field(False, strict=True, description="the right outcome is a refusal (the data cannot answer it)"),
+        reason: str | None = Field(None, description="why it must be refused"),
+        note: str = Field("", description="the reviewer's note"),
+        reviewer: str | None = Field(None, description="who reviewed"),
+    ) -> views.ReviewResult:
+        """Record a person's review of a candidate: accepted, it joins the eval set file (train split, its family kept, leakage 0); rejected, it is not proposed again."""
+        result = await asyncio.to_thread(views.review, cp(), candidate_id, decision, gold_sql=gold_sql, refusal=refusal,
+                                         reason=reason, note=note, reviewer=reviewer)
+        session.reset_guard()  # the visible cases changed
+        return result
+
     _register_judging(app, session)
 
     # ------------------------------------------------------------ resources
@@ -442,7 +488,7 @@ def _register(app: MCPServer, session: Session) -> None:
     # ------------------------------------------------------------ prompts
     @app.prompt(description="Guided loop: evaluate, read failures, hypothesize, propose, apply, re-evaluate on val, keep or roll back")
     def optimize_space(goal: str = "raise validation accuracy") -> str:
-        return _prompt_text("optimize_space", goal=goal)
+        return _prompt_text("optimize_space", goal=goal, traffic=views.traffic_prompt(cp()))
 
     @app.prompt(description="Read a train run's failures and group them into metadata hypotheses")
     def analyze_failures(run_id: str) -> str:

@@ -289,12 +289,12 @@ def read_export(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     text = path.read_text(encoding="utf-8")
     items: list[tuple[int, Any]]
     stripped = text.lstrip()
-    if stripped.startswith("[") or (stripped.startswith("{") and "\n" not in stripped.rstrip()) or path.suffix == ".json":
+    if stripped.startswith("[") or path.suffix.lower() == ".json":
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as e:
             raise InvalidInput(f"not valid JSON: {e.msg}", source=str(path), line=e.lineno) from None
-        doc = doc.get("conversations", doc.get("messages", [doc])) if isinstance(doc, dict) else doc
+        doc = doc.get("conversations", [doc]) if isinstance(doc, dict) else doc
         if not isinstance(doc, list):
             raise InvalidInput("expected a list of conversations or messages", source=str(path))
         items = [(1, x) for x in doc]

@@ -27,8 +27,8 @@ outcome); thumbs-up answers become *regression candidates* with Genie's SQL as p
 Both wait for review by a person (`chaos-llama logs accept/reject`, the `logs_review` tool) or an
 LLM judge whose agreement with people is known (`review_with_judge`). Accepted candidates join the
 eval set file with a family and a split that keeps leakage at 0: a covered family's split, else
-one dealt by `families.grouped_splits` (test only where allowed: the copilot never places a case
-it has seen in the test split).
+one dealt by `families.grouped_splits` (the copilot places what the assistant has seen in train
+only, and never shows traffic of a held-out family).
 """
 
 from __future__ import annotations
@@ -593,15 +593,16 @@ def _new_case_id(question: str, taken: set[str]) -> str:
 
 def accept(store: Store, space_id: str, candidate: Candidate, evalset_path: str | Path, *, gold_sql: str | None = None,
            expect: Literal["answer", "refusal"] | None = None, reason: str | None = None, category: str | None = None,
-           note: str = "", reviewer: str | None = None, by: str = "person", allow_test: bool = True, seed: int = 0,
+           note: str = "", reviewer: str | None = None, by: str = "person", splits: Sequence[str] = SPLITS, seed: int = 0,
            backend: Any = None, space: Space | None = None, evalset: EvalSet | None = None) -> Accepted:
     """Add a reviewed candidate to the eval set file, in a split that keeps leakage at 0.
 
     The gold: `gold_sql` (a person's), else a regression candidate's provisional gold (Genie's SQL);
     a failure candidate needs one unless `expect="refusal"` (the space is right to refuse it). With
     `backend`, the gold must run (read-only). The case's family is the cluster's; its split is that
-    family's split in the eval set, else one `families.grouped_splits` deals (never test unless
-    `allow_test`). The file keeps its other cases as they were (`evalset`: the file as already loaded).
+    family's split in the eval set, else one `families.grouped_splits` deals, among `splits` (the copilot
+    places what an assistant has seen in train only). The file keeps its other cases as they were
+    (`evalset`: the file as already loaded).
     """
     if candidate.state == "accepted":
         raise InvalidInput(f"candidate {candidate.candidate_id!r} is already in the eval set as {candidate.case_id!r}",
@@ -630,7 +631,7 @@ def accept(store: Store, space_id: str, candidate: Candidate, evalset_path: str 
                     expect=expect, reason=reason if expect == "refusal" else None, family=candidate.family,
                     category=category or _category_of(placed, candidate) or "traffic", tags=["traffic"],
                     notes=f"from real traffic: {candidate.messages} message(s), {candidate.kind} candidate {candidate.candidate_id}")
-    split = _place(placed, case, allow_test=allow_test, seed=seed)
+    split = _place(placed, case, splits=splits, seed=seed)
     case = case.model_copy(update={"split": split})
     after = placed.model_copy(update={"cases": [*placed.cases, case]})
     leaks = leakage(after.cases)
@@ -653,12 +654,17 @@ def _category_of(evalset: EvalSet, candidate: Candidate) -> str | None:
     return cats.most_common(1)[0][0] if cats else None
 
 
-def _place(evalset: EvalSet, case: EvalCase, *, allow_test: bool, seed: int) -> str:
-    """The split for a new case: its family's, else grouped_splits' deal; the first that adds no leakage."""
+def _place(evalset: EvalSet, case: EvalCase, *, splits: Sequence[str], seed: int) -> str:
+    """The split for a new case: its family's, else grouped_splits' deal; the first allowed one that adds no leakage."""
     cases = [*evalset.cases, case.model_copy(update={"split": None})]
     fams = infer_families(cases)
     family_splits = Counter(c.split for c in evalset.cases if fams[c.id] == fams[case.id])
-    allowed = [s for s in SPLITS if allow_test or s != "test"]
+    allowed = [s for s in SPLITS if s in splits]
+    if not allowed:
+        raise InvalidInput(f"no split to place the case in (allowed: {list(splits)!r})", field="splits")
+    if family_splits and not set(family_splits) <= set(allowed):
+        raise InvalidInput(f"the candidate's family is in the {'/'.join(sorted(family_splits))} split, which cannot take it here",
+                           field="candidate_id")
     if family_splits:
         order = [s for s, _ in family_splits.most_common()]
     else:
@@ -704,6 +710,19 @@ def _append_case(path: Path, raw: EvalSet, case: EvalCase) -> None:
     save_evalset(raw.model_copy(update={"cases": expected}), path)  # a layout appending cannot extend: rewrite it
 
 
+
+
+def traffic_for(store: Store, space: Space, evalset: EvalSet, *, before: Iterable[str] = (), after: Iterable[str] = (),
+                backend: Any = None, space_id: str | None = None, seed: int = 0, limit: int = 10) -> FixFirst | None:
+    """The "fix these first" report of the space's traffic for an optimization's report (`before`/`after`:
+    run ids of the versions compared), or None when no traffic is imported for it."""
+    spaces = store.log_spaces()
+    if not (space_id in spaces or space.space_id in spaces or len(spaces) == 1):
+        return None
+    fw = Flywheel(store, space, evalset, space_id=space_id, backend=backend, seed=seed)
+    before, after = list(before), list(after)
+    return fw.fix_first(limit=limit, before=run_outcomes(store, before) if before else None,
+                        after=run_outcomes(store, after) if after else None)
 
 
 # ---------------------------------------------------------------- one space's flywheel (what the CLI and the copilot drive)
@@ -802,6 +821,9 @@ class Flywheel:
         """The report; `before`/`after`: case outcomes of two versions; `hide_splits`: clusters of these
         eval splits are counted but not shown (the copilot never sees held-out families)."""
         rep = self.report()
+        if before is not None and after is not None:  # compare like with like: the cases both versions answered
+            both = {k for k in before if k in after}
+            before, after = {k: before[k] for k in both}, {k: after[k] for k in both}
         failing = [c for c in rep.fix_first() if not set(c.splits) & set(hide_splits)]
         withheld = len(rep.fix_first()) - len(failing)
         return FixFirst(
@@ -816,12 +838,12 @@ class Flywheel:
     def find(self, candidate_id: str) -> Candidate:
         return find_candidate(self.candidates(), candidate_id)
 
-    def accept(self, candidate_id: str, *, allow_test: bool = True, **review: Any) -> Accepted:
+    def accept(self, candidate_id: str, *, splits: Sequence[str] = SPLITS, **review: Any) -> Accepted:
         """Accept a candidate into the eval set file (see `accept`)."""
         if self.evalset_path is None:
             raise InvalidInput("no eval set file to add the case to; name one (--evalset)", field="evalset")
         candidate = self.find(candidate_id)
-        done = accept(self.store, self.space_id, candidate, self.evalset_path, allow_test=allow_test, seed=self.seed,
+        done = accept(self.store, self.space_id, candidate, self.evalset_path, splits=splits, seed=self.seed,
                       backend=self.backend, space=self.space, evalset=self._raw, **review)
         self._raw = self._raw.model_copy(update={"cases": [*self._raw.cases, done.case]})  # what the file holds now
         self.evalset = assign_splits(self._raw, seed=self.seed)
@@ -885,4 +907,4 @@ class Flywheel:
 
 __all__ = ["Accepted", "Candidate", "Cluster", "Domain", "FixFirst", "Flywheel", "Review", "TrafficReport", "accept", "analyze",
            "candidates", "data_values", "find_candidate", "intent", "reject", "run_outcomes", "space_values", "sql_literals",
-           "traffic_accuracy"]
+           "traffic_accuracy", "traffic_for"]

@@ -247,7 +247,7 @@ def _accept(args: argparse.Namespace, fw) -> int:
     gold = Path(args.gold_file).read_text(encoding="utf-8") if args.gold_file else args.gold_sql
     done = fw.accept(args.candidate, gold_sql=gold, expect="refusal" if args.refusal else None, reason=args.reason,
                      category=args.category, note=args.note, reviewer=args.reviewer or os.environ.get("USER"),
-                     allow_test=not args.no_test)
+                     splits=("train", "val") if args.no_test else ("train", "val", "test"))
     print(done.model_dump_json(indent=2) if args.json else
           f"added {done.case.id} to {done.evalset} (split {done.split}, family {done.family}); {done.cases} cases; "
           f"leakage {done.leakage['total']}")
