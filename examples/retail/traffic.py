@@ -146,6 +146,7 @@ class Truth:
     gold_sql: str | None
     outcome: str  # right / wrong / refused (how the engine did, judged against the gold)
     covered: bool
+    typo: bool = False
 
 
 @dataclass
@@ -179,14 +180,16 @@ def _typo(rng: Random, text: str) -> str:
     return " ".join(words)
 
 
-def _casual(rng: Random, text: str) -> str:
+def _casual(rng: Random, text: str) -> tuple[str, bool]:
+    """How people type: lower case, no question mark, now and then a typo (and whether one was made)."""
     if rng.random() < 0.3:
         text = text.lower()
     if rng.random() < 0.3:
         text = text.rstrip("?")
     if rng.random() < 0.12:
-        text = _typo(rng, text)
-    return text
+        typed = _typo(rng, text)
+        return typed, typed != text
+    return text, False
 
 
 def _question(rng: Random, templates: tuple[Template, ...]) -> tuple[str, Template | None, str | None]:
@@ -250,7 +253,7 @@ def generate(space: Any, engine: Any, *, conversations: int = 120, users: int = 
         msgs = []
         for k in range(rng.choices((1, 2, 3), weights=(6, 3, 1))[0]):
             text, t, gold = rng.choice(favourites[user]) if rng.random() < 0.35 else _question(rng, templates)
-            text = _casual(rng, text)
+            text, typo = _casual(rng, text)
             answer, outcome = judge(text, gold)
             mid = uuid.UUID(int=rng.getrandbits(128)).hex
             created = at + k * rng.randrange(60_000, 300_000)
@@ -274,7 +277,8 @@ def generate(space: Any, engine: Any, *, conversations: int = 120, users: int = 
                     m["feedback"]["comment"] = comment
                     m["comments"] = [{"content": comment, "user_id": user, "created_timestamp": created + 60_000}]
             msgs.append(m)
-            traffic.truth[mid] = Truth(template=t.name if t else None, gold_sql=gold, outcome=outcome, covered=bool(t and t.covered))
+            traffic.truth[mid] = Truth(template=t.name if t else None, gold_sql=gold, outcome=outcome, covered=bool(t and t.covered),
+                                       typo=typo)
         traffic.conversations.append({"conversation_id": conv_id, "space_id": space_id, "title": msgs[0]["content"][:255],
                                       "created_timestamp": at, "user_id": user, "messages": msgs})
     return traffic
