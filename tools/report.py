@@ -242,7 +242,8 @@ def traffic_html(traffic: FixFirst) -> str:
 
 def render_html(result: OptimizationResult, questions: dict[str, str] | None = None, traffic: FixFirst | None = None) -> str:
     """A self-contained HTML report: plot, per-category bars, accepted/rejected changes with diffs and the
-    train questions each fixed or broke (`questions`: id -> text, shown on hover), remaining failures."""
+    train questions each fixed or broke (`questions`: id -> text, shown on hover), remaining failures; with
+    `traffic`, a section on real traffic (`traffic_html`)."""
     e = html.escape
     questions = {**{f.case_id: f.question for f in result.remaining_failures}, **(questions or {})}
     best = best_scores(result)
