@@ -413,7 +413,8 @@ def _register(app: MCPServer, session: Session) -> None:
         return await asyncio.to_thread(run_doctor, config=session.config, project=project)
 
     # ------------------------------------------------------------ real traffic (the data flywheel)
-    @app.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=True))
+    # the project's own Genie space (like doctor's checks), not an open world; it spends no budget
+    @app.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False))
     @_errors
     async def logs_import(
         file: str | None = Field(None, description="a file export (JSON/JSONL of Genie conversations); default: the project's Genie space"),

@@ -1,0 +1,142 @@
+"""The data flywheel through the MCP server (real SDK Client, in-process) and the command line.
+
+The project: the curated retail space in production, its own (family-frozen) eval set file, the
+bundled data, and a month of real traffic as a file export.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from databricks_helpers import retail_example
+from mcp import Client
+from mcp.shared.exceptions import MCPError
+from server_helpers import texts
+
+from chaos_llama.examples.retail.traffic import generate
+from chaos_llama.server.app import build_app
+from chaos_llama.tools.cli import main
+from chaos_llama.tools.evalset import assign_splits, freeze_splits, load_evalset, save_evalset
+from chaos_llama.tools.families import leakage
+from chaos_llama.tools.project import load_config
+
+MAX_OUTPUT = 10_000
+
+
+@pytest.fixture(scope="module")
+def month():
+    space, _, engine = retail_example()
+    return generate(space, engine, conversations=60, seed=11)
+
+
+@pytest.fixture
+def project(tmp_path, month):
+    from chaos_llama.tools.evaluate import bundled_example
+
+    with bundled_example("retail") as ex:
+        shutil.copy(ex.curated_space, tmp_path / "space.yaml")
+        save_evalset(freeze_splits(load_evalset(ex.evalset))[0], tmp_path / "evals.yaml")
+        data = ex.data
+    month.write_jsonl(tmp_path / "traffic.jsonl")
+    return {"space": str(tmp_path / "space.yaml"), "evalset": str(tmp_path / "evals.yaml"), "data": [str(data)],
+            "workspace": str(tmp_path / "ws")}
+
+
+def _app(project):
+    return build_app(load_config(env={}, overrides=project))
+
+
+async def test_the_copilot_starts_from_what_fails_in_real_traffic(project, month, tmp_path):
+    """Before any import the prompt says how to bring traffic in; after, it starts from what fails most.
+    traffic_fix_first ranks failing clusters and never shows a val/test family's questions; a person's
+    review through logs_review puts a candidate in the train split of the eval set file, leakage 0."""
+    app = _app(project)
+    async with Client(app) as c:
+        prompt = await c.get_prompt("optimize_space", {"goal": "fewer wrong answers"})
+        assert "No real traffic is imported" in prompt.messages[0].content.text
+        with pytest.raises(MCPError) as e:  # the local engine keeps no conversations
+            await c.call_tool("logs_import", {})
+        assert "file export" in e.value.error.message
+        imported = (await c.call_tool("logs_import", {"file": str(tmp_path / "traffic.jsonl")})).structured_content
+        assert imported["imported"][0]["messages_new"] == len(month.messages)
+        prompt = (await c.get_prompt("optimize_space", {"goal": "fewer wrong answers"})).messages[0].content.text
+        assert "what fails most in real traffic" in prompt and "traffic_fix_first" in prompt
+
+        result = await c.call_tool("traffic_fix_first", {})
+        view = result.structured_content
+        assert len(texts(result)) < MAX_OUTPUT
+        assert view["fix_first"] and 0 < view["coverage"] < 1
+        impacts = [x["failures"] for x in view["fix_first"]]
+        assert impacts == sorted(impacts, reverse=True)
+        assert all(not set(x["eval_splits"]) & {"val", "test"} for x in view["fix_first"])
+        held_out = [c_ for c_ in app.session.copilot.evalset.cases if c_.split in ("val", "test")]
+        shown = texts(result).lower()
+        assert not any(c_.question.lower() in shown for c_ in held_out)
+
+        listed = await c.call_tool("logs_candidates", {"kind": "failure", "limit": 50})
+        assert len(texts(listed)) < MAX_OUTPUT
+        items = listed.structured_content["items"]
+        target = next(i for i in items if not i["eval_splits"] and not i["out_of_domain"])
+        truth = {m["content"]: month.truth[m["message_id"]] for m in month.messages}
+        gold = truth[target["question"]].gold_sql
+        with pytest.raises(MCPError) as e:
+            await c.call_tool("logs_review", {"candidate_id": target["candidate_id"], "decision": "accept"})
+        assert e.value.error.data["field"] == "gold_sql"
+        done = (await c.call_tool("logs_review", {"candidate_id": target["candidate_id"], "decision": "accept", "gold_sql": gold,
+                                                  "reviewer": "ana"})).structured_content
+        assert done["split"] == "train" and done["leakage"]["total"] == 0
+        es = assign_splits(load_evalset(project["evalset"]))
+        added = next(c_ for c_ in es.cases if c_.id == done["case_id"])
+        assert added.split == "train" and added.gold_sql == [gold] and leakage(es.cases).total == 0
+        info = (await c.call_tool("evalset_info", {})).structured_content
+        assert target["question"] in json.dumps(info)  # the copilot sees its new train case
+        rejected = next(i for i in items if i["candidate_id"] != target["candidate_id"])
+        await c.call_tool("logs_review", {"candidate_id": rejected["candidate_id"], "decision": "reject", "note": "noise"})
+        left = (await c.call_tool("logs_candidates", {"kind": "failure", "limit": 50})).structured_content["items"]
+        assert {i["candidate_id"] for i in left}.isdisjoint({target["candidate_id"], rejected["candidate_id"]})
+
+
+async def test_the_bundled_example_is_never_written(tmp_path, month):
+    """Serving the bundled example: traffic can be read, but accepting needs the project's own eval set file."""
+    month.write_jsonl(tmp_path / "t.jsonl")
+    app = build_app(load_config(env={}, overrides={"workspace": str(tmp_path / "ws"), "example_space": "curated"}))
+    async with Client(app) as c:
+        await c.call_tool("logs_import", {"file": str(tmp_path / "t.jsonl")})
+        item = (await c.call_tool("logs_candidates", {"kind": "failure"})).structured_content["items"][0]
+        with pytest.raises(MCPError) as e:
+            await c.call_tool("logs_review", {"candidate_id": item["candidate_id"], "decision": "accept", "refusal": True})
+        assert "read-only" in e.value.error.message
+
+
+def test_the_command_line_runs_the_loop(project, month, tmp_path, capsys):
+    """import -> fix-first -> candidates -> accept, with exit 2 and the field named on bad input."""
+    ws = ["logs", "--workspace", project["workspace"]]
+    args = ["--space", project["space"], "--evalset", project["evalset"], "--data", *project["data"]]
+    assert main([*ws, "import", str(tmp_path / "traffic.jsonl")]) == 0
+    assert f"{len(month.messages)} new" in capsys.readouterr().out
+    assert main([*ws, "import", str(tmp_path / "traffic.jsonl")]) == 0
+    assert "0 new and 0 changed" in capsys.readouterr().out
+    assert main([*ws, "--json", "fix-first", *args]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["top"] and report["messages"] == len(month.messages)
+    assert main([*ws, "fix-first", *args]) == 0
+    assert "Fix these first" in capsys.readouterr().out
+    assert main([*ws, "--json", "candidates", *args, "--kind", "failure"]) == 0
+    cands = json.loads(capsys.readouterr().out)
+    target = next(x for x in cands if not x["covered"] and not x["out_of_domain"])
+    assert main([*ws, "accept", target["candidate_id"], *args]) == 2
+    assert "gold_sql" in capsys.readouterr().err
+    gold = {m["content"]: month.truth[m["message_id"]] for m in month.messages}[target["question"]].gold_sql
+    (tmp_path / "gold.sql").write_text(gold)
+    assert main([*ws, "accept", target["candidate_id"], *args, "--gold-file", str(tmp_path / "gold.sql"), "--no-test"]) == 0
+    assert "added log_" in capsys.readouterr().out
+    assert main([*ws, "clusters", *args]) == 0
+    assert "Traffic clusters" in capsys.readouterr().out
+    assert main([*ws, "export", "--out", str(tmp_path / "again.jsonl")]) == 0
+    assert main([*ws, "redact", "--redact", "all"]) == 0
+    assert f"{len(month.messages)} messages of space {month.space_id} redacted (all)" in capsys.readouterr().out
+    assert main([*ws, "import", str(tmp_path / "missing.jsonl")]) == 2
+    assert main([*ws, "import"]) == 2
+    assert "space_id" in capsys.readouterr().err
