@@ -326,3 +326,58 @@ def test_the_bundled_evalset_is_never_written(tmp_path, retail):
                                         expect="refusal")
     with bundled_example("retail") as ex:
         assert ex.evalset.read_text() == original
+
+
+# ---------------------------------------------------------------- review by an LLM judge of known alignment
+def _labeled(store: Store, n: int, agree: int) -> None:
+    """n labeled answers of answers_question, the judge agreeing with the person on `agree` of them."""
+    from chaos_llama.tools.judges.base import Verdict
+    from chaos_llama.tools.labels import record_label
+    from chaos_llama.tools.store import QuestionResult, Run
+
+    cases = [{"id": f"q{i}", "question": f"Labeled question {i}?", "gold_sql": [f"SELECT {i}"], "split": "train"} for i in range(n)]
+    h = store.put_evalset(EvalSet.model_validate({"name": "labeled", "cases": cases}))
+    store.create_run(Run(run_id="run-l", evalset_hash=h, space_version="v", backend="test", judges=["answers_question"]))
+    for i in range(n):
+        judge_says = i % 2 == 0
+        store.record_case(QuestionResult(run_id="run-l", case_id=f"q{i}", status="COMPLETED", sql=f"SELECT {i}"),
+                          [Verdict(judge="answers_question", value=judge_says, rationale="r")])
+        record_label(store, "run-l", f"q{i}", "answers_question", judge_says if i < agree else not judge_says)
+
+
+def test_an_aligned_llm_judge_reviews_regression_candidates(tmp_path, frozen, retail):
+    """Only a judge whose agreement with people is known reviews; its approvals join the eval set,
+    its rejections do not. Replies are recorded (keyed by judge and question), never a live LLM."""
+    from llm_judge_helpers import Replay, replay_model
+
+    from chaos_llama.tools.judges.llm import judge_runtime
+
+    liked = [msg(1, "What was total net revenue in 2023?", sql=REVENUE.format(y=2023), rating="POSITIVE"),
+             msg(2, "How many stores are in EMEA?", sql=WRONG, rating="POSITIVE")]
+    fw = _flywheel(tmp_path, frozen, retail, liked)
+    reply = {"choices": [{"message": {"role": "assistant", "content": ""}}], "usage": {"total_tokens": 50}, "model": "judge"}
+
+    def answer(ok: bool, why: str) -> dict:
+        return {**reply, "choices": [{"message": {"role": "assistant", "content": json.dumps({"result": ok, "rationale": why})}}]}
+
+    replay = Replay({"answers_question|What was total net revenue in 2023?": answer(True, "net revenue of completed 2023 orders"),
+                     "answers_question|How many stores are in EMEA?": answer(False, "counts orders, not stores")})
+    with judge_runtime(store=fw.store, model=replay_model(replay)):
+        with pytest.raises(InvalidInput, match="0 labeled answers"):
+            fw.review_with_judge()
+        _labeled(fw.store, 20, agree=11)  # kappa about 0.1: agreement barely beyond chance
+        with pytest.raises(InvalidInput, match="kappa 0.1"):
+            fw.review_with_judge()
+        _labeled_store = Store(tmp_path / "aligned.db")
+        _labeled_store.put_log_messages(SPACE_ID, [m.model_dump() for m in liked])
+        _labeled(_labeled_store, 20, agree=20)
+        aligned = Flywheel(_labeled_store, fw.space, frozen, backend=fw.backend)
+    with judge_runtime(store=aligned.store, model=replay_model(replay)):
+        reviewed = {c.question: c for c in aligned.review_with_judge()}
+    assert reviewed["What was total net revenue in 2023?"].state == "approved"
+    assert reviewed["How many stores are in EMEA?"].state == "rejected"
+    assert reviewed["What was total net revenue in 2023?"].review.judge_kappa == pytest.approx(1.0)
+    assert len(replay.requests) == 2
+    done = aligned.accept_approved()
+    assert [d.case.question for d in done] == ["What was total net revenue in 2023?"]
+    assert "How many stores are in EMEA?" not in {c.question for c in load_evalset(frozen).cases}

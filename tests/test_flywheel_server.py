@@ -132,6 +132,8 @@ def test_the_command_line_runs_the_loop(project, month, tmp_path, capsys):
     (tmp_path / "gold.sql").write_text(gold)
     assert main([*ws, "accept", target["candidate_id"], *args, "--gold-file", str(tmp_path / "gold.sql"), "--no-test"]) == 0
     assert "added log_" in capsys.readouterr().out
+    assert main([*ws, "review", *args, "--judge", "answers_question"]) == 2  # no labels: its alignment is unknown
+    assert "0 labeled answers" in capsys.readouterr().err
     assert main([*ws, "clusters", *args]) == 0
     assert "Traffic clusters" in capsys.readouterr().out
     assert main([*ws, "export", "--out", str(tmp_path / "again.jsonl")]) == 0
