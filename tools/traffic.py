@@ -42,7 +42,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
@@ -282,6 +282,8 @@ class Cluster(BaseModel):
     grounding: list[str] = Field(default_factory=list, description="the label's words that ground to the space")
     samples: list[str] = Field(default_factory=list, description="other phrasings asked")
     last_ms: int | None = None
+    right_before: float | None = Field(None, description="share of its eval cases answered right by the version before")
+    right_after: float | None = Field(None, description="... and by the version after")
 
 
 class TrafficReport(BaseModel):
@@ -498,14 +500,20 @@ def analyze(messages: Sequence[LoggedMessage], space: Space, evalset: EvalSet | 
         first_ms=min(stamps, default=None), last_ms=max(stamps, default=None))
 
 
+def cluster_right(cluster: Cluster, outcomes: Mapping[str, Outcome | None]) -> float | None:
+    """The share of a cluster's eval cases answered right (`outcomes`: case id -> outcome); None if none was scored."""
+    scored = [outcomes[i] for i in cluster.eval_cases if outcomes.get(i) not in (None, "gold_error")]
+    return sum(o == "right" for o in scored) / len(scored) if scored else None
+
+
 def traffic_accuracy(report: TrafficReport, outcomes: Mapping[str, Outcome | None]) -> float | None:
     """Accuracy on real traffic: each covered cluster's share of right eval answers (`outcomes`: case id ->
     outcome, e.g. of a version's train, val and test runs), weighted by the cluster's traffic."""
     num = den = 0.0
     for c in report.clusters:
-        scored = [outcomes[i] for i in c.eval_cases if outcomes.get(i) not in (None, "gold_error")]
-        if scored:
-            num += c.traffic * sum(o == "right" for o in scored) / len(scored)
+        right = cluster_right(c, outcomes)
+        if right is not None:
+            num += c.traffic * right
             den += c.traffic
     return num / den if den else None
 
@@ -746,11 +754,19 @@ class FixFirst(BaseModel):
     failing_clusters: int = 0
     withheld: int = Field(0, description="failing clusters not shown: their family is in the held-out test split")
 
+    COLUMNS: ClassVar[tuple[str, ...]] = ("#", "impact", "traffic", "fails", "status mix", "ratings", "eval cases", "eval right", "cluster")
+
     def table(self) -> list[tuple[str, ...]]:
-        """Rows for a plain table: rank, impact, traffic, failure rate, status mix, ratings, covered, label."""
+        """Rows for a plain table (`COLUMNS`): rank, impact, traffic, failure rate, status mix, ratings, the splits
+        of the eval cases covering it, their share answered right before -> after, the most asked question."""
+        def right(c: Cluster) -> str:
+            if c.right_before is None and c.right_after is None:
+                return "-"
+            return " -> ".join(f"{x:.0%}" if x is not None else "-" for x in (c.right_before, c.right_after))
+
         return [(str(i), f"{c.impact:g}", str(c.traffic), f"{c.failure_rate:.0%}",
                  " ".join(f"{k} {v}" for k, v in c.statuses.items()), f"+{c.positive}/-{c.negative}",
-                 ",".join(c.splits) if c.covered else "no", c.label) for i, c in enumerate(self.top, 1)]
+                 ",".join(c.splits) if c.covered else "no", right(c), c.label) for i, c in enumerate(self.top, 1)]
 
     def summary(self) -> str:
         def pct(x: float | None) -> str:
@@ -826,6 +842,8 @@ class Flywheel:
             before, after = {k: before[k] for k in both}, {k: after[k] for k in both}
         failing = [c for c in rep.fix_first() if not set(c.splits) & set(hide_splits)]
         withheld = len(rep.fix_first()) - len(failing)
+        failing = [c.model_copy(update={"right_before": cluster_right(c, before) if before is not None else None,
+                                        "right_after": cluster_right(c, after) if after is not None else None}) for c in failing]
         return FixFirst(
             space_id=rep.space_id, messages=rep.messages, distinct_questions=rep.distinct_questions, clusters=len(rep.clusters),
             coverage=rep.coverage, in_domain_coverage=rep.in_domain_coverage, out_of_domain_rate=rep.out_of_domain_rate,
@@ -906,5 +924,5 @@ class Flywheel:
 
 
 __all__ = ["Accepted", "Candidate", "Cluster", "Domain", "FixFirst", "Flywheel", "Review", "TrafficReport", "accept", "analyze",
-           "candidates", "data_values", "find_candidate", "intent", "reject", "run_outcomes", "space_values", "sql_literals",
+           "candidates", "cluster_right", "data_values", "find_candidate", "intent", "reject", "run_outcomes", "space_values", "sql_literals",
            "traffic_accuracy", "traffic_for"]

@@ -195,7 +195,7 @@ def _fix_first(args: argparse.Namespace, fw) -> int:
         return EXIT_OK
     out = console()
     table = Table(title=f"Fix these first: space {report.space_id}", title_justify="left")
-    for col in ("#", "impact", "traffic", "fails", "status mix", "ratings", "eval cases", "cluster"):
+    for col in report.COLUMNS:
         table.add_column(col, justify="right" if col in ("#", "impact", "traffic", "fails") else "left")
     for row in report.table():
         table.add_row(*row)
