@@ -44,15 +44,27 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+import pyarrow as pa
+import sqlglot
+import yaml
 from pydantic import BaseModel, Field
+from sqlglot import exp
 
 from .errors import InvalidInput, did_you_mean
+from .evalset import _case_doc, _yaml_dumper  # the eval-set file's own writer: an appended case reads back equal
 from .evalset import EvalCase, EvalSet, assign_splits, load_evalset, save_evalset
 from .families import SPLITS, grouped_splits, infer_families, leakage, normalize_sql, question_words
 from .generate.text import STOPWORDS, stem, words
-from .logs import LoggedMessage
+from .judges import get_judge
+from .judges.llm import is_llm_judge
+from .labels import alignment
+from .logs import LoggedMessage, stored_messages, traffic_space
+from .results import Answer
+from .runner import build_run_result
 from .scoring import Outcome
+from .space.io import space_hash
 from .space.model import Space, text
+from .sql import check_read_only
 from .store import Store
 
 CANDIDATE = "log_candidate"  # document kind of a candidate's review (key: space id / candidate id)
@@ -74,9 +86,6 @@ def sql_literals(sql: str) -> list[str]:
     >>> sql_literals("SELECT 1 FROM t WHERE r = 'EMEA' AND c IN ('Web', 'Mobile App') AND y = 2024")
     ['EMEA', 'Web', 'Mobile App']
     """
-    import sqlglot
-    from sqlglot import exp
-
     try:
         tree = sqlglot.parse_one(sql, read="databricks")
     except Exception:  # noqa: BLE001 - an unparsable query names no values
@@ -230,8 +239,6 @@ def data_values(backend: Any, space: Space, *, per_column: int = 1000) -> list[s
             table = backend.execute(f"SELECT * FROM {t.identifier} LIMIT 0", space=space)
         except Exception:  # noqa: BLE001 - a table the data lacks offers no values
             continue
-        import pyarrow as pa
-
         for f in table.schema:
             cfg = t.column(f.name)
             if not pa.types.is_string(f.type) or (cfg is not None and cfg.exclude):
@@ -249,8 +256,6 @@ def data_values(backend: Any, space: Space, *, per_column: int = 1000) -> list[s
 
 def space_values(store: Store, backend: Any, space: Space) -> list[str]:
     """`data_values` of a space version, read once and kept in the store."""
-    from .space.io import space_hash
-
     key = f"{backend.data_identity()}/{space_hash(space)}"
     body = store.get_document("space_values", key)
     if body is None:
@@ -623,8 +628,6 @@ def accept(store: Store, space_id: str, candidate: Candidate, evalset_path: str 
     if expect == "refusal":
         gold = None
     if gold is not None:
-        from .sql import check_read_only
-
         check_read_only(gold, dialect="databricks")
         if backend is not None:
             try:
@@ -692,14 +695,10 @@ def _place(evalset: EvalSet, case: EvalCase, *, splits: Sequence[str], seed: int
 def _append_case(path: Path, raw: EvalSet, case: EvalCase) -> None:
     """Add one case to the eval set file, leaving the rest of the file as it is where the format allows
     (YAML: appended to the questions list; JSONL: one more line); else the file is rewritten."""
-    from .evalset import _case_doc, _yaml_dumper  # the file format's own writer, so the case reads back equal
-
     expected = [*raw.cases, case]
     original = path.read_text(encoding="utf-8")
     suffix = path.suffix.lower()
     if suffix in (".yaml", ".yml"):
-        import yaml
-
         item = yaml.dump([_case_doc(case)], Dumper=_yaml_dumper(), sort_keys=False, allow_unicode=True, width=100)
         indent = re.search(r"^( *)- id:", original, re.MULTILINE)
         pad = indent.group(1) if indent else ""
@@ -783,8 +782,6 @@ class FixFirst(BaseModel):
 
 def run_outcomes(store: Store, run_ids: Iterable[str]) -> dict[str, Outcome | None]:
     """Case id -> outcome over several runs (e.g. a version's train, val and test runs; later runs win)."""
-    from .runner import build_run_result
-
     out: dict[str, Outcome | None] = {}
     for run_id in run_ids:
         if store.get_run(run_id) is None:
@@ -806,8 +803,6 @@ class Flywheel:
 
     def __init__(self, store: Store, space: Space, evalset: str | Path | EvalSet, *, space_id: str | None = None, backend: Any = None,
                  seed: int = 0):
-        from .logs import stored_messages, traffic_space
-
         self.store, self.space, self.backend, self.seed = store, space, backend, seed
         self.evalset_path = None if isinstance(evalset, EvalSet) else Path(evalset)
         self._raw = evalset if isinstance(evalset, EvalSet) else load_evalset(evalset)
@@ -880,11 +875,6 @@ class Flywheel:
         Each answer (Genie's SQL, run on the data) the judge passes is *approved* (accept them with
         `accept_approved`), each it fails is rejected; the review records the judge's kappa. The model
         is the judge runtime in scope (`judges.llm.judge_runtime`, or the CHAOS_JUDGE_* variables)."""
-        from .judges import get_judge
-        from .judges.llm import is_llm_judge
-        from .labels import alignment
-        from .results import Answer
-
         if not is_llm_judge(judge):
             raise InvalidInput(f"{judge!r} is not an LLM judge (e.g. answers_question)", field="judge")
         al = alignment(self.store, judge)

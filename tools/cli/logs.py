@@ -22,11 +22,16 @@ from pathlib import Path
 
 from rich.table import Table
 
+from ..backends.databricks import DatabricksGenie
+from ..chat import Chat
 from ..errors import InvalidInput
-from ..evaluate import bundled_example
+from ..evalset import load_evalset
+from ..evaluate import bundled_example, open_local_backend
+from ..judges.llm import judge_runtime
 from ..logs import ImportSettings, Redaction, export_logs, import_file, import_from_genie, redact_stored, traffic_space
 from ..space.io import load_space
 from ..store import DEFAULT_WORKSPACE, Store
+from ..traffic import Flywheel, run_outcomes
 from . import EXIT_OK
 from ._common import console
 
@@ -147,8 +152,6 @@ def _import(args: argparse.Namespace, store: Store) -> int:
     else:
         if not args.space_id:
             raise InvalidInput("name the Genie space (--space-id), or give a file export to import", field="space_id")
-        from ..backends.databricks import DatabricksGenie
-
         backend = DatabricksGenie(args.space_id, profile=args.profile, host=args.host, store=store)
         settings = ImportSettings(include_all=not args.mine, revisit_days=args.revisit_days, comments=not args.no_comments,
                                   redaction=_redaction(args), calls_per_minute=args.rate, max_conversations=args.max_conversations)
@@ -160,8 +163,6 @@ def _import(args: argparse.Namespace, store: Store) -> int:
 
 @contextlib.contextmanager
 def _flywheel(args: argparse.Namespace, store: Store):
-    from ..traffic import Flywheel
-
     with contextlib.ExitStack() as stack:
         space_path, evalset_path, data = args.space, args.evalset, args.data
         if args.example:
@@ -173,8 +174,6 @@ def _flywheel(args: argparse.Namespace, store: Store):
                                field="space" if not space_path else "evalset")
         backend = None
         if data:
-            from ..evaluate import open_local_backend
-
             backend = open_local_backend(data)
         yield Flywheel(store, load_space(space_path), evalset_path, space_id=args.space_id, backend=backend, seed=args.seed)
 
@@ -184,9 +183,6 @@ def _pct(x: float | None) -> str:
 
 
 def _fix_first(args: argparse.Namespace, fw) -> int:
-    from ..evalset import load_evalset
-    from ..traffic import run_outcomes
-
     report = fw.fix_first(limit=args.limit, before=run_outcomes(fw.store, args.before) if args.before else None,
                           after=run_outcomes(fw.store, args.after) if args.after else None,
                           evalset_before=load_evalset(args.evalset_before) if args.evalset_before else None)
@@ -261,9 +257,6 @@ def _reject(args: argparse.Namespace, fw) -> int:
 
 
 def _review(args: argparse.Namespace, fw) -> int:
-    from ..chat import Chat
-    from ..judges.llm import judge_runtime
-
     model = None
     if args.judge_model:
         model = Chat({"model": args.judge_model, **({"base_url": args.judge_base_url} if args.judge_base_url else {}),
