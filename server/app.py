@@ -416,43 +416,34 @@ def _register(app: MCPServer, session: Session) -> None:
     # the project's own Genie space (like doctor's checks), not an open world; it spends no budget
     @app.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False))
     @_errors
-    async def logs_import(
-        file: str | None = Field(None, description="a file export (JSON/JSONL of Genie conversations); default: the project's Genie space"),
-    ) -> views.ImportView:
-        """Import the space's real traffic into the store: conversations, questions, Genie's SQL, statuses, errors and feedback (only what is new since the last import; question text redacted; never sent elsewhere). Spends no budget."""
+    async def logs_import(file: str | None = Field(None, description="a JSON/JSONL export; default: the Genie space")) -> views.ImportView:
+        """Import real traffic (questions, Genie's SQL, statuses, feedback) into the store: new only, text redacted."""
         return await asyncio.to_thread(views.logs_import, cp(), file)
 
     @app.tool(annotations=READ_ONLY)
     @_errors
-    async def traffic_fix_first(
-        limit: int = Field(10, ge=1, le=30, strict=True, description="at most this many clusters"),
-    ) -> views.FixFirstView:
-        """What fails most in real traffic: failing question clusters ranked by traffic x failure rate, with their status mix and ratings, eval-set coverage of traffic and the out-of-domain rate (clusters of val/test families are counted, not shown)."""
+    async def traffic_fix_first(limit: int = Field(10, ge=1, le=30, strict=True)) -> views.FixFirstView:
+        """What fails most in real traffic: failing clusters by traffic x failure rate; coverage; out-of-domain rate."""
         return await asyncio.to_thread(views.fix_first_view, cp(), limit)
 
     @app.tool(annotations=READ_ONLY)
     @_errors
-    async def logs_candidates(
-        kind: Literal["failure", "regression"] | None = Field(None, description="failure: thumbs-down, failed or refused; regression: thumbs-up with Genie's SQL as provisional gold"),
-        limit: int = Field(10, ge=1, le=50, strict=True, description="at most this many"),
-    ) -> views.CandidatesView:
-        """Real questions proposed as eval cases, waiting for a person's review (most asked first)."""
+    async def logs_candidates(kind: Literal["failure", "regression"] | None = None,
+                              limit: int = Field(5, ge=1, le=20, strict=True)) -> views.CandidatesView:
+        """Real questions proposed as eval cases (failures; thumbs-up regressions), awaiting review."""
         return await asyncio.to_thread(views.candidates_view, cp(), kind, limit)
 
     @app.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False))
     @_errors
     async def logs_review(
-        candidate_id: str = Field(description="a candidate id from logs_candidates"),
-        decision: Literal["accept", "reject"] = Field(description="the person's decision"),
-        gold_sql: str | None = Field(None, description="the gold query (required to accept a failure candidate unless refusal; default for a regression candidate: Genie's SQL)"),
-        refusal: bool = Field(False, strict=True, description="the right outcome is a refusal (the data cannot answer it)"),
-        reason: str | None = Field(None, description="why it must be refused"),
-        note: str = Field("", description="the reviewer's note"),
-        reviewer: str | None = Field(None, description="who reviewed"),
+        candidate_id: str,
+        decision: Literal["accept", "reject"],
+        gold_sql: str | None = Field(None, description="default for a regression: Genie's SQL"),
+        refusal: bool = Field(False, strict=True, description="the right outcome is a refusal"),
+        note: str = "",
     ) -> views.ReviewResult:
-        """Record a person's review of a candidate: accepted, it joins the eval set file (train split, its family kept, leakage 0); rejected, it is not proposed again."""
-        result = await asyncio.to_thread(views.review, cp(), candidate_id, decision, gold_sql=gold_sql, refusal=refusal,
-                                         reason=reason, note=note, reviewer=reviewer)
+        """A person's review: an accepted candidate joins the eval set's train split (leakage 0)."""
+        result = await asyncio.to_thread(views.review, cp(), candidate_id, decision, gold_sql=gold_sql, refusal=refusal, note=note)
         session.reset_guard()  # the visible cases changed
         return result
 

@@ -683,26 +683,25 @@ def candidates_view(cp: Copilot, kind: str | None, limit: int) -> CandidatesView
         candidate_id=c.candidate_id, kind=c.kind, question=clip(c.question, MAX_QUESTION), messages=c.messages,
         signals={k: v for k, v in (("thumbs_up", c.thumbs_up), ("thumbs_down", c.thumbs_down), ("failed", c.failed),
                                    ("refused", c.refused)) if v},
-        out_of_domain=c.out_of_domain, eval_splits=c.splits, genie_sql=clip(c.sql, 1500),
+        out_of_domain=c.out_of_domain, eval_splits=c.splits, genie_sql=clip(c.sql, 600),
         comments=[clip(x, MAX_QUESTION) for x in c.comments[:2]]) for c in shown[:limit]])
 
 
-def review(cp: Copilot, candidate_id: str, decision: str, *, gold_sql: str | None, refusal: bool, reason: str | None, note: str,
-           reviewer: str | None) -> ReviewResult:
+def review(cp: Copilot, candidate_id: str, decision: str, *, gold_sql: str | None, refusal: bool, note: str = "") -> ReviewResult:
     """Record a person's decision on a candidate; an accepted one joins the eval set file's train split."""
     fw = _flywheel(cp)
     candidate = fw.find(candidate_id)
     if not _visible(candidate):  # a held-out family's candidate is as unknown as a missing one
         raise InvalidInput(f"no candidate {candidate_id!r}", field="candidate_id")
     if decision == "reject":
-        fw.reject(candidate_id, note=note, reviewer=reviewer)
+        fw.reject(candidate_id, note=note, reviewer=cp.author)
         return ReviewResult(candidate_id=candidate_id, decision="reject")
     path = cp.settings.evalset
     if path is None or str(Path(path).resolve()).startswith(str(Path(str(files("chaos_llama.examples"))).resolve())):
         raise InvalidInput("accepting needs the project's own eval set file (config 'evalset'); the bundled example's is "
                            "read-only", field="candidate_id")
-    done = fw.accept(candidate_id, gold_sql=gold_sql, expect="refusal" if refusal else None, reason=reason, note=note,
-                     reviewer=reviewer, by="person", splits=(TRAIN,))
+    done = fw.accept(candidate_id, gold_sql=gold_sql, expect="refusal" if refusal else None, reason=note if refusal else None,
+                     note=note, reviewer=cp.author, by="person", splits=(TRAIN,))
     cp.reload_evalset()
     return ReviewResult(candidate_id=candidate_id, decision="accept", case_id=done.case.id, split=done.split, family=done.family,
                         evalset_cases=done.cases, leakage=done.leakage)
