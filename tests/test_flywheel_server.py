@@ -142,3 +142,33 @@ def test_the_command_line_runs_the_loop(project, month, tmp_path, capsys):
     assert main([*ws, "import", str(tmp_path / "missing.jsonl")]) == 2
     assert main([*ws, "import"]) == 2
     assert "space_id" in capsys.readouterr().err
+
+
+async def test_held_out_questions_asked_by_real_users_never_reach_the_assistant(project, tmp_path):
+    """Users asked the val and test questions word for word, and Genie answered with their gold SQL:
+    the flywheel tools and the prompt show none of it (structurally: the holdout guard never acts)."""
+    from chaos_llama.server.guards import WITHHELD
+
+    es = assign_splits(load_evalset(project["evalset"]))
+    held = [c for c in es.cases if c.split in ("val", "test")]
+    convs = [{"conversation_id": f"h{i}", "space_id": "prod", "created_timestamp": 1_750_000_000_000 + i, "user_id": 5,
+              "messages": [{"message_id": f"hm{i}", "content": c.question, "status": "COMPLETED", "user_id": 5,
+                            "created_timestamp": 1_750_000_000_000 + i,
+                            "attachments": [{"query": {"query": c.gold_sql[0]}}] if c.gold_sql else [{"text": {"content": "no"}}],
+                            "feedback": {"rating": "NEGATIVE" if i % 2 else "POSITIVE"}}]}
+             for i, c in enumerate(held)]
+    (tmp_path / "held.jsonl").write_text("".join(json.dumps(c) + "\n" for c in convs))
+    app = _app(project)
+    async with Client(app) as c:
+        await c.call_tool("logs_import", {"file": str(tmp_path / "held.jsonl")})
+        fix = await c.call_tool("traffic_fix_first", {"limit": 30})
+        outputs = [texts(fix)]
+        for kind in ("failure", "regression"):
+            outputs.append(texts(await c.call_tool("logs_candidates", {"kind": kind, "limit": 20})))
+        outputs.append((await c.get_prompt("optimize_space", {})).messages[0].content.text)
+        assert fix.structured_content["withheld"] > 0 and fix.structured_content["fix_first"] == []
+    blob = " ".join(outputs).lower()
+    assert WITHHELD.lower() not in blob
+    for case in held:
+        assert case.question.lower() not in blob and case.id.lower() not in blob
+        assert all(line.strip().lower() not in blob for g in case.gold_sql for line in g.splitlines() if len(line.strip()) >= 20)

@@ -286,6 +286,8 @@ def read_export(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line, conversation) pairs of a file export: JSONL of conversations or of messages, or a JSON
     document (a list, or ``{"conversations": [...]}``). Messages of one conversation are gathered."""
     path = Path(path)
+    if not path.is_file():
+        raise InvalidInput("no such file: expected a JSON/JSONL export of Genie conversations", source=str(path), field="file")
     text = path.read_text(encoding="utf-8")
     items: list[tuple[int, Any]]
     stripped = text.lstrip()
