@@ -10,10 +10,12 @@ import shutil
 
 import pytest
 from databricks_helpers import retail_example
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chaos_llama.tools.errors import InvalidInput
 from chaos_llama.tools.evalset import EvalCase, EvalSet, assign_splits, freeze_splits, load_evalset, save_evalset
-from chaos_llama.tools.families import leakage
+from chaos_llama.tools.families import leakage, similar_pairs, similarity
 from chaos_llama.tools.logs import (
     LoggedMessage, Redaction, export_logs, genie_json, import_file, message_record, read_export, redact_stored, stored_messages,
     traffic_space,
@@ -381,3 +383,16 @@ def test_an_aligned_llm_judge_reviews_regression_candidates(tmp_path, frozen, re
     done = aligned.accept_approved()
     assert [d.case.question for d in done] == ["What was total net revenue in 2023?"]
     assert "How many stores are in EMEA?" not in {c.question for c in load_evalset(frozen).cases}
+
+
+# ---------------------------------------------------------------- clustering at scale
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.frozensets(st.sampled_from("abcdefghij"), max_size=7), max_size=25),
+       st.sampled_from([0.0, 0.3, 0.5, 0.75, 0.9, 1.0]) | st.floats(0.01, 1.0))
+def test_prefix_filtered_pairs_are_exactly_all_similar_pairs(sets, threshold):
+    """Family inference compares only questions sharing a rare word; it must find exactly the pairs
+    comparing all of them finds, in the same order."""
+    brute = [(i, j, similarity(sets[i], sets[j])) for i in range(len(sets)) for j in range(i + 1, len(sets))
+             if similarity(sets[i], sets[j]) >= threshold]
+    assert similar_pairs(sets, threshold) == brute
