@@ -172,3 +172,28 @@ async def test_held_out_questions_asked_by_real_users_never_reach_the_assistant(
     for case in held:
         assert case.question.lower() not in blob and case.id.lower() not in blob
         assert all(line.strip().lower() not in blob for g in case.gold_sql for line in g.splitlines() if len(line.strip()) >= 20)
+
+
+async def test_the_copilot_imports_from_its_genie_space(tmp_path, month, monkeypatch):
+    """A Databricks project: logs_import reads the space's conversations through the SDK (the emulator
+    holds a month of them); the space pulled from Genie grounds and clusters them."""
+    from databricks_helpers import TOKEN, emulator
+
+    from chaos_llama.tools.copilot import settings_for_example
+
+    monkeypatch.setenv("DATABRICKS_TOKEN", TOKEN)
+    for var in ("DATABRICKS_CONFIG_PROFILE", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET"):
+        monkeypatch.delenv(var, raising=False)
+    with emulator(retail_example()) as emu:
+        emu.load_conversations(month.conversations)
+        backend = {"kind": "databricks", "host": emu.url, "space_id": emu.space_id, "warehouse_id": emu.warehouse_id,
+                   "rate_per_minute": 0, "settle_s": 0, "question_timeout_s": 30}
+        over = {"workspace": str(tmp_path / "ws"), "evalset": str(settings_for_example().evalset), "backend": backend}
+        async with Client(build_app(load_config(env={}, overrides=over))) as c:
+            got = (await c.call_tool("logs_import", {})).structured_content["imported"][0]
+            assert (got["space_id"], got["source"], got["messages_new"], got["complete"]) == (emu.space_id, "genie", len(month.messages), True)
+            again = (await c.call_tool("logs_import", {})).structured_content["imported"][0]
+            assert again["messages_new"] == 0
+            view = (await c.call_tool("traffic_fix_first", {})).structured_content
+            assert view["fix_first"] and view["coverage"] is not None
+        assert emu.stats["route_list_conversations"] >= 2 and emu.stats["route_start_conversation"] == 0  # nothing was asked
