@@ -100,6 +100,6 @@ def test_real_traffic_drives_the_next_improvement(tmp_path):
                                                                  after=run_outcomes(store, [s.run_id for s in best_scores(result).values()]),
                                                                  evalset_before=before_set)
     assert ff.coverage_before == pytest.approx(report.coverage) and ff.coverage > ff.coverage_before
-    page = render_html(result, ff)
+    page = render_html(result, traffic=ff)
     assert "Real traffic: fix these first" in page and "accuracy on real traffic" in page
     assert "Real traffic: fix these first" in render_markdown(result, ff)
