@@ -27,10 +27,12 @@ from ..tools.project import ProjectConfig, load_config
 from .errors import clip, invalid_arguments, unknown_arguments, unknown_tool
 from .guards import BudgetLedger, BudgetStatus, HoldoutGuard, HoldoutMiddleware
 
-READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
+# Hints at their MCP defaults are left out (every tool definition costs context on every turn):
+# destructive true, idempotent false, open world true; read-only is always stated.
+READ_ONLY = ToolAnnotations(readOnlyHint=True, openWorldHint=False)
 # Evaluations only add runs (and spend budget); they change no space.
-SPENDS = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=True)
-CHANGES_SPACE = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=False, openWorldHint=False)
+SPENDS = ToolAnnotations(readOnlyHint=False, destructiveHint=False, openWorldHint=True)
+CHANGES_SPACE = ToolAnnotations(readOnlyHint=False, destructiveHint=True, openWorldHint=False)
 
 INSTRUCTIONS = """Chaos Llama optimizes a Genie space's metadata against an eval set.
 Loop: eval_run(train) -> eval_failures -> hypothesize -> space_propose -> space_apply ->
@@ -80,6 +82,9 @@ class Session:
     @property
     def ledger(self) -> BudgetLedger:
         return self.copilot.ledger  # type: ignore[return-value]
+
+    def reset_guard(self) -> None:
+        self._guard = None
 
     def guard(self) -> HoldoutGuard:
         if self._guard is None:
@@ -259,7 +264,7 @@ def _register(app: MCPServer, session: Session) -> None:
         message: str = Field("", description="why this change should help"),
         ctx: Context = None,  # type: ignore[assignment]
     ) -> Preview:
-        """Validate a change set and preview it: unified diff, problems (example SQL must parse and run read-only, referenced tables and columns must exist) and a preview_id. No side effects on the space."""
+        """Validate a change set: its diff, problems (tables, columns, runnable read-only example SQL) and a preview_id for space_apply. Changes nothing."""
         return views.proposal(cp().propose(list(changes), message, owner=owner(ctx)))
 
     @app.tool(annotations=CHANGES_SPACE)
@@ -304,7 +309,7 @@ def _register(app: MCPServer, session: Session) -> None:
         limit: int = Field(30, ge=1, le=200, strict=True, description="train questions per page"),
         cursor: str | None = Field(None, description="next_cursor of the previous page"),
     ) -> EvalSetInfo:
-        """Eval set counts per split and category, expected refusals, leakage between splits, and the train questions a page at a time (val and test texts stay hidden)."""
+        """Eval set counts per split and category, refusals expected, leakage; train questions a page at a time (val/test hidden)."""
         return views.evalset_info(cp(), limit, cursor)
 
     @app.tool(annotations=SPENDS)
@@ -317,7 +322,7 @@ def _register(app: MCPServer, session: Session) -> None:
         limit: int = Field(25, ge=1, le=200, strict=True, description="train: at most this many rows"),
         ctx: Context = None,  # type: ignore[assignment]
     ) -> EvalRunView:
-        """Evaluate a version on train or val: right, wrong (confident wrong answers) and refused counts per category, compared question by question with the last run on another version (spends backend-question and SQL budgets; cached answers are free)."""
+        """Evaluate a version on train or val: right, wrong and refused per category, paired with the last run on another version (cached answers are free)."""
 
         async def progress(done: int, total: int, message: str) -> None:
             await ctx.report_progress(done, total, message)
@@ -332,7 +337,7 @@ def _register(app: MCPServer, session: Session) -> None:
         limit: int = Field(4, ge=1, le=50, strict=True, description="at most this many failures"),
         cursor: str | None = Field(None, description="next_cursor of the previous page"),
     ) -> FailuresView:
-        """Train questions answered wrongly or refused: generated vs gold SQL, result samples, failure analysis and the relevant metadata (gold errors are never listed); a page at a time."""
+        """Train questions answered wrongly or refused: generated vs gold SQL, result samples, analysis, relevant metadata; a page at a time."""
         return views.failures_view(cp(), run_id, category, limit, cursor)
 
     @app.tool(annotations=READ_ONLY)
@@ -358,7 +363,7 @@ def _register(app: MCPServer, session: Session) -> None:
         question: str = Field(description="a question, as a user would ask it"),
         version: str | None = Field(None, description="revision number or version id; default: the head"),
     ) -> AskResult:
-        """Answer one question against a version: the SQL, the first rows and the backend's trace (which metadata matched, what was rejected and why); charged as one backend question, recorded in no run."""
+        """Answer one question against a version: SQL, first rows and the trace (what matched, what was rejected, why); one backend question, no run."""
         return views.ask_view(await cp().ask(question, version))
 
     @app.tool(annotations=SPENDS)
@@ -398,7 +403,7 @@ def _register(app: MCPServer, session: Session) -> None:
         run_ids: list[str] | None = Field(None, description="runs to report on; default: every run of this session"),
         optimization: str | None = Field(None, description="an optimization id from `chaos-llama optimize`, or 'latest': its report instead"),
     ) -> ReportView:
-        """A Markdown report: right/wrong/refused per run, paired fixed/broken counts between revisions, and the space history; or the report of an automatic optimization run in this workspace."""
+        """Markdown report: right/wrong/refused per run, fixed/broken between revisions, the history; or an optimization's report."""
         return views.report_view(cp(), run_ids, optimization)
 
     @app.tool(annotations=READ_ONLY)
@@ -406,8 +411,43 @@ def _register(app: MCPServer, session: Session) -> None:
     async def doctor(
         project: bool = Field(False, strict=True, description="also load the space, eval set and data from their files (a few seconds)"),
     ) -> DoctorReport:
-        """Check the setup: Python and packages, the project file, the workspace, Databricks auth (method only), the Genie space and warehouse, MLflow tracking; each problem says what to fix. Spends no budget."""
+        """Check the setup (packages, project file, workspace, Databricks auth, Genie space, warehouse, MLflow); says what to fix. Spends nothing."""
         return await asyncio.to_thread(run_doctor, config=session.config, project=project)
+
+    # ------------------------------------------------------------ real traffic (the data flywheel)
+    # the project's own Genie space (like doctor's checks), not an open world; it spends no budget
+    @app.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False))
+    @_errors
+    async def logs_import(file: str | None = Field(None, description="a JSON/JSONL export; default: the Genie space")) -> views.ImportView:
+        """Import real traffic (questions, Genie's SQL, statuses, feedback) into the store: new only, text redacted."""
+        return await asyncio.to_thread(views.logs_import, cp(), file)
+
+    @app.tool(annotations=READ_ONLY)
+    @_errors
+    async def traffic_fix_first(limit: int = Field(10, ge=1, le=30, strict=True)) -> views.FixFirstView:
+        """What fails most in real traffic: failing clusters by traffic x failure rate; coverage; out-of-domain rate."""
+        return await asyncio.to_thread(views.fix_first_view, cp(), limit)
+
+    @app.tool(annotations=READ_ONLY)
+    @_errors
+    async def logs_candidates(kind: Literal["failure", "regression"] | None = None,
+                              limit: int = Field(5, ge=1, le=20, strict=True)) -> views.CandidatesView:
+        """Real questions proposed as eval cases (failures; thumbs-up regressions), awaiting review."""
+        return await asyncio.to_thread(views.candidates_view, cp(), kind, limit)
+
+    @app.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, openWorldHint=False))
+    @_errors
+    async def logs_review(
+        candidate_id: str,
+        decision: Literal["accept", "reject"],
+        gold_sql: str | None = Field(None, description="default for a regression: Genie's SQL"),
+        refusal: bool = Field(False, strict=True, description="the right outcome is a refusal"),
+        note: str = "",
+    ) -> views.ReviewResult:
+        """A person's review: an accepted candidate joins the eval set's train split (leakage 0)."""
+        result = await asyncio.to_thread(views.review, cp(), candidate_id, decision, gold_sql=gold_sql, refusal=refusal, note=note)
+        session.reset_guard()  # the visible cases changed
+        return result
 
     _register_judging(app, session)
 
@@ -442,7 +482,7 @@ def _register(app: MCPServer, session: Session) -> None:
     # ------------------------------------------------------------ prompts
     @app.prompt(description="Guided loop: evaluate, read failures, hypothesize, propose, apply, re-evaluate on val, keep or roll back")
     def optimize_space(goal: str = "raise validation accuracy") -> str:
-        return _prompt_text("optimize_space", goal=goal)
+        return _prompt_text("optimize_space", goal=goal, traffic=views.traffic_prompt(cp()))
 
     @app.prompt(description="Read a train run's failures and group them into metadata hypotheses")
     def analyze_failures(run_id: str) -> str:
@@ -525,7 +565,7 @@ def _register_judging(app: MCPServer, session: Session) -> None:
         return SampledVerdict(case_id=request.case_id, judge=judge, value=verdict.value, rationale=verdict.rationale,
                               error=verdict.error, pending_left=left)
 
-    @app.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False))
+    @app.tool(annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, openWorldHint=False))
     @_errors
     async def label_submit(
         run_id: str = Field(description="a train run id"),

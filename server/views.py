@@ -10,6 +10,8 @@ every echoed input cut short. Nothing here computes a score: outcomes and compar
 from __future__ import annotations
 
 from collections import defaultdict
+from importlib.resources import files
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -17,12 +19,14 @@ from pydantic import BaseModel, Field
 from ..tools.copilot import TEST, TRAIN, VAL, Copilot, EvalRuns, FinalTest, Preview
 from ..tools.evalset import split_counts
 from ..tools.failures import Failure, MetadataItem, relevant_metadata
+from ..tools.logs import import_file, import_from_genie
 from ..tools.report import render_markdown
 from ..tools.scoring import Paired, Score, breakdown, score
 from ..tools.space.io import space_to_yaml
 from ..tools.space.model import Space, text
 from ..tools.errors import InvalidInput, did_you_mean
 from ..tools.store import Revision
+from ..tools.traffic import Flywheel
 from .errors import clip
 
 COMPACT_OVER_CHARS = 30_000  # a space YAML bigger than this is summarized by space_get unless asked
@@ -574,7 +578,150 @@ WRONG_AGGREGATION, WRONG_ORDERING_OR_LIMIT, NO_SQL, ...) from the SQL's structur
 """
 
 
+# ---------------------------------------------------------------- real traffic (the data flywheel)
+# The assistant sees traffic only of families it may work on: clusters covered by val or test cases are
+# counted, never shown (their phrasings are siblings of held-out questions), and what it accepts goes to train.
+HIDDEN_TRAFFIC = (VAL, TEST)
+MAX_QUESTION = 200
+
+
+class ImportView(BaseModel):
+    imported: list[Any] = Field(description="per space: conversations read, new and changed messages, rated, redacted, complete")
+
+
+class ClusterView(BaseModel):
+    family: str
+    question: str = Field(description="the most asked question (user text, redacted as imported)")
+    traffic: int
+    failures: int
+    failure_rate: float
+    statuses: dict[str, int]
+    thumbs_up: int
+    thumbs_down: int
+    eval_splits: list[str] = Field(description="splits of the eval cases covering it; empty: no eval case covers it")
+    other_phrasings: list[str] = Field(default_factory=list)
+
+
+class FixFirstView(BaseModel):
+    summary: str
+    coverage: float | None = Field(None, description="share of traffic whose cluster has an eval case")
+    out_of_domain_rate: float | None = None
+    observed_success: float | None = None
+    fix_first: list[ClusterView] = Field(description="failing clusters, most impact (traffic x failure rate) first")
+    withheld: int = Field(0, description="failing clusters of val/test families, counted but not shown")
+    next_step: str = ("for a cluster without eval cases: logs_candidates, then logs_review(accept, gold_sql=...) with a person's "
+                      "gold SQL; it joins the train split; then eval_run(train) and the usual loop")
+
+
+class CandidateView(BaseModel):
+    candidate_id: str
+    kind: str
+    question: str
+    messages: int
+    signals: dict[str, int]
+    out_of_domain: bool
+    eval_splits: list[str]
+    genie_sql: str | None = Field(None, description="regression: the provisional gold; failure: what Genie answered")
+    comments: list[str] = Field(default_factory=list)
+
+
+class CandidatesView(BaseModel):
+    pending: int = Field(description="pending candidates the assistant may see")
+    withheld: int = Field(0, description="pending candidates of val/test families, not shown")
+    items: list[CandidateView]
+    how_to_review: str = ("a person decides: logs_review(candidate_id, decision='accept', gold_sql=...) (a regression candidate's "
+                          "SQL is its default gold; refusal=true when the data cannot answer), or decision='reject'")
+
+
+class ReviewResult(BaseModel):
+    candidate_id: str
+    decision: str
+    case_id: str | None = None
+    split: str | None = None
+    family: str | None = None
+    evalset_cases: int | None = None
+    leakage: dict[str, int] | None = None
+
+
+def _flywheel(cp: Copilot):
+    local = cp.settings.backend.kind == "local"  # the engine's data values ground questions (no warehouse queries)
+    return Flywheel(cp.store, cp.space_at(cp.head()), cp.settings.evalset or cp.evalset, backend=cp.backend if local else None,
+                    seed=cp.settings.split_seed)
+
+
+def logs_import(cp: Copilot, file: str | None) -> ImportView:
+    if file:
+        results = import_file(cp.store, file)
+    else:
+        if not cp.backend.remote or not cp.settings.backend.space_id:
+            raise InvalidInput("the project's backend keeps no conversations (it is the local engine): give a file export "
+                               "(JSON/JSONL of Genie conversations)", field="file")
+        results = [import_from_genie(cp.store, cp.backend, cp.settings.backend.space_id)]
+    return ImportView(imported=[r.model_dump(include={"space_id", "source", "conversations_read", "messages_new", "messages_changed",
+                                                      "messages_total", "rated", "redacted", "complete"}) for r in results])
+
+
+def fix_first_view(cp: Copilot, limit: int) -> FixFirstView:
+    ff = _flywheel(cp).fix_first(limit=limit, hide_splits=HIDDEN_TRAFFIC)
+    return FixFirstView(
+        summary=ff.summary(), coverage=ff.coverage, out_of_domain_rate=ff.out_of_domain_rate, observed_success=ff.observed_success,
+        withheld=ff.withheld,
+        fix_first=[ClusterView(family=c.family, question=clip(c.label, MAX_QUESTION), traffic=c.traffic, failures=c.failures,
+                               failure_rate=c.failure_rate, statuses=c.statuses, thumbs_up=c.positive, thumbs_down=c.negative,
+                               eval_splits=c.splits, other_phrasings=[clip(x, MAX_QUESTION) for x in c.samples[:2]])
+                   for c in ff.top])
+
+
+def _visible(c: Any) -> bool:
+    return not set(c.splits) & set(HIDDEN_TRAFFIC)
+
+
+def candidates_view(cp: Copilot, kind: str | None, limit: int) -> CandidatesView:
+    pending = [c for c in _flywheel(cp).candidates() if c.state == "pending" and (kind is None or c.kind == kind)]
+    shown = [c for c in pending if _visible(c)]
+    return CandidatesView(pending=len(shown), withheld=len(pending) - len(shown), items=[CandidateView(
+        candidate_id=c.candidate_id, kind=c.kind, question=clip(c.question, MAX_QUESTION), messages=c.messages,
+        signals={k: v for k, v in (("thumbs_up", c.thumbs_up), ("thumbs_down", c.thumbs_down), ("failed", c.failed),
+                                   ("refused", c.refused)) if v},
+        out_of_domain=c.out_of_domain, eval_splits=c.splits, genie_sql=clip(c.sql, 600),
+        comments=[clip(x, MAX_QUESTION) for x in c.comments[:2]]) for c in shown[:limit]])
+
+
+def review(cp: Copilot, candidate_id: str, decision: str, *, gold_sql: str | None, refusal: bool, note: str = "") -> ReviewResult:
+    """Record a person's decision on a candidate; an accepted one joins the eval set file's train split."""
+    fw = _flywheel(cp)
+    candidate = fw.find(candidate_id)
+    if not _visible(candidate):  # a held-out family's candidate is as unknown as a missing one
+        raise InvalidInput(f"no candidate {candidate_id!r}", field="candidate_id")
+    if decision == "reject":
+        fw.reject(candidate_id, note=note, reviewer=cp.author)
+        return ReviewResult(candidate_id=candidate_id, decision="reject")
+    path = cp.settings.evalset
+    if path is None or str(Path(path).resolve()).startswith(str(Path(str(files("chaos_llama.examples"))).resolve())):
+        raise InvalidInput("accepting needs the project's own eval set file (config 'evalset'); the bundled example's is "
+                           "read-only", field="candidate_id")
+    done = fw.accept(candidate_id, gold_sql=gold_sql, expect="refusal" if refusal else None, reason=note if refusal else None,
+                     note=note, reviewer=cp.author, by="person", splits=(TRAIN,))
+    cp.reload_evalset()
+    return ReviewResult(candidate_id=candidate_id, decision="accept", case_id=done.case.id, split=done.split, family=done.family,
+                        evalset_cases=done.cases, leakage=done.leakage)
+
+
+def traffic_prompt(cp: Copilot) -> str:
+    """The optimize_space prompt's opening: start from what fails most in real traffic, when traffic is imported."""
+    spaces = cp.store.log_spaces()
+    if not spaces:
+        return ("No real traffic is imported. If the space is live, `logs_import` brings its conversations and feedback in, "
+                "and `traffic_fix_first` then says what fails most for its users; otherwise start at step 1.")
+    n = sum(spaces.values())
+    return (f"Real traffic is imported ({n} messages). Start from what fails most in real traffic: call `traffic_fix_first` "
+            "and take the top failing cluster. If no eval case covers it, list its `logs_candidates` and have a person "
+            "review them (`logs_review`: accept with the gold SQL, or as a refusal) so it joins the train split; then run "
+            "the loop below on it, and check `traffic_fix_first` again at the end (coverage and the ranking move).")
+
+
 __all__ = [
     "ApplyResult", "Comparison", "ComparisonView", "DiffView", "JUDGE_RULES", "SchemaView", "EvalRunView", "EvalSetInfo", "FailureDetail", "FailuresView", "FinalTestView",
-    "HistoryView", "ReportView", "RunInfo", "SpaceView", "TEST", "VersionInfo", "clip",
+    "HistoryView", "ReportView", "RunInfo", "SpaceView", "TEST", "VersionInfo", "clip", "CandidatesView", "FixFirstView", "ImportView",
+    "ReviewResult",
 ]

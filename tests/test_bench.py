@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `bench` lives at the repository root, beside the package folders
 
-from bench import dump_load, judge_large, reeval_cost, throughput  # noqa: E402
+from bench import dump_load, judge_large, reeval_cost, throughput, traffic_clustering  # noqa: E402
 
 
 def test_judge_large_verdicts_match_construction_and_baseline():
@@ -93,3 +93,10 @@ def test_tracking_cost_logs_a_stored_run_in_process():
     from bench.tracking_cost import _in_process
 
     assert _in_process(n=2) > 0
+
+
+def test_traffic_clustering_finds_the_same_families_as_all_pairs():
+    """The prefix-filtered family inference and the all-pairs baseline agree on every question."""
+    res = traffic_clustering.run(300)
+    assert res["same_families"] and res["questions"] == 300 and 0 < res["clusters"] <= 300
+    assert "same families" in traffic_clustering.render(res)

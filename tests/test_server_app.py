@@ -26,6 +26,7 @@ ALL_TOOLS = {
     "space_get", "space_propose", "space_apply", "space_history", "space_diff", "space_rollback", "evalset_info",
     "eval_run", "eval_failures", "judge_run", "eval_final_test", "budget_status", "run_log", "report",
     "judge_pending", "judge_submit", "judge_sample", "label_submit", "judge_alignment",
+    "logs_import", "traffic_fix_first", "logs_candidates", "logs_review",
 }
 INSTRUCTION = {"op": "add_text_instruction", "content": "Completed orders have stat_cd = 'C'."}
 

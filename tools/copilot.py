@@ -232,6 +232,12 @@ class Copilot:
             self._leakage = leakage(self.evalset.cases)
         return self._leakage
 
+    def reload_evalset(self) -> EvalSet:
+        """Read the eval set again (after cases were added to its file, e.g. from real traffic)."""
+        self._evalset = None
+        self._leakage = None
+        return self.evalset
+
     def test_cases(self) -> list[EvalCase]:
         return self.evalset.split(TEST)
 

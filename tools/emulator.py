@@ -18,7 +18,8 @@ Served (shapes from the SDK's `service/dashboards.py` and `service/sql.py` datac
   QUERY_RESULT_EXPIRED)
 - ``GET .../conversations`` (the caller's own, most recent activity first; every user's with
   ``include_all``, which needs CAN MANAGE), ``GET .../conversations/{c}/messages``,
-  ``POST .../messages/{m}/feedback`` (rating POSITIVE / NEGATIVE / NONE and a comment)
+  ``POST .../messages/{m}/feedback`` (rating POSITIVE / NEGATIVE / NONE and a comment, which is also
+  kept as a message comment), ``POST|GET .../messages/{m}/comments``, ``GET .../conversations/{c}/list-comments``
 - ``GET .../attachments/{a}/query-result``, ``.../query-result/{a}``, ``.../messages/{m}/query-result``,
   ``POST .../attachments/{a}/execute-query``
 - ``POST|GET|LIST .../eval-runs``, ``.../eval-runs/{r}/results[/{id}]`` (benchmark evaluations)
@@ -27,6 +28,10 @@ Served (shapes from the SDK's `service/dashboards.py` and `service/sql.py` datac
   an endpoint added with `add_serving_endpoint`, answered with deterministic or recorded replies)
 - ``GET /api/2.1/unity-catalog/tables[/{full_name}]``: the space's tables as Unity Catalog
   describes them (columns, types, comments), for `chaos-llama init --unity-catalog`
+
+Past traffic (conversations, messages with their SQL, status, error, feedback and comments, at their
+own timestamps and users) is loaded with `load_conversations` from the export format of `tools/logs.py`,
+so the data flywheel (`chaos-llama logs import`) runs offline through the unmodified SDK.
 
 Faults (each request draws once from a seeded RNG with probability `fault_rate`, among the kinds
 that apply to it): ``429`` (with Retry-After), ``500``, ``503``, ``drop`` (connection closed with
@@ -70,7 +75,7 @@ RETRYABLE_ERROR_TYPES = ("RATE_LIMIT_EXCEEDED_GENERIC_EXCEPTION", "RETRYABLE_PRO
                          "CHAT_COMPLETION_CLIENT_TIMEOUT_EXCEPTION", "CHAT_COMPLETION_NETWORK_EXCEPTION")
 FEEDBACK_RATINGS = ("POSITIVE", "NEGATIVE", "NONE")
 _WRITES = ("start_conversation", "create_message", "update_space", "create_space", "trash_space", "send_feedback",
-           "create_eval_run", "execute_statement")
+           "create_comment", "create_eval_run", "execute_statement")
 DEFAULT_TOKEN = "dapi-emulator"
 
 
@@ -96,6 +101,9 @@ class _Message:
     forced: str | None = None
     error_type: str | None = None  # the message ends FAILED with this type (a fault or a forced outcome)
     feedback: dict[str, Any] | None = None
+    comments: list[dict[str, Any]] = field(default_factory=list)
+    error_text: str | None = None  # a loaded message's recorded error (else one is made up from the type)
+    updated: float | None = None  # a loaded message's last update (else: now)
     answer: Any = None  # the engine's Answer once computed
     statement_id: str | None = None
     rerun_statement_id: str | None = None
@@ -464,6 +472,9 @@ class Emulator:
         ("GET", _CONVERSATION + "/messages", "list_messages"),
         ("GET", _MESSAGE, "get_message"),
         ("POST", _MESSAGE + "/feedback", "send_feedback"),
+        ("POST", _MESSAGE + "/comments", "create_comment"),
+        ("GET", _MESSAGE + "/comments", "list_message_comments"),
+        ("GET", _CONVERSATION + "/list-comments", "list_conversation_comments"),
         ("GET", _MESSAGE + r"/attachments/(?P<attachment_id>[^/]+)/query-result", "attachment_query_result"),
         ("GET", _MESSAGE + r"/query-result/(?P<attachment_id>[^/]+)", "attachment_query_result"),
         ("GET", _MESSAGE + "/query-result", "message_query_result"),
@@ -663,8 +674,75 @@ class Emulator:
         if comment is not None and not isinstance(comment, str):
             raise _HTTPError(400, "INVALID_PARAMETER_VALUE", "comment must be a string")
         msg.feedback = {"rating": rating, **({"comment": comment} if comment else {})}
+        if comment:  # Genie keeps a feedback comment as a comment on the message too
+            self._add_comment(msg, comment, user.user_id, time.time())
         self.stats["feedback"] += 1
         return {}
+
+    # ------------------------------------------------------------ comments
+    @staticmethod
+    def _add_comment(msg: _Message, content: str, user_id: int, at: float) -> dict[str, Any]:
+        comment = {"space_id": msg.space_id, "conversation_id": msg.conversation_id, "message_id": msg.message_id,
+                   "message_comment_id": uuid.uuid4().hex, "content": content, "created_timestamp": int(at * 1000),
+                   "user_id": user_id}
+        msg.comments.append(comment)
+        return comment
+
+    async def _h_create_comment(self, params: dict[str, str], data: dict[str, Any], user: _User, **_: Any) -> dict[str, Any]:
+        self._conversation(params, user)
+        content = self._content(data)
+        return dict(self._add_comment(self._get_message(params), content, user.user_id, time.time()))
+
+    async def _h_list_message_comments(self, params: dict[str, str], query: dict[str, str], user: _User, **_: Any) -> dict[str, Any]:
+        self._conversation(params, user)
+        page, token = _page(self._get_message(params).comments, query)
+        return {"comments": [dict(c) for c in page], **({"next_page_token": token} if token else {})}
+
+    async def _h_list_conversation_comments(self, params: dict[str, str], query: dict[str, str], user: _User,
+                                            **_: Any) -> dict[str, Any]:
+        conv = self._conversation(params, user)
+        msgs = sorted((m for m in self.messages.values() if m.conversation_id == conv.conversation_id), key=lambda m: m.created)
+        page, token = _page([c for m in msgs for c in m.comments], query)
+        return {"comments": [dict(c) for c in page], **({"next_page_token": token} if token else {})}
+
+    # ------------------------------------------------------------ past traffic
+    def load_conversations(self, conversations: Any, *, space_id: str | None = None) -> int:
+        """Serve past traffic: conversations in the export format of `tools/logs.py` (each with its
+        `messages`, Genie's message JSON plus `comments`), at their own timestamps and users, as
+        Genie recorded them (nothing is asked again). Returns the number of messages loaded."""
+        from .backends.base import Answer
+
+        space_id = space_id or self.space_id
+        self._state(space_id)
+        n = 0
+        for c in conversations:
+            msgs = list(c.get("messages") or [])
+            created = (c.get("created_timestamp") or (msgs[0].get("created_timestamp") if msgs else 0) or 0) / 1000
+            user_id = int(c.get("user_id") or (msgs[0].get("user_id") if msgs else 1) or 1)
+            conv = _Conversation(space_id, c.get("conversation_id") or uuid.uuid4().hex, user_id,
+                                 (c.get("title") or (msgs[0].get("content") if msgs else "") or "")[:255], created, created)
+            self.conversations[conv.conversation_id] = conv
+            for m in msgs:
+                at = (m.get("created_timestamp") or 0) / 1000 or created
+                query = next((a["query"] for a in m.get("attachments") or [] if a.get("query")), None)
+                note = next((a["text"].get("content") for a in m.get("attachments") or [] if a.get("text")), None)
+                status, error = m.get("status") or "COMPLETED", m.get("error") or {}
+                answer = Answer(status="COMPLETED" if query else "NO_SQL", sql=query.get("query") if query else None,
+                                description=query.get("description") if query else None, reason=note)
+                msg = _Message(space_id, conv.conversation_id, m.get("message_id") or uuid.uuid4().hex, m.get("content") or "",
+                               at, at, user_id=int(m.get("user_id") or user_id), answer=answer,
+                               forced="CANCELLED" if status == "CANCELLED" else None,
+                               error_type=(error.get("type") or "SQL_EXECUTION_EXCEPTION") if status == "FAILED" else None,
+                               error_text=error.get("error"), feedback=dict(m["feedback"]) if m.get("feedback") else None,
+                               updated=(m.get("last_updated_timestamp") or 0) / 1000 or at)
+                for cm in m.get("comments") or []:
+                    self._add_comment(msg, cm.get("content") or "", int(cm.get("user_id") or msg.user_id),
+                                      (cm.get("created_timestamp") or 0) / 1000 or at)
+                self.messages[msg.message_id] = msg
+                conv.updated = max(conv.updated, msg.updated or at)
+                n += 1
+        self.stats["loaded_messages"] += n
+        return n
 
     async def _answer(self, msg: _Message) -> None:
         space = self.spaces[msg.space_id].space
@@ -708,11 +786,11 @@ class Emulator:
         out: dict[str, Any] = {
             "space_id": msg.space_id, "conversation_id": msg.conversation_id, "message_id": msg.message_id,
             "id": msg.message_id, "content": msg.content, "status": status, "user_id": msg.user_id,
-            "created_timestamp": int(msg.created * 1000), "last_updated_timestamp": int(time.time() * 1000),
+            "created_timestamp": int(msg.created * 1000), "last_updated_timestamp": int((msg.updated or time.time()) * 1000),
         }
         if status == "FAILED":
-            err = f"Injected fault: Genie failed to answer ({msg.error_type})" if msg.error_type else (
-                (msg.answer.error or msg.answer.reason) if msg.answer else "failed")
+            err = msg.error_text or (f"Injected fault: Genie failed to answer ({msg.error_type})" if msg.error_type else (
+                (msg.answer.error or msg.answer.reason) if msg.answer else "failed"))
             out["error"] = {"error": err, "type": msg.error_type or "SQL_EXECUTION_EXCEPTION"}
         if msg.feedback is not None:
             out["feedback"] = dict(msg.feedback)

@@ -10,9 +10,14 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from .optimize.model import OptimizationResult, SplitScore
 from .scoring import Score
 from .tracking import run_link
+
+if TYPE_CHECKING:  # the traffic section is rendered from its fields only
+    from .traffic import FixFirst
 
 _COLORS = {"train": "#4c78a8", "val": "#f58518", "test": "#54a24b"}
 
@@ -122,7 +127,8 @@ def category_bars_svg(before: SplitScore | None, after: SplitScore | None, label
     return "".join(parts)
 
 
-def _best_scores(result: OptimizationResult) -> dict[str, SplitScore]:
+def best_scores(result: OptimizationResult) -> dict[str, SplitScore]:
+    """The best version's scores per split (its own epoch's runs; the baseline's when nothing was kept)."""
     best = dict(result.baseline)
     for e in result.epochs:
         if e.decision == "accepted" and e.candidate_version == result.best_version:
@@ -131,8 +137,8 @@ def _best_scores(result: OptimizationResult) -> dict[str, SplitScore]:
 
 
 def _summary_rows(result: OptimizationResult) -> list[tuple[str, str, str]]:
-    best_scores = _best_scores(result)
-    rows = [(s, _rates(result.baseline.get(s)), _rates(best_scores.get(s))) for s in ("train", "val")]
+    best = best_scores(result)
+    rows = [(s, _rates(result.baseline.get(s)), _rates(best.get(s))) for s in ("train", "val")]
     rows.append(("test", "locked", _rates(result.final.test if result.final else None)))
     return rows
 
@@ -152,8 +158,9 @@ def _flips(ids: list[str]) -> str:
     return ", ".join(f"`{q}`" for q in ids) if ids else "none"
 
 
-def render_markdown(result: OptimizationResult) -> str:
-    """A Markdown summary (what the MCP `report` tool returns): scores, epochs, changes kept."""
+def render_markdown(result: OptimizationResult, traffic: FixFirst | None = None) -> str:
+    """A Markdown summary (what the MCP `report` tool returns): scores, epochs, changes kept; with
+    `traffic`, what real traffic says (coverage, accuracy on it, the clusters to fix first)."""
     f = result.final
     lines = [f"# Optimization `{result.opt_id}` of {result.space_title}", "",
              f"Proposer `{result.proposer}`, {len(result.epochs)} epoch(s), {result.backend_calls} backend questions; "
@@ -183,6 +190,10 @@ def render_markdown(result: OptimizationResult) -> str:
     if result.remaining_failures:
         lines += ["", f"## Remaining train failures ({len(result.remaining_failures)})", ""]
         lines += [f"- `{x.case_id}` {x.outcome}, {x.analysis or x.status}: {x.question}" for x in result.remaining_failures[:20]]
+    if traffic is not None:
+        lines += ["", "## Real traffic: fix these first", "", traffic.summary() + ".", "",
+                  "| " + " | ".join(traffic.COLUMNS) + " |", "|" + "---|" * len(traffic.COLUMNS)]
+        lines += ["| " + " | ".join(row) + " |" for row in traffic.table()]
     return "\n".join(lines) + "\n"
 
 
@@ -213,12 +224,29 @@ def _ids_html(ids: list[str], questions: dict[str, str]) -> str:
                      else f"<code>{html.escape(q)}</code>" for q in ids)
 
 
-def render_html(result: OptimizationResult, questions: dict[str, str] | None = None) -> str:
+def traffic_html(traffic: FixFirst) -> str:
+    """The "real traffic" section: coverage and accuracy on real traffic before and after, and the
+    failing clusters ranked by traffic x failure rate."""
+    e = html.escape
+    rows = "".join("<tr>" + "".join(f"<td>{e(x)}</td>" for x in row) + "</tr>" for row in traffic.table())
+    before, after = traffic.accuracy_before, traffic.accuracy_after
+    return (f"<h2>Real traffic: fix these first</h2><p>{e(traffic.summary())}.</p>"
+            "<table><tr><th></th><th>before</th><th>after</th></tr>"
+            f"<tr><td>eval-set coverage of traffic</td><td>{_pct(traffic.coverage_before if traffic.coverage_before is not None else traffic.coverage)}</td>"
+            f"<td>{_pct(traffic.coverage)}</td></tr>"
+            f"<tr><td>accuracy on real traffic (traffic-weighted, covered clusters)</td><td>{_pct(before)}</td><td>{_pct(after)}</td></tr></table>"
+            + ("<table><tr>" + "".join(f"<th>{e(c)}</th>" for c in traffic.COLUMNS) + f"</tr>{rows}</table>"
+               if rows else "<p>No failing cluster.</p>")
+            + (f"<p>{traffic.withheld} failing cluster(s) of held-out families not shown.</p>" if traffic.withheld else ""))
+
+
+def render_html(result: OptimizationResult, questions: dict[str, str] | None = None, traffic: FixFirst | None = None) -> str:
     """A self-contained HTML report: plot, per-category bars, accepted/rejected changes with diffs and the
-    train questions each fixed or broke (`questions`: id -> text, shown on hover), remaining failures."""
+    train questions each fixed or broke (`questions`: id -> text, shown on hover), remaining failures; with
+    `traffic`, a section on real traffic (`traffic_html`)."""
     e = html.escape
     questions = {**{f.case_id: f.question for f in result.remaining_failures}, **(questions or {})}
-    best_scores = _best_scores(result)
+    best = best_scores(result)
     body = [f"<h1>Optimization of {e(result.space_title)}</h1>",
             f"<p>Run <code>{e(result.opt_id)}</code>, proposer <code>{e(result.proposer)}</code>, "
             f"{len(result.epochs)} epoch(s), {result.backend_calls} backend questions. Stopped: "
@@ -236,7 +264,7 @@ def render_html(result: OptimizationResult, questions: dict[str, str] | None = N
     body.append(accuracy_svg(result))
     body.append("<h2>Per category</h2>")
     for s in ("train", "val"):
-        bars = category_bars_svg(result.baseline.get(s), best_scores.get(s), s)
+        bars = category_bars_svg(result.baseline.get(s), best.get(s), s)
         if bars:
             body.append(f"<h3>{s}</h3>{bars}")
     if result.final and result.final.test:
@@ -263,15 +291,19 @@ def render_html(result: OptimizationResult, questions: dict[str, str] | None = N
         body.append("</table>")
     else:
         body.append("<p>None.</p>")
+    if traffic is not None:
+        body.append(traffic_html(traffic))
     return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>Chaos Llama — {e(result.space_title)}</title><style>{_CSS}</style></head><body>"
             + "\n".join(body) + "</body></html>\n")
 
 
-def write_report(result: OptimizationResult, path: str | Path, questions: dict[str, str] | None = None) -> Path:
-    """Write the HTML report (and the Markdown summary next to it); `questions`: train question texts by id."""
+def write_report(result: OptimizationResult, path: str | Path, questions: dict[str, str] | None = None,
+                 traffic: FixFirst | None = None) -> Path:
+    """Write the HTML report (and the Markdown summary next to it); `questions`: train question texts by id;
+    `traffic`: the real-traffic section (`traffic_html`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(result, questions), encoding="utf-8")
-    path.with_suffix(".md").write_text(render_markdown(result), encoding="utf-8")
+    path.write_text(render_html(result, questions, traffic), encoding="utf-8")
+    path.with_suffix(".md").write_text(render_markdown(result, traffic), encoding="utf-8")
     return path

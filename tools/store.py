@@ -217,6 +217,18 @@ CREATE TABLE IF NOT EXISTS gold_cache (
     created_at TEXT NOT NULL
 );
 
+-- Real traffic of Genie spaces (the data flywheel, tools/logs.py): one row per message as imported
+-- (question text already redacted as the import was told); the import cursor is a document.
+CREATE TABLE IF NOT EXISTS log_messages (
+    space_id TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    conversation_id TEXT NOT NULL,
+    created_ms INTEGER,
+    body TEXT NOT NULL,
+    imported_at TEXT NOT NULL,
+    PRIMARY KEY (space_id, message_id)
+);
+
 -- Verdicts of deterministic judges keyed by everything they read (see verdict_cache_key): a
 -- re-run of unchanged answers copies them instead of judging again. Added without a schema
 -- bump: older stores simply gain the (empty) table.
@@ -1014,6 +1026,36 @@ class Store:
     def list_documents(self, kind: str) -> list[str]:
         """Every document of `kind`, most recently updated first."""
         return [r[0] for r in self._query("SELECT body FROM documents WHERE kind=? ORDER BY updated_at DESC, key", (kind,))]
+
+    # ------------------------------------------------------------ real traffic (tools/logs.py)
+    def put_log_messages(self, space_id: str, messages: list[dict[str, Any]], *,
+                         document: tuple[str, str, str] | None = None) -> tuple[int, int]:
+        """Add or update imported messages (dicts with message_id, conversation_id, created_ms) and, in
+        the same transaction, one (kind, key, body) document such as the import cursor, so an import
+        killed midway resumes exactly. Returns (new, changed) message counts."""
+        new = changed = 0
+        now = _now()
+        with self._tx() as con:
+            for m in messages:
+                body = _json(m)
+                row = con.execute("SELECT body FROM log_messages WHERE space_id=? AND message_id=?", (space_id, m["message_id"])).fetchone()
+                if row is not None and row[0] == body:
+                    continue
+                new, changed = new + (row is None), changed + (row is not None)
+                con.execute("INSERT OR REPLACE INTO log_messages (space_id, message_id, conversation_id, created_ms, body, imported_at)"
+                            " VALUES (?,?,?,?,?,?)", (space_id, m["message_id"], m["conversation_id"], m.get("created_ms"), body, now))
+            if document is not None:
+                con.execute("INSERT OR REPLACE INTO documents (kind, key, body, updated_at) VALUES (?,?,?,?)", (*document, now))
+        return new, changed
+
+    def log_messages(self, space_id: str) -> list[dict[str, Any]]:
+        """Every imported message of a space, oldest first."""
+        rows = self._query("SELECT body FROM log_messages WHERE space_id=? ORDER BY created_ms, message_id", (space_id,))
+        return [json.loads(r[0]) for r in rows]
+
+    def log_spaces(self) -> dict[str, int]:
+        """Space id -> imported messages, for every space with imported traffic."""
+        return {r[0]: r[1] for r in self._query("SELECT space_id, COUNT(*) FROM log_messages GROUP BY space_id ORDER BY space_id")}
 
     # ------------------------------------------------------------ human labels
     def put_label(self, label: Label) -> Label:

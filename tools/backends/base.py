@@ -15,6 +15,8 @@ callers never probe with `getattr`:
   wait before it) and records the backend's own latency;
 - `data_identity()`: what gold results depend on (the data, not the answering strategy);
 - `get_space()` / `import_benchmarks()`: the space and the benchmark questions the backend holds;
+- `list_conversations()` / `list_conversation_messages()` / `list_message_comments()`: the space's
+  real traffic, as Genie's JSON (the data flywheel, `tools/logs.py`);
 - `table_columns(space)`: the real columns of the space's tables (so a column config can be made).
 """
 
@@ -71,6 +73,18 @@ class Backend:
     def import_benchmarks(self) -> EvalSet:
         """The benchmark questions of the space the backend holds, as an eval set."""
         raise ChaosLlamaError(f"the {self.name} backend holds no benchmarks; name an eval set file")
+
+    def list_conversations(self, *, include_all: bool = True, page_token: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of the space's conversations (Genie's JSON), newest first, and the next page's token."""
+        raise ChaosLlamaError(f"the {self.name} backend keeps no conversations; import a file export instead")
+
+    def list_conversation_messages(self, conversation_id: str, *, page_token: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of a conversation's messages (Genie's message JSON: content, status, SQL, error, feedback)."""
+        raise ChaosLlamaError(f"the {self.name} backend keeps no conversations; import a file export instead")
+
+    def list_message_comments(self, conversation_id: str, message_id: str) -> list[dict[str, Any]]:
+        """Every comment on one message (Genie's JSON)."""
+        raise ChaosLlamaError(f"the {self.name} backend keeps no conversations; import a file export instead")
 
     def table_columns(self, space: Space) -> dict[str, list[str]]:
         """The columns of each table of `space` (identifier -> names), read through `execute`."""

@@ -775,6 +775,44 @@ class DatabricksGenie(Backend):
         if wait > 0:
             await asyncio.sleep(wait)
 
+    # ------------------------------------------------------------ real traffic (the data flywheel, tools/logs.py)
+    def list_conversations(self, *, include_all: bool = True, page_token: str | None = None,
+                           page_size: int = 100) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of the space's conversations, newest first (every user's with `include_all`, which
+        needs CAN MANAGE), as Genie's JSON; and the next page's token. Transient errors and 429s are
+        retried here (Retry-After honoured)."""
+        kw: dict[str, Any] = {"page_size": page_size, **({"include_all": True} if include_all else {}),
+                              **({"page_token": page_token} if page_token else {})}
+        try:
+            res = self._sync_retrying("list conversations", self.client.genie.list_conversations, self.space_id, tries=8, **kw)
+        except BackendError as e:
+            if include_all and ("403" in str(e) or "PermissionDenied" in str(e)):
+                raise BackendError(f"{e}. Listing every user's conversations needs CAN MANAGE on Genie space "
+                                   f"{self.space_id!r}; without it, import only your own (--mine)") from None
+            raise
+        return [c.as_dict() for c in res.conversations or []], res.next_page_token
+
+    def list_conversation_messages(self, conversation_id: str, *, page_token: str | None = None,
+                                   page_size: int = 100) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of a conversation's messages as Genie's message JSON (content, status, SQL attachment, error, feedback)."""
+        kw: dict[str, Any] = {"page_size": page_size, **({"page_token": page_token} if page_token else {})}
+        res = self._sync_retrying("list messages", self.client.genie.list_conversation_messages, self.space_id, conversation_id,
+                                  tries=8, **kw)
+        return [m.as_dict() for m in res.messages or []], res.next_page_token
+
+    def list_message_comments(self, conversation_id: str, message_id: str) -> list[dict[str, Any]]:
+        """Every comment on one message (a feedback comment is one too), as Genie's JSON."""
+        out: list[dict[str, Any]] = []
+        token = None
+        while True:
+            kw = {"page_token": token} if token else {}
+            res = self._sync_retrying("list comments", self.client.genie.list_message_comments, self.space_id, conversation_id,
+                                      message_id, tries=8, **kw)
+            out += [c.as_dict() for c in res.comments or []]
+            token = res.next_page_token
+            if not token:
+                return out
+
     # ------------------------------------------------------------ benchmarks
     def import_benchmarks(self, *, name: str | None = None) -> EvalSet:
         """The space's benchmark questions as an eval set (case ids = benchmark question ids)."""

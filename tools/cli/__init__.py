@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evalset": ("evalset", "inspect an eval set, freeze stratified splits into it, or import the defog format"),
     "optimize": ("optimize", "optimize a space automatically (train), select by val, score test once"),
     "label": ("label", "record human verdicts and measure judge agreement with them"),
+    "logs": ("logs", "the data flywheel: import a Genie space's real traffic, cluster it, review candidates into the eval set"),
     "emulate": ("emulate", "serve a wire-compatible Genie emulator on 127.0.0.1 (for the Databricks backend)"),
     "benchmarks": ("benchmarks", "a Genie space's benchmarks: import/export them, run Genie's own evaluation"),
     "doctor": ("doctor", "check Python, packages, the project file, Databricks auth, the space and tracking"),

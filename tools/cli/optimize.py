@@ -11,9 +11,10 @@ from ..errors import InvalidInput
 from ..evaluate import bundled_example, load_inputs, remote_inputs
 from ..optimize.loop import optimize, train_questions
 from ..optimize.model import OptimizeSettings
-from ..report import render_markdown, write_report
+from ..report import best_scores, render_markdown, write_report
 from ..store import Store, export_workspace, restore_workspace
 from ..tracking import TrackedRun
+from ..traffic import traffic_for
 from . import EXIT_OK, Interrupted
 from ._common import (
     QuestionProgress, add_backend_args, add_llm_args, add_tracking_args, backend_from_args, llm_model_from_args, tracked_line,
@@ -95,13 +96,17 @@ def _optimize(args: argparse.Namespace) -> int:
             except KeyboardInterrupt:
                 raise Interrupted("every answer so far is kept in the store; run the same command again to continue where "
                                   "it stopped") from None
-        report = write_report(result, args.report or workspace / "reports" / f"{result.opt_id}.html", train_questions(evalset))
+        # what real traffic says, when it was imported (`chaos-llama logs import`): in the local report only
+        traffic = traffic_for(store, space, evalset, before=[s.run_id for s in result.baseline.values() if s.run_id],
+                              after=[s.run_id for s in best_scores(result).values() if s.run_id], seed=args.seed)
+        report = write_report(result, args.report or workspace / "reports" / f"{result.opt_id}.html", train_questions(evalset),
+                              traffic)
         best = workspace / "reports" / f"{result.opt_id}.best.yaml"
         best.write_text(result.best_space_yaml, encoding="utf-8")
         if args.json:
             print(result.model_dump_json(indent=2, exclude={"best_space_yaml"}))
         else:
-            print(render_markdown(result))
+            print(render_markdown(result, traffic))
             print(f"report: {report}\nbest space: {best}")
             if result.tracking_run_id and result.tracking_uri:
                 print(tracked_line(TrackedRun(uri=result.tracking_uri, experiment_id=result.tracking_experiment_id or "",
