@@ -1,0 +1,536 @@
+"""What a space offers to ground a question in: one `Entry` per measure, filter, dimension
+expression, column, table and data value, indexed by the phrases that name it.
+
+Everything comes from the space's metadata and the data behind it, never from a list of known
+tables: column names (snake_case / camelCase split, warehouse abbreviations expanded, the table's
+own name dropped: `orders.ord_dt` is also "date"), column synonyms and descriptions, snippet
+display names, aliases and synonyms, table names, the distinct values of columns with entity
+matching (the value dictionary), value aliases written in column descriptions and instructions
+(`AMER (North America)`, `'C' = completed`, `'Europe' is EMEA`), and join specs. Each entry
+carries its path in the space (`instructions.sql_snippets.measures[2]`,
+`data_sources.tables[main.retail.orders].column_configs[ord_dt]`) so an answer can say which
+metadata it used and a proposer can see which was missing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import sqlglot
+from sqlglot import exp
+
+from ..space.model import Space, Table, text
+from .base import GenerationContext
+from .text import STOPWORDS, stem, words
+
+# Words of a column name that say what kind of value it holds, not what it is about.
+_NAME_WORDS = {"name", "nm", "code", "cd", "label", "title", "desc", "description", "txt", "text"}
+_DATE_WORDS = {"date", "dt", "time", "timestamp", "ts", "day", "at", "on"}
+_TABLE_NOISE = {"dim", "fact", "fct", "tbl", "vw", "v", "stg", "raw", "tmp", "dwh"}
+_LABEL_NAMES = ("name", "title", "label", "full_name", "display_name", "description")
+# Question words that are abbreviations in warehouse names too (beyond text.ABBREVIATIONS).
+_MORE_ABBREVIATIONS = {"promo": "promotion", "promos": "promotion", "qtr": "quarter", "fy": "fiscal"}
+
+
+def norm(word: str) -> str:
+    """The matching form of one lower-case word: light stem, doubled final consonant undone.
+
+    >>> [norm(w) for w in ["cancelled", "canceled", "Orders", "promo"]]
+    ['cancel', 'cancel', 'order', 'promotion']
+    """
+    w = word.lower()
+    w = _MORE_ABBREVIATIONS.get(w, w)
+    s = stem(w)
+    if len(s) > 4 and s[-1] == s[-2] and s[-1] not in "aeiousz":
+        s = s[:-1]
+    return s
+
+
+def norms(value: str) -> tuple[str, ...]:
+    """Matching forms of the words of a name or phrase ("Home & Kitchen" -> ('home', 'and', 'kitchen'))."""
+    return tuple(norm(w) for w in words(value.replace("&", " and ")))
+
+
+def content(phrase: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(w for w in phrase if w not in _STOP_NORMS)
+
+
+_STOP_NORMS = {norm(w) for w in STOPWORDS}
+
+
+def _as_list(value) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
+def column_kind(duck_type: str) -> str:
+    t = duck_type.upper()
+    if t.startswith("INTERVAL"):
+        return "text"
+    if "DATE" in t or "TIMESTAMP" in t:
+        return "date"
+    if any(x in t for x in ("INT", "DEC", "DOUBLE", "FLOAT", "REAL", "NUMERIC")):
+        return "number"
+    if "BOOL" in t:
+        return "bool"
+    return "text"
+
+
+def _looks_like_key(name: str) -> bool:
+    n = name.lower()
+    return n == "id" or n.endswith(("_id", "_key", "_sk", "_fk", "_pk")) or (n.endswith("id") and n[:-2].endswith("_"))
+
+
+def quote(name: str) -> str:
+    return exp.to_identifier(name).sql("databricks")
+
+
+@dataclass(eq=False)
+class Entry:
+    """One thing a phrase can ground to."""
+
+    kind: str  # measure | filter | expression | column | table | value
+    path: str  # where it lives in the space
+    label: str  # how answers name it
+    table: str | None = None  # owning table (columns, values) or the first table a snippet reads
+    column: str | None = None  # column name (columns, values)
+    sql: str = ""  # snippet SQL with table references rewritten to the engine's aliases
+    tables: tuple[str, ...] = ()  # tables the SQL reads
+    ctype: str = ""  # number | date | text | bool
+    value: str | None = None  # data value (values)
+    is_key: bool = False
+    instruction: str = ""  # snippet instruction (rules are read from it)
+    nullable: bool = False
+
+    def __repr__(self) -> str:
+        return f"<{self.kind} {self.label}>"
+
+    @property
+    def is_count(self) -> bool:
+        return self.kind == "measure" and bool(re.match(r"(?is)^\s*count\s*\(", self.sql))
+
+
+@dataclass
+class Edge:
+    """A join between two tables: from a join spec, or inferred from keys when no spec connects them."""
+
+    left: str
+    right: str
+    on: str  # condition over the engine's aliases
+    many_to_one: bool | None  # left -> right is many-to-one (True), one-to-many (False), unknown (None)
+    path: str  # instructions.join_specs[i] or "inferred:<left col>=<right col>"
+    spec_type: str | None = None  # LEFT for a spec whose comment asks to keep unmatched rows
+
+    def other(self, table: str) -> str:
+        return self.right if table == self.left else self.left
+
+    def fans_out(self, start: str) -> bool:
+        """Whether walking this edge from `start` multiplies rows (one-to-many or unknown)."""
+        if self.many_to_one is None:
+            return True
+        return self.many_to_one != (start == self.left)
+
+
+@dataclass
+class Phrase:
+    entry: Entry
+    via: str  # name | synonym | display_name | alias | value | value_alias | description
+    surface: tuple[str, ...] = ()  # raw words that must appear as written (values starting with a stopword)
+
+
+@dataclass
+class Lexicon:
+    """The grounding targets of one space over one database."""
+
+    space: Space
+    entries: list[Entry] = field(default_factory=list)
+    phrases: dict[tuple[str, ...], list[Phrase]] = field(default_factory=lambda: defaultdict(list))
+    columns: dict[str, list[Entry]] = field(default_factory=dict)  # table -> its non-excluded columns
+    tables: dict[str, Entry] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)  # table identifier -> SQL alias
+    edges: list[Edge] = field(default_factory=list)
+    desc_words: dict[str, list[Entry]] = field(default_factory=lambda: defaultdict(list))
+    values: dict[tuple[str, str, str], Entry] = field(default_factory=dict)  # (table, column, value) -> entry
+    vocabulary: set[str] = field(default_factory=set)  # every word of every phrase (typo correction)
+    max_phrase: int = 1
+    stats: object = None  # ctx.stats, for anchoring dates and key uniqueness
+    problems: list[str] = field(default_factory=list)  # metadata the engine could not read
+
+    # ------------------------------------------------------------------ lookups
+    def column(self, table: str, name: str) -> Entry | None:
+        lname = name.lower()
+        return next((c for c in self.columns.get(table, []) if c.column.lower() == lname), None)
+
+    def resolve_table(self, ref: str) -> str | None:
+        ref = ref.strip("`").lower()
+        for ident, alias in self.aliases.items():
+            if ref in (ident.lower(), alias.lower(), ident.lower().split(".")[-1]):
+                return ident
+        return None
+
+    def label_column(self, table: str) -> Entry | None:
+        """The column naming a row of `table` (a text name/title column), else None."""
+        cols = self.columns.get(table, [])
+        labels = {norm(n) for n in _LABEL_NAMES}
+        named = [c for c in cols if c.ctype == "text" and not c.is_key and set(norms(c.column)) & labels]
+        if not named:
+            return None
+        tname = set(norms(table.split(".")[-1]))
+        # `store_nm` in stores over `brand_nm` in products: prefer the name whose other words name the table
+        return min(named, key=lambda c: (not (set(norms(c.column)) - labels) <= tname, cols.index(c)))
+
+    def key_column(self, table: str) -> Entry | None:
+        """The column identifying a row: a unique key-like column, else the first key-like one."""
+        cols = [c for c in self.columns.get(table, []) if c.is_key]
+        tname = set(norms(table.split(".")[-1]))
+        for c in cols:
+            if self.unique(table, c.column) and (c.column.lower() == "id" or set(norms(c.column)) - {"id", "key"} <= tname):
+                return c
+        for c in cols:
+            if self.unique(table, c.column):
+                return c
+        return None
+
+    def unique(self, table: str, column: str) -> bool:
+        st = self.stats(table, column) if self.stats else None
+        return bool(st and st.rows and st.distinct == st.rows and not st.nulls)
+
+    def date_columns(self, table: str) -> list[Entry]:
+        return [c for c in self.columns.get(table, []) if c.ctype == "date"]
+
+    def sql_of(self, entry: Entry) -> str:
+        """A column reference `alias.column`."""
+        return f"{self.aliases[entry.table]}.{quote(entry.column)}"
+
+
+# ---------------------------------------------------------------------- building
+def build_lexicon(space: Space, ctx: GenerationContext) -> Lexicon:
+    """All grounding targets of `space` over the data behind `ctx`."""
+    lex = Lexicon(space=space, stats=ctx.stats)
+    doc = space.serialized
+    used: set[str] = set()
+    for t in doc.tables:
+        alias = re.sub(r"\W", "_", t.name.lower()) or "t"
+        while alias in used:
+            alias += "_2"
+        used.add(alias)
+        lex.aliases[t.identifier] = alias
+    for t in doc.tables:
+        _add_table(lex, t, ctx)
+    for kind in ("measures", "filters", "expressions"):
+        for i, sn in enumerate(doc.snippets(kind)):
+            _add_snippet(lex, kind, i, sn)
+    _add_joins(lex)
+    _infer_joins(lex)
+    for key, items in lex.phrases.items():
+        lex.vocabulary.update(key)
+        lex.max_phrase = max(lex.max_phrase, len(key))
+    return lex
+
+
+def _table_words_of(identifier: str) -> list[str]:
+    return [w for w in norms(identifier.split(".")[-1]) if w not in _TABLE_NOISE]
+
+
+def _table_words(t: Table) -> list[str]:
+    return [w for w in norms(t.name) if w not in _TABLE_NOISE]
+
+
+def _add_phrase(lex: Lexicon, phrase: tuple[str, ...], entry: Entry, via: str, surface: tuple[str, ...] = ()) -> None:
+    phrase = tuple(w for w in phrase if w)
+    if not phrase or all(w in _STOP_NORMS for w in phrase):
+        return
+    items = lex.phrases[phrase]
+    if not any(p.entry is entry for p in items):
+        items.append(Phrase(entry, via, surface))
+
+
+def _add_table(lex: Lexicon, t: Table, ctx: GenerationContext) -> None:
+    ident = t.identifier
+    tpath = f"data_sources.tables[{ident}]"
+    tw = _table_words(t)
+    te = Entry("table", tpath, ident, table=ident)
+    lex.tables[ident] = te
+    lex.entries.append(te)
+    if tw:
+        _add_phrase(lex, tuple(tw), te, "name")
+    for w in set(_description_words(text(t.description))):
+        lex.desc_words[w].append(te)
+    cols = ctx.columns(ident) or [(c.column_name, "VARCHAR") for c in t.column_configs]
+    lex.columns[ident] = []
+    for cname, ctype in cols:
+        cfg = t.column(cname)
+        if cfg is not None and cfg.exclude:
+            continue  # excluded columns are invisible to the engine
+        kind = column_kind(ctype)
+        st = ctx.stats(ident, cname)
+        col = Entry("column", f"{tpath}.column_configs[{cname}]", f"{ident.split('.')[-1]}.{cname}", table=ident,
+                    column=cname, ctype=kind, is_key=_looks_like_key(cname), nullable=bool(st and st.nulls))
+        lex.columns[ident].append(col)
+        lex.entries.append(col)
+        for phrase in _column_phrases(cname, tw, kind):
+            _add_phrase(lex, phrase, col, "name")
+        for syn in _as_list(cfg.synonyms if cfg else None):
+            for phrase in _with_date_stripped(norms(syn), kind):
+                if phrase != tuple(tw) or phrase == norms(syn):  # "order date" is not "order"
+                    _add_phrase(lex, phrase, col, "synonym")
+        desc = text(cfg.description) if cfg else ""
+        for w in set(_description_words(desc)):
+            lex.desc_words[w].append(col)
+        if cfg is not None and cfg.enable_entity_matching and kind == "text":
+            _add_values(lex, col, ctx.values(ident, cname))
+        if desc and kind == "text":
+            _add_described_values(lex, col, desc, ctx)
+
+
+def _column_phrases(cname: str, table_words: list[str], kind: str) -> list[tuple[str, ...]]:
+    """Phrases naming a column: its words, without the table's own name, without `name`/`code`."""
+    full = norms(cname)
+    out = [full]
+    bare = tuple(w for w in full if w not in table_words)
+    if bare and bare != full:
+        out.append(bare)
+    if bare and table_words and not set(table_words) <= set(full):
+        out.append(tuple(table_words) + bare)  # products.cat_nm -> "product category"
+    for p in list(out):
+        core = tuple(w for w in p if norm(w) not in {norm(x) for x in _NAME_WORDS})
+        if core and core != p and kind == "text":
+            out.append(core)  # cat_nm -> "category"
+    result = []
+    for p in out:
+        result.extend(_with_date_stripped(p, kind))
+    # a date column named after its own table (`orders.ord_dt` -> "order") would shadow the table
+    return [p for p in dict.fromkeys(result) if p and p != tuple(table_words)]
+
+
+def _with_date_stripped(phrase: tuple[str, ...], kind: str) -> list[tuple[str, ...]]:
+    """`signup date` also names a date column as "signup" (what happened on it)."""
+    if kind != "date":
+        return [phrase]
+    stripped = tuple(w for w in phrase if w not in {norm(x) for x in _DATE_WORDS})
+    return [phrase] + ([stripped] if stripped and stripped != phrase else [])
+
+
+def _description_words(desc: str) -> list[str]:
+    return [norm(w) for w in words(desc) if w not in STOPWORDS and len(w) > 2 and not w.isdigit()]
+
+
+def _value_phrase(value: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    raw = tuple(words(value.replace("&", " and ")))
+    surface = raw if raw and raw[0] in STOPWORDS else ()
+    return tuple(norm(w) for w in raw), surface
+
+
+def _add_values(lex: Lexicon, col: Entry, values: Iterable[str], via: str = "value") -> None:
+    for v in values:
+        phrase, surface = _value_phrase(str(v))
+        if not phrase or len(phrase) > 8 or all(w in _STOP_NORMS or w.isdigit() for w in phrase):
+            continue
+        if len(phrase) == 1 and len(phrase[0]) < 2:
+            continue
+        _add_value(lex, col, str(v), phrase, via, surface)
+
+
+def _add_value(lex: Lexicon, col: Entry, value: str, phrase: tuple[str, ...], via: str, surface=()) -> None:
+    key = (col.table, col.column, value)
+    entry = lex.values.get(key)
+    if entry is None:
+        entry = Entry("value", col.path, f"{col.label} = '{value}'", table=col.table, column=col.column,
+                      ctype=col.ctype, value=value)
+        lex.values[key] = entry
+        lex.entries.append(entry)
+    _add_phrase(lex, phrase, entry, via, surface)
+
+
+def value_entry(lex: Lexicon, col: Entry, value: str) -> Entry:
+    """The value entry of `col` = `value` (created on demand)."""
+    phrase, surface = _value_phrase(value)
+    _add_value(lex, col, value, phrase or (value.lower(),), "value", surface)
+    return lex.values[(col.table, col.column, value)]
+
+
+# `AMER (North America), EMEA (Europe, Middle East & Africa)` and `'C' = completed, 'R' = returned`
+_CODE_PAREN = re.compile(r"'?\b([A-Z][A-Z0-9_-]{0,11})\b'?\s*\(([^()]{2,60})\)")
+_CODE_EQ = re.compile(r"'([^']{1,12})'\s*(?:=|:|means|for)\s*([A-Za-z][A-Za-z &/-]{1,40})")
+
+
+def _add_described_values(lex: Lexicon, col: Entry, desc: str, ctx: GenerationContext) -> None:
+    """Value aliases a column description declares for codes that really are values of the column."""
+    pairs = [(m.group(1), m.group(2)) for m in _CODE_PAREN.finditer(desc)]
+    pairs += [(m.group(1), m.group(2)) for m in _CODE_EQ.finditer(desc)]
+    if not pairs:
+        return
+    values = {v.lower(): v for v in ctx.values(col.table, col.column)}
+    for code, meaning in pairs:
+        v = values.get(code.lower())
+        if v is None:
+            continue
+        for part in re.split(r",|;|\bor\b", meaning):
+            phrase, surface = _value_phrase(part.strip(" .'\"e.g"))
+            if phrase and not all(w in _STOP_NORMS for w in phrase):
+                _add_value(lex, col, v, phrase, "value_alias", surface)
+        _add_value(lex, col, v, *_value_phrase(v)[:1], "value")
+
+
+def _add_snippet(lex: Lexicon, kind: str, i: int, sn) -> None:
+    sql = text(sn.sql).strip()
+    if not sql:
+        return
+    path = f"instructions.sql_snippets.{kind}[{i}]"
+    name = sn.display_name or sn.alias or f"{kind[:-1]} {i}"
+    try:
+        tree = sqlglot.parse_one(sql, read="databricks")
+    except sqlglot.errors.ParseError as e:
+        lex.problems.append(f"{path}: SQL does not parse ({str(e).splitlines()[0]})")
+        return
+    tables = _qualify(lex, tree)
+    if tables is None:
+        lex.problems.append(f"{path}: a column of '{sql}' is in no table of the space (or in several)")
+        return
+    entry = Entry(kind[:-1], path, name, table=tables[0] if tables else None, sql=tree.sql("databricks"),
+                  tables=tuple(tables), ctype="number" if kind == "measures" else "",
+                  instruction=text(sn.instruction))
+    lex.entries.append(entry)
+    own = {w for t in tables for w in _table_words_of(t)}
+    for n in [sn.display_name, sn.alias and sn.alias.replace("_", " "), *_as_list(sn.synonyms)]:
+        if n:
+            via = "synonym" if n not in (sn.display_name, sn.alias) else "display_name"
+            phrase = norms(n)
+            _add_phrase(lex, phrase, entry, via)
+            # "cancelled orders" on the orders table is also "orders ... cancelled"
+            if kind == "filters" and len(phrase) > 1 and phrase[-1] in own:
+                _add_phrase(lex, phrase[:-1], entry, via)
+
+
+def _qualify(lex: Lexicon, tree: exp.Expression) -> list[str] | None:
+    """Rewrite column qualifiers to the engine's aliases; the tables read, or None if a column is unresolvable."""
+    tables: list[str] = []
+    for col in tree.find_all(exp.Column):
+        qual = ".".join(p for p in (col.catalog, col.db, col.table) if p)
+        ident = lex.resolve_table(qual) if qual else None
+        if ident is None:
+            owners = [t for t, cols in lex.columns.items() if any(c.column.lower() == col.name.lower() for c in cols)]
+            if len(owners) != 1:
+                return None
+            ident = owners[0]
+        col.set("table", exp.to_identifier(lex.aliases[ident]))
+        col.set("db", None)
+        col.set("catalog", None)
+        if ident not in tables:
+            tables.append(ident)
+    return tables
+
+
+def _add_joins(lex: Lexicon) -> None:
+    for i, spec in enumerate(lex.space.serialized.joins):
+        left, right = lex.resolve_table(spec.left.identifier), lex.resolve_table(spec.right.identifier)
+        if not left or not right or left == right or not spec.condition:
+            continue
+        names = {}
+        for side, ident in ((spec.left, left), (spec.right, right)):
+            for n in (side.alias, side.identifier, side.identifier.split(".")[-1]):
+                if n:
+                    names[n.lower()] = ident
+        try:
+            cond = sqlglot.parse_one(spec.condition, read="databricks")
+        except sqlglot.errors.ParseError:
+            lex.problems.append(f"instructions.join_specs[{i}]: condition does not parse")
+            continue
+        for col in cond.find_all(exp.Column):
+            qual = ".".join(p for p in (col.catalog, col.db, col.table) if p).lower()
+            owner = names.get(qual) or names.get(col.table.lower())
+            if owner:
+                col.set("table", exp.to_identifier(lex.aliases[owner]))
+                col.set("db", None)
+                col.set("catalog", None)
+        rel = (spec.relationship or "").upper()
+        m2o = True if rel == "MANY_TO_ONE" else False if rel == "ONE_TO_MANY" else None
+        if rel == "ONE_TO_ONE":
+            m2o = True
+        if m2o is None:
+            m2o = _direction_from_keys(lex, cond, left, right)
+        keep = "left join" in (text(spec.comment) + text(spec.instruction)).lower()
+        lex.edges.append(Edge(left, right, cond.sql("databricks"), m2o, f"instructions.join_specs[{i}]",
+                              "LEFT" if keep else None))
+
+
+def _direction_from_keys(lex: Lexicon, cond: exp.Expression, left: str, right: str) -> bool | None:
+    eqs = list(cond.find_all(exp.EQ))
+    if len(eqs) != 1 or not all(isinstance(s, exp.Column) for s in (eqs[0].this, eqs[0].expression)):
+        return None
+    a, b = eqs[0].this, eqs[0].expression
+    la, ra = lex.aliases[left], lex.aliases[right]
+    cols = {a.table: a.name, b.table: b.name}
+    if la not in cols or ra not in cols:
+        return None
+    if lex.unique(right, cols[ra]):
+        return True
+    if lex.unique(left, cols[la]):
+        return False
+    return None
+
+
+def _infer_joins(lex: Lexicon) -> None:
+    """Key inference between tables no join spec connects: `a.x_id = b.x_id` (or `b.id`) where the
+    `b` side is unique in the data. Only when exactly one such column pair links the two tables."""
+    connected = _components(lex)
+    tables = list(lex.columns)
+    for i, a in enumerate(tables):
+        for b in tables[i + 1:]:
+            if connected.get(a) is not None and connected.get(a) == connected.get(b):
+                continue
+            pairs = []
+            for ca in lex.columns[a]:
+                for cb in lex.columns[b]:
+                    if ca.ctype != cb.ctype or ca.ctype in ("date", "bool"):
+                        continue
+                    same = ca.column.lower() == cb.column.lower() and (ca.is_key or cb.is_key or _is_ref_name(ca.column))
+                    a_ref = cb.column.lower() == "id" and _names_table(ca.column, b)
+                    b_ref = ca.column.lower() == "id" and _names_table(cb.column, a)
+                    if not (same or a_ref or b_ref):
+                        continue
+                    if lex.unique(b, cb.column):
+                        pairs.append((a, ca, b, cb, True))
+                    elif lex.unique(a, ca.column):
+                        pairs.append((a, ca, b, cb, False))
+            if len(pairs) == 1:
+                a_, ca, b_, cb, m2o = pairs[0]
+                on = f"{lex.sql_of(ca)} = {lex.sql_of(cb)}"
+                lex.edges.append(Edge(a_, b_, on, m2o, f"inferred:{ca.label}={cb.label}"))
+
+
+def _is_ref_name(name: str) -> bool:
+    n = name.lower()
+    return n.endswith(("_name", "_nm", "_code", "_cd"))
+
+
+def _names_table(column: str, table: str) -> bool:
+    """`restaurant_id` names the table `restaurant` (or `restaurants`)."""
+    c = column.lower()
+    t = table.split(".")[-1].lower()
+    return c.endswith(("_id", "id")) and norm(c.removesuffix("_id").removesuffix("id").rstrip("_")) == norm(t)
+
+
+def _components(lex: Lexicon) -> dict[str, int]:
+    comp: dict[str, int] = {}
+    adj: dict[str, set[str]] = defaultdict(set)
+    for e in lex.edges:
+        adj[e.left].add(e.right)
+        adj[e.right].add(e.left)
+    n = 0
+    for t in lex.columns:
+        if t in comp or t not in adj:
+            continue
+        stack = [t]
+        while stack:
+            x = stack.pop()
+            if x in comp:
+                continue
+            comp[x] = n
+            stack.extend(adj[x] - set(comp))
+        n += 1
+    return comp
