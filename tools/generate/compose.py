@@ -447,6 +447,8 @@ class Composer:
 
     def _order(self, time_order: list[str], items: list[tuple[str, str]]) -> list[str]:
         p = self.p
+        if p.order_by is not None and p.shape != "list":
+            return [f"{self.col(p.order_by)} {p.order_by_dir or 'ASC'}"]
         if p.order and items:
             return [f"{items[0][1]} {p.order}"]
         if time_order:
@@ -490,7 +492,7 @@ class Composer:
                 items.append(self.col(c))
         if p.order_by is not None and self.col(p.order_by) not in items:
             items.append(self.col(p.order_by))
-        order = [f"{self.col(p.order_by)} {p.order or 'DESC'}"] if p.order_by is not None else []
+        order = [f"{self.col(p.order_by)} {p.order_by_dir or p.order or 'DESC'}"] if p.order_by is not None else []
         if not order and p.order == "ASC" and ent.kind in ("entity", "column"):
             order = [items[0] + " ASC"]
         sql = self._select(items, self.where(), [], [], order, p.limit)

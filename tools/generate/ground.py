@@ -35,9 +35,9 @@ _cue("agg", "average", "avg", "mean", "typical", arg="AVG")
 _cue("agg", "maximum", "max", arg="MAX")
 _cue("agg", "minimum", "min", arg="MIN")
 _cue("rank", "top", "best", "highest", "most", "largest", "biggest", "greatest", "leading", "best selling",
-     "best performing", "highest rated", "longest", "tallest", "oldest", "latest", "most popular", arg="DESC")
+     "best performing", "longest", "tallest", "oldest", "latest", "most popular", arg="DESC")
 _cue("rank", "bottom", "worst", "lowest", "least", "fewest", "smallest", "worst selling", "worst performing",
-     "shortest", "lowest rated", "least popular", arg="ASC")
+     "shortest", "least popular", arg="ASC")
 _cue("frequent", "common", "frequent", "frequently", "often", "popular")
 _cue("group", "by", "per", "each", "for each", "every", "broken down by", "split by", "grouped by", "breakdown by",
      "across", "in each", "for every", "within each", "break down by", "split")
@@ -53,12 +53,16 @@ _cue("cmp", "at least", "no less than", "or more", arg=">=")
 _cue("cmp", "less than", "fewer than", "under", "below", "lower than", "smaller than", arg="<")
 _cue("cmp", "at most", "no more than", "or less", "or fewer", arg="<=")
 _cue("cmp", "exactly", "equal to", arg="=")
-_cue("order", "ordered by", "order by", "sorted by", "sort by", "ranked by", "in order of", arg=None)
+_cue("order", "ordered by", "order by", "sorted by", "sort by", "ranked by", "in order of", "order the results by",
+     "sort the results by", "order results by", "sort results by", "order them by", "sort them by", arg=None)
+_cue("order", "in descending order", "descending order", arg="DESC")
+_cue("order", "in ascending order", "ascending order", arg="ASC")
 _cue("order", "ascending", "from lowest to highest", "from smallest to largest", "lowest first", "smallest first",
      "alphabetical", "alphabetically", "in alphabetical order", "chronologically", "in chronological order", arg="ASC")
 _cue("order", "descending", "from highest to lowest", "from largest to smallest", "highest first", "largest first",
      "from longest to shortest", "from best to worst", "from most to least", arg="DESC")
-_cue("which", "which", "what", "who", "whose", "list", "show", "name the", "give me", "find", "display")
+_cue("which", "which", "what", "who", "whose", "list", "show", "name the", "give me", "find", "display", "return the",
+     "return all")
 _cue("not", "not", "excluding", "exclude", "except", "without", "other than", "apart from", "non", "outside")
 _cue("pattern", "starts with", "starting with", "start with", "begins with", "beginning with", "ends with",
      "ending with", "end with", "contains", "containing", "contain", "like", "matching", "includes the word")
@@ -80,6 +84,9 @@ approximately around place placed placing process processed processing buy buys 
 purchases use used using uses apply applied come came go went happen happened perform performed performance
 contribute contributed contributing belong belongs based located sit sits stand stands rank ranked ranking
 result results time period periods many much can could would should will shall may might new
+serve serves served serving offer offers offered offering database ordered sorted arranged
+meter meters metre metres kilometer kilometers kilometre kilometres km mile miles feet foot ft square sq
+dollar dollars usd eur euro euros
 one ones them those these that this they their it its ones
 """.split())
 # Verbs that mean "sell": they name the space's sales measure when nothing else in the question is measured.

@@ -175,13 +175,12 @@ class Lexicon:
     def label_column(self, table: str) -> Entry | None:
         """The column naming a row of `table` (a text name/title column), else None."""
         cols = self.columns.get(table, [])
-        labels = {norm(n) for n in _LABEL_NAMES}
-        named = [c for c in cols if c.ctype == "text" and not c.is_key and set(norms(c.column)) & labels]
-        if not named:
-            return None
+        labels = {norm(n) for n in _LABEL_NAMES} | {norm("nm")}
         tname = set(norms(table.split(".")[-1]))
-        # `store_nm` in stores over `brand_nm` in products: prefer the name whose other words name the table
-        return min(named, key=lambda c: (not (set(norms(c.column)) - labels) <= tname, cols.index(c)))
+        # `store_nm` names a store; `brand_nm` in products or `street_name` in location name something else
+        named = [c for c in cols if c.ctype == "text" and not c.is_key and set(norms(c.column)) & labels
+                 and set(norms(c.column)) - labels <= tname]
+        return named[0] if named else None
 
     def key_column(self, table: str) -> Entry | None:
         """The column identifying a row: a unique key-like column, else the first key-like one."""
@@ -274,6 +273,8 @@ def _add_table(lex: Lexicon, t: Table, ctx: GenerationContext) -> None:
         lex.entries.append(col)
         for phrase in _column_phrases(cname, tw, kind):
             _add_phrase(lex, phrase, col, "name")
+            if len(phrase) == 2:
+                _add_phrase(lex, (phrase[1], "of", phrase[0]), col, "name")  # food type -> type of food
         for syn in _as_list(cfg.synonyms if cfg else None):
             for phrase in _with_date_stripped(norms(syn), kind):
                 if phrase != tuple(tw) or phrase == norms(syn):  # "order date" is not "order"

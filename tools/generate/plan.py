@@ -21,6 +21,8 @@ _RELATIVE = frozenset({"with", "that", "which", "who", "having", "where", "used"
                        "from", "for", "of", "at", "through", "via"})
 
 
+_MUST_USE = frozenset({"ratio", "share", "growth", "distinct", "rank", "cmp", "count", "frequent", "order", "versus",
+                       "amount"})
 _RATE_WORDS = frozenset(norm(w) for w in ("rate", "share", "percentage", "ratio"))
 
 
@@ -100,7 +102,8 @@ class Plan:
     date: Entry | None = None  # the date column periods and grains apply to (None: decided by the composer)
     entity: Dim | None = None  # ranked / listed / averaged-over / counted-with-threshold entity
     order: str | None = None  # DESC | ASC (by the first measure)
-    order_by: Entry | None = None  # a column to order rows by (list shape)
+    order_by: Entry | None = None  # a column to order rows by ("order the results by the region name")
+    order_by_dir: str | None = None
     limit: int | None = None
     shape: str = "plain"  # plain | list | share | share_of | growth | avg_of_groups | top_per_group | count_having
     share_part: list[Cond] = field(default_factory=list)
@@ -567,6 +570,12 @@ class Planner:
     # ---- 4. dimensions and the entity
     def _dimensions(self) -> None:
         p = self.p
+        seen = []
+        for m in list(p.measures):  # "how many restaurants ... by the number of restaurants": one measure
+            key = (m.kind, id(m.entry), m.agg)
+            if key in seen:
+                p.measures.remove(m)
+            seen.append(key)
         for c in self.cues("group"):
             s = self.next(c, frozenset({"the", "our", "a", "an"}))
             if s is None or s.kind != "entity":
@@ -602,8 +611,8 @@ class Planner:
             if r.cue == "which" and not (self.has("rank") or self._frequency()) and self.has("count"):
                 continue  # "which ... how many": counted elsewhere
             dim = self._dim_of(s)
-            if dim is None or dim.kind == "time":
-                continue
+            if dim is None or dim.kind == "time" or dim.kind == "column" and dim.entry.ctype == "number":
+                continue  # "the highest ratings" is what rows are ranked by
             s.role = "entity"
             s.chosen = dim.entry
             p.entity = dim
@@ -676,11 +685,14 @@ class Planner:
         cols = s.of("column")
         tables = s.of("table")
         by_via = {id(p.entry): p.via for p in s.phrases}
-        cols = sorted(cols, key=lambda c: (c.ctype == "number" and not c.is_key, by_via[id(c)] != "synonym",
-                                           c.is_key, self.lex.label_column(c.table) is c))
+        near = self._measure_tables()
+        # a column of the measured table first ("mountains in each country": mountain.country_name)
+        cols = sorted(cols, key=lambda c: (c.table not in near, c.ctype == "number" and not c.is_key,
+                                           by_via[id(c)] != "synonym", c.is_key, self.lex.label_column(c.table) is c))
         if exprs:
             return Dim("expression", exprs[0], s)
-        if cols and (by_via[id(cols[0])] == "synonym" or not tables):
+        if cols and (by_via[id(cols[0])] == "synonym" or not tables or cols[0].table in near and
+                     all(t.table not in near for t in tables)):
             c = cols[0]
             if c.ctype == "date":
                 return Dim("time", c, s, grain="day")
@@ -690,6 +702,12 @@ class Planner:
         if tables:
             return Dim("entity", tables[0], s)
         return None
+
+    def _measure_tables(self) -> set[str]:
+        out: set[str] = set()
+        for m in self.p.measures:
+            out.update(_measure_tables(m))
+        return out
 
     def _column_of_value_span(self, s: Span) -> Entry | None:
         if s.role == "filter" and s.chosen is not None and s.chosen.kind == "value":
@@ -786,8 +804,23 @@ class Planner:
                 p.limit = 1  # "which brand moved the most units", "the most frequent customer"
         for o in self.cues("order"):
             o.role = "order"
+            nxt = self.next(o, frozenset({"the", "their", "its"}))
+            if o.arg is None and nxt is not None and nxt.kind == "entity" and nxt.role in (None, "dimension", "entity") \
+                    and nxt.of("column"):
+                col = next((d.entry for d in [*p.dims, *([p.entity] if p.entity else [])]
+                            if d.entry is not None and d.entry in nxt.entries), None) or nxt.of("column")[0]
+                if nxt.role is None:
+                    self.assign(nxt, "ordering", col)
+                p.order_by = col
+                after = self.next(nxt)
+                if after is not None and after.kind == "cue" and after.cue == "order" and after.arg:
+                    p.order_by_dir = after.arg
+                continue
             if o.arg:
-                p.order = o.arg
+                if p.order_by is not None:
+                    p.order_by_dir = o.arg
+                else:
+                    p.order = o.arg
             elif p.order is None:
                 p.order = "DESC" if p.measures else "ASC"
 
@@ -1074,6 +1107,11 @@ class Planner:
         if unhandled:
             raise Refusal(f"'{unhandled[0].text}' negates something the offline engine cannot exclude",
                           words=[unhandled[0].text])
+        # an operator word nothing used would be silently dropped: "ratio of ... to ...", "distinct", "average"
+        for c in g.spans:
+            if c.kind == "cue" and not c.role and (c.cue in _MUST_USE or c.cue == "agg" and c.arg != "SUM"):
+                raise Refusal(f"the question asks for '{c.text}', which this reading of it does not use",
+                              words=[c.text], missing=[{"kind": "example", "words": c.text, "why": "unsupported shape"}])
         if not p.measures and p.shape != "list" and p.shape != "count_having":
             what = [s.text for s in self.entities()]
             raise Refusal("nothing in the question is measured, counted or listed" +
