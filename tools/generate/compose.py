@@ -538,10 +538,16 @@ class Composer:
         base = set(_tables(m)) or {self.joins.root}
         for e in self.lex.edges:
             if table in (e.left, e.right) and e.other(table) in base:
+                if e.fans_out(e.other(table)):  # returns -> orders: "orders with a return" is an EXISTS
+                    t = self.lex.tables[table]
+                    return f"EXISTS (SELECT 1 FROM {t.label} AS {self.lex.aliases[table]} WHERE {e.on})"
                 tree = sqlglot.parse_one(e.on, read="databricks")
                 own = [c for c in tree.find_all(exp.Column) if self.lex.resolve_table(c.table) != table]
-                if len(own) == 1:
-                    return f"{own[0].sql('databricks')} IS NOT NULL"
+                key = self.lex.key_column(e.other(table))
+                if len(own) == 1 and not (key is not None and own[0].name.lower() == key.column.lower()):
+                    return f"{own[0].sql('databricks')} IS NOT NULL"  # orders.promo_id: a promotion applied
+                t = self.lex.tables[table]
+                return f"EXISTS (SELECT 1 FROM {t.label} AS {self.lex.aliases[table]} WHERE {e.on})"
         raise Refusal(f"no join spec relates {table.split('.')[-1]} to the rows counted",
                       missing=[{"kind": "join", "tables": [table]}])
 

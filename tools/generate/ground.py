@@ -86,7 +86,8 @@ contribute contributed contributing belong belongs based located sit sits stand 
 result results time period periods many much can could would should will shall may might new
 serve serves served serving offer offers offered offering database ordered sorted arranged
 meter meters metre metres kilometer kilometers kilometre kilometres km mile miles feet foot ft square sq
-dollar dollars usd eur euro euros
+dollar dollars usd eur euro euros drive drives driving drove trend trends trending develop developed evolve evolved
+book booked look
 one ones them those these that this they their it its ones
 """.split())
 # Verbs that mean "sell": they name the space's sales measure when nothing else in the question is measured.
@@ -377,8 +378,9 @@ def ground(lex: Lexicon, speller: Speller, question: str) -> Grounding:
     # then the longest phrases, data and operator words competing on length
     cands: list[tuple[int, int, int, Span]] = []  # (-length, priority, start, span)
     for a, b, phrases, fuzzy in matches:
-        cands.append((-(b - a), 1 if fuzzy else 0, a, Span(a, b, " ".join(words[a:b]), "entity", phrases=phrases,
-                                                           fuzzy=fuzzy)))
+        weak = all(p.via == "value_prefix" for p in phrases)  # "change" is an operator before 'Changed mind'
+        cands.append((-(b - a), 3 if weak else 1 if fuzzy else 0, a,
+                      Span(a, b, " ".join(words[a:b]), "entity", phrases=phrases, fuzzy=fuzzy)))
     for a in range(len(tokens)):
         for n in range(min(CUE_MAX, len(tokens) - a), 0, -1):
             key = tuple(words[a:a + n])

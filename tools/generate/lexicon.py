@@ -158,6 +158,7 @@ class Lexicon:
     vocabulary: set[str] = field(default_factory=set)  # every word of every phrase (typo correction)
     max_phrase: int = 1
     stats: object = None  # ctx.stats, for anchoring dates and key uniqueness
+    names: set[str] = field(default_factory=set)  # table-name words abbreviations expand to
     problems: list[str] = field(default_factory=list)  # metadata the engine could not read
 
     # ------------------------------------------------------------------ lookups
@@ -178,9 +179,17 @@ class Lexicon:
         labels = {norm(n) for n in _LABEL_NAMES} | {norm("nm")}
         tname = set(norms(table.split(".")[-1]))
         # `store_nm` names a store; `brand_nm` in products or `street_name` in location name something else
-        named = [c for c in cols if c.ctype == "text" and not c.is_key and set(norms(c.column)) & labels
-                 and set(norms(c.column)) - labels <= tname]
-        return named[0] if named else None
+        named = [c for c in cols if c.ctype == "text" and not c.is_key and set(self.words_of(c)) & labels
+                 and set(self.words_of(c)) - labels <= tname]
+        if named:
+            return named[0]
+        # no name column: a unique text column names the rows (a region's code)
+        unique = [c for c in cols if c.ctype == "text" and not c.is_key and self.unique(table, c.column)]
+        return unique[0] if unique else None
+
+    def words_of(self, col: Entry) -> tuple[str, ...]:
+        """A column's name words with abbreviations of the space's table names expanded (rgn -> region)."""
+        return tuple(expand(w, self.names) for w in norms(col.column))
 
     def key_column(self, table: str) -> Entry | None:
         """The column identifying a row: a unique key-like column, else the first key-like one."""
@@ -218,6 +227,7 @@ def build_lexicon(space: Space, ctx: GenerationContext) -> Lexicon:
             alias += "_2"
         used.add(alias)
         lex.aliases[t.identifier] = alias
+    lex.names = _abbreviations(doc.tables)
     for t in doc.tables:
         _add_table(lex, t, ctx)
     for kind in ("measures", "filters", "expressions"):
@@ -229,6 +239,30 @@ def build_lexicon(space: Space, ctx: GenerationContext) -> Lexicon:
         lex.vocabulary.update(key)
         lex.max_phrase = max(lex.max_phrase, len(key))
     return lex
+
+
+def _abbreviations(tables: list[Table]) -> set[str]:
+    """Table-name words a column-name word may abbreviate."""
+    return {w for t in tables for w in _table_words(t) if len(w) > 3}
+
+
+def expand(word: str, names: set[str]) -> str:
+    """`rgn` -> region, `ret` -> return when the word abbreviates exactly one table-name word of the
+    space (same first letter, its letters in order, at least half as long); else the word itself.
+
+    >>> expand("rgn", {"region", "return"}), expand("ret", {"region", "return"}), expand("re", {"region"})
+    ('region', 'return', 're')
+    """
+    if word in names or len(word) < 3:
+        return word
+    hits = [n for n in names if n[0] == word[0] and len(n) > len(word) and 2 * len(word) >= len(n) and
+            _subsequence(word, n)]
+    return hits[0] if len(hits) == 1 else word
+
+
+def _subsequence(short: str, long: str) -> bool:
+    it = iter(long)
+    return all(ch in it for ch in short)
 
 
 def _table_words_of(identifier: str) -> list[str]:
@@ -271,7 +305,7 @@ def _add_table(lex: Lexicon, t: Table, ctx: GenerationContext) -> None:
                     column=cname, ctype=kind, is_key=_looks_like_key(cname), nullable=bool(st and st.nulls))
         lex.columns[ident].append(col)
         lex.entries.append(col)
-        for phrase in _column_phrases(cname, tw, kind):
+        for phrase in _column_phrases(cname, tw, kind, lex.names):
             _add_phrase(lex, phrase, col, "name")
             if len(phrase) == 2:
                 _add_phrase(lex, (phrase[1], "of", phrase[0]), col, "name")  # food type -> type of food
@@ -288,9 +322,10 @@ def _add_table(lex: Lexicon, t: Table, ctx: GenerationContext) -> None:
             _add_described_values(lex, col, desc, ctx)
 
 
-def _column_phrases(cname: str, table_words: list[str], kind: str) -> list[tuple[str, ...]]:
-    """Phrases naming a column: its words, without the table's own name, without `name`/`code`."""
-    full = norms(cname)
+def _column_phrases(cname: str, table_words: list[str], kind: str, names: set[str]) -> list[tuple[str, ...]]:
+    """Phrases naming a column: its words (abbreviations of table names expanded), without the
+    table's own name, without `name`/`code`."""
+    full = tuple(expand(w, names) for w in norms(cname))
     out = [full]
     bare = tuple(w for w in full if w not in table_words)
     if bare and bare != full:
@@ -327,6 +362,7 @@ def _value_phrase(value: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 def _add_values(lex: Lexicon, col: Entry, values: Iterable[str], via: str = "value") -> None:
+    firsts: dict[str, list[str]] = defaultdict(list)
     for v in values:
         phrase, surface = _value_phrase(str(v))
         if not phrase or len(phrase) > 8 or all(w in _STOP_NORMS or w.isdigit() for w in phrase):
@@ -334,6 +370,12 @@ def _add_values(lex: Lexicon, col: Entry, values: Iterable[str], via: str = "val
         if len(phrase) == 1 and len(phrase[0]) < 2:
             continue
         _add_value(lex, col, str(v), phrase, via, surface)
+        if len(phrase) > 1 and len(phrase[0]) >= 4 and phrase[0] not in _STOP_NORMS:
+            firsts[phrase[0]].append(str(v))
+    # "beauty" -> 'Beauty & Personal Care': a leading word that starts exactly one value of the column
+    for w, vs in firsts.items():
+        if len(vs) == 1 and (w,) not in lex.phrases:
+            _add_value(lex, col, vs[0], (w,), "value_prefix")
 
 
 def _add_value(lex: Lexicon, col: Entry, value: str, phrase: tuple[str, ...], via: str, surface=()) -> None:

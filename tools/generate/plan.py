@@ -9,6 +9,7 @@ nothing grounds makes the plan a `Refusal` naming them: nothing the question say
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 from .dates import TimeSpec
@@ -788,6 +789,9 @@ class Planner:
         ranks = [r for r in self.cues("rank")]
         for r in ranks:
             r.role = "rank"
+            nxt = self.next(r)
+            if nxt is not None and nxt.kind == "cue" and nxt.cue == "frequent":
+                nxt.role = "frequent"  # "most frequent customer by number of orders"
             p.order = r.arg
             n = self._number_near(r)
             if n is not None:
@@ -850,6 +854,12 @@ class Planner:
                 self._measure_for_share()
             parts = self._share_parts()
             rate = self._rate_measure(parts)
+            if rate is None and any(c.text in ("rate", "rates") for c in share) and not [
+                    c for c in parts if c.kind in ("filter", "value")]:
+                raise Refusal("the question asks for a rate but the space defines no measure or filter for it",
+                              words=[c.text for c in share],
+                              missing=[{"kind": "measure", "words": self.g.surface(share[0].start - 1, share[0].end),
+                                        "why": "rate"}])
             if rate is not None:  # the space defines this share: "Return rate (%)"
                 p.measures = [Measure("snippet", rate, assumed=f"the share of {parts[0].label} is {rate.label}")]
                 for c in parts:
@@ -869,8 +879,11 @@ class Planner:
             for c in growth:
                 c.role = "growth"
             periods = [t for t in p.times if t.bound in (None, "from", "to")]
+            for v in self.cues("versus"):
+                if len(periods) == 2:
+                    v.role = "versus"  # "2024 vs 2023"
             if len(periods) == 2:
-                p.growth = sorted(periods, key=lambda t: (t.start or __import__("datetime").date.min))
+                p.growth = sorted(periods, key=lambda t: (t.start or dt.date.min))
                 p.times = [t for t in p.times if t not in periods]
                 p.shape = "growth"
             elif p.growth_grain or p.grains:
