@@ -240,6 +240,8 @@ class Composer:
         return f"COUNT(DISTINCT {self.col(key)})"
 
     def measure_name(self, m: Measure) -> str:
+        if m.name:
+            return _ident(m.name)
         if m.kind == "snippet":
             base = m.entry.label
         elif m.kind == "count":
@@ -367,13 +369,13 @@ class Composer:
     def _is_dimension_table(self, table: str) -> bool:
         """Only ever on the one side of relationships (products, customers): its dates describe the entity."""
         one = any((e.right == table and e.many_to_one) or (e.left == table and e.many_to_one is False)
-                  for e in self.lex.edges)
+                  for e in self.lex.edges if not e.one_to_one)
         return one and not self._is_event_table(table)
 
     def _is_event_table(self, table: str) -> bool:
         """A table on the many side of some relationship (orders, not products)."""
         return any((e.left == table and e.many_to_one) or (e.right == table and e.many_to_one is False)
-                   for e in self.lex.edges)
+                   for e in self.lex.edges if not e.one_to_one)
 
     def _phrases_of(self, e: Entry) -> set[tuple[str, ...]]:
         return {k for k, items in self.lex.phrases.items() if any(p.entry is e for p in items)}

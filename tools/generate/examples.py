@@ -36,7 +36,7 @@ from .ground import Grounding, Span, Speller, ground
 from .lexicon import Entry, Lexicon, norm, norms
 from .rules import Rules
 
-_SIGNIFICANT_CUES = ("count", "rank", "share", "growth", "agg", "distinct", "frequent", "ratio")
+_SIGNIFICANT_CUES = ("count", "rank", "share", "growth", "agg", "distinct", "frequent", "ratio", "cmp", "not", "pattern")
 _DEFAULT_DOC = re.compile(r"\b(default|defaults|by default|unless (?:specified|given|stated|asked)|if not (?:specified|given))\b",
                           re.I)
 _LABEL = re.compile(r"^\s*[A-Za-z][\w ]{0,30}:\s*")
@@ -389,8 +389,9 @@ def _fill(index: ExampleIndex, t: Template, q: Grounding, ctx: GenerationContext
     # numbers: LIMIT slots
     limit_slots = [(s, n) for s, n in slots if s.kind == "limit"]
     nums = [n for n in numbers if n.value == int(n.value) and 0 < n.value < 10000]
-    if len(nums) > len(limit_slots):
-        return f"the example has no slot for the number {nums[len(limit_slots)].text}"
+    if len(numbers) > len(nums) or len(nums) > len(limit_slots):
+        extra = [n for n in numbers if n not in nums] or nums[len(limit_slots):]
+        return f"the example has no slot for the number {extra[0].text}"
     for (s, node), n in zip(limit_slots, nums):
         node.replace(exp.Literal.number(int(n.value)))
         filled[s.name] = int(n.value)

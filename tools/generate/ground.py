@@ -70,6 +70,7 @@ _cue("all", "including", "include", "incl", "own group", "their own group", "its
      "separate group", "own category", "own bucket", "as well")
 _cue("and", "and", "or", "&", "plus")
 CUE_MAX = max(len(k) for k in CUES)
+_NOUN_BEFORE = frozenset({"per", "each", "every", "an", "a", "the", "of", "by", "one", "each", "any", "this", "that"})
 
 # Words that name no data: generic verbs, pronouns and question padding. A word here is never
 # required to ground; it can still ground when it names something ("date" in "order date").
@@ -249,8 +250,9 @@ class Speller:
 
 
 # Operator and time words a typo may stand for (never filler: a typo must not hide a data word).
-SURFACE_SPELLER_WORDS = frozenset(({w for k in CUES for w in k} | _TIME_WORDS) - STOPWORDS - FILLER)
+SURFACE_SPELLER_WORDS = frozenset(({k[0] for k in CUES if len(k) == 1} | _TIME_WORDS) - STOPWORDS - FILLER)
 _SURFACE = None
+_CUE_WORDS = frozenset(w for k in CUES for w in k)
 
 
 def surface_speller() -> Speller:
@@ -341,7 +343,7 @@ class Grounding:
 def ground(lex: Lexicon, speller: Speller, question: str) -> Grounding:
     tokens = tokenize(question)
     corrections: dict[str, str] = {}
-    known = SURFACE_SPELLER_WORDS | FILLER | SALES_VERBS
+    known = _CUE_WORDS | _TIME_WORDS | FILLER | SALES_VERBS
     for t in tokens:
         if t.kind != "word" or t.raw in STOPWORDS or t.raw in known or t.norm in lex.vocabulary:
             continue
@@ -386,6 +388,8 @@ def ground(lex: Lexicon, speller: Speller, question: str) -> Grounding:
             key = tuple(words[a:a + n])
             if key in CUES:
                 kind, arg = CUES[key]
+                if kind == "order" and key[0] in ("order", "sort") and a > 0 and words[a - 1] in _NOUN_BEFORE:
+                    continue  # "units per order by channel": the noun "order", then "by"
                 # a single operator word loses to a data phrase of the same length ("total" naming a column)
                 cands.append((-n, 2 if n == 1 else 0, a, Span(a, a + n, " ".join(key), "cue", cue=kind, arg=arg)))
                 break
@@ -394,6 +398,7 @@ def ground(lex: Lexicon, speller: Speller, question: str) -> Grounding:
             cands.append((-1, -1, t.i, Span(t.i, t.i + 1, t.raw, "number", value=t.value, money=t.money)))
     for _, _, _, s in sorted(cands, key=lambda c: (c[0], c[1], c[2])):
         take(s)
+    _from_descriptions(lex, tokens, spans, taken)
     spans.sort(key=lambda s: s.start)
     _absorb_modifiers(lex, tokens, spans, taken)
     ungrounded, soft = [], []
@@ -407,6 +412,19 @@ def ground(lex: Lexicon, speller: Speller, question: str) -> Grounding:
         else:
             ungrounded.append(t)
     return Grounding(question, tokens, spans, ungrounded, soft, corrections)
+
+
+def _from_descriptions(lex: Lexicon, tokens: list[Token], spans: list[Span], taken: list[bool]) -> None:
+    """A word no name matches may name the one numeric column whose description uses it
+    ("turnover" -> amt, described as "Net turnover of the sale")."""
+    for t in tokens:
+        if taken[t.i] or t.kind != "word" or t.raw in STOPWORDS or t.raw in FILLER or len(t.raw) < 4:
+            continue
+        hits = lex.desc_words.get(t.norm, [])
+        cols = [e for e in hits if e.kind == "column" and e.ctype == "number" and not e.is_key]
+        if len(hits) == 1 and len(cols) == 1:
+            taken[t.i] = True
+            spans.append(Span(t.i, t.i + 1, t.raw, "entity", phrases=[Phrase(cols[0], "description")]))
 
 
 def _absorb_modifiers(lex: Lexicon, tokens: list[Token], spans: list[Span], taken: list[bool]) -> None:

@@ -27,7 +27,7 @@ from .lexicon import Lexicon, build_lexicon
 from .plan import Planner, Refusal
 from .rules import Rules, read_rules
 
-VERSION = "grounded-1"
+VERSION = "retrieval/grounded-1"
 
 
 class GroundedGenerator:

@@ -124,12 +124,15 @@ class Edge:
     many_to_one: bool | None  # left -> right is many-to-one (True), one-to-many (False), unknown (None)
     path: str  # instructions.join_specs[i] or "inferred:<left col>=<right col>"
     spec_type: str | None = None  # LEFT for a spec whose comment asks to keep unmatched rows
+    one_to_one: bool = False
 
     def other(self, table: str) -> str:
         return self.right if table == self.left else self.left
 
     def fans_out(self, start: str) -> bool:
         """Whether walking this edge from `start` multiplies rows (one-to-many or unknown)."""
+        if self.one_to_one:
+            return False
         if self.many_to_one is None:
             return True
         return self.many_to_one != (start == self.left)
@@ -305,7 +308,10 @@ def _add_table(lex: Lexicon, t: Table, ctx: GenerationContext) -> None:
                     column=cname, ctype=kind, is_key=_looks_like_key(cname), nullable=bool(st and st.nulls))
         lex.columns[ident].append(col)
         lex.entries.append(col)
+        others = {tuple(_table_words(o)) for o in lex.space.serialized.tables if o is not t}
         for phrase in _column_phrases(cname, tw, kind, lex.names):
+            if phrase in others and phrase != norms(cname):
+                continue  # flight.airline_flight is not "airline": that names the airline table
             _add_phrase(lex, phrase, col, "name")
             if len(phrase) == 2:
                 _add_phrase(lex, (phrase[1], "of", phrase[0]), col, "name")  # food type -> type of food
@@ -492,13 +498,14 @@ def _add_joins(lex: Lexicon) -> None:
                 col.set("catalog", None)
         rel = (spec.relationship or "").upper()
         m2o = True if rel == "MANY_TO_ONE" else False if rel == "ONE_TO_MANY" else None
-        if rel == "ONE_TO_ONE":
+        one = rel == "ONE_TO_ONE"
+        if one:
             m2o = True
         if m2o is None:
             m2o = _direction_from_keys(lex, cond, left, right)
         keep = "left join" in (text(spec.comment) + text(spec.instruction)).lower()
         lex.edges.append(Edge(left, right, cond.sql("databricks"), m2o, f"instructions.join_specs[{i}]",
-                              "LEFT" if keep else None))
+                              "LEFT" if keep else None, one_to_one=one))
 
 
 def _direction_from_keys(lex: Lexicon, cond: exp.Expression, left: str, right: str) -> bool | None:
@@ -518,13 +525,18 @@ def _direction_from_keys(lex: Lexicon, cond: exp.Expression, left: str, right: s
 
 
 def _infer_joins(lex: Lexicon) -> None:
-    """Key inference between tables no join spec connects: `a.x_id = b.x_id` (or `b.id`) where the
-    `b` side is unique in the data. Only when exactly one such column pair links the two tables."""
-    connected = _components(lex)
+    """Key inference between tables no join spec connects: `a.x = b.x` (or `a.b_id = b.id`) where
+    the `b` side is unique in the data. A column named for `b`'s key (`ord_id` for orders) links
+    first; other shared unique columns (`city_name`) only link tables nothing links yet, so two
+    tables that both reference a third (`order_items`, `returns` -> `orders`) are not joined to each other."""
+    comp = {t: i for i, t in enumerate(lex.columns)}
+    for e in lex.edges:
+        _union(comp, e.left, e.right)
+    found = []  # (tier, a, ca, b, cb, one_to_one): a.ca many-to-one b.cb
     tables = list(lex.columns)
     for i, a in enumerate(tables):
         for b in tables[i + 1:]:
-            if connected.get(a) is not None and connected.get(a) == connected.get(b):
+            if comp[a] == comp[b] and any({e.left, e.right} == {a, b} for e in lex.edges):
                 continue
             pairs = []
             for ca in lex.columns[a]:
@@ -536,14 +548,35 @@ def _infer_joins(lex: Lexicon) -> None:
                     b_ref = ca.column.lower() == "id" and _names_table(cb.column, a)
                     if not (same or a_ref or b_ref):
                         continue
-                    if lex.unique(b, cb.column):
-                        pairs.append((a, ca, b, cb, True))
-                    elif lex.unique(a, ca.column):
-                        pairs.append((a, ca, b, cb, False))
+                    ua, ub = lex.unique(a, ca.column), lex.unique(b, cb.column)
+                    named = a_ref or b_ref
+                    if ub and (not ua or _key_of(lex, cb, b) or not _key_of(lex, ca, a)):
+                        pairs.append((a, ca, b, cb, ua, named))
+                    elif ua:
+                        pairs.append((b, cb, a, ca, False, named))
             if len(pairs) == 1:
-                a_, ca, b_, cb, m2o = pairs[0]
-                on = f"{lex.sql_of(ca)} = {lex.sql_of(cb)}"
-                lex.edges.append(Edge(a_, b_, on, m2o, f"inferred:{ca.label}={cb.label}"))
+                x, cx, y, cy, one, named = pairs[0]
+                found.append((0 if named or _key_of(lex, cy, y) else 1, x, cx, y, cy, one))
+    for tier, x, cx, y, cy, one in sorted(found, key=lambda f: f[0]):
+        if tier == 1 and comp[x] == comp[y]:
+            continue
+        _union(comp, x, y)
+        lex.edges.append(Edge(x, y, f"{lex.sql_of(cx)} = {lex.sql_of(cy)}", True, f"inferred:{cx.label}={cy.label}",
+                              one_to_one=one))
+
+
+def _key_of(lex: Lexicon, col: Entry, table: str) -> bool:
+    """Whether a column is named as its table's key: `id`, or `ord_id` in orders."""
+    words = [expand(w, lex.names) for w in norms(col.column)]
+    core = [w for w in words if w not in ("id", "key", "code", "cd", "no", "number", "name", "nm")]
+    return col.column.lower() == "id" or (bool(core) and set(core) <= set(_table_words_of(table)) and len(core) < len(words))
+
+
+def _union(comp: dict[str, int], a: str, b: str) -> None:
+    old, new = comp[b], comp[a]
+    for t, c in comp.items():
+        if c == old:
+            comp[t] = new
 
 
 def _is_ref_name(name: str) -> bool:
@@ -556,24 +589,3 @@ def _names_table(column: str, table: str) -> bool:
     c = column.lower()
     t = table.split(".")[-1].lower()
     return c.endswith(("_id", "id")) and norm(c.removesuffix("_id").removesuffix("id").rstrip("_")) == norm(t)
-
-
-def _components(lex: Lexicon) -> dict[str, int]:
-    comp: dict[str, int] = {}
-    adj: dict[str, set[str]] = defaultdict(set)
-    for e in lex.edges:
-        adj[e.left].add(e.right)
-        adj[e.right].add(e.left)
-    n = 0
-    for t in lex.columns:
-        if t in comp or t not in adj:
-            continue
-        stack = [t]
-        while stack:
-            x = stack.pop()
-            if x in comp:
-                continue
-            comp[x] = n
-            stack.extend(adj[x] - set(comp))
-        n += 1
-    return comp

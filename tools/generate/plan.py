@@ -44,6 +44,7 @@ class Measure:
     agg: str | None = None  # SUM | AVG | MIN | MAX (agg)
     span: Span | None = None
     assumed: str | None = None  # why an aggregation was assumed
+    name: str | None = None  # output column name, when not the entry's
 
     @property
     def table(self) -> str | None:
@@ -130,6 +131,8 @@ class Plan:
                 out.add(c.target.table)
         for e in self.list_columns:
             out.add(e.table)
+        if self.order_by is not None:
+            out.add(self.order_by.table)
         out.update(self.related)
         if self.date is not None:
             out.add(self.date.table)
@@ -182,15 +185,19 @@ class Planner:
                           f"match; add an example SQL that does", words=[c.text],
                           missing=[{"kind": "example", "words": c.text, "why": "text pattern"}])
         self._null_group_clause()
-        self._time()
-        self._values_and_filters()
-        self._measures()
-        self._dimensions()
-        self._comparisons()
-        self._ordering()
-        self._shape()
-        self._context()
-        self._rules()
+        try:
+            self._time()
+            self._values_and_filters()
+            self._measures()
+            self._dimensions()
+            self._comparisons()
+            self._ordering()
+            self._shape()
+            self._context()
+            self._rules()
+        except Refusal:
+            self._check_grounded()  # words nothing grounds are the first thing to say
+            raise
         self._check()
         return self.p
 
@@ -355,6 +362,11 @@ class Planner:
                 continue
             if s.role == "measure":
                 continue  # already measured
+            if entry.kind == "filter":  # "how many active customers": the rows the filter keeps
+                self.assign(s, "filter", entry)
+                p.conds.append(Cond(entry.sql, entry.tables, _columns_of(self.lex, entry.sql), entry.label, entry.path, s))
+                p.measures.append(self._count_measure(self.lex.tables[entry.tables[0]], s))
+                continue
             self.assign(s, "counted", entry)
             if entry.kind == "measure":
                 if not any(x.entry is entry for x in p.measures):
@@ -410,7 +422,11 @@ class Planner:
             col = _numeric(s)
             if col is None or self._compared_column(s):
                 continue
-            if self.has("amount") or self.p.grains or self._grouped_later(s) or self.has("share"):
+            by = self.prev(s)
+            ranked_by = by is not None and by.kind == "cue" and by.cue == "group" and self.has("rank") and not any(
+                x.of("table") and x.of("table")[0].table == col.table for x in self.entities() if x is not s)
+            implied = (self.p.grains or self._grouped_later(s) or p.conds or p.times or ranked_by) and additive(col)
+            if self.has("amount") or self.has("share") or implied:
                 self.assign(s, "measure", col)
                 p.measures.append(Measure("agg", col, "SUM", s, assumed="amounts are summed"))
                 for a in self.cues("amount"):
@@ -547,7 +563,8 @@ class Planner:
             if e.is_count and e.tables == (table.table,) and (
                     "count(*)" in e.sql.lower().replace(" ", "") or key is not None and
                     key.column.lower() in e.sql.lower() and "distinct" in e.sql.lower()):
-                return Measure("snippet", e, span=span, assumed=f"counting {table.label} is {e.label}")
+                return Measure("snippet", e, span=span, assumed=f"counting {table.label} is {e.label}",
+                               name=f"{table.table.split('.')[-1]} count")
         return Measure("count", table, span=span)
 
     def _sales_measure(self) -> Entry | None:
@@ -1060,7 +1077,8 @@ class Planner:
                 # a column mentioned without a value, breakdown or measure is context only if it is its
                 # table's name or key ("the London store"), or the column a value of the question belongs to
                 if e.kind == "column" and not (self.lex.label_column(e.table) is e or any(
-                        c.kind == "value" and c.columns == ((e.table, e.column.lower()),) for c in self.p.conds)):
+                        c.kind == "value" and c.columns == ((e.table, e.column.lower()),)
+                        for c in [*self.p.conds, *self.p.share_part])):
                     continue
                 self.assign(s, "context", e)
 
@@ -1100,12 +1118,16 @@ class Planner:
                                     kind="rule"))
 
     # ---- 10. nothing dropped
-    def _check(self) -> None:
-        p, g = self.p, self.g
+    def _check_grounded(self) -> None:
+        g = self.g
         if g.ungrounded:
             words = [t.fixed_from or t.raw for t in g.ungrounded]
             raise Refusal(f"the space has nothing named {', '.join(repr(w) for w in words)}",
                           words=words, missing=[self._missing(t) for t in g.ungrounded])
+
+    def _check(self) -> None:
+        p, g = self.p, self.g
+        self._check_grounded()
         for s in g.spans:
             if s.kind == "number" and s.role is None and s.start not in self.used_numbers:
                 raise Refusal(f"the number '{s.text}' is not used by any part of the answer", words=[s.text])
@@ -1148,6 +1170,16 @@ class Planner:
 
 
 # ---------------------------------------------------------------------- helpers
+_NON_ADDITIVE = frozenset(norm(w) for w in (
+    "rate", "rating", "price", "prc", "pct", "percent", "percentage", "score", "age", "avg", "average", "ratio",
+    "density", "lat", "latitude", "lon", "lng", "longitude", "year", "rank", "level", "tier", "discount", "margin"))
+
+
+def additive(col: Entry) -> bool:
+    """Whether summing a column means something (amounts, quantities), judged by its name."""
+    return not set(norms(col.column)) & _NON_ADDITIVE
+
+
 def _numeric(s: Span) -> Entry | None:
     cols = [c for c in s.of("column") if c.ctype == "number" and not c.is_key]
     return cols[0] if cols else None
