@@ -33,7 +33,7 @@ from ..space.model import ExampleSql, Parameter, text
 from .base import GenerationContext
 from .dates import TimeSpec, resolve
 from .ground import Grounding, Span, Speller, ground
-from .lexicon import Entry, Lexicon, norm, norms
+from .lexicon import Entry, Lexicon, add_values, norm, norms
 from .rules import Rules
 
 _SIGNIFICANT_CUES = ("count", "rank", "share", "growth", "agg", "distinct", "frequent", "ratio", "cmp", "not", "pattern")
@@ -84,7 +84,7 @@ class Fit:
 class ExampleIndex:
     """The space's example SQL, parsed and grounded once per space."""
 
-    def __init__(self, lex: Lexicon, rules: Rules, speller: Speller):
+    def __init__(self, lex: Lexicon, rules: Rules, speller: Speller, ctx: GenerationContext | None = None):
         self.lex, self.rules, self.speller = lex, rules, speller
         self.templates: list[Template] = []
         self.tried: list[dict] = []
@@ -92,6 +92,12 @@ class ExampleIndex:
             t = self._template(i, ex)
             if t is not None:
                 self.templates.append(t)
+        # a parameter compared with a column makes that column's values known, as entity matching does
+        if ctx is not None:
+            for t in self.templates:
+                for sl in t.slots:
+                    if sl.kind == "value" and sl.column is not None and sl.column.ctype == "text":
+                        add_values(lex, sl.column, ctx.values(sl.column.table, sl.column.column), via="example_slot")
 
     def _template(self, i: int, ex: ExampleSql) -> Template | None:
         sql = text(ex.sql).strip()
@@ -316,8 +322,12 @@ def _concepts(g: Grounding, slot_columns: set[tuple[str, str]]) -> tuple[list[fr
         prev = g.before(s, frozenset({"the", "a", "an", "our"}))
         grouped = prev is not None and prev.kind == "cue" and prev.cue == "group"
         cols = {(e.table, e.column.lower()) for e in s.of("column")}
-        if cols & slot_columns and not s.of("measure") and not grouped:
-            continue  # "a category", "one region": the slot's own column
+        names = {c for _, c in cols}
+        tables = {e.table for e in s.of("table")}
+        slot_names = {c for _, c in slot_columns}
+        slot_tables = {t for t, _ in slot_columns}
+        if (cols & slot_columns or names & slot_names or tables & slot_tables) and not s.of("measure") and not grouped:
+            continue  # "a category", "one region": the slot's own column (or its table)
         ents.append(frozenset(id(e) for e in s.entries) | ({"by"} if grouped else set()))
     cues = set()
     for s in g.spans:
@@ -335,7 +345,7 @@ def _concepts(g: Grounding, slot_columns: set[tuple[str, str]]) -> tuple[list[fr
 
 
 def _same_meaning(lex: Lexicon, t: Template, ph: Grounding, q: Grounding) -> str | None:
-    slot_cols = {(s.column.table, s.column.column.lower()) for s in t.slots if s.kind == "value" and s.column}
+    slot_cols = {(s.column.table, s.column.column.lower()) for s in t.slots if s.column is not None}
     e_ents, e_cues, e_grains, e_unknown = _concepts(ph, slot_cols)
     q_ents, q_cues, q_grains, q_unknown = _concepts(q, slot_cols)
     def same(a: frozenset, b: frozenset) -> bool:  # a shared entry, both breakdowns or neither
@@ -396,10 +406,14 @@ def _fill(index: ExampleIndex, t: Template, q: Grounding, ctx: GenerationContext
         node.replace(exp.Literal.number(int(n.value)))
         filled[s.name] = int(n.value)
     # unfilled slots: documented default, else drop a plain AND-ed WHERE condition
+    named = {(e.table, e.column.lower()) for sp in q.spans if sp.kind == "entity" and not sp.of("value")
+             for e in sp.of("column")}
     for s, node in slots:
         if s.name in filled or node.parent is None and s.kind != "limit":
             continue
-        if s.param is not None and s.param.default_value and s.param.default_value.values and _documented(s, t.example):
+        asked = s.column is not None and (s.column.table, s.column.column.lower()) in named  # "for a product category"
+        if s.param is not None and s.param.default_value and s.param.default_value.values and (
+                asked or _documented(s, t.example)):
             v = s.param.default_value.values[0]
             node.replace(_literal(v, s))
             filled[s.name] = f"{v} (default)"

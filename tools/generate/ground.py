@@ -88,7 +88,7 @@ result results time period periods many much can could would should will shall m
 serve serves served serving offer offers offered offering database ordered sorted arranged
 meter meters metre metres kilometer kilometers kilometre kilometres km mile miles feet foot ft square sq
 dollar dollars usd eur euro euros drive drives driving drove trend trends trending develop developed evolve evolved
-book booked look
+book booked look something anything everything anyone someone somebody anybody stuff things thing
 one ones them those these that this they their it its ones
 """.split())
 # Verbs that mean "sell": they name the space's sales measure when nothing else in the question is measured.

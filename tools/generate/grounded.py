@@ -51,8 +51,10 @@ class GroundedGenerator:
             return hit
         lex = build_lexicon(space, ctx)
         rules = read_rules(lex, phrase_finder(lex))
+        examples = ExampleIndex(lex, rules, Speller(lex.vocabulary), ctx)
+        lex.finish()  # example parameters may have added values
         speller = Speller(lex.vocabulary)
-        examples = ExampleIndex(lex, rules, speller)
+        examples.speller = speller
         built = (lex, rules, speller, examples)
         if key:
             with self._lock:
@@ -82,8 +84,12 @@ class GroundedGenerator:
             sql = composer.sql()
         except Refusal as r:
             details.update(source=None, grounding=refusal_trace(g, r, examples.tried))
+            if examples.tried:
+                details["examples_tried"] = examples.tried[:5]
             return Generation(sql=None, reason=r.reason, details=details)
         details.update(source="composed", grounding=answer_trace(g, plan, composer, rules))
+        if examples.tried:
+            details["examples_tried"] = examples.tried[:5]
         return Generation(sql=sql, details=details)
 
 

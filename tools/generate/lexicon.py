@@ -164,6 +164,12 @@ class Lexicon:
     names: set[str] = field(default_factory=set)  # table-name words abbreviations expand to
     problems: list[str] = field(default_factory=list)  # metadata the engine could not read
 
+    def finish(self) -> None:
+        """Recompute the vocabulary and longest phrase after phrases were added."""
+        for key in self.phrases:
+            self.vocabulary.update(key)
+            self.max_phrase = max(self.max_phrase, len(key))
+
     # ------------------------------------------------------------------ lookups
     def column(self, table: str, name: str) -> Entry | None:
         lname = name.lower()
@@ -238,9 +244,7 @@ def build_lexicon(space: Space, ctx: GenerationContext) -> Lexicon:
             _add_snippet(lex, kind, i, sn)
     _add_joins(lex)
     _infer_joins(lex)
-    for key, items in lex.phrases.items():
-        lex.vocabulary.update(key)
-        lex.max_phrase = max(lex.max_phrase, len(key))
+    lex.finish()
     return lex
 
 
@@ -323,7 +327,7 @@ def _add_table(lex: Lexicon, t: Table, ctx: GenerationContext) -> None:
         for w in set(_description_words(desc)):
             lex.desc_words[w].append(col)
         if cfg is not None and cfg.enable_entity_matching and kind == "text":
-            _add_values(lex, col, ctx.values(ident, cname))
+            add_values(lex, col, ctx.values(ident, cname))
         if desc and kind == "text":
             _add_described_values(lex, col, desc, ctx)
 
@@ -367,7 +371,8 @@ def _value_phrase(value: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(norm(w) for w in raw), surface
 
 
-def _add_values(lex: Lexicon, col: Entry, values: Iterable[str], via: str = "value") -> None:
+def add_values(lex: Lexicon, col: Entry, values: Iterable[str], via: str = "value") -> None:
+    """Index `values` of `col` as value entries (the value dictionary), with unique leading words."""
     firsts: dict[str, list[str]] = defaultdict(list)
     for v in values:
         phrase, surface = _value_phrase(str(v))
