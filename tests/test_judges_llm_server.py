@@ -1,6 +1,6 @@
 """Assistant-as-judge, MCP sampling and human labels through the real SDK Client, in-process.
 
-The project is the bundled retail example with `answers_question` as a second judge and no judge
+The project is the bundled retail example (curated space) with `answers_question` as a second judge and no judge
 model configured, so its verdicts wait for the assistant.
 """
 
@@ -20,7 +20,8 @@ JUDGES = ["execution", "answers_question"]
 
 
 def make_app(workspace, **budgets):
-    over = {"workspace": str(workspace), "judges": JUDGES}
+    # the curated space: the offline engine answers its questions with SQL (the sparse space refuses them)
+    over = {"workspace": str(workspace), "judges": JUDGES, "example_space": "curated"}
     if budgets:
         over["budgets"] = budgets
     return build_app(load_config(env={}, overrides=over))

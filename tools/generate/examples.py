@@ -39,6 +39,9 @@ from .rules import Rules
 _SIGNIFICANT_CUES = ("count", "rank", "share", "growth", "agg", "distinct", "frequent", "ratio", "cmp", "not", "pattern")
 _DEFAULT_DOC = re.compile(r"\b(default|defaults|by default|unless (?:specified|given|stated|asked)|if not (?:specified|given))\b",
                           re.I)
+# Words example phrasings use to describe a parameter rather than data ("Top N products in a given year").
+_PARAM_WORDS = frozenset(norm(w) for w in ("n", "x", "given", "particular", "specific", "certain", "selected", "chosen",
+                                            "calendar", "some", "named", "parameter", "value"))
 _LABEL = re.compile(r"^\s*[A-Za-z][\w ]{0,30}:\s*")
 
 
@@ -92,6 +95,7 @@ class ExampleIndex:
             t = self._template(i, ex)
             if t is not None:
                 self.templates.append(t)
+        _learn_rules(self)
         # a parameter compared with a column makes that column's values known, as entity matching does
         if ctx is not None:
             for t in self.templates:
@@ -138,6 +142,125 @@ def _group_columns(lex: Lexicon, tree: exp.Expression, aliases: dict[str, str]) 
                 if col is not None:
                     out.add((col.table, col.column.lower()))
     return out
+
+
+def _bare(node: exp.Expression) -> str:
+    c = node.copy()
+    for col in c.find_all(exp.Column):
+        col.set("table", None)
+        col.set("db", None)
+        col.set("catalog", None)
+    return c.sql("databricks").lower()
+
+
+def _learn_rules(index: ExampleIndex) -> None:
+    """Rules the examples agree on: a constant condition every example computing a measure (or
+    counting a table) applies, when two or more do (all net revenue examples keep `stat_cd = 'C'`);
+    a rounding every example applies. Stated rules win: nothing learnt on a column a rule names."""
+    lex, rules = index.lex, index.rules
+    from .rules import Rule
+
+    targets: list[tuple[Entry, str | None]] = [(e, _bare(sqlglot.parse_one(e.sql, read="databricks")))
+                                               for e in lex.entries if e.kind == "measure"]
+    targets += [(t, None) for t in lex.tables.values()]
+    for entry, bare in targets:
+        uses = []
+        for t in index.templates:
+            if bare is not None:
+                if not any(_bare(n) == bare for n in t.tree.find_all(exp.AggFunc, exp.Div)):
+                    continue
+            elif not _counts_table(t, entry.table):
+                continue
+            uses.append(t)
+        if len(uses) < 2:
+            continue
+        common = None
+        for t in uses:
+            conds = _constant_conditions(lex, t)
+            common = conds if common is None else {k: v for k, v in common.items() if k in conds}
+        stated = {c for r in rules.measure_rules if r.applies_to is entry for c in r.columns}
+        own = set()
+        if bare is not None:
+            own = {(lex.resolve_table(c.table) or "", c.name.lower())
+                   for c in sqlglot.parse_one(entry.sql, read="databricks").find_all(exp.Column)}
+        for key, (sql, cols, tables) in (common or {}).items():
+            if set(cols) & (stated | own):
+                continue
+            rules.measure_rules.append(Rule(entry, sql, cols, tables, ", ".join(t.path for t in uses)))
+            rules.notes.append(f"'{entry.label}' only where {sql} (every example computing it says so)")
+    if not rules.calendar.fiscal_start:  # the fiscal calendar an example's fiscal-year parameter uses
+        for t in index.templates:
+            for sl in t.slots:
+                if sl.kind == "fiscal_year":
+                    shift = sl.node.parent.find(exp.AddMonths) if sl.node.parent is not None else None
+                    cmp = sl.node.parent
+                    while cmp is not None and shift is None:
+                        shift = cmp.find(exp.AddMonths)
+                        cmp = cmp.parent if shift is None else cmp
+                    k = shift.expression if shift is not None else None
+                    if isinstance(k, exp.Neg):
+                        k = -int(k.this.this)
+                    elif isinstance(k, exp.Literal):
+                        k = int(k.this)
+                    if isinstance(k, int):
+                        from .dates import Calendar
+
+                        rules.calendar = Calendar(fiscal_start=(1 - k) % 12 or 12 if k <= 0 else 13 - k,
+                                                  named_by="start" if k <= 0 else "end")
+                        rules.calendar_source = t.path
+    digits = {_rounding(t) for t in index.templates}
+    digits.discard(None)
+    if rules.round_digits is None and len(digits) == 1 and sum(_rounding(t) is not None for t in index.templates) >= 2:
+        rules.round_digits, rules.round_source = digits.pop(), "instructions.example_question_sqls"
+
+
+def _counts_table(t: Template, table: str) -> bool:
+    """The example counts rows of one table: `COUNT(*) FROM t` alone."""
+    sel = t.tree if isinstance(t.tree, exp.Select) else None
+    return (sel is not None and t.tables == {table} and any(isinstance(p.unalias(), exp.Count) for p in sel.expressions)
+            and not sel.args.get("group"))
+
+
+def _constant_conditions(lex: Lexicon, t: Template) -> dict[str, tuple[str, tuple, tuple]]:
+    """The example's AND-ed WHERE conditions with no slot in them, rewritten to the engine's aliases."""
+    slot_ids = {id(s.node) for s in t.slots}
+    where = t.tree.args.get("where") if isinstance(t.tree, exp.Select) else None
+    if where is None:
+        return {}
+    out = {}
+    aliases = _aliases(lex, t.tree)
+    for c in where.this.flatten() if isinstance(where.this, exp.And) else [where.this]:
+        if any(id(n) in slot_ids for n in c.walk()) or c.find(exp.Placeholder) or c.find(exp.Select):
+            continue
+        cc = c.copy()
+        cols, tables = [], []
+        ok = True
+        for col in cc.find_all(exp.Column):
+            ident = aliases.get(col.table.lower()) if col.table else None
+            entry = _column(lex, col, aliases) if ident is None else lex.column(ident, col.name)
+            if entry is None:
+                ok = False
+                break
+            col.set("table", exp.to_identifier(lex.aliases[entry.table]))
+            cols.append((entry.table, entry.column.lower()))
+            tables.append(entry.table)
+        if ok and cols:
+            sql = cc.sql("databricks")
+            out[sql] = (sql, tuple(sorted(set(cols))), tuple(dict.fromkeys(tables)))
+    return out
+
+
+def _rounding(t: Template) -> int | None:
+    sel = t.tree if isinstance(t.tree, exp.Select) else None
+    if sel is None:
+        return None
+    for p in sel.expressions:
+        node = p.unalias()
+        if isinstance(node, exp.Round) and node.find(exp.AggFunc) and node.args.get("decimals") is not None:
+            d = node.args["decimals"]
+            if isinstance(d, exp.Literal) and d.this.isdigit():
+                return int(d.this)
+    return None
 
 
 def _phrasings(guidance: str) -> list[str]:
@@ -363,6 +486,8 @@ def _same_meaning(lex: Lexicon, t: Template, ph: Grounding, q: Grounding) -> str
         return "different time grain"
     if q_unknown - e_unknown:
         return "the question's words " + ", ".join(sorted(q_unknown - e_unknown)) + " are not in the example"
+    if e_unknown - q_unknown - _PARAM_WORDS:
+        return "the example's words " + ", ".join(sorted(e_unknown - q_unknown)) + " are not in the question"
     return None
 
 
@@ -475,11 +600,7 @@ def _fill_periods(index: ExampleIndex, t: Template, slots, periods: list[TimeSpe
             return None
         return "the question names several periods"
     p = periods[0]
-    r = resolve(p, anchor, index.rules.calendar)
-    if r is None:
-        return f"'{p.text}' cannot be resolved to dates"
-    start, end = r
-    if p.fiscal:
+    if p.fiscal and p.kind == "period":
         fy = by_kind.get("fiscal_year")
         if not fy or p.fiscal_quarter:
             return f"'{p.text}' is a fiscal period and the example has no fiscal-year slot"
@@ -487,6 +608,12 @@ def _fill_periods(index: ExampleIndex, t: Template, slots, periods: list[TimeSpe
             node.replace(exp.Literal.number(p.fiscal_year))
             filled[s.name] = p.fiscal_year
         return None
+    r = resolve(p, anchor, index.rules.calendar)
+    if r is None:
+        return f"'{p.text}' cannot be resolved to dates"
+    start, end = r
+    if p.fiscal:
+        return f"'{p.text}' is a relative fiscal period"
     if "start" in by_kind and "end" in by_kind:
         for s, node in by_kind["start"]:
             node.replace(_date_node(start, s))

@@ -25,7 +25,7 @@ from .examples import ExampleIndex, match_example
 from .ground import Grounding, Speller, ground, phrase_finder
 from .lexicon import Lexicon, build_lexicon
 from .plan import Planner, Refusal
-from .rules import Rules, read_rules
+from .rules import Rules, inherit_rules, read_rules
 
 VERSION = "retrieval/grounded-1"
 
@@ -52,6 +52,7 @@ class GroundedGenerator:
         lex = build_lexicon(space, ctx)
         rules = read_rules(lex, phrase_finder(lex))
         examples = ExampleIndex(lex, rules, Speller(lex.vocabulary), ctx)
+        inherit_rules(lex, rules)
         lex.finish()  # example parameters may have added values
         speller = Speller(lex.vocabulary)
         examples.speller = speller

@@ -320,3 +320,23 @@ def _read_aliases(lex: Lexicon, body: str, path: str) -> None:
             phrase, surface = _value_phrase(phrase_text)
             if phrase:
                 _add_value(lex, col, v, phrase, "value_alias", surface)
+
+
+def inherit_rules(lex: Lexicon, rules: Rules) -> None:
+    """A measure built from another (average order value = net revenue / orders) keeps its rules."""
+    from sqlglot import exp as _exp
+
+    measures = [e for e in lex.entries if e.kind == "measure"]
+    trees = {id(e): sqlglot.parse_one(e.sql, read="databricks") for e in measures}
+    for m in measures:
+        for n in measures:
+            if n is m or not rules.for_entry(n):
+                continue
+            want = trees[id(n)]
+            if not any(node == want for node in trees[id(m)].find_all(type(want))) or want == trees[id(m)]:
+                continue
+            own = {(lex.resolve_table(c.table) or "", c.name.lower()) for c in trees[id(m)].find_all(_exp.Column)}
+            for r in rules.for_entry(n):
+                if any(x.columns == r.columns for x in rules.for_entry(m)) or set(r.columns) & own:
+                    continue
+                rules.measure_rules.append(Rule(m, r.condition, r.columns, r.tables, r.source, r.filter))
