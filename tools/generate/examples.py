@@ -32,7 +32,7 @@ from sqlglot import exp
 from ..space.model import ExampleSql, Parameter, text
 from .base import GenerationContext
 from .dates import TimeSpec, resolve
-from .ground import Grounding, Span, Speller, ground
+from .ground import Grounding, Span, Speller, ground, tokenize
 from .lexicon import Entry, Lexicon, add_values, norm, norms
 from .rules import Rules
 
@@ -65,6 +65,7 @@ class Template:
     index: int
     sql: str
     slots: list[Slot]
+    texts: list[str]  # the question and usage-guidance phrasings
     phrasings: list[Grounding]
     tree: exp.Expression
     tables: set[str] = field(default_factory=set)
@@ -87,8 +88,9 @@ class Fit:
 class ExampleIndex:
     """The space's example SQL, parsed and grounded once per space."""
 
-    def __init__(self, lex: Lexicon, rules: Rules, speller: Speller, ctx: GenerationContext | None = None):
-        self.lex, self.rules, self.speller = lex, rules, speller
+    def __init__(self, lex: Lexicon, rules: Rules, ctx: GenerationContext | None = None):
+        self.lex, self.rules = lex, rules
+        self.speller: Speller | None = None
         self.templates: list[Template] = []
         self.tried: list[dict] = []
         for i, ex in enumerate(lex.space.serialized.examples):
@@ -113,11 +115,16 @@ class ExampleIndex:
             self.lex.problems.append(f"instructions.example_question_sqls[{i}]: SQL does not parse")
             return None
         aliases = _aliases(self.lex, tree)
-        texts = [text(ex.question)] + _phrasings(text(ex.usage_guidance))
-        phrasings = [ground(self.lex, self.speller, t) for t in texts if t.strip()]
-        said = " ".join(" ".join(w.raw for w in g.tokens) for g in phrasings)
+        texts = [t for t in [text(ex.question)] + _phrasings(text(ex.usage_guidance)) if t.strip()]
+        said = " ".join(" ".join(w.raw for w in tokenize(t)) for t in texts)
         slots = _slots(self.lex, tree, aliases, ex, said)
-        return Template(ex, i, sql, slots, phrasings, tree, set(aliases.values()), _group_columns(self.lex, tree, aliases))
+        return Template(ex, i, sql, slots, texts, [], tree, set(aliases.values()), _group_columns(self.lex, tree, aliases))
+
+    def ground_phrasings(self, speller: Speller) -> None:
+        """Ground every example's phrasings (after the lexicon is complete)."""
+        self.speller = speller
+        for t in self.templates:
+            t.phrasings = [ground(self.lex, speller, q) for q in t.texts]
 
 
 def _group_columns(lex: Lexicon, tree: exp.Expression, aliases: dict[str, str]) -> set[tuple[str, str]]:

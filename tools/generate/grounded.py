@@ -26,6 +26,7 @@ from .ground import Grounding, Speller, ground, phrase_finder
 from .lexicon import Lexicon, build_lexicon
 from .plan import Planner, Refusal
 from .rules import Rules, inherit_rules, read_rules
+from .trace import answer_trace, refusal_trace
 
 VERSION = "retrieval/grounded-1"
 
@@ -51,11 +52,11 @@ class GroundedGenerator:
             return hit
         lex = build_lexicon(space, ctx)
         rules = read_rules(lex, phrase_finder(lex))
-        examples = ExampleIndex(lex, rules, Speller(lex.vocabulary), ctx)
+        examples = ExampleIndex(lex, rules, ctx)
         inherit_rules(lex, rules)
         lex.finish()  # example parameters may have added values
         speller = Speller(lex.vocabulary)
-        examples.speller = speller
+        examples.ground_phrasings(speller)
         built = (lex, rules, speller, examples)
         if key:
             with self._lock:
@@ -92,61 +93,3 @@ class GroundedGenerator:
         if examples.tried:
             details["examples_tried"] = examples.tried[:5]
         return Generation(sql=sql, details=details)
-
-
-# ---------------------------------------------------------------------- traces
-def _span_items(g: Grounding) -> list[dict]:
-    out = []
-    for s in g.spans:
-        if s.kind == "entity":
-            item = {"text": g.surface(s.start, s.end), "kind": s.role or "unused"}
-            if s.chosen is not None:
-                via = next((p.via for p in s.phrases if p.entry is s.chosen), None)
-                item.update(entry=s.chosen.path, name=s.chosen.label, via=via)
-                if s.chosen.kind == "value":
-                    item["value"] = s.chosen.value
-            if s.rejected:
-                item["rejected"] = [{"entry": e.path, "name": e.label, "reason": why} for e, why in s.rejected]
-            out.append(item)
-        elif s.kind == "time":
-            out.append({"text": g.surface(s.start, s.end), "kind": "time", "time": s.time.kind,
-                        **({"grain": s.time.grain} if s.time.grain else {})})
-        elif s.kind == "number" and s.role:
-            out.append({"text": g.surface(s.start, s.end), "kind": s.role, "value": s.value})
-        elif s.kind == "cue" and s.role and s.role not in ("which", "filler", "and"):
-            out.append({"text": g.surface(s.start, s.end), "kind": s.role})
-    return out
-
-
-def answer_trace(g: Grounding, plan, composer: Composer, rules: Rules) -> dict:
-    trace: dict[str, Any] = {"spans": _span_items(g), "shape": plan.shape}
-    ruled = [{"sql": c.sql, "entry": c.path} for c in plan.conds if c.kind == "rule"]
-    if ruled:
-        trace["rules"] = ruled
-    if composer.trace["joins"]:
-        trace["joins"] = composer.trace["joins"]
-    if composer.trace["time"]:
-        trace["time"] = composer.trace["time"]
-    if plan.date is not None:
-        trace["date_column"] = plan.date.path
-    notes = composer.trace["notes"] + [m.assumed for m in plan.measures if m.assumed]
-    if notes:
-        trace["notes"] = notes
-    if rules.round_digits is not None:
-        trace["rounding"] = rules.round_source
-    if g.corrections:
-        trace["corrections"] = g.corrections
-    return trace
-
-
-def refusal_trace(g: Grounding, r: Refusal, tried: list[dict] | None = None) -> dict:
-    trace: dict[str, Any] = {"spans": _span_items(g), "refused": r.reason}
-    if r.words:
-        trace["ungrounded"] = r.words
-    if r.missing:
-        trace["missing"] = r.missing
-    if g.corrections:
-        trace["corrections"] = g.corrections
-    if tried:
-        trace["examples_tried"] = tried[:3]
-    return trace
