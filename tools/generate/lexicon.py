@@ -323,6 +323,8 @@ def _add_table(lex: Lexicon, t: Table, ctx: GenerationContext) -> None:
             for phrase in _with_date_stripped(norms(syn), kind):
                 if phrase != tuple(tw) or phrase == norms(syn):  # "order date" is not "order"
                     _add_phrase(lex, phrase, col, "synonym")
+                if tw and not set(tw) & set(phrase):
+                    _add_phrase(lex, tuple(tw) + phrase, col, "synonym")  # status -> "customer status"
         desc = text(cfg.description) if cfg else ""
         for w in set(_description_words(desc)):
             lex.desc_words[w].append(col)
@@ -558,7 +560,7 @@ def _infer_joins(lex: Lexicon) -> None:
                     if ub and (not ua or _key_of(lex, cb, b) or not _key_of(lex, ca, a)):
                         pairs.append((a, ca, b, cb, ua, named))
                     elif ua:
-                        pairs.append((b, cb, a, ca, False, named))
+                        pairs.append((b, cb, a, ca, ub, named))
             if len(pairs) == 1:
                 x, cx, y, cy, one, named = pairs[0]
                 found.append((0 if named or _key_of(lex, cy, y) else 1, x, cx, y, cy, one))

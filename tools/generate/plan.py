@@ -129,6 +129,8 @@ class Plan:
         for c in self.compares:
             if isinstance(c.target, Entry):
                 out.add(c.target.table)
+            elif c.target.entry is not None:
+                out.update(_measure_tables(c.target))
         for e in self.list_columns:
             out.add(e.table)
         if self.order_by is not None:
@@ -278,13 +280,6 @@ class Planner:
                 sql = f"{ref} <> {lits}" if len(vals) == 1 else f"{ref} NOT IN ({lits})"
             p.conds.append(Cond(sql, (table,), ((table, column.lower()),), f"{col.label} = {', '.join(vals)}",
                                 col.path, items[0][0], kind="value"))
-        # two filter snippets that cannot both hold
-        snips = [c for c in p.conds if c.kind == "filter"]
-        for i, a in enumerate(snips):
-            for b in snips[i + 1:]:
-                if set(a.columns) & set(b.columns) and _exclusive(a.sql, b.sql):
-                    raise Refusal(f"the filters '{a.label}' and '{b.label}' cannot both hold "
-                                  f"(both constrain {', '.join(c for _, c in set(a.columns) & set(b.columns))})")
 
     def _negated(self, s: Span) -> bool:
         prev = self.prev(s, frozenset({"the", "a", "an", "any"}))
@@ -919,6 +914,14 @@ class Planner:
                               missing=[{"kind": "time", "why": "growth needs two periods or a grain"}])
         elif len([t for t in p.times if t.bound is None]) >= 2 and self.cues("versus"):
             pass  # "2024 vs 2023" without growth: a breakdown by year (handled by the composer)
+        # "average revenue per customer": the average of per-customer sums
+        for i, m in enumerate(p.measures):
+            if m.kind == "agg" and m.agg == "AVG" and p.shape == "plain" and additive(m.entry):
+                ent = self._per_entity(exclude=m.entry.table)
+                if ent is not None:
+                    p.measures[i] = Measure("agg", m.entry, "SUM", m.span, assumed="averaged over per-entity sums")
+                    p.entity = ent
+                    p.shape = "avg_of_groups"
         # average of per-entity values: "average return rate across stores", "avg spend per customer"
         avg = [c for c in self.cues("agg") if c.arg == "AVG" and not c.role or getattr(self, "_avg_intent", False)]
         if avg and p.measures and p.shape == "plain":
@@ -1011,18 +1014,18 @@ class Planner:
                 return e
         return None
 
-    def _per_entity(self) -> Dim | None:
+    def _per_entity(self, exclude: str | None = None) -> Dim | None:
         """The entity after 'per' / 'across' / 'per-' that an average is taken over."""
         p = self.p
         if p.entity is not None:
-            return p.entity
+            return p.entity if p.entity.entry.table != exclude else None
         for c in self.cues("group"):
             s = self.next(c, frozenset({"the", "our", "all"}))
             if s is None or s.kind != "entity":
                 continue
             if c.text in ("per", "across", "for each", "each") and s.role in (None, "dimension"):
                 dim = self._dim_of(s)
-                if dim is None or dim.kind != "entity":
+                if dim is None or dim.kind != "entity" or dim.entry.table == exclude:
                     continue
                 if s.role == "dimension":
                     p.dims = [d for d in p.dims if d.span is not s]
@@ -1075,6 +1078,15 @@ class Planner:
                     self.p.date = d
                     self.assign(s, "date", d)
                     continue
+            k = s.start - 1
+            while k >= 0 and self.g.tokens[k].raw in ("a", "an", "the", "any", "some"):
+                k -= 1
+            if (self.p.measures and s.of("table") and not s.of("measure", "filter", "value") and k >= 0
+                    and self.g.tokens[k].raw in _RELATIVE and s.of("table")[0].table not in tables):
+                t = s.of("table")[0]  # "qty of returns", "sales with a promotion": rows that have one
+                self.assign(s, "related", t)
+                self.p.related.append(t.table)
+                continue
             same = [e for e in s.entries if e.kind in ("table", "column") and e.table in tables]
             if same:
                 e = next((x for x in same if x.kind == "table"), same[0])
@@ -1132,6 +1144,18 @@ class Planner:
     def _check(self) -> None:
         p, g = self.p, self.g
         self._check_grounded()
+        # two filter snippets that cannot both hold
+        snips = [c for c in p.conds if c.kind == "filter"]
+        for i, a in enumerate(snips):
+            for b in snips[i + 1:]:
+                if set(a.columns) & set(b.columns) and _exclusive(a.sql, b.sql):
+                    raise Refusal(f"the filters '{a.label}' and '{b.label}' cannot both hold "
+                                  f"(both constrain {', '.join(c for _, c in set(a.columns) & set(b.columns))})")
+        # an operator word nothing used would be silently dropped: "ratio of ... to ...", "distinct", "average"
+        for c in g.spans:
+            if c.kind == "cue" and not c.role and (c.cue in _MUST_USE or c.cue == "agg" and c.arg != "SUM"):
+                raise Refusal(f"the question asks for '{c.text}', which this reading of it does not use",
+                              words=[c.text], missing=[{"kind": "example", "words": c.text, "why": "unsupported shape"}])
         for s in g.spans:
             if s.kind == "number" and s.role is None and s.start not in self.used_numbers:
                 raise Refusal(f"the number '{s.text}' is not used by any part of the answer", words=[s.text])
@@ -1146,11 +1170,6 @@ class Planner:
         if unhandled:
             raise Refusal(f"'{unhandled[0].text}' negates something the offline engine cannot exclude",
                           words=[unhandled[0].text])
-        # an operator word nothing used would be silently dropped: "ratio of ... to ...", "distinct", "average"
-        for c in g.spans:
-            if c.kind == "cue" and not c.role and (c.cue in _MUST_USE or c.cue == "agg" and c.arg != "SUM"):
-                raise Refusal(f"the question asks for '{c.text}', which this reading of it does not use",
-                              words=[c.text], missing=[{"kind": "example", "words": c.text, "why": "unsupported shape"}])
         if not p.measures and p.shape != "list" and p.shape != "count_having":
             what = [s.text for s in self.entities()]
             raise Refusal("nothing in the question is measured, counted or listed" +

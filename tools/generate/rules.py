@@ -299,7 +299,7 @@ def _read_rounding(rules: Rules, body: str, path: str) -> None:
         rules.order_source = path
 
 
-_ALIAS = re.compile(r"['\"]([^'\"]{2,40})['\"]\s+(?:is|means|=)\s+['\"]?([A-Za-z0-9][\w-]{0,30})['\"]?")
+_ALIAS = re.compile(r"['\"]([^'\"]{2,40})['\"]\s+(?:is|means|=)\s+['\"]?([A-Za-z0-9][\w&-]*(?: [A-Za-z0-9][\w&-]*){0,4}?)['\"]?(?=[.,;)]|\s+and\b|$)")
 _CODE_FOR = re.compile(r"'([^']{1,12})'\s+(?:for|=|means)\s+([A-Za-z][A-Za-z -]{1,30}?)(?=[,.;)]|\s+and\b|$)")
 
 
