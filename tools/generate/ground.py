@@ -418,7 +418,8 @@ def _from_descriptions(lex: Lexicon, tokens: list[Token], spans: list[Span], tak
     """A word no name matches may name the one numeric column whose description uses it
     ("turnover" -> amt, described as "Net turnover of the sale")."""
     for t in tokens:
-        if taken[t.i] or t.kind != "word" or t.raw in STOPWORDS or t.raw in FILLER or len(t.raw) < 4:
+        if taken[t.i] or t.kind != "word" or len(t.raw) < 4 or t.raw in STOPWORDS or t.raw in FILLER or \
+                t.raw in SALES_VERBS or t.raw in _CUE_WORDS or t.raw in _TIME_WORDS:
             continue
         hits = lex.desc_words.get(t.norm, [])
         cols = [e for e in hits if e.kind == "column" and e.ctype == "number" and not e.is_key]
