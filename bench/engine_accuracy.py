@@ -69,7 +69,7 @@ def _optimized(space, evalset, backend, workspace: Path):
     return space_from_yaml(r.best_space_yaml)
 
 
-def run_retail(evalsets: list[Path], optimize: bool = True) -> list[dict[str, Any]]:
+def run_retail(evalsets: list[Path], optimize: bool = True, limit: int | None = None) -> list[dict[str, Any]]:
     from chaos_llama.tools.backends.local import LocalGenie
     from chaos_llama.tools.data.loaders import build_database
     from chaos_llama.tools.evaluate import bundled_example, load_inputs
@@ -91,9 +91,9 @@ def run_retail(evalsets: list[Path], optimize: bool = True) -> list[dict[str, An
                     ws.mkdir()
                     chosen["optimized from sparse"] = _optimized(spaces["sparse"], evalset, genie, ws)
                 for which, space in chosen.items():
-                    by_split = {s: score(genie, space, evalset.split(s)) for s in ("train", "val", "test")}
+                    by_split = {s: score(genie, space, evalset.split(s)[:limit]) for s in ("train", "val", "test")}
                     rows.append({"evalset": Path(path).name, "space": which, "strategy": strategy, **{
-                        f"{s}": v for s, v in by_split.items()}, "phrasings": score(genie, space, phrasings.cases)})
+                        f"{s}": v for s, v in by_split.items()}, "phrasings": score(genie, space, phrasings.cases[:limit])})
     return rows
 
 
@@ -124,8 +124,9 @@ def run_defog(defog_dir: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def run(evalsets: list[Path] = (), defog_dir: Path | None = DEFOG, optimize: bool = True) -> dict[str, Any]:
-    res = {"retail": run_retail(list(evalsets), optimize)}
+def run(evalsets: list[Path] = (), defog_dir: Path | None = DEFOG, optimize: bool = True,
+        limit: int | None = None) -> dict[str, Any]:
+    res = {"retail": run_retail(list(evalsets), optimize, limit)}
     if defog_dir is not None and defog_dir.exists():
         res["defog"] = run_defog(defog_dir)
     return res

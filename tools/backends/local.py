@@ -25,7 +25,7 @@ from ..results import Answer
 from ..space.model import Space
 from .base import Backend
 
-ENGINE_VERSION = "2"
+ENGINE_VERSION = "1"
 MAX_ENTITY_VALUES = 1000  # per column, most frequent first; Genie also bounds its value dictionaries
 
 

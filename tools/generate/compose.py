@@ -461,10 +461,7 @@ class Composer:
 
     def _render_plain(self) -> str:
         p = self.p
-        sel, grp, torder = self.groups()
-        if p.entity is not None:
-            s, g, _ = self.dim_select(p.entity)
-            sel, grp = s + sel, g + grp
+        sel, grp, torder = self._breakdown()
         items = self._measure_items()
         avg_cmp = [c for c in p.compares if isinstance(c.target, Measure) and c.against_average]
         if avg_cmp:
@@ -500,12 +497,17 @@ class Composer:
         sql = self._select(items, self.where(), [], [], order, p.limit)
         return sql.replace("SELECT ", "SELECT DISTINCT ", 1) if distinct else sql
 
+    def _breakdown(self) -> tuple[list[str], list[str], list[str]]:
+        """`groups()` with the ranked / listed entity first."""
+        sel, grp, torder = self.groups()
+        if self.p.entity is not None:
+            s, g, _ = self.dim_select(self.p.entity)
+            sel, grp = s + sel, g + grp
+        return sel, grp, torder
+
     def _render_share(self) -> str:
         p = self.p
-        sel, grp, torder = self.groups()
-        if p.entity is not None:
-            s, g, _ = self.dim_select(p.entity)
-            sel, grp = s + sel, g + grp
+        sel, grp, torder = self._breakdown()
         m = p.measures[0]
         raw = self.measure_sql(m)
         scale = "100.0 * " if self.rules.percent_scale == 100 else ""
@@ -517,10 +519,7 @@ class Composer:
 
     def _render_share_of(self) -> str:
         p = self.p
-        sel, grp, torder = self.groups()
-        if p.entity is not None:
-            s, g, _ = self.dim_select(p.entity)
-            sel, grp = s + sel, g + grp
+        sel, grp, torder = self._breakdown()
         m = p.measures[0]
         raw = self.measure_sql(m)
         conds = []
@@ -555,10 +554,7 @@ class Composer:
 
     def _render_growth(self) -> str:
         p = self.p
-        sel, grp, _ = self.groups()
-        if p.entity is not None:
-            s, g, _ = self.dim_select(p.entity)
-            sel, grp = s + sel, g + grp
+        sel, grp, _ = self._breakdown()
         m = p.measures[0]
         raw = self.measure_sql(m)
         anchor = self._anchor()

@@ -114,7 +114,7 @@ class ExampleIndex:
         except sqlglot.errors.ParseError:
             self.lex.problems.append(f"instructions.example_question_sqls[{i}]: SQL does not parse")
             return None
-        aliases = _aliases(self.lex, tree)
+        aliases = table_aliases(self.lex, tree)
         texts = [t for t in [text(ex.question)] + _phrasings(text(ex.usage_guidance)) if t.strip()]
         said = " ".join(" ".join(w.raw for w in tokenize(t)) for t in texts)
         slots = _slots(self.lex, tree, aliases, ex, said)
@@ -127,9 +127,9 @@ class ExampleIndex:
             t.phrasings = [ground(self.lex, speller, q) for q in t.texts]
 
 
-def _group_columns(lex: Lexicon, tree: exp.Expression, aliases: dict[str, str]) -> set[tuple[str, str]]:
-    """Columns of the non-time GROUP BY expressions (ordinals and select aliases resolved)."""
-    out = set()
+def group_expressions(tree: exp.Expression) -> list[exp.Expression]:
+    """GROUP BY expressions with ordinals (`GROUP BY 1`) and select aliases resolved."""
+    out = []
     for sel in tree.find_all(exp.Select):
         group = sel.args.get("group")
         if not group:
@@ -142,16 +142,25 @@ def _group_columns(lex: Lexicon, tree: exp.Expression, aliases: dict[str, str]) 
                 g = p.this if isinstance(p, exp.Alias) else p
             elif isinstance(g, exp.Column) and not g.table and g.name.lower() in by_alias:
                 g = by_alias[g.name.lower()]
-            if isinstance(g, (exp.Year, exp.Quarter, exp.Month, exp.DateTrunc, exp.TimestampTrunc)) or g.find(exp.AddMonths):
-                continue
-            for c in g.find_all(exp.Column):
-                col = _column(lex, c, aliases)
-                if col is not None:
-                    out.add((col.table, col.column.lower()))
+            out.append(g)
     return out
 
 
-def _bare(node: exp.Expression) -> str:
+def _group_columns(lex: Lexicon, tree: exp.Expression, aliases: dict[str, str]) -> set[tuple[str, str]]:
+    """Columns of the non-time GROUP BY expressions."""
+    out = set()
+    for g in group_expressions(tree):
+        if isinstance(g, (exp.Year, exp.Quarter, exp.Month, exp.DateTrunc, exp.TimestampTrunc)) or g.find(exp.AddMonths):
+            continue
+        for c in g.find_all(exp.Column):
+            col = _column(lex, c, aliases)
+            if col is not None:
+                out.add((col.table, col.column.lower()))
+    return out
+
+
+def bare_sql(node: exp.Expression) -> str:
+    """Lower-case SQL of `node` with table qualifiers dropped (to compare expressions across aliases)."""
     c = node.copy()
     for col in c.find_all(exp.Column):
         col.set("table", None)
@@ -167,14 +176,14 @@ def _learn_rules(index: ExampleIndex) -> None:
     lex, rules = index.lex, index.rules
     from .rules import Rule
 
-    targets: list[tuple[Entry, str | None]] = [(e, _bare(sqlglot.parse_one(e.sql, read="databricks")))
+    targets: list[tuple[Entry, str | None]] = [(e, bare_sql(sqlglot.parse_one(e.sql, read="databricks")))
                                                for e in lex.entries if e.kind == "measure"]
     targets += [(t, None) for t in lex.tables.values()]
     for entry, bare in targets:
         uses = []
         for t in index.templates:
             if bare is not None:
-                if not any(_bare(n) == bare for n in t.tree.find_all(exp.AggFunc, exp.Div)):
+                if not any(bare_sql(n) == bare for n in t.tree.find_all(exp.AggFunc, exp.Div)):
                     continue
             elif not _counts_table(t, entry.table):
                 continue
@@ -235,7 +244,7 @@ def _constant_conditions(lex: Lexicon, t: Template) -> dict[str, tuple[str, tupl
     if where is None:
         return {}
     out = {}
-    aliases = _aliases(lex, t.tree)
+    aliases = table_aliases(lex, t.tree)
     for c in where.this.flatten() if isinstance(where.this, exp.And) else [where.this]:
         if any(id(n) in slot_ids for n in c.walk()) or c.find(exp.Placeholder) or c.find(exp.Select):
             continue
@@ -281,7 +290,8 @@ def _phrasings(guidance: str) -> list[str]:
     return out
 
 
-def _aliases(lex: Lexicon, tree: exp.Expression) -> dict[str, str]:
+def table_aliases(lex: Lexicon, tree: exp.Expression) -> dict[str, str]:
+    """SQL alias/name -> space table identifier, for the tables an example SQL reads."""
     out: dict[str, str] = {}
     for t in tree.find_all(exp.Table):
         ident = lex.resolve_table(".".join(p for p in (t.catalog, t.db, t.name) if p)) or lex.resolve_table(t.name)

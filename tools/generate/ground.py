@@ -309,28 +309,22 @@ class Grounding:
         return self.question[self.tokens[a].start: self.tokens[b - 1].end]
 
     def before(self, span: Span, skip: frozenset[str] = frozenset()) -> Span | None:
-        """The span just before `span`, skipping stopwords and `skip` words between them."""
-        k = span.start - 1
-        while k >= 0:
-            s = self.span_at(k)
-            if s is not None:
-                return s
-            t = self.tokens[k]
-            if t.kind == "punct" or not (t.raw in STOPWORDS or t.raw in FILLER or t.raw in skip):
-                return None
-            k -= 1
-        return None
+        """The span just before `span`, skipping stopwords, filler and `skip` words between them."""
+        return self._neighbour(span.start - 1, -1, skip)
 
     def after(self, span: Span, skip: frozenset[str] = frozenset()) -> Span | None:
-        k = span.end
-        while k < len(self.tokens):
+        """The span just after `span` (see `before`)."""
+        return self._neighbour(span.end, 1, skip)
+
+    def _neighbour(self, k: int, step: int, skip: frozenset[str]) -> Span | None:
+        while 0 <= k < len(self.tokens):
             s = self.span_at(k)
             if s is not None:
                 return s
             t = self.tokens[k]
             if t.kind == "punct" or not (t.raw in STOPWORDS or t.raw in FILLER or t.raw in skip):
                 return None
-            k += 1
+            k += step
         return None
 
     def span_at(self, k: int) -> Span | None:

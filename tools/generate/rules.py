@@ -200,14 +200,21 @@ def _aggregate_sql(body: str) -> str | None:
     return None
 
 
-def _define_measure(lex: Lexicon, rules: Rules, subject: str, sql: str, path: str) -> None:
+def _parsed(lex: Lexicon, sql: str) -> tuple[exp.Expression, list[str]] | None:
+    """SQL parsed with its columns on the engine's aliases, and the tables it reads; None if unreadable."""
     try:
         tree = sqlglot.parse_one(sql, read="databricks")
     except sqlglot.errors.ParseError:
-        return
+        return None
     tables = _qualify(lex, tree)
-    if not tables:
+    return (tree, tables) if tables else None
+
+
+def _define_measure(lex: Lexicon, rules: Rules, subject: str, sql: str, path: str) -> None:
+    parsed = _parsed(lex, sql)
+    if parsed is None:
         return
+    tree, tables = parsed
     names = [n.strip() for n in re.split(r",|\band\b|\bor\b|\(|\)", subject) if n.strip()]
     entry = Entry("measure", path, names[0] if names else subject.strip(), table=tables[0], sql=tree.sql("databricks"),
                   tables=tuple(tables), ctype="number")
@@ -221,13 +228,10 @@ def _define_measure(lex: Lexicon, rules: Rules, subject: str, sql: str, path: st
 
 
 def _add_rule(lex: Lexicon, rules: Rules, target: Entry, condition: str, source: str, filt: Entry | None = None) -> None:
-    try:
-        tree = sqlglot.parse_one(condition, read="databricks")
-    except sqlglot.errors.ParseError:
+    parsed = _parsed(lex, condition)
+    if parsed is None:
         return
-    tables = _qualify(lex, tree)
-    if not tables:
-        return
+    tree, tables = parsed
     cols = tuple(sorted({(lex.resolve_table(c.table) or "", c.name.lower()) for c in tree.find_all(exp.Column)}))
     sql = tree.sql("databricks")
     if target.kind == "measure":
@@ -299,7 +303,8 @@ def _read_rounding(rules: Rules, body: str, path: str) -> None:
         rules.order_source = path
 
 
-_ALIAS = re.compile(r"['\"]([^'\"]{2,40})['\"]\s+(?:is|means|=)\s+['\"]?([A-Za-z0-9][\w&-]*(?: [A-Za-z0-9][\w&-]*){0,4}?)['\"]?(?=[.,;)]|\s+and\b|$)")
+_ALIAS = re.compile(r"['\"]([^'\"]{2,40})['\"]\s+(?:is|means|=)\s+"  # 'North America' is
+                    r"['\"]?([A-Za-z0-9][\w&-]*(?: [A-Za-z0-9][\w&-]*){0,4}?)['\"]?(?=[.,;)]|\s+and\b|$)")  # AMER
 _CODE_FOR = re.compile(r"'([^']{1,12})'\s+(?:for|=|means)\s+([A-Za-z][A-Za-z -]{1,30}?)(?=[,.;)]|\s+and\b|$)")
 
 

@@ -77,10 +77,12 @@ def refusal_trace(g: Grounding, r: Refusal, tried: list[dict] | None = None) -> 
 def summarize(grounding: dict[str, Any] | None, limit: int = 4) -> list[str]:
     """At most `limit` lines saying what an answer grounded on (or why it refused).
 
-    >>> summarize({"spans": [{"text": "turnover", "kind": "measure", "name": "Net revenue",
-    ...   "entry": "instructions.sql_snippets.measures[0]"}, {"text": "2023", "kind": "time"}],
-    ...   "rules": [{"sql": "orders.stat_cd = 'C'", "entry": "instructions.sql_snippets.filters[0]"}]})
-    ["grounded: 'turnover' -> measure Net revenue [instructions.sql_snippets.measures[0]]; '2023' -> time", "rules: orders.stat_cd = 'C' [instructions.sql_snippets.filters[0]]"]
+    >>> for line in summarize({"spans": [{"text": "turnover", "kind": "measure", "name": "Net revenue",
+    ...     "entry": "instructions.sql_snippets.measures[0]"}, {"text": "2023", "kind": "time"}],
+    ...     "rules": [{"sql": "orders.stat_cd = 'C'", "entry": "instructions.sql_snippets.filters[0]"}]}):
+    ...     print(line)
+    grounded: 'turnover' -> measure Net revenue [instructions.sql_snippets.measures[0]]; '2023' -> time
+    rules: orders.stat_cd = 'C' [instructions.sql_snippets.filters[0]]
     """
     if not grounding:
         return []
