@@ -244,3 +244,29 @@ def test_key_inference_links_a_tables_key_not_siblings():
     assert a.status == "COMPLETED" and rows(a.result) == [(5,)], a.sql
     assert set(a.details["grounding"]["joins"]) == {"inferred:lines.ord_id=orders.ord_id",
                                                     "inferred:returns.ord_id=orders.ord_id"}
+
+
+def test_a_value_of_two_columns_is_refused_unless_the_question_says_which():
+    """Country names ground to ISO codes a column holds; 'DE' is both a customer's and a store's
+    country, so the question must name which (never the first column silently)."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE customers(cust_id INTEGER, country_cd VARCHAR)")
+    con.execute("INSERT INTO customers VALUES (1, 'DE'), (2, 'FR'), (3, 'DE')")
+    con.execute("CREATE TABLE stores(store_id INTEGER, country_cd VARCHAR)")
+    con.execute("INSERT INTO stores VALUES (10, 'DE'), (11, 'US')")
+    con.execute("CREATE TABLE sales(sale_id INTEGER, cust_id INTEGER, store_id INTEGER, amt DOUBLE)")
+    con.execute("INSERT INTO sales VALUES (1, 1, 11, 5.0), (2, 2, 10, 7.0), (3, 3, 11, 9.0)")
+    cc = {"column_name": "country_cd", "description": ["ISO 3166-1 alpha-2 country code"]}
+    doc = {"version": 2, "data_sources": {"tables": [
+        {"identifier": "main.s.customers", "column_configs": [cc]}, {"identifier": "main.s.sales"},
+        {"identifier": "main.s.stores", "column_configs": [cc]}]},
+        "instructions": {"text_instructions": [], "example_question_sqls": []}}
+    g = LocalGenie(con)
+    a = g.ask_sync(space(doc), "total amt in Germany")
+    assert a.status == "NO_SQL" and "does not say which" in a.reason
+    a = g.ask_sync(space(doc), "How many customers are based in Germany?")
+    assert a.status == "COMPLETED" and rows(a.result) == [(2,)], a.sql
+    a = g.ask_sync(space(doc), "total amt of stores in Germany")
+    assert a.status == "COMPLETED" and rows(a.result) == [(7.0,)], a.sql
+    a = g.ask_sync(space(doc), "How many customers are in the US?")  # "US" in capitals is the code, not "us"
+    assert a.status == "COMPLETED" and rows(a.result) == [(0,)], a.sql

@@ -42,6 +42,7 @@ _DEFAULT_DOC = re.compile(r"\b(default|defaults|by default|unless (?:specified|g
 # Words example phrasings use to describe a parameter rather than data ("Top N products in a given year").
 _PARAM_WORDS = frozenset(norm(w) for w in ("n", "x", "given", "particular", "specific", "certain", "selected", "chosen",
                                             "calendar", "some", "named", "parameter", "value"))
+_INDEFINITE = frozenset({"a", "an", "one", "given", "particular", "specific", "certain", "some", "any"})
 _LABEL = re.compile(r"^\s*[A-Za-z][\w ]{0,30}:\s*")
 
 
@@ -466,8 +467,10 @@ def _concepts(g: Grounding, slot_columns: set[tuple[str, str]]) -> tuple[list[fr
         tables = {e.table for e in s.of("table")}
         slot_names = {c for _, c in slot_columns}
         slot_tables = {t for t, _ in slot_columns}
-        if (cols & slot_columns or names & slot_names or tables & slot_tables) and not s.of("measure") and not grouped:
-            continue  # "a category", "one region": the slot's own column (or its table)
+        indefinite = s.start > 0 and g.tokens[s.start - 1].raw in _INDEFINITE
+        if (cols & slot_columns or names & slot_names or tables & slot_tables and indefinite) and not s.of("measure") \
+                and not grouped:
+            continue  # "a category", "one region": the slot's own column (or its table, "in a region")
         ents.append(frozenset(id(e) for e in s.entries) | ({"by"} if grouped else set()))
     cues = set()
     for s in g.spans:

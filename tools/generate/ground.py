@@ -452,8 +452,8 @@ def match_phrases(lex: Lexicon, tokens: list[Token]) -> list[tuple[int, int, lis
             key = tuple(norms_[a:b])
             if None in key:
                 continue
-            hits = [p for p in lex.phrases.get(key, ()) if not p.surface or
-                    tuple(t.raw for t in tokens[a:b]) == p.surface]
+            hits = [p for p in lex.phrases.get(key, ()) if (not p.surface or tuple(t.raw for t in tokens[a:b]) == p.surface)
+                    and (not p.acronym or all(t.acronym for t in tokens[a:b]))]
             if hits:
                 out.append((a, b, hits, any(t.fixed_from for t in tokens[a:b])))
         # "turn over" -> turnover, "sign up" -> signup

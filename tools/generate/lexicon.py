@@ -143,6 +143,7 @@ class Phrase:
     entry: Entry
     via: str  # name | synonym | display_name | alias | value | value_alias | description
     surface: tuple[str, ...] = ()  # raw words that must appear as written (values starting with a stopword)
+    acronym: bool = False  # only when written in capitals ("US", not "us")
 
 
 @dataclass
@@ -332,6 +333,8 @@ def _add_table(lex: Lexicon, t: Table, ctx: GenerationContext) -> None:
             add_values(lex, col, ctx.values(ident, cname))
         if desc and kind == "text":
             _add_described_values(lex, col, desc, ctx)
+        if kind == "text" and _is_country_code(cname, desc):
+            _add_country_names(lex, col, ctx)
 
 
 def _column_phrases(cname: str, table_words: list[str], kind: str, names: set[str]) -> list[tuple[str, ...]]:
@@ -430,6 +433,44 @@ def _add_described_values(lex: Lexicon, col: Entry, desc: str, ctx: GenerationCo
             if phrase and not all(w in _STOP_NORMS for w in phrase):
                 _add_value(lex, col, v, phrase, "value_alias", surface)
         _add_value(lex, col, v, *_value_phrase(v)[:1], "value")
+
+
+# ISO 3166-1 alpha-2 codes and the names people use for them (world knowledge, like a model's).
+COUNTRIES = {
+    "AR": ["Argentina"], "AT": ["Austria"], "AU": ["Australia"], "BE": ["Belgium"], "BR": ["Brazil"],
+    "CA": ["Canada"], "CH": ["Switzerland"], "CL": ["Chile"], "CN": ["China"], "CO": ["Colombia"],
+    "CZ": ["Czechia", "Czech Republic"], "DE": ["Germany"], "DK": ["Denmark"], "EG": ["Egypt"], "ES": ["Spain"],
+    "FI": ["Finland"], "FR": ["France"], "GB": ["United Kingdom", "UK", "Great Britain", "Britain"], "GR": ["Greece"],
+    "HK": ["Hong Kong"], "HU": ["Hungary"], "ID": ["Indonesia"], "IE": ["Ireland"], "IL": ["Israel"], "IN": ["India"],
+    "IT": ["Italy"], "JP": ["Japan"], "KE": ["Kenya"], "KR": ["South Korea", "Korea"], "MA": ["Morocco"],
+    "MX": ["Mexico"], "MY": ["Malaysia"], "NG": ["Nigeria"], "NL": ["Netherlands", "Holland"], "NO": ["Norway"],
+    "NZ": ["New Zealand"], "PE": ["Peru"], "PH": ["Philippines"], "PL": ["Poland"], "PT": ["Portugal"],
+    "RO": ["Romania"], "SA": ["Saudi Arabia"], "SE": ["Sweden"], "SG": ["Singapore"], "TH": ["Thailand"],
+    "TR": ["Turkey", "Turkiye"], "TW": ["Taiwan"], "AE": ["United Arab Emirates", "UAE"], "UA": ["Ukraine"],
+    "US": ["United States", "USA", "United States of America"], "VN": ["Vietnam"], "ZA": ["South Africa"],
+}
+
+
+def _is_country_code(name: str, desc: str) -> bool:
+    """A column of country codes: its description says so (ISO 3166, country code) or its name does."""
+    d = desc.lower()
+    return "iso 3166" in d or "country code" in d or set(norms(name)) >= {norm("country"), norm("code")} or \
+        set(norms(name)) >= {norm("country"), norm("cd")}
+
+
+def _add_country_names(lex: Lexicon, col: Entry, ctx: GenerationContext) -> None:
+    """Country names (and the codes themselves, in capitals) for the ISO codes the column holds."""
+    for v in ctx.values(col.table, col.column):
+        names = COUNTRIES.get(str(v).upper())
+        if not names:
+            continue
+        for n in names:
+            phrase, surface = _value_phrase(n)
+            _add_value(lex, col, v, phrase, "country", surface)
+        entry = lex.values[(col.table, col.column, v)]
+        items = lex.phrases[(str(v).lower(),)]
+        if not any(p.entry is entry for p in items):
+            items.append(Phrase(entry, "value", acronym=True))
 
 
 def _add_snippet(lex: Lexicon, kind: str, i: int, sn) -> None:

@@ -289,17 +289,27 @@ class Planner:
         return False
 
     def _pick_value(self, s: Span, values: list[Entry]) -> Entry:
-        if len(values) == 1:
+        """The column a value belongs to: the only one, the one named next to it ("the Gold tier"), the
+        one of a table the question names; else the value is ambiguous and the answer a refusal."""
+        if len({(v.table, v.column) for v in values}) == 1:
             return values[0]
-        # a column named next to the value decides ("the Gold tier"); else the first of the space's order
-        near = [self.prev(s), self.next(s)]
+        near = [n for n in (self.prev(s, frozenset({"based", "located"})), self.next(s)) if n is not None]
         for n in near:
-            if n is not None and n.kind == "entity":
+            if n.kind == "entity":
                 for v in values:
                     if any(c.kind == "column" and c.table == v.table and c.column == v.column for c in n.entries):
                         return v
+        named = {e.table for x in self.entities() if x is not s for e in x.entries if e.kind in ("table", "measure")}
+        named |= {t for x in self.entities() if x is not s for e in x.of("measure") for t in e.tables}
+        mine = [v for v in values if v.table in named]
+        if len({(v.table, v.column) for v in mine}) == 1:
+            return mine[0]
         direct = [v for v in values if any(p.entry is v and p.via == "value" for p in s.phrases)]
-        return (direct or values)[0]
+        if len({(v.table, v.column) for v in direct}) == 1:
+            return direct[0]
+        raise Refusal(f"'{s.text}' is a value of " + " and of ".join(sorted({f"{v.label.split(' =')[0]}" for v in values}))
+                      + "; the question does not say which", words=[s.text],
+                      missing=[{"kind": "ambiguous", "words": s.text, "candidates": sorted({v.path for v in values})}])
 
     def _counted_here(self, s: Span) -> bool:
         """The span is what a count / rank asks about ("how many returns", "returns per month")."""
@@ -663,7 +673,7 @@ class Planner:
             nxt = self.next(s)
             if nxt is None:
                 continue
-            if (nxt.kind == "entity" and nxt.role in ("measure", "counted")) or (
+            if (nxt.kind == "entity" and nxt.role == "measure") or (
                     nxt.kind == "cue" and nxt.cue in ("share", "breakdown")):
                 dim = self._dim_of(s)
                 if dim is not None and dim.kind == "entity" and self.lex.label_column(dim.entry.table) is None:
