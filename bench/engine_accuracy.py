@@ -61,11 +61,12 @@ def score(genie, space, cases, dialect: str = "databricks") -> dict[str, int]:
 
 def _optimized(space, evalset, backend, workspace: Path):
     from chaos_llama.tools.optimize.loop import optimize
+    from chaos_llama.tools.optimize.model import OptimizeSettings
     from chaos_llama.tools.space.io import space_from_yaml
     from chaos_llama.tools.store import Store
 
     with Store(workspace / "opt.db") as store:
-        r = optimize(space, evalset, backend, store=store, max_epochs=5, workspace=workspace)
+        r = optimize(space, evalset, backend, OptimizeSettings(max_epochs=5, workspace=workspace), store=store)
     return space_from_yaml(r.best_space_yaml)
 
 
