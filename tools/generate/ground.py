@@ -95,6 +95,8 @@ one ones them those these that this they their it its ones
 SALES_VERBS = frozenset("sell sells sold selling make makes made earn earns earned generate generates generated "
                         "bring brought move moved moves moving take took do did".split())
 SALES_WORDS = ("sales", "revenue", "sale")
+# Nouns that mean sales in business English; they name the space's one sales measure, if it has one.
+SALES_NOUNS = frozenset({"takings", "proceeds"})
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
                  "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "fifty": 50, "hundred": 100,
                  "single": 1}
@@ -393,6 +395,7 @@ def ground(lex: Lexicon, speller: Speller, question: str) -> Grounding:
     for _, _, _, s in sorted(cands, key=lambda c: (c[0], c[1], c[2])):
         take(s)
     _from_descriptions(lex, tokens, spans, taken)
+    _sales_nouns(lex, tokens, spans, taken)
     spans.sort(key=lambda s: s.start)
     _absorb_modifiers(lex, tokens, spans, taken)
     ungrounded, soft = [], []
@@ -406,6 +409,24 @@ def ground(lex: Lexicon, speller: Speller, question: str) -> Grounding:
         else:
             ungrounded.append(t)
     return Grounding(question, tokens, spans, ungrounded, soft, corrections)
+
+
+def sales_measure(lex: Lexicon) -> Entry | None:
+    """The one measure the space calls sales or revenue (a name or synonym containing the word)."""
+    words = {norm(w) for w in SALES_WORDS}
+    named = {id(p.entry): p.entry for key, items in lex.phrases.items() if set(key) & words
+             for p in items if p.entry.kind == "measure"}
+    return next(iter(named.values())) if len(named) == 1 else None
+
+
+def _sales_nouns(lex: Lexicon, tokens: list[Token], spans: list[Span], taken: list[bool]) -> None:
+    """"takings" names the space's sales measure when it has exactly one."""
+    for t in tokens:
+        if not taken[t.i] and t.raw in SALES_NOUNS:
+            m = sales_measure(lex)
+            if m is not None:
+                taken[t.i] = True
+                spans.append(Span(t.i, t.i + 1, t.raw, "entity", phrases=[Phrase(m, "business synonym")]))
 
 
 def _from_descriptions(lex: Lexicon, tokens: list[Token], spans: list[Span], taken: list[bool]) -> None:

@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from .dates import TimeSpec
-from .ground import SALES_WORDS, Grounding, Span
+from .ground import SALES_WORDS, Grounding, Span, sales_measure
 from .lexicon import Entry, Lexicon, norm, norms
 from .rules import Rules
 
@@ -573,15 +573,12 @@ class Planner:
         return Measure("count", table, span=span)
 
     def _sales_measure(self) -> Entry | None:
-        """The one measure the space calls sales or revenue (by a name or synonym containing the word)."""
+        """The measure the space calls sales or revenue."""
         for w in SALES_WORDS:
             for ph in self.lex.phrases.get((norm(w),), ()):
                 if ph.entry.kind == "measure":
                     return ph.entry
-        words = {norm(w) for w in SALES_WORDS}
-        named = {id(p.entry): p.entry for key, items in self.lex.phrases.items() if set(key) & words
-                 for p in items if p.entry.kind == "measure"}
-        return next(iter(named.values())) if len(named) == 1 else None
+        return sales_measure(self.lex)
 
     def _compared_column(self, s: Span) -> bool:
         nxt = self.next(s)
