@@ -25,7 +25,7 @@ from sqlglot import exp
 
 from .dates import Calendar, period_next, resolve
 from .lexicon import Edge, Entry, Lexicon, quote
-from .plan import Cond, Dim, Measure, Plan, Refusal
+from .plan import Dim, Measure, Plan, Refusal
 from .rules import Rules
 
 

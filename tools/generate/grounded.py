@@ -22,7 +22,7 @@ from ..space.model import Space
 from .base import Generation, GenerationContext
 from .compose import Composer
 from .examples import ExampleIndex, match_example
-from .ground import Grounding, Speller, ground, phrase_finder
+from .ground import Speller, ground, phrase_finder
 from .lexicon import Lexicon, build_lexicon
 from .plan import Planner, Refusal
 from .rules import Rules, inherit_rules, read_rules

@@ -180,7 +180,6 @@ class Planner:
 
     # ------------------------------------------------------------------ the plan
     def plan(self) -> Plan:
-        g = self.g
         if self.cues("pattern"):
             c = self.cues("pattern")[0]
             raise Refusal(f"the question asks for a text pattern ('{c.text}'), which the offline engine does not "
@@ -751,7 +750,6 @@ class Planner:
             if num is not None and num.kind == "cue" and num.cue == "agg" and num.arg == "AVG":
                 avg, num = num, None
             if num is None and avg is None:
-                nxt_tok = self.g.tokens[c.end] if c.end < len(self.g.tokens) else None
                 if c.text == "over" or c.text == "under":
                     c.role = "filler"
                     continue
@@ -1125,8 +1123,6 @@ class Planner:
                 targets.append(m.entry)
             elif m.kind == "count":
                 targets.append(m.entry)  # the counted table
-        if p.shape == "count_having" and p.entity is not None:
-            pass
         for t in targets:
             for r in self.rules.for_entry(t):
                 if any(r.condition == s for s in seen):

@@ -12,10 +12,14 @@ or for an example answer `example` and its `slots`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .ground import Grounding
-from .plan import Refusal
+from .plan import Plan, Refusal
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .compose import Composer
+    from .rules import Rules
 
 def _span_items(g: Grounding) -> list[dict]:
     out = []
@@ -40,7 +44,7 @@ def _span_items(g: Grounding) -> list[dict]:
     return out
 
 
-def answer_trace(g: Grounding, plan, composer: Composer, rules: Rules) -> dict:
+def answer_trace(g: Grounding, plan: Plan, composer: Composer, rules: Rules) -> dict:
     trace: dict[str, Any] = {"spans": _span_items(g), "shape": plan.shape}
     ruled = [{"sql": c.sql, "entry": c.path} for c in plan.conds if c.kind == "rule"]
     if ruled:
