@@ -11,7 +11,9 @@ from chaos_llama.tools.errors import InvalidConfig
 from chaos_llama.tools.generate import STRATEGIES, get_strategy
 from chaos_llama.tools.generate.slots import ValueIndex, numbers, periods
 from chaos_llama.tools.generate.text import TfIdf, stem, terms
-from engine_helpers import PRODUCTS, SALES_CUSTOMERS, rows, shop_db, space, sparse_doc, with_column, with_instruction
+from engine_helpers import (
+    PRODUCTS, SALES_CUSTOMERS, SALES_PRODUCTS, rows, shop_db, space, sparse_doc, with_column, with_instruction,
+)
 
 
 @pytest.fixture(scope="module")
