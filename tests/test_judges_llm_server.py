@@ -95,7 +95,8 @@ async def test_labels_and_alignment_over_mcp(tmp_path):
     app = make_app(tmp_path)
     async with Client(app) as c:
         train = (await c.call_tool("eval_run", {"split": "train"})).structured_content
-        rows = [r for r in train["rows"] if r["status"] == "COMPLETED"][:4]  # answered questions await the judge
+        # the answered questions await the judge (eval_run's rows list the failing ones)
+        rows = (await c.call_tool("judge_pending", {"run_id": train["run_id"], "limit": 4})).structured_content["items"]
         await c.call_tool("judge_submit", {"run_id": train["run_id"], "verdicts": [
             {"case_id": r["case_id"], "judge": "answers_question", "value": v, "rationale": "assistant"}
             for r, v in zip(rows, [True, True, False, False])]})
