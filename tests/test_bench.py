@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `bench` lives at the repository root, beside the package folders
 
-from bench import dump_load, judge_large, reeval_cost, throughput, traffic_clustering  # noqa: E402
+from bench import dump_load, engine_accuracy, engine_speed, judge_large, reeval_cost, throughput, traffic_clustering  # noqa: E402
 
 
 def test_judge_large_verdicts_match_construction_and_baseline():
@@ -100,3 +100,23 @@ def test_traffic_clustering_finds_the_same_families_as_all_pairs():
     res = traffic_clustering.run(300)
     assert res["same_families"] and res["questions"] == 300 and 0 < res["clusters"] <= 300
     assert "same families" in traffic_clustering.render(res)
+
+
+def test_engine_speed_times_both_engines_on_the_same_questions():
+    res = engine_speed.run(repeats=1, limit=4)
+    assert res["questions"] == 4 and set(res["strategies"]) == set(engine_speed.STRATEGIES)
+    for s in res["strategies"].values():
+        assert 0 < s["p50_ms"] <= s["max_ms"] and sum(s["statuses"].values()) == 4
+    assert res["p50_ratio"] > 0 and "p50 (ms)" in engine_speed.render(res)
+
+
+def test_engine_accuracy_counts_right_wrong_and_refused():
+    """Every question lands in exactly one of right / wrong / refused, per split, for both engines."""
+    res = engine_accuracy.run(defog_dir=None, optimize=False, limit=3)
+    rows = res["retail"]
+    assert {(r["space"], r["strategy"]) for r in rows} == {(s, e) for s in ("curated", "sparse")
+                                                         for e in engine_accuracy.STRATEGIES}
+    for r in rows:
+        for part in ("train", "val", "test", "phrasings"):
+            assert r[part]["right"] + r[part]["wrong"] + r[part]["refused"] == r[part]["n"] == 3
+    assert "retail_phrasings" in engine_accuracy.render(res)

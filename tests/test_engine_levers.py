@@ -62,17 +62,31 @@ def test_description_lever(genie):
 
 
 def test_join_spec_lever(genie):
-    """Without a join spec a two-table question cannot be joined; with it, it is answered."""
+    """Join specs first, key inference second: without a spec the join is inferred from the keys
+    (and the grounding says so); a join spec replaces the inference."""
     base = with_column(sparse_doc(), SALES, "amt", synonyms=["revenue"])
     base = with_column(base, PRODUCTS, "cat_nm", synonyms=["category"])
     q = "total revenue by category"
     g = "SELECT p.cat_nm, SUM(s.amt) FROM main.shop.sales s JOIN main.shop.products p ON s.prod_id = p.prod_id GROUP BY 1"
     before = genie.ask_sync(space(base), q)
-    assert before.status == "NO_SQL" and "join spec" in before.reason
+    assert before.status == "COMPLETED" and rows(before.result) == gold(genie, g, base)
+    assert before.details["grounding"]["joins"] == ["inferred:sales.prod_id=products.prod_id"]
     doc = with_instruction(base, "join_specs", SALES_PRODUCTS)
     after = genie.ask_sync(space(doc), q)
     assert after.status == "COMPLETED" and rows(after.result) == gold(genie, g, doc)
-    assert after.details["joins"], after.details
+    assert after.details["grounding"]["joins"] == ["instructions.join_specs[0]"], after.details
+
+
+def test_tables_no_key_links_are_refused():
+    """Two tables that neither a join spec nor a shared key links: NO_SQL naming the join spec lever."""
+    con = shop_db()
+    con.execute("CREATE TABLE targets(cat_label VARCHAR, goal DOUBLE)")
+    con.execute("INSERT INTO targets VALUES ('Gadgets', 100), ('Toys', 50)")
+    doc = sparse_doc()
+    doc["data_sources"]["tables"].append({"identifier": "main.shop.targets"})
+    doc = with_column(doc, SALES, "amt", synonyms=["revenue"])
+    a = LocalGenie(con).ask_sync(space(doc), "total revenue by cat label")
+    assert a.status == "NO_SQL" and "join spec" in a.reason, a
 
 
 def test_entity_matching_lever(genie):
@@ -81,10 +95,12 @@ def test_entity_matching_lever(genie):
     q = "What is the total revenue for toys?"
     g = ("SELECT SUM(s.amt) FROM main.shop.sales s JOIN main.shop.products p ON s.prod_id = p.prod_id "
          "WHERE p.cat_nm = 'Toys'")
-    assert not correct(genie, base, q, g)  # answers for all categories
+    before = genie.ask_sync(space(base), q)
+    assert before.status == "NO_SQL" and "toys" in before.reason  # never answered for all categories
     doc = with_column(base, PRODUCTS, "cat_nm", enable_entity_matching=True)
     assert correct(genie, doc, q, g)
-    assert genie.ask_sync(space(doc), q).details["values"][0]["value"] == "Toys"
+    spans = genie.ask_sync(space(doc), q).details["grounding"]["spans"]
+    assert any(s.get("value") == "Toys" and s["kind"] == "filter" for s in spans), spans
 
 
 def test_example_sql_lever(genie):
@@ -139,21 +155,27 @@ def test_excluded_column_is_never_used(genie):
 
 
 def test_excluded_column_not_used_for_entity_values(genie):
-    """An excluded column's values are not matched even with entity matching switched on."""
+    """An excluded column's values are not matched even with entity matching switched on: the value
+    is left ungrounded and named, never silently dropped."""
     doc = with_column(with_column(sparse_doc(), SALES, "amt", synonyms=["revenue"]), PRODUCTS, "cat_nm",
                       enable_entity_matching=True, exclude=True)
     doc = with_instruction(doc, "join_specs", SALES_PRODUCTS)
     answer = genie.ask_sync(space(doc), "total revenue for toys")
-    assert answer.status == "COMPLETED" and "cat_nm" not in answer.sql
+    assert answer.status == "NO_SQL" and answer.sql is None
+    assert answer.details["grounding"]["ungrounded"] == ["toys"]
 
 
 def test_honest_no_sql_names_what_is_missing(genie):
-    """Nothing matches: sql=None and a reason naming the missing term and the best example score."""
+    """Nothing matches: sql=None and a reason naming the missing terms; the grounding lists them
+    with the kind of lever a proposer could add."""
     doc = with_instruction(sparse_doc(), "example_question_sqls", {
         "question": ["How many customers are there?"], "sql": ["SELECT COUNT(*) FROM main.shop.customers"]})
     answer = genie.ask_sync(space(doc), "What is the average profit margin?")
     assert answer.status == "NO_SQL" and answer.sql is None
-    assert "profit" in answer.reason and "example" in answer.reason
+    assert "profit" in answer.reason and "margin" in answer.reason
+    grounding = answer.details["grounding"]
+    assert grounding["ungrounded"] == ["profit", "margin"]
+    assert {m["words"] for m in grounding["missing"]} == {"profit", "margin"}
 
 
 def test_entity_value_through_join_chain(genie):

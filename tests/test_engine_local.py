@@ -36,7 +36,9 @@ def test_completed_answer_fields():
     a = LocalGenie(shop_db()).ask_sync(space(DOC), "total revenue")
     assert a.status == "COMPLETED" and a.row_count == 1 and a.sql.startswith("SELECT")
     assert "main.shop.sales" in a.sql  # three-part identifiers, as Genie writes them
-    assert a.details["strategy"] == "retrieval" and a.details["source"] == "schema_link"
+    assert a.details["strategy"] == "retrieval" and a.details["source"] == "composed"
+    measure = next(s for s in a.details["grounding"]["spans"] if s["kind"] == "measure")
+    assert measure["entry"] == "data_sources.tables[main.shop.sales].column_configs[amt]" and measure["text"] == "revenue"
 
 
 def test_space_table_missing_from_data_is_error_answer():

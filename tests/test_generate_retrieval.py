@@ -11,7 +11,9 @@ from chaos_llama.tools.errors import InvalidConfig
 from chaos_llama.tools.generate import STRATEGIES, get_strategy
 from chaos_llama.tools.generate.slots import ValueIndex, numbers, periods
 from chaos_llama.tools.generate.text import TfIdf, stem, terms
-from engine_helpers import PRODUCTS, SALES_CUSTOMERS, rows, shop_db, space, sparse_doc, with_column, with_instruction
+from engine_helpers import (
+    PRODUCTS, SALES_CUSTOMERS, SALES_PRODUCTS, rows, shop_db, space, sparse_doc, with_column, with_instruction,
+)
 
 
 @pytest.fixture(scope="module")
@@ -149,13 +151,23 @@ def test_unused_question_value_rejects_example(genie):
     assert any("gadgets" in (t["problem"] or "") for t in a.details["examples_tried"])
 
 
-def test_details_name_example_and_score(genie):
+def test_details_name_example_and_its_path(genie):
     a = ask(genie, curated(TOP_N, IN_YEAR), "top 2 products by amount")
-    assert a.details["example"] == "Top N products by amount" and a.details["score"] >= 0.5
+    assert a.details["example"] == "Top N products by amount"
+    assert a.details["grounding"]["example"] == "instructions.example_question_sqls[0]"
+
+
+def test_example_does_not_answer_a_breakdown_it_does_not_make(genie):
+    """'amount by category' is not the single-category example with its filter dropped."""
+    doc = with_instruction(with_column(curated(BY_CATEGORY), PRODUCTS, "cat_nm", synonyms=["category"]),
+                           "join_specs", SALES_PRODUCTS)
+    a = ask(genie, doc, "total amount by category")
+    assert a.details["source"] == "composed" and "GROUP BY" in a.sql, a
+    assert sorted(rows(a.result)) == [("Gadgets", 235.0), ("Kids' Corner", 90.0), ("Toys", 15.0)]
 
 
 def test_registry():
-    assert set(STRATEGIES) == {"retrieval", "llm"}
+    assert set(STRATEGIES) == {"retrieval", "retrieval-legacy", "llm"}
     assert get_strategy("retrieval").name == "retrieval"
     with pytest.raises(InvalidConfig, match="Did you mean 'retrieval'"):
         get_strategy("retreival")

@@ -1,6 +1,6 @@
 """Assistant-as-judge, MCP sampling and human labels through the real SDK Client, in-process.
 
-The project is the bundled retail example with `answers_question` as a second judge and no judge
+The project is the bundled retail example (curated space) with `answers_question` as a second judge and no judge
 model configured, so its verdicts wait for the assistant.
 """
 
@@ -20,7 +20,8 @@ JUDGES = ["execution", "answers_question"]
 
 
 def make_app(workspace, **budgets):
-    over = {"workspace": str(workspace), "judges": JUDGES}
+    # the curated space: the offline engine answers its questions with SQL (the sparse space refuses them)
+    over = {"workspace": str(workspace), "judges": JUDGES, "example_space": "curated"}
     if budgets:
         over["budgets"] = budgets
     return build_app(load_config(env={}, overrides=over))
@@ -94,7 +95,8 @@ async def test_labels_and_alignment_over_mcp(tmp_path):
     app = make_app(tmp_path)
     async with Client(app) as c:
         train = (await c.call_tool("eval_run", {"split": "train"})).structured_content
-        rows = train["rows"][:4]
+        # the answered questions await the judge (eval_run's rows list the failing ones)
+        rows = (await c.call_tool("judge_pending", {"run_id": train["run_id"], "limit": 4})).structured_content["items"]
         await c.call_tool("judge_submit", {"run_id": train["run_id"], "verdicts": [
             {"case_id": r["case_id"], "judge": "answers_question", "value": v, "rationale": "assistant"}
             for r, v in zip(rows, [True, True, False, False])]})

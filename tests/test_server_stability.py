@@ -33,7 +33,7 @@ async def test_repeats_report_per_question_stability_and_pairs_versions_per_ques
                 assert st["right"] == sum(kept), r
                 assert r["correct"] == kept[0]
                 checked += 1
-        assert checked > 10
+        assert checked >= 8  # of 12 train questions: the offline engine refuses 3 honestly (issue 16)
         unstable = sum(1 for r in rows if not r["stability"]["stable"])
         assert first["unstable"] == unstable > 0
         assert first["backend_calls"] == 3 * len(rows)  # repeats after the first bypass the cache

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from ..errors import BackendError, ChaosLlamaError, DataLoadError, SQLExecutionError, UnsafeSQL
 from ..generate import GenerationContext, get_strategy, space_key
+from ..generate.base import ColumnStats
 from ..results import Answer
 from ..space.model import Space
 from .base import Backend
@@ -60,6 +61,7 @@ class LocalGenie(Backend):
         self._lock = threading.RLock()
         self._columns: dict[str, list[tuple[str, str]]] = {}
         self._values: dict[tuple[str, str, str], list[str]] = {}
+        self._stats: dict[tuple[str, str], ColumnStats | None] = {}
         self._contexts: dict[str, tuple[GenerationContext, dict[str, str]]] = {}
         self._table_map: dict[str, str] | None = None
         self._fingerprint = self._data_fingerprint()
@@ -123,6 +125,7 @@ class LocalGenie(Backend):
                 columns=lambda ident, tm=table_map: self._table_columns(tm, ident),
                 values=lambda ident, col, tm=table_map, k=key: self._distinct_values(tm, ident, col, k),
                 lookup=lambda ident, col, value, other, tm=table_map: self._lookup(tm, ident, col, value, other),
+                stats=lambda ident, col, tm=table_map: self._column_stats(tm, ident, col),
                 space_key=f"{key}:{self._fingerprint}",
             )
             if len(self._contexts) > 64:
@@ -157,6 +160,21 @@ class LocalGenie(Backend):
                         f"GROUP BY 1 ORDER BY COUNT(*) DESC, 1 LIMIT {MAX_ENTITY_VALUES}").fetchall()
                 self._values[cache_key] = [r[0] for r in rows]
         return self._values[cache_key]
+
+    def _column_stats(self, table_map: dict[str, str], ident: str, column: str) -> ColumnStats | None:
+        duck = table_map.get(ident)
+        names = {c.lower(): c for c, _ in self._table_columns(table_map, ident)}
+        if duck is None or column.lower() not in names:
+            return None
+        key = (duck, column.lower())
+        if key not in self._stats:
+            col = '"' + names[column.lower()].replace('"', '""') + '"'
+            with self._lock:
+                rows, distinct, nulls, lo, hi = self.con.execute(
+                    f"SELECT COUNT(*), COUNT(DISTINCT {col}), COUNT(*) - COUNT({col}), MIN({col}), MAX({col}) "
+                    f"FROM {duck}").fetchall()[0]
+            self._stats[key] = ColumnStats(rows=rows, distinct=distinct, nulls=nulls, min=lo, max=hi)
+        return self._stats[key]
 
     def _lookup(self, table_map: dict[str, str], ident: str, column: str, value: str, other: str) -> list[str]:
         duck = table_map.get(ident)

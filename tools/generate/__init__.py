@@ -1,6 +1,9 @@
 """SQL-generation strategies of the local engine, one module each, listed in `STRATEGIES`.
 
-- `retrieval`: offline and deterministic; closest example SQL with slots filled, else schema linking.
+- `retrieval` (default): offline and deterministic; grounds the question in the space's semantics and
+  composes SQL through the join graph (`grounded.py`), or uses an example SQL that fits it whole.
+- `retrieval-legacy`: the previous offline engine (closest example with slots, else simple schema
+  linking), kept for comparison in `bench/engine_speed.py`.
 - `llm`: a chat model (OpenAI-compatible endpoint or Databricks serving endpoint), prompted with all the space's metadata.
 """
 
@@ -10,11 +13,13 @@ from typing import Any
 
 from ..errors import InvalidConfig, did_you_mean
 from .base import Generation, GenerationContext, Generator, space_key
+from .grounded import GroundedGenerator
 from .llm import LLMGenerator
 from .retrieval import RetrievalGenerator
 
 STRATEGIES: dict[str, type] = {
-    "retrieval": RetrievalGenerator,
+    "retrieval": GroundedGenerator,
+    "retrieval-legacy": RetrievalGenerator,
     "llm": LLMGenerator,
 }
 

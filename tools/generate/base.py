@@ -42,6 +42,21 @@ def _no_lookup(identifier: str, column: str, value: str, target: str) -> list[st
     return []
 
 
+@dataclass(frozen=True)
+class ColumnStats:
+    """What the data says about one column: row count, distinct non-null values, NULLs, min and max."""
+
+    rows: int
+    distinct: int
+    nulls: int
+    min: Any = None
+    max: Any = None
+
+
+def _no_stats(identifier: str, column: str) -> ColumnStats | None:
+    return None
+
+
 @dataclass
 class GenerationContext:
     """Read access to the data behind a space.
@@ -51,12 +66,15 @@ class GenerationContext:
         values: (table identifier, column) -> distinct non-null values as strings (bounded).
         lookup: (table identifier, column, value, other column) -> distinct values of the other
             column in the rows where column = value (translates "North America" to its code "AMER").
+        stats: (table identifier, column) -> `ColumnStats` (keys are unique where distinct == rows;
+            relative dates are anchored to a date column's max), or None when unknown.
         space_key: a hash of the space, so per-space indexes can be cached.
     """
 
     columns: ColumnsFn = _no_columns
     values: ValuesFn = _no_values
     lookup: Callable[[str, str, str, str], list[str]] = _no_lookup
+    stats: Callable[[str, str], ColumnStats | None] = _no_stats
     space_key: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 

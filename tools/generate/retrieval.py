@@ -35,6 +35,7 @@ from sqlglot import exp
 
 from ..space.model import ExampleSql, Parameter, Space, text
 from .base import Generation, GenerationContext
+from .examples import _phrasings, bare_sql, group_expressions, table_aliases
 from .schema_link import Parse, SchemaIndex, SchemaLinker, Target, _is_measure, parse_question
 from .slots import Number, Period, ValueIndex, numbers, periods
 from .text import TfIdf, stem, terms, words
@@ -111,24 +112,6 @@ def _strip_slot_words(question: str, extra_values: list[str] = ()) -> list[str]:
             else:
                 i += 1
     return terms(" ".join(toks))
-
-
-_LABEL = re.compile(r"^\s*[A-Za-z][\w ]{0,30}:\s*")
-
-
-def _phrasings(guidance: str) -> list[str]:
-    """The items of usage guidance: its lines and `|`-separated items, a leading "Label:" dropped.
-
-    >>> _phrasings("Also asked as: Order count by channel | Break down orders by channel")
-    ['Order count by channel', 'Break down orders by channel']
-    """
-    out = []
-    for line in guidance.splitlines():
-        for item in line.split("|"):
-            item = _LABEL.sub("", item, count=1).strip()
-            if item:
-                out.append(item)
-    return out
 
 
 def _literal_strings(sql: str) -> list[str]:
@@ -653,14 +636,7 @@ def _literal_node(value) -> exp.Expression:
 
 def _table_aliases(tree: exp.Expression, index: SchemaIndex) -> dict[str, str]:
     """SQL alias/name -> space table identifier, for the tables an example SQL reads."""
-    out: dict[str, str] = {}
-    for t in tree.find_all(exp.Table):
-        ident = index.resolve_table(".".join(p for p in (t.catalog, t.db, t.name) if p)) or index.resolve_table(t.name)
-        if ident:
-            out[t.name.lower()] = ident
-            if t.alias:
-                out[t.alias.lower()] = ident
-    return out
+    return table_aliases(index, tree)
 
 
 def _compared_column(node: exp.Expression, aliases: dict[str, str], index: SchemaIndex) -> tuple[str, str] | None:
@@ -755,35 +731,6 @@ def unsupported_cues(question: str) -> list[str]:
     return [c for _, c in sorted(found)]
 
 
-def _strip_qualifiers(node: exp.Expression) -> str:
-    c = node.copy()
-    for col in c.find_all(exp.Column):
-        col.set("table", None)
-        col.set("db", None)
-        col.set("catalog", None)
-    return c.sql("databricks").lower()
-
-
-def _group_exprs(tree: exp.Expression) -> list[exp.Expression]:
-    """GROUP BY expressions with ordinals (`GROUP BY 1`) and select aliases resolved."""
-    out = []
-    for sel in tree.find_all(exp.Select):
-        group = sel.args.get("group")
-        if not group:
-            continue
-        projections = sel.expressions
-        by_alias = {p.alias.lower(): p.this for p in projections if isinstance(p, exp.Alias)}
-        for g in group.expressions:
-            if isinstance(g, exp.Literal) and not g.is_string and g.this.isdigit() and 0 < int(g.this) <= len(projections):
-                p = projections[int(g.this) - 1]
-                out.append(p.this if isinstance(p, exp.Alias) else p)
-            elif isinstance(g, exp.Column) and not g.table and g.name.lower() in by_alias:
-                out.append(by_alias[g.name.lower()])
-            else:
-                out.append(g)
-    return out
-
-
 def _grain_of(node: exp.Expression) -> str | None:
     if isinstance(node, (exp.Year, exp.Quarter, exp.Month, exp.Week, exp.Day)):
         return type(node).__name__.upper()
@@ -799,7 +746,7 @@ def _concepts(tree: exp.Expression, aliases: dict[str, str], index: SchemaIndex,
     c = _Concepts(tables=set(aliases.values()))
     c.columns = {(t, n.lower()) for t, n in _columns_of(tree, aliases, index)}
     c.text_terms = frozenset(terms(f"{text(ex.question)} {text(ex.usage_guidance)}"))
-    groups = _group_exprs(tree)
+    groups = group_expressions(tree)
     for g in groups:
         for t, n in _columns_of(g, aliases, index):
             group_cols.add((t, n))  # ordinals resolved: the value check uses them too
@@ -818,7 +765,7 @@ def _concepts(tree: exp.Expression, aliases: dict[str, str], index: SchemaIndex,
             while isinstance(node, (exp.Round, exp.Cast, exp.Paren)):
                 node = node.this
             c.counts = c.counts or isinstance(node, exp.Count)
-    group_sql = {_strip_qualifiers(g) for g in groups}
+    group_sql = {bare_sql(g) for g in groups}
     by_type: dict[type, list[str]] = {}
     for node in tree.walk():
         by_type.setdefault(type(node), []).append(node)
@@ -829,8 +776,8 @@ def _concepts(tree: exp.Expression, aliases: dict[str, str], index: SchemaIndex,
             snip = sqlglot.parse_one(t.sql, read="databricks")
         except sqlglot.errors.ParseError:
             continue
-        want = _strip_qualifiers(snip)
-        if any(_strip_qualifiers(n) == want for n in by_type.get(type(snip), [])):
+        want = bare_sql(snip)
+        if any(bare_sql(n) == want for n in by_type.get(type(snip), [])):
             c.snippets.add(t.name)
             if want in group_sql:
                 c.group_snippets.add(t.name)

@@ -21,6 +21,7 @@ from sqlglot import exp
 
 from ..space.model import Space, text
 from .base import Generation, GenerationContext
+from .lexicon import _looks_like_key, column_kind
 from .slots import Period, ValueIndex, ValueMatch, numbers, periods
 from .text import STOPWORDS, stem, terms, words
 
@@ -80,19 +81,6 @@ class Target:
         return f"{self.kind}:{self.name}"
 
 
-def _kind_of(duck_type: str) -> str:
-    t = duck_type.upper()
-    if t.startswith("INTERVAL"):
-        return "text"
-    if "DATE" in t or "TIMESTAMP" in t:
-        return "date"
-    if any(x in t for x in ("INT", "DEC", "DOUBLE", "FLOAT", "REAL", "NUMERIC")):
-        return "number"
-    if "BOOL" in t:
-        return "bool"
-    return "text"
-
-
 def _guess_type(name: str) -> str:
     n = name.lower()
     if any(x in n for x in ("date", "time", "_at", "_on")):
@@ -106,11 +94,6 @@ def _as_list(value) -> list[str]:
     if value is None:
         return []
     return [value] if isinstance(value, str) else [str(v) for v in value]
-
-
-def _is_key(name: str) -> bool:
-    n = name.lower()
-    return n == "id" or n.endswith(("_id", "_key", "_sk", "_fk", "_pk")) or n.endswith("id") and n[:-2].endswith("_")
 
 
 def quote_ident(name: str) -> str:
@@ -174,9 +157,9 @@ class SchemaIndex:
                 for syn in _as_list(cfg.synonyms if cfg else None):
                     if terms(syn):
                         phrases.add(frozenset(terms(syn)))
-                col = Target("column", cname, table=t.identifier, ctype=_kind_of(ctype), phrases=list(phrases),
+                col = Target("column", cname, table=t.identifier, ctype=column_kind(ctype), phrases=list(phrases),
                              desc=frozenset(terms(text(cfg.description))) if cfg else frozenset(),
-                             entity=bool(cfg and cfg.enable_entity_matching), is_key=_is_key(cname))
+                             entity=bool(cfg and cfg.enable_entity_matching), is_key=_looks_like_key(cname))
                 self.columns[t.identifier].append(col)
                 self.targets.append(col)
         for kind in ("measures", "filters", "expressions"):

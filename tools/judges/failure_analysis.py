@@ -14,7 +14,9 @@ WRONG_COLUMNS (metadata fixes aim at these), then the result-level code.
 
 `details` holds lists of concrete sentences per aspect (tables, joins, columns, filters,
 literals, aggregations, group_by, order_limit, dates, distinct, result) for an assistant deciding
-which metadata (instructions, examples, join specs, column descriptions) to change.
+which metadata (instructions, examples, join specs, column descriptions) to change, and, for the
+offline engine's answers, `grounding`: a few lines saying which words matched which metadata entry
+(or which were missing), from `Answer.details["grounding"]`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ..evalset import EvalCase
+from ..generate.trace import summarize
 from ..results import Answer
 from ..space.model import Space
 from ._sqlshape import SQLParseError, parse_one, space_schema, strip_table_qualifiers
@@ -339,10 +342,11 @@ def judge(
     """The primary failure category (or CORRECT) and a structured diff against the closest gold."""
     from . import execution, sql_equivalence
 
+    grounding = summarize((generated.details or {}).get("grounding"))  # what the offline engine read
     if generated.status == "NO_SQL" or not generated.sql:
         why = generated.reason or "the backend returned no SQL"
         return Verdict(judge=NAME, value="NO_SQL", rationale=f"no SQL was generated: {why}",
-                       details={"summary": [f"no SQL was generated: {why}"]})
+                       details={"summary": [f"no SQL was generated: {why}"], "grounding": grounding})
     if generated.error or generated.status != "COMPLETED":
         msg = generated.error or generated.reason or generated.status
         return Verdict(judge=NAME, value="SQL_ERROR", rationale=f"the generated SQL failed: {msg}",
@@ -408,6 +412,7 @@ def judge(
         else:
             category, rationale = "UNDETERMINED", "no structural SQL difference found and no results to compare"
     details["summary"] = [rationale]
+    details["grounding"] = grounding
     return Verdict(judge=NAME, value=category, rationale=rationale, details=details)
 
 

@@ -1,0 +1,705 @@
+"""Compose Databricks SQL from a plan through the join graph (MetricFlow's idea: measures x
+dimensions x filters, joined along declared relationships).
+
+- **Joins**: the tables a plan needs are connected by the cheapest tree over join specs (then
+  inferred keys), rooted where the fewest joins multiply rows; equally cheap trees through different
+  tables are an ambiguity and refused. Walking a one-to-many edge makes a plain COUNT a
+  COUNT(DISTINCT key) and refuses sums over the duplicated table.
+- **Time**: periods become half-open ranges on one date column (the one named, else the root's,
+  else the nearest along many-to-one joins), relative periods are anchored to that column's latest
+  date, fiscal periods go through the space's calendar, grains are DATE_TRUNC / YEAR / fiscal
+  expressions (an expression snippet wins where it says the same).
+- **Shapes** (see `plan.Plan.shape`) render as one SELECT, or a CTE where a window or a second
+  aggregation level is needed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+import re
+from dataclasses import dataclass, field
+
+import sqlglot
+from sqlglot import exp
+
+from .dates import Calendar, period_next, resolve
+from .lexicon import Edge, Entry, Lexicon, quote
+from .plan import Dim, Measure, Plan, Refusal
+from .rules import Rules
+
+
+@dataclass
+class Joins:
+    root: str
+    edges: list[tuple[Edge, str]] = field(default_factory=list)  # (edge, table it adds), in join order
+    fanout: bool = False
+
+    def tables(self) -> list[str]:
+        return [self.root] + [t for _, t in self.edges]
+
+
+def join_tree(lex: Lexicon, needed: set[str], prefer: list[str]) -> Joins:
+    """The cheapest join tree covering `needed` (fewest row-multiplying edges, then fewest joins)."""
+    if not needed:
+        raise Refusal("the question names no table")
+    best: tuple | None = None
+    candidates = list(dict.fromkeys([*prefer, *sorted(needed), *sorted(lex.columns)]))
+    for root in candidates:
+        tree = _tree_from(lex, root, needed)
+        if tree is None:
+            continue
+        joins, ambiguous = tree
+        cost = (sum(e.fans_out(_from(e, t)) for e, t in joins), len(joins), root not in needed,
+                candidates.index(root))
+        if best is None or cost < best[0]:
+            best = (cost, root, joins, ambiguous)
+    if best is None:
+        names = ", ".join(sorted(t.split(".")[-1] for t in needed))
+        raise Refusal(f"no join spec connects the tables {names}",
+                      missing=[{"kind": "join", "tables": sorted(needed)}])
+    cost, root, joins, ambiguous = best
+    if ambiguous:
+        raise Refusal(f"the tables can be joined in more than one way ({ambiguous}); a join spec would decide",
+                      missing=[{"kind": "join", "tables": sorted(needed), "why": ambiguous}])
+    return Joins(root, joins, fanout=cost[0] > 0)
+
+
+def _from(edge: Edge, added: str) -> str:
+    return edge.other(added)
+
+
+def _tree_from(lex: Lexicon, root: str, needed: set[str]):
+    """Dijkstra from `root` with cost (fan-outs, hops); None if some needed table is unreachable."""
+    dist: dict[str, tuple[int, int]] = {root: (0, 0)}
+    via: dict[str, tuple[Edge, str]] = {}
+    ties: dict[str, bool] = {}
+    heap = [(0, 0, root)]
+    adj: dict[str, list[Edge]] = {}
+    for e in lex.edges:
+        adj.setdefault(e.left, []).append(e)
+        adj.setdefault(e.right, []).append(e)
+    while heap:
+        f, h, t = heapq.heappop(heap)
+        if (f, h) > dist.get(t, (10 ** 9, 0)):
+            continue
+        for e in adj.get(t, []):
+            o = e.other(t)
+            c = (f + e.fans_out(t), h + 1)
+            if o not in dist or c < dist[o]:
+                dist[o], via[o] = c, (e, t)
+                ties[o] = False
+                heapq.heappush(heap, (c[0], c[1], o))
+            elif c == dist[o] and via[o][1] != t:
+                ties[o] = True
+    if any(t not in dist for t in needed):
+        return None
+    joins: list[tuple[Edge, str]] = []
+    added = {root}
+    ambiguous = ""
+    for t in sorted(needed, key=lambda x: dist[x]):
+        chain = []
+        x = t
+        while x not in added:
+            e, prev = via[x]
+            if ties.get(x) and not ambiguous:
+                ambiguous = f"to reach {x.split('.')[-1]}"
+            chain.append((e, x))
+            x = prev
+        for e, x in reversed(chain):
+            joins.append((e, x))
+            added.add(x)
+    return joins, ambiguous
+
+
+class Composer:
+    """Render one plan as Databricks SQL."""
+
+    def __init__(self, lex: Lexicon, rules: Rules, plan: Plan):
+        self.lex, self.rules, self.p = lex, rules, plan
+        self.cal: Calendar = rules.calendar
+        self.trace: dict = {"joins": [], "time": [], "notes": list(plan.notes)}
+
+    # ------------------------------------------------------------------ public
+    def sql(self) -> str:
+        p = self.p
+        needs_date = bool(p.times or p.grains or p.months_of_year or p.growth or p.growth_grain or
+                          any(d.kind == "time" for d in p.dims))
+        measure_tables = [t for m in p.measures for t in _tables(m)]
+        if p.shape in ("share_of",):
+            related = {c.tables[0] for c in p.share_part if c.kind == "related"}
+        else:
+            related = set()
+        needed = p.tables() - related
+        prefer = list(dict.fromkeys(measure_tables))
+        self.joins = join_tree(self.lex, needed, prefer)
+        if needs_date and p.date is None:
+            p.date = self._date_column()
+            if self._is_dimension_table(p.date.table):
+                raise Refusal(f"the question's period would apply to {p.date.label}, the date of a "
+                              f"{p.date.table.split('.')[-1]} row, which the question does not name",
+                              missing=[{"kind": "synonym", "candidates": [p.date.path], "why": "which date"}])
+            if p.date.table not in self.joins.tables():
+                self.joins = join_tree(self.lex, needed | {p.date.table}, prefer)
+        self._check_duplication()
+        self.trace["joins"] = [e.path for e, _ in self.joins.edges]
+        self.trace["root"] = self.joins.root
+        render = getattr(self, f"_render_{p.shape}")
+        return render()
+
+    # ------------------------------------------------------------------ pieces
+    def from_clause(self) -> str:
+        j = self.joins
+        parts = [f"{self.lex.tables[j.root].label} AS {self.lex.aliases[j.root]}"]
+        for e, t in j.edges:
+            kind = "LEFT JOIN" if self.p.null_group and not self._filtered(t) else "JOIN"
+            parts.append(f"{kind} {self.lex.tables[t].label} AS {self.lex.aliases[t]} ON {e.on}")
+        return "\n".join(parts)
+
+    def _filtered(self, table: str) -> bool:
+        return any(table in c.tables for c in self.p.conds)
+
+    def where(self, extra: list[str] = ()) -> list[str]:
+        p = self.p
+        out = [c.sql for c in p.conds if c.sql]
+        out += self.time_conditions(p.times)
+        if p.months_of_year:
+            col = self.col(p.date)
+            ms = ", ".join(str(m) for m in sorted(set(p.months_of_year)))
+            out.append(f"MONTH({col}) = {ms}" if len(p.months_of_year) == 1 else f"MONTH({col}) IN ({ms})")
+        for c in p.compares:
+            if isinstance(c.target, Entry):
+                if c.against_average:
+                    t = self.lex.tables[c.target.table]
+                    out.append(f"{self.col(c.target)} {c.op} (SELECT AVG({quote(c.target.column)}) FROM {t.label})")
+                else:
+                    out.append(f"{self.col(c.target)} {c.op} {_num(c.value)}")
+        return out + list(extra)
+
+    def time_conditions(self, specs) -> list[str]:
+        out = []
+        if not specs:
+            return out
+        col = self.col(self.p.date)
+        anchor = self._anchor()
+        ranges = []
+        for t in specs:
+            r = resolve(t, anchor, self.cal)
+            if r is None:
+                if t.fiscal:
+                    raise Refusal(f"'{t.text}' is a fiscal period but the space declares no fiscal calendar",
+                                  words=[t.text], missing=[{"kind": "instruction", "why": "fiscal year start"}])
+                raise Refusal(f"'{t.text}' needs a date to anchor to; {self.p.date.label} has no data")
+            ranges.append((t, r))
+            self.trace["time"].append({"text": t.text, "column": self.p.date.path, "from": str(r[0]), "to": str(r[1])})
+        plain = [(t, r) for t, r in ranges if t.bound is None]
+        bounded = [(t, r) for t, r in ranges if t.bound is not None]
+        merged = sorted({r for _, r in plain})
+        if len(merged) > 1:
+            if all(a[1] <= b[0] for a, b in zip(merged, merged[1:])):
+                out.append("(" + " OR ".join(f"({col} >= {_date(a)} AND {col} < {_date(b)})" for a, b in merged) + ")")
+                self._union_periods = merged
+            else:
+                raise Refusal("the question names overlapping periods: " + ", ".join(t.text for t, _ in plain))
+        elif merged:
+            a, b = merged[0]
+            out.append(f"{col} >= {_date(a)} AND {col} < {_date(b)}")
+        lo = hi = None
+        for t, (a, b) in bounded:
+            if t.bound in ("since", "between", "from"):
+                lo = a
+            elif t.bound == "after":
+                lo = b
+            elif t.bound == "before":
+                hi = a
+            elif t.bound in ("until", "to"):
+                hi = b
+        if lo is not None:
+            out.append(f"{col} >= {_date(lo)}")
+        if hi is not None:
+            out.append(f"{col} < {_date(hi)}")
+        return out
+
+    def col(self, e: Entry) -> str:
+        return self.lex.sql_of(e)
+
+    def measure_sql(self, m: Measure) -> str:
+        if m.kind == "snippet":
+            return m.entry.sql
+        if m.kind == "agg":
+            return f"{m.agg}({self.col(m.entry)})"
+        if m.kind == "count_distinct":
+            return f"COUNT(DISTINCT {self.col(m.entry)})"
+        t = m.entry.table
+        if t == self.joins.root and not self.joins.fanout:
+            return "COUNT(*)"
+        key = self.lex.key_column(t)
+        if key is None:
+            raise Refusal(f"counting {t.split('.')[-1]} through a join needs a unique key column, and none is known",
+                          missing=[{"kind": "column", "table": t, "why": "unique key"}])
+        return f"COUNT(DISTINCT {self.col(key)})"
+
+    def measure_name(self, m: Measure) -> str:
+        if m.name:
+            return _ident(m.name)
+        if m.kind == "snippet":
+            base = m.entry.label
+        elif m.kind == "count":
+            base = f"{m.entry.table.split('.')[-1]} count"
+        elif m.kind == "count_distinct":
+            base = f"distinct {m.entry.column}"
+        else:
+            base = f"{ {'SUM': 'total', 'AVG': 'avg', 'MAX': 'max', 'MIN': 'min'}[m.agg]} {m.entry.column}"
+        return _ident(base)
+
+    def rounded(self, sql: str, m: Measure | None = None, always: bool = False) -> str:
+        d = self.rules.round_digits
+        if d is None or (m is not None and _is_count(self.measure_sql(m)) and not always):
+            return sql
+        if re.match(r"(?is)^\s*round\s*\(", sql):
+            return sql
+        return f"ROUND({sql}, {d})"
+
+    def dim_select(self, d: Dim) -> tuple[list[str], list[str], str]:
+        """(select items, group-by expressions, order expression) of a dimension."""
+        if d.kind == "entity":
+            label = self.lex.label_column(d.entry.table)
+            key = self.lex.key_column(d.entry.table)
+            show = label or key
+            if show is None:
+                raise Refusal(f"{d.entry.label} has no name or key column to show",
+                              missing=[{"kind": "column", "table": d.entry.table}])
+            group = [self.col(key)] if key is not None and key is not show else []
+            return [self.col(show)], group + [self.col(show)], self.col(show)
+        if d.kind == "expression":
+            alias = _ident(d.entry.label)
+            return [f"{d.entry.sql} AS {alias}"], [d.entry.sql], d.entry.sql
+        if d.kind == "time":
+            expr, alias = self.grain_expr(d)
+            return [f"{expr} AS {alias}"], [expr], expr
+        return [self.col(d.entry)], [self.col(d.entry)], self.col(d.entry)
+
+    def grain_expr(self, d: Dim) -> tuple[str, str]:
+        col = self.col(d.entry if d.entry is not None and d.entry.ctype == "date" else self.p.date)
+        if d.fiscal:
+            snippet = self._fiscal_snippet(d.grain)
+            if snippet is not None:
+                return snippet.sql, _ident(snippet.label)
+            shift = self.cal.shift()
+            if not self.cal.fiscal_start:
+                raise Refusal(f"'{d.span.text if d.span else 'fiscal'}' needs the space's fiscal calendar",
+                              missing=[{"kind": "instruction", "why": "fiscal year start"}])
+            fn = {"year": "YEAR", "quarter": "QUARTER", "month": "MONTH"}[d.grain]
+            return f"{fn}(ADD_MONTHS({col}, {-shift}))", f"fiscal_{d.grain}"
+        if d.grain == "year":
+            return f"YEAR({col})", "year"
+        if d.grain in ("quarter", "month", "week"):
+            return f"DATE_TRUNC('{d.grain.upper()}', {col})", d.grain
+        return f"DATE_TRUNC('DAY', {col})", "day"
+
+    def _fiscal_snippet(self, grain: str) -> Entry | None:
+        for e in self.lex.entries:
+            if e.kind == "expression" and "fiscal" in e.label.lower() and grain in e.label.lower() and \
+                    self.p.date is not None and self.p.date.column.lower() in e.sql.lower() and \
+                    self.lex.aliases[self.p.date.table] in e.sql:
+                return e
+        return None
+
+    def groups(self) -> tuple[list[str], list[str], list[str]]:
+        """Select items, group-by and time-order expressions of all dimensions and grains."""
+        sel, grp, order = [], [], []
+        dims = list(self.p.dims)
+        grains = list(self.p.grains)
+        fiscal_q = [g for g in grains if g.fiscal and g.grain == "quarter"]
+        single_fy = [t for t in self.p.times if t.fiscal and t.fiscal_quarter is None]
+        if fiscal_q and len(single_fy) != 1:
+            grains.insert(0, Dim("time", None, None, grain="year", fiscal=True))
+        if len({t.start.year for t in self.p.times if t.start} ) > 1 and self.p.shape == "plain" and not grains and \
+                getattr(self, "_union_periods", None) is not None:
+            grains.append(Dim("time", None, None, grain="year"))
+        for d in dims + grains:
+            s, g, o = self.dim_select(d)
+            sel += s
+            grp += g
+            if d.kind == "time":
+                order.append(o)
+        return sel, grp, order
+
+    # ------------------------------------------------------------------ choices
+    def _date_column(self) -> Entry:
+        """The date column periods apply to: the root's own, else the nearest along many-to-one joins."""
+        root = self.joins.root
+        seen, frontier = {root}, [root]
+        while frontier:
+            found = []
+            for t in frontier:
+                cols = self.lex.date_columns(t)
+                if len(cols) == 1:
+                    found.append(cols[0])
+                elif len(cols) > 1:
+                    named = [c for c in cols if ("date",) in self._phrases_of(c)]
+                    if len(named) == 1:
+                        found.append(named[0])
+                    else:
+                        raise Refusal(f"{t.split('.')[-1]} has several date columns "
+                                      f"({', '.join(c.column for c in cols)}); the question does not say which",
+                                      words=[], missing=[{"kind": "synonym", "candidates": [c.path for c in cols],
+                                                          "why": "which date"}])
+            if len(found) > 1:
+                # the space calls one of them "date"; else an event table's date beats a dimension's
+                named = [c for c in found if ("date",) in self._phrases_of(c)]
+                events = [c for c in found if self._is_event_table(c.table)]
+                found = named if len(named) == 1 else events if len(events) == 1 else found
+            if len(found) == 1:
+                return found[0]
+            if len(found) > 1:
+                raise Refusal("the question's period could apply to " + ", ".join(c.label for c in found),
+                              missing=[{"kind": "synonym", "candidates": [c.path for c in found], "why": "which date"}])
+            nxt = []
+            for t in frontier:
+                for e in self.lex.edges:
+                    if t in (e.left, e.right) and not e.fans_out(t) and e.other(t) not in seen:
+                        seen.add(e.other(t))
+                        nxt.append(e.other(t))
+            frontier = nxt
+        raise Refusal("the question names a period, but no date column is reachable from "
+                      f"{root.split('.')[-1]} through many-to-one joins",
+                      missing=[{"kind": "join", "why": "date column"}])
+
+    def _is_dimension_table(self, table: str) -> bool:
+        """Only ever on the one side of relationships (products, customers): its dates describe the entity."""
+        one = any((e.right == table and e.many_to_one) or (e.left == table and e.many_to_one is False)
+                  for e in self.lex.edges if not e.one_to_one)
+        return one and not self._is_event_table(table)
+
+    def _is_event_table(self, table: str) -> bool:
+        """A table on the many side of some relationship (orders, not products)."""
+        return any((e.left == table and e.many_to_one) or (e.right == table and e.many_to_one is False)
+                   for e in self.lex.edges if not e.one_to_one)
+
+    def _phrases_of(self, e: Entry) -> set[tuple[str, ...]]:
+        return {k for k, items in self.lex.phrases.items() if any(p.entry is e for p in items)}
+
+    def _anchor(self) -> dt.date | None:
+        st = self.lex.stats(self.p.date.table, self.p.date.column) if self.lex.stats else None
+        if st is None or st.max is None:
+            return None
+        v = st.max
+        if isinstance(v, dt.datetime):
+            return v.date()
+        if isinstance(v, dt.date):
+            return v
+        try:
+            return dt.date.fromisoformat(str(v)[:10])
+        except ValueError:
+            return None
+
+    def _check_duplication(self) -> None:
+        """Sums over a table whose rows a join repeats would count them several times: refuse."""
+        j = self.joins
+        dup = {t for t in j.tables() if t != j.root} | ({j.root} if j.fanout else set())
+        if not dup:
+            return
+        for m in self.p.measures:
+            if m.kind in ("count", "count_distinct"):
+                continue
+            sql = self.measure_sql(m)
+            try:
+                tree = sqlglot.parse_one(sql, read="databricks")
+            except sqlglot.errors.ParseError:
+                continue
+            ratio = bool(tree.find(exp.Div))
+            for agg in tree.find_all(exp.Sum, exp.Avg):
+                cols = {self.lex.resolve_table(c.table) for c in agg.find_all(exp.Column)}
+                bad = cols & dup
+                if bad and not ratio:
+                    t = sorted(bad)[0].split(".")[-1]
+                    raise Refusal(f"{m.label} sums {t} rows, which the joins this question needs would repeat "
+                                  f"(joined through {j.root.split('.')[-1]})",
+                                  missing=[{"kind": "join", "why": "fan-out"}])
+                if bad:
+                    self.trace["notes"].append(f"{m.label} is computed over {j.root.split('.')[-1]} rows")
+
+    # ------------------------------------------------------------------ shapes
+    def _select(self, items: list[str], where: list[str], group: list[str], having: list[str] = (),
+                order: list[str] = (), limit: int | None = None, frm: str | None = None) -> str:
+        sql = "SELECT " + ", ".join(items) + "\nFROM " + (frm or self.from_clause())
+        if where:
+            sql += "\nWHERE " + " AND ".join(f"({w})" if " OR " in w.upper() and not w.startswith("(") else w
+                                             for w in where)
+        if group:
+            sql += "\nGROUP BY " + ", ".join(dict.fromkeys(group))
+        if having:
+            sql += "\nHAVING " + " AND ".join(having)
+        if order:
+            sql += "\nORDER BY " + ", ".join(order)
+        if limit is not None:
+            sql += f"\nLIMIT {limit}"
+        return sql
+
+    def _having(self) -> list[str]:
+        out = []
+        for c in self.p.compares:
+            if isinstance(c.target, Measure) and not c.against_average:
+                out.append(f"{self.measure_sql(c.target)} {c.op} {_num(c.value)}")
+        return out
+
+    def _measure_items(self) -> list[tuple[str, str]]:
+        return [(self.rounded(self.measure_sql(m), m), self.measure_name(m)) for m in self.p.measures]
+
+    def _order(self, time_order: list[str], items: list[tuple[str, str]]) -> list[str]:
+        p = self.p
+        if p.order_by is not None and p.shape != "list":
+            return [f"{self.col(p.order_by)} {p.order_by_dir or 'ASC'}"]
+        if p.order and items:
+            return [f"{items[0][1]} {p.order}"]
+        if time_order:
+            return time_order
+        if (p.dims or p.entity) and items and self.rules.order:
+            return [f"{items[0][1]} {self.rules.order}"]
+        return []
+
+    def _render_plain(self) -> str:
+        p = self.p
+        sel, grp, torder = self._breakdown()
+        items = self._measure_items()
+        avg_cmp = [c for c in p.compares if isinstance(c.target, Measure) and c.against_average]
+        if avg_cmp:
+            inner = self._select(sel + [f"{e} AS {n}" for e, n in items], self.where(), grp, self._having())
+            c = avg_cmp[0]
+            v = self.measure_name(c.target)
+            if not any(n == v for _, n in items):
+                raise Refusal("comparing with the average needs the compared measure in the answer")
+            order = self._order([], items)
+            return (f"WITH g AS (\n{inner}\n)\nSELECT * FROM g WHERE {v} {c.op} (SELECT AVG({v}) FROM g)"
+                    + (f"\nORDER BY {', '.join(order)}" if order else "") + (f"\nLIMIT {p.limit}" if p.limit else ""))
+        order = self._order(torder, items)
+        return self._select(sel + [f"{e} AS {n}" for e, n in items], self.where(), grp if sel else [],
+                            self._having(), order, p.limit)
+
+    def _render_list(self) -> str:
+        p = self.p
+        ent = p.entity
+        if ent.kind == "entity":
+            s, _, _ = self.dim_select(ent)
+            items = s
+            distinct = False
+        else:
+            items, distinct = [self.col(ent.entry)], True
+        for c in p.list_columns:
+            if self.col(c) not in items:
+                items.append(self.col(c))
+        if p.order_by is not None and self.col(p.order_by) not in items:
+            items.append(self.col(p.order_by))
+        order = [f"{self.col(p.order_by)} {p.order_by_dir or p.order or 'DESC'}"] if p.order_by is not None else []
+        if not order and p.order == "ASC" and ent.kind in ("entity", "column"):
+            order = [items[0] + " ASC"]
+        sql = self._select(items, self.where(), [], [], order, p.limit)
+        return sql.replace("SELECT ", "SELECT DISTINCT ", 1) if distinct else sql
+
+    def _breakdown(self) -> tuple[list[str], list[str], list[str]]:
+        """`groups()` with the ranked / listed entity first."""
+        sel, grp, torder = self.groups()
+        if self.p.entity is not None:
+            s, g, _ = self.dim_select(self.p.entity)
+            sel, grp = s + sel, g + grp
+        return sel, grp, torder
+
+    def _render_share(self) -> str:
+        p = self.p
+        sel, grp, torder = self._breakdown()
+        m = p.measures[0]
+        raw = self.measure_sql(m)
+        scale = "100.0 * " if self.rules.percent_scale == 100 else ""
+        share = self.rounded(f"{scale}{raw} / SUM({raw}) OVER ()", always=True)
+        name = _ident(f"{self.measure_name(m)} share" + ("_pct" if scale else ""))
+        items = [f"{share} AS {name}", f"{self.rounded(raw, m)} AS {self.measure_name(m)}"]
+        order = [f"{name} {p.order}"] if p.order else torder or [f"{name} DESC"]
+        return self._select(sel + items, self.where(), grp, self._having(), order, p.limit)
+
+    def _render_share_of(self) -> str:
+        p = self.p
+        sel, grp, torder = self._breakdown()
+        m = p.measures[0]
+        raw = self.measure_sql(m)
+        conds = []
+        for c in p.share_part:
+            if c.kind == "related":
+                conds.append(self._has_related(m, c.tables[0]))
+            else:
+                conds.append(c.sql)
+        part = filtered(raw, " AND ".join(conds))
+        scale = "100.0 * " if self.rules.percent_scale == 100 else ""
+        name = _ident(f"{' '.join(c.label for c in p.share_part)} share" + (" pct" if scale else ""))
+        item = f"{self.rounded(f'{scale}{part} / {raw}', always=True)} AS {name}"
+        order = [f"{name} {p.order}"] if p.order else torder
+        return self._select(sel + [item], self.where(), grp, self._having(), order, p.limit)
+
+    def _has_related(self, m: Measure, table: str) -> str:
+        base = set(_tables(m)) or {self.joins.root}
+        for e in self.lex.edges:
+            if table in (e.left, e.right) and e.other(table) in base:
+                if e.fans_out(e.other(table)):  # returns -> orders: "orders with a return" is an EXISTS
+                    t = self.lex.tables[table]
+                    return f"EXISTS (SELECT 1 FROM {t.label} AS {self.lex.aliases[table]} WHERE {e.on})"
+                tree = sqlglot.parse_one(e.on, read="databricks")
+                own = [c for c in tree.find_all(exp.Column) if self.lex.resolve_table(c.table) != table]
+                key = self.lex.key_column(e.other(table))
+                if len(own) == 1 and not (key is not None and own[0].name.lower() == key.column.lower()):
+                    return f"{own[0].sql('databricks')} IS NOT NULL"  # orders.promo_id: a promotion applied
+                t = self.lex.tables[table]
+                return f"EXISTS (SELECT 1 FROM {t.label} AS {self.lex.aliases[table]} WHERE {e.on})"
+        raise Refusal(f"no join spec relates {table.split('.')[-1]} to the rows counted",
+                      missing=[{"kind": "join", "tables": [table]}])
+
+    def _render_growth(self) -> str:
+        p = self.p
+        sel, grp, _ = self._breakdown()
+        m = p.measures[0]
+        raw = self.measure_sql(m)
+        anchor = self._anchor()
+        periods = [resolve(t, anchor, self.cal) for t in p.growth]
+        if any(r is None for r in periods):
+            raise Refusal("a period of the comparison cannot be resolved", missing=[{"kind": "instruction"}])
+        if len(periods) == 1:
+            a, b = periods[0]
+            grain = p.growth_grain or p.growth[0].grain or "year"
+            periods = [(period_next(a, grain, -1), period_next(b, grain, -1) if grain != "half" else a), (a, b)]
+        (a0, b0), (a1, b1) = sorted(periods)
+        col = self.col(p.date)
+        base = filtered(raw, f"{col} >= {_date(a0)} AND {col} < {_date(b0)}")
+        cur = filtered(raw, f"{col} >= {_date(a1)} AND {col} < {_date(b1)}")
+        scale = "100.0 * " if self.rules.percent_scale == 100 else ""
+        name = self.measure_name(m)
+        items = [f"{self.rounded(base, m)} AS {name}_{a0.year}", f"{self.rounded(cur, m)} AS {name}_{a1.year}",
+                 f"{self.rounded(f'{scale}({cur} - {base}) / {base}', always=True)} AS growth_pct"]
+        where = self.where([f"{col} >= {_date(min(a0, a1))} AND {col} < {_date(max(b0, b1))}"])
+        self.trace["time"].append({"compare": [str(a0), str(b0), str(a1), str(b1)], "column": p.date.path})
+        order = [f"growth_pct {p.order}"] if p.order else []
+        return self._select(sel + items, where, grp, self._having(), order, p.limit)
+
+    def _render_lag_growth(self) -> str:
+        p = self.p
+        grain = p.growth_grain
+        if not any(g.grain == grain for g in p.grains):
+            p.grains.append(Dim("time", None, None, grain=grain))
+        sel, grp, torder = self.groups()
+        m = p.measures[0]
+        inner = self._select(sel + [f"{self.measure_sql(m)} AS v"], self.where(), grp)
+        names = [_alias_of(s) for s in sel]
+        tname = next(n for s, n in zip(sel, names) if any(s.startswith(x) for x in ("DATE_TRUNC", "YEAR", "QUARTER")))
+        parts = [n for n in names if n != tname]
+        over = f"OVER ({'PARTITION BY ' + ', '.join(parts) + ' ' if parts else ''}ORDER BY {tname})"
+        scale = "100.0 * " if self.rules.percent_scale == 100 else ""
+        growth = self.rounded(f"{scale}(v - LAG(v) {over}) / LAG(v) {over}", always=True)
+        return (f"WITH t AS (\n{inner}\n)\nSELECT {', '.join(names)}, {self.rounded('v', m)} AS {self.measure_name(m)}, "
+                f"{growth} AS growth_pct\nFROM t\nORDER BY {', '.join(parts + [tname])}")
+
+    def _render_avg_of_groups(self) -> str:
+        p = self.p
+        sel, grp, torder = self.groups()
+        ent = p.entity
+        key = self.lex.key_column(ent.entry.table) or self.lex.label_column(ent.entry.table)
+        if key is None:
+            raise Refusal(f"{ent.entry.label} has no key to average over")
+        m = p.measures[0]
+        inner = self._select(sel + [f"{self.col(key)} AS entity_key", f"{self.measure_sql(m)} AS v"], self.where(),
+                             grp + [self.col(key)], self._having())
+        names = [_alias_of(s) for s in sel]
+        name = _ident(f"avg {self.measure_name(m)} per {ent.entry.table.split('.')[-1]}")
+        avg = self.rounded("AVG(v)", always=True)
+        outer = f"SELECT {', '.join(names + [f'{avg} AS {name}'])}\nFROM (\n{inner}\n) t"
+        if names:
+            outer += f"\nGROUP BY {', '.join(names)}"
+        if p.order:
+            outer += f"\nORDER BY {name} {p.order}"
+        elif torder:
+            outer += f"\nORDER BY {', '.join(names)}"
+        return outer
+
+    def _render_top_per_group(self) -> str:
+        p = self.p
+        sel, grp, _ = self.groups()
+        s, g, _ = self.dim_select(p.entity)
+        m = p.measures[0]
+        raw = self.measure_sql(m)
+        parts = ", ".join(grp)
+        inner = self._select(sel + s + [f"{raw} AS v", f"ROW_NUMBER() OVER (PARTITION BY {parts} ORDER BY {raw} "
+                                                        f"{p.order or 'DESC'}) AS rn"],
+                             self.where(), grp + g, self._having())
+        names = [_alias_of(x) for x in sel + s]
+        n = p.limit or 1
+        return (f"WITH ranked AS (\n{inner}\n)\nSELECT {', '.join(names)}, {self.rounded('v', m)} AS "
+                f"{self.measure_name(m)}\nFROM ranked\nWHERE rn <= {n}\nORDER BY {', '.join(names[:len(sel)])}, "
+                f"v {p.order or 'DESC'}")
+
+    def _render_count_having(self) -> str:
+        p = self.p
+        sel, grp, _ = self.groups()
+        key = self.lex.key_column(p.entity.entry.table)
+        if key is None:
+            raise Refusal(f"{p.entity.entry.label} has no unique key to count")
+        inner = self._select(sel + [f"{self.col(key)} AS entity_key"], self.where(), grp + [self.col(key)],
+                             self._having())
+        names = [_alias_of(s) for s in sel]
+        name = _ident(f"{p.entity.entry.table.split('.')[-1]} count")
+        out = f"SELECT {', '.join(names + [f'COUNT(*) AS {name}'])}\nFROM (\n{inner}\n) t"
+        if names:
+            out += f"\nGROUP BY {', '.join(names)}"
+        return out
+
+
+# ---------------------------------------------------------------------- helpers
+def filtered(measure_sql: str, condition: str) -> str:
+    """The measure over the rows where `condition` holds: each aggregate's input is masked.
+
+    >>> filtered("SUM(t.x) / COUNT(DISTINCT t.id)", "t.y = 1")
+    'SUM(CASE WHEN t.y = 1 THEN t.x END) / COUNT(DISTINCT CASE WHEN t.y = 1 THEN t.id END)'
+    """
+    if not condition:
+        return measure_sql
+    tree = sqlglot.parse_one(measure_sql, read="databricks")
+    cond = sqlglot.parse_one(condition, read="databricks")
+    for agg in list(tree.find_all(exp.AggFunc)):
+        if isinstance(agg, exp.CountIf):
+            agg.set("this", exp.and_(agg.this.copy(), cond.copy()))
+            continue
+        arg = agg.this
+        if isinstance(arg, exp.Distinct):
+            inner = arg.expressions[0]
+            inner.replace(exp.Case(ifs=[exp.If(this=cond.copy(), true=inner.copy())]))
+        elif isinstance(arg, exp.Star) or arg is None:
+            agg.set("this", exp.Case(ifs=[exp.If(this=cond.copy(), true=exp.Literal.number(1))]))
+        else:
+            arg.replace(exp.Case(ifs=[exp.If(this=cond.copy(), true=arg.copy())]))
+    return tree.sql("databricks")
+
+
+def _tables(m: Measure) -> tuple[str, ...]:
+    if m.entry is None:
+        return ()
+    return m.entry.tables if m.kind == "snippet" else (m.entry.table,)
+
+
+def _is_count(sql: str) -> bool:
+    return bool(re.fullmatch(r"(?is)\s*count\s*\((?:[^()]|\([^()]*\))*\)\s*", sql))
+
+
+def _date(d: dt.date) -> str:
+    return f"DATE'{d.isoformat()}'"
+
+
+def _num(v: float) -> str:
+    return str(int(v)) if v == int(v) else repr(v)
+
+
+def _ident(text: str) -> str:
+    s = re.sub(r"\W+", "_", text.lower()).strip("_")[:60] or "value"
+    return s if not s[0].isdigit() else f"v_{s}"
+
+
+def _alias_of(item: str) -> str:
+    m = re.search(r"\s+AS\s+(\w+)\s*$", item, re.I)
+    if m:
+        return m.group(1)
+    return item.split(".")[-1].strip("`")

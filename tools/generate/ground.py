@@ -1,0 +1,504 @@
+"""Parse a question into grounded spans: each phrase that names data matched to the space's
+entries (whole words or phrases only, typo-tolerant), time expressions, numbers, and the operator
+words that say how to compose them (ThoughtSpot-style keywords: top, by, per, share of, growth,
+more than, vs ...).
+
+A word is *data-naming* unless it is a stopword, an operator word, a time word, a number or one
+of the few generic words in `FILLER` (verbs like "placed", "did"); every data-naming word must be
+grounded or the question is refused with those words named (`Grounding.ungrounded`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .dates import GRAIN_ADJ, GROWTH, MONTHS, UNITS, TimeSpec, find_time
+from .lexicon import _STOP_NORMS, Entry, Lexicon, Phrase, norm
+from .text import STOPWORDS
+
+# Operator words, matched on lower-case surface words (longest first). (words) -> (cue, argument)
+CUES: dict[tuple[str, ...], tuple[str, str | None]] = {}
+
+
+def _cue(kind: str, *phrases: str, arg: str | None = None) -> None:
+    for p in phrases:
+        CUES[tuple(p.split())] = (kind, arg)
+
+
+_cue("count", "how many", "number of", "no of", "count of", "count", "counts", "total number of", "tally of",
+     "how often")
+_cue("amount", "how much")
+_cue("distinct", "unique", "distinct", "different")
+_cue("agg", "total", "sum of", "sum", "in total", "combined", arg="SUM")
+_cue("agg", "average", "avg", "mean", "typical", arg="AVG")
+_cue("agg", "maximum", "max", arg="MAX")
+_cue("agg", "minimum", "min", arg="MIN")
+_cue("rank", "top", "best", "highest", "most", "largest", "biggest", "greatest", "leading", "best selling",
+     "best performing", "longest", "tallest", "oldest", "latest", "most popular", arg="DESC")
+_cue("rank", "bottom", "worst", "lowest", "least", "fewest", "smallest", "worst selling", "worst performing",
+     "shortest", "least popular", arg="ASC")
+_cue("frequent", "common", "frequent", "frequently", "often", "popular")
+_cue("group", "by", "per", "each", "for each", "every", "broken down by", "split by", "grouped by", "breakdown by",
+     "across", "in each", "for every", "within each", "break down by", "split")
+_cue("breakdown", "breakdown", "breakdowns", "compare", "comparison")
+_cue("versus", "vs", "versus", "compared to", "compared with", "against")
+_cue("share", "share of", "share", "percentage of", "percentage", "percent of", "percent", "proportion of",
+     "proportion", "mix", "fraction of", "fraction", "contribution", "rate", "rates", "in percent", "as a percentage")
+_cue("ratio", "ratio of", "ratio")
+_cue("growth", "growth", "grow", "grew", "change", "changed", "increase", "increased", "growth rate")
+_cue("cmp", "more than", "greater than", "over", "above", "exceeding", "exceeds", "higher than", "bigger than",
+     "larger than", "in excess of", arg=">")
+_cue("cmp", "at least", "no less than", "or more", arg=">=")
+_cue("cmp", "less than", "fewer than", "under", "below", "lower than", "smaller than", arg="<")
+_cue("cmp", "at most", "no more than", "or less", "or fewer", arg="<=")
+_cue("cmp", "exactly", "equal to", arg="=")
+_cue("order", "ordered by", "order by", "sorted by", "sort by", "ranked by", "in order of", "order the results by",
+     "sort the results by", "order results by", "sort results by", "order them by", "sort them by", arg=None)
+_cue("order", "in descending order", "descending order", arg="DESC")
+_cue("order", "in ascending order", "ascending order", arg="ASC")
+_cue("order", "ascending", "from lowest to highest", "from smallest to largest", "lowest first", "smallest first",
+     "alphabetical", "alphabetically", "in alphabetical order", "chronologically", "in chronological order", arg="ASC")
+_cue("order", "descending", "from highest to lowest", "from largest to smallest", "highest first", "largest first",
+     "from longest to shortest", "from best to worst", "from most to least", arg="DESC")
+_cue("which", "which", "what", "who", "whose", "list", "show", "name the", "give me", "find", "display", "return the",
+     "return all")
+_cue("not", "not", "excluding", "exclude", "except", "without", "other than", "apart from", "non", "outside")
+_cue("pattern", "starts with", "starting with", "start with", "begins with", "beginning with", "ends with",
+     "ending with", "end with", "contains", "containing", "contain", "like", "matching", "includes the word")
+_cue("all", "including", "include", "incl", "own group", "their own group", "its own group", "as a group",
+     "separate group", "own category", "own bucket", "as well")
+_cue("and", "and", "or", "&", "plus")
+CUE_MAX = max(len(k) for k in CUES)
+_NOUN_BEFORE = frozenset({"per", "each", "every", "an", "a", "the", "of", "by", "one", "each", "any", "this", "that"})
+
+# Words that name no data: generic verbs, pronouns and question padding. A word here is never
+# required to ground; it can still ground when it names something ("date" in "order date").
+FILLER = frozenset("""
+please thanks thank our we us i me you your my mine whats what's wanna want need needs like look looking
+did do does done doing have has had having get gets got getting was were is are be been being am
+there here tell see know let lets let's show give find display list name names
+break broken down split compare compared comparison terms respectively overall value values
+figure figures number numbers info information detail details data dataset table tables record records row rows
+currently current ever all any so far to date ie eg etc i.e e.g via also just only really exactly roughly about
+approximately around place placed placing process processed processing buy buys bought purchase purchased
+purchases use used using uses apply applied come came go went happen happened perform performed performance
+contribute contributed contributing belong belongs based located sit sits stand stands rank ranked ranking
+result results time period periods many much can could would should will shall may might new
+serve serves served serving offer offers offered offering database ordered sorted arranged
+meter meters metre metres kilometer kilometers kilometre kilometres km mile miles feet foot ft square sq
+dollar dollars usd eur euro euros drive drives driving drove trend trends trending develop developed evolve evolved
+book booked look something anything everything anyone someone somebody anybody stuff things thing
+one ones them those these that this they their it its ones
+""".split())
+# Verbs that mean "sell": they name the space's sales measure when nothing else in the question is measured.
+SALES_VERBS = frozenset("sell sells sold selling make makes made earn earns earned generate generates generated "
+                        "bring brought move moved moves moving take took do did".split())
+SALES_WORDS = ("sales", "revenue", "sale")
+# Nouns that mean sales in business English; they name the space's one sales measure, if it has one.
+SALES_NOUNS = frozenset({"takings", "proceeds"})
+_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+                 "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "fifty": 50, "hundred": 100,
+                 "single": 1}
+_TIME_WORDS = (set(MONTHS) | set(UNITS) | set(GRAIN_ADJ) | set(GROWTH) |
+               {"fiscal", "calendar", "ytd", "quarter", "half", "recent", "latest", "previous", "prior", "past",
+                "last", "this", "since", "until", "before", "after", "between", "from", "through", "full", "whole",
+                "complete", "first", "second", "third", "fourth", "far"})
+
+
+@dataclass
+class Token:
+    i: int
+    raw: str  # lower-case surface word ("%" becomes "percent")
+    start: int  # character offsets in the question
+    end: int
+    kind: str = "word"  # word | number | punct
+    value: float | None = None
+    money: bool = False
+    fixed_from: str | None = None  # the typo this token corrects
+    acronym: bool = False  # written in capitals ("US", "SMB"): never a stopword
+
+    @property
+    def norm(self) -> str:
+        return norm(self.raw)
+
+
+_TOKEN = re.compile(r"(?P<date>\d{4}-\d{2}-\d{2})|(?P<num>\$?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:\s?(?:k|m|bn|million|thousand)\b)?%?)"
+                    r"|(?P<word>[a-z][a-z0-9]*(?:'[a-z]+)?)|(?P<punct>[,;:()?!%&#$/])")
+_SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "bn": 1e9}
+
+
+def tokenize(question: str) -> list[Token]:
+    """Lower-case tokens with character spans; numbers parsed ("$5,000", "10k"), "aren't" -> are not.
+
+    >>> [(t.raw, t.value) for t in tokenize("Customers who spent over $10k aren't many")]
+    [('customers', None), ('who', None), ('spent', None), ('over', None), ('10k', 10000.0), ('are', None), ('not', None), ('many', None)]
+    """
+    q = question.lower().replace("’", "'").replace("‘", "'")
+    q = re.sub(r"\b(i\.e\.|e\.g\.|etc\.|vs\.)", lambda m: " " * len(m.group(0)) if m.group(0) != "vs." else "vs ", q)
+    out: list[Token] = []
+    for m in _TOKEN.finditer(q):
+        s, e = m.span()
+        if m.group("date"):
+            out.append(Token(len(out), m.group(0), s, e))
+        elif m.group("num"):
+            raw = m.group("num")
+            money = raw.startswith("$") or (out and out[-1].raw == "$")
+            body = raw.lstrip("$").rstrip("%")
+            scale = 1.0
+            sm = re.search(r"\s?(k|m|bn|million|thousand)$", body)
+            if sm:
+                scale, body = _SCALE[sm.group(1)], body[: sm.start()]
+            try:
+                value = float(body.replace(",", "")) * scale
+            except ValueError:
+                continue
+            if out and out[-1].raw == "$":
+                out.pop()
+            out.append(Token(len(out), raw.lstrip("$").strip(), s, e, "number", value, bool(money)))
+            if raw.endswith("%"):
+                out.append(Token(len(out), "percent", e - 1, e))
+        elif m.group("word"):
+            w = m.group("word")
+            if w.endswith("n't"):
+                base = {"won": "will", "can": "can", "ain": "is"}.get(w[:-3], w[:-3])
+                out.append(Token(len(out), base, s, e - 3))
+                out.append(Token(len(out), "not", e - 3, e))
+                continue
+            if "'" in w:
+                w = w.split("'")[0]
+            out.append(Token(len(out), w, s, e))
+        else:
+            p = m.group("punct")
+            if p == "%":
+                out.append(Token(len(out), "percent", s, e))
+            elif p == "&":
+                out.append(Token(len(out), "and", s, e))
+            elif p == "#":
+                out.append(Token(len(out), "number", s, e))
+                if not (len(q) > e and q[e:].lstrip().startswith("of")):
+                    out.append(Token(len(out), "of", s, e))
+            else:
+                out.append(Token(len(out), p, s, e, "punct"))
+    for t in out:
+        surface = question[t.start:t.end]
+        if t.kind == "word" and len(surface) >= 2 and surface.isupper() and surface.isalpha():
+            t.acronym = True
+        if t.kind == "word" and t.raw in _NUMBER_WORDS:
+            t.kind, t.value = "number", float(_NUMBER_WORDS[t.raw])
+    for k, t in enumerate(out):
+        t.i = k
+    return out
+
+
+# ---------------------------------------------------------------------- typo correction
+def _damerau1(a: str, b: str) -> bool:
+    """Whether a and b are one insertion, deletion, substitution or adjacent transposition apart."""
+    if a == b:
+        return False
+    la, lb = len(a), len(b)
+    if abs(la - lb) > 1:
+        return False
+    if la == lb:
+        diff = [k for k in range(la) if a[k] != b[k]]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
+                                  and a[diff[1]] == b[diff[0]])
+    if la > lb:
+        a, b = b, a
+    k = 0
+    while k < len(a) and a[k] == b[k]:
+        k += 1
+    return a[k:] == b[k + 1:]
+
+
+def _distance(a: str, b: str) -> int:
+    """Optimal string alignment distance (edits and adjacent transpositions)."""
+    d = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+    for i in range(len(a) + 1):
+        d[i][0] = i
+    for j in range(len(b) + 1):
+        d[0][j] = j
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[-1][-1]
+
+
+class Speller:
+    """Corrects a word to the one vocabulary word it is a typo of (same first letter, one edit;
+    two for words of 9+ letters), or leaves it alone when none or several fit."""
+
+    def __init__(self, vocabulary: set[str]):
+        self.vocabulary = {w for w in vocabulary if len(w) >= 3 and not w.isdigit()}
+        self._by_first: dict[str, list[str]] = {}
+        for w in self.vocabulary:
+            self._by_first.setdefault(w[0], []).append(w)
+
+    def correct(self, word: str) -> str | None:
+        if len(word) < 4 or word in self.vocabulary or not word[0].isalpha():
+            return None
+        far = len(word) >= 9
+        hits = [v for v in self._by_first.get(word[0], ()) if abs(len(v) - len(word)) <= (2 if far else 1)
+                and (_damerau1(word, v) or (far and _distance(word, v) <= 2))]
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:
+            ones = [v for v in hits if _damerau1(word, v)]
+            return ones[0] if len(ones) == 1 else None
+        return None
+
+
+# Operator and time words a typo may stand for (never filler: a typo must not hide a data word).
+SURFACE_SPELLER_WORDS = frozenset(({k[0] for k in CUES if len(k) == 1} | _TIME_WORDS) - STOPWORDS - FILLER)
+_SURFACE = None
+_CUE_WORDS = frozenset(w for k in CUES for w in k)
+
+
+def surface_speller() -> Speller:
+    global _SURFACE
+    if _SURFACE is None:
+        _SURFACE = Speller(set(SURFACE_SPELLER_WORDS))
+    return _SURFACE
+
+
+# ---------------------------------------------------------------------- spans
+@dataclass
+class Span:
+    """A grounded part of the question."""
+
+    start: int  # token positions [start, end)
+    end: int
+    text: str
+    kind: str  # entity | time | number | cue
+    phrases: list[Phrase] = field(default_factory=list)  # entity: candidates
+    cue: str | None = None
+    arg: str | None = None
+    time: TimeSpec | None = None
+    value: float | None = None
+    money: bool = False
+    fuzzy: bool = False  # matched through a typo correction
+    # set by the planner
+    role: str | None = None
+    chosen: Entry | None = None
+    rejected: list[tuple[Entry, str]] = field(default_factory=list)
+
+    @property
+    def entries(self) -> list[Entry]:
+        return [p.entry for p in self.phrases]
+
+    def of(self, *kinds: str) -> list[Entry]:
+        return [p.entry for p in self.phrases if p.entry.kind in kinds]
+
+
+@dataclass
+class Grounding:
+    question: str
+    tokens: list[Token]
+    spans: list[Span]
+    ungrounded: list[Token]  # data-naming words nothing matched
+    soft: list[Token]  # sales verbs ("sell", "make")
+    corrections: dict[str, str] = field(default_factory=dict)
+
+    def words(self, a: int, b: int) -> str:
+        return " ".join(t.raw for t in self.tokens[a:b])
+
+    def surface(self, a: int, b: int) -> str:
+        if a >= b:
+            return ""
+        return self.question[self.tokens[a].start: self.tokens[b - 1].end]
+
+    def before(self, span: Span, skip: frozenset[str] = frozenset()) -> Span | None:
+        """The span just before `span`, skipping stopwords, filler and `skip` words between them."""
+        return self._neighbour(span.start - 1, -1, skip)
+
+    def after(self, span: Span, skip: frozenset[str] = frozenset()) -> Span | None:
+        """The span just after `span` (see `before`)."""
+        return self._neighbour(span.end, 1, skip)
+
+    def _neighbour(self, k: int, step: int, skip: frozenset[str]) -> Span | None:
+        while 0 <= k < len(self.tokens):
+            s = self.span_at(k)
+            if s is not None:
+                return s
+            t = self.tokens[k]
+            if t.kind == "punct" or not (t.raw in STOPWORDS or t.raw in FILLER or t.raw in skip):
+                return None
+            k += step
+        return None
+
+    def span_at(self, k: int) -> Span | None:
+        for s in self.spans:
+            if s.start <= k < s.end:
+                return s
+        return None
+
+
+def ground(lex: Lexicon, speller: Speller, question: str) -> Grounding:
+    tokens = tokenize(question)
+    corrections: dict[str, str] = {}
+    known = _CUE_WORDS | _TIME_WORDS | FILLER | SALES_VERBS
+    for t in tokens:
+        if t.kind != "word" or t.raw in STOPWORDS or t.raw in known or t.norm in lex.vocabulary:
+            continue
+        on_surface = surface_speller().correct(t.raw)
+        in_data = speller.correct(t.norm)
+        if on_surface and in_data and norm(on_surface) == in_data:
+            in_data = None  # the same word either way: keep its surface form ("average")
+        if (on_surface is None) == (in_data is None):
+            continue  # no typo, or it could be either
+        fixed = on_surface or in_data
+        corrections[t.raw] = fixed
+        t.fixed_from, t.raw = t.raw, fixed
+    words = [t.raw for t in tokens]
+    spans: list[Span] = []
+    taken = [False] * len(tokens)
+
+    def take(s: Span) -> bool:
+        if any(taken[s.start:s.end]):
+            return False
+        for k in range(s.start, s.end):
+            taken[k] = True
+        spans.append(s)
+        return True
+
+    matches = match_phrases(lex, tokens)
+    times = find_time(words)
+    # a data value that contains a period ("Winter Clearance 2025") is the value, not the period
+    for a, b, phrases, fuzzy in sorted(matches, key=lambda m: m[0] - m[1]):
+        if b - a >= 2 and any(a <= ts.span[0] and ts.span[1] <= b for ts in times):
+            take(Span(a, b, " ".join(words[a:b]), "entity", phrases=phrases, fuzzy=fuzzy))
+    # then dates and periods claim their words
+    for ts in times:
+        take(Span(ts.span[0], ts.span[1], " ".join(words[ts.span[0]:ts.span[1]]), "time", time=ts))
+    # then the longest phrases, data and operator words competing on length
+    cands: list[tuple[int, int, int, Span]] = []  # (-length, priority, start, span)
+    for a, b, phrases, fuzzy in matches:
+        weak = all(p.via == "value_prefix" for p in phrases)  # "change" is an operator before 'Changed mind'
+        cands.append((-(b - a), 3 if weak else 1 if fuzzy else 0, a,
+                      Span(a, b, " ".join(words[a:b]), "entity", phrases=phrases, fuzzy=fuzzy)))
+    for a in range(len(tokens)):
+        for n in range(min(CUE_MAX, len(tokens) - a), 0, -1):
+            key = tuple(words[a:a + n])
+            if key in CUES:
+                kind, arg = CUES[key]
+                if kind == "order" and key[0] in ("order", "sort") and a > 0 and words[a - 1] in _NOUN_BEFORE:
+                    continue  # "units per order by channel": the noun "order", then "by"
+                # a single operator word loses to a data phrase of the same length ("total" naming a column)
+                cands.append((-n, 2 if n == 1 else 0, a, Span(a, a + n, " ".join(key), "cue", cue=kind, arg=arg)))
+                break
+    for t in tokens:
+        if t.kind == "number":
+            cands.append((-1, -1, t.i, Span(t.i, t.i + 1, t.raw, "number", value=t.value, money=t.money)))
+    for _, _, _, s in sorted(cands, key=lambda c: (c[0], c[1], c[2])):
+        take(s)
+    _from_descriptions(lex, tokens, spans, taken)
+    _sales_nouns(lex, tokens, spans, taken)
+    spans.sort(key=lambda s: s.start)
+    _absorb_modifiers(lex, tokens, spans, taken)
+    ungrounded, soft = [], []
+    for t in tokens:
+        if taken[t.i] or t.kind == "punct":
+            continue
+        if t.raw in SALES_VERBS and not t.acronym:
+            soft.append(t)
+        elif not t.acronym and (t.raw in STOPWORDS or t.raw in FILLER or t.raw in _TIME_WORDS):
+            continue
+        else:
+            ungrounded.append(t)
+    return Grounding(question, tokens, spans, ungrounded, soft, corrections)
+
+
+def sales_measure(lex: Lexicon) -> Entry | None:
+    """The one measure the space calls sales or revenue (a name or synonym containing the word)."""
+    words = {norm(w) for w in SALES_WORDS}
+    named = {id(p.entry): p.entry for key, items in lex.phrases.items() if set(key) & words
+             for p in items if p.entry.kind == "measure"}
+    return next(iter(named.values())) if len(named) == 1 else None
+
+
+def _sales_nouns(lex: Lexicon, tokens: list[Token], spans: list[Span], taken: list[bool]) -> None:
+    """"takings" names the space's sales measure when it has exactly one."""
+    for t in tokens:
+        if not taken[t.i] and t.raw in SALES_NOUNS:
+            m = sales_measure(lex)
+            if m is not None:
+                taken[t.i] = True
+                spans.append(Span(t.i, t.i + 1, t.raw, "entity", phrases=[Phrase(m, "business synonym")]))
+
+
+def _from_descriptions(lex: Lexicon, tokens: list[Token], spans: list[Span], taken: list[bool]) -> None:
+    """A word no name matches may name the one numeric column whose description uses it
+    ("turnover" -> amt, described as "Net turnover of the sale")."""
+    for t in tokens:
+        if taken[t.i] or t.kind != "word" or len(t.raw) < 4 or t.raw in STOPWORDS or t.raw in FILLER or \
+                t.raw in SALES_VERBS or t.raw in _CUE_WORDS or t.raw in _TIME_WORDS:
+            continue
+        hits = lex.desc_words.get(t.norm, [])
+        cols = [e for e in hits if e.kind == "column" and e.ctype == "number" and not e.is_key]
+        if len(hits) == 1 and len(cols) == 1:
+            taken[t.i] = True
+            spans.append(Span(t.i, t.i + 1, t.raw, "entity", phrases=[Phrase(cols[0], "description")]))
+
+
+def _absorb_modifiers(lex: Lexicon, tokens: list[Token], spans: list[Span], taken: list[bool]) -> None:
+    """A word next to an entity span that belongs to another name of the same entry joins the span
+    ("net" in "net spend" when the measure is also called "Net revenue")."""
+    names: dict[int, set[str]] = {}
+    for key, items in lex.phrases.items():
+        for p in items:
+            names.setdefault(id(p.entry), set()).update(key)
+    for s in spans:
+        if s.kind != "entity":
+            continue
+        words = set().union(*(names.get(id(e), set()) for e in s.entries)) - _STOP_NORMS
+        for k in (s.start - 1, s.end):
+            if 0 <= k < len(tokens) and not taken[k] and tokens[k].kind == "word" and tokens[k].norm in words:
+                taken[k] = True
+                s.start, s.end = min(s.start, k), max(s.end, k + 1)
+                s.text = " ".join(t.raw for t in tokens[s.start:s.end])
+
+
+def match_phrases(lex: Lexicon, tokens: list[Token]) -> list[tuple[int, int, list[Phrase], bool]]:
+    """Every (start, end, phrases, fuzzy) where whole question words spell a phrase of the lexicon."""
+    out = []
+    n = len(tokens)
+    norms_ = [t.norm if t.kind != "punct" else None for t in tokens]
+    for a in range(n):
+        if norms_[a] is None:
+            continue
+        for b in range(min(n, a + lex.max_phrase), a, -1):
+            key = tuple(norms_[a:b])
+            if None in key:
+                continue
+            hits = [p for p in lex.phrases.get(key, ()) if (not p.surface or tuple(t.raw for t in tokens[a:b]) == p.surface)
+                    and (not p.acronym or all(t.acronym for t in tokens[a:b]))]
+            if hits:
+                out.append((a, b, hits, any(t.fixed_from for t in tokens[a:b])))
+        # "turn over" -> turnover, "sign up" -> signup
+        if a + 1 < n and norms_[a + 1] is not None and tokens[a].kind == tokens[a + 1].kind == "word":
+            joined = (norm(tokens[a].norm + tokens[a + 1].raw),)
+            if joined not in lex.phrases:
+                joined = (norm(tokens[a].raw + tokens[a + 1].raw),)
+            if joined in lex.phrases:
+                out.append((a, a + 2, list(lex.phrases[joined]), False))
+    return out
+
+
+def phrase_finder(lex: Lexicon):
+    """`match(words)` over plain word lists (instructions), for the rule reader."""
+    def match(ws: list[str]) -> list[tuple[int, int, list[Entry]]]:
+        toks = [Token(i, w, 0, 0) for i, w in enumerate(ws)]
+        found = sorted(match_phrases(lex, toks), key=lambda m: (-(m[1] - m[0]), m[0]))
+        taken = [False] * len(ws)
+        out = []
+        for a, b, phrases, _ in found:
+            if any(taken[a:b]):
+                continue
+            for k in range(a, b):
+                taken[k] = True
+            out.append((a, b, [p.entry for p in phrases]))
+        return out
+    return match

@@ -1,0 +1,639 @@
+"""What a space offers to ground a question in: one `Entry` per measure, filter, dimension
+expression, column, table and data value, indexed by the phrases that name it.
+
+Everything comes from the space's metadata and the data behind it, never from a list of known
+tables: column names (snake_case / camelCase split, warehouse abbreviations expanded, the table's
+own name dropped: `orders.ord_dt` is also "date"), column synonyms and descriptions, snippet
+display names, aliases and synonyms, table names, the distinct values of columns with entity
+matching (the value dictionary), value aliases written in column descriptions and instructions
+(`AMER (North America)`, `'C' = completed`, `'Europe' is EMEA`), and join specs. Each entry
+carries its path in the space (`instructions.sql_snippets.measures[2]`,
+`data_sources.tables[main.retail.orders].column_configs[ord_dt]`) so an answer can say which
+metadata it used and a proposer can see which was missing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import sqlglot
+from sqlglot import exp
+
+from ..space.model import Space, Table, text
+from .base import GenerationContext
+from .text import STOPWORDS, stem, words
+
+# Words of a column name that say what kind of value it holds, not what it is about.
+_NAME_WORDS = {"name", "nm", "code", "cd", "label", "title", "desc", "description", "txt", "text"}
+_DATE_WORDS = {"date", "dt", "time", "timestamp", "ts", "day", "at", "on"}
+_TABLE_NOISE = {"dim", "fact", "fct", "tbl", "vw", "v", "stg", "raw", "tmp", "dwh"}
+_LABEL_NAMES = ("name", "title", "label", "full_name", "display_name", "description")
+# Question words that are abbreviations in warehouse names too (beyond text.ABBREVIATIONS).
+_MORE_ABBREVIATIONS = {"promo": "promotion", "promos": "promotion", "qtr": "quarter", "fy": "fiscal"}
+
+
+def norm(word: str) -> str:
+    """The matching form of one lower-case word: light stem, doubled final consonant undone.
+
+    >>> [norm(w) for w in ["cancelled", "canceled", "Orders", "promo"]]
+    ['cancel', 'cancel', 'order', 'promotion']
+    """
+    w = word.lower()
+    w = _MORE_ABBREVIATIONS.get(w, w)
+    s = stem(w)
+    if len(s) > 4 and s[-1] == s[-2] and s[-1] not in "aeiousz":
+        s = s[:-1]
+    return s
+
+
+def norms(value: str) -> tuple[str, ...]:
+    """Matching forms of the words of a name or phrase ("Home & Kitchen" -> ('home', 'and', 'kitchen'))."""
+    return tuple(norm(w) for w in words(value.replace("&", " and ")))
+
+
+def content(phrase: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(w for w in phrase if w not in _STOP_NORMS)
+
+
+_STOP_NORMS = {norm(w) for w in STOPWORDS}
+
+
+def _as_list(value) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
+def column_kind(duck_type: str) -> str:
+    t = duck_type.upper()
+    if t.startswith("INTERVAL"):
+        return "text"
+    if "DATE" in t or "TIMESTAMP" in t:
+        return "date"
+    if any(x in t for x in ("INT", "DEC", "DOUBLE", "FLOAT", "REAL", "NUMERIC")):
+        return "number"
+    if "BOOL" in t:
+        return "bool"
+    return "text"
+
+
+def _looks_like_key(name: str) -> bool:
+    n = name.lower()
+    return n == "id" or n.endswith(("_id", "_key", "_sk", "_fk", "_pk")) or (n.endswith("id") and n[:-2].endswith("_"))
+
+
+def quote(name: str) -> str:
+    return exp.to_identifier(name).sql("databricks")
+
+
+@dataclass(eq=False)
+class Entry:
+    """One thing a phrase can ground to."""
+
+    kind: str  # measure | filter | expression | column | table | value
+    path: str  # where it lives in the space
+    label: str  # how answers name it
+    table: str | None = None  # owning table (columns, values) or the first table a snippet reads
+    column: str | None = None  # column name (columns, values)
+    sql: str = ""  # snippet SQL with table references rewritten to the engine's aliases
+    tables: tuple[str, ...] = ()  # tables the SQL reads
+    ctype: str = ""  # number | date | text | bool
+    value: str | None = None  # data value (values)
+    is_key: bool = False
+    instruction: str = ""  # snippet instruction (rules are read from it)
+    nullable: bool = False
+
+    def __repr__(self) -> str:
+        return f"<{self.kind} {self.label}>"
+
+    @property
+    def is_count(self) -> bool:
+        return self.kind == "measure" and bool(re.match(r"(?is)^\s*count\s*\(", self.sql))
+
+
+@dataclass
+class Edge:
+    """A join between two tables: from a join spec, or inferred from keys when no spec connects them."""
+
+    left: str
+    right: str
+    on: str  # condition over the engine's aliases
+    many_to_one: bool | None  # left -> right is many-to-one (True), one-to-many (False), unknown (None)
+    path: str  # instructions.join_specs[i] or "inferred:<left col>=<right col>"
+    spec_type: str | None = None  # LEFT for a spec whose comment asks to keep unmatched rows
+    one_to_one: bool = False
+
+    def other(self, table: str) -> str:
+        return self.right if table == self.left else self.left
+
+    def fans_out(self, start: str) -> bool:
+        """Whether walking this edge from `start` multiplies rows (one-to-many or unknown)."""
+        if self.one_to_one:
+            return False
+        if self.many_to_one is None:
+            return True
+        return self.many_to_one != (start == self.left)
+
+
+@dataclass
+class Phrase:
+    entry: Entry
+    via: str  # name | synonym | display_name | alias | value | value_alias | description
+    surface: tuple[str, ...] = ()  # raw words that must appear as written (values starting with a stopword)
+    acronym: bool = False  # only when written in capitals ("US", not "us")
+
+
+@dataclass
+class Lexicon:
+    """The grounding targets of one space over one database."""
+
+    space: Space
+    entries: list[Entry] = field(default_factory=list)
+    phrases: dict[tuple[str, ...], list[Phrase]] = field(default_factory=lambda: defaultdict(list))
+    columns: dict[str, list[Entry]] = field(default_factory=dict)  # table -> its non-excluded columns
+    tables: dict[str, Entry] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)  # table identifier -> SQL alias
+    edges: list[Edge] = field(default_factory=list)
+    desc_words: dict[str, list[Entry]] = field(default_factory=lambda: defaultdict(list))
+    values: dict[tuple[str, str, str], Entry] = field(default_factory=dict)  # (table, column, value) -> entry
+    vocabulary: set[str] = field(default_factory=set)  # every word of every phrase (typo correction)
+    max_phrase: int = 1
+    stats: object = None  # ctx.stats, for anchoring dates and key uniqueness
+    names: set[str] = field(default_factory=set)  # table-name words abbreviations expand to
+    problems: list[str] = field(default_factory=list)  # metadata the engine could not read
+
+    def finish(self) -> None:
+        """Recompute the vocabulary and longest phrase after phrases were added."""
+        for key in self.phrases:
+            self.vocabulary.update(key)
+            self.max_phrase = max(self.max_phrase, len(key))
+
+    # ------------------------------------------------------------------ lookups
+    def column(self, table: str, name: str) -> Entry | None:
+        lname = name.lower()
+        return next((c for c in self.columns.get(table, []) if c.column.lower() == lname), None)
+
+    def resolve_table(self, ref: str) -> str | None:
+        ref = ref.strip("`").lower()
+        for ident, alias in self.aliases.items():
+            if ref in (ident.lower(), alias.lower(), ident.lower().split(".")[-1]):
+                return ident
+        return None
+
+    def label_column(self, table: str) -> Entry | None:
+        """The column naming a row of `table` (a text name/title column), else None."""
+        cols = self.columns.get(table, [])
+        labels = {norm(n) for n in _LABEL_NAMES} | {norm("nm")}
+        tname = set(norms(table.split(".")[-1]))
+        # `store_nm` names a store; `brand_nm` in products or `street_name` in location name something else
+        named = [c for c in cols if c.ctype == "text" and not c.is_key and set(self.words_of(c)) & labels
+                 and set(self.words_of(c)) - labels <= tname]
+        if named:
+            return named[0]
+        # no name column: a unique text column names the rows (a region's code)
+        unique = [c for c in cols if c.ctype == "text" and not c.is_key and self.unique(table, c.column)]
+        return unique[0] if unique else None
+
+    def words_of(self, col: Entry) -> tuple[str, ...]:
+        """A column's name words with abbreviations of the space's table names expanded (rgn -> region)."""
+        return tuple(expand(w, self.names) for w in norms(col.column))
+
+    def key_column(self, table: str) -> Entry | None:
+        """The column identifying a row: a unique key-like column, else the first key-like one."""
+        cols = [c for c in self.columns.get(table, []) if c.is_key]
+        tname = set(norms(table.split(".")[-1]))
+        for c in cols:
+            if self.unique(table, c.column) and (c.column.lower() == "id" or set(norms(c.column)) - {"id", "key"} <= tname):
+                return c
+        for c in cols:
+            if self.unique(table, c.column):
+                return c
+        return None
+
+    def unique(self, table: str, column: str) -> bool:
+        st = self.stats(table, column) if self.stats else None
+        return bool(st and st.rows and st.distinct == st.rows and not st.nulls)
+
+    def date_columns(self, table: str) -> list[Entry]:
+        return [c for c in self.columns.get(table, []) if c.ctype == "date"]
+
+    def sql_of(self, entry: Entry) -> str:
+        """A column reference `alias.column`."""
+        return f"{self.aliases[entry.table]}.{quote(entry.column)}"
+
+
+# ---------------------------------------------------------------------- building
+def build_lexicon(space: Space, ctx: GenerationContext) -> Lexicon:
+    """All grounding targets of `space` over the data behind `ctx`."""
+    lex = Lexicon(space=space, stats=ctx.stats)
+    doc = space.serialized
+    used: set[str] = set()
+    for t in doc.tables:
+        alias = re.sub(r"\W", "_", t.name.lower()) or "t"
+        while alias in used:
+            alias += "_2"
+        used.add(alias)
+        lex.aliases[t.identifier] = alias
+    lex.names = _abbreviations(doc.tables)
+    for t in doc.tables:
+        _add_table(lex, t, ctx)
+    for kind in ("measures", "filters", "expressions"):
+        for i, sn in enumerate(doc.snippets(kind)):
+            _add_snippet(lex, kind, i, sn)
+    _add_joins(lex)
+    _infer_joins(lex)
+    lex.finish()
+    return lex
+
+
+def _abbreviations(tables: list[Table]) -> set[str]:
+    """Table-name words a column-name word may abbreviate."""
+    return {w for t in tables for w in _table_words(t) if len(w) > 3}
+
+
+def expand(word: str, names: set[str]) -> str:
+    """`rgn` -> region, `ret` -> return when the word abbreviates exactly one table-name word of the
+    space (same first letter, its letters in order, at least half as long); else the word itself.
+
+    >>> expand("rgn", {"region", "return"}), expand("ret", {"region", "return"}), expand("re", {"region"})
+    ('region', 'return', 're')
+    """
+    if word in names or len(word) < 3:
+        return word
+    hits = [n for n in names if n[0] == word[0] and len(n) > len(word) and 2 * len(word) >= len(n) and
+            _subsequence(word, n)]
+    return hits[0] if len(hits) == 1 else word
+
+
+def _subsequence(short: str, long: str) -> bool:
+    it = iter(long)
+    return all(ch in it for ch in short)
+
+
+def _table_words_of(identifier: str) -> list[str]:
+    return [w for w in norms(identifier.split(".")[-1]) if w not in _TABLE_NOISE]
+
+
+def _table_words(t: Table) -> list[str]:
+    return [w for w in norms(t.name) if w not in _TABLE_NOISE]
+
+
+def _add_phrase(lex: Lexicon, phrase: tuple[str, ...], entry: Entry, via: str, surface: tuple[str, ...] = ()) -> None:
+    phrase = tuple(w for w in phrase if w)
+    if not phrase or all(w in _STOP_NORMS for w in phrase):
+        return
+    items = lex.phrases[phrase]
+    if not any(p.entry is entry for p in items):
+        items.append(Phrase(entry, via, surface))
+
+
+def _add_table(lex: Lexicon, t: Table, ctx: GenerationContext) -> None:
+    ident = t.identifier
+    tpath = f"data_sources.tables[{ident}]"
+    tw = _table_words(t)
+    te = Entry("table", tpath, ident, table=ident)
+    lex.tables[ident] = te
+    lex.entries.append(te)
+    if tw:
+        _add_phrase(lex, tuple(tw), te, "name")
+    for w in set(_description_words(text(t.description))):
+        lex.desc_words[w].append(te)
+    cols = ctx.columns(ident) or [(c.column_name, "VARCHAR") for c in t.column_configs]
+    lex.columns[ident] = []
+    for cname, ctype in cols:
+        cfg = t.column(cname)
+        if cfg is not None and cfg.exclude:
+            continue  # excluded columns are invisible to the engine
+        kind = column_kind(ctype)
+        st = ctx.stats(ident, cname)
+        col = Entry("column", f"{tpath}.column_configs[{cname}]", f"{ident.split('.')[-1]}.{cname}", table=ident,
+                    column=cname, ctype=kind, is_key=_looks_like_key(cname), nullable=bool(st and st.nulls))
+        lex.columns[ident].append(col)
+        lex.entries.append(col)
+        others = {tuple(_table_words(o)) for o in lex.space.serialized.tables if o is not t}
+        for phrase in _column_phrases(cname, tw, kind, lex.names):
+            if phrase in others and phrase != norms(cname):
+                continue  # flight.airline_flight is not "airline": that names the airline table
+            _add_phrase(lex, phrase, col, "name")
+            if len(phrase) == 2:
+                _add_phrase(lex, (phrase[1], "of", phrase[0]), col, "name")  # food type -> type of food
+        for syn in _as_list(cfg.synonyms if cfg else None):
+            for phrase in _with_date_stripped(norms(syn), kind):
+                if phrase != tuple(tw) or phrase == norms(syn):  # "order date" is not "order"
+                    _add_phrase(lex, phrase, col, "synonym")
+                if tw and not set(tw) & set(phrase):
+                    _add_phrase(lex, tuple(tw) + phrase, col, "synonym")  # status -> "customer status"
+        desc = text(cfg.description) if cfg else ""
+        for w in set(_description_words(desc)):
+            lex.desc_words[w].append(col)
+        if cfg is not None and cfg.enable_entity_matching and kind == "text":
+            add_values(lex, col, ctx.values(ident, cname))
+        if desc and kind == "text":
+            _add_described_values(lex, col, desc, ctx)
+        if kind == "text" and _is_country_code(cname, desc):
+            _add_country_names(lex, col, ctx)
+
+
+def _column_phrases(cname: str, table_words: list[str], kind: str, names: set[str]) -> list[tuple[str, ...]]:
+    """Phrases naming a column: its words (abbreviations of table names expanded), without the
+    table's own name, without `name`/`code`."""
+    full = tuple(expand(w, names) for w in norms(cname))
+    out = [full]
+    bare = tuple(w for w in full if w not in table_words)
+    if bare and bare != full:
+        out.append(bare)
+    if bare and table_words and not set(table_words) <= set(full):
+        out.append(tuple(table_words) + bare)  # products.cat_nm -> "product category"
+    for p in list(out):
+        core = tuple(w for w in p if norm(w) not in {norm(x) for x in _NAME_WORDS})
+        if core and core != p and kind == "text":
+            out.append(core)  # cat_nm -> "category"
+    result = []
+    for p in out:
+        result.extend(_with_date_stripped(p, kind))
+    # a date column named after its own table (`orders.ord_dt` -> "order") would shadow the table
+    return [p for p in dict.fromkeys(result) if p and p != tuple(table_words)]
+
+
+def _with_date_stripped(phrase: tuple[str, ...], kind: str) -> list[tuple[str, ...]]:
+    """`signup date` also names a date column as "signup" (what happened on it)."""
+    if kind != "date":
+        return [phrase]
+    stripped = tuple(w for w in phrase if w not in {norm(x) for x in _DATE_WORDS})
+    return [phrase] + ([stripped] if stripped and stripped != phrase else [])
+
+
+def _description_words(desc: str) -> list[str]:
+    return [norm(w) for w in words(desc) if w not in STOPWORDS and len(w) > 2 and not w.isdigit()]
+
+
+def _value_phrase(value: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    raw = tuple(words(value.replace("&", " and ")))
+    surface = raw if raw and raw[0] in STOPWORDS else ()
+    return tuple(norm(w) for w in raw), surface
+
+
+def add_values(lex: Lexicon, col: Entry, values: Iterable[str], via: str = "value") -> None:
+    """Index `values` of `col` as value entries (the value dictionary), with unique leading words."""
+    firsts: dict[str, list[str]] = defaultdict(list)
+    for v in values:
+        phrase, surface = _value_phrase(str(v))
+        if not phrase or len(phrase) > 8 or all(w in _STOP_NORMS or w.isdigit() for w in phrase):
+            continue
+        if len(phrase) == 1 and len(phrase[0]) < 2:
+            continue
+        _add_value(lex, col, str(v), phrase, via, surface)
+        if len(phrase) > 1 and len(phrase[0]) >= 4 and phrase[0] not in _STOP_NORMS:
+            firsts[phrase[0]].append(str(v))
+    # "beauty" -> 'Beauty & Personal Care': a leading word that starts exactly one value of the column
+    for w, vs in firsts.items():
+        if len(vs) == 1 and (w,) not in lex.phrases:
+            _add_value(lex, col, vs[0], (w,), "value_prefix")
+
+
+def _add_value(lex: Lexicon, col: Entry, value: str, phrase: tuple[str, ...], via: str, surface=()) -> None:
+    key = (col.table, col.column, value)
+    entry = lex.values.get(key)
+    if entry is None:
+        entry = Entry("value", col.path, f"{col.label} = '{value}'", table=col.table, column=col.column,
+                      ctype=col.ctype, value=value)
+        lex.values[key] = entry
+        lex.entries.append(entry)
+    _add_phrase(lex, phrase, entry, via, surface)
+
+
+def value_entry(lex: Lexicon, col: Entry, value: str) -> Entry:
+    """The value entry of `col` = `value` (created on demand)."""
+    phrase, surface = _value_phrase(value)
+    _add_value(lex, col, value, phrase or (value.lower(),), "value", surface)
+    return lex.values[(col.table, col.column, value)]
+
+
+# `AMER (North America), EMEA (Europe, Middle East & Africa)` and `'C' = completed, 'R' = returned`
+_CODE_PAREN = re.compile(r"'?\b([A-Z][A-Z0-9_-]{0,11})\b'?\s*\(([^()]{2,60})\)")
+_CODE_EQ = re.compile(r"'([^']{1,12})'\s*(?:=|:|means|for)\s*([A-Za-z][A-Za-z &/-]{1,40})")
+
+
+def _add_described_values(lex: Lexicon, col: Entry, desc: str, ctx: GenerationContext) -> None:
+    """Value aliases a column description declares for codes that really are values of the column."""
+    pairs = [(m.group(1), m.group(2)) for m in _CODE_PAREN.finditer(desc)]
+    pairs += [(m.group(1), m.group(2)) for m in _CODE_EQ.finditer(desc)]
+    if not pairs:
+        return
+    values = {v.lower(): v for v in ctx.values(col.table, col.column)}
+    for code, meaning in pairs:
+        v = values.get(code.lower())
+        if v is None:
+            continue
+        for part in re.split(r",|;|\bor\b", meaning):
+            phrase, surface = _value_phrase(part.strip(" .'\"e.g"))
+            if phrase and not all(w in _STOP_NORMS for w in phrase):
+                _add_value(lex, col, v, phrase, "value_alias", surface)
+        _add_value(lex, col, v, *_value_phrase(v)[:1], "value")
+
+
+# ISO 3166-1 alpha-2 codes and the names people use for them (world knowledge, like a model's).
+COUNTRIES = {
+    "AR": ["Argentina"], "AT": ["Austria"], "AU": ["Australia"], "BE": ["Belgium"], "BR": ["Brazil"],
+    "CA": ["Canada"], "CH": ["Switzerland"], "CL": ["Chile"], "CN": ["China"], "CO": ["Colombia"],
+    "CZ": ["Czechia", "Czech Republic"], "DE": ["Germany"], "DK": ["Denmark"], "EG": ["Egypt"], "ES": ["Spain"],
+    "FI": ["Finland"], "FR": ["France"], "GB": ["United Kingdom", "UK", "Great Britain", "Britain"], "GR": ["Greece"],
+    "HK": ["Hong Kong"], "HU": ["Hungary"], "ID": ["Indonesia"], "IE": ["Ireland"], "IL": ["Israel"], "IN": ["India"],
+    "IT": ["Italy"], "JP": ["Japan"], "KE": ["Kenya"], "KR": ["South Korea", "Korea"], "MA": ["Morocco"],
+    "MX": ["Mexico"], "MY": ["Malaysia"], "NG": ["Nigeria"], "NL": ["Netherlands", "Holland"], "NO": ["Norway"],
+    "NZ": ["New Zealand"], "PE": ["Peru"], "PH": ["Philippines"], "PL": ["Poland"], "PT": ["Portugal"],
+    "RO": ["Romania"], "SA": ["Saudi Arabia"], "SE": ["Sweden"], "SG": ["Singapore"], "TH": ["Thailand"],
+    "TR": ["Turkey", "Turkiye"], "TW": ["Taiwan"], "AE": ["United Arab Emirates", "UAE"], "UA": ["Ukraine"],
+    "US": ["United States", "USA", "United States of America"], "VN": ["Vietnam"], "ZA": ["South Africa"],
+}
+
+
+def _is_country_code(name: str, desc: str) -> bool:
+    """A column of country codes: its description says so (ISO 3166, country code) or its name does."""
+    d = desc.lower()
+    return "iso 3166" in d or "country code" in d or set(norms(name)) >= {norm("country"), norm("code")} or \
+        set(norms(name)) >= {norm("country"), norm("cd")}
+
+
+def _add_country_names(lex: Lexicon, col: Entry, ctx: GenerationContext) -> None:
+    """Country names (and the codes themselves, in capitals) for the ISO codes the column holds."""
+    for v in ctx.values(col.table, col.column):
+        names = COUNTRIES.get(str(v).upper())
+        if not names:
+            continue
+        for n in names:
+            phrase, surface = _value_phrase(n)
+            _add_value(lex, col, v, phrase, "country", surface)
+        entry = lex.values[(col.table, col.column, v)]
+        items = lex.phrases[(str(v).lower(),)]
+        if not any(p.entry is entry for p in items):
+            items.append(Phrase(entry, "value", acronym=True))
+
+
+def _add_snippet(lex: Lexicon, kind: str, i: int, sn) -> None:
+    sql = text(sn.sql).strip()
+    if not sql:
+        return
+    path = f"instructions.sql_snippets.{kind}[{i}]"
+    name = sn.display_name or sn.alias or f"{kind[:-1]} {i}"
+    try:
+        tree = sqlglot.parse_one(sql, read="databricks")
+    except sqlglot.errors.ParseError as e:
+        lex.problems.append(f"{path}: SQL does not parse ({str(e).splitlines()[0]})")
+        return
+    tables = _qualify(lex, tree)
+    if tables is None:
+        lex.problems.append(f"{path}: a column of '{sql}' is in no table of the space (or in several)")
+        return
+    entry = Entry(kind[:-1], path, name, table=tables[0] if tables else None, sql=tree.sql("databricks"),
+                  tables=tuple(tables), ctype="number" if kind == "measures" else "",
+                  instruction=text(sn.instruction))
+    lex.entries.append(entry)
+    own = {w for t in tables for w in _table_words_of(t)}
+    for n in [sn.display_name, sn.alias and sn.alias.replace("_", " "), *_as_list(sn.synonyms)]:
+        if n:
+            via = "synonym" if n not in (sn.display_name, sn.alias) else "display_name"
+            phrase = norms(n)
+            _add_phrase(lex, phrase, entry, via)
+            # "cancelled orders" on the orders table is also "orders ... cancelled"
+            if kind == "filters" and len(phrase) > 1 and phrase[-1] in own:
+                _add_phrase(lex, phrase[:-1], entry, via)
+
+
+def _qualify(lex: Lexicon, tree: exp.Expression) -> list[str] | None:
+    """Rewrite column qualifiers to the engine's aliases; the tables read, or None if a column is unresolvable."""
+    tables: list[str] = []
+    for col in tree.find_all(exp.Column):
+        qual = ".".join(p for p in (col.catalog, col.db, col.table) if p)
+        ident = lex.resolve_table(qual) if qual else None
+        if ident is None:
+            owners = [t for t, cols in lex.columns.items() if any(c.column.lower() == col.name.lower() for c in cols)]
+            if len(owners) != 1:
+                return None
+            ident = owners[0]
+        col.set("table", exp.to_identifier(lex.aliases[ident]))
+        col.set("db", None)
+        col.set("catalog", None)
+        if ident not in tables:
+            tables.append(ident)
+    return tables
+
+
+def _add_joins(lex: Lexicon) -> None:
+    for i, spec in enumerate(lex.space.serialized.joins):
+        left, right = lex.resolve_table(spec.left.identifier), lex.resolve_table(spec.right.identifier)
+        if not left or not right or left == right or not spec.condition:
+            continue
+        names = {}
+        for side, ident in ((spec.left, left), (spec.right, right)):
+            for n in (side.alias, side.identifier, side.identifier.split(".")[-1]):
+                if n:
+                    names[n.lower()] = ident
+        try:
+            cond = sqlglot.parse_one(spec.condition, read="databricks")
+        except sqlglot.errors.ParseError:
+            lex.problems.append(f"instructions.join_specs[{i}]: condition does not parse")
+            continue
+        for col in cond.find_all(exp.Column):
+            qual = ".".join(p for p in (col.catalog, col.db, col.table) if p).lower()
+            owner = names.get(qual) or names.get(col.table.lower())
+            if owner:
+                col.set("table", exp.to_identifier(lex.aliases[owner]))
+                col.set("db", None)
+                col.set("catalog", None)
+        rel = (spec.relationship or "").upper()
+        m2o = True if rel == "MANY_TO_ONE" else False if rel == "ONE_TO_MANY" else None
+        one = rel == "ONE_TO_ONE"
+        if one:
+            m2o = True
+        if m2o is None:
+            m2o = _direction_from_keys(lex, cond, left, right)
+        keep = "left join" in (text(spec.comment) + text(spec.instruction)).lower()
+        lex.edges.append(Edge(left, right, cond.sql("databricks"), m2o, f"instructions.join_specs[{i}]",
+                              "LEFT" if keep else None, one_to_one=one))
+
+
+def _direction_from_keys(lex: Lexicon, cond: exp.Expression, left: str, right: str) -> bool | None:
+    eqs = list(cond.find_all(exp.EQ))
+    if len(eqs) != 1 or not all(isinstance(s, exp.Column) for s in (eqs[0].this, eqs[0].expression)):
+        return None
+    a, b = eqs[0].this, eqs[0].expression
+    la, ra = lex.aliases[left], lex.aliases[right]
+    cols = {a.table: a.name, b.table: b.name}
+    if la not in cols or ra not in cols:
+        return None
+    if lex.unique(right, cols[ra]):
+        return True
+    if lex.unique(left, cols[la]):
+        return False
+    return None
+
+
+def _infer_joins(lex: Lexicon) -> None:
+    """Key inference between tables no join spec connects: `a.x = b.x` (or `a.b_id = b.id`) where
+    the `b` side is unique in the data. A column named for `b`'s key (`ord_id` for orders) links
+    first; other shared unique columns (`city_name`) only link tables nothing links yet, so two
+    tables that both reference a third (`order_items`, `returns` -> `orders`) are not joined to each other."""
+    comp = {t: i for i, t in enumerate(lex.columns)}
+    for e in lex.edges:
+        _union(comp, e.left, e.right)
+    found = []  # (tier, a, ca, b, cb, one_to_one): a.ca many-to-one b.cb
+    tables = list(lex.columns)
+    for i, a in enumerate(tables):
+        for b in tables[i + 1:]:
+            if comp[a] == comp[b] and any({e.left, e.right} == {a, b} for e in lex.edges):
+                continue
+            pairs = []
+            for ca in lex.columns[a]:
+                for cb in lex.columns[b]:
+                    if ca.ctype != cb.ctype or ca.ctype in ("date", "bool"):
+                        continue
+                    same = ca.column.lower() == cb.column.lower() and (ca.is_key or cb.is_key or _is_ref_name(ca.column))
+                    a_ref = cb.column.lower() == "id" and _names_table(ca.column, b)
+                    b_ref = ca.column.lower() == "id" and _names_table(cb.column, a)
+                    if not (same or a_ref or b_ref):
+                        continue
+                    ua, ub = lex.unique(a, ca.column), lex.unique(b, cb.column)
+                    named = a_ref or b_ref
+                    if ub and (not ua or _key_of(lex, cb, b) or not _key_of(lex, ca, a)):
+                        pairs.append((a, ca, b, cb, ua, named))
+                    elif ua:
+                        pairs.append((b, cb, a, ca, ub, named))
+            if len(pairs) == 1:
+                x, cx, y, cy, one, named = pairs[0]
+                found.append((0 if named or _key_of(lex, cy, y) else 1, x, cx, y, cy, one))
+    for tier, x, cx, y, cy, one in sorted(found, key=lambda f: f[0]):
+        if tier == 1 and comp[x] == comp[y]:
+            continue
+        _union(comp, x, y)
+        lex.edges.append(Edge(x, y, f"{lex.sql_of(cx)} = {lex.sql_of(cy)}", True, f"inferred:{cx.label}={cy.label}",
+                              one_to_one=one))
+
+
+def _key_of(lex: Lexicon, col: Entry, table: str) -> bool:
+    """Whether a column is named as its table's key: `id`, or `ord_id` in orders."""
+    words = [expand(w, lex.names) for w in norms(col.column)]
+    core = [w for w in words if w not in ("id", "key", "code", "cd", "no", "number", "name", "nm")]
+    return col.column.lower() == "id" or (bool(core) and set(core) <= set(_table_words_of(table)) and len(core) < len(words))
+
+
+def _union(comp: dict[str, int], a: str, b: str) -> None:
+    old, new = comp[b], comp[a]
+    for t, c in comp.items():
+        if c == old:
+            comp[t] = new
+
+
+def _is_ref_name(name: str) -> bool:
+    n = name.lower()
+    return n.endswith(("_name", "_nm", "_code", "_cd"))
+
+
+def _names_table(column: str, table: str) -> bool:
+    """`restaurant_id` names the table `restaurant` (or `restaurants`)."""
+    c = column.lower()
+    t = table.split(".")[-1].lower()
+    return c.endswith(("_id", "id")) and norm(c.removesuffix("_id").removesuffix("id").rstrip("_")) == norm(t)

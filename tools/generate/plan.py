@@ -1,0 +1,1243 @@
+"""From grounded spans to a query plan: measures x dimensions x filters, plus the shape that
+composes them (breakdown, top-N overall or per group, share of total, growth, average of per-group
+values, count of entities over a threshold, a list of rows).
+
+Each entity span gets one role (measure, counted, dimension, ranked entity, filter, date, context)
+from the operator words around it. A span that gets no role, a number that is not used, or a word
+nothing grounds makes the plan a `Refusal` naming them: nothing the question says is dropped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from .dates import TimeSpec
+from .ground import SALES_WORDS, Grounding, Span, sales_measure
+from .lexicon import Entry, Lexicon, norm, norms
+from .rules import Rules
+
+_RELATIVE = frozenset({"with", "that", "which", "who", "having", "where", "used", "using", "use", "had", "have",
+                       "has", "got", "get", "were", "was", "are", "is", "did", "placed", "applied", "made", "in", "on",
+                       "from", "for", "of", "at", "through", "via"})
+
+
+_MUST_USE = frozenset({"ratio", "share", "growth", "distinct", "rank", "cmp", "count", "frequent", "order", "versus",
+                       "amount"})
+_RATE_WORDS = frozenset(norm(w) for w in ("rate", "share", "percentage", "ratio"))
+
+
+class Refusal(Exception):
+    """The question cannot be answered honestly; `missing` says what a proposer could add."""
+
+    def __init__(self, reason: str, *, words: list[str] | None = None, missing: list[dict] | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.words = words or []
+        self.missing = missing or []
+
+
+@dataclass
+class Measure:
+    kind: str  # snippet | agg | count | count_distinct
+    entry: Entry | None  # measure snippet, aggregated column, counted table, or counted column
+    agg: str | None = None  # SUM | AVG | MIN | MAX (agg)
+    span: Span | None = None
+    assumed: str | None = None  # why an aggregation was assumed
+    name: str | None = None  # output column name, when not the entry's
+
+    @property
+    def table(self) -> str | None:
+        return self.entry.table if self.entry else None
+
+    @property
+    def label(self) -> str:
+        e = self.entry
+        if self.kind == "snippet":
+            return e.label
+        if self.kind == "count":
+            return f"count of {e.table.split('.')[-1]}"
+        if self.kind == "count_distinct":
+            return f"distinct {e.label}"
+        return f"{self.agg.lower()} of {e.label}"
+
+
+@dataclass
+class Cond:
+    sql: str
+    tables: tuple[str, ...]
+    columns: tuple[tuple[str, str], ...]  # (table, lower-case column) it constrains
+    label: str
+    path: str | None = None
+    span: Span | None = None
+    kind: str = "filter"  # filter | value | time | compare | rule | related
+
+
+@dataclass
+class Dim:
+    kind: str  # column | expression | entity | time
+    entry: Entry | None
+    span: Span | None = None
+    grain: str | None = None  # time dims
+    fiscal: bool = False
+    values: list[str] = field(default_factory=list)  # vs-lists
+
+
+@dataclass
+class Compare:
+    op: str
+    value: float
+    target: Measure | Entry  # a measure (HAVING) or a numeric column (WHERE)
+    span: Span | None = None
+    against_average: bool = False
+
+
+@dataclass
+class Plan:
+    measures: list[Measure] = field(default_factory=list)
+    dims: list[Dim] = field(default_factory=list)
+    conds: list[Cond] = field(default_factory=list)
+    compares: list[Compare] = field(default_factory=list)
+    times: list[TimeSpec] = field(default_factory=list)  # period filters
+    grains: list[Dim] = field(default_factory=list)
+    months_of_year: list[int] = field(default_factory=list)
+    date: Entry | None = None  # the date column periods and grains apply to (None: decided by the composer)
+    entity: Dim | None = None  # ranked / listed / averaged-over / counted-with-threshold entity
+    order: str | None = None  # DESC | ASC (by the first measure)
+    order_by: Entry | None = None  # a column to order rows by ("order the results by the region name")
+    order_by_dir: str | None = None
+    limit: int | None = None
+    shape: str = "plain"  # plain | list | share | share_of | growth | avg_of_groups | top_per_group | count_having
+    share_part: list[Cond] = field(default_factory=list)
+    growth: list[TimeSpec] = field(default_factory=list)  # [base, current] periods
+    growth_grain: str | None = None  # LAG over a time grain
+    list_columns: list[Entry] = field(default_factory=list)
+    related: list[str] = field(default_factory=list)  # tables the rows must have a match in
+    notes: list[str] = field(default_factory=list)
+    null_group: bool = False
+
+    def tables(self) -> set[str]:
+        out: set[str] = set()
+        for m in self.measures:
+            if m.entry is not None:
+                out.update(m.entry.tables if m.kind == "snippet" else (m.entry.table,))
+        for d in [*self.dims, *self.grains, *([self.entity] if self.entity else [])]:
+            if d.entry is not None:
+                out.update(d.entry.tables if d.kind == "expression" else (d.entry.table,))
+        for c in [*self.conds, *self.share_part]:
+            out.update(c.tables)
+        for c in self.compares:
+            if isinstance(c.target, Entry):
+                out.add(c.target.table)
+            elif c.target.entry is not None:
+                out.update(_measure_tables(c.target))
+        for e in self.list_columns:
+            out.add(e.table)
+        if self.order_by is not None:
+            out.add(self.order_by.table)
+        out.update(self.related)
+        if self.date is not None:
+            out.add(self.date.table)
+        return {t for t in out if t}
+
+
+class Planner:
+    """Interpret one grounded question against one space (see the module docstring)."""
+
+    def __init__(self, lex: Lexicon, rules: Rules, g: Grounding):
+        self.lex, self.rules, self.g = lex, rules, g
+        self.p = Plan()
+        self.used_numbers: set[int] = set()
+
+    # ------------------------------------------------------------------ helpers
+    def cues(self, kind: str) -> list[Span]:
+        return [s for s in self.g.spans if s.kind == "cue" and s.cue == kind]
+
+    def has(self, kind: str) -> bool:
+        return bool(self.cues(kind))
+
+    def entities(self) -> list[Span]:
+        return [s for s in self.g.spans if s.kind == "entity"]
+
+    def unassigned(self) -> list[Span]:
+        return [s for s in self.entities() if s.role is None]
+
+    def assign(self, s: Span, role: str, entry: Entry | None) -> None:
+        s.role, s.chosen = role, entry
+        if entry is not None:
+            s.rejected = [(e, f"'{s.text}' read as {role} {entry.label}") for e in s.entries if e is not entry][:4]
+
+    def prev(self, s: Span, skip: frozenset[str] = frozenset()) -> Span | None:
+        return self.g.before(s, skip)
+
+    def next(self, s: Span, skip: frozenset[str] = frozenset()) -> Span | None:
+        return self.g.after(s, skip)
+
+    def plural(self, s: Span) -> bool:
+        last = self.g.tokens[s.end - 1]
+        raw = last.fixed_from or last.raw
+        return raw.endswith("s") and norm(raw) != raw
+
+    # ------------------------------------------------------------------ the plan
+    def plan(self) -> Plan:
+        if self.cues("pattern"):
+            c = self.cues("pattern")[0]
+            raise Refusal(f"the question asks for a text pattern ('{c.text}'), which the offline engine does not "
+                          f"match; add an example SQL that does", words=[c.text],
+                          missing=[{"kind": "example", "words": c.text, "why": "text pattern"}])
+        self._null_group_clause()
+        try:
+            self._time()
+            self._values_and_filters()
+            self._measures()
+            self._dimensions()
+            self._comparisons()
+            self._ordering()
+            self._shape()
+            self._context()
+            self._rules()
+        except Refusal:
+            self._check_grounded()  # words nothing grounds are the first thing to say
+            raise
+        self._check()
+        return self.p
+
+    # ---- 0. "including customers who aren't members", "show ... as their own group"
+    def _null_group_clause(self) -> None:
+        marks = self.cues("all")
+        if not marks:
+            return
+        toks = self.g.tokens
+        for m in marks:
+            a = m.start
+            while a > 0 and toks[a - 1].kind != "punct":
+                a -= 1
+            b = m.end
+            while b < len(toks) and toks[b].kind != "punct":
+                b += 1
+            if m.text in ("including", "include", "incl"):
+                a = m.start  # the clause starts at "including"
+            self._clause = (a, b)
+            self.p.null_group = True
+            for s in self.g.spans:
+                if a <= s.start and s.end <= b and s.kind in ("entity", "cue") and s is not m:
+                    if s.kind == "entity" and s.of("column", "expression") and any(
+                            e.nullable for e in s.of("column")):
+                        continue  # "loyalty tier" inside the clause still names the dimension
+                    s.role = "null_group"
+            self.g.ungrounded = [t for t in self.g.ungrounded if not a <= t.i < b]
+            m.role = "null_group"
+
+    # ---- 1. time
+    def _time(self) -> None:
+        p = self.p
+        for s in self.g.spans:
+            if s.kind != "time" or s.role:
+                continue
+            t = s.time
+            s.role = "time"
+            if t.kind == "grain":
+                p.grains.append(Dim("time", None, s, grain=t.grain, fiscal=t.fiscal))
+            elif t.kind == "month_of_year":
+                p.months_of_year.append(t.month)
+            elif t.kind == "compare":
+                p.growth_grain = t.grain
+            else:
+                p.times.append(t)
+
+    # ---- 2. values, filter snippets, negation
+    def _values_and_filters(self) -> None:
+        p = self.p
+        by_col: dict[tuple[str, str], list[tuple[Span, Entry, bool]]] = {}
+        for s in self.entities():
+            if s.role:
+                continue
+            negated = self._negated(s)
+            filters, values = s.of("filter"), s.of("value")
+            if _numeric(s) is not None and (self.has("amount") or any(c.arg in ("SUM", "AVG") for c in self.cues("agg"))):
+                continue  # "how much have we refunded": the refund amount, not refunded orders
+            if filters and not self._counted_here(s) and not self._prefers_table(s):
+                f = filters[0]
+                self.assign(s, "filter", f)
+                sql = f"NOT ({f.sql})" if negated else f.sql
+                p.conds.append(Cond(sql, f.tables, _columns_of(self.lex, f.sql), ("not " if negated else "") + f.label,
+                                    f.path, s))
+            elif values and not (s.of("measure") or (s.of("table") and self._counted_here(s))):
+                v = self._pick_value(s, values)
+                self.assign(s, "filter", v)
+                by_col.setdefault((v.table, v.column), []).append((s, v, negated))
+        for (table, column), items in by_col.items():
+            col = self.lex.column(table, column)
+            ref = self.lex.sql_of(col)
+            vals = list(dict.fromkeys(v.value for _, v, _ in items))
+            neg = {n for _, _, n in items}
+            if len(neg) > 1:
+                raise Refusal(f"the question both asks for and excludes values of {col.label}")
+            lits = ", ".join(_literal(v) for v in vals)
+            sql = f"{ref} = {lits}" if len(vals) == 1 else f"{ref} IN ({lits})"
+            if neg == {True}:
+                sql = f"{ref} <> {lits}" if len(vals) == 1 else f"{ref} NOT IN ({lits})"
+            p.conds.append(Cond(sql, (table,), ((table, column.lower()),), f"{col.label} = {', '.join(vals)}",
+                                col.path, items[0][0], kind="value"))
+
+    def _negated(self, s: Span) -> bool:
+        prev = self.prev(s, frozenset({"the", "a", "an", "any"}))
+        if prev is not None and prev.kind == "cue" and prev.cue == "not" and not prev.role:
+            prev.role = "not"
+            return True
+        return False
+
+    def _pick_value(self, s: Span, values: list[Entry]) -> Entry:
+        """The column a value belongs to: the only one, the one named next to it ("the Gold tier"), the
+        one of a table the question names; else the value is ambiguous and the answer a refusal."""
+        if len({(v.table, v.column) for v in values}) == 1:
+            return values[0]
+        near = [n for n in (self.prev(s, frozenset({"based", "located"})), self.next(s)) if n is not None]
+        for n in near:
+            if n.kind == "entity":
+                for v in values:
+                    if any(c.kind == "column" and c.table == v.table and c.column == v.column for c in n.entries):
+                        return v
+        named = {e.table for x in self.entities() if x is not s for e in x.entries if e.kind in ("table", "measure")}
+        named |= {t for x in self.entities() if x is not s for e in x.of("measure") for t in e.tables}
+        mine = [v for v in values if v.table in named]
+        if len({(v.table, v.column) for v in mine}) == 1:
+            return mine[0]
+        direct = [v for v in values if any(p.entry is v and p.via == "value" for p in s.phrases)]
+        if len({(v.table, v.column) for v in direct}) == 1:
+            return direct[0]
+        raise Refusal(f"'{s.text}' is a value of " + " and of ".join(sorted({f"{v.label.split(' =')[0]}" for v in values}))
+                      + "; the question does not say which", words=[s.text],
+                      missing=[{"kind": "ambiguous", "words": s.text, "candidates": sorted({v.path for v in values})}])
+
+    def _counted_here(self, s: Span) -> bool:
+        """The span is what a count / rank asks about ("how many returns", "returns per month")."""
+        prev = self.prev(s, frozenset({"the", "of"}))
+        nxt = self.next(s)
+        if prev is not None and prev.kind == "cue" and prev.cue in ("count", "distinct"):
+            return True
+        if nxt is not None and nxt.kind == "cue" and nxt.cue == "count":
+            return True
+        return False
+
+    def _prefers_table(self, s: Span) -> bool:
+        """'returns' is the returns table, not the 'returned orders' filter, when nothing else it
+        could qualify is named and it is what the question counts or breaks down."""
+        tables = s.of("table")
+        if not tables or not s.of("filter"):
+            return False
+        f = s.of("filter")[0]
+        others = [x for x in self.entities() if x is not s and any(t.kind == "table" and t.table in f.tables
+                                                                   for t in x.entries)]
+        if others:
+            return False
+        nxt = self.next(s)
+        counted = self._counted_here(s) or (nxt is not None and nxt.kind in ("time",) and nxt.time.kind == "grain")
+        prev = self.prev(s)
+        grain_before = prev is not None and prev.kind == "time" and prev.time.kind == "grain"
+        return counted or grain_before or self.has("count") and not any(
+            x.of("table") for x in self.entities() if x is not s)
+
+    # ---- 3. measures
+    def _measures(self) -> None:
+        p = self.p
+        # measure snippets (and the measure a "total"/"average" cue names)
+        for s in self.entities():
+            if s.role:
+                continue
+            ms = s.of("measure")
+            if ms and not self._counted_table_here(s):
+                m = ms[0]
+                self.assign(s, "measure", m)
+                if not any(x.entry is m for x in p.measures):
+                    p.measures.append(Measure("snippet", m, span=s))
+        # counts: "how many X", "number of X", "X count"
+        for c in self.cues("count"):
+            if c.role:
+                continue
+            target = self._count_target(c)
+            c.role = "count"
+            if target is None:
+                continue
+            s, entry, distinct = target
+            if s.role in ("filter", "context"):
+                table = self.lex.tables[entry.tables[0]] if entry.kind == "filter" else self.lex.tables[entry.table]
+                p.measures.append(self._count_measure(table, s))
+                continue
+            if s.role == "measure":
+                continue  # already measured
+            if entry.kind == "filter":  # "how many active customers": the rows the filter keeps
+                self.assign(s, "filter", entry)
+                p.conds.append(Cond(entry.sql, entry.tables, _columns_of(self.lex, entry.sql), entry.label, entry.path, s))
+                p.measures.append(self._count_measure(self.lex.tables[entry.tables[0]], s))
+                continue
+            self.assign(s, "counted", entry)
+            if entry.kind == "measure":
+                if not any(x.entry is entry for x in p.measures):
+                    p.measures.append(Measure("snippet", entry, span=s))
+            elif entry.kind == "table":
+                p.measures.append(self._count_measure(entry, s))
+            elif entry.kind == "column" and entry.ctype == "number" and not entry.is_key and not distinct:
+                p.measures.append(Measure("agg", entry, "SUM", s, assumed="a count of a quantity is its sum"))
+            else:
+                p.measures.append(Measure("count_distinct", entry, span=s))
+        for c in self.cues("distinct"):
+            if c.role:
+                continue
+            s = self.next(c)
+            if s is not None and s.kind == "entity" and not s.role and s.of("table", "column"):
+                c.role = "distinct"
+                t = (s.of("table") or [self.lex.tables[s.of("column")[0].table]])[0]
+                col = s.of("column")[0] if s.of("column") and not s.of("table") else None
+                if col is not None and not (col.is_key or self.lex.label_column(col.table) is col):
+                    self.assign(s, "counted", col)
+                    p.measures.append(Measure("count_distinct", col, span=s))
+                else:
+                    self.assign(s, "counted", t)
+                    p.measures.append(self._count_measure(t, s))
+        # "total X", "average X", "max X" of a numeric column
+        for c in self.cues("agg"):
+            if c.role:
+                continue
+            s = self.next(c, frozenset({"the", "of", "our", "per"}))
+            if s is not None and s.kind == "cue" and s.cue == "count":  # "total number of"
+                c.role = "agg"
+                continue
+            if s is not None and s.kind == "entity" and s.role == "measure":
+                c.role = "agg"
+                if c.arg == "AVG" and s.chosen is not None:
+                    self._avg_intent = True
+                continue
+            if s is not None and s.kind == "entity" and not s.role:
+                col = _numeric(s)
+                if col is not None:
+                    self.assign(s, "measure", col)
+                    c.role = "agg"
+                    p.measures.append(Measure("agg", col, c.arg, s))
+                    continue
+                if c.arg == "AVG" and s.of("table"):
+                    continue  # "average per customer" is read by the shape step
+            if c.arg == "SUM":
+                c.role = "agg"  # "total" alone adds nothing
+        # "how much" + numeric column, or a numeric column being broken down
+        for s in self.entities():
+            if s.role or not p.measures == [] and not self.has("amount"):
+                continue
+            col = _numeric(s)
+            if col is None or self._compared_column(s):
+                continue
+            by = self.prev(s)
+            ranked_by = by is not None and by.kind == "cue" and by.cue == "group" and self.has("rank") and not any(
+                x.of("table") and x.of("table")[0].table == col.table for x in self.entities() if x is not s)
+            implied = (self.p.grains or self._grouped_later(s) or p.conds or p.times or ranked_by) and additive(col)
+            if self.has("amount") or self.has("share") or implied:
+                self.assign(s, "measure", col)
+                p.measures.append(Measure("agg", col, "SUM", s, assumed="amounts are summed"))
+                for a in self.cues("amount"):
+                    a.role = "amount"
+        # "most orders", "most common reasons": a rank over a count of rows
+        if not p.measures:
+            for r in self.cues("rank"):
+                s = self.next(r, frozenset({"the", "number", "of"}))
+                if s is not None and s.kind == "cue" and s.cue == "frequent":
+                    s.role = "frequent"
+                    self._count_by_frequency = True
+                    break
+                if s is not None and s.kind == "entity" and not s.role and s.of("table") and not s.of("measure"):
+                    rest = [x for x in self.entities() if x is not s and not x.role]
+                    if rest:  # "which store has the most orders": the store is the entity, orders are counted
+                        t = s.of("table")[0]
+                        self.assign(s, "counted", t)
+                        p.measures.append(self._count_measure(t, s))
+                        break
+        # "most returned item", "returned most often": a rank over the rows a filter names
+        if not p.measures and (self.has("rank") or self.has("frequent")):
+            filt = [c for c in p.conds if c.kind == "filter"]
+            if filt:
+                t = self.lex.tables[filt[0].tables[0]]
+                p.measures.append(self._count_measure(t, None))
+                p.measures[-1].assumed = f"ranked by the number of {t.label.split('.')[-1]} rows"
+                for f in self.cues("frequent"):
+                    f.role = "frequent"
+        # a bare noun with a period, breakdown or filter: "orders at the X store in 2025", "returns per month"
+        if not p.measures and not self.has("rank") and not self.cues("which") and not self.has("share") and not (
+                self.has("amount") or self.g.soft):
+            for s in self.entities():
+                dates = [c for c in s.of("column") if c.ctype == "date"]
+                if s.role is None and dates and self.plural(s) and not s.of("table", "measure", "filter"):
+                    # "registrations", "signups": events dated by the column; count them
+                    self.assign(s, "date", dates[0])
+                    p.date = dates[0]
+                    p.measures.append(self._count_measure(self.lex.tables[dates[0].table], s))
+                    p.measures[-1].assumed = f"'{s.text}' counts {dates[0].table.split('.')[-1]} rows by {dates[0].column}"
+                    break
+                if s.role in (None, "filter") and (s.of("table") or s.of("filter")) and self.plural(s) and (
+                        p.times or p.grains or self.has("group") or p.conds):
+                    t = s.of("table")[0] if s.of("table") else self.lex.tables[s.of("filter")[0].tables[0]]
+                    if s.role is None:
+                        self.assign(s, "counted", t)
+                    p.measures.append(self._count_measure(t, s))
+                    p.measures[-1].assumed = f"'{s.text}' alone is read as their number"
+                    break
+        # sales verbs ("how much did X make", "what did we sell") name the sales measure
+        if not p.measures and (self.g.soft or self.has("rank")):
+            sales = self._sales_measure()
+            if sales is not None and (self.has("amount") or self.has("rank") or self.has("group") or p.times):
+                why = self.g.soft[0].raw if self.g.soft else self.cues("rank")[0].text
+                p.measures.append(Measure("snippet", sales, assumed=f"'{why}' read as {sales.label}"))
+                for a in self.cues("amount"):
+                    a.role = "amount"
+                self.g.soft = []
+        for a in self.cues("amount"):
+            if p.measures:
+                a.role = "amount"
+
+    def _counted_table_here(self, s: Span) -> bool:
+        return bool(s.of("table")) and self._counted_here(s) and not s.of("measure")[0].is_count
+
+    def _count_target(self, c: Span) -> tuple[Span, Entry, bool] | None:
+        distinct = False
+        nxt = self.next(c, frozenset({"the", "of", "our", "all"}))
+        skipped = []
+        while nxt is not None and (nxt.kind == "cue" and nxt.cue == "distinct" or nxt.kind == "entity"
+                                   and (nxt.role == "filter" or not nxt.role and not nxt.of("table", "measure")
+                                        and self._before_table(nxt))
+                                   and self._is_adjective(nxt)):
+            if nxt.kind == "cue":
+                distinct, nxt.role = True, "distinct"
+            else:
+                skipped.append(nxt)
+            nxt = self.next(nxt, frozenset({"the", "of"}))
+        if c.text in ("count", "counts") and (nxt is None or nxt.kind != "entity"):
+            nxt = self.prev(c)  # "order count", "SKU count"
+            while nxt is not None and nxt.kind == "time":
+                nxt = self.prev(nxt)
+        if nxt is None or nxt.kind != "entity":
+            if skipped:  # "number of completed orders": the filter names the rows counted
+                s = skipped[-1]
+                return s, s.chosen, distinct
+            if nxt is None:
+                raise Refusal(f"'{c.text}' is not followed by anything the space knows how to count",
+                              words=[w.raw for w in self.g.ungrounded[:3]],
+                              missing=[{"kind": "table", "words": " ".join(w.raw for w in self.g.ungrounded[:3]),
+                                        "why": "what to count"}])
+            return None
+        if nxt.role == "measure":
+            return nxt, nxt.chosen, distinct  # "how many units": the units measure itself
+        if nxt.kind == "entity" and not nxt.role and skipped and any(
+                c.kind == "column" and any(f.chosen is not None and f.chosen.kind == "value" and f.chosen.table == c.table
+                                           and f.chosen.column == c.column for f in skipped) for c in nxt.entries):
+            self.assign(nxt, "context", nxt.of("column")[0])  # "bronze loyalty level": the value's own column
+            nxt = None
+        if nxt is None and skipped:
+            s = skipped[0]
+            return s, s.chosen, distinct
+        if nxt.role == "filter":
+            return nxt, nxt.chosen, distinct
+        tables, measures, cols = nxt.of("table"), [m for m in nxt.of("measure") if m.is_count], nxt.of("column")
+        if measures:
+            return nxt, measures[0], distinct
+        if tables and not distinct:
+            return nxt, tables[0], distinct
+        if cols:
+            col = cols[0]
+            label = self.lex.label_column(col.table)
+            if label is col or col.is_key:
+                return nxt, self.lex.tables[col.table], False  # "how many (unique) accounts" counts customers
+            return nxt, col, distinct
+        if tables:
+            return nxt, tables[0], False
+        filters = nxt.of("filter")
+        if filters:
+            return nxt, filters[0], distinct
+        return None
+
+    def _before_table(self, s: Span) -> bool:
+        nxt = self.next(s)
+        return nxt is not None and nxt.kind == "entity" and bool(nxt.of("table"))
+
+    def _is_adjective(self, s: Span) -> bool:
+        nxt = self.next(s)
+        return nxt is not None and nxt.kind == "entity"
+
+    def _count_measure(self, table: Entry, span: Span | None) -> Measure:
+        """A count of `table`'s rows: the space's count measure for it when there is one (its rules apply)."""
+        key = self.lex.key_column(table.table)
+        for e in self.lex.entries:
+            if e.is_count and e.tables == (table.table,) and (
+                    "count(*)" in e.sql.lower().replace(" ", "") or key is not None and
+                    key.column.lower() in e.sql.lower() and "distinct" in e.sql.lower()):
+                return Measure("snippet", e, span=span, assumed=f"counting {table.label} is {e.label}",
+                               name=f"{table.table.split('.')[-1]} count")
+        return Measure("count", table, span=span)
+
+    def _sales_measure(self) -> Entry | None:
+        """The measure the space calls sales or revenue."""
+        for w in SALES_WORDS:
+            for ph in self.lex.phrases.get((norm(w),), ()):
+                if ph.entry.kind == "measure":
+                    return ph.entry
+        return sales_measure(self.lex)
+
+    def _compared_column(self, s: Span) -> bool:
+        nxt = self.next(s)
+        prev = self.prev(s)
+        return (nxt is not None and nxt.kind == "cue" and nxt.cue == "cmp") or (
+            prev is not None and prev.kind == "number" and self.prev(prev) is not None
+            and self.prev(prev).kind == "cue" and self.prev(prev).cue == "cmp")
+
+    def _grouped_later(self, s: Span) -> bool:
+        return any(x.kind == "cue" and x.cue == "group" and x.start > s.start for x in self.g.spans) or bool(
+            self.cues("versus"))
+
+    # ---- 4. dimensions and the entity
+    def _dimensions(self) -> None:
+        p = self.p
+        seen = []
+        for m in list(p.measures):  # "how many restaurants ... by the number of restaurants": one measure
+            key = (m.kind, id(m.entry), m.agg)
+            if key in seen:
+                p.measures.remove(m)
+            seen.append(key)
+        for c in self.cues("group"):
+            s = self.next(c, frozenset({"the", "our", "a", "an"}))
+            if s is None or s.kind != "entity":
+                continue
+            if s.role == "measure" or (not s.role and s.of("measure") and not s.of("column", "table", "expression")):
+                c.role = "order_by_measure"  # "top 5 products by revenue"
+                continue
+            if s.role and s.role != "counted":
+                continue
+            if s.role == "counted":
+                continue
+            dim = self._dim_of(s)
+            if dim is None:
+                continue
+            c.role = "group"
+            self._add_dim(dim, s)
+        # "which X has the most ...", "top 5 X", "3 biggest X", "best X in each Y"
+        for r in [*self.cues("rank"), *self.cues("which")]:
+            s = self.next(r, frozenset({"the", "our", "single", "most", "frequent", "common", "popular"}))
+            noun_value = None  # "the 20 biggest-spending consumers": a plural value names its table's rows
+            while s is not None and (s.kind == "number" or s.kind == "cue" and s.cue in ("rank", "frequent") or
+                                     s.kind == "entity" and (s.role == "filter" or s.role == "measure" and r.cue == "rank")):
+                if s.kind == "entity" and s.role == "filter" and s.chosen.kind == "value" and self.plural(s):
+                    noun_value = s
+                s = self.next(s, frozenset({"the", "our"}))
+            if (s is None or s.kind != "entity") and noun_value is not None and r.cue == "rank" and p.entity is None:
+                p.entity = Dim("entity", self.lex.tables[noun_value.chosen.table], noun_value)
+                continue
+            if s is None or s.kind != "entity" or s.role:
+                continue
+            if r.cue == "which" and not (p.measures or self.has("rank") or self.has("count")):
+                continue
+            if r.cue == "which" and not (self.has("rank") or self._frequency()) and self.has("count"):
+                continue  # "which ... how many": counted elsewhere
+            dim = self._dim_of(s)
+            if dim is None or dim.kind == "time" or dim.kind == "column" and dim.entry.ctype == "number":
+                continue  # "the highest ratings" is what rows are ranked by
+            s.role = "entity"
+            s.chosen = dim.entry
+            p.entity = dim
+        # several values of one column listed ("flagship, standard and online stores"): break down by it
+        by_col: dict = {}
+        for c in p.conds:
+            if c.kind == "value" and len(c.columns) == 1 and " IN (" in c.sql:
+                by_col[c.columns[0]] = c
+        if by_col and (self.has("breakdown") or self.has("group") or self.cues("versus") or self.has("which")):
+            for (table, column), c in by_col.items():
+                col = self.lex.column(table, column)
+                if not any(d.entry is col for d in p.dims):
+                    self._add_dim(Dim("column", col, c.span), None)
+                for x in self.entities():
+                    if x.role is None and any(e.kind == "table" and e.table == table for e in x.entries):
+                        self.assign(x, "context", self.lex.tables[table])
+                for b in self.cues("breakdown"):
+                    b.role = "group"
+        # values listed with "vs" or "each": break down by their column
+        for c in [*self.cues("versus")]:
+            items = [x for x in (self.prev(c), self.next(c)) if x is not None and x.kind == "entity"]
+            for x in items:
+                col = self._column_of_value_span(x)
+                if col is not None:
+                    c.role = "versus"
+                    if not any(d.entry is col for d in p.dims):
+                        self._add_dim(Dim("column", col, x), None)
+        for s in self.entities():
+            if s.role or s.of("value", "measure", "filter"):
+                continue
+            nxt = self.next(s)
+            if nxt is None:
+                continue
+            if (nxt.kind == "entity" and nxt.role == "measure") or (
+                    nxt.kind == "cue" and nxt.cue in ("share", "breakdown")):
+                dim = self._dim_of(s)
+                if dim is not None and dim.kind == "entity" and self.lex.label_column(dim.entry.table) is None:
+                    continue  # "order volume" is not a breakdown by order id
+                if dim is not None and dim.kind != "time":
+                    self._add_dim(dim, s)
+                    if nxt.kind == "cue" and nxt.cue == "breakdown":
+                        nxt.role = "group"
+        if self.cues("group") and not p.dims and not p.entity:
+            each = [c for c in self.cues("group") if c.text in ("each", "every") and not c.role]
+            vals = [c for c in p.conds if c.kind == "value"]
+            if each and len(vals) == 1:  # "outlets, flagships and online stores each"
+                col = self.lex.column(*vals[0].columns[0])
+                self._add_dim(Dim("column", col, vals[0].span), None)
+                each[0].role = "group"
+        # a vs-list names the column's values; a filter to all of them is only kept when they are a subset
+        for d in p.dims:
+            if d.kind == "column":
+                mine = [c for c in p.conds if c.kind == "value" and c.columns == ((d.entry.table, d.entry.column.lower()),)]
+                mentions = [x for x in self.entities() if x.role is None and d.entry in x.entries]
+                for x in mentions:
+                    self.assign(x, "dimension", d.entry)
+                if mine and mentions:
+                    for c in mine:
+                        p.conds.remove(c)
+
+    def _add_dim(self, dim: Dim, s: Span | None) -> None:
+        if s is not None:
+            self.assign(s, "dimension", dim.entry)
+        if not any(d.entry is dim.entry and d.grain == dim.grain for d in self.p.dims):
+            self.p.dims.append(dim)
+
+    def _dim_of(self, s: Span) -> Dim | None:
+        """What to break down by for a span: an expression, a column (synonyms first), a table's label."""
+        exprs = s.of("expression")
+        cols = s.of("column")
+        tables = s.of("table")
+        by_via = {id(p.entry): p.via for p in s.phrases}
+        near = self._measure_tables()
+        # a column of the measured table first ("mountains in each country": mountain.country_name)
+        cols = sorted(cols, key=lambda c: (c.table not in near, c.ctype == "number" and not c.is_key,
+                                           by_via[id(c)] != "synonym", c.is_key, self.lex.label_column(c.table) is c))
+        if exprs:
+            return Dim("expression", exprs[0], s)
+        if cols and (by_via[id(cols[0])] == "synonym" or not tables or cols[0].table in near and
+                     all(t.table not in near for t in tables)):
+            c = cols[0]
+            if c.ctype == "date":
+                return Dim("time", c, s, grain="day")
+            if self.lex.label_column(c.table) is c or c.is_key:
+                return Dim("entity", self.lex.tables[c.table], s)
+            return Dim("column", c, s)
+        if tables:
+            return Dim("entity", tables[0], s)
+        return None
+
+    def _measure_tables(self) -> set[str]:
+        out: set[str] = set()
+        for m in self.p.measures:
+            out.update(_measure_tables(m))
+        return out
+
+    def _column_of_value_span(self, s: Span) -> Entry | None:
+        if s.role == "filter" and s.chosen is not None and s.chosen.kind == "value":
+            return self.lex.column(s.chosen.table, s.chosen.column)
+        cols = s.of("column")
+        return cols[0] if cols and not s.role else None
+
+    def _frequency(self) -> bool:
+        return bool(self.cues("frequent")) or getattr(self, "_count_by_frequency", False)
+
+    # ---- 5. comparisons: "more than 5 orders", "rating above 4", "spent over $5,000"
+    def _comparisons(self) -> None:
+        p = self.p
+        for c in self.cues("cmp"):
+            num = self.next(c)
+            avg = None
+            if num is not None and num.kind == "cue" and num.cue == "agg" and num.arg == "AVG":
+                avg, num = num, None
+            if num is None and avg is None:
+                if c.text == "over" or c.text == "under":
+                    c.role = "filler"
+                    continue
+                raise Refusal(f"'{c.text}' is not followed by a number", words=[c.text])
+            if num is not None and num.kind != "number":
+                if c.text in ("over", "under", "above", "below"):
+                    c.role = "filler"  # "over time", "under the brand"
+                    continue
+                raise Refusal(f"'{c.text}' is not followed by a number", words=[c.text])
+            c.role = "cmp"
+            if num is not None:
+                self.used_numbers.add(num.start)
+                num.role = "compare"
+            else:
+                avg.role = "compare"
+            # target: the thing after the number ("5 orders", "$5,000 net spend") or before the cue ("rating above 4")
+            after = self.next(num or avg, frozenset({"in", "of"}))
+            before = self.prev(c, frozenset({"a", "an", "of", "with", "that", "have", "has", "had"}))
+            target = None
+            for s in (after, before):
+                if s is None or s.kind != "entity":
+                    continue
+                if s.role == "measure":
+                    target = next((m for m in p.measures if m.span is s), None)
+                elif s.role == "filter" and s.chosen is not None and s.chosen.kind == "filter":
+                    counts = [m for m in s.of("measure") if m.is_count]
+                    target = (Measure("snippet", counts[0], span=s) if counts
+                              else self._count_measure(self.lex.tables[s.chosen.tables[0]], s))
+                elif not s.role and s.of("measure"):
+                    m = Measure("snippet", s.of("measure")[0], span=s)
+                    self.assign(s, "measure", m.entry)
+                    target = m
+                elif not s.role and s.of("table"):
+                    t = s.of("table")[0]
+                    self.assign(s, "counted", t)
+                    target = self._count_measure(t, s)
+                elif (not s.role or s.role == "measure") and _numeric(s) is not None:
+                    target = _numeric(s)
+                    self.assign(s, "compared", target)
+                if target is not None:
+                    break
+            if target is None:
+                soft = [t for t in self.g.soft if t.i in range(c.start - 3, c.start)]
+                sales = self._sales_measure() if soft else None
+                if sales is not None:
+                    target = Measure("snippet", sales, assumed=f"'{soft[0].raw}' read as {sales.label}")
+                    self.g.soft = [t for t in self.g.soft if t not in soft]
+                else:
+                    raise Refusal(f"nothing the space knows is compared with '{c.text} {num.text if num else 'average'}'",
+                                  missing=[{"kind": "measure", "why": f"compared with {num.text if num else 'average'}"}])
+            op = c.arg or ">"
+            value = num.value if num is not None else 0.0
+            p.compares.append(Compare(op, value, target, c, against_average=avg is not None))
+
+    # ---- 6. ordering and limits
+    def _ordering(self) -> None:
+        p = self.p
+        ranks = [r for r in self.cues("rank")]
+        for r in ranks:
+            r.role = "rank"
+            nxt = self.next(r)
+            if nxt is not None and nxt.kind == "cue" and nxt.cue == "frequent":
+                nxt.role = "frequent"  # "most frequent customer by number of orders"
+            p.order = r.arg
+            n = self._number_near(r)
+            if n is not None:
+                p.limit = int(n.value)
+        if ranks and p.limit is None:
+            which = self.cues("which")
+            for w in which:
+                n = self.next(w)
+                if n is not None and n.kind == "number" and n.start not in self.used_numbers:
+                    self.used_numbers.add(n.start)
+                    n.role = "limit"
+                    p.limit = int(n.value)
+            if p.limit is None and p.entity is not None and p.entity.span is not None and not self.plural(p.entity.span):
+                p.limit = 1  # "which brand moved the most units", "the most frequent customer"
+        for o in self.cues("order"):
+            o.role = "order"
+            nxt = self.next(o, frozenset({"the", "their", "its"}))
+            if o.arg is None and nxt is not None and nxt.kind == "entity" and nxt.role in (None, "dimension", "entity") \
+                    and nxt.of("column"):
+                col = next((d.entry for d in [*p.dims, *([p.entity] if p.entity else [])]
+                            if d.entry is not None and d.entry in nxt.entries), None) or nxt.of("column")[0]
+                if nxt.role is None:
+                    self.assign(nxt, "ordering", col)
+                p.order_by = col
+                after = self.next(nxt)
+                if after is not None and after.kind == "cue" and after.cue == "order" and after.arg:
+                    p.order_by_dir = after.arg
+                continue
+            if o.arg:
+                if p.order_by is not None:
+                    p.order_by_dir = o.arg
+                else:
+                    p.order = o.arg
+            elif p.order is None:
+                p.order = "DESC" if p.measures else "ASC"
+
+    def _number_near(self, r: Span) -> Span | None:
+        for s in (self.next(r), self.prev(r)):
+            if s is not None and s.kind == "number" and s.start not in self.used_numbers and s.value == int(s.value) \
+                    and 0 < s.value < 10000:
+                self.used_numbers.add(s.start)
+                s.role = "limit"
+                return s
+        return None
+
+    # ---- 7. the shape that composes measures, dimensions and filters
+    def _shape(self) -> None:
+        p = self.p
+        share = [c for c in self.cues("share") if not c.role]
+        growth = [c for c in self.cues("growth") if not c.role]
+        if share and (growth or p.growth_grain) and all(c.text in ("percent", "in percent", "percentage")
+                                                       for c in share):
+            for c in share:
+                c.role = "unit"  # "growth in percent", "% change"
+            share = []
+        if share:
+            for c in share:
+                c.role = "share"
+            if not p.measures:
+                self._measure_for_share()
+            parts = self._share_parts()
+            rate = self._rate_measure(parts)
+            if rate is None and any(c.text in ("rate", "rates") for c in share) and not [
+                    c for c in parts if c.kind in ("filter", "value")]:
+                raise Refusal("the question asks for a rate but the space defines no measure or filter for it",
+                              words=[c.text for c in share],
+                              missing=[{"kind": "measure", "words": self.g.surface(share[0].start - 1, share[0].end),
+                                        "why": "rate"}])
+            if rate is not None:  # the space defines this share: "Return rate (%)"
+                p.measures = [Measure("snippet", rate, assumed=f"the share of {parts[0].label} is {rate.label}")]
+                for c in parts:
+                    if c.span is not None:
+                        c.span.role, c.span.chosen = "measure", rate
+                parts = []
+                p.shape = "plain"
+            elif parts:
+                p.shape = "share_of"
+                p.share_part = parts
+            elif rate is None:
+                if not p.dims and p.entity is None:
+                    raise Refusal("the question asks for a share but names neither a breakdown nor the part to take "
+                                  "the share of", missing=[{"kind": "dimension", "why": "share of what"}])
+                p.shape = "share"
+        if growth or p.growth_grain:
+            for c in growth:
+                c.role = "growth"
+            periods = [t for t in p.times if t.bound in (None, "from", "to")]
+            for v in self.cues("versus"):
+                if len(periods) == 2:
+                    v.role = "versus"  # "2024 vs 2023"
+            if len(periods) == 2:
+                p.growth = sorted(periods, key=lambda t: (t.start or dt.date.min))
+                p.times = [t for t in p.times if t not in periods]
+                p.shape = "growth"
+            elif p.growth_grain or p.grains:
+                p.growth_grain = p.growth_grain or p.grains[0].grain
+                p.shape = "lag_growth"
+            elif len(periods) == 1:
+                p.growth = [periods[0]]  # "YoY growth in 2024": against the period before
+                p.times.remove(periods[0])
+                p.shape = "growth"
+            else:
+                raise Refusal("the question asks for growth but names no periods or time grain to compare",
+                              missing=[{"kind": "time", "why": "growth needs two periods or a grain"}])
+        elif len([t for t in p.times if t.bound is None]) >= 2 and self.cues("versus"):
+            pass  # "2024 vs 2023" without growth: a breakdown by year (handled by the composer)
+        # "average revenue per customer": the average of per-customer sums
+        for i, m in enumerate(p.measures):
+            if m.kind == "agg" and m.agg == "AVG" and p.shape == "plain" and additive(m.entry):
+                ent = self._per_entity(exclude=m.entry.table)
+                if ent is not None:
+                    p.measures[i] = Measure("agg", m.entry, "SUM", m.span, assumed="averaged over per-entity sums")
+                    p.entity = ent
+                    p.shape = "avg_of_groups"
+        # average of per-entity values: "average return rate across stores", "avg spend per customer"
+        avg = [c for c in self.cues("agg") if c.arg == "AVG" and not c.role or getattr(self, "_avg_intent", False)]
+        if avg and p.measures and p.shape == "plain":
+            ent = self._per_entity()
+            if ent is not None:
+                p.entity = ent
+                p.shape = "avg_of_groups"
+                for c in self.cues("agg"):
+                    if c.arg == "AVG":
+                        c.role = "agg"
+        # top N per group: a ranked entity and a breakdown
+        if p.entity is not None and p.dims and p.order and p.shape == "plain":
+            p.shape = "top_per_group"
+        # how many entities have a measure over a threshold
+        if p.compares and self.has("count") and p.shape == "plain":
+            counted = [m for m in p.measures if m.kind in ("count", "count_distinct") or m.kind == "snippet" and
+                       m.entry.is_count]
+            having = [c for c in p.compares if isinstance(c.target, Measure)]
+            if having and counted:
+                ent = counted[0]
+                if ent.kind == "count" and ent.entry.table not in [t for h in having for t in _measure_tables(h.target)]:
+                    p.entity = Dim("entity", ent.entry, ent.span)
+                    p.measures.remove(ent)
+                    p.shape = "count_having"
+        # a list of rows: "which lakes have the largest area", "names of restaurants in ..."
+        if not p.measures and p.shape == "plain":
+            self._list_shape()
+
+    def _measure_for_share(self) -> None:
+        """'What percentage of orders used a promotion': the share of a table's rows."""
+        p = self.p
+        for s in self.entities():
+            if not s.role and s.of("table"):
+                t = s.of("table")[0]
+                self.assign(s, "counted", t)
+                p.measures.append(self._count_measure(t, s))
+                return
+        for c in p.conds:
+            if c.kind in ("filter", "value"):
+                p.measures.append(self._count_measure(self.lex.tables[c.tables[0]], None))
+                return
+
+    def _share_parts(self) -> list[Cond]:
+        """The conditions naming the part ("cancelled", "with a promotion") in a share of rows."""
+        p = self.p
+        if not p.measures:
+            return []
+        parts: list[Cond] = []
+        m = p.measures[0]
+        anchor = m.span.start if m.span is not None else 0
+        for c in list(p.conds):
+            if c.kind in ("filter", "value") and c.span is not None and (c.span.start > anchor or m.span is None):
+                parts.append(c)
+                p.conds.remove(c)
+        if parts:
+            return parts
+        for c in list(p.conds):  # "share of cancelled orders per channel": the filter before the noun
+            if c.kind == "filter" and m.kind in ("count", "snippet"):
+                parts.append(c)
+                p.conds.remove(c)
+        if parts:
+            return parts
+        # "orders with a promotion": a related table mentioned after the counted rows
+        for s in self.entities():
+            if s.role or not s.of("table"):
+                continue
+            k = s.start - 1
+            while k >= 0 and self.g.tokens[k].raw in ("a", "an", "the", "any"):
+                k -= 1
+            if k < 0 or self.g.tokens[k].raw not in _RELATIVE:
+                continue
+            t = s.of("table")[0]
+            if t.table == m.table:
+                continue
+            self.assign(s, "related", self.lex.tables[t.table])
+            parts.append(Cond("", (t.table,), (), f"has a {t.table.split('.')[-1]}", self.lex.tables[t.table].path, s,
+                              kind="related"))
+            return parts
+        return []
+
+    def _rate_measure(self, parts: list[Cond]) -> Entry | None:
+        """A measure snippet named like the part plus 'rate' ("returned orders" -> "Return rate")."""
+        if len(parts) != 1 or parts[0].kind != "filter":
+            return None
+        table_words = set(norms(parts[0].tables[0].split(".")[-1]))
+        words = set(norms(parts[0].label)) - table_words
+        for e in self.lex.entries:
+            name = set(norms(e.label))
+            if e.kind == "measure" and name & _RATE_WORDS and words and words <= name:
+                return e
+        return None
+
+    def _per_entity(self, exclude: str | None = None) -> Dim | None:
+        """The entity after 'per' / 'across' / 'per-' that an average is taken over."""
+        p = self.p
+        if p.entity is not None:
+            return p.entity if p.entity.entry.table != exclude else None
+        for c in self.cues("group"):
+            s = self.next(c, frozenset({"the", "our", "all"}))
+            if s is None or s.kind != "entity":
+                continue
+            if c.text in ("per", "across", "for each", "each") and s.role in (None, "dimension"):
+                dim = self._dim_of(s)
+                if dim is None or dim.kind != "entity" or dim.entry.table == exclude:
+                    continue
+                if s.role == "dimension":
+                    p.dims = [d for d in p.dims if d.span is not s]
+                s.role, s.chosen = "entity", dim.entry
+                c.role = "group"
+                return dim
+        return None
+
+    def _list_shape(self) -> None:
+        p = self.p
+        if not (self.cues("which") or self.has("rank") or self.has("order")):
+            return  # rows are listed only when asked for ("which", "list", "show", a ranking)
+        ent = p.entity
+        if ent is None:
+            for s in self.entities():
+                if not s.role and s.of("table"):
+                    ent = Dim("entity", s.of("table")[0], s)
+                    s.role, s.chosen = "entity", ent.entry
+                    break
+        if ent is None:
+            if p.dims and p.grains == []:
+                ent = p.dims.pop(0)  # "which cities have restaurants": the distinct values
+            else:
+                return
+        p.entity = ent
+        p.shape = "list"
+        for s in self.entities():  # other columns named: shown ("names and areas of the lakes")
+            if not s.role and s.of("column"):
+                cols = [c for c in s.of("column") if ent.entry is None or c.table == ent.entry.table] or s.of("column")
+                self.assign(s, "shown", cols[0])
+                p.list_columns.append(cols[0])
+        if p.order and not p.order_by:
+            cols = [c for c in p.list_columns if c.ctype == "number"] or [
+                c.target for c in p.compares if isinstance(c.target, Entry)]
+            if cols:
+                p.order_by = cols[0]
+            else:
+                raise Refusal("the question ranks rows but names no column to rank them by",
+                              missing=[{"kind": "measure", "why": "what to rank by"}])
+
+    # ---- 8. context mentions: "Verdance products", "the London Oxford Street store", "web orders"
+    def _context(self) -> None:
+        tables = self.p.tables()
+        for s in self.entities():
+            if s.role:
+                continue
+            if s.of("column") and any(c.ctype == "date" for c in s.of("column")) and not s.of("measure"):
+                d = next(c for c in s.of("column") if c.ctype == "date")
+                if self.p.date is None or self.p.date is d:
+                    self.p.date = d
+                    self.assign(s, "date", d)
+                    continue
+            k = s.start - 1
+            while k >= 0 and self.g.tokens[k].raw in ("a", "an", "the", "any", "some"):
+                k -= 1
+            if (self.p.measures and s.of("table") and not s.of("measure", "filter", "value") and k >= 0
+                    and self.g.tokens[k].raw in _RELATIVE and s.of("table")[0].table not in tables):
+                t = s.of("table")[0]  # "qty of returns", "sales with a promotion": rows that have one
+                self.assign(s, "related", t)
+                self.p.related.append(t.table)
+                continue
+            same = [e for e in s.entries if e.kind in ("table", "column") and e.table in tables]
+            if same:
+                e = next((x for x in same if x.kind == "table"), same[0])
+                # a column mentioned without a value, breakdown or measure is context only if it is its
+                # table's name or key ("the London store"), or the column a value of the question belongs to
+                if e.kind == "column" and not (self.lex.label_column(e.table) is e or any(
+                        c.kind == "value" and c.columns == ((e.table, e.column.lower()),)
+                        for c in [*self.p.conds, *self.p.share_part])):
+                    continue
+                self.assign(s, "context", e)
+
+        if self.p.measures and self.p.shape in ("plain", "share", "growth"):
+            for s in self.entities():
+                if s.role or s.of("value", "measure", "filter") or not s.of("column", "expression") or not self.plural(s):
+                    continue
+                dim = self._dim_of(s)
+                if dim is not None and dim.kind in ("column", "expression"):
+                    self._add_dim(dim, s)
+                    self.p.notes.append(f"'{s.text}' read as a breakdown")
+
+    # ---- 9. business rules
+    def _rules(self) -> None:
+        p = self.p
+        explicit = {c for cond in [*p.conds, *p.share_part] for c in cond.columns}
+        seen = []
+        targets: list[Entry] = []
+        for m in [*p.measures, *[c.target for c in p.compares if isinstance(c.target, Measure)]]:
+            if m.kind == "snippet":
+                targets.append(m.entry)
+            elif m.kind == "count":
+                targets.append(m.entry)  # the counted table
+        for t in targets:
+            for r in self.rules.for_entry(t):
+                if any(r.condition == s for s in seen):
+                    continue
+                seen.append(r.condition)
+                if set(r.columns) & explicit:
+                    p.notes.append(f"rule '{r.condition}' for {t.label} not applied: the question filters "
+                                   f"{', '.join(c for _, c in set(r.columns) & explicit)} itself")
+                    continue
+                path = r.filter.path if r.filter is not None else r.source
+                p.conds.append(Cond(r.condition, r.tables, r.columns, f"rule for {t.label}: {r.condition}", path,
+                                    kind="rule"))
+
+    # ---- 10. nothing dropped
+    def _check_grounded(self) -> None:
+        g = self.g
+        if g.ungrounded:
+            words = [t.fixed_from or t.raw for t in g.ungrounded]
+            raise Refusal(f"the space has nothing named {', '.join(repr(w) for w in words)}",
+                          words=words, missing=[self._missing(t) for t in g.ungrounded])
+
+    def _check(self) -> None:
+        p, g = self.p, self.g
+        self._check_grounded()
+        # two filter snippets that cannot both hold
+        snips = [c for c in p.conds if c.kind == "filter"]
+        for i, a in enumerate(snips):
+            for b in snips[i + 1:]:
+                if set(a.columns) & set(b.columns) and _exclusive(a.sql, b.sql):
+                    raise Refusal(f"the filters '{a.label}' and '{b.label}' cannot both hold "
+                                  f"(both constrain {', '.join(c for _, c in set(a.columns) & set(b.columns))})")
+        # an operator word nothing used would be silently dropped: "ratio of ... to ...", "distinct", "average"
+        for c in g.spans:
+            if c.kind == "cue" and not c.role and (c.cue in _MUST_USE or c.cue == "agg" and c.arg != "SUM"):
+                raise Refusal(f"the question asks for '{c.text}', which this reading of it does not use",
+                              words=[c.text], missing=[{"kind": "example", "words": c.text, "why": "unsupported shape"}])
+        for s in g.spans:
+            if s.kind == "number" and s.role is None and s.start not in self.used_numbers:
+                raise Refusal(f"the number '{s.text}' is not used by any part of the answer", words=[s.text])
+        loose = [s for s in self.entities() if s.role is None]
+        if loose:
+            s = loose[0]
+            kinds = ", ".join(sorted({e.kind + " " + e.label for e in s.entries})[:3])
+            raise Refusal(f"'{s.text}' names {kinds}, but the question does not say how it is used "
+                          f"(not a measure, breakdown or filter here)", words=[s.text],
+                          missing=[{"kind": "ambiguous", "words": s.text, "candidates": [e.path for e in s.entries]}])
+        unhandled = [c for c in self.cues("not") if not c.role]
+        if unhandled:
+            raise Refusal(f"'{unhandled[0].text}' negates something the offline engine cannot exclude",
+                          words=[unhandled[0].text])
+        if not p.measures and p.shape != "list" and p.shape != "count_having":
+            what = [s.text for s in self.entities()]
+            raise Refusal("nothing in the question is measured, counted or listed" +
+                          (f" ({', '.join(what)} name only filters or breakdowns)" if what else ""),
+                          missing=[{"kind": "measure", "why": "nothing to measure"}])
+        if g.soft and not p.measures:
+            raise Refusal(f"'{g.soft[0].raw}' needs a sales measure the space does not define",
+                          words=[g.soft[0].raw], missing=[{"kind": "measure", "words": g.soft[0].raw}])
+
+    def _missing(self, t) -> dict:
+        """What the ungrounded word most likely was, from the operator word before it (for proposers)."""
+        k = t.i - 1
+        toks = self.g.tokens
+        while k >= 0 and toks[k].raw in ("the", "a", "an", "our", "of"):
+            k -= 1
+        prev = toks[k].raw if k >= 0 else ""
+        kind = "dimension" if prev in ("by", "per", "each", "across") else "measure" if prev in (
+            "total", "average", "sum", "much") else "table" if prev in ("many", "count") else "value" if (
+            (t.fixed_from or t.raw)[:1].isupper() or self.g.question[t.start:t.start + 1].isupper()) else "term"
+        return {"kind": kind, "words": t.fixed_from or t.raw}
+
+
+# ---------------------------------------------------------------------- helpers
+_NON_ADDITIVE = frozenset(norm(w) for w in (
+    "rate", "rating", "price", "prc", "pct", "percent", "percentage", "score", "age", "avg", "average", "ratio",
+    "density", "lat", "latitude", "lon", "lng", "longitude", "year", "rank", "level", "tier", "discount", "margin"))
+
+
+def additive(col: Entry) -> bool:
+    """Whether summing a column means something (amounts, quantities), judged by its name."""
+    return not set(norms(col.column)) & _NON_ADDITIVE
+
+
+def _numeric(s: Span) -> Entry | None:
+    cols = [c for c in s.of("column") if c.ctype == "number" and not c.is_key]
+    return cols[0] if cols else None
+
+
+def _measure_tables(m: Measure) -> tuple[str, ...]:
+    if m.entry is None:
+        return ()
+    return m.entry.tables if m.kind == "snippet" else (m.entry.table,)
+
+
+def _literal(value) -> str:
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _columns_of(lex: Lexicon, sql: str) -> tuple[tuple[str, str], ...]:
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(sql, read="databricks")
+    except sqlglot.errors.ParseError:
+        return ()
+    return tuple(sorted({(lex.resolve_table(c.table) or "", c.name.lower()) for c in tree.find_all(exp.Column)}))
+
+
+def _exclusive(a: str, b: str) -> bool:
+    """Two equality filters on the same column with different values cannot both hold."""
+    import re
+
+    ma = re.fullmatch(r"\s*([\w.`]+)\s*=\s*('(?:[^']|'')*'|-?\d+(?:\.\d+)?)\s*", a)
+    mb = re.fullmatch(r"\s*([\w.`]+)\s*=\s*('(?:[^']|'')*'|-?\d+(?:\.\d+)?)\s*", b)
+    return bool(ma and mb and ma.group(1).lower() == mb.group(1).lower() and ma.group(2) != mb.group(2))
