@@ -56,6 +56,11 @@ def _mask(text: str, probe: str) -> str:
         if len(line.strip()) >= 8:
             for form in (line.strip(), json.dumps(line.strip())[1:-1], json.dumps(json.dumps(line.strip())[1:-1])[1:-1]):
                 text = text.replace(form, "<probe line>")
+    for line in probe.splitlines():  # an echo cut short inside a line keeps a prefix of that line
+        line = line.strip()
+        for k in range(len(line) - 1, 0, -1):
+            for sep in ("\n", "\\n"):
+                text = text.replace(sep + line[:k] + "…", sep + "<probe line>…")
     text = re.sub(r"\(\d+ characters\)", "(N characters)", text)
     text = re.sub(r"p-[0-9a-f]{32}", "<preview>", text)
     text = re.sub(r"\b[0-9a-f]{12,64}\b", "<hash>", text)

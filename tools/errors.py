@@ -108,6 +108,9 @@ class BudgetExceeded(ChaosLlamaError):
     """A call would exceed a budget; nothing was spent."""
 
 
+MAX_OPTIONS_SHOWN = 12  # an error listing every eval case id would flood an assistant's context
+
+
 def did_you_mean(value: str, options: Iterable[str]) -> str:
     """Suggest the closest valid option, sqlglot-style.
 
@@ -118,4 +121,8 @@ def did_you_mean(value: str, options: Iterable[str]) -> str:
     close = difflib.get_close_matches(value, options, n=1)
     if close:
         return f" Did you mean '{close[0]}'?"
-    return f" Valid options: {', '.join(sorted(options))}." if options else ""
+    if not options:
+        return ""
+    shown = sorted(options)[:MAX_OPTIONS_SHOWN]
+    more = f" and {len(options) - len(shown)} more" if len(options) > len(shown) else ""
+    return f" Valid options: {', '.join(shown)}{more}."
