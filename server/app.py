@@ -238,8 +238,19 @@ def _register(app: MCPServer, session: Session) -> None:
     from ..tools.space.changes import Edit, edit_reference
     from . import views
     from .views import (
-        ApplyResult, ComparisonView, DiffView, EvalRunView, EvalSetInfo, FailuresView, FinalTestView, HistoryView, ReportView,
-        RunInfo, SchemaView, SpaceView, VersionInfo,
+        ApplyResult,
+        ComparisonView,
+        DiffView,
+        EvalRunView,
+        EvalSetInfo,
+        FailuresView,
+        FinalTestView,
+        HistoryView,
+        ReportView,
+        RunInfo,
+        SchemaView,
+        SpaceView,
+        VersionInfo,
     )
 
     def cp():
@@ -515,7 +526,7 @@ def _register_judging(app: MCPServer, session: Session) -> None:
     async def judge_pending(
         run_id: str = Field(description="a train run id (val and test questions are never shown)"),
         judges: list[str] | None = Field(None, description="LLM judges (answers_question, semantically_equivalent, follows_instructions or custom); default: the run's LLM judges"),
-        limit: int = Field(10, ge=1, le=100, description="at most this many items"),
+        limit: int = Field(5, ge=1, le=100, description="at most this many items"),
     ) -> PendingView:
         """Questions of a run awaiting an LLM judge's verdict, with question, generated SQL, result sample and gold SQL; answer them with judge_submit."""
         return cp().judge_pending(run_id, judges, limit)

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from ..tools.copilot import TEST, TRAIN, VAL, Copilot, EvalRuns, FinalTest, Preview
+from ..tools.errors import InvalidInput, did_you_mean
 from ..tools.evalset import split_counts
 from ..tools.failures import Failure, MetadataItem, relevant_metadata
 from ..tools.logs import import_file, import_from_genie
@@ -24,7 +25,6 @@ from ..tools.report import render_markdown
 from ..tools.scoring import Paired, Score, breakdown, score
 from ..tools.space.io import space_to_yaml
 from ..tools.space.model import Space, text
-from ..tools.errors import InvalidInput, did_you_mean
 from ..tools.store import Revision
 from ..tools.traffic import Flywheel
 from .errors import clip

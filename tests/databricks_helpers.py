@@ -47,7 +47,7 @@ def retail_example() -> tuple:
         from chaos_llama.tools.evaluate import bundled_example, load_inputs, open_local_backend
 
         with bundled_example("retail") as ex:
-            space, evalset = load_inputs(ex.curated_space, ex.evalset)
+            space, evalset = load_inputs(ex.curated_space, ex.templates)  # the set the flywheel and Genie tests were written on
             engine = open_local_backend([ex.data])
         _RETAIL = (space, evalset, engine)
     return _RETAIL

@@ -11,9 +11,17 @@ from chaos_llama.server.app import build_app
 from chaos_llama.tools.backends import Backend
 from chaos_llama.tools.project import load_config
 
+TEST_EVALSET = "templates"  # the bundled set these tests' expectations were written on (serve's default is realistic)
+
+
+def _example_evalset_path() -> Path:
+    from chaos_llama.tools.copilot import settings_for_example
+
+    return settings_for_example(evalset=TEST_EVALSET).evalset
+
 
 def make_app(workspace: Path, *, backend: Any = None, example_space: str = "sparse", **budgets: Any):
-    over: dict[str, Any] = {"workspace": str(workspace), "example_space": example_space}
+    over: dict[str, Any] = {"workspace": str(workspace), "example_space": example_space, "evalset": str(_example_evalset_path())}
     if budgets:
         over["budgets"] = budgets
     return build_app(load_config(env={}, overrides=over), backend=backend)
@@ -28,10 +36,9 @@ def example_backend():
 
 
 def _example_evalset():
-    from chaos_llama.tools.copilot import settings_for_example
     from chaos_llama.tools.evalset import assign_splits, load_evalset
 
-    return assign_splits(load_evalset(settings_for_example().evalset), seed=0)
+    return assign_splits(load_evalset(_example_evalset_path()), seed=0)
 
 
 def held_out_cases():
@@ -146,7 +153,7 @@ def warm_store(base: Path) -> Path:
 
         ws = base / "warm-store"
         ws.mkdir(parents=True, exist_ok=True)
-        cp = Copilot(settings_for_example(workspace=ws))
+        cp = Copilot(settings_for_example(workspace=ws, evalset=TEST_EVALSET))
 
         async def fill():
             for split in ("train", "val", "test"):

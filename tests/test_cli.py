@@ -24,9 +24,16 @@ def test_demo_shows_metadata_matters(tmp_path, capsys):
     assert main(["demo", "--workspace", str(tmp_path), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     sparse, curated = out["sparse"], out["curated"]
-    assert sparse["total"] == curated["total"] == 71
-    assert (sparse["accuracy"] or 0) < 0.2 < 0.9 < curated["accuracy"]
-    assert out["fixed"] > 50 and out["broken"] == 0
+    assert sparse["total"] == curated["total"] == 171  # the realistic set is the default
+    assert (sparse["accuracy"] or 0) < 0.3 < 0.7 < curated["accuracy"]
+    assert curated["score"]["wrong"] < 0.1 * curated["total"]
+    assert out["fixed"] > 80 and out["broken"] == 0
+
+
+def test_demo_reports_on_the_never_tuned_set(tmp_path, capsys):
+    assert main(["demo", "--set", "unseen", "--workspace", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "unseen eval set" in out and "69/69" not in out and "wrong" in out
 
 
 def test_a_bad_eval_set_exits_2_naming_file_and_line(tmp_path, capsys):
@@ -44,7 +51,7 @@ def test_a_bad_space_file_exits_2_naming_it(tmp_path, capsys):
     bad = tmp_path / "space.yaml"
     bad.write_text("title: t\nserialized_space:\n  version: 2\n  data_sources:\n    tables: [{identifier: 42}]\n  nonsense: [\n")
     with bundled_example("retail") as ex:
-        code = main(["eval", "--space", str(bad), "--evalset", str(ex.evalset), "--data", str(ex.data),
+        code = main(["eval", "--space", str(bad), "--evalset", str(ex.templates), "--data", str(ex.data),
                      "--workspace", str(tmp_path / "ws")])
     err = capsys.readouterr().err
     assert code == 2 and "space.yaml" in err
@@ -52,7 +59,7 @@ def test_a_bad_space_file_exits_2_naming_it(tmp_path, capsys):
 
 def test_the_local_engine_needs_data(tmp_path, capsys):
     with bundled_example("retail") as ex:
-        code = main(["eval", "--space", str(ex.curated_space), "--evalset", str(ex.evalset), "--workspace", str(tmp_path)])
+        code = main(["eval", "--space", str(ex.curated_space), "--evalset", str(ex.templates), "--workspace", str(tmp_path)])
     assert code == 2 and "--data" in capsys.readouterr().err
 
 
@@ -68,11 +75,11 @@ def test_eval_against_a_genie_space_matches_the_local_engine(retail, tmp_path, c
     for var in ("DATABRICKS_CONFIG_PROFILE", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET"):
         monkeypatch.delenv(var, raising=False)
     with bundled_example("retail") as ex, emulator(retail) as emu:
-        assert main(["eval", "--space", str(ex.curated_space), "--evalset", str(ex.evalset), "--data", str(ex.data),
+        assert main(["eval", "--space", str(ex.curated_space), "--evalset", str(ex.templates), "--data", str(ex.data),
                      "--split", "val", "--judges", "execution", "--workspace", str(tmp_path / "local"), "--json"]) == 0
         local = json.loads(capsys.readouterr().out)
         code = main(["eval", "--backend", "databricks", "--host", emu.url, "--space-id", emu.space_id,
-                     "--warehouse-id", emu.warehouse_id, "--rate", "0", "--evalset", str(ex.evalset), "--split", "val",
+                     "--warehouse-id", emu.warehouse_id, "--rate", "0", "--evalset", str(ex.templates), "--split", "val",
                      "--judges", "execution", "--workspace", str(tmp_path / "remote"), "--json"])
         remote = json.loads(capsys.readouterr().out)
         assert code == 0
@@ -90,7 +97,7 @@ def test_eval_with_yaml_metrics_and_a_python_judge(tmp_path, capsys):
     judges.write_text("def returns_rows(case, *, generated, expected):\n"
                       "    return generated.result is not None and generated.result.num_rows > 0\n")
     with bundled_example("retail") as ex:
-        code = main(["eval", "--space", str(ex.curated_space), "--evalset", str(ex.evalset), "--data", str(ex.data),
+        code = main(["eval", "--space", str(ex.curated_space), "--evalset", str(ex.templates), "--data", str(ex.data),
                      "--split", "val", "--judges", "execution", "--metrics", str(metrics),
                      "--custom-judge", f"{judges}:returns_rows", "--workspace", str(tmp_path / "ws"), "--json"])
     out = json.loads(capsys.readouterr().out)
@@ -104,7 +111,7 @@ def test_eval_with_yaml_metrics_and_a_python_judge(tmp_path, capsys):
 
 def test_a_missing_metric_file_exits_2_naming_it(tmp_path, capsys):
     with bundled_example("retail") as ex:
-        code = main(["eval", "--space", str(ex.curated_space), "--evalset", str(ex.evalset), "--data", str(ex.data),
+        code = main(["eval", "--space", str(ex.curated_space), "--evalset", str(ex.templates), "--data", str(ex.data),
                      "--metrics", str(tmp_path / "nope.yaml"), "--workspace", str(tmp_path)])
     assert code == 2 and "nope.yaml" in capsys.readouterr().err
 
@@ -130,10 +137,10 @@ def test_evalset_freeze_writes_family_grouped_stratified_splits(tmp_path, capsys
     assert info["expected_refusals"] >= 10
     # the template set's test questions are siblings of train ones: freeze moves whole families and says so
     with bundled_example("retail") as ex:
-        assert main(["evalset", "check", str(ex.evalset)]) == 2
+        assert main(["evalset", "check", str(ex.templates)]) == 2
         printed = capsys.readouterr().out
         assert "spans splits" in printed
-        assert main(["evalset", "freeze", str(ex.evalset), "--out", str(tmp_path / "templates.yaml")]) == 0
+        assert main(["evalset", "freeze", str(ex.templates), "--out", str(tmp_path / "templates.yaml")]) == 0
     moves = [line for line in capsys.readouterr().out.splitlines() if line.startswith("moved ")]
     assert moves and all("spanned splits" in m for m in moves)
     assert main(["evalset", "check", str(tmp_path / "templates.yaml")]) == 0
@@ -157,7 +164,7 @@ def test_evalset_check_runs_every_gold_and_exits_2_on_a_broken_one(tmp_path, cap
 ])
 def test_naming_something_that_does_not_exist_exits_2(tmp_path, capsys, change, fragment):
     with bundled_example("retail") as ex:
-        args = {"--space": str(ex.curated_space), "--evalset": str(ex.evalset), "--data": str(ex.data), **change}
+        args = {"--space": str(ex.curated_space), "--evalset": str(ex.templates), "--data": str(ex.data), **change}
         code = main(["eval", *[x for kv in args.items() for x in kv], "--workspace", str(tmp_path)])
     assert code == 2 and fragment in capsys.readouterr().err
 
@@ -210,7 +217,7 @@ def test_llm_judges_from_a_file_answered_by_a_configured_model(tmp_path, capsys,
     endpoint = _JudgeEndpoint()
     try:
         with bundled_example("retail") as ex:
-            args = ["eval", "--space", str(ex.curated_space), "--evalset", str(ex.evalset), "--data", str(ex.data),
+            args = ["eval", "--space", str(ex.curated_space), "--evalset", str(ex.templates), "--data", str(ex.data),
                     "--split", "val", "--judges", "execution", "--llm-judges", str(defs), "--judge-model", "local-judge",
                     "--judge-base-url", endpoint.url, "--judge-api-key-env", "MY_JUDGE_KEY",
                     "--workspace", str(tmp_path / "ws"), "--json"]
@@ -233,7 +240,7 @@ import os, signal, sys
 from chaos_llama.tools.evaluate import bundled_example, evaluate, load_inputs, open_local_backend
 
 with bundled_example("retail") as ex:
-    space, evalset = load_inputs(ex.curated_space, ex.evalset)
+    space, evalset = load_inputs(ex.curated_space, ex.templates)
     backend = open_local_backend([ex.data])
 
 def progress(done, total, case_id=None, status=None):
@@ -273,7 +280,7 @@ def test_eval_resume_finishes_a_killed_run(tmp_path, capsys):
 
 def test_eval_resume_refuses_other_inputs(tmp_path, capsys):
     with bundled_example("retail") as ex:
-        assert main(["eval", "--space", str(ex.curated_space), "--evalset", str(ex.evalset), "--data", str(ex.data),
+        assert main(["eval", "--space", str(ex.curated_space), "--evalset", str(ex.templates), "--data", str(ex.data),
                      "--split", "val", "--judges", "execution", "--workspace", str(tmp_path), "--json"]) == 0
         run_id = json.loads(capsys.readouterr().out)["run_id"]
         code = main(["eval", "--resume", run_id, "--space", str(ex.sparse_space), "--data", str(ex.data), "--workspace", str(tmp_path)])
@@ -294,7 +301,7 @@ def test_output_into_a_closed_pipe_is_quiet(monkeypatch, capsys):
     pipe = io.TextIOWrapper(io.FileIO(write_end, "w"), write_through=True)
     monkeypatch.setattr(sys, "stdout", pipe)
     with bundled_example("retail") as ex:
-        code = main(["evalset", "info", str(ex.evalset)])
+        code = main(["evalset", "info", str(ex.templates)])
     assert code == 0
     pipe.write("after\n")  # stdout now points at devnull: writing and flushing succeed
     pipe.flush()

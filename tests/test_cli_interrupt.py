@@ -76,7 +76,7 @@ def test_ctrl_c_stops_eval_with_one_line_and_resume_finishes_it(tmp_path, monkey
     with bundled_example("retail") as ex, emulator((space, evalset, engine)) as emu:
         common = ["--backend", "databricks", "--space-id", emu.space_id, "--host", emu.url, "--workspace", str(ws),
                   "--split", "val", "--no-tracking"]
-        done = _interrupt_after_first_answer(["eval", "--evalset", str(ex.evalset), "--rate", "20", *common], ws)
+        done = _interrupt_after_first_answer(["eval", "--evalset", str(ex.templates), "--rate", "20", *common], ws)
         assert done.returncode == EXIT_INTERRUPTED
         line = _one_line(done.stderr)
         assert line.startswith("chaos-llama: interrupted: run run-") and "chaos-llama eval --resume run-" in line
@@ -99,7 +99,7 @@ def test_ctrl_c_stops_optimize_with_one_line_keeping_its_state(tmp_path):
     ws = tmp_path / "ws"
     with bundled_example("retail") as ex, emulator((space, evalset, engine)) as emu:
         argv = ["optimize", "--backend", "databricks", "--space-id", emu.space_id, "--host", emu.url, "--workspace", str(ws),
-                "--evalset", str(ex.evalset), "--rate", "20", "--settle", "0", "--no-tracking"]
+                "--evalset", str(ex.templates), "--rate", "20", "--settle", "0", "--no-tracking"]
         done = _interrupt_after_first_answer(argv, ws)
     assert done.returncode == EXIT_INTERRUPTED
     assert "run the same command again to continue" in _one_line(done.stderr)

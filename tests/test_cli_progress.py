@@ -49,7 +49,7 @@ def test_optimize_reports_every_evaluation_question_by_question(tmp_path):
 
     with bundled_example("retail") as ex:
         backend = open_local_backend([ex.data])
-        space, full = load_inputs(ex.sparse_space, ex.evalset)
+        space, full = load_inputs(ex.sparse_space, ex.templates)
     evalset = small_evalset(full)
     phases: list[str] = []
     with Store(tmp_path / "chaos.db") as store:

@@ -10,17 +10,26 @@ import doctest
 
 import duckdb
 import pytest
-from engine_helpers import (
-    CUSTOMERS, PRODUCTS, SALES, SALES_CUSTOMERS, SALES_PRODUCTS, rows, shop_db, space, sparse_doc, with_column,
-    with_instruction,
-)
 
 from chaos_llama.tools.backends.local import LocalGenie
 from chaos_llama.tools.evalset import EvalCase
 from chaos_llama.tools.generate import compose, dates, ground, lexicon, trace
+from chaos_llama.tools.generate.dates import Calendar, find_time, resolve
 from chaos_llama.tools.judges import execution
 from chaos_llama.tools.judges.base import GoldResult
-from chaos_llama.tools.generate.dates import Calendar, find_time, resolve
+from engine_helpers import (
+    CUSTOMERS,
+    PRODUCTS,
+    SALES,
+    SALES_CUSTOMERS,
+    SALES_PRODUCTS,
+    rows,
+    shop_db,
+    space,
+    sparse_doc,
+    with_column,
+    with_instruction,
+)
 
 
 @pytest.fixture(scope="module")

@@ -96,14 +96,14 @@ def _same_result(generated, gold) -> bool:
 
 @pytest.fixture(scope="module")
 def retail():
-    if not (RETAIL / "evalset.yaml").exists():
+    if not (RETAIL / "evalset_templates.yaml").exists():
         pytest.skip(f"retail example not found at {RETAIL}")
     from chaos_llama.tools.data.loaders import build_database
     from chaos_llama.tools.evalset import load_evalset
     from chaos_llama.tools.space.io import load_space
 
     genie = LocalGenie(build_database([RETAIL / "data"]))
-    return genie, load_evalset(RETAIL / "evalset.yaml"), load_space(RETAIL / "space_sparse.yaml"), load_space(RETAIL / "space_curated.yaml")
+    return genie, load_evalset(RETAIL / "evalset_templates.yaml"), load_space(RETAIL / "space_sparse.yaml"), load_space(RETAIL / "space_curated.yaml")
 
 
 def _accuracy(genie, evalset, s) -> float:

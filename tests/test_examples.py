@@ -53,7 +53,7 @@ def table_map(con, curated) -> dict[str, str]:
     return table_map_for(curated, con)
 
 
-EVALSET = load_evalset(RETAIL / "evalset.yaml")
+EVALSET = load_evalset(RETAIL / "evalset_templates.yaml")
 
 
 def _columns(con, table: str) -> set[str]:

@@ -9,7 +9,6 @@ import json
 import shutil
 
 import pytest
-from databricks_helpers import retail_example
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,11 +16,20 @@ from chaos_llama.tools.errors import InvalidInput
 from chaos_llama.tools.evalset import EvalCase, EvalSet, assign_splits, freeze_splits, load_evalset, save_evalset
 from chaos_llama.tools.families import leakage, similar_pairs, similarity
 from chaos_llama.tools.logs import (
-    LoggedMessage, Redaction, export_logs, genie_json, import_file, message_record, read_export, redact_stored, stored_messages,
+    LoggedMessage,
+    Redaction,
+    export_logs,
+    genie_json,
+    import_file,
+    message_record,
+    read_export,
+    redact_stored,
+    stored_messages,
     traffic_space,
 )
 from chaos_llama.tools.store import Store
 from chaos_llama.tools.traffic import Domain, Flywheel, analyze, candidates, intent, traffic_accuracy
+from databricks_helpers import retail_example
 
 SPACE_ID = "s-1"
 REVENUE = ("SELECT ROUND(SUM(oi.qty * oi.unit_prc * (1 - oi.disc_pct)), 2) AS net_revenue\nFROM main.retail.orders o\n"
@@ -350,9 +358,8 @@ def _labeled(store: Store, n: int, agree: int) -> None:
 def test_an_aligned_llm_judge_reviews_regression_candidates(tmp_path, frozen, retail):
     """Only a judge whose agreement with people is known reviews; its approvals join the eval set,
     its rejections do not. Replies are recorded (keyed by judge and question), never a live LLM."""
-    from llm_judge_helpers import Replay, replay_model
-
     from chaos_llama.tools.judges.llm import judge_runtime
+    from llm_judge_helpers import Replay, replay_model
 
     liked = [msg(1, "What was total net revenue in 2023?", sql=REVENUE.format(y=2023), rating="POSITIVE"),
              msg(2, "How many stores are in EMEA?", sql=WRONG, rating="POSITIVE")]

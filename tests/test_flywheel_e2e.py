@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from databricks_helpers import backend, emulator, retail_example
 
 from chaos_llama.examples.retail.traffic import generate
 from chaos_llama.tools.evalset import EvalCase, assign_splits, freeze_splits, load_evalset, save_evalset
@@ -21,6 +20,7 @@ from chaos_llama.tools.results import GoldResult
 from chaos_llama.tools.space.io import space_from_yaml
 from chaos_llama.tools.store import Store
 from chaos_llama.tools.traffic import Flywheel, run_outcomes, traffic_for
+from databricks_helpers import backend, emulator, retail_example
 
 
 def _replay_accuracy(space, engine, questions: dict[str, str]) -> float:

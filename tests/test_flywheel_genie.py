@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 from databricks.sdk.service.dashboards import GenieFeedbackRating
-from databricks_helpers import TOKEN, backend, emulator, retail_example
 
 from chaos_llama.examples.retail.traffic import START_MS, generate
 from chaos_llama.tools.errors import BackendError
 from chaos_llama.tools.logs import ImportSettings, Redaction, import_from_genie, stored_messages
 from chaos_llama.tools.store import Store
+from databricks_helpers import TOKEN, backend, emulator, retail_example
 
 DAY = 86_400_000
 

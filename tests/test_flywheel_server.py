@@ -10,10 +10,8 @@ import json
 import shutil
 
 import pytest
-from databricks_helpers import retail_example
 from mcp import Client
 from mcp.shared.exceptions import MCPError
-from server_helpers import texts
 
 from chaos_llama.examples.retail.traffic import generate
 from chaos_llama.server.app import build_app
@@ -21,6 +19,8 @@ from chaos_llama.tools.cli import main
 from chaos_llama.tools.evalset import assign_splits, freeze_splits, load_evalset, save_evalset
 from chaos_llama.tools.families import leakage
 from chaos_llama.tools.project import load_config
+from databricks_helpers import retail_example
+from server_helpers import texts
 
 MAX_OUTPUT = 10_000
 
@@ -177,9 +177,8 @@ async def test_held_out_questions_asked_by_real_users_never_reach_the_assistant(
 async def test_the_copilot_imports_from_its_genie_space(tmp_path, month, monkeypatch):
     """A Databricks project: logs_import reads the space's conversations through the SDK (the emulator
     holds a month of them); the space pulled from Genie grounds and clusters them."""
-    from databricks_helpers import TOKEN, emulator
-
     from chaos_llama.tools.copilot import settings_for_example
+    from databricks_helpers import TOKEN, emulator
 
     monkeypatch.setenv("DATABRICKS_TOKEN", TOKEN)
     for var in ("DATABRICKS_CONFIG_PROFILE", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET"):

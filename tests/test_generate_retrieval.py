@@ -12,7 +12,15 @@ from chaos_llama.tools.generate import STRATEGIES, get_strategy
 from chaos_llama.tools.generate.slots import ValueIndex, numbers, periods
 from chaos_llama.tools.generate.text import TfIdf, stem, terms
 from engine_helpers import (
-    PRODUCTS, SALES_CUSTOMERS, SALES_PRODUCTS, rows, shop_db, space, sparse_doc, with_column, with_instruction,
+    PRODUCTS,
+    SALES_CUSTOMERS,
+    SALES_PRODUCTS,
+    rows,
+    shop_db,
+    space,
+    sparse_doc,
+    with_column,
+    with_instruction,
 )
 
 

@@ -37,7 +37,7 @@ def retail():
     from chaos_llama.tools.evaluate import open_local_backend
     from chaos_llama.tools.space.io import load_space
 
-    s = settings_for_example(which="curated")
+    s = settings_for_example(which="curated", evalset="templates")
     es = assign_splits(load_evalset(s.evalset), seed=0)
     return {"backend": open_local_backend(s.data), "space": load_space(s.space), "evalset": es}
 

@@ -20,7 +20,7 @@ from optimize_helpers import RecordingBackend, SpyProposer, small_evalset
 def retail():
     with bundled_example("retail") as ex:
         backend = open_local_backend([ex.data])
-        space, full = load_inputs(ex.sparse_space, ex.evalset)
+        space, full = load_inputs(ex.sparse_space, ex.templates)
     return space, small_evalset(full), backend
 
 
@@ -46,7 +46,7 @@ def test_heuristic_loop_improves_held_out_accuracy(retail, tmp_path):
     # the copilot's `report` tool finds the optimization in the same workspace
     from chaos_llama.tools.copilot import Copilot, settings_for_example
 
-    cp = Copilot(settings_for_example(workspace=tmp_path))
+    cp = Copilot(settings_for_example(workspace=tmp_path, evalset="templates"))
     try:
         assert cp.optimizations() == [result.opt_id]
         from chaos_llama.server.views import report_view
@@ -161,7 +161,7 @@ def test_full_bundled_example_reaches_held_out_target(tmp_path):
     loop reaches >= 80% on the held-out test split within 5 epochs, and train is (nearly) fitted."""
     with bundled_example("retail") as ex:
         backend = open_local_backend([ex.data])
-        space, full = load_inputs(ex.sparse_space, ex.evalset)
+        space, full = load_inputs(ex.sparse_space, ex.templates)
     with Store(tmp_path / "chaos.db") as store:
         result = optimize(space, full, backend, OptimizeSettings(max_epochs=5, workspace=tmp_path), store=store)
     assert result.baseline["train"].accuracy == 0

@@ -20,7 +20,7 @@ from chaos_llama.tools.space.changes import apply_changes
 def retail():
     with bundled_example("retail") as ex:
         backend = open_local_backend([ex.data])
-        space, evalset = load_inputs(ex.sparse_space, ex.evalset)
+        space, evalset = load_inputs(ex.sparse_space, ex.templates)
     return space, evalset, backend
 
 

@@ -83,9 +83,8 @@ def _installed(dist: str) -> bool:
 def test_wheel_builds_without_deprecation_warnings(tmp_path):
     """The PEP 517 build (setuptools, offline) warns about nothing deprecated (the license is an SPDX string) and
     the wheel holds the modules, the prompts, the bundled example data and the license expression."""
-    from packaging.version import Version
-
     import setuptools
+    from packaging.version import Version
 
     if Version(setuptools.__version__) < Version("77"):
         pytest.skip(f"setuptools {setuptools.__version__} here; the build needs >= 77 (pip install -e '.[dev]')")
@@ -104,7 +103,7 @@ def test_wheel_builds_without_deprecation_warnings(tmp_path):
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
         meta = z.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
-    assert {"chaos_llama/tools/junit.py", "chaos_llama/prompts/optimize_space.md", "chaos_llama/examples/retail/evalset.yaml",
+    assert {"chaos_llama/tools/junit.py", "chaos_llama/prompts/optimize_space.md", "chaos_llama/examples/retail/evalset_templates.yaml",
             "chaos_llama/examples/ci/genie-eval.yml"} <= names
     assert any(n.startswith("chaos_llama/examples/retail/data/") for n in names)
     assert "License-Expression: Apache-2.0" in meta and re.search(r"^Requires-Dist: numpy", meta, re.M)

@@ -256,7 +256,7 @@ def test_mcpb_validate_and_pack(npm_bin, tmp_path):
     assert done.returncode == 0 and bundle.is_file(), done.stdout + done.stderr
     names = zipfile.ZipFile(bundle).namelist()
     for needed in ("manifest.json", "pyproject.toml", "README.md", "server/app.py", "tools/cli/__init__.py", "server/cli.py", "prompts/optimize_space.md",
-                   "examples/retail/evalset.yaml"):
+                   "examples/retail/evalset_templates.yaml"):
         assert needed in names, needed
     leaked = [n for n in names if n.split("/")[0] in ("tests", "bench", ".git", ".venv", ".chaos-llama", "node_modules")
               or "__pycache__" in n or n.endswith((".db", ".duckdb"))]

@@ -3,6 +3,7 @@
 from mcp import Client
 
 from chaos_llama.server.app import build_app
+from chaos_llama.tools.copilot import settings_for_example
 from chaos_llama.tools.project import load_config
 
 
@@ -12,7 +13,9 @@ async def test_scripted_session_improves_val_then_scores_test_once(tmp_path):
     The "assistant" only sees tool outputs: it turns failing train questions (whose gold SQL
     eval_failures shows) into example SQL, the lever Genie's retrieval uses for recurring questions.
     """
-    app = build_app(load_config(env={}, overrides={"workspace": str(tmp_path)}))
+    # the template set: its val questions are siblings of train ones, so examples of failing train questions
+    # help val (on the realistic set, held out per family, they do not: general levers are needed)
+    app = build_app(load_config(env={}, overrides={"workspace": str(tmp_path), "evalset": str(settings_for_example(evalset="templates").evalset)}))
     async with Client(app) as c:
         async def tool(name, **args):
             r = await c.call_tool(name, args)

@@ -25,9 +25,8 @@ from mcp import Client
 from chaos_llama.tools.evaluate import bundled_example, load_inputs, open_local_backend
 from chaos_llama.tools.optimize.loop import optimize
 from chaos_llama.tools.optimize.model import OptimizeSettings
-from chaos_llama.tools.store import Store
 from chaos_llama.tools.space.io import load_space
-from chaos_llama.tools.store import space_version_id
+from chaos_llama.tools.store import Store, space_version_id
 from chaos_llama.tools.tracking import default_tracking_uri, run_metrics, tracking_uri
 from optimize_helpers import small_evalset
 
@@ -42,7 +41,7 @@ def test_mlflow_holds_the_runs_metrics(tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-do-not-log-me")
     with bundled_example("retail") as ex:
         backend = open_local_backend([ex.data])
-        space, full = load_inputs(ex.sparse_space, ex.evalset)
+        space, full = load_inputs(ex.sparse_space, ex.templates)
     with Store(tmp_path / "chaos.db") as store:
         result = optimize(space, small_evalset(full), backend, OptimizeSettings(max_epochs=2, workspace=tmp_path, tracking=True), store=store)
     uri = default_tracking_uri(tmp_path)
@@ -86,7 +85,7 @@ def test_an_unusable_tracking_store_is_a_clear_error_before_any_question(tmp_pat
     from optimize_helpers import RecordingBackend, small_evalset
 
     with bundled_example("retail") as ex:
-        space, full = load_inputs(ex.sparse_space, ex.evalset)
+        space, full = load_inputs(ex.sparse_space, ex.templates)
         backend = RecordingBackend(open_local_backend([ex.data]))
     with Store(tmp_path / "chaos.db") as store, pytest.raises(InvalidConfig, match="--no-tracking"):
         optimize(space, small_evalset(full), backend, OptimizeSettings(workspace=tmp_path, tracking="nosuchscheme://tracking"),

@@ -737,7 +737,7 @@ class Copilot:
             self._judge_chat = Chat(self.settings.judge_model)  # one client per session (and one auth setup)
         return judge_runtime(store=self.store, ledger=self.ledger, model=self._judge_chat)
 
-    def judge_pending(self, run_id: str, judges: list[str] | None = None, limit: int = 10) -> PendingView:
+    def judge_pending(self, run_id: str, judges: list[str] | None = None, limit: int = 5) -> PendingView:
         self.lineage_run(run_id, splits=(TRAIN,))
         return pending(self.store, run_id, judges, limit=limit, splits=(TRAIN,))
 
@@ -801,14 +801,18 @@ def _bind_defaults(sql: str, parameters: list[Any]) -> str | None:
     return sql
 
 
-def settings_for_example(name: str = "retail", which: str = "sparse", **kw: Any) -> CopilotSettings:
-    """Settings for a bundled example (its files are real paths in editable and regular installs)."""
+def settings_for_example(name: str = "retail", which: str = "sparse", evalset: str = "realistic", **kw: Any) -> CopilotSettings:
+    """Settings for a bundled example (its files are real paths in editable and regular installs);
+    `evalset`: which of its eval sets (realistic, templates or unseen: `evalset_<name>.yaml`)."""
     import importlib.resources
 
     root = Path(str(importlib.resources.files("chaos_llama.examples") / name))
     if not root.is_dir():
         raise InvalidConfig(f"no bundled example {name!r}", field="example")
-    return CopilotSettings(space=root / f"space_{which}.yaml", evalset=root / "evalset.yaml", data=[root / "data"], **kw)
+    path = root / f"evalset_{evalset}.yaml"
+    if not path.is_file():
+        raise InvalidConfig(f"the bundled example {name!r} has no eval set {evalset!r} (expected {path.name})", field="evalset")
+    return CopilotSettings(space=root / f"space_{which}.yaml", evalset=path, data=[root / "data"], **kw)
 
 
 __all__ = ["AskResult", "ColumnInfo", "Copilot", "CopilotSettings", "EvalRuns", "FinalTest", "TableInfo", "Ledger", "NoBudget", "Preview", "Problem", "settings_for_example"]

@@ -31,7 +31,9 @@ class ExamplePaths(BaseModel):
     data: Path
     sparse_space: Path
     curated_space: Path
-    evalset: Path
+    evalset: Path  # the realistic set: phrased as business users ask, frozen family-grouped splits (the default)
+    templates: Path  # the template set: few phrasings per question family (older walkthroughs, quick tests)
+    unseen: Path  # phrasings no one tuned the engine or the proposers to: report on it, never tune to it
 
 
 @contextlib.contextmanager
@@ -45,7 +47,9 @@ def bundled_example(name: str = "retail") -> Iterator[ExamplePaths]:
             data=root / "data",
             sparse_space=root / "space_sparse.yaml",
             curated_space=root / "space_curated.yaml",
-            evalset=root / "evalset.yaml",
+            evalset=root / "evalset_realistic.yaml",
+            templates=root / "evalset_templates.yaml",
+            unseen=root / "evalset_unseen.yaml",
         )
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from .optimize.model import OptimizationResult, SplitScore

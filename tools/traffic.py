@@ -51,8 +51,15 @@ from pydantic import BaseModel, Field
 from sqlglot import exp
 
 from .errors import InvalidInput, did_you_mean
-from .evalset import _case_doc, _yaml_dumper  # the eval-set file's own writer: an appended case reads back equal
-from .evalset import EvalCase, EvalSet, assign_splits, load_evalset, save_evalset
+from .evalset import (  # the eval-set file's own writer: an appended case reads back equal
+    EvalCase,
+    EvalSet,
+    _case_doc,
+    _yaml_dumper,
+    assign_splits,
+    load_evalset,
+    save_evalset,
+)
 from .families import SPLITS, grouped_splits, infer_families, leakage, normalize_sql, question_words
 from .generate.text import STOPWORDS, stem, words
 from .judges import get_judge

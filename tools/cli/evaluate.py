@@ -17,8 +17,18 @@ from ..runner import new_run_id
 from ..store import Store
 from . import EXIT_FAIL, EXIT_OK, Interrupted
 from ._common import (
-    add_backend_args, add_common_args, add_llm_args, add_tracking_args, backend_from_args, console, print_scores,
-    progress_bar, result_json, space_name, tracked_line, tracking_from_args,
+    add_backend_args,
+    add_common_args,
+    add_llm_args,
+    add_tracking_args,
+    backend_from_args,
+    console,
+    print_scores,
+    progress_bar,
+    result_json,
+    space_name,
+    tracked_line,
+    tracking_from_args,
 )
 
 HELP = "evaluate a space on an eval set"

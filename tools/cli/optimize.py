@@ -17,7 +17,13 @@ from ..tracking import TrackedRun
 from ..traffic import traffic_for
 from . import EXIT_OK, Interrupted
 from ._common import (
-    QuestionProgress, add_backend_args, add_llm_args, add_tracking_args, backend_from_args, llm_model_from_args, tracked_line,
+    QuestionProgress,
+    add_backend_args,
+    add_llm_args,
+    add_tracking_args,
+    backend_from_args,
+    llm_model_from_args,
+    tracked_line,
     tracking_from_args,
 )
 
