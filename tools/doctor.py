@@ -22,8 +22,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, computed_field
 
+from .copilot import settings_for_example
 from .errors import ChaosLlamaError
+from .evalset import load_evalset
+from .evaluate import load_inputs, open_local_backend
 from .project import ProjectConfig, load_config
+from .space.io import load_space
+from .tracking import tracking_uri
 
 Status = Literal["ok", "warn", "fail", "skip"]
 MIN_PYTHON = (3, 11)
@@ -171,11 +176,9 @@ def check_workspace(config: ProjectConfig) -> Check:
 
 def check_project(config: ProjectConfig) -> Check:
     """Load the space, the eval set and (local engine) build the data, as the server would on first use."""
-    from .evaluate import load_inputs, open_local_backend
 
     try:
         if config.space is None and config.backend.kind == "local":
-            from .copilot import settings_for_example
 
             s = settings_for_example(config.example or "retail", config.example_space)
             space_path, evalset_path, data = s.space, s.evalset, config.data or s.data
@@ -185,13 +188,11 @@ def check_project(config: ProjectConfig) -> Check:
         if config.backend.kind == "databricks":
             parts = []
             if evalset_path is not None:
-                from .evalset import load_evalset
 
                 parts.append(f"eval set {evalset_path}: {len(load_evalset(evalset_path).cases)} questions")
             else:
                 parts.append("eval set: the space's benchmark questions")
             if space_path is not None:
-                from .space.io import load_space
 
                 parts.append(f"space file {space_path}: {load_space(space_path).title!r}")
             return Check(name="project", status="ok", detail="; ".join(parts))
@@ -317,7 +318,6 @@ def _declared(*names: str, dist: str = "chaos-llama") -> str:
 
 def check_tracking(config: ProjectConfig, env: Mapping[str, str] | None = None) -> Check:
     """MLflow can be imported and its tracking store written (looked up, not imported: mlflow is slow to load)."""
-    from .tracking import tracking_uri
 
     env = os.environ if env is None else env
     uri = tracking_uri(config.tracking, config.workspace, env=env)

@@ -60,7 +60,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .errors import InvalidConfig, did_you_mean
+from .backends.base import Answer
+from .errors import ChaosLlamaError, InvalidConfig, did_you_mean
+from .evalset import EvalCase
+from .judges import get_judge
+from .judges.base import GoldResult
+from .space.io import space_from_geniespace_json
 from .space.model import Space, text
 
 FAULT_KINDS = ("429", "500", "503", "drop", "slow", "hang", "write_drop", "failed", "failed_retryable", "etag", "no_etag")
@@ -531,8 +536,6 @@ class Emulator:
         return self._space_json(self._state(params["space_id"]), query.get("include_serialized_space", "").lower() == "true")
 
     async def _h_update_space(self, params: dict[str, str], data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        from .errors import ChaosLlamaError
-        from .space.io import space_from_geniespace_json
 
         st = self._state(params["space_id"])
         if data.get("etag") is not None and data["etag"] != st.etag:
@@ -553,8 +556,6 @@ class Emulator:
         return self._space_json(st, False, etag=True)
 
     async def _h_create_space(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        from .errors import ChaosLlamaError
-        from .space.io import space_from_geniespace_json
 
         for key in ("warehouse_id", "serialized_space"):
             if not isinstance(data.get(key), str) or not data[key]:
@@ -710,7 +711,6 @@ class Emulator:
         """Serve past traffic: conversations in the export format of `tools/logs.py` (each with its
         `messages`, Genie's message JSON plus `comments`), at their own timestamps and users, as
         Genie recorded them (nothing is asked again). Returns the number of messages loaded."""
-        from .backends.base import Answer
 
         space_id = space_id or self.space_id
         self._state(space_id)
@@ -749,7 +749,6 @@ class Emulator:
         try:
             answer = await asyncio.to_thread(self.engine.ask_sync, space, msg.content)
         except Exception as e:  # noqa: BLE001 - becomes a FAILED message
-            from .backends.base import Answer
 
             answer = Answer(status="ERROR", error=f"{type(e).__name__}: {e}", reason="engine failure")
         if answer.status == "COMPLETED" and answer.result is not None:
@@ -892,7 +891,6 @@ class Emulator:
         return out
 
     async def _h_execute_statement(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        from .errors import ChaosLlamaError
 
         statement = data.get("statement")
         if not isinstance(statement, str) or not statement.strip():
@@ -982,9 +980,6 @@ class Emulator:
 
     def _assess(self, space: Space, bq: Any) -> dict[str, Any]:
         """Answer one benchmark question and assess it like Genie: GOOD/BAD/NEEDS_REVIEW + reasons."""
-        from .evalset import EvalCase
-        from .judges import get_judge
-        from .judges.base import GoldResult
 
         question, golds = text(bq.question), bq.gold_sql
         answer = self.engine.ask_sync(space, question)

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .errors import ApplyConflict, BudgetExceeded, ChaosLlamaError, InvalidConfig, SpaceNotFound
 from .evalset import EvalSet, evalset_hash
 from .results import Answer, GoldResult, Verdict
+from .space.io import space_hash
 from .space.model import Space
 
 SCHEMA_VERSION = 2  # 2: labels (human verdicts), llm_cache (judge calls), native_assessments (Genie eval runs), documents
@@ -255,17 +256,8 @@ def _json(value: Any) -> str:
 
 
 # ---------------------------------------------------------------- hashing and Arrow bytes
-def _local_space_hash(space: Space) -> str:
-    doc = {"title": space.title, "description": space.description, "serialized_space": space.to_serialized()}
-    return hashlib.sha256(_json(doc).encode()).hexdigest()
-
-
 def space_version_id(space: Space) -> str:
-    """The content hash naming a space version (the Space helper's `space_hash` when available)."""
-    try:
-        from .space.io import space_hash
-    except ImportError:  # space.io is written in parallel; keep a local fallback until it lands
-        return _local_space_hash(space)
+    """The content hash naming a space version."""
     return space_hash(space)
 
 

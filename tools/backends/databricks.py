@@ -39,9 +39,12 @@ from ..errors import (
     SpaceNotFound,
     SQLExecutionError,
 )
-from ..evalset import EvalSet
+from ..evalset import EvalSet, evalset_from_benchmarks
 from ..results import Answer
-from ..space.model import Space
+from ..space.io import normalize, space_from_geniespace_json, space_hash
+from ..space.model import BenchmarkAnswer, BenchmarkQuestion, Benchmarks, Space, text
+from ..space.validate import ensure_valid
+from ..sql import check_read_only
 from .base import Backend, question_accepted
 
 log = logging.getLogger(__name__)
@@ -604,7 +607,6 @@ class DatabricksGenie(Backend):
     def execute(self, sql: str, *, max_rows: int | None = None, space: Space | None = None, dialect: str = "databricks") -> pa.Table:
         """Run read-only SQL on the SQL warehouse (Statement Execution API). Values come back as
         strings, as Databricks returns them; columns keep their names."""
-        from ..sql import check_read_only
 
         check_read_only(sql, dialect=dialect)  # before anything reaches the warehouse
         if dialect != "databricks":
@@ -656,7 +658,6 @@ class DatabricksGenie(Backend):
 
     def get_space(self) -> SpaceSnapshot:
         """Pull the space (with its serialized document and etag); a copy goes to the store."""
-        from ..space.io import space_from_geniespace_json, space_hash
 
         try:
             res = self._sync_retrying("get space", self.client.genie.get_space, self.space_id, include_serialized_space=True)
@@ -682,10 +683,8 @@ class DatabricksGenie(Backend):
         Raises ApplyConflict when the space changed since that etag: nothing is overwritten and
         `space` is kept in the store (the exception's `version_id`) and on the exception (`space`).
         """
-        from ..space.io import space_hash
 
         if validate:
-            from ..space.validate import ensure_valid
 
             ensure_valid(space)
         etag = etag if etag is not None else self._etag
@@ -733,7 +732,6 @@ class DatabricksGenie(Backend):
         always recorded against the version that produced them. The version Genie held before is
         kept in the store (pulled on first use), so a push never loses it.
         """
-        from ..space.io import space_hash
 
         if self._deployed_hash is None:
             self.get_space()
@@ -742,7 +740,6 @@ class DatabricksGenie(Backend):
         return self.update_space(space, message="deployed for evaluation")
 
     def _current_if_same(self, space: Space) -> Any:
-        from ..space.io import space_from_geniespace_json, space_hash
 
         try:
             res = self._sync_retrying("get space", self.client.genie.get_space, self.space_id, include_serialized_space=True)
@@ -762,7 +759,6 @@ class DatabricksGenie(Backend):
         """Results are recorded against `space`: refuse when Genie holds a different version."""
         if self._deployed_hash is None:
             return
-        from ..space.io import space_hash
 
         if space_hash(space) != self._deployed_hash:
             raise BackendError(
@@ -816,7 +812,6 @@ class DatabricksGenie(Backend):
     # ------------------------------------------------------------ benchmarks
     def import_benchmarks(self, *, name: str | None = None) -> EvalSet:
         """The space's benchmark questions as an eval set (case ids = benchmark question ids)."""
-        from ..evalset import evalset_from_benchmarks
 
         return evalset_from_benchmarks(self.get_space().space, name=name)
 
@@ -901,8 +896,6 @@ def evalset_to_benchmarks(space: Space, evalset: EvalSet, *, replace: bool = Fal
     Questions already there (same text) are updated in place; `replace=True` drops the others.
     Ids of new questions are derived from their content, so exporting twice changes nothing.
     """
-    from ..space.io import normalize
-    from ..space.model import BenchmarkAnswer, BenchmarkQuestion, Benchmarks, text
 
     doc = space.serialized.model_copy(deep=True)
     existing = list(doc.benchmarks.questions) if doc.benchmarks else []

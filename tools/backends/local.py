@@ -18,11 +18,13 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..errors import BackendError, ChaosLlamaError, DataLoadError, SQLExecutionError, UnsafeSQL
+from ..data.loaders import build_database
+from ..errors import BackendError, ChaosLlamaError, DataLoadError, InvalidConfig, SQLExecutionError, UnsafeSQL
 from ..generate import GenerationContext, get_strategy, space_key
 from ..generate.base import ColumnStats
 from ..results import Answer
 from ..space.model import Space
+from ..sql import execute, table_map_for
 from .base import Backend
 
 ENGINE_VERSION = "1"
@@ -117,7 +119,6 @@ class LocalGenie(Backend):
         """The generation context and table map of a space (cached per space content)."""
         key = space_key(space)
         if key not in self._contexts:
-            from ..sql import table_map_for
 
             with self._lock:
                 table_map = table_map_for(space, self.con)
@@ -208,7 +209,6 @@ class LocalGenie(Backend):
 
 def _execute(con, sql: str, *, table_map: dict[str, str] | None, max_rows: int | None,
              dialect: str = "databricks") -> pa.Table:
-    from ..sql import execute
 
     try:
         return execute(con, sql, dialect=dialect, table_map=table_map, max_rows=max_rows)
@@ -220,8 +220,6 @@ def _execute(con, sql: str, *, table_map: dict[str, str] | None, max_rows: int |
 
 def from_config(config: Any, *, data: list[Any], store: Any = None) -> LocalGenie:
     """The embedded engine over a DuckDB database built from `data` (CSV/Parquet, .duckdb, PostgreSQL dump)."""
-    from ..data.loaders import build_database
-    from ..errors import InvalidConfig
 
     if not data:
         raise InvalidConfig("no data for the local engine: name CSV/Parquet files or folders, a .duckdb file or a PostgreSQL "

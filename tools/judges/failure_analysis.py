@@ -30,8 +30,10 @@ from ..evalset import EvalCase
 from ..generate.trace import summarize
 from ..results import Answer
 from ..space.model import Space
+from . import execution, sql_equivalence
 from ._sqlshape import SQLParseError, parse_one, space_schema, strip_table_qualifiers
 from .base import GoldResult, Verdict
+from .sql_equivalence import _canon_bottom_up
 
 NAME = "failure_analysis"
 NEEDS = ("generated.sql", "expected.sql")
@@ -72,7 +74,6 @@ def sql_facts(sql: str, *, dialect: str = "databricks", space: Space | None = No
     from sqlglot.errors import OptimizeError
     from sqlglot.optimizer.qualify import qualify
 
-    from .sql_equivalence import _canon_bottom_up
 
     tree = strip_table_qualifiers(parse_one(sql, dialect))
     try:
@@ -340,7 +341,6 @@ def judge(
     **opts: Any,
 ) -> Verdict:
     """The primary failure category (or CORRECT) and a structured diff against the closest gold."""
-    from . import execution, sql_equivalence
 
     grounding = summarize((generated.details or {}).get("grounding"))  # what the offline engine read
     if generated.status == "NO_SQL" or not generated.sql:

@@ -23,6 +23,7 @@ from .llm import (
     LLMJudge,
     MalformedJudgment,
     estimate_tokens,
+    judge_runtime,
     parse_judgment,
     render_table,
     shortcut,
@@ -201,7 +202,6 @@ def sampling_request(store: Any, run_id: str, judge: str, case_id: str | None = 
         return None
     case, res, name = open_[0]
     golds = [GoldResult(sql=s, result=gold_result(s) if gold_result else None) for s in case.gold_sql]
-    from .llm import judge_runtime
 
     with judge_runtime(store=store):  # few-shot examples from the labels, as for a configured model
         prompt = LLMJudge(DEFINITIONS[name]).prompt_for(case, res.to_answer(), golds, space)

@@ -435,7 +435,6 @@ class _Validator:
 # --------------------------------------------------------------------------- helpers
 def knowledge_snippets(s: SerializedSpace) -> int:
     """What counts against Genie's knowledge-store limit: described tables, join specs, SQL snippets."""
-    from .model import text
 
     described = sum(1 for t in s.data_sources.tables if text(t.description))
     snippets = s.instructions.sql_snippets
