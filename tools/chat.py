@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -207,4 +208,26 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
-__all__ = ["PROVIDERS", "Chat", "ChatModel", "Completion"]
+def json_objects(text: str) -> list[dict]:
+    """The JSON objects a model reply may hold, most likely first: a ```json fence, the whole
+    reply, the outermost {...} inside prose."""
+    content = (text or "").strip()
+    candidates = [content]
+    m = re.search(r"```(?:json)?\s*(\{.*?\})\s*```", content, re.S)
+    if m:
+        candidates.insert(0, m.group(1))
+    brace = re.search(r"\{.*\}", content, re.S)
+    if brace:
+        candidates.append(brace.group(0))
+    out = []
+    for c in candidates:
+        try:
+            obj = json.loads(c)
+        except (json.JSONDecodeError, TypeError):
+            continue
+        if isinstance(obj, dict):
+            out.append(obj)
+    return out
+
+
+__all__ = ["PROVIDERS", "Chat", "ChatModel", "Completion", "json_objects"]

@@ -10,13 +10,12 @@ for SQL (a JSON object `{"sql": ...}` or a ```sql fence). Tests inject an `httpx
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 
 import httpx
 
 from ... import prompts
-from ..chat import Chat, ChatModel
+from ..chat import Chat, ChatModel, json_objects
 from ..errors import InvalidConfig
 from ..space.model import Space, text
 from .base import Generation, GenerationContext
@@ -114,28 +113,6 @@ def build_prompt(space: Space, question: str, ctx: GenerationContext) -> str:
 
 
 _FENCE = re.compile(r"```(?:sql|SQL)?\s*\n?(.*?)```", re.S)
-
-
-def json_objects(text: str) -> list[dict]:
-    """The JSON objects a model reply may hold, most likely first: a ```json fence, the whole
-    reply, the outermost {...} inside prose."""
-    content = (text or "").strip()
-    candidates = [content]
-    m = re.search(r"```(?:json)?\s*(\{.*?\})\s*```", content, re.S)
-    if m:
-        candidates.insert(0, m.group(1))
-    brace = re.search(r"\{.*\}", content, re.S)
-    if brace:
-        candidates.append(brace.group(0))
-    out = []
-    for c in candidates:
-        try:
-            obj = json.loads(c)
-        except (json.JSONDecodeError, TypeError):
-            continue
-        if isinstance(obj, dict):
-            out.append(obj)
-    return out
 
 
 def parse_reply(content: str) -> tuple[str | None, str | None]:

@@ -41,7 +41,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, Field
 
 from ... import prompts
-from ..chat import Chat, Completion
+from ..chat import Chat, Completion, json_objects
 from ..errors import BudgetExceeded, ChaosLlamaError, InvalidConfig, JudgeError, did_you_mean
 from .base import Verdict
 
@@ -251,7 +251,6 @@ def parse_judgment(text: str) -> tuple[bool, str]:
     ...
     chaos_llama.tools.judges.llm.MalformedJudgment: judge reply is not JSON: 'Looks right to me'
     """
-    from ..generate.llm import json_objects
 
     content = (text or "").strip()
     obj = next(iter(json_objects(content)), None)
