@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,16 +40,19 @@ from ...space.changes import (
     AddExampleSql,
     AddJoinSpec,
     AddSnippet,
+    AddTextInstruction,
     ChangeSet,
     ParameterSpec,
     SetColumnDescription,
     SetColumnEntityMatching,
     UpdateExampleSql,
+    UpdateSnippet,
 )
 from ...space.model import Space, text
 from ...space.validate import LIMITS
 from ..model import Failure, TriedChange
 from . import MAX_ENTITY_MATCHING_COLUMNS, TableData
+from .levers import Item, Unit, associate, grounded_columns, near_duplicate, ungrounded, units
 
 NAME = "heuristic"
 _CMP = (exp.EQ, exp.NEQ, exp.In)
@@ -75,6 +78,10 @@ class _Mined:
     measures: list[tuple[str, str]] = field(default_factory=list)  # (aggregate SQL over table names, its alias)
     value_words: set[str] = field(default_factory=set)  # words of the values the question names
     context_terms: set[str] = field(default_factory=set)  # stemmed words of the tables and non-measure columns used
+    conditions: list[Item] = field(default_factory=list)  # WHERE conditions the question does not spell as a value
+    counted: list[str] = field(default_factory=list)  # tables whose rows the gold counts
+    rounded: int | None = None  # decimals the gold rounds its aggregates to
+    fiscal_shift: int | None = None  # YEAR(ADD_MONTHS(d, k)): the gold's fiscal calendar
 
 
 class HeuristicProposer:
@@ -99,80 +106,76 @@ class HeuristicProposer:
         mined = [m for m in (self.mine(space, f) for f in failures) if m is not None]
         rejected = {_edit_key(c) for h in history if not h.accepted for c in h.changes}
         s = space.serialized
-        ranked: list[tuple[int, int, Any]] = []  # (priority, order, edit): lower first
+        ranked: list[tuple[int, int, int, Any]] = []  # (priority, -failures it serves, order, edit): lower first
+
+        def add(priority: int, support: int, edit: Any) -> None:
+            ranked.append((priority, -support, len(ranked), edit))
 
         # 1. join specs: the only way the engine (and Genie) joins tables
         have_pairs = {frozenset((j.left.identifier.lower(), j.right.identifier.lower())) for j in s.joins}
-        seen_pairs: set[frozenset[str]] = set()
+        pairs: dict[frozenset[str], tuple[Col, Col]] = {}
+        pair_uses: Counter[frozenset[str]] = Counter()
         for m in mined:
-            for a, b in m.joins:
+            for a, b in _unique(m.joins):
                 pair = frozenset((a[0].lower(), b[0].lower()))
-                if a[0] == b[0] or pair in have_pairs or pair in seen_pairs:
-                    continue
-                seen_pairs.add(pair)
-                ranked.append((0, len(ranked), self._join_spec(a, b)))
+                if a[0] != b[0] and pair not in have_pairs:
+                    pairs.setdefault(pair, (a, b))
+                    pair_uses[pair] += 1
+        for pair, (a, b) in pairs.items():
+            add(0, pair_uses[pair], self._join_spec(a, b))
 
-        # 2. entity matching on columns whose values questions name
+        # 2. value dictionaries: entity matching on the columns whose values questions name
         enabled = {(t.identifier.lower(), c.column_name.lower()) for t in s.tables for c in t.column_configs
                    if c.enable_entity_matching}
         room = MAX_ENTITY_MATCHING_COLUMNS - len(enabled)
-        named = _unique(c for m in mined for c in m.entity)
+        named = Counter(c for m in mined for c in _unique(m.entity))
         for col in _unique([*named, *self._breakdown_columns(mined)]):
             if (col[0].lower(), col[1].lower()) in enabled or room <= 0:
                 continue
             room -= 1
-            ranked.append((1 if col in named else 4, len(ranked),
-                           SetColumnEntityMatching(table=col[0], column=col[1], enabled=True)))
+            add(1 if col in named else 3, named.get(col, 0),
+                SetColumnEntityMatching(table=col[0], column=col[1], enabled=True))
 
-        # 3. one parameterized example per family of failing questions (biggest families first)
+        # 3. the words that did not ground, each to the measure, column or condition of the gold it names;
+        # a condition the golds apply wherever a measure is used is a rule, not something words name
+        pairs = self._rule_pairs(space, mined)
+        lever_edits, served = self._word_levers(space, mined, {c for _, c in pairs})
+        for priority, support, edit in lever_edits:
+            add(priority, support, edit)
+
+        # 4. business rules, the fiscal calendar and rounding the golds apply, as text instructions
+        rules = self._rules(space, mined, pairs, lever_edits)
+        if rules:
+            add(1, len(mined), AddTextInstruction(content="\n".join(rules)))
+
+        # 5. example SQL only for a shape no lever expresses: failures with no ungrounded word left to
+        # teach (every word grounded, yet the answer is wrong or refused), one example per family
         families: dict[str, list[_Mined]] = defaultdict(list)
         for m in mined:
-            families[m.key].append(m)
+            if id(m) not in served:
+                families[m.key].append(m)
         existing = self._example_keys(space)
-        room = LIMITS["instructions"] - len(s.examples) - len(s.functions) - (1 if s.instructions.text_instructions else 0)
+        room = LIMITS["instructions"] - len(s.examples) - len(s.functions) - (1 if s.instructions.text_instructions or rules else 0)
         for key, fam in sorted(families.items(), key=lambda kv: -len(kv[1])):
+            if len(fam) < 2:
+                continue  # one question is not a shape: an example for it would only memorize it
             phrasings = _unique(m.failure.question for m in fam)
             if key in existing:
                 ex = existing[key]
                 known = (text(ex.question) + "\n" + text(ex.usage_guidance)).lower()
                 new = [q for q in phrasings if q.lower() not in known]
                 if new:
-                    guidance = _guidance(text(ex.usage_guidance), new)
-                    ranked.append((2, len(ranked), UpdateExampleSql(id=ex.id, usage_guidance=guidance)))
+                    add(4, len(fam), UpdateExampleSql(id=ex.id, usage_guidance=_guidance(text(ex.usage_guidance), new)))
                 continue
             if room <= 0:
                 continue
             room -= 1
             rep = fam[0]
-            ranked.append((3 if len(fam) == 1 else 2, len(ranked), AddExampleSql(
-                question=rep.failure.question, sql=rep.param_sql, parameters=rep.params or None,
-                usage_guidance=_guidance("", phrasings[1:]) or None)))
-
-        # 4. synonyms: "by <phrase>" naming the column the gold groups by
-        for col, phrase in self._synonyms(space, mined):
-            ranked.append((4, len(ranked), AddColumnSynonyms(table=col[0], column=col[1], synonyms=[phrase])))
-
-        # 4b. measures: one snippet per aggregate the golds return, named by the golds' alias, with the
-        # words the questions use for it as synonyms (so "sales" and "revenue" reach the same measure)
-        for snippet in self._measure_snippets(space, mined):
-            ranked.append((2, len(ranked), snippet))  # serve many families, like the family examples
-
-        # 5. descriptions where missing, for columns gold queries pin to one value
-        if self.descriptions:
-            for col, values in self._pinned(mined).items():
-                t = s.table(col[0])
-                cfg = t.column(col[1]) if t else None
-                if t is None or (cfg is not None and text(cfg.description).strip()):
-                    continue
-                if self.data is not None and col[1] not in self.data.columns(col[0]):
-                    continue
-                vals = ", ".join(f"'{v}'" for v in values)
-                ranked.append((5, len(ranked), SetColumnDescription(
-                    table=col[0], column=col[1],
-                    description=f"{_spell(col[1])}. Business questions filter {col[1]} = {vals} unless asked otherwise.")))
+            add(4, len(fam), AddExampleSql(question=rep.failure.question, sql=rep.param_sql, parameters=rep.params or None,
+                                           usage_guidance=_guidance("", phrasings[1:]) or None))
 
         edits, seen = [], set()
-        for _, _, edit in sorted(ranked, key=lambda r: (r[0], r[1])):
+        for *_, edit in sorted(ranked, key=lambda r: r[:3]):
             k = _edit_key(edit.model_dump(exclude_none=True))
             if k in rejected or k in seen:
                 continue
@@ -181,8 +184,137 @@ class HeuristicProposer:
         edits = edits[: max(0, budget)]
         kinds = sorted({e.op for e in edits})
         message = (f"heuristic: {len(edits)} edit(s) ({', '.join(kinds)}) from {len(mined)} failing train "
-                   f"question(s) in {len(families)} famil{'y' if len(families) == 1 else 'ies'}") if edits else ""
+                   f"question(s); {len(served)} taught by their ungrounded words") if edits else ""
         return ChangeSet(changes=edits, message=message)
+
+    # ------------------------------------------------------------------ words -> levers
+    @staticmethod
+    def _items(m: _Mined, ruled: set[Item] = frozenset()) -> list[Item]:
+        """The parts of one gold answer a word of its question can name."""
+        items = [Item("measure", _norm_sql(sql), sql=sql, alias=alias) for sql, alias in m.measures]
+        done = grounded_columns(m.failure)
+        for col in _unique([*(c for c in m.group_columns if not _is_date_name(c[1])), *m.entity]):
+            if (col[0].lower(), col[1].lower()) not in done:
+                items.append(Item("column", f"{col[0]}.{col[1]}".lower(), col=col))
+        return items + [c for c in m.conditions if c not in ruled]
+
+    def _word_levers(self, space: Space, mined: list[_Mined], ruled: set[Item]) -> tuple[list[tuple[int, int, Any]], set[int]]:
+        """Measures, filters and column synonyms named by the words questions use that did not ground.
+
+        Returns (priority, failures served, edit) triples and the ids of the mined failures whose words taught something.
+        """
+        records = []
+        for m in mined:
+            us = units(m.failure.question, ungrounded(m.failure), m.value_words | _OPERATOR_WORDS)
+            # named by something else in the question: a column by its value, a condition by its grounded column
+            done = grounded_columns(m.failure)
+            pre = {Item("column", f"{c[0]}.{c[1]}".lower(), col=c) for c in m.entity}
+            pre |= {c for c in m.conditions if (c.col[0].lower(), c.col[1].lower()) in done}
+            records.append((us, self._items(m, ruled), pre))
+        named = associate(records)
+        by_item: dict[Item, list[tuple[str, int]]] = defaultdict(list)
+        for key, (item, support, surface) in sorted(named.items(), key=lambda kv: -kv[1][1]):
+            if any(near_duplicate(surface, other) for other, _ in by_item[item]):
+                continue  # a typo of a word already taken: the engine corrects it
+            by_item[item].append((surface, support))
+        served = {id(m) for m, (us, _, _) in zip(mined, records) if any(u.key in named for u in us)}
+        uses = Counter(i for m in mined for i in set(self._items(m)) if i.kind == "measure")
+
+        out: list[tuple[int, int, Any]] = []
+        existing = {_norm_sql(text(sn.sql)): sn for sn in space.serialized.snippets("measures")}
+        existing_f = {_norm_sql(text(sn.sql)): sn for sn in space.serialized.snippets("filters")}
+        measure_items = sorted(_unique([*by_item, *(i for i, n in uses.items() if n >= 2)]),
+                               key=lambda i: -(uses[i] + sum(n for _, n in by_item.get(i, []))))
+        names_taken = {(text(sn.display_name) or sn.alias or "").lower() for sn in existing.values()}
+        for item in measure_items:
+            if item.kind != "measure":
+                continue
+            syns = [w for w, _ in by_item.get(item, [])]
+            support = sum(n for _, n in by_item.get(item, [])) or uses[item]
+            if item.key in existing:
+                sn = existing[item.key]
+                have = {x.lower() for x in _as_list(sn.synonyms)} | {(sn.display_name or "").lower()}
+                new = [w for w in syns if w.lower() not in have]
+                if new and sn.id:
+                    out.append((1, support, UpdateSnippet(id=sn.id, synonyms=_as_list(sn.synonyms) + new)))
+                continue
+            name = self._measure_name(item, syns)
+            tables = {stem(w) for t in space.serialized.tables for w in words(t.name)}
+            if name is not None and {stem(w) for w in words(name)} <= tables:
+                name = syns[0].capitalize() if syns else None  # "Customers" would shadow counting the table
+            if name is None or name.lower() in names_taken:
+                continue
+            names_taken.add(name.lower())
+            syns = [w for w in syns if w.lower() != name.lower()]
+            out.append((1, support, AddSnippet(kind="measure", sql=item.sql, alias=re.sub(r"\W+", "_", name.lower()),
+                                               display_name=name, synonyms=syns or None)))
+        for item, said in by_item.items():
+            syns = [w for w, _ in said]
+            support = sum(n for _, n in said)
+            if item.kind == "column":
+                if self.data is None or item.col[1] in self.data.columns(item.col[0]):
+                    out.append((2, support, AddColumnSynonyms(table=item.col[0], column=item.col[1], synonyms=syns)))
+            elif item.kind == "filter" and item.key not in existing_f:
+                table = item.col[0].split(".")[-1].replace("_", " ")
+                name = syns[0] if set(words(table)) & set(words(syns[0])) else f"{syns[0]} {table}"
+                out.append((2, support, AddSnippet(kind="filter", sql=item.sql, display_name=name,
+                                                   synonyms=[w for w in syns if w != name] or None)))
+        return out, served
+
+    @staticmethod
+    def _measure_name(item: Item, syns: list[str]) -> str | None:
+        """The gold's alias for the measure, unless it says nothing ("total", "cnt"): then the word questions use."""
+        if set(words(item.alias)) - {"total", "value", "cnt", "count", "sum", "avg", "amount", "n", "x"}:
+            return _spell(re.sub(r"_(pct|percent|amt|cnt|num)$", "", item.alias.lower()))
+        return syns[0].capitalize() if syns else None
+
+    @staticmethod
+    def _rule_pairs(space: Space, mined: list[_Mined]) -> list[tuple[Item | str, Item]]:
+        """(measure item or counted table, condition): the condition is in at least 3 in 4 of the golds using
+        the measure (or counting the table's rows), in two or more families: a business rule."""
+        have = space.serialized.instruction_text.lower()
+        subjects: dict[Item | str, list[_Mined]] = defaultdict(list)
+        for m in mined:
+            for sql, alias in m.measures:
+                subjects[Item("measure", _norm_sql(sql), sql=sql, alias=alias)].append(m)
+            for t in m.counted:
+                subjects[t].append(m)
+        found: dict[Item | str, list[tuple[Item, int]]] = {}
+        for subject, ms in subjects.items():
+            conds = Counter(c for m in ms for c in set(m.conditions))
+            found[subject] = [(cond, len({m.key for m in ms if cond in m.conditions})) for cond, n in conds.items()
+                              if n >= 2 and n / len(ms) >= 0.75 and re.search(r"=|\bIN\b", cond.sql)
+                              and not re.search(r"\bNOT\b|<>|!=", cond.sql, re.I) and cond.sql.lower() not in have]
+        # a rule shows in two or more families of one subject; then it also holds for the other subjects
+        # its condition always comes with (units sold, asked in one family, counts completed orders too)
+        general = {cond for conds in found.values() for cond, fams in conds if fams >= 2}
+        return [(subject, cond) for subject, conds in found.items() for cond, _ in conds if cond in general]
+
+    def _rules(self, space: Space, mined: list[_Mined], pairs: list[tuple[Item | str, Item]],
+               levers: list[tuple[int, int, Any]]) -> list[str]:
+        """Sentences the engine (and Genie) read as rules: each rule pair, the fiscal calendar, rounding."""
+        have = space.serialized.instruction_text.lower()
+        names = {_norm_sql(text(sn.sql)): text(sn.display_name) or sn.alias
+                 for sn in space.serialized.snippets("measures")}
+        names |= {_norm_sql(e.sql): e.display_name for _, _, e in levers if isinstance(e, AddSnippet) and e.kind == "measure"}
+        out = []
+        for subject, cond in pairs:
+            if isinstance(subject, str):
+                out.append(f"Counts of {subject.split('.')[-1].replace('_', ' ')} are computed only over rows where {cond.sql}.")
+            elif subject.key in names:
+                out.append(f"{names[subject.key]} is computed only over rows where {cond.sql}.")
+        shifts = Counter(m.fiscal_shift for m in mined if m.fiscal_shift)
+        if shifts and "fiscal" not in have:
+            k = shifts.most_common(1)[0][0]
+            month = _MONTHS[(-k) % 12]
+            out.append(f"Fiscal years start on {month} 1; fiscal year = YEAR(ADD_MONTHS(date, {k})).")
+        digits = Counter(m.rounded for m in mined if m.measures and not all(s.upper().startswith("COUNT") for s, _ in m.measures))
+        total = sum(digits.values())
+        if total >= 2 and "decimal" not in have:
+            d, n = digits.most_common(1)[0]
+            if d is not None and n / total >= 0.75:
+                out.append(f"Amounts, rates and shares are rounded to {d} decimals.")
+        return out
 
     # ------------------------------------------------------------------ mining one gold query
     def mine(self, space: Space, failure: Failure) -> _Mined | None:
@@ -254,6 +386,19 @@ class HeuristicProposer:
                 if col and col not in m.group_columns:
                     m.group_columns.append(col)
         m.measures = self._measures(tree, aliases)
+        m.conditions = self._conditions(tree, aliases)
+        m.counted = self._counted(tree, aliases)
+        for r in tree.find_all(exp.Round):
+            d = r.args.get("decimals")
+            if r.find(exp.AggFunc) and isinstance(d, exp.Literal) and not d.is_string:
+                m.rounded = int(d.this)
+        for am in tree.find_all(exp.AddMonths):
+            e = am.expression
+            if isinstance(am.parent, (exp.Year, exp.Quarter)) and isinstance(e, (exp.Literal, exp.Neg)):
+                try:
+                    m.fiscal_shift = int(e.sql())
+                except ValueError:
+                    pass
         in_measure = {id(c) for proj in (tree.expressions if isinstance(tree, exp.Select) else [])
                       if proj.find(exp.AggFunc) for c in proj.find_all(exp.Column)}
         m.context_terms = {stem(w) for t in set(aliases.values()) for w in words(t.split(".")[-1])}
@@ -273,17 +418,59 @@ class HeuristicProposer:
             while isinstance(node, (exp.Round, exp.Cast, exp.Paren)):
                 node = node.this
             if not node.find(exp.AggFunc) or not node.find(exp.Column) or not isinstance(proj, exp.Alias) \
-                    or node.find(exp.Placeholder):
+                    or node.find(exp.Placeholder) or node.find(exp.Window):
                 continue  # a measure with a question's value in it is not a reusable measure
-            node = node.copy()
-            for c in list(node.find_all(exp.Column)):
-                col = self._column(c, aliases)
-                if col is None:
-                    break
-                c.replace(exp.column(col[1], table=col[0].split(".")[-1]))
-            else:
-                out.append((node.sql("databricks"), proj.alias))
+            sql = self._over_tables(node, aliases)
+            if sql:
+                out.append((sql, proj.alias))
         return out
+
+    def _over_tables(self, node: exp.Expression, aliases: dict[str, str]) -> str | None:
+        """`node` as SQL with its columns qualified by table name (how snippets are written); None if a column is unresolved."""
+        node = node.copy()
+        for c in list(node.find_all(exp.Column)):
+            col = self._column(c, aliases)
+            if col is None or (self.data is not None and col[1] not in self.data.columns(col[0])):
+                return None  # a CTE's column, or a name the data does not have
+            c.replace(exp.column(col[1], table=col[0].split(".")[-1]))
+        return node.sql("databricks")
+
+    def _conditions(self, tree: exp.Expression, aliases: dict[str, str]) -> list[Item]:
+        """WHERE conditions on one non-date column with no value the question names (`orders.stat_cd = 'C'`,
+        `customers.lylty_tier IS NOT NULL`): filters and business rules, not parameters."""
+        out = []
+        for where in tree.find_all(exp.Where):
+            for c in _conjuncts(where.this):
+                cols = list(c.find_all(exp.Column))
+                if (c.find(exp.Placeholder) or c.find(exp.Select) or len({x.name.lower() for x in cols}) != 1
+                        or isinstance(c, exp.EQ) and isinstance(c.expression, exp.Column)
+                        or any(_is_date_name(x.name) for x in cols) or c.find(exp.Year, exp.Month, exp.Quarter)):
+                    continue
+                if any(lit.is_string and re.match(r"\d{4}-\d\d", lit.this) for lit in c.find_all(exp.Literal)):
+                    continue
+                col = self._column(cols[0], aliases)
+                sql = self._over_tables(c, aliases)
+                if col and sql:
+                    item = Item("filter", _norm_sql(sql), sql=sql, col=col)
+                    if item not in out:
+                        out.append(item)
+        return out
+
+    def _counted(self, tree: exp.Expression, aliases: dict[str, str]) -> list[str]:
+        """Tables whose rows the outer query counts (`COUNT(*)`, `COUNT(DISTINCT key)` over its FROM table)."""
+        frm = tree.args.get("from_") or tree.args.get("from") if isinstance(tree, exp.Select) else None
+        src = frm.this if frm is not None else None
+        if not isinstance(src, exp.Table):
+            return []
+        table = aliases.get((src.alias or src.name).lower())
+        counts = []
+        for proj in tree.expressions:
+            node = proj.this if isinstance(proj, exp.Alias) else proj
+            while isinstance(node, (exp.Round, exp.Cast, exp.Paren)):
+                node = node.this
+            if isinstance(node, exp.Count) and isinstance(node.this, exp.Star):
+                counts.append(node)
+        return [table] if table and counts else []
 
     def _named(self, col: Col, value: str, qwords: str) -> tuple[bool, Col | None]:
         """Whether the question names `value` of `col`: literally, or as another column's value
@@ -471,6 +658,11 @@ class HeuristicProposer:
 
 
 # ---------------------------------------------------------------------- helpers
+# words the engine reads as operators (rate, share, growth, top, ...): never names of data
+_OPERATOR_WORDS = frozenset(CUE_WORDS | {"rate", "rates", "ratio", "growth", "change", "percent", "percentage", "pct",
+                                          "share", "average", "avg", "number", "count", "total", "how"})
+_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December"]
 _PART_PARAMS = {exp.Year: ("year", "Calendar year."), exp.Quarter: ("quarter", "Calendar quarter 1 to 4."),
                 exp.Month: ("month", "Calendar month 1 to 12.")}
 
@@ -603,6 +795,10 @@ def _norm_sql(sql: str) -> str:
     for c in tree.find_all(exp.Column):
         c.set("table", None)
     return tree.sql("databricks").lower()
+
+
+def _as_list(value: Any) -> list[str]:
+    return list(value) if isinstance(value, list) else [value] if value else []
 
 
 def _spell(name: str) -> str:
