@@ -74,8 +74,10 @@ def test_filter_snippet_for_a_condition_the_question_names_in_words(retail):
     cs, by_op, data = _propose(space, backend, fails)
     (filt,) = [e for e in by_op["add_snippet"] if e.kind == "filter"]
     assert filt.sql == "orders.stat_cd = 'X'" and filt.display_name == "cancelled orders"
-    # the channel values the questions name -> a value dictionary on the channel column
-    assert [(e.column, e.enabled) for e in by_op["set_column_entity_matching"]] == [("sales_chnl", True)]
+    # the channel values the questions name -> a value dictionary on the channel column, first; then the
+    # other categorical columns of the tables the golds read (2 to 50 distinct values)
+    entity = [e.column for e in by_op["set_column_entity_matching"]]
+    assert entity[0] == "sales_chnl" and set(entity) == {"sales_chnl", "stat_cd"}
     new, _ = apply_changes(space, cs, columns=data.all_columns())
     a = backend.ask_sync(new, "how many in-store orders were cancelled in 2025?")
     assert a.status == "COMPLETED" and "'X'" in a.sql and "'In-Store'" in a.sql

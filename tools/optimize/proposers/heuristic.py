@@ -80,6 +80,7 @@ class _Mined:
     context_terms: set[str] = field(default_factory=set)  # stemmed words of the tables and non-measure columns used
     conditions: list[Item] = field(default_factory=list)  # WHERE conditions the question does not spell as a value
     counted: list[str] = field(default_factory=list)  # tables whose rows the gold counts
+    tables: list[str] = field(default_factory=list)  # tables the gold reads
     rounded: int | None = None  # decimals the gold rounds its aggregates to
     fiscal_shift: int | None = None  # YEAR(ADD_MONTHS(d, k)): the gold's fiscal calendar
 
@@ -97,6 +98,7 @@ class HeuristicProposer:
     def __init__(self, data: TableData | None = None, *, descriptions: bool = True):
         self.data = data
         self.descriptions = descriptions
+        self._folded: dict[str, str] = {}  # measure key -> its SQL with rule conditions folded in
 
     def identity(self) -> str:
         return f"{NAME}-1"
@@ -139,7 +141,7 @@ class HeuristicProposer:
         # 3. the words that did not ground, each to the measure, column or condition of the gold it names;
         # a condition the golds apply wherever a measure is used is a rule, not something words name
         pairs = self._rule_pairs(space, mined)
-        lever_edits, served = self._word_levers(space, mined, {c for _, c in pairs})
+        lever_edits, served = self._word_levers(space, mined, pairs)
         for priority, support, edit in lever_edits:
             add(priority, support, edit)
 
@@ -198,11 +200,20 @@ class HeuristicProposer:
                 items.append(Item("column", f"{col[0]}.{col[1]}".lower(), col=col))
         return items + [c for c in m.conditions if c not in ruled]
 
-    def _word_levers(self, space: Space, mined: list[_Mined], ruled: set[Item]) -> tuple[list[tuple[int, int, Any]], set[int]]:
+    def _word_levers(self, space: Space, mined: list[_Mined], pairs: list[tuple[Item | str, Item]]
+                     ) -> tuple[list[tuple[int, int, Any]], set[int]]:
         """Measures, filters and column synonyms named by the words questions use that did not ground.
+
+        A rule condition on a column the measure itself reads (return rate over completed and returned
+        orders) is folded into the measure's SQL: a rule there would be overridden by the measure's own SQL.
 
         Returns (priority, failures served, edit) triples and the ids of the mined failures whose words taught something.
         """
+        ruled = {c for _, c in pairs}
+        folds: dict[Item, list[Item]] = defaultdict(list)
+        for subject, cond in pairs:
+            if isinstance(subject, Item) and cond.col[1].lower() in subject.sql.lower():
+                folds[subject].append(cond)
         records = []
         for m in mined:
             us = units(m.failure.question, ungrounded(m.failure), m.value_words | _OPERATOR_WORDS)
@@ -246,7 +257,11 @@ class HeuristicProposer:
                 continue
             names_taken.add(name.lower())
             syns = [w for w in syns if w.lower() != name.lower()]
-            out.append((1, support, AddSnippet(kind="measure", sql=item.sql, alias=re.sub(r"\W+", "_", name.lower()),
+            sql = item.sql
+            for cond in folds.get(item, []):
+                sql = _fold(sql, cond.sql)
+            self._folded[item.key] = sql
+            out.append((1, support, AddSnippet(kind="measure", sql=sql, alias=re.sub(r"\W+", "_", name.lower()),
                                                display_name=name, synonyms=syns or None)))
         for item, said in by_item.items():
             syns = [w for w, _ in said]
@@ -272,7 +287,6 @@ class HeuristicProposer:
     def _rule_pairs(space: Space, mined: list[_Mined]) -> list[tuple[Item | str, Item]]:
         """(measure item or counted table, condition): the condition is in at least 3 in 4 of the golds using
         the measure (or counting the table's rows), in two or more families: a business rule."""
-        have = space.serialized.instruction_text.lower()
         subjects: dict[Item | str, list[_Mined]] = defaultdict(list)
         for m in mined:
             for sql, alias in m.measures:
@@ -284,11 +298,16 @@ class HeuristicProposer:
             conds = Counter(c for m in ms for c in set(m.conditions))
             found[subject] = [(cond, len({m.key for m in ms if cond in m.conditions})) for cond, n in conds.items()
                               if n >= 2 and n / len(ms) >= 0.75 and re.search(r"=|\bIN\b", cond.sql)
-                              and not re.search(r"\bNOT\b|<>|!=", cond.sql, re.I) and cond.sql.lower() not in have]
+                              and not re.search(r"\bNOT\b|<>|!=", cond.sql, re.I)]
         # a rule shows in two or more families of one subject; then it also holds for the other subjects
         # its condition always comes with (units sold, asked in one family, counts completed orders too)
         general = {cond for conds in found.values() for cond, fams in conds if fams >= 2}
-        return [(subject, cond) for subject, conds in found.items() for cond, _ in conds if cond in general]
+        # a condition on a column the measure itself reads, in every gold using it, belongs to the measure
+        own = {(subject, cond) for subject, conds in found.items() for cond, _ in conds
+               if isinstance(subject, Item) and cond.col[1].lower() in subject.sql.lower()
+               and all(cond in m.conditions for m in subjects[subject])}
+        return [(subject, cond) for subject, conds in found.items() for cond, _ in conds
+                if cond in general or (subject, cond) in own]
 
     def _rules(self, space: Space, mined: list[_Mined], pairs: list[tuple[Item | str, Item]],
                levers: list[tuple[int, int, Any]]) -> list[str]:
@@ -297,11 +316,14 @@ class HeuristicProposer:
         names = {_norm_sql(text(sn.sql)): text(sn.display_name) or sn.alias
                  for sn in space.serialized.snippets("measures")}
         names |= {_norm_sql(e.sql): e.display_name for _, _, e in levers if isinstance(e, AddSnippet) and e.kind == "measure"}
+        names |= {k: names[_norm_sql(v)] for k, v in self._folded.items() if _norm_sql(v) in names}
         out = []
         for subject, cond in pairs:
+            if cond.sql.lower() in have:
+                continue  # stated already
             if isinstance(subject, str):
                 out.append(f"Counts of {subject.split('.')[-1].replace('_', ' ')} are computed only over rows where {cond.sql}.")
-            elif subject.key in names:
+            elif subject.key in names and cond.col[1].lower() not in subject.sql.lower():
                 out.append(f"{names[subject.key]} is computed only over rows where {cond.sql}.")
         shifts = Counter(m.fiscal_shift for m in mined if m.fiscal_shift)
         if shifts and "fiscal" not in have:
@@ -385,6 +407,7 @@ class HeuristicProposer:
                 col = self._column(c, aliases)
                 if col and col not in m.group_columns:
                     m.group_columns.append(col)
+        m.tables = sorted(set(aliases.values()))
         m.measures = self._measures(tree, aliases)
         m.conditions = self._conditions(tree, aliases)
         m.counted = self._counted(tree, aliases)
@@ -420,6 +443,8 @@ class HeuristicProposer:
             if not node.find(exp.AggFunc) or not node.find(exp.Column) or not isinstance(proj, exp.Alias) \
                     or node.find(exp.Placeholder) or node.find(exp.Window):
                 continue  # a measure with a question's value in it is not a reusable measure
+            if _share_of_rows(node) is not None:
+                continue  # a share of rows with a condition: the engine composes it from the condition's name
             sql = self._over_tables(node, aliases)
             if sql:
                 out.append((sql, proj.alias))
@@ -439,6 +464,12 @@ class HeuristicProposer:
         """WHERE conditions on one non-date column with no value the question names (`orders.stat_cd = 'C'`,
         `customers.lylty_tier IS NOT NULL`): filters and business rules, not parameters."""
         out = []
+        for proj in tree.expressions if isinstance(tree, exp.Select) else []:
+            cond = _share_of_rows(proj)
+            col = self._column(cond.find(exp.Column), aliases) if cond is not None else None
+            sql = self._over_tables(cond, aliases) if col else None
+            if sql:
+                out.append(Item("filter", _norm_sql(sql), sql=sql, col=col))
         for where in tree.find_all(exp.Where):
             for c in _conjuncts(where.this):
                 cols = list(c.find_all(exp.Column))
@@ -544,117 +575,19 @@ class HeuristicProposer:
             out.setdefault(_shape(tree), ex)
         return out
 
-    def _synonyms(self, space: Space, mined: list[_Mined]) -> list[tuple[Col, str]]:
-        out: list[tuple[Col, str]] = []
-        seen = set()
-        for m in mined:
-            cols = [c for c in m.group_columns if not _is_date_name(c[1])]
-            if len(cols) != 1:
-                continue  # ambiguous which column the phrase names
-            col = cols[0]
-            t = space.serialized.table(col[0])
-            cfg = t.column(col[1]) if t else None
-            known = set(words(col[1].replace("_", " "))) | set(words(col[0].split(".")[-1].replace("_", " ")))
-            if cfg is not None:
-                for syn in (cfg.synonyms if isinstance(cfg.synonyms, list) else [cfg.synonyms] if cfg.synonyms else []):
-                    known |= set(words(syn))
-                known |= set(words(text(cfg.description)))
-            toks = words(m.failure.question)
-            for i, w in enumerate(toks[:-1]):
-                if w not in _GROUP_CUES:
-                    continue
-                phrase = []
-                for nxt in toks[i + 1 : i + 3]:
-                    if nxt in _STOP or nxt.isdigit():
-                        break
-                    phrase.append(nxt)
-                if not phrase or set(phrase) <= known:
-                    continue
-                p = " ".join(phrase)
-                if (col, p) not in seen and (self.data is None or col[1] in self.data.columns(col[0])):
-                    seen.add((col, p))
-                    out.append((col, p))
-                break
-        return out
-
     def _breakdown_columns(self, mined: list[_Mined]) -> list[Col]:
-        """Text columns golds group by with few distinct values: questions name their values to say
-        which groups to compare ("flagship, outlet and online stores"), so they need entity matching."""
+        """Categorical text columns (2 to 50 distinct values) of the tables the failing golds read, those
+        golds group by first: questions name their values ("corporate customers", "flagship, outlet and
+        online stores", "returned as defective"), so they need a value dictionary (Genie's own advice)."""
         if self.data is None:
             return []
+        grouped = _unique(c for m in mined for c in m.group_columns)
+        tables = _unique(t for m in mined for t in m.tables)
         out = []
-        for col in _unique(c for m in mined for c in m.group_columns):
-            if col[1] in self.data.text_columns(col[0]) and 0 < len(self.data.values(*col)) <= 50:
+        for col in _unique([*grouped, *((t, c) for t in tables for c in self.data.text_columns(t))]):
+            if col[1] in self.data.text_columns(col[0]) and 2 <= len(self.data.values(*col)) <= 50:
                 out.append(col)
         return out
-
-    def _measure_snippets(self, space: Space, mined: list[_Mined]) -> list[AddSnippet]:
-        """Measure snippets for aggregates that two or more train questions return.
-
-        A phrase (one or two words) becomes a synonym when questions of at least two families say it
-        for this measure and at least 3 in 4 of the questions saying it return this measure; words
-        naming the tables and the non-measure columns the gold uses, values, periods, breakdowns ("by
-        region": the word after a group cue) and aggregation cues ("top", "total") are not measure words."""
-        existing = {_norm_sql(text(sn.sql)) for sn in (space.serialized.snippets("measures") or [])}
-        by_measure: dict[str, list[_Mined]] = defaultdict(list)
-        sql_of: dict[str, tuple[str, str]] = {}
-        phrases_of: dict[int, set[str]] = {}
-        surface: dict[str, str] = {}
-        for m in mined:
-            for sql, alias in m.measures:
-                k = _norm_sql(sql)
-                if m not in by_measure[k]:
-                    by_measure[k].append(m)
-                sql_of.setdefault(k, (sql, alias))
-            phrases_of[id(m)] = set()
-            q = m.failure.question
-            for p in periods(q):
-                q = q[: p.span[0]] + " " * (p.span[1] - p.span[0]) + q[p.span[1]:]
-            toks = words(q.replace("&", " and "))
-            after_cue = {i + 1 for i, w in enumerate(toks) if w in _GROUP_CUES}
-            keep = [(i, w) for i, w in enumerate(toks)
-                    if w not in STOPWORDS and w not in _STOP and w not in CUE_WORDS and not w.isdigit()
-                    and w not in m.value_words and stem(w) not in m.context_terms
-                    and i not in after_cue]
-            for j, (i, w) in enumerate(keep):
-                phrases_of[id(m)].add(stem(w))
-                surface.setdefault(stem(w), w)
-                if j + 1 < len(keep) and keep[j + 1][0] == i + 1:
-                    key = f"{stem(w)} {stem(keep[j + 1][1])}"
-                    phrases_of[id(m)].add(key)
-                    surface.setdefault(key, f"{w} {keep[j + 1][1]}")
-        out = []
-        for k, users in sorted(by_measure.items(), key=lambda kv: -len(kv[1])):
-            sql, alias = sql_of[k]
-            if len(users) < 2 or k in existing:
-                continue
-            ids = {id(m) for m in users}
-            syns = []
-            for phrase in sorted({p for m in users for p in phrases_of[id(m)]}):
-                fams = {m.key for m in users if phrase in phrases_of[id(m)]}
-                saying = [m for m in mined if phrase in phrases_of[id(m)]]
-                if len(fams) >= 2 and sum(id(m) in ids for m in saying) / len(saying) >= 0.75:
-                    syns.append(surface[phrase])
-            name = _spell(alias)
-            syns = [x for x in syns if x.lower() != name.lower()]
-            if not syns and not set(words(alias)) - {"total", "value", "cnt", "count", "sum", "avg", "amount"}:
-                continue  # nothing says what this aggregate is called
-            out.append(AddSnippet(kind="measure", sql=sql, alias=re.sub(r"\W+", "_", alias.lower()), display_name=name,
-                                  synonyms=syns or None))
-        return out
-
-    @staticmethod
-    def _pinned(mined: list[_Mined]) -> dict[Col, list[str]]:
-        """Columns that at least two families of gold queries filter to the same constant."""
-        fams: dict[tuple[Col, str], set[str]] = defaultdict(set)
-        for m in mined:
-            for col, value in m.constants:
-                fams[(col, value)].add(m.key)
-        out: dict[Col, list[str]] = defaultdict(list)
-        for (col, value), keys in sorted(fams.items()):
-            if len(keys) >= 2:
-                out[col].append(value)
-        return dict(out)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -795,6 +728,42 @@ def _norm_sql(sql: str) -> str:
     for c in tree.find_all(exp.Column):
         c.set("table", None)
     return tree.sql("databricks").lower()
+
+
+def _fold(measure: str, condition: str) -> str:
+    """`measure` computed only over rows where `condition` holds, inside its aggregates.
+
+    >>> _fold("100.0 * COUNT_IF(o.s = 'R') / COUNT(*)", "o.s IN ('C', 'R')")
+    "100.0 * COUNT_IF(o.s = 'R' AND o.s IN ('C', 'R')) / COUNT_IF(o.s IN ('C', 'R'))"
+    """
+    tree = sqlglot.parse_one(measure, read="databricks")
+    cond = sqlglot.parse_one(condition, read="databricks")
+    for agg in list(tree.find_all(exp.Count, exp.CountIf, exp.Sum, exp.Avg)):
+        if isinstance(agg, exp.Count) and isinstance(agg.this, exp.Star):
+            agg.replace(exp.CountIf(this=cond.copy()))
+        elif isinstance(agg, exp.CountIf):
+            agg.set("this", exp.and_(agg.this.copy(), cond.copy()))
+        elif not isinstance(agg.this, exp.Distinct):
+            agg.set("this", exp.Case(ifs=[exp.If(this=cond.copy(), true=agg.this.copy())]))
+    return tree.sql("databricks")
+
+
+def _share_of_rows(node: exp.Expression) -> exp.Expression | None:
+    """The condition of a share of rows, `100.0 * COUNT(x) / COUNT(*)` -> `x IS NOT NULL`, or
+    `COUNT_IF(c) / COUNT(*)` -> `c`; None for any other expression."""
+    node = node.this if isinstance(node, exp.Alias) else node
+    while isinstance(node, (exp.Round, exp.Cast, exp.Paren)):
+        node = node.this
+    if not isinstance(node, exp.Div) or not (isinstance(node.expression, exp.Count) and isinstance(node.expression.this, exp.Star)):
+        return None
+    num = node.this
+    if isinstance(num, exp.Mul):
+        num = num.expression if isinstance(num.this, exp.Literal) else num.this
+    if isinstance(num, exp.Count) and isinstance(num.this, exp.Column):
+        return exp.Not(this=exp.Is(this=num.this.copy(), expression=exp.Null()))
+    if isinstance(num, exp.CountIf):
+        return num.this.copy()
+    return None
 
 
 def _as_list(value: Any) -> list[str]:
