@@ -184,3 +184,63 @@ def test_train_levers_fix_val_families_they_never_saw(retail):
     assert wrong(after) - wrong(before) <= 0.15 * len(val)
     # the levers did it: measure snippets, rules and synonyms, not examples of train questions
     assert {"add_snippet", "add_text_instruction", "add_column_synonyms"} <= set(by_op)
+
+
+def test_loop_on_the_realistic_set_generalizes(retail, tmp_path):
+    """The loop end to end on the realistic eval set (family-held-out splits), from the sparse space:
+    the first epoch's levers are kept, and the test split (families the proposer never saw) rises from
+    near nothing with few wrong answers (issue 16's bar is >= 50% right with <= 15% wrong; the measured
+    figure is in docs/BENCHMARKS.md)."""
+    from chaos_llama.tools.optimize.loop import optimize
+    from chaos_llama.tools.optimize.model import OptimizeSettings
+    from chaos_llama.tools.store import Store
+
+    space, evalset, backend = retail
+    with Store(tmp_path / "chaos.db") as store:
+        r = optimize(space, evalset, backend, OptimizeSettings(max_epochs=2, workspace=tmp_path), store=store)
+    assert r.epochs[0].decision == "accepted", r.epochs[0].reason
+    assert r.baseline["val"].accuracy < 0.15
+    test = r.final.test
+    assert test.right >= 0.4 * test.total and test.wrong <= 0.15 * test.total, test
+    assert r.final.val.right >= 0.45 * r.final.val.total
+    best = r.best_space_yaml
+    assert "measures:" in best and "computed only over rows where" in best  # levers, not memorized questions
+
+
+def test_llm_proposer_sees_the_trace_and_its_levers_generalize(retail):
+    """The llm proposer's prompt asks for general levers first and carries each failure's grounding
+    trace (the ungrounded words); a reply of levers (replayed, never a live model) answers val
+    families the prompt never showed."""
+    import json
+    from pathlib import Path
+
+    import httpx
+
+    from chaos_llama.tools.optimize.proposers import get_proposer
+
+    space, evalset, backend = retail
+    canned = json.loads((Path(__file__).parent / "fixtures" / "llm_propose_levers.json").read_text())["reply"]
+    prompts = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        prompts.append(json.loads(request.content)["messages"][1]["content"])
+        return httpx.Response(200, json={"choices": [{"message": {"content": json.dumps(canned)}}]})
+
+    fails = []
+    for c in evalset.split("train"):
+        a = backend.ask_sync(space, c.question)
+        if a.status != "COMPLETED" and not c.expects_refusal:
+            fails.append(Failure(case_id=c.id, question=c.question, gold_sql=c.gold_sql, outcome="refused",
+                                 details={"trace": (a.details or {}).get("grounding") or {}}))
+    prop = get_proposer("llm", config={"base_url": "http://llm.test/v1", "model": "m", "api_key_env": None},
+                        transport=httpx.MockTransport(handler))
+    cs = prop.propose(space, fails, budget=40, history=[])
+    (prompt,) = prompts
+    assert "GENERAL LEVERS FIRST" in prompt and "an example SQL only for a query shape no lever" in prompt
+    assert "Ungrounded words: turnover" in prompt and "Missing: turnover" in prompt
+    assert not any(c.question in prompt for c in evalset.split("val") + evalset.split("test"))
+    new, _ = apply_changes(space, cs, columns=TableData(backend, space).all_columns())
+    from bench.engine_accuracy import score
+
+    before, after = score(backend, space, evalset.split("val")), score(backend, new, evalset.split("val"))
+    assert after["right"] >= before["right"] + 5 and after["wrong"] <= 0.15 * after["n"], (before, after)
