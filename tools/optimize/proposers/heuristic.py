@@ -1,24 +1,30 @@
-"""The offline, deterministic proposer: mine failing train questions and their gold SQL.
+"""The offline, deterministic proposer: general levers from failing train questions, their gold SQL
+and the engine's grounding trace.
 
-Only held-out accuracy counts, so it prefers edits that serve a *family* of questions over
-memorizing one:
+Only held-out accuracy counts (the loop measures on family-held-out splits), so it proposes the
+levers Genie reads for every question, and an example SQL only for a shape no lever expresses:
 
-- **Parameterized example SQL** (trusted assets): a gold literal that stands for a value the
-  question names becomes a `:parameter` (also when the question names it differently, e.g.
-  "North America" for the code `AMER`, found through another column of the same table). Golds
-  that are the same query up to such values form one family, served by one example whose usage
-  guidance lists the family's phrasings.
+- **Words -> measures, filters, column synonyms.** The trace names the words of a question that
+  grounded to nothing; the gold names the parts of the answer (the aggregates it returns, the
+  columns it groups or filters by, the conditions the question does not spell as a value). A word
+  names the part it co-occurs with across failures (`levers.associate`): "turnover", "takings" ->
+  a *Net revenue* measure snippet; "channel" -> a synonym of `orders.sales_chnl`; "cancelled" -> a
+  filter snippet `orders.stat_cd = 'X'`. A share of rows (`100.0 * COUNT(x) / COUNT(*)`) is a
+  condition to name, not a measure: the engine composes shares itself.
+- **Business rules** as text instructions the engine (and Genie) read: a condition the golds apply
+  in 3 of 4 uses of a measure, or of counting a table's rows, across two or more families ("Net
+  revenue is computed only over rows where orders.stat_cd = 'C'."); a condition on a column the
+  measure itself reads is folded into the measure's SQL. Also the fiscal calendar the golds use
+  and the rounding they apply.
+- **Value dictionaries** (entity matching) on the columns whose values questions name, then on the
+  categorical text columns of the tables the failing golds read.
 - **Join specs** from the equalities gold queries join on, oriented many-to-one by key uniqueness.
-- **Entity matching** on the columns whose values questions name (so values are recognized), and on
-  low-cardinality text columns golds break results down by.
-- **Measure snippets** for aggregates several golds return, named by the golds' alias, with the words
-  questions of two or more families use for them as synonyms ("sales", "revenue").
-- **Column synonyms** from "by <phrase>" / "per <phrase>" when the phrase maps to the column the
-  gold groups by and the space does not know it yet.
-- **Column descriptions**, where missing, for columns gold queries always filter to one value.
+- **Example SQL** (parameterized: a gold literal the question names becomes a `:parameter`, also
+  when named differently, "North America" for `AMER`) only for a family of two or more failures
+  whose words taught nothing: every word grounded, yet the answer was wrong or refused.
 
-Edits already tried and rejected (from `history`) are not proposed again. Genie's limits on a
-space (instructions, entity-matching columns) are respected before the change set is returned.
+Edits that serve more failures come first. Edits already tried and rejected (from `history`) are not
+proposed again. Genie's limits on a space (instructions, entity-matching columns) are respected.
 """
 
 from __future__ import annotations
@@ -52,7 +58,7 @@ from ...space.model import Space, text
 from ...space.validate import LIMITS
 from ..model import Failure, TriedChange
 from . import MAX_ENTITY_MATCHING_COLUMNS, TableData
-from .levers import Item, Unit, associate, grounded_columns, near_duplicate, ungrounded, units
+from .levers import Item, associate, grounded_columns, near_duplicate, spoken_columns, ungrounded, units
 
 NAME = "heuristic"
 _CMP = (exp.EQ, exp.NEQ, exp.In)
@@ -95,13 +101,12 @@ class HeuristicProposer:
 
     name = NAME
 
-    def __init__(self, data: TableData | None = None, *, descriptions: bool = True):
+    def __init__(self, data: TableData | None = None):
         self.data = data
-        self.descriptions = descriptions
         self._folded: dict[str, str] = {}  # measure key -> its SQL with rule conditions folded in
 
     def identity(self) -> str:
-        return f"{NAME}-1"
+        return f"{NAME}-2"
 
     # ------------------------------------------------------------------ proposing
     def propose(self, space: Space, failures: list[Failure], *, budget: int, history: list[TriedChange]) -> ChangeSet:
@@ -159,8 +164,6 @@ class HeuristicProposer:
         existing = self._example_keys(space)
         room = LIMITS["instructions"] - len(s.examples) - len(s.functions) - (1 if s.instructions.text_instructions or rules else 0)
         for key, fam in sorted(families.items(), key=lambda kv: -len(kv[1])):
-            if len(fam) < 2:
-                continue  # one question is not a shape: an example for it would only memorize it
             phrasings = _unique(m.failure.question for m in fam)
             if key in existing:
                 ex = existing[key]
@@ -173,7 +176,7 @@ class HeuristicProposer:
                 continue
             room -= 1
             rep = fam[0]
-            add(4, len(fam), AddExampleSql(question=rep.failure.question, sql=rep.param_sql, parameters=rep.params or None,
+            add(4 if len(fam) > 1 else 5, len(fam), AddExampleSql(question=rep.failure.question, sql=rep.param_sql, parameters=rep.params or None,
                                            usage_guidance=_guidance("", phrasings[1:]) or None))
 
         edits, seen = [], set()
@@ -219,6 +222,7 @@ class HeuristicProposer:
             us = units(m.failure.question, ungrounded(m.failure), m.value_words | _OPERATOR_WORDS)
             # named by something else in the question: a column by its value, a condition by its grounded column
             done = grounded_columns(m.failure)
+            done |= {(c[0].lower(), c[1].lower()) for c in spoken_columns(m.failure, [c.col for c in m.conditions])}
             pre = {Item("column", f"{c[0]}.{c[1]}".lower(), col=c) for c in m.entity}
             pre |= {c for c in m.conditions if (c.col[0].lower(), c.col[1].lower()) in done}
             records.append((us, self._items(m, ruled), pre))
@@ -743,7 +747,10 @@ def _fold(measure: str, condition: str) -> str:
             agg.replace(exp.CountIf(this=cond.copy()))
         elif isinstance(agg, exp.CountIf):
             agg.set("this", exp.and_(agg.this.copy(), cond.copy()))
-        elif not isinstance(agg.this, exp.Distinct):
+        elif isinstance(agg.this, exp.Distinct):
+            agg.this.set("expressions", [exp.Case(ifs=[exp.If(this=cond.copy(), true=e.copy())])
+                                         for e in agg.this.expressions])
+        else:
             agg.set("this", exp.Case(ifs=[exp.If(this=cond.copy(), true=agg.this.copy())]))
     return tree.sql("databricks")
 

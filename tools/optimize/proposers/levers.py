@@ -71,6 +71,13 @@ def grounded_columns(failure: Failure) -> set[Col]:
     return out
 
 
+def spoken_columns(failure: Failure, columns: list[Col]) -> set[Col]:
+    """Of `columns`, those whose name the question spells out in a span the engine recognized
+    ("email opt-in" for `email_opt_in`), even where a refusal stopped it before choosing an entry."""
+    spans = [" ".join(words(s.get("text") or "")) for s in ((failure.details or {}).get("trace") or {}).get("spans", [])]
+    return {c for c in columns if any(" ".join(words(c[1])) in f" {s} " or " ".join(words(c[1])) == s for s in spans)}
+
+
 def units(question: str, missing: list[str], skip: set[str]) -> list[Unit]:
     """Runs of consecutive ungrounded words (and, for a run of two or more, each word alone)."""
     toks = words(question.replace("&", " and "))
@@ -168,4 +175,5 @@ def near_duplicate(a: str, b: str) -> bool:
     return any(t[:k] + t[k + 1:] == s for k in range(len(t)))
 
 
-__all__ = ["GROUP_CUES", "Item", "Unit", "associate", "grounded_columns", "near_duplicate", "ungrounded", "units"]
+__all__ = ["GROUP_CUES", "Item", "Unit", "associate", "grounded_columns", "near_duplicate", "spoken_columns", "ungrounded",
+           "units"]
