@@ -40,7 +40,7 @@ from sqlglot import exp
 
 from ...generate.schema_link import CUE_WORDS
 from ...generate.slots import periods
-from ...generate.text import STOPWORDS, stem, words
+from ...generate.text import stem, words
 from ...space.changes import (
     AddColumnSynonyms,
     AddExampleSql,
@@ -63,9 +63,6 @@ from .levers import Item, associate, grounded_columns, near_duplicate, spoken_co
 NAME = "heuristic"
 _CMP = (exp.EQ, exp.NEQ, exp.In)
 _WRAP = (exp.Lower, exp.Upper, exp.Cast, exp.Paren, exp.Trim)
-_GROUP_CUES = ("by", "per", "each")
-_STOP = {"the", "a", "an", "of", "in", "for", "and", "or", "to", "with", "during", "on", "at", "from", "this",
-         "that", "last", "year", "month", "quarter", "so", "far"}
 
 Col = tuple[str, str]  # (table identifier, column)
 
@@ -79,11 +76,9 @@ class _Mined:
     key: str  # family key: param_sql with every remaining literal abstracted
     joins: list[tuple[Col, Col]] = field(default_factory=list)
     entity: list[Col] = field(default_factory=list)
-    constants: list[tuple[Col, str]] = field(default_factory=list)  # filters to one value the question does not name
     group_columns: list[Col] = field(default_factory=list)
     measures: list[tuple[str, str]] = field(default_factory=list)  # (aggregate SQL over table names, its alias)
     value_words: set[str] = field(default_factory=set)  # words of the values the question names
-    context_terms: set[str] = field(default_factory=set)  # stemmed words of the tables and non-measure columns used
     conditions: list[Item] = field(default_factory=list)  # WHERE conditions the question does not spell as a value
     counted: list[str] = field(default_factory=list)  # tables whose rows the gold counts
     tables: list[str] = field(default_factory=list)  # tables the gold reads
@@ -376,7 +371,7 @@ class HeuristicProposer:
         names: dict[str, int] = {}
         m.params += _period_params(tree, failure.question, names)
 
-        # values: parameters for the ones the question names, constants for the rest
+        # values: parameters for the ones the question names
         for lit in list(tree.find_all(exp.Literal)):
             if not lit.is_string:
                 continue
@@ -394,9 +389,7 @@ class HeuristicProposer:
             value = lit.this
             named, via = self._named(col, value, qwords)
             if not named:
-                if isinstance(parent, exp.EQ):
-                    m.constants.append((col, value))
-                continue
+                continue  # a constant the question does not name: a condition (`_conditions`), not a parameter
             m.entity.append(via or col)
             m.value_words |= set(words(value.replace("&", " and ")))
             if via is not None:
@@ -426,10 +419,6 @@ class HeuristicProposer:
                     m.fiscal_shift = int(e.sql())
                 except ValueError:
                     pass
-        in_measure = {id(c) for proj in (tree.expressions if isinstance(tree, exp.Select) else [])
-                      if proj.find(exp.AggFunc) for c in proj.find_all(exp.Column)}
-        m.context_terms = {stem(w) for t in set(aliases.values()) for w in words(t.split(".")[-1])}
-        m.context_terms |= {stem(w) for c in tree.find_all(exp.Column) if id(c) not in in_measure for w in words(c.name)}
         m.param_sql = tree.sql("databricks", pretty=True)
         m.key = _shape(tree)
         return m
