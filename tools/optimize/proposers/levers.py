@@ -8,7 +8,7 @@ part, and rarely without it, names that part (a Dice association, like word alig
 machine translation): "turnover", "sales" and "takings" -> the net revenue measure, "channel" ->
 `orders.sales_chnl`, "cancelled" -> `orders.stat_cd = 'X'`. A word right after a group cue ("by
 channel", "each department") names a column. Consecutive ungrounded words form one phrase
-("net sales", "loyalty tier"), also tried word by word.
+("net sales", "loyalty tier").
 """
 
 from __future__ import annotations
@@ -79,7 +79,8 @@ def spoken_columns(failure: Failure, columns: list[Col]) -> set[Col]:
 
 
 def units(question: str, missing: list[str], skip: set[str]) -> list[Unit]:
-    """Runs of consecutive ungrounded words (and, for a run of two or more, each word alone)."""
+    """Runs of consecutive ungrounded words, each one phrase ("loyalty members" names a condition;
+    "loyalty" alone would also catch "loyalty tier")."""
     toks = words(question.replace("&", " and "))
     miss = {w.lower() for w in missing} - skip
     out: list[Unit] = []
@@ -95,8 +96,6 @@ def units(question: str, missing: list[str], skip: set[str]) -> list[Unit]:
         cue = i > 0 and toks[i - 1] in GROUP_CUES and not _RANKS & set(toks[: i - 1])
         run = toks[i: j + 1]
         out.append(Unit(" ".join(stem(w) for w in run), " ".join(run), cue, i))
-        if len(run) > 1:
-            out += [Unit(stem(w), w, cue and k == 0, i) for k, w in enumerate(run)]
         i = j + 1
     return out
 
