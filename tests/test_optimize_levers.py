@@ -58,7 +58,10 @@ def test_measure_snippet_named_by_the_words_that_did_not_ground(retail):
     (rule,) = by_op["add_text_instruction"]
     assert "Net revenue is computed only over rows where orders.stat_cd = 'C'" in rule.content
     assert "rounded to 2 decimals" in rule.content
-    assert "add_example_sql" not in by_op  # the words taught levers: no question is memorized
+    # the words taught levers: an example for their family comes only after every lever, if the budget has room
+    ops = [e.op for e in cs.changes]
+    assert "add_example_sql" not in ops[: ops.index("add_text_instruction") + 1]
+    assert all(op == "add_example_sql" for op in ops[ops.index("add_example_sql"):])
     new, _ = apply_changes(space, cs, columns=data.all_columns())
     a = backend.ask_sync(new, "turnover by channel in 2023")  # a new combination of the learned words
     assert a.status == "COMPLETED" and "stat_cd = 'C'" in a.sql and "sales_chnl" in a.sql

@@ -154,11 +154,13 @@ class HeuristicProposer:
         # teach (every word grounded, yet the answer is wrong or refused), one example per family
         families: dict[str, list[_Mined]] = defaultdict(list)
         for m in mined:
-            if id(m) not in served:
-                families[m.key].append(m)
+            families[m.key].append(m)
         existing = self._example_keys(space)
         room = LIMITS["instructions"] - len(s.examples) - len(s.functions) - (1 if s.instructions.text_instructions or rules else 0)
         for key, fam in sorted(families.items(), key=lambda kv: -len(kv[1])):
+            taught = sum(id(m) in served for m in fam)
+            if taught == len(fam) and len(fam) < 2:
+                continue  # its words taught a lever, and one question is no shape worth an example
             phrasings = _unique(m.failure.question for m in fam)
             if key in existing:
                 ex = existing[key]
@@ -171,7 +173,8 @@ class HeuristicProposer:
                 continue
             room -= 1
             rep = fam[0]
-            add(4 if len(fam) > 1 else 5, len(fam), AddExampleSql(question=rep.failure.question, sql=rep.param_sql, parameters=rep.params or None,
+            # last: a family whose words taught levers gets its example only if the budget has room
+            add(6 if taught else 4 if len(fam) > 1 else 5, len(fam), AddExampleSql(question=rep.failure.question, sql=rep.param_sql, parameters=rep.params or None,
                                            usage_guidance=_guidance("", phrasings[1:]) or None))
 
         edits, seen = [], set()
