@@ -14,9 +14,8 @@ from typing import Any
 import httpx
 
 from .... import prompts
-from ...chat import Chat, ChatModel
+from ...chat import Chat, ChatModel, json_objects
 from ...errors import InvalidSpace
-from ...generate.llm import json_objects
 from ...space.changes import EDIT_TYPES, ChangeSet
 from ...space.io import space_to_yaml
 from ...space.model import Space
