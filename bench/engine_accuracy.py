@@ -7,7 +7,8 @@ question that expects a refusal; *refused* is NO_SQL. Measured for the grounded 
 - the bundled retail example's default eval set (and any `--evalset`), curated and sparse spaces,
   and the space the heuristic optimize loop builds from the sparse one (its train/val splits);
 - `bench/retail_phrasings.yaml`, a second set of phrasings written for the engine and never used
-  to tune it;
+  to tune it, and `bench/retail_phrasings_levers.yaml`, a third written for the proposers and never
+  used to tune them;
 - the seven defog databases (`--defog-dir`): every question on the space built from the column
   descriptions, then the heuristic optimize loop (60/20/20 split, seed 0) with train and test
   before and after.
@@ -27,6 +28,7 @@ from bench._common import ROOT, add_common_args, finish, machine_line, md_table
 
 SECTION = "## Offline engine accuracy"
 PHRASINGS = ROOT / "bench" / "retail_phrasings.yaml"
+PHRASINGS_LEVERS = ROOT / "bench" / "retail_phrasings_levers.yaml"  # written by the proposer work, scored only
 DEFOG = ROOT.parent / "shared" / "datasets" / "defog"
 STRATEGIES = ("retrieval", "retrieval-legacy")
 
@@ -84,6 +86,7 @@ def run_retail(evalsets: list[Path], optimize: bool = True, limit: int | None = 
             for which, sp in (("curated", ex.curated_space), ("sparse", ex.sparse_space)):
                 spaces[which], evalset = load_inputs(sp, path)
             phrasings = load_inputs(ex.curated_space, PHRASINGS)[1]
+            phrasings_levers = load_inputs(ex.curated_space, PHRASINGS_LEVERS)[1]
             for strategy in STRATEGIES:
                 genie = LocalGenie(con, strategy=strategy)
                 chosen = dict(spaces)
@@ -94,7 +97,8 @@ def run_retail(evalsets: list[Path], optimize: bool = True, limit: int | None = 
                 for which, space in chosen.items():
                     by_split = {s: score(genie, space, evalset.split(s)[:limit]) for s in ("train", "val", "test")}
                     rows.append({"evalset": Path(path).name, "space": which, "strategy": strategy, **{
-                        f"{s}": v for s, v in by_split.items()}, "phrasings": score(genie, space, phrasings.cases[:limit])})
+                        f"{s}": v for s, v in by_split.items()}, "phrasings": score(genie, space, phrasings.cases[:limit]),
+                        "phrasings_levers": score(genie, space, phrasings_levers.cases[:limit])})
     return rows
 
 
@@ -145,11 +149,14 @@ def render(res: dict[str, Any]) -> str:
              "`retrieval` is the grounded engine, `retrieval-legacy` the previous engine, both in this run. "
              "\"optimized from sparse\" is the space the heuristic optimize loop (5 epochs) builds from the sparse "
              "space on the eval set's train/val splits; its test split is held out. `retail_phrasings` "
-             "(`bench/retail_phrasings.yaml`, 40 questions) was written for the engine and never used to tune it. "
+             "(`bench/retail_phrasings.yaml`, 40 questions) was written for the engine and never used to tune it; "
+             "`retail_phrasings_levers` (`bench/retail_phrasings_levers.yaml`, 16 questions) was written for the "
+             "proposers and never used to tune them. "
              "Reproduce: `python -m bench.engine_accuracy` (add `--evalset PATH` for another retail eval set).", ""]
     rows = [(r["evalset"], r["space"], r["strategy"], _rwr(r["train"]), _rwr(r["val"]), _rwr(r["test"]),
-             _rwr(r["phrasings"])) for r in res["retail"]]
-    lines += [md_table(["eval set", "space", "strategy", "train", "val", "test", "retail_phrasings"], rows), ""]
+             _rwr(r["phrasings"]), _rwr(r["phrasings_levers"]) if "phrasings_levers" in r else "-") for r in res["retail"]]
+    lines += [md_table(["eval set", "space", "strategy", "train", "val", "test", "retail_phrasings",
+                        "retail_phrasings_levers"], rows), ""]
     if res.get("defog"):
         lines += ["defog sql-eval databases: every question on the space built from the column descriptions, then "
                   "the heuristic optimize loop (60/20/20, seed 0): train and test before -> after.", ""]

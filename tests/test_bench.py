@@ -117,6 +117,6 @@ def test_engine_accuracy_counts_right_wrong_and_refused():
     assert {(r["space"], r["strategy"]) for r in rows} == {(s, e) for s in ("curated", "sparse")
                                                          for e in engine_accuracy.STRATEGIES}
     for r in rows:
-        for part in ("train", "val", "test", "phrasings"):
+        for part in ("train", "val", "test", "phrasings", "phrasings_levers"):
             assert r[part]["right"] + r[part]["wrong"] + r[part]["refused"] == r[part]["n"] == 3
-    assert "retail_phrasings" in engine_accuracy.render(res)
+    assert "retail_phrasings" in engine_accuracy.render(res) and "retail_phrasings_levers" in engine_accuracy.render(res)

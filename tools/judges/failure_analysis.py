@@ -342,11 +342,13 @@ def judge(
 ) -> Verdict:
     """The primary failure category (or CORRECT) and a structured diff against the closest gold."""
 
-    grounding = summarize((generated.details or {}).get("grounding"))  # what the offline engine read
+    trace = (generated.details or {}).get("grounding")  # what the offline engine read
+    grounding = summarize(trace)
     if generated.status == "NO_SQL" or not generated.sql:
         why = generated.reason or "the backend returned no SQL"
         return Verdict(judge=NAME, value="NO_SQL", rationale=f"no SQL was generated: {why}",
-                       details={"summary": [f"no SQL was generated: {why}"], "grounding": grounding})
+                       details={"summary": [f"no SQL was generated: {why}"], "grounding": grounding,
+                                **({"trace": trace} if trace else {})})
     if generated.error or generated.status != "COMPLETED":
         msg = generated.error or generated.reason or generated.status
         return Verdict(judge=NAME, value="SQL_ERROR", rationale=f"the generated SQL failed: {msg}",
@@ -413,6 +415,8 @@ def judge(
             category, rationale = "UNDETERMINED", "no structural SQL difference found and no results to compare"
     details["summary"] = [rationale]
     details["grounding"] = grounding
+    if trace:
+        details["trace"] = trace  # the structured trace: proposers read which words grounded to what
     return Verdict(judge=NAME, value=category, rationale=rationale, details=details)
 
 

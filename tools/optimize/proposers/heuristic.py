@@ -1,31 +1,37 @@
-"""The offline, deterministic proposer: mine failing train questions and their gold SQL.
+"""The offline, deterministic proposer: general levers from failing train questions, their gold SQL
+and the engine's grounding trace.
 
-Only held-out accuracy counts, so it prefers edits that serve a *family* of questions over
-memorizing one:
+Only held-out accuracy counts (the loop measures on family-held-out splits), so it proposes the
+levers Genie reads for every question, and an example SQL only for a shape no lever expresses:
 
-- **Parameterized example SQL** (trusted assets): a gold literal that stands for a value the
-  question names becomes a `:parameter` (also when the question names it differently, e.g.
-  "North America" for the code `AMER`, found through another column of the same table). Golds
-  that are the same query up to such values form one family, served by one example whose usage
-  guidance lists the family's phrasings.
+- **Words -> measures, filters, column synonyms.** The trace names the words of a question that
+  grounded to nothing; the gold names the parts of the answer (the aggregates it returns, the
+  columns it groups or filters by, the conditions the question does not spell as a value). A word
+  names the part it co-occurs with across failures (`levers.associate`): "turnover", "takings" ->
+  a *Net revenue* measure snippet; "channel" -> a synonym of `orders.sales_chnl`; "cancelled" -> a
+  filter snippet `orders.stat_cd = 'X'`. A share of rows (`100.0 * COUNT(x) / COUNT(*)`) is a
+  condition to name, not a measure: the engine composes shares itself.
+- **Business rules** as text instructions the engine (and Genie) read: a condition the golds apply
+  in 3 of 4 uses of a measure, or of counting a table's rows, across two or more families ("Net
+  revenue is computed only over rows where orders.stat_cd = 'C'."); a condition on a column the
+  measure itself reads is folded into the measure's SQL. Also the fiscal calendar the golds use
+  and the rounding they apply.
+- **Value dictionaries** (entity matching) on the columns whose values questions name, then on the
+  categorical text columns of the tables the failing golds read.
 - **Join specs** from the equalities gold queries join on, oriented many-to-one by key uniqueness.
-- **Entity matching** on the columns whose values questions name (so values are recognized), and on
-  low-cardinality text columns golds break results down by.
-- **Measure snippets** for aggregates several golds return, named by the golds' alias, with the words
-  questions of two or more families use for them as synonyms ("sales", "revenue").
-- **Column synonyms** from "by <phrase>" / "per <phrase>" when the phrase maps to the column the
-  gold groups by and the space does not know it yet.
-- **Column descriptions**, where missing, for columns gold queries always filter to one value.
+- **Example SQL** (parameterized: a gold literal the question names becomes a `:parameter`, also
+  when named differently, "North America" for `AMER`) only for a family of two or more failures
+  whose words taught nothing: every word grounded, yet the answer was wrong or refused.
 
-Edits already tried and rejected (from `history`) are not proposed again. Genie's limits on a
-space (instructions, entity-matching columns) are respected before the change set is returned.
+Edits that serve more failures come first. Edits already tried and rejected (from `history`) are not
+proposed again. Genie's limits on a space (instructions, entity-matching columns) are respected.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,29 +40,29 @@ from sqlglot import exp
 
 from ...generate.schema_link import CUE_WORDS
 from ...generate.slots import periods
-from ...generate.text import STOPWORDS, stem, words
+from ...generate.text import stem, words
 from ...space.changes import (
     AddColumnSynonyms,
     AddExampleSql,
     AddJoinSpec,
     AddSnippet,
+    AddTextInstruction,
     ChangeSet,
     ParameterSpec,
     SetColumnDescription,
     SetColumnEntityMatching,
     UpdateExampleSql,
+    UpdateSnippet,
 )
 from ...space.model import Space, text
 from ...space.validate import LIMITS
 from ..model import Failure, TriedChange
 from . import MAX_ENTITY_MATCHING_COLUMNS, TableData
+from .levers import Item, associate, grounded_columns, near_duplicate, spoken_columns, ungrounded, units
 
 NAME = "heuristic"
 _CMP = (exp.EQ, exp.NEQ, exp.In)
 _WRAP = (exp.Lower, exp.Upper, exp.Cast, exp.Paren, exp.Trim)
-_GROUP_CUES = ("by", "per", "each")
-_STOP = {"the", "a", "an", "of", "in", "for", "and", "or", "to", "with", "during", "on", "at", "from", "this",
-         "that", "last", "year", "month", "quarter", "so", "far"}
 
 Col = tuple[str, str]  # (table identifier, column)
 
@@ -70,11 +76,14 @@ class _Mined:
     key: str  # family key: param_sql with every remaining literal abstracted
     joins: list[tuple[Col, Col]] = field(default_factory=list)
     entity: list[Col] = field(default_factory=list)
-    constants: list[tuple[Col, str]] = field(default_factory=list)  # filters to one value the question does not name
     group_columns: list[Col] = field(default_factory=list)
     measures: list[tuple[str, str]] = field(default_factory=list)  # (aggregate SQL over table names, its alias)
     value_words: set[str] = field(default_factory=set)  # words of the values the question names
-    context_terms: set[str] = field(default_factory=set)  # stemmed words of the tables and non-measure columns used
+    conditions: list[Item] = field(default_factory=list)  # WHERE conditions the question does not spell as a value
+    counted: list[str] = field(default_factory=list)  # tables whose rows the gold counts
+    tables: list[str] = field(default_factory=list)  # tables the gold reads
+    rounded: int | None = None  # decimals the gold rounds its aggregates to
+    fiscal_shift: int | None = None  # YEAR(ADD_MONTHS(d, k)): the gold's fiscal calendar
 
 
 class HeuristicProposer:
@@ -87,92 +96,89 @@ class HeuristicProposer:
 
     name = NAME
 
-    def __init__(self, data: TableData | None = None, *, descriptions: bool = True):
+    def __init__(self, data: TableData | None = None):
         self.data = data
-        self.descriptions = descriptions
+        self._folded: dict[str, str] = {}  # measure key -> its SQL with rule conditions folded in
 
     def identity(self) -> str:
-        return f"{NAME}-1"
+        return f"{NAME}-2"
 
     # ------------------------------------------------------------------ proposing
     def propose(self, space: Space, failures: list[Failure], *, budget: int, history: list[TriedChange]) -> ChangeSet:
         mined = [m for m in (self.mine(space, f) for f in failures) if m is not None]
         rejected = {_edit_key(c) for h in history if not h.accepted for c in h.changes}
         s = space.serialized
-        ranked: list[tuple[int, int, Any]] = []  # (priority, order, edit): lower first
+        ranked: list[tuple[int, int, int, Any]] = []  # (priority, -failures it serves, order, edit): lower first
+
+        def add(priority: int, support: int, edit: Any) -> None:
+            ranked.append((priority, -support, len(ranked), edit))
 
         # 1. join specs: the only way the engine (and Genie) joins tables
         have_pairs = {frozenset((j.left.identifier.lower(), j.right.identifier.lower())) for j in s.joins}
-        seen_pairs: set[frozenset[str]] = set()
+        pairs: dict[frozenset[str], tuple[Col, Col]] = {}
+        pair_uses: Counter[frozenset[str]] = Counter()
         for m in mined:
-            for a, b in m.joins:
+            for a, b in _unique(m.joins):
                 pair = frozenset((a[0].lower(), b[0].lower()))
-                if a[0] == b[0] or pair in have_pairs or pair in seen_pairs:
-                    continue
-                seen_pairs.add(pair)
-                ranked.append((0, len(ranked), self._join_spec(a, b)))
+                if a[0] != b[0] and pair not in have_pairs:
+                    pairs.setdefault(pair, (a, b))
+                    pair_uses[pair] += 1
+        for pair, (a, b) in pairs.items():
+            add(0, pair_uses[pair], self._join_spec(a, b))
 
-        # 2. entity matching on columns whose values questions name
+        # 2. value dictionaries: entity matching on the columns whose values questions name
         enabled = {(t.identifier.lower(), c.column_name.lower()) for t in s.tables for c in t.column_configs
                    if c.enable_entity_matching}
         room = MAX_ENTITY_MATCHING_COLUMNS - len(enabled)
-        named = _unique(c for m in mined for c in m.entity)
+        named = Counter(c for m in mined for c in _unique(m.entity))
         for col in _unique([*named, *self._breakdown_columns(mined)]):
             if (col[0].lower(), col[1].lower()) in enabled or room <= 0:
                 continue
             room -= 1
-            ranked.append((1 if col in named else 4, len(ranked),
-                           SetColumnEntityMatching(table=col[0], column=col[1], enabled=True)))
+            add(1 if col in named else 3, named.get(col, 0),
+                SetColumnEntityMatching(table=col[0], column=col[1], enabled=True))
 
-        # 3. one parameterized example per family of failing questions (biggest families first)
+        # 3. the words that did not ground, each to the measure, column or condition of the gold it names;
+        # a condition the golds apply wherever a measure is used is a rule, not something words name
+        pairs = self._rule_pairs(space, mined)
+        lever_edits, served = self._word_levers(space, mined, pairs)
+        for priority, support, edit in lever_edits:
+            add(priority, support, edit)
+
+        # 4. business rules, the fiscal calendar and rounding the golds apply, as text instructions
+        rules = self._rules(space, mined, pairs, lever_edits)
+        if rules:
+            add(1, len(mined), AddTextInstruction(content="\n".join(rules)))
+
+        # 5. example SQL only for a shape no lever expresses: failures with no ungrounded word left to
+        # teach (every word grounded, yet the answer is wrong or refused), one example per family
         families: dict[str, list[_Mined]] = defaultdict(list)
         for m in mined:
             families[m.key].append(m)
         existing = self._example_keys(space)
-        room = LIMITS["instructions"] - len(s.examples) - len(s.functions) - (1 if s.instructions.text_instructions else 0)
+        room = LIMITS["instructions"] - len(s.examples) - len(s.functions) - (1 if s.instructions.text_instructions or rules else 0)
         for key, fam in sorted(families.items(), key=lambda kv: -len(kv[1])):
+            taught = sum(id(m) in served for m in fam)
+            if taught == len(fam) and len(fam) < 2:
+                continue  # its words taught a lever, and one question is no shape worth an example
             phrasings = _unique(m.failure.question for m in fam)
             if key in existing:
                 ex = existing[key]
                 known = (text(ex.question) + "\n" + text(ex.usage_guidance)).lower()
                 new = [q for q in phrasings if q.lower() not in known]
                 if new:
-                    guidance = _guidance(text(ex.usage_guidance), new)
-                    ranked.append((2, len(ranked), UpdateExampleSql(id=ex.id, usage_guidance=guidance)))
+                    add(4, len(fam), UpdateExampleSql(id=ex.id, usage_guidance=_guidance(text(ex.usage_guidance), new)))
                 continue
             if room <= 0:
                 continue
             room -= 1
             rep = fam[0]
-            ranked.append((3 if len(fam) == 1 else 2, len(ranked), AddExampleSql(
-                question=rep.failure.question, sql=rep.param_sql, parameters=rep.params or None,
-                usage_guidance=_guidance("", phrasings[1:]) or None)))
-
-        # 4. synonyms: "by <phrase>" naming the column the gold groups by
-        for col, phrase in self._synonyms(space, mined):
-            ranked.append((4, len(ranked), AddColumnSynonyms(table=col[0], column=col[1], synonyms=[phrase])))
-
-        # 4b. measures: one snippet per aggregate the golds return, named by the golds' alias, with the
-        # words the questions use for it as synonyms (so "sales" and "revenue" reach the same measure)
-        for snippet in self._measure_snippets(space, mined):
-            ranked.append((2, len(ranked), snippet))  # serve many families, like the family examples
-
-        # 5. descriptions where missing, for columns gold queries pin to one value
-        if self.descriptions:
-            for col, values in self._pinned(mined).items():
-                t = s.table(col[0])
-                cfg = t.column(col[1]) if t else None
-                if t is None or (cfg is not None and text(cfg.description).strip()):
-                    continue
-                if self.data is not None and col[1] not in self.data.columns(col[0]):
-                    continue
-                vals = ", ".join(f"'{v}'" for v in values)
-                ranked.append((5, len(ranked), SetColumnDescription(
-                    table=col[0], column=col[1],
-                    description=f"{_spell(col[1])}. Business questions filter {col[1]} = {vals} unless asked otherwise.")))
+            # last: a family whose words taught levers gets its example only if the budget has room
+            add(6 if taught else 4 if len(fam) > 1 else 5, len(fam), AddExampleSql(question=rep.failure.question, sql=rep.param_sql, parameters=rep.params or None,
+                                           usage_guidance=_guidance("", phrasings[1:]) or None))
 
         edits, seen = [], set()
-        for _, _, edit in sorted(ranked, key=lambda r: (r[0], r[1])):
+        for *_, edit in sorted(ranked, key=lambda r: r[:3]):
             k = _edit_key(edit.model_dump(exclude_none=True))
             if k in rejected or k in seen:
                 continue
@@ -181,8 +187,158 @@ class HeuristicProposer:
         edits = edits[: max(0, budget)]
         kinds = sorted({e.op for e in edits})
         message = (f"heuristic: {len(edits)} edit(s) ({', '.join(kinds)}) from {len(mined)} failing train "
-                   f"question(s) in {len(families)} famil{'y' if len(families) == 1 else 'ies'}") if edits else ""
+                   f"question(s); {len(served)} taught by their ungrounded words") if edits else ""
         return ChangeSet(changes=edits, message=message)
+
+    # ------------------------------------------------------------------ words -> levers
+    @staticmethod
+    def _items(m: _Mined, ruled: set[Item] = frozenset()) -> list[Item]:
+        """The parts of one gold answer a word of its question can name."""
+        items = [Item("measure", _norm_sql(sql), sql=sql, alias=alias) for sql, alias in m.measures]
+        done = grounded_columns(m.failure)
+        for col in _unique([*(c for c in m.group_columns if not _is_date_name(c[1])), *m.entity]):
+            if (col[0].lower(), col[1].lower()) not in done:
+                items.append(Item("column", f"{col[0]}.{col[1]}".lower(), col=col))
+        return items + [c for c in m.conditions if c not in ruled]
+
+    def _word_levers(self, space: Space, mined: list[_Mined], pairs: list[tuple[Item | str, Item]]
+                     ) -> tuple[list[tuple[int, int, Any]], set[int]]:
+        """Measures, filters and column synonyms named by the words questions use that did not ground.
+
+        A rule condition on a column the measure itself reads (return rate over completed and returned
+        orders) is folded into the measure's SQL: a rule there would be overridden by the measure's own SQL.
+
+        Returns (priority, failures served, edit) triples and the ids of the mined failures whose words taught something.
+        """
+        ruled = {c for _, c in pairs}
+        folds: dict[Item, list[Item]] = defaultdict(list)
+        for subject, cond in pairs:
+            if isinstance(subject, Item) and cond.col[1].lower() in subject.sql.lower():
+                folds[subject].append(cond)
+        records = []
+        for m in mined:
+            us = units(m.failure.question, ungrounded(m.failure), m.value_words | _OPERATOR_WORDS)
+            # named by something else in the question: a column by its value, a condition by its grounded column
+            done = grounded_columns(m.failure)
+            done |= {(c[0].lower(), c[1].lower()) for c in spoken_columns(m.failure, [c.col for c in m.conditions])}
+            pre = {Item("column", f"{c[0]}.{c[1]}".lower(), col=c) for c in m.entity}
+            pre |= {c for c in m.conditions if (c.col[0].lower(), c.col[1].lower()) in done}
+            records.append((us, self._items(m, ruled), pre))
+        named = associate(records)
+        by_item: dict[Item, list[tuple[str, int]]] = defaultdict(list)
+        for key, (item, support, surface) in sorted(named.items(), key=lambda kv: -kv[1][1]):
+            if any(near_duplicate(surface, other) for other, _ in by_item[item]):
+                continue  # a typo of a word already taken: the engine corrects it
+            by_item[item].append((surface, support))
+        served = {id(m) for m, (us, _, _) in zip(mined, records) if any(u.key in named for u in us)}
+        uses = Counter(i for m in mined for i in set(self._items(m)) if i.kind == "measure")
+
+        out: list[tuple[int, int, Any]] = []
+        existing = {_norm_sql(text(sn.sql)): sn for sn in space.serialized.snippets("measures")}
+        existing_f = {_norm_sql(text(sn.sql)): sn for sn in space.serialized.snippets("filters")}
+        measure_items = sorted(_unique([*by_item, *(i for i, n in uses.items() if n >= 2)]),
+                               key=lambda i: -(uses[i] + sum(n for _, n in by_item.get(i, []))))
+        names_taken = {(text(sn.display_name) or sn.alias or "").lower() for sn in existing.values()}
+        for item in measure_items:
+            if item.kind != "measure":
+                continue
+            syns = [w for w, _ in by_item.get(item, [])]
+            support = sum(n for _, n in by_item.get(item, [])) or uses[item]
+            if item.key in existing:
+                sn = existing[item.key]
+                have = {x.lower() for x in _as_list(sn.synonyms)} | {(sn.display_name or "").lower()}
+                new = [w for w in syns if w.lower() not in have]
+                if new and sn.id:
+                    out.append((1, support, UpdateSnippet(id=sn.id, synonyms=_as_list(sn.synonyms) + new)))
+                continue
+            name = self._measure_name(item, syns)
+            tables = {stem(w) for t in space.serialized.tables for w in words(t.name)}
+            if name is not None and {stem(w) for w in words(name)} <= tables:
+                name = syns[0].capitalize() if syns else None  # "Customers" would shadow counting the table
+            if name is None or name.lower() in names_taken:
+                continue
+            names_taken.add(name.lower())
+            syns = [w for w in syns if w.lower() != name.lower()]
+            sql = item.sql
+            for cond in folds.get(item, []):
+                sql = _fold(sql, cond.sql)
+            self._folded[item.key] = sql
+            out.append((1, support, AddSnippet(kind="measure", sql=sql, alias=re.sub(r"\W+", "_", name.lower()),
+                                               display_name=name, synonyms=syns or None)))
+        for item, said in by_item.items():
+            syns = [w for w, _ in said]
+            support = sum(n for _, n in said)
+            if item.kind == "column":
+                if self.data is None or item.col[1] in self.data.columns(item.col[0]):
+                    out.append((2, support, AddColumnSynonyms(table=item.col[0], column=item.col[1], synonyms=syns)))
+            elif item.kind == "filter" and item.key not in existing_f:
+                table = item.col[0].split(".")[-1].replace("_", " ")
+                name = syns[0] if set(words(table)) & set(words(syns[0])) else f"{syns[0]} {table}"
+                out.append((2, support, AddSnippet(kind="filter", sql=item.sql, display_name=name,
+                                                   synonyms=[w for w in syns if w != name] or None)))
+        return out, served
+
+    @staticmethod
+    def _measure_name(item: Item, syns: list[str]) -> str | None:
+        """The gold's alias for the measure, unless it says nothing ("total", "cnt"): then the word questions use."""
+        if set(words(item.alias)) - {"total", "value", "cnt", "count", "sum", "avg", "amount", "n", "x"}:
+            return _spell(re.sub(r"_(pct|percent|amt|cnt|num)$", "", item.alias.lower()))
+        return syns[0].capitalize() if syns else None
+
+    @staticmethod
+    def _rule_pairs(space: Space, mined: list[_Mined]) -> list[tuple[Item | str, Item]]:
+        """(measure item or counted table, condition): the condition is in at least 3 in 4 of the golds using
+        the measure (or counting the table's rows), in two or more families: a business rule."""
+        subjects: dict[Item | str, list[_Mined]] = defaultdict(list)
+        for m in mined:
+            for sql, alias in m.measures:
+                subjects[Item("measure", _norm_sql(sql), sql=sql, alias=alias)].append(m)
+            for t in m.counted:
+                subjects[t].append(m)
+        found: dict[Item | str, list[tuple[Item, int]]] = {}
+        for subject, ms in subjects.items():
+            conds = Counter(c for m in ms for c in set(m.conditions))
+            found[subject] = [(cond, len({m.key for m in ms if cond in m.conditions})) for cond, n in conds.items()
+                              if n >= 2 and n / len(ms) >= 0.75 and re.search(r"=|\bIN\b", cond.sql)
+                              and not re.search(r"\bNOT\b|<>|!=", cond.sql, re.I)]
+        # a rule shows in two or more families of one subject; then it also holds for the other subjects
+        # its condition always comes with (units sold, asked in one family, counts completed orders too)
+        general = {cond for conds in found.values() for cond, fams in conds if fams >= 2}
+        # a condition on a column the measure itself reads, in every gold using it, belongs to the measure
+        own = {(subject, cond) for subject, conds in found.items() for cond, _ in conds
+               if isinstance(subject, Item) and cond.col[1].lower() in subject.sql.lower()
+               and all(cond in m.conditions for m in subjects[subject])}
+        return [(subject, cond) for subject, conds in found.items() for cond, _ in conds
+                if cond in general or (subject, cond) in own]
+
+    def _rules(self, space: Space, mined: list[_Mined], pairs: list[tuple[Item | str, Item]],
+               levers: list[tuple[int, int, Any]]) -> list[str]:
+        """Sentences the engine (and Genie) read as rules: each rule pair, the fiscal calendar, rounding."""
+        have = space.serialized.instruction_text.lower()
+        names = {_norm_sql(text(sn.sql)): text(sn.display_name) or sn.alias
+                 for sn in space.serialized.snippets("measures")}
+        names |= {_norm_sql(e.sql): e.display_name for _, _, e in levers if isinstance(e, AddSnippet) and e.kind == "measure"}
+        names |= {k: names[_norm_sql(v)] for k, v in self._folded.items() if _norm_sql(v) in names}
+        out = []
+        for subject, cond in pairs:
+            if cond.sql.lower() in have:
+                continue  # stated already
+            if isinstance(subject, str):
+                out.append(f"Counts of {subject.split('.')[-1].replace('_', ' ')} are computed only over rows where {cond.sql}.")
+            elif subject.key in names and cond.col[1].lower() not in subject.sql.lower():
+                out.append(f"{names[subject.key]} is computed only over rows where {cond.sql}.")
+        shifts = Counter(m.fiscal_shift for m in mined if m.fiscal_shift)
+        if shifts and "fiscal" not in have:
+            k = shifts.most_common(1)[0][0]
+            month = _MONTHS[(-k) % 12]
+            out.append(f"Fiscal years start on {month} 1; fiscal year = YEAR(ADD_MONTHS(date, {k})).")
+        digits = Counter(m.rounded for m in mined if m.measures and not all(s.upper().startswith("COUNT") for s, _ in m.measures))
+        total = sum(digits.values())
+        if total >= 2 and "decimal" not in have:
+            d, n = digits.most_common(1)[0]
+            if d is not None and n / total >= 0.75:
+                out.append(f"Amounts, rates and shares are rounded to {d} decimals.")
+        return out
 
     # ------------------------------------------------------------------ mining one gold query
     def mine(self, space: Space, failure: Failure) -> _Mined | None:
@@ -218,7 +374,7 @@ class HeuristicProposer:
         names: dict[str, int] = {}
         m.params += _period_params(tree, failure.question, names)
 
-        # values: parameters for the ones the question names, constants for the rest
+        # values: parameters for the ones the question names
         for lit in list(tree.find_all(exp.Literal)):
             if not lit.is_string:
                 continue
@@ -236,9 +392,7 @@ class HeuristicProposer:
             value = lit.this
             named, via = self._named(col, value, qwords)
             if not named:
-                if isinstance(parent, exp.EQ):
-                    m.constants.append((col, value))
-                continue
+                continue  # a constant the question does not name: a condition (`_conditions`), not a parameter
             m.entity.append(via or col)
             m.value_words |= set(words(value.replace("&", " and ")))
             if via is not None:
@@ -253,11 +407,21 @@ class HeuristicProposer:
                 col = self._column(c, aliases)
                 if col and col not in m.group_columns:
                     m.group_columns.append(col)
+        m.tables = sorted(set(aliases.values()))
         m.measures = self._measures(tree, aliases)
-        in_measure = {id(c) for proj in (tree.expressions if isinstance(tree, exp.Select) else [])
-                      if proj.find(exp.AggFunc) for c in proj.find_all(exp.Column)}
-        m.context_terms = {stem(w) for t in set(aliases.values()) for w in words(t.split(".")[-1])}
-        m.context_terms |= {stem(w) for c in tree.find_all(exp.Column) if id(c) not in in_measure for w in words(c.name)}
+        m.conditions = self._conditions(tree, aliases)
+        m.counted = self._counted(tree, aliases)
+        for r in tree.find_all(exp.Round):
+            d = r.args.get("decimals")
+            if r.find(exp.AggFunc) and isinstance(d, exp.Literal) and not d.is_string:
+                m.rounded = int(d.this)
+        for am in tree.find_all(exp.AddMonths):
+            e = am.expression
+            if isinstance(am.parent, (exp.Year, exp.Quarter)) and isinstance(e, (exp.Literal, exp.Neg)):
+                try:
+                    m.fiscal_shift = int(e.sql())
+                except ValueError:
+                    pass
         m.param_sql = tree.sql("databricks", pretty=True)
         m.key = _shape(tree)
         return m
@@ -273,17 +437,67 @@ class HeuristicProposer:
             while isinstance(node, (exp.Round, exp.Cast, exp.Paren)):
                 node = node.this
             if not node.find(exp.AggFunc) or not node.find(exp.Column) or not isinstance(proj, exp.Alias) \
-                    or node.find(exp.Placeholder):
+                    or node.find(exp.Placeholder) or node.find(exp.Window):
                 continue  # a measure with a question's value in it is not a reusable measure
-            node = node.copy()
-            for c in list(node.find_all(exp.Column)):
-                col = self._column(c, aliases)
-                if col is None:
-                    break
-                c.replace(exp.column(col[1], table=col[0].split(".")[-1]))
-            else:
-                out.append((node.sql("databricks"), proj.alias))
+            if _share_of_rows(node) is not None:
+                continue  # a share of rows with a condition: the engine composes it from the condition's name
+            sql = self._over_tables(node, aliases)
+            if sql:
+                out.append((sql, proj.alias))
         return out
+
+    def _over_tables(self, node: exp.Expression, aliases: dict[str, str]) -> str | None:
+        """`node` as SQL with its columns qualified by table name (how snippets are written); None if a column is unresolved."""
+        node = node.copy()
+        for c in list(node.find_all(exp.Column)):
+            col = self._column(c, aliases)
+            if col is None or (self.data is not None and col[1] not in self.data.columns(col[0])):
+                return None  # a CTE's column, or a name the data does not have
+            c.replace(exp.column(col[1], table=col[0].split(".")[-1]))
+        return node.sql("databricks")
+
+    def _conditions(self, tree: exp.Expression, aliases: dict[str, str]) -> list[Item]:
+        """WHERE conditions on one non-date column with no value the question names (`orders.stat_cd = 'C'`,
+        `customers.lylty_tier IS NOT NULL`): filters and business rules, not parameters."""
+        out = []
+        for proj in tree.expressions if isinstance(tree, exp.Select) else []:
+            cond = _share_of_rows(proj)
+            col = self._column(cond.find(exp.Column), aliases) if cond is not None else None
+            sql = self._over_tables(cond, aliases) if col else None
+            if sql:
+                out.append(Item("filter", _norm_sql(sql), sql=sql, col=col))
+        for where in tree.find_all(exp.Where):
+            for c in _conjuncts(where.this):
+                cols = list(c.find_all(exp.Column))
+                if (c.find(exp.Placeholder) or c.find(exp.Select) or len({x.name.lower() for x in cols}) != 1
+                        or isinstance(c, exp.EQ) and isinstance(c.expression, exp.Column)
+                        or any(_is_date_name(x.name) for x in cols) or c.find(exp.Year, exp.Month, exp.Quarter)):
+                    continue
+                if any(lit.is_string and re.match(r"\d{4}-\d\d", lit.this) for lit in c.find_all(exp.Literal)):
+                    continue
+                col = self._column(cols[0], aliases)
+                sql = self._over_tables(c, aliases)
+                if col and sql:
+                    item = Item("filter", _norm_sql(sql), sql=sql, col=col)
+                    if item not in out:
+                        out.append(item)
+        return out
+
+    def _counted(self, tree: exp.Expression, aliases: dict[str, str]) -> list[str]:
+        """Tables whose rows the outer query counts (`COUNT(*)`, `COUNT(DISTINCT key)` over its FROM table)."""
+        frm = tree.args.get("from_") or tree.args.get("from") if isinstance(tree, exp.Select) else None
+        src = frm.this if frm is not None else None
+        if not isinstance(src, exp.Table):
+            return []
+        table = aliases.get((src.alias or src.name).lower())
+        counts = []
+        for proj in tree.expressions:
+            node = proj.this if isinstance(proj, exp.Alias) else proj
+            while isinstance(node, (exp.Round, exp.Cast, exp.Paren)):
+                node = node.this
+            if isinstance(node, exp.Count) and isinstance(node.this, exp.Star):
+                counts.append(node)
+        return [table] if table and counts else []
 
     def _named(self, col: Col, value: str, qwords: str) -> tuple[bool, Col | None]:
         """Whether the question names `value` of `col`: literally, or as another column's value
@@ -357,120 +571,27 @@ class HeuristicProposer:
             out.setdefault(_shape(tree), ex)
         return out
 
-    def _synonyms(self, space: Space, mined: list[_Mined]) -> list[tuple[Col, str]]:
-        out: list[tuple[Col, str]] = []
-        seen = set()
-        for m in mined:
-            cols = [c for c in m.group_columns if not _is_date_name(c[1])]
-            if len(cols) != 1:
-                continue  # ambiguous which column the phrase names
-            col = cols[0]
-            t = space.serialized.table(col[0])
-            cfg = t.column(col[1]) if t else None
-            known = set(words(col[1].replace("_", " "))) | set(words(col[0].split(".")[-1].replace("_", " ")))
-            if cfg is not None:
-                for syn in (cfg.synonyms if isinstance(cfg.synonyms, list) else [cfg.synonyms] if cfg.synonyms else []):
-                    known |= set(words(syn))
-                known |= set(words(text(cfg.description)))
-            toks = words(m.failure.question)
-            for i, w in enumerate(toks[:-1]):
-                if w not in _GROUP_CUES:
-                    continue
-                phrase = []
-                for nxt in toks[i + 1 : i + 3]:
-                    if nxt in _STOP or nxt.isdigit():
-                        break
-                    phrase.append(nxt)
-                if not phrase or set(phrase) <= known:
-                    continue
-                p = " ".join(phrase)
-                if (col, p) not in seen and (self.data is None or col[1] in self.data.columns(col[0])):
-                    seen.add((col, p))
-                    out.append((col, p))
-                break
-        return out
-
     def _breakdown_columns(self, mined: list[_Mined]) -> list[Col]:
-        """Text columns golds group by with few distinct values: questions name their values to say
-        which groups to compare ("flagship, outlet and online stores"), so they need entity matching."""
+        """Categorical text columns (2 to 50 distinct values) of the tables the failing golds read, those
+        golds group by first: questions name their values ("corporate customers", "flagship, outlet and
+        online stores", "returned as defective"), so they need a value dictionary (Genie's own advice)."""
         if self.data is None:
             return []
+        grouped = _unique(c for m in mined for c in m.group_columns)
+        tables = _unique(t for m in mined for t in m.tables)
         out = []
-        for col in _unique(c for m in mined for c in m.group_columns):
-            if col[1] in self.data.text_columns(col[0]) and 0 < len(self.data.values(*col)) <= 50:
+        for col in _unique([*grouped, *((t, c) for t in tables for c in self.data.text_columns(t))]):
+            if col[1] in self.data.text_columns(col[0]) and 2 <= len(self.data.values(*col)) <= 50:
                 out.append(col)
         return out
 
-    def _measure_snippets(self, space: Space, mined: list[_Mined]) -> list[AddSnippet]:
-        """Measure snippets for aggregates that two or more train questions return.
-
-        A phrase (one or two words) becomes a synonym when questions of at least two families say it
-        for this measure and at least 3 in 4 of the questions saying it return this measure; words
-        naming the tables and the non-measure columns the gold uses, values, periods, breakdowns ("by
-        region": the word after a group cue) and aggregation cues ("top", "total") are not measure words."""
-        existing = {_norm_sql(text(sn.sql)) for sn in (space.serialized.snippets("measures") or [])}
-        by_measure: dict[str, list[_Mined]] = defaultdict(list)
-        sql_of: dict[str, tuple[str, str]] = {}
-        phrases_of: dict[int, set[str]] = {}
-        surface: dict[str, str] = {}
-        for m in mined:
-            for sql, alias in m.measures:
-                k = _norm_sql(sql)
-                if m not in by_measure[k]:
-                    by_measure[k].append(m)
-                sql_of.setdefault(k, (sql, alias))
-            phrases_of[id(m)] = set()
-            q = m.failure.question
-            for p in periods(q):
-                q = q[: p.span[0]] + " " * (p.span[1] - p.span[0]) + q[p.span[1]:]
-            toks = words(q.replace("&", " and "))
-            after_cue = {i + 1 for i, w in enumerate(toks) if w in _GROUP_CUES}
-            keep = [(i, w) for i, w in enumerate(toks)
-                    if w not in STOPWORDS and w not in _STOP and w not in CUE_WORDS and not w.isdigit()
-                    and w not in m.value_words and stem(w) not in m.context_terms
-                    and i not in after_cue]
-            for j, (i, w) in enumerate(keep):
-                phrases_of[id(m)].add(stem(w))
-                surface.setdefault(stem(w), w)
-                if j + 1 < len(keep) and keep[j + 1][0] == i + 1:
-                    key = f"{stem(w)} {stem(keep[j + 1][1])}"
-                    phrases_of[id(m)].add(key)
-                    surface.setdefault(key, f"{w} {keep[j + 1][1]}")
-        out = []
-        for k, users in sorted(by_measure.items(), key=lambda kv: -len(kv[1])):
-            sql, alias = sql_of[k]
-            if len(users) < 2 or k in existing:
-                continue
-            ids = {id(m) for m in users}
-            syns = []
-            for phrase in sorted({p for m in users for p in phrases_of[id(m)]}):
-                fams = {m.key for m in users if phrase in phrases_of[id(m)]}
-                saying = [m for m in mined if phrase in phrases_of[id(m)]]
-                if len(fams) >= 2 and sum(id(m) in ids for m in saying) / len(saying) >= 0.75:
-                    syns.append(surface[phrase])
-            name = _spell(alias)
-            syns = [x for x in syns if x.lower() != name.lower()]
-            if not syns and not set(words(alias)) - {"total", "value", "cnt", "count", "sum", "avg", "amount"}:
-                continue  # nothing says what this aggregate is called
-            out.append(AddSnippet(kind="measure", sql=sql, alias=re.sub(r"\W+", "_", alias.lower()), display_name=name,
-                                  synonyms=syns or None))
-        return out
-
-    @staticmethod
-    def _pinned(mined: list[_Mined]) -> dict[Col, list[str]]:
-        """Columns that at least two families of gold queries filter to the same constant."""
-        fams: dict[tuple[Col, str], set[str]] = defaultdict(set)
-        for m in mined:
-            for col, value in m.constants:
-                fams[(col, value)].add(m.key)
-        out: dict[Col, list[str]] = defaultdict(list)
-        for (col, value), keys in sorted(fams.items()):
-            if len(keys) >= 2:
-                out[col].append(value)
-        return dict(out)
-
 
 # ---------------------------------------------------------------------- helpers
+# words the engine reads as operators (rate, share, growth, top, ...): never names of data
+_OPERATOR_WORDS = frozenset(CUE_WORDS | {"rate", "rates", "ratio", "growth", "change", "percent", "percentage", "pct",
+                                          "share", "average", "avg", "number", "count", "total", "how"})
+_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December"]
 _PART_PARAMS = {exp.Year: ("year", "Calendar year."), exp.Quarter: ("quarter", "Calendar quarter 1 to 4."),
                 exp.Month: ("month", "Calendar month 1 to 12.")}
 
@@ -603,6 +724,49 @@ def _norm_sql(sql: str) -> str:
     for c in tree.find_all(exp.Column):
         c.set("table", None)
     return tree.sql("databricks").lower()
+
+
+def _fold(measure: str, condition: str) -> str:
+    """`measure` computed only over rows where `condition` holds, inside its aggregates.
+
+    >>> _fold("100.0 * COUNT_IF(o.s = 'R') / COUNT(*)", "o.s IN ('C', 'R')")
+    "100.0 * COUNT_IF(o.s = 'R' AND o.s IN ('C', 'R')) / COUNT_IF(o.s IN ('C', 'R'))"
+    """
+    tree = sqlglot.parse_one(measure, read="databricks")
+    cond = sqlglot.parse_one(condition, read="databricks")
+    for agg in list(tree.find_all(exp.Count, exp.CountIf, exp.Sum, exp.Avg)):
+        if isinstance(agg, exp.Count) and isinstance(agg.this, exp.Star):
+            agg.replace(exp.CountIf(this=cond.copy()))
+        elif isinstance(agg, exp.CountIf):
+            agg.set("this", exp.and_(agg.this.copy(), cond.copy()))
+        elif isinstance(agg.this, exp.Distinct):
+            agg.this.set("expressions", [exp.Case(ifs=[exp.If(this=cond.copy(), true=e.copy())])
+                                         for e in agg.this.expressions])
+        else:
+            agg.set("this", exp.Case(ifs=[exp.If(this=cond.copy(), true=agg.this.copy())]))
+    return tree.sql("databricks")
+
+
+def _share_of_rows(node: exp.Expression) -> exp.Expression | None:
+    """The condition of a share of rows, `100.0 * COUNT(x) / COUNT(*)` -> `x IS NOT NULL`, or
+    `COUNT_IF(c) / COUNT(*)` -> `c`; None for any other expression."""
+    node = node.this if isinstance(node, exp.Alias) else node
+    while isinstance(node, (exp.Round, exp.Cast, exp.Paren)):
+        node = node.this
+    if not isinstance(node, exp.Div) or not (isinstance(node.expression, exp.Count) and isinstance(node.expression.this, exp.Star)):
+        return None
+    num = node.this
+    if isinstance(num, exp.Mul):
+        num = num.expression if isinstance(num.this, exp.Literal) else num.this
+    if isinstance(num, exp.Count) and isinstance(num.this, exp.Column):
+        return exp.Not(this=exp.Is(this=num.this.copy(), expression=exp.Null()))
+    if isinstance(num, exp.CountIf):
+        return num.this.copy()
+    return None
+
+
+def _as_list(value: Any) -> list[str]:
+    return list(value) if isinstance(value, list) else [value] if value else []
 
 
 def _spell(name: str) -> str:

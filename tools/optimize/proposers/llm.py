@@ -14,15 +14,15 @@ from typing import Any
 import httpx
 
 from .... import prompts
-from ...chat import Chat, ChatModel
+from ...chat import Chat, ChatModel, json_objects
 from ...errors import InvalidSpace
-from ...generate.llm import json_objects
 from ...space.changes import EDIT_TYPES, ChangeSet
 from ...space.io import space_to_yaml
 from ...space.model import Space
 from ...space.validate import LIMITS
 from ..model import Failure, TriedChange
 from . import MAX_ENTITY_MATCHING_COLUMNS
+from .levers import ungrounded
 
 NAME = "llm"
 MAX_FAILURES = 25  # failures shown in one prompt; the rest wait for the next epoch
@@ -40,9 +40,24 @@ def _failures(failures: list[Failure]) -> str:
     blocks = []
     for f in failures[:MAX_FAILURES]:
         blocks.append(f"### {f.case_id}: {f.question}\nGold SQL ({f.dialect}):\n{f.gold_sql[0]}\n"
-                      f"Generated: {f.generated_sql or '(none)'}\nAnalysis: {f.analysis or f.status}: {f.rationale or ''}")
+                      f"Generated: {f.generated_sql or '(none)'}\nAnalysis: {f.analysis or f.status}: {f.rationale or ''}"
+                      + _grounding(f))
     more = len(failures) - MAX_FAILURES
     return "\n\n".join(blocks) + (f"\n\n({more} more not shown)" if more > 0 else "") if blocks else "(none)"
+
+
+def _grounding(f: Failure) -> str:
+    """The grounding trace's gist: which words matched nothing, which lever was missing, what did ground."""
+    lines = []
+    words = ungrounded(f)
+    if words:
+        lines.append("Ungrounded words: " + ", ".join(words))
+    missing = ((f.details or {}).get("trace") or {}).get("missing") or []
+    if missing:
+        lines.append("Missing: " + "; ".join(f"{m.get('words') or '-'} ({m.get('kind')}{', ' + m['why'] if m.get('why') else ''})"
+                                             for m in missing))
+    lines += [f"Grounding: {g}" for g in (f.details or {}).get("grounding") or []][:3]
+    return "".join("\n" + x for x in lines)
 
 
 def _history(history: list[TriedChange]) -> str:
