@@ -49,7 +49,6 @@ from ...space.changes import (
     AddTextInstruction,
     ChangeSet,
     ParameterSpec,
-    SetColumnDescription,
     SetColumnEntityMatching,
     UpdateExampleSql,
     UpdateSnippet,
