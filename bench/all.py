@@ -14,12 +14,12 @@ import time
 from bench import mcp_startup
 
 ORDER = ["mcp_startup", "mcp_latency", "context_budget", "judge_large", "reeval_cost", "throughput", "optimize_efficiency", "dump_load",
-         "tracking_cost", "traffic_clustering", "engine_speed", "engine_accuracy"]
+         "tracking_cost", "traffic_clustering", "engine_speed", "engine_accuracy", "unseen"]
 QUICK = {"mcp_startup": ["-n", "3"], "mcp_latency": ["--calls", "20"], "judge_large": ["--rows", "100000"],
          "reeval_cost": ["--split", "train"], "throughput": ["--questions", "60", "--rate", "600", "--naive-questions", "5"],
          "optimize_efficiency": ["--dbs", "", "--max-epochs", "2"], "dump_load": ["--rows", "5000", "--repeats", "1"],
          "tracking_cost": ["--repeats", "1"], "traffic_clustering": ["--questions", "500"], "engine_speed": ["--repeats", "1"],
-         "engine_accuracy": ["--no-defog", "--no-optimize"]}
+         "engine_accuracy": ["--no-defog", "--no-optimize"], "unseen": ["--no-optimize"]}
 
 
 def main(argv: list[str] | None = None) -> int:

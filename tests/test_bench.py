@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `bench` lives at the repository root, beside the package folders
 
-from bench import dump_load, engine_accuracy, engine_speed, judge_large, reeval_cost, throughput, traffic_clustering  # noqa: E402
+from bench import dump_load, engine_accuracy, engine_speed, judge_large, reeval_cost, throughput, traffic_clustering, unseen  # noqa: E402
 
 
 def test_judge_large_verdicts_match_construction_and_baseline():
@@ -120,3 +120,14 @@ def test_engine_accuracy_counts_right_wrong_and_refused():
         for part in ("train", "val", "test", "phrasings", "phrasings_levers"):
             assert r[part]["right"] + r[part]["wrong"] + r[part]["refused"] == r[part]["n"] == 3
     assert "retail_phrasings" in engine_accuracy.render(res) and "retail_phrasings_levers" in engine_accuracy.render(res)
+
+
+def test_unseen_scores_every_space_on_the_never_tuned_set_by_category():
+    res = unseen.run(limit=6, optimize=False)
+    assert [r["space"] for r in res["rows"]] == ["sparse", "curated"] and res["questions"] == 6
+    for r in res["rows"]:
+        total = r["unseen"]["ALL"]
+        assert total["n"] == 6 == total["right"] + total["wrong"] + total["refused"]
+        assert sum(v["n"] for k, v in r["unseen"].items() if k != "ALL") == 6
+    text = unseen.render(res)
+    assert text.startswith(unseen.SECTION) and "python -m bench.unseen" in text
