@@ -309,3 +309,21 @@ def test_consonant_skeletons():
     assert not lexicon.is_skeleton_of("seg", "segment")  # a vowel: a prefix, which only the table expands
     assert not lexicon.is_skeleton_of("rgn", "registration")  # too short for the word
     assert not lexicon.is_skeleton_of("fmt", "fragment")  # in order, but too short for the word
+
+
+def test_a_rank_named_by_a_tables_participle_counts_that_tables_rows():
+    """"Which 2 products get refunded most often?" ranks products by their number of refunds (the
+    table the participle names), not by the space's sales measure; so does "the most refunded products"."""
+    con = shop_db()
+    con.execute("CREATE TABLE refunds(refund_id INTEGER, sale_id INTEGER)")
+    con.execute("INSERT INTO refunds VALUES (1, 3), (2, 7), (3, 2)")
+    doc = shop()
+    doc["data_sources"]["tables"].append({"identifier": "main.shop.refunds"})
+    g = LocalGenie(con)
+    gold = ("SELECT p.prod_nm, COUNT(*) AS n FROM refunds r JOIN sales s ON s.sale_id = r.sale_id "
+            "JOIN products p ON p.prod_id = s.prod_id GROUP BY 1 ORDER BY n DESC LIMIT 2")
+    for question in ("Which 2 products get refunded most often?", "the 2 most refunded products"):
+        a = g.ask_sync(space(doc), question)
+        assert a.status == "COMPLETED", (question, a.details.get("grounding"))
+        got = con.execute(a.sql.replace("main.shop.", "")).fetchall()
+        assert [r[:2] for r in got] == con.execute(gold).fetchall() == [("Yo-yo", 2), ("Gizmo", 1)], a.sql

@@ -459,6 +459,11 @@ class Planner:
                 p.measures[-1].assumed = f"ranked by the number of {t.label.split('.')[-1]} rows"
                 for f in self.cues("frequent"):
                     f.role = "frequent"
+            elif (done := self._event_rank()) is not None:
+                p.measures.append(self._count_measure(done, None))
+                p.measures[-1].assumed = f"ranked by the number of {done.label.split('.')[-1]} rows"
+                for f in self.cues("frequent"):
+                    f.role = "frequent"
         # a bare noun with a period, breakdown or filter: "orders at the X store in 2025", "returns per month"
         if not p.measures and not self.has("rank") and not self.cues("which") and not self.has("share") and not (
                 self.has("amount") or self.g.soft):
@@ -491,6 +496,19 @@ class Planner:
         for a in self.cues("amount"):
             if p.measures:
                 a.role = "amount"
+
+    def _event_rank(self) -> Entry | None:
+        """"products that get returned most often", "the most returned products": a rank whose verb is
+        a table's name as a participle ranks the other entity by how many of that table's rows it has
+        (the ranking measure is the one the question names, not the space's default measure)."""
+        tables = [s for s in self.entities() if not s.role and s.of("table") and not s.of("measure", "filter", "value")]
+        done = [s for s in tables if self.g.tokens[s.end - 1].raw.endswith("ed") and s.end - s.start == 1]
+        others = [s for s in self.entities() if s not in done and not s.role]
+        if len(done) != 1 or not others:
+            return None
+        t = done[0].of("table")[0]
+        self.assign(done[0], "counted", t)
+        return t
 
     def _counted_table_here(self, s: Span) -> bool:
         return bool(s.of("table")) and self._counted_here(s) and not s.of("measure")[0].is_count
@@ -620,7 +638,7 @@ class Planner:
             s = self.next(r, frozenset({"the", "our", "single", "most", "frequent", "common", "popular"}))
             noun_value = None  # "the 20 biggest-spending consumers": a plural value names its table's rows
             while s is not None and (s.kind == "number" or s.kind == "cue" and s.cue in ("rank", "frequent") or
-                                     s.kind == "entity" and (s.role == "filter" or s.role == "measure" and r.cue == "rank")):
+                                     s.kind == "entity" and (s.role == "filter" or s.role in ("measure", "counted") and r.cue == "rank")):
                 if s.kind == "entity" and s.role == "filter" and s.chosen.kind == "value" and self.plural(s):
                     noun_value = s
                 s = self.next(s, frozenset({"the", "our"}))
