@@ -327,3 +327,22 @@ def test_a_rank_named_by_a_tables_participle_counts_that_tables_rows():
         assert a.status == "COMPLETED", (question, a.details.get("grounding"))
         got = con.execute(a.sql.replace("main.shop.", "")).fetchall()
         assert [r[:2] for r in got] == con.execute(gold).fetchall() == [("Yo-yo", 2), ("Gizmo", 1)], a.sql
+
+
+def test_a_rule_fixing_the_counted_rows_state_yields_to_a_passive_participle():
+    """"Counts of sales are completed sales" holds for "how many sales in 2024", but "how many sales
+    were refunded in 2024" states the rows' state itself (a passive participle naming the refunds
+    table), so the rule does not apply, as when the question filters the status column."""
+    con = shop_db()
+    con.execute("ALTER TABLE sales ADD COLUMN stat_cd VARCHAR")
+    con.execute("UPDATE sales SET stat_cd = CASE WHEN sale_id IN (2, 3, 7) THEN 'R' ELSE 'C' END")
+    con.execute("CREATE TABLE refunds(refund_id INTEGER, sale_id INTEGER)")
+    con.execute("INSERT INTO refunds VALUES (1, 3), (2, 7), (3, 2)")
+    doc = with_instruction(sparse_doc(), "text_instructions",
+                           {"content": ["Counts of sales are computed only over rows where sales.stat_cd = 'C'."]})
+    doc["data_sources"]["tables"].append({"identifier": "main.shop.refunds"})
+    g = LocalGenie(con)
+    for question, expected in (("How many sales were refunded in 2024?", 2), ("how many sales in 2024", 3)):
+        a = g.ask_sync(space(doc), question)
+        assert a.status == "COMPLETED", (question, a.details.get("grounding"))
+        assert con.execute(a.sql.replace("main.shop.", "")).fetchall() == [(expected,)], a.sql

@@ -31,8 +31,16 @@ _NAME_WORDS = {"name", "nm", "code", "cd", "label", "title", "desc", "descriptio
 _DATE_WORDS = {"date", "dt", "time", "timestamp", "ts", "day", "at", "on"}
 _TABLE_NOISE = {"dim", "fact", "fct", "tbl", "vw", "v", "stg", "raw", "tmp", "dwh"}
 _LABEL_NAMES = ("name", "title", "label", "full_name", "display_name", "description")
-# Question words that are abbreviations in warehouse names too (beyond text.ABBREVIATIONS).
-_MORE_ABBREVIATIONS = {"promo": "promotion", "promos": "promotion", "qtr": "quarter", "fy": "fiscal"}
+# Question words that are abbreviations in warehouse names too (beyond text.ABBREVIATIONS, which the
+# previous engine shares): common column-name abbreviations, not any one dataset's. Beyond this table,
+# a column-name word written as a consonant skeleton ("lylty", "shpmnt") names the question word it
+# abbreviates (`Lexicon.abbreviated`).
+_MORE_ABBREVIATIONS = {
+    "promo": "promotion", "promos": "promotion", "qtr": "quarter", "fy": "fiscal",
+    "seg": "segment", "fmt": "format", "stat": "status", "rsn": "reason", "chnl": "channel",
+    "ctry": "country", "grp": "group", "lvl": "level", "src": "source", "pmt": "payment",
+    "bal": "balance", "wt": "weight", "hrs": "hours",
+}
 
 
 def norm(word: str) -> str:

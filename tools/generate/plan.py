@@ -22,6 +22,7 @@ _RELATIVE = frozenset({"with", "that", "which", "who", "having", "where", "used"
                        "from", "for", "of", "at", "through", "via"})
 
 
+_PASSIVE = frozenset({"were", "was", "got", "get", "gets", "been", "be", "are", "is"})
 _MUST_USE = frozenset({"ratio", "share", "growth", "distinct", "rank", "cmp", "count", "frequent", "order", "versus",
                        "amount"})
 _RATE_WORDS = frozenset(norm(w) for w in ("rate", "share", "percentage", "ratio"))
@@ -1134,6 +1135,7 @@ class Planner:
     def _rules(self) -> None:
         p = self.p
         explicit = {c for cond in [*p.conds, *p.share_part] for c in cond.columns}
+        happened = self._happened_to()
         seen = []
         targets: list[Entry] = []
         for m in [*p.measures, *[c.target for c in p.compares if isinstance(c.target, Measure)]]:
@@ -1150,9 +1152,24 @@ class Planner:
                     p.notes.append(f"rule '{r.condition}' for {t.label} not applied: the question filters "
                                    f"{', '.join(c for _, c in set(r.columns) & explicit)} itself")
                     continue
+                if happened is not None and t.kind == "table" and {tb for tb, _ in r.columns} == {t.table}:
+                    p.notes.append(f"rule '{r.condition}' for {t.label} not applied: the question states what "
+                                   f"happened to the rows itself ('{happened.text}')")
+                    continue
                 path = r.filter.path if r.filter is not None else r.source
                 p.conds.append(Cond(r.condition, r.tables, r.columns, f"rule for {t.label}: {r.condition}", path,
                                     kind="rule"))
+
+    def _happened_to(self) -> Span | None:
+        """A passive participle naming another table ("orders were returned", "items got refunded"): the
+        question itself says which state the counted rows are in, so a rule fixing their state (counts
+        of orders are completed orders) does not apply, as when the question filters the column itself."""
+        for s in self.entities():
+            k = s.start
+            if (s.role in ("related", "context") and s.end - k == 1 and s.of("table") and k > 0
+                    and self.g.tokens[k].raw.endswith("ed") and self.g.tokens[k - 1].raw in _PASSIVE):
+                return s
+        return None
 
     # ---- 10. nothing dropped
     def _check_grounded(self) -> None:

@@ -29,12 +29,7 @@ ABBREVIATIONS = {
     "trx": "transaction", "inv": "invoice", "cd": "code", "nm": "name", "avg": "average",
     "tot": "total", "amnt": "amount", "prc": "price", "disc": "discount", "ord": "order",
     "mgr": "manager", "loc": "location", "reg": "region", "sku": "sku", "cty": "city",
-    "seg": "segment", "fmt": "format", "stat": "status", "rsn": "reason", "chnl": "channel",
-    "ctry": "country", "grp": "group", "lvl": "level", "src": "source", "pmt": "payment",
-    "bal": "balance", "wt": "weight", "hrs": "hours",
 }
-# Beyond this table, a column-name word written as a consonant skeleton ("lylty", "shpmnt") names the
-# question word it abbreviates (`lexicon.Lexicon.abbreviated`).
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _TOKEN = re.compile(r"[a-z0-9]+")
