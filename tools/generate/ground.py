@@ -336,17 +336,34 @@ class Grounding:
         return None
 
 
+def _completes_phrase(lex: Lexicon, tokens: list[Token], k: int, word: str) -> bool:
+    """Whether `word` in place of token k forms a two-word phrase of the lexicon with a neighbour."""
+    before = tokens[k - 1].norm if k > 0 and tokens[k - 1].kind == "word" else None
+    after = tokens[k + 1].norm if k + 1 < len(tokens) and tokens[k + 1].kind == "word" else None
+    return (before is not None and (before, word) in lex.phrases) or (after is not None and (word, after) in lex.phrases)
+
+
 def ground(lex: Lexicon, speller: Speller, question: str) -> Grounding:
     tokens = tokenize(question)
     corrections: dict[str, str] = {}
     known = _CUE_WORDS | _TIME_WORDS | FILLER | SALES_VERBS
-    for t in tokens:
-        if t.kind != "word" or t.raw in STOPWORDS or t.raw in known or t.norm in lex.vocabulary:
+    for k, t in enumerate(tokens):
+        if t.kind != "word" or t.raw in STOPWORDS or t.raw in known:
+            continue
+        if t.norm in lex.vocabulary:
+            # a known word ("loyalty", also a value) still reads as a skeleton column word when it
+            # completes that column's phrase with its neighbour ("loyalty tier" -> `lylty_tier`)
+            v = lex.abbreviated(t.norm)
+            if v and _completes_phrase(lex, tokens, k, v):
+                corrections[t.raw] = v
+                t.fixed_from, t.raw = t.raw, v
             continue
         on_surface = surface_speller().correct(t.raw)
         in_data = speller.correct(t.norm)
         if on_surface and in_data and norm(on_surface) == in_data:
             in_data = None  # the same word either way: keep its surface form ("average")
+        if on_surface is None and in_data is None:
+            in_data = lex.abbreviated(t.norm)  # "format" for the column `fmt`
         if (on_surface is None) == (in_data is None):
             continue  # no typo, or it could be either
         fixed = on_surface or in_data

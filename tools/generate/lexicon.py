@@ -31,8 +31,16 @@ _NAME_WORDS = {"name", "nm", "code", "cd", "label", "title", "desc", "descriptio
 _DATE_WORDS = {"date", "dt", "time", "timestamp", "ts", "day", "at", "on"}
 _TABLE_NOISE = {"dim", "fact", "fct", "tbl", "vw", "v", "stg", "raw", "tmp", "dwh"}
 _LABEL_NAMES = ("name", "title", "label", "full_name", "display_name", "description")
-# Question words that are abbreviations in warehouse names too (beyond text.ABBREVIATIONS).
-_MORE_ABBREVIATIONS = {"promo": "promotion", "promos": "promotion", "qtr": "quarter", "fy": "fiscal"}
+# Question words that are abbreviations in warehouse names too (beyond text.ABBREVIATIONS, which the
+# previous engine shares): common column-name abbreviations, not any one dataset's. Beyond this table,
+# a column-name word written as a consonant skeleton ("lylty", "shpmnt") names the question word it
+# abbreviates (`Lexicon.abbreviated`).
+_MORE_ABBREVIATIONS = {
+    "promo": "promotion", "promos": "promotion", "qtr": "quarter", "fy": "fiscal",
+    "seg": "segment", "fmt": "format", "stat": "status", "rsn": "reason", "chnl": "channel",
+    "ctry": "country", "grp": "group", "lvl": "level", "src": "source", "pmt": "payment",
+    "bal": "balance", "wt": "weight", "hrs": "hours",
+}
 
 
 def norm(word: str) -> str:
@@ -163,6 +171,7 @@ class Lexicon:
     max_phrase: int = 1
     stats: object = None  # ctx.stats, for anchoring dates and key uniqueness
     names: set[str] = field(default_factory=set)  # table-name words abbreviations expand to
+    name_words: set[str] = field(default_factory=set)  # words of column-name phrases (skeleton abbreviations)
     problems: list[str] = field(default_factory=list)  # metadata the engine could not read
 
     def finish(self) -> None:
@@ -196,6 +205,23 @@ class Lexicon:
         # no name column: a unique text column names the rows (a region's code)
         unique = [c for c in cols if c.ctype == "text" and not c.is_key and self.unique(table, c.column)]
         return unique[0] if unique else None
+
+    def abbreviated(self, word: str) -> str | None:
+        """The column-name word that abbreviates the question word `word` as a consonant skeleton
+        (`lylty` for "loyalty", `shpmnt` for "shipment"), when exactly one does; else None.
+
+        Warehouse names drop vowels; a name word with no vowel after its first letter is hardly an
+        English word, so reading it as the question word whose letters it keeps in order (same
+        first letter, at least half as long) is what a reader of the schema would do.
+
+        >>> lex = Lexicon(space=None, name_words={"lylty", "tier", "rgn"})
+        >>> lex.abbreviated("loyalty"), lex.abbreviated("registration"), lex.abbreviated("tiers")
+        ('lylty', None, None)
+        """
+        if len(word) < 4 or not word.isalpha():
+            return None
+        hits = [v for v in self.name_words if is_skeleton_of(v, word)]
+        return hits[0] if len(hits) == 1 else None
 
     def words_of(self, col: Entry) -> tuple[str, ...]:
         """A column's name words with abbreviations of the space's table names expanded (rgn -> region)."""
@@ -268,6 +294,17 @@ def expand(word: str, names: set[str]) -> str:
     return hits[0] if len(hits) == 1 else word
 
 
+def is_skeleton_of(short: str, word: str) -> bool:
+    """Whether `short` is a consonant-skeleton abbreviation of `word`: same first letter, no vowel
+    after it (y counts as a consonant), its letters in order in `word`, at least half as long.
+
+    >>> is_skeleton_of("fmt", "format"), is_skeleton_of("chnl", "channel"), is_skeleton_of("rgn", "registration")
+    (True, True, False)
+    """
+    return (3 <= len(short) < len(word) and short[0] == word[0] and 2 * len(short) >= len(word)
+            and not set(short[1:]) & set("aeiou") and short.isalpha() and _subsequence(short, word))
+
+
 def _subsequence(short: str, long: str) -> bool:
     it = iter(long)
     return all(ch in it for ch in short)
@@ -318,6 +355,7 @@ def _add_table(lex: Lexicon, t: Table, ctx: GenerationContext) -> None:
             if phrase in others and phrase != norms(cname):
                 continue  # flight.airline_flight is not "airline": that names the airline table
             _add_phrase(lex, phrase, col, "name")
+            lex.name_words.update(phrase)
             if len(phrase) == 2:
                 _add_phrase(lex, (phrase[1], "of", phrase[0]), col, "name")  # food type -> type of food
         for syn in _as_list(cfg.synonyms if cfg else None):

@@ -22,6 +22,7 @@ _RELATIVE = frozenset({"with", "that", "which", "who", "having", "where", "used"
                        "from", "for", "of", "at", "through", "via"})
 
 
+_PASSIVE = frozenset({"were", "was", "got", "get", "gets", "been", "be", "are", "is"})
 _MUST_USE = frozenset({"ratio", "share", "growth", "distinct", "rank", "cmp", "count", "frequent", "order", "versus",
                        "amount"})
 _RATE_WORDS = frozenset(norm(w) for w in ("rate", "share", "percentage", "ratio"))
@@ -459,6 +460,11 @@ class Planner:
                 p.measures[-1].assumed = f"ranked by the number of {t.label.split('.')[-1]} rows"
                 for f in self.cues("frequent"):
                     f.role = "frequent"
+            elif (done := self._event_rank()) is not None:
+                p.measures.append(self._count_measure(done, None))
+                p.measures[-1].assumed = f"ranked by the number of {done.label.split('.')[-1]} rows"
+                for f in self.cues("frequent"):
+                    f.role = "frequent"
         # a bare noun with a period, breakdown or filter: "orders at the X store in 2025", "returns per month"
         if not p.measures and not self.has("rank") and not self.cues("which") and not self.has("share") and not (
                 self.has("amount") or self.g.soft):
@@ -491,6 +497,19 @@ class Planner:
         for a in self.cues("amount"):
             if p.measures:
                 a.role = "amount"
+
+    def _event_rank(self) -> Entry | None:
+        """"products that get returned most often", "the most returned products": a rank whose verb is
+        a table's name as a participle ranks the other entity by how many of that table's rows it has
+        (the ranking measure is the one the question names, not the space's default measure)."""
+        tables = [s for s in self.entities() if not s.role and s.of("table") and not s.of("measure", "filter", "value")]
+        done = [s for s in tables if self.g.tokens[s.end - 1].raw.endswith("ed") and s.end - s.start == 1]
+        others = [s for s in self.entities() if s not in done and not s.role]
+        if len(done) != 1 or not others:
+            return None
+        t = done[0].of("table")[0]
+        self.assign(done[0], "counted", t)
+        return t
 
     def _counted_table_here(self, s: Span) -> bool:
         return bool(s.of("table")) and self._counted_here(s) and not s.of("measure")[0].is_count
@@ -620,7 +639,7 @@ class Planner:
             s = self.next(r, frozenset({"the", "our", "single", "most", "frequent", "common", "popular"}))
             noun_value = None  # "the 20 biggest-spending consumers": a plural value names its table's rows
             while s is not None and (s.kind == "number" or s.kind == "cue" and s.cue in ("rank", "frequent") or
-                                     s.kind == "entity" and (s.role == "filter" or s.role == "measure" and r.cue == "rank")):
+                                     s.kind == "entity" and (s.role == "filter" or s.role in ("measure", "counted") and r.cue == "rank")):
                 if s.kind == "entity" and s.role == "filter" and s.chosen.kind == "value" and self.plural(s):
                     noun_value = s
                 s = self.next(s, frozenset({"the", "our"}))
@@ -1116,6 +1135,7 @@ class Planner:
     def _rules(self) -> None:
         p = self.p
         explicit = {c for cond in [*p.conds, *p.share_part] for c in cond.columns}
+        happened = self._happened_to()
         seen = []
         targets: list[Entry] = []
         for m in [*p.measures, *[c.target for c in p.compares if isinstance(c.target, Measure)]]:
@@ -1132,9 +1152,24 @@ class Planner:
                     p.notes.append(f"rule '{r.condition}' for {t.label} not applied: the question filters "
                                    f"{', '.join(c for _, c in set(r.columns) & explicit)} itself")
                     continue
+                if happened is not None and t.kind == "table" and {tb for tb, _ in r.columns} == {t.table}:
+                    p.notes.append(f"rule '{r.condition}' for {t.label} not applied: the question states what "
+                                   f"happened to the rows itself ('{happened.text}')")
+                    continue
                 path = r.filter.path if r.filter is not None else r.source
                 p.conds.append(Cond(r.condition, r.tables, r.columns, f"rule for {t.label}: {r.condition}", path,
                                     kind="rule"))
+
+    def _happened_to(self) -> Span | None:
+        """A passive participle naming another table ("orders were returned", "items got refunded"): the
+        question itself says which state the counted rows are in, so a rule fixing their state (counts
+        of orders are completed orders) does not apply, as when the question filters the column itself."""
+        for s in self.entities():
+            k = s.start
+            if (s.role in ("related", "context") and s.end - k == 1 and s.of("table") and k > 0
+                    and self.g.tokens[k].raw.endswith("ed") and self.g.tokens[k - 1].raw in _PASSIVE):
+                return s
+        return None
 
     # ---- 10. nothing dropped
     def _check_grounded(self) -> None:
