@@ -386,15 +386,3 @@ def test_counting_other_rows_by_the_events_period_applies_the_events_count_rule(
         return sorted(con.execute(gold.format(cond).replace("main.shop.", "")).fetchall())
 
     assert result("s.stat_cd = 'C' AND ") != result("")
-
-
-def test_how_many_things_were_sold_reads_the_units_sold_measure(genie):
-    """"How many products did each category sell" counts the units sold (the space's one measure
-    named "... sold" over the rows that sell products), not the products in the catalog."""
-    doc = with_instruction(shop(), "measures", {"display_name": "Units sold", "sql": ["SUM(sales.qty)"]})
-    same(genie, doc, "How many products did each category sell in 2024?",
-         "SELECT p.cat_nm, SUM(s.qty) FROM main.shop.sales s JOIN main.shop.products p ON s.prod_id = p.prod_id "
-         "WHERE YEAR(s.sale_dt) = 2024 GROUP BY 1")
-    # without a verb of selling it is still a count of products
-    same(genie, doc, "How many products are in each category?",
-         "SELECT cat_nm, COUNT(*) FROM main.shop.products GROUP BY 1")

@@ -377,7 +377,7 @@ class Planner:
                 if not any(x.entry is entry for x in p.measures):
                     p.measures.append(Measure("snippet", entry, span=s))
             elif entry.kind == "table":
-                p.measures.append(self._sold_measure(entry, s) or self._count_measure(entry, s))
+                p.measures.append(self._count_measure(entry, s))
             elif entry.kind == "column" and entry.ctype == "number" and not entry.is_key and not distinct:
                 p.measures.append(Measure("agg", entry, "SUM", s, assumed="a count of a quantity is its sum"))
             else:
@@ -589,24 +589,6 @@ class Planner:
                 return Measure("snippet", e, span=span, assumed=f"counting {table.label} is {e.label}",
                                name=f"{table.table.split('.')[-1]} count")
         return Measure("count", table, span=span)
-
-    def _sold_measure(self, table: Entry, s: Span) -> Measure | None:
-        """"How many items did each department sell": with a verb of selling after the counted rows, the
-        count is of the units sold — the space's one measure named "... sold" over rows that sell `table`'s
-        rows (its table is on the many side of a join to `table`)."""
-        sold = [t for t in self.g.soft if t.i >= s.end and t.raw in ("sell", "sells", "sold", "selling")]
-        if not sold:
-            return None
-        named = {id(ph.entry): ph.entry for key, items in self.lex.phrases.items() if key and key[-1] == "sold"
-                 for ph in items if ph.entry.kind == "measure" and not ph.entry.is_count}
-        fits = [m for m in named.values() if any(
-            e.many_to_one is not None and table.table in (e.left, e.right) and e.other(table.table) in m.tables
-            and not e.fans_out(e.other(table.table)) for e in self.lex.edges)]
-        if len(fits) != 1:
-            return None
-        self.g.soft = [t for t in self.g.soft if t not in sold]
-        return Measure("snippet", fits[0], span=s, assumed=f"'how many {s.text} ... {sold[0].raw}' read as "
-                                                         f"{fits[0].label}")
 
     def _sales_measure(self) -> Entry | None:
         """The measure the space calls sales or revenue."""
