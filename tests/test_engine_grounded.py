@@ -346,3 +346,43 @@ def test_a_rule_fixing_the_counted_rows_state_yields_to_a_passive_participle():
         a = g.ask_sync(space(doc), question)
         assert a.status == "COMPLETED", (question, a.details.get("grounding"))
         assert con.execute(a.sql.replace("main.shop.", "")).fetchall() == [(expected,)], a.sql
+
+
+def test_a_nullable_columns_description_names_its_members():
+    """A description saying the column is NULL when the row "is not a member" makes "members" (and
+    "<synonym's lead word> members") a filter on the column being set, so a share of rows works."""
+    con = shop_db()
+    con.execute("ALTER TABLE customers ADD COLUMN club_lvl VARCHAR")
+    con.execute("UPDATE customers SET club_lvl = CASE WHEN cust_id IN (1, 4) THEN 'Gold' END")
+    doc = with_column(shop(), CUSTOMERS, "club_lvl", synonyms=["club level"],
+                      description=["Club level: Gold or Silver; NULL when the customer is not a member."])
+    g = LocalGenie(con)
+    same(g, doc, "What share of customers are club members?",
+         "SELECT 100.0 * COUNT(club_lvl) / COUNT(*) FROM main.shop.customers")
+    same(g, doc, "how many members are in each region",
+         "SELECT r.rgn_nm, COUNT(*) FROM main.shop.customers c JOIN main.shop.regions r ON r.rgn_cd = c.rgn_cd "
+         "WHERE c.club_lvl IS NOT NULL GROUP BY 1")
+    # without the description the word names nothing
+    assert "member" in refused(g, with_column(shop(), CUSTOMERS, "club_lvl", synonyms=["club level"]),
+                               "What share of customers are club members?")["refused"]
+
+
+def test_counting_other_rows_by_the_events_period_applies_the_events_count_rule():
+    """"How many distinct customers bought per category in 2024" counts customers through their sales
+    in 2024, so the rule for counting sales (completed sales only) applies to those sales too."""
+    con = shop_db()
+    con.execute("ALTER TABLE sales ADD COLUMN stat_cd VARCHAR")
+    con.execute("UPDATE sales SET stat_cd = CASE WHEN sale_id IN (3, 5) THEN 'X' ELSE 'C' END")
+    doc = with_instruction(shop(), "text_instructions",
+                           {"content": ["Counts of sales are computed only over rows where sales.stat_cd = 'C'."]})
+    g = LocalGenie(con)
+    question = "how many distinct customers bought per category in 2024"
+    gold = ("SELECT p.cat_nm, COUNT(DISTINCT s.cust_id) FROM main.shop.sales s JOIN main.shop.products p "
+            "ON s.prod_id = p.prod_id WHERE {}YEAR(s.sale_dt) = 2024 GROUP BY 1")
+    same(g, doc, question, gold.format("s.stat_cd = 'C' AND "))
+    # without the rule every sale counts (the results differ: sales 3 and 5 are cancelled)
+    same(g, shop(), question, gold.format(""))
+    def result(cond: str) -> list:
+        return sorted(con.execute(gold.format(cond).replace("main.shop.", "")).fetchall())
+
+    assert result("s.stat_cd = 'C' AND ") != result("")
