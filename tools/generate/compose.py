@@ -25,7 +25,7 @@ from sqlglot import exp
 
 from .dates import Calendar, period_next, resolve
 from .lexicon import Edge, Entry, Lexicon, quote
-from .plan import Cond, Dim, Measure, Plan, Refusal
+from .plan import Dim, Measure, Plan, Refusal
 from .rules import Rules
 
 
@@ -141,7 +141,6 @@ class Composer:
                               missing=[{"kind": "synonym", "candidates": [p.date.path], "why": "which date"}])
             if p.date.table not in self.joins.tables():
                 self.joins = join_tree(self.lex, needed | {p.date.table}, prefer)
-            self._event_rules()
         self._check_duplication()
         self.trace["joins"] = [e.path for e, _ in self.joins.edges]
         self.trace["root"] = self.joins.root
@@ -366,25 +365,6 @@ class Composer:
         raise Refusal("the question names a period, but no date column is reachable from "
                       f"{root.split('.')[-1]} through many-to-one joins",
                       missing=[{"kind": "join", "why": "date column"}])
-
-    def _event_rules(self) -> None:
-        """Counting other rows by the period of event rows ("customers who bought in 2024") counts them
-        through those events, so the rules of counting the events (counts of orders are completed
-        orders) apply to them, as they would to a count of the events themselves."""
-        p, event = self.p, self.p.date.table
-        if any("not applied" in n for n in p.notes) or not self._is_event_table(event) or not any(m.kind == "count" and m.entry.table != event
-                                                       for m in p.measures):
-            return
-        explicit = {c for cond in [*p.conds, *p.share_part] for c in cond.columns}
-        counts = [self.lex.tables[event], *(e for e in self.lex.entries if e.is_count and e.tables == (event,))]
-        for r in (r for e in counts for r in self.rules.for_entry(e)):
-            if {t for t, _ in r.columns} != {event} or set(r.columns) & explicit or \
-                    any(c.sql == r.condition for c in p.conds):
-                continue
-            path = r.filter.path if r.filter is not None else r.source
-            p.conds.append(Cond(r.condition, r.tables, r.columns, f"rule for {event}: {r.condition}", path,
-                                kind="rule"))
-            p.notes.append(f"rule '{r.condition}' applied: the counted rows are counted through {event} rows")
 
     def _is_dimension_table(self, table: str) -> bool:
         """Only ever on the one side of relationships (products, customers): its dates describe the entity."""

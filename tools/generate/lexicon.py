@@ -371,8 +371,6 @@ def _add_table(lex: Lexicon, t: Table, ctx: GenerationContext) -> None:
             add_values(lex, col, ctx.values(ident, cname))
         if desc and kind == "text":
             _add_described_values(lex, col, desc, ctx)
-        if desc and col.nullable:
-            _add_membership(lex, col, desc, _as_list(cfg.synonyms if cfg else None))
         if kind == "text" and _is_country_code(cname, desc):
             _add_country_names(lex, col, ctx)
 
@@ -473,29 +471,6 @@ def _add_described_values(lex: Lexicon, col: Entry, desc: str, ctx: GenerationCo
             if phrase and not all(w in _STOP_NORMS for w in phrase):
                 _add_value(lex, col, v, phrase, "value_alias", surface)
         _add_value(lex, col, v, *_value_phrase(v)[:1], "value")
-
-
-# `NULL when the customer is not a member`, `NULL for non-members`: the word names the rows that have a value
-_NULL_WHEN_NOT = re.compile(r"(?i)\bNULL\b[^.;]{0,40}?\b(?:not\s+(?:a|an)\s+|non-?)([a-z]{3,20})\b")
-
-
-def _add_membership(lex: Lexicon, col: Entry, desc: str, synonyms: list[str]) -> None:
-    """A filter `col IS NOT NULL` named by the word the description uses for rows with a value.
-
-    "NULL when the customer is not a member" makes "members" (and "<synonym's lead word> members":
-    "loyalty members" from the synonym "loyalty tier") mean `lylty_tier IS NOT NULL`."""
-    m = _NULL_WHEN_NOT.search(desc)
-    if not m:
-        return
-    word = norm(m.group(1))
-    entry = Entry("filter", col.path, f"{col.label} IS NOT NULL", table=col.table,
-                  sql=f"{lex.sql_of(col)} IS NOT NULL", tables=(col.table,))
-    lex.entries.append(entry)
-    _add_phrase(lex, (word,), entry, "description")
-    for syn in synonyms:
-        lead = norms(syn)[:-1]
-        if lead and word not in lead:
-            _add_phrase(lex, lead + (word,), entry, "description")
 
 
 # ISO 3166-1 alpha-2 codes and the names people use for them (world knowledge, like a model's).
