@@ -560,6 +560,18 @@ def _qualify(lex: Lexicon, tree: exp.Expression) -> list[str] | None:
     return tables
 
 
+def alias_join_columns(cond: exp.Expression, names: dict[str, str], aliases: dict[str, str]) -> None:
+    """Point each column of a join condition at its table's alias (`names`: any spelling of a table
+    -> its identifier; `aliases`: identifier -> alias), in place."""
+    for col in cond.find_all(exp.Column):
+        qual = ".".join(p for p in (col.catalog, col.db, col.table) if p).lower()
+        owner = names.get(qual) or names.get(col.table.lower())
+        if owner:
+            col.set("table", exp.to_identifier(aliases[owner]))
+            col.set("db", None)
+            col.set("catalog", None)
+
+
 def _add_joins(lex: Lexicon) -> None:
     for i, spec in enumerate(lex.space.serialized.joins):
         left, right = lex.resolve_table(spec.left.identifier), lex.resolve_table(spec.right.identifier)
@@ -575,13 +587,7 @@ def _add_joins(lex: Lexicon) -> None:
         except sqlglot.errors.ParseError:
             lex.problems.append(f"instructions.join_specs[{i}]: condition does not parse")
             continue
-        for col in cond.find_all(exp.Column):
-            qual = ".".join(p for p in (col.catalog, col.db, col.table) if p).lower()
-            owner = names.get(qual) or names.get(col.table.lower())
-            if owner:
-                col.set("table", exp.to_identifier(lex.aliases[owner]))
-                col.set("db", None)
-                col.set("catalog", None)
+        alias_join_columns(cond, names, lex.aliases)
         rel = (spec.relationship or "").upper()
         m2o = True if rel == "MANY_TO_ONE" else False if rel == "ONE_TO_MANY" else None
         one = rel == "ONE_TO_ONE"

@@ -21,7 +21,7 @@ from sqlglot import exp
 
 from ..space.model import Space, text
 from .base import Generation, GenerationContext
-from .lexicon import _looks_like_key, column_kind
+from .lexicon import _looks_like_key, alias_join_columns, column_kind
 from .slots import Period, ValueIndex, ValueMatch, numbers, periods
 from .text import STOPWORDS, stem, terms, words
 
@@ -227,13 +227,7 @@ class SchemaIndex:
                 cond = sqlglot.parse_one(spec.condition, read="databricks")
             except sqlglot.errors.ParseError:
                 continue
-            for col in cond.find_all(exp.Column):
-                qual = ".".join(p for p in (col.catalog, col.db, col.table) if p).lower()
-                owner = names.get(qual) or names.get(col.table.lower())
-                if owner:
-                    col.set("table", exp.to_identifier(self.aliases[owner]))
-                    col.set("db", None)
-                    col.set("catalog", None)
+            alias_join_columns(cond, names, self.aliases)
             on = cond.sql("databricks")
             graph.setdefault(left, []).append((right, on))
             graph.setdefault(right, []).append((left, on))
