@@ -106,14 +106,14 @@ def run_defog(defog_dir: Path) -> list[dict[str, Any]]:
     from chaos_llama.tools.backends.local import LocalGenie
     from chaos_llama.tools.data.defog import defog_space, load_defog_questions
     from chaos_llama.tools.data.loaders import build_database
-    from chaos_llama.tools.evalset import assign_splits
+    from chaos_llama.tools.evalset import balanced_splits
 
     rows = []
     csv = defog_dir / "questions_gen_postgres.csv"
     for db in sorted(p.name for p in defog_dir.iterdir() if (p / f"{p.name}.sql").exists()):
         con = build_database([defog_dir / db / f"{db}.sql"])
         space = defog_space(defog_dir / db)
-        evalset = assign_splits(load_defog_questions(csv, db=db), seed=0)
+        evalset = balanced_splits(load_defog_questions(csv, db=db), seed=0)
         for strategy in STRATEGIES:
             genie = LocalGenie(con, strategy=strategy)
             ws = Path(tempfile.mkdtemp())

@@ -1,7 +1,7 @@
 """Optimize the defog sql-eval databases offline: `python -m chaos_llama.tools.optimize.defog`.
 
 One space per database (built from its column descriptions by `defog_space`), that database's
-questions split 60/20/20 with the usual seeded stable split, the heuristic proposer, and the
+questions split 60/20/20 by family, exactly stratified (`balanced_splits`: about 5 test questions per database rather than 1 to 9), the heuristic proposer, and the
 offline retrieval engine. Gold SQL is PostgreSQL (cases tagged `dialect:postgres`), executed and
 judged in that dialect. Prints baseline and optimized train/val/test accuracy per database.
 """
@@ -21,7 +21,7 @@ def run(defog_dir: Path, workspace: Path, *, dbs: list[str] | None = None, max_e
     from ..backends.local import LocalGenie
     from ..data.defog import defog_space, load_defog_questions
     from ..data.loaders import build_database
-    from ..evalset import assign_splits
+    from ..evalset import balanced_splits
     from ..store import Store
     from .loop import optimize
     from .model import OptimizeSettings
@@ -33,7 +33,7 @@ def run(defog_dir: Path, workspace: Path, *, dbs: list[str] | None = None, max_e
         t0 = time.perf_counter()
         backend = LocalGenie(build_database([defog_dir / db / f"{db}.sql"]))
         space = defog_space(defog_dir / db)
-        evalset = assign_splits(load_defog_questions(csv, db=db), seed=seed)
+        evalset = balanced_splits(load_defog_questions(csv, db=db), seed=seed)
         with Store(workspace / f"{db}.db") as store:
             r = optimize(space, evalset, backend, OptimizeSettings(max_epochs=max_epochs, seed=seed, workspace=workspace), store=store,
                          progress=lambda m, db=db: print(f"[{db}] {m}", file=sys.stderr, flush=True))
