@@ -346,3 +346,93 @@ def test_a_rule_fixing_the_counted_rows_state_yields_to_a_passive_participle():
         a = g.ask_sync(space(doc), question)
         assert a.status == "COMPLETED", (question, a.details.get("grounding"))
         assert con.execute(a.sql.replace("main.shop.", "")).fetchall() == [(expected,)], a.sql
+
+
+# ---------------------------------------------------------------- development phrasings (bench/retail_dev.yaml)
+def test_the_sum_of_a_column_the_space_defines_as_a_measure_keeps_that_measures_rule():
+    """"total quantity sold in 2024" sums sales.qty, which the space defines as "Units sold"; the rule
+    the space states for that measure (only completed sales) applies, as when it is named."""
+    con = shop_db()
+    con.execute("ALTER TABLE sales ADD COLUMN stat_cd VARCHAR")
+    con.execute("UPDATE sales SET stat_cd = CASE WHEN sale_id IN (4, 6) THEN 'X' ELSE 'C' END")
+    doc = shop()
+    doc.setdefault("instructions", {})["sql_snippets"] = {
+        "measures": [{"id": "m1", "alias": "units_sold", "display_name": "Units sold", "sql": ["SUM(sales.qty)"]}]}
+    doc = with_instruction(doc, "text_instructions",
+                           {"content": ["Units sold mean units of completed sales only: sales.stat_cd = 'C'."]})
+    g = LocalGenie(con)
+    gold = "SELECT SUM(qty) FROM sales WHERE stat_cd = 'C' AND YEAR(sale_dt) = 2024"
+    for question in ("total quantity sold in 2024", "units sold in 2024"):
+        a = g.ask_sync(space(doc), question)
+        assert a.status == "COMPLETED", (question, a.reason)
+        assert con.execute(a.sql.replace("main.shop.", "")).fetchall() == con.execute(gold).fetchall() == [(8,)], a.sql
+
+
+def test_rank_lists_the_entity_by_the_measure(genie):
+    """"rank ... by revenue" ranks the named rows; it is not dropped into one total."""
+    same(genie, shop(), "rank the customers by revenue",
+         "SELECT c.cust_nm, SUM(s.amt) AS r FROM main.shop.sales s JOIN main.shop.customers c ON c.cust_id = s.cust_id "
+         "GROUP BY c.cust_id, c.cust_nm ORDER BY r DESC")
+
+
+def test_a_four_letter_word_is_not_read_as_another_word_one_letter_away(genie):
+    """"beat" is a word, not a typo of "best": the question is refused, naming it, rather than ranked."""
+    g = refused(genie, shop(), "which customers beat the average revenue")
+    assert "beat" in g["ungrounded"] and "corrections" not in g
+
+
+def test_everyday_names_of_customers_ground_to_the_customers_table(genie):
+    same(genie, shop(), "how many clients do we have", "SELECT COUNT(*) FROM main.shop.customers")
+    same(genie, shop(), "number of shoppers per region",
+         "SELECT r.rgn_nm, COUNT(*) FROM main.shop.customers c JOIN main.shop.regions r ON r.rgn_cd = c.rgn_cd GROUP BY 1")
+    # not a noun that also says what the rows did: "buyers" are customers who bought
+    assert "buyers" in refused(genie, shop(), "how many buyers do we have")["ungrounded"]
+
+
+def test_rows_counted_by_the_date_column_their_words_name():
+    """"how many customers joined in 2024": the customers counted, dated by `joined_dt`, not a count of dates."""
+    con = shop_db()
+    con.execute("ALTER TABLE customers ADD COLUMN joined_dt DATE")
+    con.execute("UPDATE customers SET joined_dt = CASE WHEN cust_id <= 2 THEN DATE '2023-05-01' ELSE DATE '2024-02-01' END")
+    a = LocalGenie(con).ask_sync(space(shop()), "how many customers joined in 2024")
+    assert a.status == "COMPLETED", a.reason
+    assert con.execute(a.sql.replace("main.shop.", "")).fetchall() == [(3,)], a.sql
+
+
+def test_a_column_of_year_numbers_serves_periods_and_year_grains_but_not_months():
+    """Without a date column, `papers.year` (integers) holds periods of whole years and the year grain;
+    months or a period shorter than a year are refused, not approximated."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE papers(paper_id INTEGER, title VARCHAR, year INTEGER)")
+    con.execute("INSERT INTO papers VALUES (1, 'b', 2019), (2, 'a', 2020), (3, 'c', 2020), (4, 'd', 2021)")
+    doc = {"version": 1, "data_sources": {"tables": [{"identifier": "main.shop.papers", "column_configs": [
+        {"column_name": "year", "description": ["The year the paper was published."]}]}]}}
+    g = LocalGenie(con)
+    a = g.ask_sync(space(doc), "How many papers were published in 2020?")
+    assert a.status == "COMPLETED", a.reason
+    assert con.execute(a.sql.replace("main.shop.", "")).fetchall() == [(2,)], a.sql
+    a = g.ask_sync(space(doc), "number of papers per year")
+    assert a.status == "COMPLETED", a.reason
+    assert con.execute(a.sql.replace("main.shop.", "")).fetchall() == [(2019, 1), (2020, 2), (2021, 1)], a.sql
+    a = g.ask_sync(space(doc), "What are the titles of the papers published in 2020, ordered alphabetically?")
+    assert a.status == "COMPLETED", a.reason
+    assert [r[0] for r in con.execute(a.sql.replace("main.shop.", "")).fetchall()] == ["a", "c"], a.sql
+    for question in ("papers by month", "How many papers in March 2020?"):
+        assert g.ask_sync(space(doc), question).status == "NO_SQL", question
+
+
+def test_a_participle_grounds_by_description_only_to_a_column_the_answer_uses():
+    """'published' is in paper.year's description: grounded when the answer uses paper.year, still
+    refused where it would be the only mention of what the answer leaves out."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE papers(paper_id INTEGER, title VARCHAR, year INTEGER, cites INTEGER)")
+    con.execute("INSERT INTO papers VALUES (1, 'b', 2019, 3), (2, 'a', 2020, 4)")
+    doc = {"version": 1, "data_sources": {"tables": [{"identifier": "main.shop.papers", "column_configs": [
+        {"column_name": "year", "description": ["The year the paper was published."]}]}]}}
+    g = LocalGenie(con)
+    a = g.ask_sync(space(doc), "How many papers were published in 2020?")
+    spans = a.details["grounding"]["spans"]
+    assert {"text": "published", "kind": "context", "via": "description"}.items() <= next(
+        s for s in spans if s["text"] == "published").items()
+    a = g.ask_sync(space(doc), "total cites of papers published")
+    assert a.status == "NO_SQL" and "published" in a.details["grounding"]["ungrounded"], a.sql

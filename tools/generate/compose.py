@@ -164,6 +164,8 @@ class Composer:
         out = [c.sql for c in p.conds if c.sql]
         out += self.time_conditions(p.times)
         if p.months_of_year:
+            if self._year_column():
+                raise Refusal(f"{p.date.label} holds years, not months", missing=[{"kind": "column", "why": "date column"}])
             col = self.col(p.date)
             ms = ", ".join(str(m) for m in sorted(set(p.months_of_year)))
             out.append(f"MONTH({col}) = {ms}" if len(p.months_of_year) == 1 else f"MONTH({col}) IN ({ms})")
@@ -197,13 +199,13 @@ class Composer:
         merged = sorted({r for _, r in plain})
         if len(merged) > 1:
             if all(a[1] <= b[0] for a, b in zip(merged, merged[1:])):
-                out.append("(" + " OR ".join(f"({col} >= {_date(a)} AND {col} < {_date(b)})" for a, b in merged) + ")")
+                out.append("(" + " OR ".join(f"({col} >= {self.date_lit(a)} AND {col} < {self.date_lit(b)})" for a, b in merged) + ")")
                 self._union_periods = merged
             else:
                 raise Refusal("the question names overlapping periods: " + ", ".join(t.text for t, _ in plain))
         elif merged:
             a, b = merged[0]
-            out.append(f"{col} >= {_date(a)} AND {col} < {_date(b)}")
+            out.append(f"{col} >= {self.date_lit(a)} AND {col} < {self.date_lit(b)}")
         lo = hi = None
         for t, (a, b) in bounded:
             if t.bound in ("since", "between", "from"):
@@ -215,10 +217,19 @@ class Composer:
             elif t.bound in ("until", "to"):
                 hi = b
         if lo is not None:
-            out.append(f"{col} >= {_date(lo)}")
+            out.append(f"{col} >= {self.date_lit(lo)}")
         if hi is not None:
-            out.append(f"{col} < {_date(hi)}")
+            out.append(f"{col} < {self.date_lit(hi)}")
         return out
+
+    def date_lit(self, d: dt.date) -> str:
+        """A period bound as a literal of the date column; on a column of year numbers only whole years fit."""
+        if not self._year_column():
+            return _date(d)
+        if (d.month, d.day) != (1, 1):
+            raise Refusal(f"{self.p.date.label} holds years, and the question's period is not a whole number of years",
+                          missing=[{"kind": "column", "why": "date column"}])
+        return str(d.year)
 
     def col(self, e: Entry) -> str:
         return self.lex.sql_of(e)
@@ -281,6 +292,11 @@ class Composer:
 
     def grain_expr(self, d: Dim) -> tuple[str, str]:
         col = self.col(d.entry if d.entry is not None and d.entry.ctype == "date" else self.p.date)
+        if self._year_column() and not (d.entry is not None and d.entry.ctype == "date"):
+            if d.grain != "year" or d.fiscal:
+                raise Refusal(f"{self.p.date.label} holds years; the question asks for {'fiscal ' if d.fiscal else ''}{d.grain}s",
+                              missing=[{"kind": "column", "why": "date column"}])
+            return col, _ident(self.p.date.column)
         if d.fiscal:
             snippet = self._fiscal_snippet(d.grain)
             if snippet is not None:
@@ -327,13 +343,28 @@ class Composer:
 
     # ------------------------------------------------------------------ choices
     def _date_column(self) -> Entry:
-        """The date column periods apply to: the root's own, else the nearest along many-to-one joins."""
+        """The date column periods apply to: the root's own, else the nearest along many-to-one joins;
+        where no date column is reachable, a column of year numbers (`paper.year`) the same way."""
+        try:
+            return self._nearest_date(self.lex.date_columns)
+        except Refusal as first:
+            if first.missing != [{"kind": "join", "why": "date column"}]:
+                raise
+            try:
+                return self._nearest_date(self.lex.year_columns)
+            except Refusal:
+                raise first from None
+
+    def _year_column(self) -> bool:
+        return self.p.date is not None and self.p.date.ctype == "number"
+
+    def _nearest_date(self, columns) -> Entry:
         root = self.joins.root
         seen, frontier = {root}, [root]
         while frontier:
             found = []
             for t in frontier:
-                cols = self.lex.date_columns(t)
+                cols = columns(t)
                 if len(cols) == 1:
                     found.append(cols[0])
                 elif len(cols) > 1:
@@ -567,13 +598,13 @@ class Composer:
             periods = [(period_next(a, grain, -1), period_next(b, grain, -1) if grain != "half" else a), (a, b)]
         (a0, b0), (a1, b1) = sorted(periods)
         col = self.col(p.date)
-        base = filtered(raw, f"{col} >= {_date(a0)} AND {col} < {_date(b0)}")
-        cur = filtered(raw, f"{col} >= {_date(a1)} AND {col} < {_date(b1)}")
+        base = filtered(raw, f"{col} >= {self.date_lit(a0)} AND {col} < {self.date_lit(b0)}")
+        cur = filtered(raw, f"{col} >= {self.date_lit(a1)} AND {col} < {self.date_lit(b1)}")
         scale = "100.0 * " if self.rules.percent_scale == 100 else ""
         name = self.measure_name(m)
         items = [f"{self.rounded(base, m)} AS {name}_{a0.year}", f"{self.rounded(cur, m)} AS {name}_{a1.year}",
                  f"{self.rounded(f'{scale}({cur} - {base}) / {base}', always=True)} AS growth_pct"]
-        where = self.where([f"{col} >= {_date(min(a0, a1))} AND {col} < {_date(max(b0, b1))}"])
+        where = self.where([f"{col} >= {self.date_lit(min(a0, a1))} AND {col} < {self.date_lit(max(b0, b1))}"])
         self.trace["time"].append({"compare": [str(a0), str(b0), str(a1), str(b1)], "column": p.date.path})
         order = [f"growth_pct {p.order}"] if p.order else []
         return self._select(sel + items, where, grp, self._having(), order, p.limit)

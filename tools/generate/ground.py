@@ -35,7 +35,7 @@ _cue("agg", "average", "avg", "mean", "typical", arg="AVG")
 _cue("agg", "maximum", "max", arg="MAX")
 _cue("agg", "minimum", "min", arg="MIN")
 _cue("rank", "top", "best", "highest", "most", "largest", "biggest", "greatest", "leading", "best selling",
-     "best performing", "longest", "tallest", "oldest", "latest", "most popular", arg="DESC")
+     "best performing", "longest", "tallest", "oldest", "latest", "most popular", "rank", arg="DESC")
 _cue("rank", "bottom", "worst", "lowest", "least", "fewest", "smallest", "worst selling", "worst performing",
      "shortest", "least popular", arg="ASC")
 _cue("frequent", "common", "frequent", "frequently", "often", "popular")
@@ -83,7 +83,7 @@ figure figures number numbers info information detail details data dataset table
 currently current ever all any so far to date ie eg etc i.e e.g via also just only really exactly roughly about
 approximately around place placed placing process processed processing buy buys bought purchase purchased
 purchases use used using uses apply applied come came go went happen happened perform performed performance
-contribute contributed contributing belong belongs based located sit sits stand stands rank ranked ranking
+contribute contributed contributing belong belongs based located sit sits stand stands ranked ranking
 result results time period periods many much can could would should will shall may might new
 serve serves served serving offer offers offered offering database ordered sorted arranged
 meter meters metre metres kilometer kilometers kilometre kilometres km mile miles feet foot ft square sq
@@ -227,6 +227,12 @@ def _distance(a: str, b: str) -> int:
     return d[-1][-1]
 
 
+def _substitution(a: str, b: str) -> bool:
+    """`a` and `b` differ in exactly one letter at the same place: in a four-letter word that is
+    mostly another English word ("beat", "best"), not a typo."""
+    return len(a) == len(b) and sum(x != y for x, y in zip(a, b)) == 1
+
+
 class Speller:
     """Corrects a word to the one vocabulary word it is a typo of (same first letter, one edit;
     two for words of 9+ letters), or leaves it alone when none or several fit."""
@@ -242,7 +248,8 @@ class Speller:
             return None
         far = len(word) >= 9
         hits = [v for v in self._by_first.get(word[0], ()) if abs(len(v) - len(word)) <= (2 if far else 1)
-                and (_damerau1(word, v) or (far and _distance(word, v) <= 2))]
+                and (_damerau1(word, v) or (far and _distance(word, v) <= 2))
+                and not (len(word) == 4 and _substitution(word, v))]
         if len(hits) == 1:
             return hits[0]
         if len(hits) > 1:
@@ -413,6 +420,7 @@ def ground(lex: Lexicon, speller: Speller, question: str) -> Grounding:
         take(s)
     _from_descriptions(lex, tokens, spans, taken)
     _sales_nouns(lex, tokens, spans, taken)
+    _common_nouns(lex, tokens, spans, taken)
     spans.sort(key=lambda s: s.start)
     _absorb_modifiers(lex, tokens, spans, taken)
     ungrounded, soft = [], []
@@ -444,6 +452,29 @@ def _sales_nouns(lex: Lexicon, tokens: list[Token], spans: list[Span], taken: li
             if m is not None:
                 taken[t.i] = True
                 spans.append(Span(t.i, t.i + 1, t.raw, "entity", phrases=[Phrase(m, "business synonym")]))
+
+
+# Everyday names of the rows business tables hold, and the name a schema usually gives them. A word
+# here grounds only when nothing in the space names it and the usual name names exactly one table.
+# A noun that also says what the rows did ("buyers": customers who bought) is not here.
+COMMON_NOUNS = {
+    "client": "customer", "shopper": "customer", "patron": "customer",  # not "buyer": it also says they bought
+    "shop": "store", "storefront": "store", "branch": "store",
+    "article": "product", "merchandise": "product", "good": "product",
+    "territory": "region",
+}
+
+
+def _common_nouns(lex: Lexicon, tokens: list[Token], spans: list[Span], taken: list[bool]) -> None:
+    """"clients" names the customers table when the space has one and nothing called "client"."""
+    for t in tokens:
+        usual = COMMON_NOUNS.get(t.norm) if not taken[t.i] and t.kind == "word" else None
+        if usual is None or (t.norm,) in lex.phrases:
+            continue
+        tables = {id(p.entry): p.entry for p in lex.phrases.get((norm(usual),), ()) if p.entry.kind == "table"}
+        if len(tables) == 1:
+            taken[t.i] = True
+            spans.append(Span(t.i, t.i + 1, t.raw, "entity", phrases=[Phrase(next(iter(tables.values())), "common noun")]))
 
 
 def _from_descriptions(lex: Lexicon, tokens: list[Token], spans: list[Span], taken: list[bool]) -> None:

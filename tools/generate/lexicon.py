@@ -173,6 +173,7 @@ class Lexicon:
     names: set[str] = field(default_factory=set)  # table-name words abbreviations expand to
     name_words: set[str] = field(default_factory=set)  # words of column-name phrases (skeleton abbreviations)
     problems: list[str] = field(default_factory=list)  # metadata the engine could not read
+    _aggregates: dict | None = field(default=None, repr=False)
 
     def finish(self) -> None:
         """Recompute the vocabulary and longest phrase after phrases were added."""
@@ -184,6 +185,28 @@ class Lexicon:
     def column(self, table: str, name: str) -> Entry | None:
         lname = name.lower()
         return next((c for c in self.columns.get(table, []) if c.column.lower() == lname), None)
+
+    def aggregate_measures(self) -> dict[tuple[str, str, str], Entry]:
+        """Measure snippets that are one aggregate of one column: (SUM, table, column) -> the measure."""
+        if self._aggregates is None:
+            import sqlglot
+            from sqlglot import exp
+
+            out: dict[tuple[str, str, str], Entry] = {}
+            for e in self.entries:
+                if e.kind != "measure" or not e.sql:
+                    continue
+                try:
+                    tree = sqlglot.parse_one(e.sql, read="databricks")
+                except sqlglot.errors.ParseError:
+                    continue
+                agg = {exp.Sum: "SUM", exp.Avg: "AVG", exp.Min: "MIN", exp.Max: "MAX"}.get(type(tree))
+                if agg and isinstance(tree.this, exp.Column):
+                    table = self.resolve_table(tree.this.table) if tree.this.table else None
+                    if table is not None:
+                        out.setdefault((agg, table, tree.this.name.lower()), e)
+            self._aggregates = out
+        return self._aggregates
 
     def resolve_table(self, ref: str) -> str | None:
         ref = ref.strip("`").lower()
@@ -245,6 +268,18 @@ class Lexicon:
 
     def date_columns(self, table: str) -> list[Entry]:
         return [c for c in self.columns.get(table, []) if c.ctype == "date"]
+
+    def year_columns(self, table: str) -> list[Entry]:
+        """Integer columns of calendar years (`paper.year`, `pub_year`): named "year", values 1000-2999."""
+        out = []
+        for c in self.columns.get(table, []):
+            if c.ctype != "number" or c.is_key or norms(c.column)[-1:] != ("year",):
+                continue
+            st = self.stats(table, c.column) if self.stats else None
+            lo, hi = (getattr(st, "min", None), getattr(st, "max", None)) if st is not None else (None, None)
+            if isinstance(lo, int) and isinstance(hi, int) and 1000 <= lo <= hi <= 2999:
+                out.append(c)
+        return out
 
     def sql_of(self, entry: Entry) -> str:
         """A column reference `alias.column`."""

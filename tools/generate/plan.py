@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from .dates import TimeSpec
 from .ground import SALES_WORDS, Grounding, Span, sales_measure
-from .lexicon import Entry, Lexicon, norm, norms
+from .lexicon import Entry, Lexicon, Phrase, norm, norms
 from .rules import Rules
 
 _RELATIVE = frozenset({"with", "that", "which", "who", "having", "where", "used", "using", "use", "had", "have",
@@ -23,6 +23,9 @@ _RELATIVE = frozenset({"with", "that", "which", "who", "having", "where", "used"
 
 
 _PASSIVE = frozenset({"were", "was", "got", "get", "gets", "been", "be", "are", "is"})
+# irregular past participles ("reviews written", "courses taught"); regular ones end in -ed
+_PARTICIPLES = frozenset("""written taught held given taken bought paid sent spent built won seen known shown grown
+drawn worn chosen driven flown begun run sung kept left lost met sold told thought brought caught found""".split())
 _MUST_USE = frozenset({"ratio", "share", "growth", "distinct", "rank", "cmp", "count", "frequent", "order", "versus",
                        "amount"})
 _RATE_WORDS = frozenset(norm(w) for w in ("rate", "share", "percentage", "ratio"))
@@ -191,6 +194,7 @@ class Planner:
             self._time()
             self._values_and_filters()
             self._measures()
+            self._named_aggregates()
             self._dimensions()
             self._comparisons()
             self._ordering()
@@ -340,6 +344,19 @@ class Planner:
             x.of("table") for x in self.entities() if x is not s)
 
     # ---- 3. measures
+    def _named_aggregates(self) -> None:
+        """The sum of a column the space defines as a measure ("total quantity" where "Units sold" is
+        SUM(order_items.qty)) is that measure, with the rules the space states for it (completed orders)."""
+        named = self.lex.aggregate_measures()
+        for i, m in enumerate(self.p.measures):
+            if m.kind == "agg" and m.entry is not None and m.entry.kind == "column":
+                snippet = named.get((m.agg, m.entry.table, (m.entry.column or "").lower()))
+                if snippet is not None:
+                    self.p.measures[i] = Measure("snippet", snippet, span=m.span,
+                                                 assumed=f"{m.agg}({m.entry.label}) is the measure {snippet.label}")
+                    if m.span is not None and m.span.chosen is m.entry:
+                        m.span.chosen = snippet
+
     def _measures(self) -> None:
         p = self.p
         # measure snippets (and the measure a "total"/"average" cue names)
@@ -380,6 +397,10 @@ class Planner:
                 p.measures.append(self._count_measure(entry, s))
             elif entry.kind == "column" and entry.ctype == "number" and not entry.is_key and not distinct:
                 p.measures.append(Measure("agg", entry, "SUM", s, assumed="a count of a quantity is its sum"))
+            elif entry.kind == "column" and entry.ctype == "date" and (p.times or p.grains) and p.date in (None, entry):
+                # "how many products launched in 2024": the rows, dated by the column the words name
+                p.measures.append(self._count_measure(self.lex.tables[entry.table], s))
+                p.date = entry
             else:
                 p.measures.append(Measure("count_distinct", entry, span=s))
         for c in self.cues("distinct"):
@@ -1081,6 +1102,11 @@ class Planner:
                 cols = [c for c in s.of("column") if ent.entry is None or c.table == ent.entry.table] or s.of("column")
                 self.assign(s, "shown", cols[0])
                 p.list_columns.append(cols[0])
+        if p.order and not p.order_by and any("alphabetic" in c.text for c in self.cues("order")):
+            texts = [c for c in p.list_columns if c.ctype == "text"]
+            if texts and ent.kind != "entity":
+                p.order_by = texts[0]
+            return  # alphabetically: by the listed names (the entity's label column comes first)
         if p.order and not p.order_by:
             cols = [c for c in p.list_columns if c.ctype == "number"] or [
                 c.target for c in p.compares if isinstance(c.target, Entry)]
@@ -1172,6 +1198,73 @@ class Planner:
         return None
 
     # ---- 10. nothing dropped
+    def _described_verbs(self) -> None:
+        """A verb the description of a column the answer uses says ("papers published per year", where
+        paper.year is "The year the paper was published") describes that column: it is grounded to it as
+        context, not refused. Only participles, only numeric, date and key columns (a text column's
+        description names its values: "'X' = cancelled"), and only columns the answer already uses, so the
+        word adds nothing the answer leaves out."""
+        g = self.g
+        loose = [s for s in self.entities() if s.role is None and s.phrases and all(p.via == "description" for p in s.phrases)]
+        if not g.ungrounded and not loose:
+            return
+        used = self._used_columns()
+        p = self.p
+        dated = bool(p.times or p.grains) and p.date is None
+
+        def fits(col: Entry) -> bool:
+            if (col.table, col.column.lower()) in used:
+                return True
+            # "papers published in 2020": the period's date column, when the description names it so
+            if dated and col.table in p.tables() and (col.ctype == "date" or col in self.lex.year_columns(col.table)):
+                p.date = col
+                return True
+            return False
+
+        for s in loose:  # a word only a description uses, naming a column the answer reads anyway
+            col = s.phrases[0].entry
+            if col.kind == "column" and (s.text.endswith("ed") or s.text in _PARTICIPLES) and fits(col):
+                s.role, s.chosen = "context", col
+        keep = []
+        for t in g.ungrounded:
+            raw = t.fixed_from or t.raw
+            col = None
+            if not t.acronym and (raw.endswith("ed") or raw in _PARTICIPLES) and len(raw) > 3:
+                cols = [e for e in self.lex.desc_words.get(norm(raw), []) if e.kind == "column"
+                        and (e.ctype in ("number", "date") or e.is_key) and (e.table, e.column.lower()) in used]
+                if not cols and dated:
+                    cols = [e for e in self.lex.desc_words.get(norm(raw), []) if e.kind == "column" and e.table in
+                            p.tables() and (e.ctype == "date" or e in self.lex.year_columns(e.table))]
+                    if len(cols) == 1:
+                        p.date = cols[0]
+                col = cols[0] if len(cols) == 1 else None
+            if col is None:
+                keep.append(t)
+                continue
+            s = Span(t.i, t.i + 1, t.raw, "entity", phrases=[Phrase(col, "description")], role="context", chosen=col)
+            g.spans.append(s)
+        if len(keep) != len(g.ungrounded):
+            g.spans.sort(key=lambda s: s.start)
+            g.ungrounded = keep
+
+    def _used_columns(self) -> set[tuple[str, str]]:
+        """(table, lower-case column) of every column the plan reads."""
+        p = self.p
+        entries: list[Entry] = []
+        for m in [*p.measures, *[c.target for c in p.compares if isinstance(c.target, Measure)]]:
+            if m.entry is not None:
+                entries.append(m.entry)
+        entries += [d.entry for d in [*p.dims, *p.grains, *([p.entity] if p.entity else [])] if d.entry is not None]
+        entries += [c.target for c in p.compares if isinstance(c.target, Entry)]
+        entries += [e for e in (p.date, p.order_by) if e is not None] + list(p.list_columns)
+        out = {(e.table, e.column.lower()) for e in entries if e.kind in ("column", "value") and e.column}
+        for e in entries:
+            if e.kind in ("measure", "expression", "filter") and e.sql:
+                out.update(_columns_of(self.lex, e.sql))
+        for c in [*p.conds, *p.share_part]:
+            out.update(c.columns)
+        return out
+
     def _check_grounded(self) -> None:
         g = self.g
         if g.ungrounded:
@@ -1181,6 +1274,7 @@ class Planner:
 
     def _check(self) -> None:
         p, g = self.p, self.g
+        self._described_verbs()
         self._check_grounded()
         # two filter snippets that cannot both hold
         snips = [c for c in p.conds if c.kind == "filter"]
