@@ -436,3 +436,48 @@ def test_a_participle_grounds_by_description_only_to_a_column_the_answer_uses():
         s for s in spans if s["text"] == "published").items()
     a = g.ask_sync(space(doc), "total cites of papers published")
     assert a.status == "NO_SQL" and "published" in a.details["grounding"]["ungrounded"], a.sql
+
+
+def test_two_years_side_by_side_give_one_row_per_year(genie):
+    same(genie, shop(), "revenue 2023 vs 2024",
+         "SELECT YEAR(s.sale_dt), SUM(s.amt) FROM main.shop.sales s WHERE YEAR(s.sale_dt) IN (2023, 2024) GROUP BY 1")
+    # two quarters have no breakdown that would show them apart: refused, not summed together
+    assert refused(genie, shop(), "revenue Q1 2024 vs Q2 2024")["refused"]
+
+
+def test_new_rows_in_a_period_are_dated_by_their_own_date_column():
+    con = shop_db()
+    con.execute("ALTER TABLE customers ADD COLUMN signup_dt DATE")
+    con.execute("UPDATE customers SET signup_dt = CASE WHEN cust_id <= 3 THEN DATE '2023-05-01' ELSE DATE '2024-02-01' END")
+    a = LocalGenie(con).ask_sync(space(shop()), "new customers in 2023")
+    assert a.status == "COMPLETED", a.reason
+    assert con.execute(a.sql.replace("main.shop.", "")).fetchall() == [(3,)], a.sql
+
+
+def test_a_ranking_by_a_number_the_rows_have_orders_the_rows(genie):
+    """"top 2 products by list price" lists products by their price; no sales measure is assumed."""
+    same(genie, shop(), "top 2 products by list price",
+         "SELECT prod_nm, list_prc FROM main.shop.products ORDER BY list_prc DESC LIMIT 2")
+    same(genie, shop(), "the 2 lowest products by list price",
+         "SELECT prod_nm, list_prc FROM main.shop.products ORDER BY list_prc ASC LIMIT 2")
+
+
+def test_rows_without_a_related_row_are_an_anti_join(genie):
+    """"customers with no sales", "never made a purchase": none of their rows, not rows that are not sales."""
+    con = shop_db()
+    con.execute("INSERT INTO customers VALUES (6, 'Flo', 'W', 'A')")
+    g = LocalGenie(con)
+    for question in ("how many customers without a sale", "how many customers have never made a sale"):
+        a = g.ask_sync(space(shop()), question)
+        assert a.status == "COMPLETED", (question, a.reason)
+        assert con.execute(a.sql.replace("main.shop.", "")).fetchall() == [(1,)], a.sql
+    # "no" before a value is not read as a row-level NOT ("products with no returns" would list products
+    # that have some other row): refused
+    assert "'no'" in refused(genie, shop(), "which products have no gadgets")["refused"]
+
+
+def test_best_sellers_are_the_products_that_sell_best(genie):
+    same(genie, shop(), "top 2 best sellers by revenue",
+         "SELECT p.prod_nm, SUM(s.amt) r FROM main.shop.sales s JOIN main.shop.products p ON p.prod_id = s.prod_id "
+         "GROUP BY p.prod_id, p.prod_nm ORDER BY r DESC LIMIT 2")
+    assert "sellers" in refused(genie, shop(), "how many sellers are there")["ungrounded"]

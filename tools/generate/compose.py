@@ -130,6 +130,7 @@ class Composer:
             related = {c.tables[0] for c in p.share_part if c.kind == "related"}
         else:
             related = set()
+        related |= {c.tables[0] for c in p.conds if c.kind == "not_related"}
         needed = p.tables() - related
         prefer = list(dict.fromkeys(measure_tables))
         self.joins = join_tree(self.lex, needed, prefer)
@@ -162,6 +163,7 @@ class Composer:
     def where(self, extra: list[str] = ()) -> list[str]:
         p = self.p
         out = [c.sql for c in p.conds if c.sql]
+        out += [f"NOT ({self._has_related(p.measures[0], c.tables[0], wide=True)})" for c in p.conds if c.kind == "not_related"]
         out += self.time_conditions(p.times)
         if p.months_of_year:
             if self._year_column():
@@ -566,8 +568,11 @@ class Composer:
         order = [f"{name} {p.order}"] if p.order else torder
         return self._select(sel + [item], self.where(), grp, self._having(), order, p.limit)
 
-    def _has_related(self, m: Measure, table: str) -> str:
+    def _has_related(self, m: Measure, table: str, wide: bool = False) -> str:
+        """The condition that a row of the measured table has a `table` row; `wide`: of any joined table."""
         base = set(_tables(m)) or {self.joins.root}
+        if wide:
+            base |= set(self.joins.tables())
         for e in self.lex.edges:
             if table in (e.left, e.right) and e.other(table) in base:
                 if e.fans_out(e.other(table)):  # returns -> orders: "orders with a return" is an EXISTS

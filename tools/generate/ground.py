@@ -63,7 +63,7 @@ _cue("order", "descending", "from highest to lowest", "from largest to smallest"
      "from longest to shortest", "from best to worst", "from most to least", arg="DESC")
 _cue("which", "which", "what", "who", "whose", "list", "show", "name the", "give me", "find", "display", "return the",
      "return all")
-_cue("not", "not", "excluding", "exclude", "except", "without", "other than", "apart from", "non", "outside")
+_cue("not", "not", "no", "excluding", "exclude", "except", "without", "other than", "apart from", "non", "outside")
 _cue("pattern", "starts with", "starting with", "start with", "begins with", "beginning with", "ends with",
      "ending with", "end with", "contains", "containing", "contain", "like", "matching", "includes the word")
 _cue("all", "including", "include", "incl", "own group", "their own group", "its own group", "as a group",
@@ -410,6 +410,8 @@ def ground(lex: Lexicon, speller: Speller, question: str) -> Grounding:
                 kind, arg = CUES[key]
                 if kind == "order" and key[0] in ("order", "sort") and a > 0 and words[a - 1] in _NOUN_BEFORE:
                     continue  # "units per order by channel": the noun "order", then "by"
+                if key == ("no",) and (a + 1 >= len(tokens) or tokens[a + 1].kind != "word"):
+                    continue  # "no. of days": the abbreviation of number"
                 # a single operator word loses to a data phrase of the same length ("total" naming a column)
                 cands.append((-n, 2 if n == 1 else 0, a, Span(a, a + n, " ".join(key), "cue", cue=kind, arg=arg)))
                 break
@@ -469,6 +471,9 @@ def _common_nouns(lex: Lexicon, tokens: list[Token], spans: list[Span], taken: l
     """"clients" names the customers table when the space has one and nothing called "client"."""
     for t in tokens:
         usual = COMMON_NOUNS.get(t.norm) if not taken[t.i] and t.kind == "word" else None
+        k = t.i - 1 - (t.i > 1 and tokens[t.i - 1].kind == "number")
+        if t.norm == "seller" and not taken[t.i] and k >= 0 and tokens[k].raw in ("best", "top", "worst", "bottom"):
+            usual = "product"  # "best sellers", "top 10 sellers": the products that sell best
         if usual is None or (t.norm,) in lex.phrases:
             continue
         tables = {id(p.entry): p.entry for p in lex.phrases.get((norm(usual),), ()) if p.entry.kind == "table"}

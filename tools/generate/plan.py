@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from .dates import TimeSpec
-from .ground import SALES_WORDS, Grounding, Span, sales_measure
+from .ground import FILLER, SALES_VERBS, SALES_WORDS, Grounding, Span, sales_measure
 from .lexicon import Entry, Lexicon, Phrase, norm, norms
 from .rules import Rules
 
@@ -74,7 +74,7 @@ class Cond:
     label: str
     path: str | None = None
     span: Span | None = None
-    kind: str = "filter"  # filter | value | time | compare | rule | related
+    kind: str = "filter"  # filter | value | time | compare | rule | related | not_related
 
 
 @dataclass
@@ -199,6 +199,7 @@ class Planner:
             self._comparisons()
             self._ordering()
             self._shape()
+            self._new_rows()
             self._context()
             self._rules()
         except Refusal:
@@ -287,7 +288,9 @@ class Planner:
 
     def _negated(self, s: Span) -> bool:
         prev = self.prev(s, frozenset({"the", "a", "an", "any"}))
-        if prev is not None and prev.kind == "cue" and prev.cue == "not" and not prev.role:
+        if prev is not None and prev.kind == "cue" and prev.cue == "not" and not prev.role and prev.text != "no":
+            # not "no": "products with no returns" means none of their rows, not their rows that are not
+            # returns; only a related table is read that way (an anti-join), else "no" is refused
             prev.role = "not"
             return True
         return False
@@ -356,6 +359,53 @@ class Planner:
                                                  assumed=f"{m.agg}({m.entry.label}) is the measure {snippet.label}")
                     if m.span is not None and m.span.chosen is m.entry:
                         m.span.chosen = snippet
+
+    def _passive_agent(self, by: Span, s: Span) -> bool:
+        """"citations received by publications": after a participle, "by" names the rows whose own column
+        is measured, not a breakdown (each row would be its own group); they are the context."""
+        k = by.start - 1
+        if k < 0 or not self.g.tokens[k].raw.endswith("ed") or s.role is not None:
+            return False
+        tables = {e.table for e in s.of("table")}
+        measured = {m.entry.table for m in self.p.measures if m.kind == "agg" and m.entry is not None}
+        if tables & measured:
+            by.role = "filler"
+            self.assign(s, "context", self.lex.tables[next(iter(tables & measured))])
+            return True
+        return False
+
+    def _rank_by_column(self) -> bool:
+        """A ranking "by" a numeric column of a table the question names ("top 5 products by list price",
+        "stores ranked by square feet") orders those rows by the column; no measure is assumed."""
+        tables = {e.table for s in self.entities() if s.role is None for e in s.of("table")}
+        for c in self.cues("group"):
+            if c.role or c.text != "by":
+                continue
+            nxt = self.next(c, frozenset({"the", "their", "its"}))
+            if nxt is None or nxt.kind != "entity" or nxt.role is not None or nxt.of("measure", "table"):
+                continue
+            cols = [e for e in nxt.of("column") if e.ctype == "number" and not e.is_key and e.table in tables]
+            if len(cols) == 1:
+                c.role = "order"
+                self.assign(nxt, "ordering", cols[0])
+                self.p.order_by = cols[0]
+                return True
+        return False
+
+    def _new_rows(self) -> None:
+        """"new customers in 2023": the period dates the rows themselves, by their table's one date column."""
+        p = self.p
+        if p.date is not None or not (p.times or p.grains):
+            return
+        toks = self.g.tokens
+        for s in self.entities():
+            tables = [e for e in s.entries if e.kind == "table"]
+            if s.role in ("counted", "entity") and tables and s.start > 0 and toks[s.start - 1].raw in ("new", "newly"):
+                cols = self.lex.date_columns(tables[0].table)
+                if len(cols) == 1:
+                    p.date = cols[0]
+                    p.notes.append(f"'new' {s.text}: dated by {cols[0].label}")
+                return
 
     def _measures(self) -> None:
         p = self.p
@@ -457,6 +507,9 @@ class Planner:
                 p.measures.append(Measure("agg", col, "SUM", s, assumed="amounts are summed"))
                 for a in self.cues("amount"):
                     a.role = "amount"
+        # "top 5 products by list price": a ranking by a number the ranked rows have, not by a measure
+        if not p.measures and self.has("rank") and self._rank_by_column():
+            return
         # "most orders", "most common reasons": a rank over a count of rows
         if not p.measures:
             for r in self.cues("rank"):
@@ -649,6 +702,8 @@ class Planner:
             if s.role and s.role != "counted":
                 continue
             if s.role == "counted":
+                continue
+            if self._passive_agent(c, s):
                 continue
             dim = self._dim_of(s)
             if dim is None:
@@ -958,7 +1013,14 @@ class Planner:
                 raise Refusal("the question asks for growth but names no periods or time grain to compare",
                               missing=[{"kind": "time", "why": "growth needs two periods or a grain"}])
         elif len([t for t in p.times if t.bound is None]) >= 2 and self.cues("versus"):
-            pass  # "2024 vs 2023" without growth: a breakdown by year (handled by the composer)
+            # "2024 vs 2023" without growth: each year on its own row; other periods side by side
+            # ("Q1 vs Q2") have no breakdown that shows them apart, so they stay refused
+            plain = [t for t in p.times if t.bound is None]
+            if all(t.grain == "year" and not t.fiscal for t in plain) and len({t.start for t in plain}) == len(plain) \
+                    and not p.grains:
+                for v in self.cues("versus"):
+                    v.role = v.role or "versus"
+                p.grains.append(Dim("time", None, None, grain="year"))
         # "average revenue per customer": the average of per-customer sums
         for i, m in enumerate(p.measures):
             if m.kind == "agg" and m.agg == "AVG" and p.shape == "plain" and additive(m.entry):
@@ -1131,6 +1193,19 @@ class Planner:
             k = s.start - 1
             while k >= 0 and self.g.tokens[k].raw in ("a", "an", "the", "any", "some"):
                 k -= 1
+            if k >= 1 and self.g.tokens[k - 1].raw == "never" and self.g.tokens[k].raw in FILLER | SALES_VERBS:
+                k -= 1  # "never placed an order"
+            if (self.p.measures and s.of("table") and not s.of("measure", "filter", "value") and k >= 0
+                    and self.g.tokens[k].raw in ("without", "no", "never") and s.of("table")[0].table not in tables):
+                t = s.of("table")[0]  # "orders without a promotion", "with no return": rows that have none
+                self.assign(s, "related", t)
+                self.p.conds.append(Cond("", (t.table,), (), f"has no {t.table.split('.')[-1]}", t.path, s,
+                                         kind="not_related"))
+                for c in self.cues("not"):
+                    if c.start == k:
+                        c.role = "not"
+                self.g.ungrounded = [t for t in self.g.ungrounded if t.i != k]  # "never"
+                continue
             if (self.p.measures and s.of("table") and not s.of("measure", "filter", "value") and k >= 0
                     and self.g.tokens[k].raw in _RELATIVE and s.of("table")[0].table not in tables):
                 t = s.of("table")[0]  # "qty of returns", "sales with a promotion": rows that have one
