@@ -481,3 +481,51 @@ def test_best_sellers_are_the_products_that_sell_best(genie):
          "SELECT p.prod_nm, SUM(s.amt) r FROM main.shop.sales s JOIN main.shop.products p ON p.prod_id = s.prod_id "
          "GROUP BY p.prod_id, p.prod_nm ORDER BY r DESC LIMIT 2")
     assert "sellers" in refused(genie, shop(), "how many sellers are there")["ungrounded"]
+
+
+def _papers_db() -> duckdb.DuckDBPyConnection:
+    """A scholarly schema with keys glued to their table's name (`paperid`, `authorid`) and a bridge table."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE paper(paperid INTEGER, title VARCHAR, year INTEGER)")
+    con.execute("INSERT INTO paper VALUES (1, 'a', 2019), (2, 'b', 2020), (3, 'c', 2020)")
+    con.execute("CREATE TABLE author(authorid INTEGER, authorname VARCHAR)")
+    con.execute("INSERT INTO author VALUES (1, 'Ann'), (2, 'Bob'), (3, 'Cid')")
+    con.execute("CREATE TABLE writes(paperid INTEGER, authorid INTEGER)")
+    con.execute("INSERT INTO writes VALUES (1, 1), (2, 1), (3, 1), (1, 2), (2, 2), (3, 3)")
+    return con
+
+
+def _papers_doc() -> dict:
+    return {"version": 1, "data_sources": {"tables": [{"identifier": f"main.shop.{t}"} for t in ("paper", "author", "writes")]}}
+
+
+def test_keys_glued_to_the_table_name_are_inferred_and_a_verb_between_two_tables_is_their_relationship():
+    """`writes.paperid` -> `paper.paperid` and `writes.authorid` -> `author.authorid` are inferred (no join
+    specs); "authors who have published more than 2 papers" counts through the bridge, and "published"
+    names that relationship (shown in the trace), not a refusal."""
+    con = _papers_db()
+    g = LocalGenie(con)
+    a = g.ask_sync(space(_papers_doc()), "How many authors have published more than 2 papers?")
+    assert a.status == "COMPLETED", a.reason
+    assert con.execute(a.sql.replace("main.shop.", "")).fetchall() == [(1,)], a.sql
+    assert {"text": "published", "kind": "relation"} in a.details["grounding"]["spans"]
+    # a verb with no second table to relate to is still refused
+    a = g.ask_sync(space(_papers_doc()), "How many authors have published?")
+    assert a.status == "NO_SQL", a.sql
+
+
+def test_a_one_to_one_link_is_kept_so_a_join_does_not_go_through_a_table_that_repeats_rows():
+    """state and highlow are one-to-one on state_name; border_info repeats state names. Joining state and
+    highlow must not pass through border_info (it would repeat each state once per border)."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE state(state_name VARCHAR, density DOUBLE)")
+    con.execute("INSERT INTO state VALUES ('ohio', 1.0), ('iowa', 2.0)")
+    con.execute("CREATE TABLE border_info(state_name VARCHAR, border VARCHAR)")
+    con.execute("INSERT INTO border_info VALUES ('ohio', 'iowa'), ('ohio', 'utah'), ('iowa', 'ohio')")
+    con.execute("CREATE TABLE highlow(state_name VARCHAR, highest_point VARCHAR)")
+    con.execute("INSERT INTO highlow VALUES ('ohio', 'hill'), ('iowa', 'mound')")
+    doc = {"version": 1, "data_sources": {"tables": [{"identifier": f"main.shop.{t}"} for t in ("border_info", "highlow", "state")]}}
+    a = LocalGenie(con).ask_sync(space(doc), "What is the highest point and the density of each state?")
+    assert a.status == "COMPLETED", a.reason
+    assert "border_info" not in a.sql, a.sql
+    assert sorted(con.execute(a.sql.replace("main.shop.", "")).fetchall()) == [('iowa', 'mound', 2.0), ('ohio', 'hill', 1.0)], a.sql

@@ -305,9 +305,29 @@ def build_lexicon(space: Space, ctx: GenerationContext) -> Lexicon:
         for i, sn in enumerate(doc.snippets(kind)):
             _add_snippet(lex, kind, i, sn)
     _add_joins(lex)
+    _mark_glued_keys(lex)
     _infer_joins(lex)
     lex.finish()
     return lex
+
+
+def _mark_glued_keys(lex: Lexicon) -> None:
+    """Key columns named without a separator: `paperid` (a table `paper` + id, also `citedpaperid`), or
+    `pid` in `publication` (the table's initial + id, unique in that table, and the same name elsewhere)."""
+    words = {w for t in lex.columns for w in [*_table_words_of(t), *t.split(".")[-1].lower().split("_")] if len(w) >= 3}
+    for t, cols in lex.columns.items():
+        for c in cols:
+            n = c.column.lower()
+            if c.is_key or not n.endswith("id") or c.ctype not in ("number", "text"):
+                continue
+            stem = n[:-2]
+            if any(stem.endswith(w) for w in words):
+                c.is_key = True
+            elif len(stem) == 1 and t.split(".")[-1].lower().startswith(stem) and lex.unique(t, c.column):
+                for cs in lex.columns.values():  # the key and every column of that name referencing it
+                    for o in cs:
+                        if o.column.lower() == n:
+                            o.is_key = True
 
 
 def _abbreviations(tables: list[Table]) -> set[str]:
@@ -685,8 +705,8 @@ def _infer_joins(lex: Lexicon) -> None:
                 x, cx, y, cy, one, named = pairs[0]
                 found.append((0 if named or _key_of(lex, cy, y) else 1, x, cx, y, cy, one))
     for tier, x, cx, y, cy, one in sorted(found, key=lambda f: f[0]):
-        if tier == 1 and comp[x] == comp[y]:
-            continue
+        if tier == 1 and comp[x] == comp[y] and not one:
+            continue  # (a one-to-one link never repeats rows: it is kept, so no path has to fan out)
         _union(comp, x, y)
         lex.edges.append(Edge(x, y, f"{lex.sql_of(cx)} = {lex.sql_of(cy)}", True, f"inferred:{cx.label}={cy.label}",
                               one_to_one=one))
@@ -696,7 +716,17 @@ def _key_of(lex: Lexicon, col: Entry, table: str) -> bool:
     """Whether a column is named as its table's key: `id`, or `ord_id` in orders."""
     words = [expand(w, lex.names) for w in norms(col.column)]
     core = [w for w in words if w not in ("id", "key", "code", "cd", "no", "number", "name", "nm")]
-    return col.column.lower() == "id" or (bool(core) and set(core) <= set(_table_words_of(table)) and len(core) < len(words))
+    return col.column.lower() == "id" or (bool(core) and set(core) <= set(_table_words_of(table)) and len(core) < len(words)) \
+        or _glued_key_of(col.column, table)
+
+
+def _glued_key_of(column: str, table: str) -> bool:
+    """`paperid` in `paper`, `pid` in `publication`: the table's name or initial glued to "id"."""
+    n, t = column.lower(), table.split(".")[-1].lower()
+    if not n.endswith("id") or len(n) < 3 or "_" in t:
+        return False
+    stem = n[:-2]
+    return stem == t or norm(stem) == norm(t) or (len(stem) == 1 and t.startswith(stem))
 
 
 def _union(comp: dict[str, int], a: str, b: str) -> None:

@@ -26,6 +26,7 @@ _PASSIVE = frozenset({"were", "was", "got", "get", "gets", "been", "be", "are", 
 # irregular past participles ("reviews written", "courses taught"); regular ones end in -ed
 _PARTICIPLES = frozenset("""written taught held given taken bought paid sent spent built won seen known shown grown
 drawn worn chosen driven flown begun run sung kept left lost met sold told thought brought caught found""".split())
+_PAST = frozenset("wrote took gave made held ran saw chose drove flew began".split())
 _MUST_USE = frozenset({"ratio", "share", "growth", "distinct", "rank", "cmp", "count", "frequent", "order", "versus",
                        "amount"})
 _RATE_WORDS = frozenset(norm(w) for w in ("rate", "share", "percentage", "ratio"))
@@ -1313,6 +1314,8 @@ class Planner:
                     if len(cols) == 1:
                         p.date = cols[0]
                 col = cols[0] if len(cols) == 1 else None
+            if col is None and self._relating(t, raw):
+                continue
             if col is None:
                 keep.append(t)
                 continue
@@ -1321,6 +1324,35 @@ class Planner:
         if len(keep) != len(g.ungrounded):
             g.spans.sort(key=lambda s: s.start)
             g.ungrounded = keep
+
+    def _relating(self, t, raw: str) -> bool:
+        """A verb between two tables the answer joins ("authors who have published papers", "papers
+        associated with each dataset") names how their rows relate: the join path the answer takes. It is
+        grounded to that relationship when the nearest mentions on both sides are different tables the
+        answer uses (the composer refuses where more than one path could join them)."""
+        if t.acronym or not (raw.endswith("ed") or raw in _PARTICIPLES or raw in _PAST):
+            return False
+        tables = self.p.tables()
+
+        def table_of(s: Span) -> str | None:
+            e = s.chosen
+            if e is None:
+                return None
+            ts = e.tables if e.kind in ("measure", "filter", "expression") else (e.table,)
+            return ts[0] if len(ts) == 1 and ts[0] in tables else None
+
+        before = [s for s in self.entities() if s.end <= t.i and s.role and table_of(s)]
+        after = [s for s in self.entities() if s.start > t.i and s.role and table_of(s)]
+        if not before or not after:
+            return False
+        left, right = table_of(before[-1]), table_of(after[0])
+        if left == right:
+            return False
+        span = Span(t.i, t.i + 1, t.raw, "cue", cue="relation")
+        span.role = "relation"
+        self.g.spans.append(span)
+        self.p.notes.append(f"'{t.raw}' read as the relationship between {left.split('.')[-1]} and {right.split('.')[-1]}")
+        return True
 
     def _used_columns(self) -> set[tuple[str, str]]:
         """(table, lower-case column) of every column the plan reads."""
