@@ -431,9 +431,9 @@ def test_a_participle_grounds_by_description_only_to_a_column_the_answer_uses():
         {"column_name": "year", "description": ["The year the paper was published."]}]}]}}
     g = LocalGenie(con)
     a = g.ask_sync(space(doc), "How many papers were published in 2020?")
-    spans = a.details["grounding"]["spans"]
-    assert {"text": "published", "kind": "context", "via": "description"}.items() <= next(
-        s for s in spans if s["text"] == "published").items()
+    assert a.status == "COMPLETED", a.reason
+    span = next(s for s in a.details["grounding"]["spans"] if s["text"] == "published")
+    assert span["via"] == "description" and span["kind"] in ("context", "date") and span["name"] == "papers.year", span
     a = g.ask_sync(space(doc), "total cites of papers published")
     assert a.status == "NO_SQL" and "published" in a.details["grounding"]["ungrounded"], a.sql
 
@@ -529,3 +529,19 @@ def test_a_one_to_one_link_is_kept_so_a_join_does_not_go_through_a_table_that_re
     assert a.status == "COMPLETED", a.reason
     assert "border_info" not in a.sql, a.sql
     assert sorted(con.execute(a.sql.replace("main.shop.", "")).fetchall()) == [('iowa', 'mound', 2.0), ('ohio', 'hill', 1.0)], a.sql
+
+
+def test_a_quoted_value_after_its_column_or_table_is_a_filter_spelled_as_the_data_spells_it():
+    con = _papers_db()
+    con.execute("CREATE TABLE journal(journalid INTEGER, journalname VARCHAR)")
+    con.execute("INSERT INTO journal VALUES (1, 'Nature'), (2, 'Science')")
+    con.execute("ALTER TABLE paper ADD COLUMN journalid INTEGER")
+    con.execute("UPDATE paper SET journalid = CASE WHEN paperid = 3 THEN 2 ELSE 1 END")
+    doc = {"version": 1, "data_sources": {"tables": [{"identifier": f"main.shop.{t}"} for t in ("paper", "author", "writes", "journal")]}}
+    g = LocalGenie(con)
+    a = g.ask_sync(space(doc), 'How many papers were published in the journal "nature" in the year 2020?')
+    assert a.status == "COMPLETED", a.reason
+    assert "'Nature'" in a.sql and con.execute(a.sql.replace("main.shop.", "")).fetchall() == [(1,)], a.sql
+    # quoted text that is no value of the column (only part of one) is not made a filter: refused
+    a = g.ask_sync(space(doc), 'How many papers were published in the journal with "Nat" in its name?')
+    assert a.status == "NO_SQL", a.sql

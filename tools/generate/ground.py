@@ -389,6 +389,8 @@ def ground(lex: Lexicon, speller: Speller, question: str) -> Grounding:
         return True
 
     matches = match_phrases(lex, tokens)
+    for s in _quoted_values(lex, question, tokens, matches):
+        take(s)
     times = find_time(words)
     # a data value that contains a period ("Winter Clearance 2025") is the value, not the period
     for a, b, phrases, fuzzy in sorted(matches, key=lambda m: m[0] - m[1]):
@@ -436,6 +438,49 @@ def ground(lex: Lexicon, speller: Speller, question: str) -> Grounding:
         else:
             ungrounded.append(t)
     return Grounding(question, tokens, spans, ungrounded, soft, corrections)
+
+
+_QUOTED = re.compile(r'"([^"]{1,80})"|“([^”]{1,80})”|(?:(?<=\s)|^)\'([^\']{2,80})\'(?=[\s?.,!;:)]|$)')
+_BEFORE_QUOTE = frozenset({"named", "called", "titled", "the", "a", "an", "with", "name", "title", "of", "is", "as"})
+
+
+def _quoted_values(lex: Lexicon, question: str, tokens: list[Token], matches) -> list[Span]:
+    """A value the question quotes after naming its column or table (the keyphrase "Machine Learning",
+    a journal named "Nature"): a filter on that column (a table's name column) when exactly one of its
+    values is the quoted text ignoring case, spelled as the data spells it. Nothing is added to the lexicon."""
+    out = []
+    for m in _QUOTED.finditer(question):
+        literal = next(g for g in m.groups() if g is not None).strip()
+        inside = [t for t in tokens if t.start >= m.start() and t.end <= m.end()]
+        if not literal or not inside:
+            continue
+        k = inside[0].i - 1
+        while k >= 0 and tokens[k].raw in _BEFORE_QUOTE:
+            k -= 1
+        named = [ph for a, b, phrases, _ in matches if b == k + 1 for ph in phrases]
+        cols = []
+        for ph in named:
+            e = ph.entry
+            if e.kind == "table":
+                label = lex.label_column(e.table)
+                if label is not None:
+                    cols.append(label)
+            elif e.kind == "column" and e.ctype == "text":
+                cols.append(e)
+        cols = list({c.path: c for c in cols}.values())
+        if len(cols) != 1:
+            continue
+        col = cols[0]
+        values = lex.values_of(col.table, col.column) if lex.values_of else []
+        same = [v for v in values if str(v).lower() == literal.lower()]
+        if len(same) != 1:
+            continue  # not a value of the column (perhaps part of one: "with 'IEEE' in its name"): not a filter
+        value = str(same[0])
+        entry = Entry("value", col.path, f"{col.label} = '{value}'", table=col.table, column=col.column,
+                      ctype=col.ctype, value=value)
+        a, b = inside[0].i, inside[-1].i + 1
+        out.append(Span(a, b, " ".join(t.raw for t in inside), "entity", phrases=[Phrase(entry, "quoted")]))
+    return out
 
 
 def sales_measure(lex: Lexicon) -> Entry | None:

@@ -170,6 +170,7 @@ class Lexicon:
     vocabulary: set[str] = field(default_factory=set)  # every word of every phrase (typo correction)
     max_phrase: int = 1
     stats: object = None  # ctx.stats, for anchoring dates and key uniqueness
+    values_of: object = None  # ctx.values, for values a question quotes
     names: set[str] = field(default_factory=set)  # table-name words abbreviations expand to
     name_words: set[str] = field(default_factory=set)  # words of column-name phrases (skeleton abbreviations)
     problems: list[str] = field(default_factory=list)  # metadata the engine could not read
@@ -289,7 +290,7 @@ class Lexicon:
 # ---------------------------------------------------------------------- building
 def build_lexicon(space: Space, ctx: GenerationContext) -> Lexicon:
     """All grounding targets of `space` over the data behind `ctx`."""
-    lex = Lexicon(space=space, stats=ctx.stats)
+    lex = Lexicon(space=space, stats=ctx.stats, values_of=ctx.values)
     doc = space.serialized
     used: set[str] = set()
     for t in doc.tables:

@@ -1185,8 +1185,10 @@ class Planner:
         for s in self.entities():
             if s.role:
                 continue
-            if s.of("column") and any(c.ctype == "date" for c in s.of("column")) and not s.of("measure"):
-                d = next(c for c in s.of("column") if c.ctype == "date")
+            dated = [c for c in s.of("column") if c.ctype == "date" or (self.p.times or self.p.grains) and
+                     c in self.lex.year_columns(c.table)]  # "in the year 2020": a column of years
+            if dated and not s.of("measure"):
+                d = dated[0]
                 if self.p.date is None or self.p.date is d:
                     self.p.date = d
                     self.assign(s, "date", d)
