@@ -149,7 +149,8 @@ def test_filters_that_cannot_both_hold_are_refused(genie):
 
 
 def test_unused_operator_words_and_numbers_refuse(genie):
-    assert "ratio" in refused(genie, shop(), "ratio of revenue in 2023 to revenue in 2024")["refused"]
+    # a ratio of rows that meet a threshold on a measure is not composed: refused, naming it
+    assert "ratio" in refused(genie, shop(), "ratio of customers with more than 2 sales to customers with 1 sale")["refused"]
     assert "starts with" in refused(genie, shop(), "customers whose name starts with A")["refused"]
 
 
@@ -545,3 +546,47 @@ def test_a_quoted_value_after_its_column_or_table_is_a_filter_spelled_as_the_dat
     # quoted text that is no value of the column (only part of one) is not made a filter: refused
     a = g.ask_sync(space(doc), 'How many papers were published in the journal with "Nat" in its name?')
     assert a.status == "NO_SQL", a.sql
+
+
+# ---------------------------------------------------------------- ratios ("ratios of measures", issue #16)
+def test_a_ratio_of_two_parts_of_the_same_rows(genie):
+    """A / B over parts of one table: conditions between "ratio of" and "to" make A, after "to" B; a
+    condition after "to" on a column A does not constrain holds for both; nothing after "to": all rows."""
+    ratio = "SELECT CAST(COUNT(CASE WHEN {a} THEN 1 END) AS DOUBLE) / NULLIF(COUNT(CASE WHEN {b} THEN 1 END), 0) FROM main.shop.products"
+    same(genie, shop(), "What is the ratio of products with list price > 6 to products with list price < 6?",
+         ratio.format(a="list_prc > 6", b="list_prc < 6"))
+    same(genie, shop(), "ratio of products with a list price above 4 to the total number of products",
+         "SELECT CAST(COUNT(CASE WHEN list_prc > 4 THEN 1 END) AS DOUBLE) / COUNT(*) FROM main.shop.products")
+    same(genie, shop(), "ratio of products with a list price above 4 to products with a list price below 4 in gadgets",
+         ratio.format(a="list_prc > 4", b="list_prc < 4") + " WHERE cat_nm = 'Gadgets'")
+    # two values of one column are two parts, not one IN list
+    same(genie, shop(), "ratio of gadgets revenue to toys revenue",
+         "SELECT SUM(CASE WHEN p.cat_nm = 'Gadgets' THEN s.amt END) / SUM(CASE WHEN p.cat_nm = 'Toys' THEN s.amt END) "
+         "FROM main.shop.sales s JOIN main.shop.products p ON p.prod_id = s.prod_id")
+    # two periods of the same rows
+    same(genie, shop(), "ratio of revenue in 2024 to revenue in 2023",
+         "SELECT SUM(CASE WHEN YEAR(sale_dt) = 2024 THEN amt END) / SUM(CASE WHEN YEAR(sale_dt) = 2023 THEN amt END) FROM main.shop.sales")
+
+
+def test_a_ratio_of_two_tables_counts_each_on_its_own(genie):
+    same(genie, shop(), "ratio of products to customers",
+         "SELECT CAST((SELECT COUNT(*) FROM main.shop.products) AS DOUBLE) / (SELECT COUNT(*) FROM main.shop.customers)")
+    # with a breakdown it is not said which rows of each table it applies to: refused
+    assert refused(genie, shop(), "ratio of products to customers by region")["refused"]
+
+
+def test_a_ratio_of_two_columns_per_row():
+    con = duckdb.connect()
+    con.execute("CREATE TABLE course(course_id INTEGER, name VARCHAR, helpfulness_score DOUBLE, clarity_score DOUBLE)")
+    con.execute("INSERT INTO course VALUES (1, 'a', 4, 2), (2, 'b', 3, 0), (3, 'c', 1, 4)")
+    doc = {"version": 1, "data_sources": {"tables": [{"identifier": "main.shop.course"}]}}
+    a = LocalGenie(con).ask_sync(space(doc), "What is the ratio of helpfulness scores to clarity scores for each course ID?")
+    assert a.status == "COMPLETED", a.reason
+    got = {r[1]: r[-1] for r in con.execute(a.sql.replace("main.shop.", "")).fetchall()}
+    assert got == {1: 2.0, 2: None, 3: 0.25}, a.sql
+
+
+def test_comparison_symbols_read_as_words(genie):
+    same(genie, shop(), "which products have a list price > 6", "SELECT prod_nm FROM main.shop.products WHERE list_prc > 6")
+    same(genie, shop(), "how many products with list price <= 5",
+         "SELECT COUNT(*) FROM main.shop.products WHERE list_prc <= 5")

@@ -123,8 +123,10 @@ class Composer:
     # ------------------------------------------------------------------ public
     def sql(self) -> str:
         p = self.p
+        if p.shape == "ratio_of_tables":  # two separate counts: no join between the tables
+            return self._render_ratio_of_tables()
         needs_date = bool(p.times or p.grains or p.months_of_year or p.growth or p.growth_grain or
-                          any(d.kind == "time" for d in p.dims))
+                          any(d.kind == "time" for d in p.dims) or (p.ratio and (p.ratio[2] or p.ratio[3])))
         measure_tables = [t for m in p.measures for t in _tables(m)]
         if p.shape in ("share_of",):
             related = {c.tables[0] for c in p.share_part if c.kind == "related"}
@@ -522,6 +524,8 @@ class Composer:
         for c in p.list_columns:
             if self.col(c) not in items:
                 items.append(self.col(c))
+        if p.ratio_expr is not None:
+            items.append(f"{self.rounded(p.ratio_expr.sql, always=True)} AS {_ident(p.ratio_expr.label)}")
         if p.order_by is not None and self.col(p.order_by) not in items:
             items.append(self.col(p.order_by))
         order = [f"{self.col(p.order_by)} {p.order_by_dir or p.order or 'DESC'}"] if p.order_by is not None else []
@@ -549,6 +553,31 @@ class Composer:
         items = [f"{share} AS {name}", f"{self.rounded(raw, m)} AS {self.measure_name(m)}"]
         order = [f"{name} {p.order}"] if p.order else torder or [f"{name} DESC"]
         return self._select(sel + items, self.where(), grp, self._having(), order, p.limit)
+
+    def _render_ratio(self) -> str:
+        """The measure over part A of the rows divided by the measure over part B (all rows if B names none)."""
+        p = self.p
+        sel, grp, torder = self._breakdown()
+        raw = self.measure_sql(p.measures[0])
+        a_conds, b_conds, a_times, b_times = p.ratio
+
+        def part(conds, times) -> str:
+            where = [c.sql for c in conds] + self.time_conditions(times)
+            return filtered(raw, " AND ".join(f"({w})" for w in where)) if where else raw
+
+        num, den = part(a_conds, a_times), part(b_conds, b_times)
+        item = f"{self.rounded(f'CAST({num} AS DOUBLE) / NULLIF({den}, 0)', always=True)} AS ratio"
+        return self._select(sel + [item], self.where(), grp, self._having(), torder, p.limit)
+
+    def _render_ratio_of_tables(self) -> str:
+        """Each table's rows counted on its own (no join between them), one over the other."""
+        counts = []
+        for m in self.p.measures:
+            t = self.lex.tables[m.entry.tables[0] if m.kind == "snippet" else m.entry.table]
+            alias = self.lex.aliases[t.table]
+            sql = m.entry.sql if m.kind == "snippet" else "COUNT(*)"
+            counts.append(f"(SELECT {sql} FROM {t.label} AS {alias})")
+        return f"SELECT {self.rounded(f'CAST({counts[0]} AS DOUBLE) / NULLIF({counts[1]}, 0)', always=True)} AS ratio"
 
     def _render_share_of(self) -> str:
         p = self.p

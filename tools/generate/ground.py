@@ -124,7 +124,8 @@ class Token:
 
 
 _TOKEN = re.compile(r"(?P<date>\d{4}-\d{2}-\d{2})|(?P<num>\$?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:\s?(?:k|m|bn|million|thousand)\b)?%?)"
-                    r"|(?P<word>[a-z][a-z0-9]*(?:'[a-z]+)?)|(?P<punct>[,;:()?!%&#$/])")
+                    r"|(?P<word>[a-z][a-z0-9]*(?:'[a-z]+)?)|(?P<punct>[,;:()?!%&#$/]|>=|<=|[<>]=?)")
+_SYMBOLS = {">": ("greater", "than"), ">=": ("at", "least"), "<": ("less", "than"), "<=": ("at", "most")}
 _SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "bn": 1e9}
 
 
@@ -170,7 +171,10 @@ def tokenize(question: str) -> list[Token]:
             out.append(Token(len(out), w, s, e))
         else:
             p = m.group("punct")
-            if p == "%":
+            if p in _SYMBOLS:  # "rating > 4.5": the words the symbol stands for
+                for w in _SYMBOLS[p]:
+                    out.append(Token(len(out), w, s, e))
+            elif p == "%":
                 out.append(Token(len(out), "percent", s, e))
             elif p == "&":
                 out.append(Token(len(out), "and", s, e))

@@ -112,8 +112,10 @@ class Plan:
     order_by: Entry | None = None  # a column to order rows by ("order the results by the region name")
     order_by_dir: str | None = None
     limit: int | None = None
-    shape: str = "plain"  # plain | list | share | share_of | growth | avg_of_groups | top_per_group | count_having
+    shape: str = "plain"  # plain | list | share | share_of | ratio | ratio_of_tables | growth | avg_of_groups | top_per_group | count_having
     share_part: list[Cond] = field(default_factory=list)
+    ratio: tuple[list[Cond], list[Cond], list[TimeSpec], list[TimeSpec]] | None = None  # (A, B conds; A, B periods)
+    ratio_expr: Entry | None = None  # a per-row ratio of two columns, listed with the rows
     growth: list[TimeSpec] = field(default_factory=list)  # [base, current] periods
     growth_grain: str | None = None  # LAG over a time grain
     list_columns: list[Entry] = field(default_factory=list)
@@ -129,7 +131,7 @@ class Plan:
         for d in [*self.dims, *self.grains, *([self.entity] if self.entity else [])]:
             if d.entry is not None:
                 out.update(d.entry.tables if d.kind == "expression" else (d.entry.table,))
-        for c in [*self.conds, *self.share_part]:
+        for c in [*self.conds, *self.share_part, *(self.ratio[0] + self.ratio[1] if self.ratio else [])]:
             out.update(c.tables)
         for c in self.compares:
             if isinstance(c.target, Entry):
@@ -806,8 +808,10 @@ class Planner:
         by_via = {id(p.entry): p.via for p in s.phrases}
         near = self._measure_tables()
         # a column of the measured table first ("mountains in each country": mountain.country_name)
+        said = set(norms(s.text))  # "course ID": course.course_id before area.course_id
         cols = sorted(cols, key=lambda c: (c.table not in near, c.ctype == "number" and not c.is_key,
-                                           by_via[id(c)] != "synonym", c.is_key, self.lex.label_column(c.table) is c))
+                                           by_via[id(c)] != "synonym", not set(norms(c.table.split(".")[-1])) <= said,
+                                           c.is_key, self.lex.label_column(c.table) is c))
         if exprs:
             return Dim("expression", exprs[0], s)
         if cols and (by_via[id(cols[0])] == "synonym" or not tables or cols[0].table in near and
@@ -863,6 +867,9 @@ class Planner:
                 avg.role = "compare"
             # target: the thing after the number ("5 orders", "$5,000 net spend") or before the cue ("rating above 4")
             after = self.next(num or avg, frozenset({"in", "of"}))
+            if after is not None and any(t.raw not in ("in", "of", "the", "a", "an", "our") for t in
+                                         self.g.tokens[(num or avg).end:after.start]):
+                after = None  # "rating above 4 to restaurants ...": the next noun is not what is compared
             before = self.prev(c, frozenset({"a", "an", "of", "with", "that", "have", "has", "had"}))
             target = None
             for s in (after, before):
@@ -957,6 +964,8 @@ class Planner:
     # ---- 7. the shape that composes measures, dimensions and filters
     def _shape(self) -> None:
         p = self.p
+        if self._ratio():
+            return
         share = [c for c in self.cues("share") if not c.role]
         growth = [c for c in self.cues("growth") if not c.role]
         if share and (growth or p.growth_grain) and all(c.text in ("percent", "in percent", "percentage")
@@ -1057,6 +1066,148 @@ class Planner:
         # a list of rows: "which lakes have the largest area", "names of restaurants in ..."
         if not p.measures and p.shape == "plain":
             self._list_shape()
+
+    def _ratio(self) -> bool:
+        """"ratio of restaurants rated above 4 to restaurants rated below 4 in New York", "ratio of papers
+        published in 2020 to the total number of papers": one measure (a count of the rows named first,
+        unless the question measures something) over two parts of the rows, A / B. Conditions between
+        "ratio of" and "to" make part A; after "to", those on a column A also constrains make part B and
+        the others hold for both (as do conditions before "ratio of"); no condition after "to": all rows."""
+        p = self.p
+        r = next((c for c in self.cues("ratio") if not c.role), None)
+        if r is None:
+            return False
+        toks = self.g.tokens
+        in_time = {i for t in p.times for i in range(*t.span)}
+        to = next((t.i for t in toks if t.i >= r.end and t.raw == "to" and t.i not in in_time), None)
+        if to is None:
+            return False
+        tables = [s for s in self.entities() if s.start >= r.end and s.of("table") and s.role in (None, "counted", "entity", "context")]
+        a_ent = next((s for s in tables if s.start < to), None)
+        b_ent = next((s for s in tables if s.start > to), None)
+        measured = [m for m in p.measures if m.span is not None and r.end <= m.span.start < to]
+        if a_ent is None and not measured:
+            return self._ratio_of_columns(r, to)
+        table = a_ent.of("table")[0] if a_ent is not None else None
+        if table is not None and b_ent is not None and b_ent.of("table")[0].table != table.table:
+            return self._ratio_of_tables(r, a_ent, b_ent)
+        if [c for c in p.compares if not isinstance(c.target, Entry)]:
+            raise Refusal("the question asks for a ratio of rows that meet a threshold on a measure, which the offline "
+                          "engine does not compose", words=[r.text], missing=[{"kind": "example", "why": "ratio with HAVING"}])
+
+        def where(pos: int) -> str:
+            return "before" if pos < r.start else "a" if pos < to else "b"
+
+        parts: dict[str, list[Cond]] = {"before": [], "a": [], "b": []}
+        for c in self._split_values(p.conds):
+            parts[where(c.span.start if c.span is not None else -1)].append(c)
+        for c in p.compares:  # column comparisons: "with rating > 4.5"
+            col = c.target
+            cond = Cond(f"{self.lex.sql_of(col)} {c.op} {_literal(c.value)}", (col.table,), ((col.table, col.column.lower()),),
+                        f"{col.label} {c.op} {c.value:g}", col.path, c.span, kind="compare")
+            parts[where(c.span.start)].append(cond)
+        times = {"before": [], "a": [], "b": []}
+        for t in p.times:
+            times[where(t.span[0])].append(t)
+        a_cols = {col for c in parts["a"] for col in c.columns}
+        own_b = [c for c in parts["b"] if set(c.columns) & a_cols]
+        shared_b = [c for c in parts["b"] if not set(c.columns) & a_cols]
+        a_times, b_times = times["a"], (times["b"] if times["a"] else [])
+        if not parts["a"] and not a_times:
+            raise Refusal("the question asks for a ratio but names no condition for its first part",
+                          words=[r.text], missing=[{"kind": "filter", "why": "ratio of what"}])
+        r.role = "ratio"
+        if table is not None:
+            self.assign(a_ent, "counted", table)
+            if b_ent is not None:
+                self.assign(b_ent, "counted", table)
+        for c in self.cues("count"):
+            c.role = c.role or "count"
+        p.conds = parts["before"] + shared_b
+        p.compares = []
+        p.times = times["before"] + ([] if times["a"] else times["b"])
+        p.ratio = (parts["a"], own_b, a_times, b_times)
+        named = [m for m in p.measures if m.kind != "count" and not (m.kind == "snippet" and m.entry.is_count)]
+        p.measures = (measured or named)[:1] or [self._count_measure(table, a_ent)]
+        m = p.measures[0]
+        for s in self.entities():  # "revenue in 2024 to revenue in 2023": the same measure named again for B
+            if s.role is None and s.start > to and m.entry is not None and m.entry in s.entries:
+                self.assign(s, "measure", m.entry)
+        p.shape = "ratio"
+        return True
+
+    def _split_values(self, conds: list[Cond]) -> list[Cond]:
+        """Value conditions one per value span ("web revenue to in-store revenue": two parts, not one IN)."""
+        out = []
+        for c in conds:
+            spans = [s for s in self.entities() if c.kind == "value" and s.role == "filter" and s.chosen is not None
+                     and s.chosen.kind == "value" and ((s.chosen.table, s.chosen.column.lower()),) == c.columns]
+            if len(spans) < 2 or " NOT IN " in c.sql or "<>" in c.sql:
+                out.append(c)
+                continue
+            col = self.lex.column(spans[0].chosen.table, spans[0].chosen.column)
+            for s in spans:
+                out.append(Cond(f"{self.lex.sql_of(col)} = {_literal(s.chosen.value)}", c.tables, c.columns,
+                                f"{col.label} = {s.chosen.value}", c.path, s, kind="value"))
+        return out
+
+    def _ratio_of_columns(self, r: Span, to: int) -> bool:
+        """"ratio of helpfulness scores to clarity scores for each course": one numeric column over another of
+        the same rows, per row (each row of the breakdown is one row of the table), or its average per group
+        when asked ("the average ratio of cruising speed to payload by manufacturer")."""
+        p = self.p
+        spans = [s for s in self.entities() if s.start >= r.end and _numeric(s) is not None]
+        a = next((s for s in spans if s.start < to), None)
+        b = next((s for s in spans if s.start > to), None)
+        if a is None or b is None or _numeric(a).table != _numeric(b).table:
+            return False
+        ca, cb = _numeric(a), _numeric(b)
+        avg = [c for c in self.cues("agg") if c.arg == "AVG" and c.end <= r.start]
+        keys = [d for d in p.dims if d.entry is not None and d.kind in ("column", "entity") and d.entry.table == ca.table]
+        rows = p.entity is not None or (keys and all(d.kind == "entity" or self.lex.unique(d.entry.table, d.entry.column)
+                                                     for d in keys))
+        if not avg and not rows:
+            return False
+        r.role = "ratio"
+        for c in avg:
+            c.role = "agg"
+        for s, col in ((a, ca), (b, cb)):
+            s.role, s.chosen = "measure", col
+        expr = f"CAST({self.lex.sql_of(ca)} AS DOUBLE) / NULLIF({self.lex.sql_of(cb)}, 0)"
+        name = f"{ca.column} to {cb.column} ratio"
+        if avg:
+            entry = Entry("measure", ca.path, name, table=ca.table, sql=f"AVG({expr})", tables=(ca.table,))
+            p.measures = [Measure("snippet", entry, span=a, name=name)]
+            return True
+        entry = Entry("expression", ca.path, name, table=ca.table, sql=expr, tables=(ca.table,))
+        p.measures = []
+        p.list_columns = [d.entry for d in keys if d.kind == "column"] if p.entity is None else []
+        p.entity = p.entity or keys[0]
+        key = self.lex.key_column(p.entity.entry.table) if p.entity.kind == "entity" else None
+        if key is not None and p.entity.span is not None and "id" in norms(p.entity.span.text):
+            p.list_columns.insert(0, key)  # "for each course ID": the key itself is shown
+        p.dims = [d for d in p.dims if d not in keys]
+        p.ratio_expr = entry
+        p.shape = "list"
+        return True
+
+    def _ratio_of_tables(self, r: Span, a: Span, b: Span) -> bool:
+        """"ratio of publications to authors": the number of rows of one table over another's, nothing else
+        asked (no condition, period or breakdown: which rows of each it would apply to is not said)."""
+        p = self.p
+        if p.conds or p.compares or p.times or p.grains or p.dims or p.entity is not None:
+            raise Refusal("the question asks for the ratio of two tables' rows with conditions or a breakdown, "
+                          "which the offline engine does not compose", words=[r.text],
+                          missing=[{"kind": "example", "why": "ratio of two tables"}])
+        ta, tb = a.of("table")[0], b.of("table")[0]
+        r.role = "ratio"
+        self.assign(a, "counted", ta)
+        self.assign(b, "counted", tb)
+        for c in self.cues("count"):
+            c.role = c.role or "count"
+        p.measures = [self._count_measure(ta, a), self._count_measure(tb, b)]
+        p.shape = "ratio_of_tables"
+        return True
 
     def _measure_for_share(self) -> None:
         """'What percentage of orders used a promotion': the share of a table's rows."""
@@ -1185,7 +1336,8 @@ class Planner:
         for s in self.entities():
             if s.role:
                 continue
-            dated = [c for c in s.of("column") if c.ctype == "date" or (self.p.times or self.p.grains) and
+            periods = self.p.times or self.p.grains or (self.p.ratio and (self.p.ratio[2] or self.p.ratio[3]))
+            dated = [c for c in s.of("column") if c.ctype == "date" or periods and
                      c in self.lex.year_columns(c.table)]  # "in the year 2020": a column of years
             if dated and not s.of("measure"):
                 d = dated[0]
@@ -1238,7 +1390,7 @@ class Planner:
     # ---- 9. business rules
     def _rules(self) -> None:
         p = self.p
-        explicit = {c for cond in [*p.conds, *p.share_part] for c in cond.columns}
+        explicit = {c for cond in [*p.conds, *p.share_part, *(p.ratio[0] + p.ratio[1] if p.ratio else [])] for c in cond.columns}
         happened = self._happened_to()
         seen = []
         targets: list[Entry] = []
@@ -1288,7 +1440,7 @@ class Planner:
             return
         used = self._used_columns()
         p = self.p
-        dated = bool(p.times or p.grains) and p.date is None
+        dated = bool(p.times or p.grains or (p.ratio and (p.ratio[2] or p.ratio[3]))) and p.date is None
 
         def fits(col: Entry) -> bool:
             if (col.table, col.column.lower()) in used:
