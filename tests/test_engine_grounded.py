@@ -590,3 +590,33 @@ def test_comparison_symbols_read_as_words(genie):
     same(genie, shop(), "which products have a list price > 6", "SELECT prod_nm FROM main.shop.products WHERE list_prc > 6")
     same(genie, shop(), "how many products with list price <= 5",
          "SELECT COUNT(*) FROM main.shop.products WHERE list_prc <= 5")
+
+
+def test_yes_no_columns_named_is_or_has_filter_on_yes():
+    con = duckdb.connect()
+    con.execute("CREATE TABLE business(business_id VARCHAR, name VARCHAR, is_open INTEGER)")
+    con.execute("INSERT INTO business VALUES ('a', 'A', 1), ('b', 'B', 0), ('c', 'C', 1)")
+    con.execute("CREATE TABLE checkin(cid INTEGER, business_id VARCHAR, count INTEGER, day VARCHAR)")
+    con.execute("INSERT INTO checkin VALUES (1, 'a', 10, 'Monday'), (2, 'a', 5, 'Tuesday'), (3, 'b', 7, 'Monday')")
+    doc = {"version": 1, "data_sources": {"tables": [{"identifier": f"main.shop.{t}"} for t in ("business", "checkin")]}}
+    g = LocalGenie(con)
+    a = g.ask_sync(space(doc), "How many businesses are open?")
+    assert a.status == "COMPLETED", a.reason
+    assert con.execute(a.sql.replace("main.shop.", "")).fetchall() == [(2,)], a.sql
+    # a table whose rows hold counts: the number of check-ins is their sum, not the number of rows
+    a = g.ask_sync(space(doc), "What is the total number of check-ins for each business?")
+    assert a.status == "COMPLETED", a.reason
+    assert sorted(r[-1] for r in con.execute(a.sql.replace("main.shop.", "")).fetchall()) == [7, 15], a.sql
+
+
+def test_rows_listed_through_a_table_with_several_rows_each_are_listed_once():
+    """Courses with a final exam, decided on their offerings (several per course): each course once."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE course(course_id INTEGER, name VARCHAR)")
+    con.execute("INSERT INTO course VALUES (1, 'Algebra'), (2, 'Biology')")
+    con.execute("CREATE TABLE course_offering(offering_id INTEGER, course_id INTEGER, has_final_exam BOOLEAN)")
+    con.execute("INSERT INTO course_offering VALUES (1, 1, true), (2, 1, true), (3, 2, false)")
+    doc = {"version": 1, "data_sources": {"tables": [{"identifier": f"main.shop.{t}"} for t in ("course", "course_offering")]}}
+    a = LocalGenie(con).ask_sync(space(doc), "Which courses have a final exam?")
+    assert a.status == "COMPLETED", a.reason
+    assert [r[0] for r in con.execute(a.sql.replace("main.shop.", "")).fetchall()] == ["Algebra"], a.sql

@@ -516,9 +516,12 @@ class Composer:
         p = self.p
         ent = p.entity
         if ent.kind == "entity":
-            s, _, _ = self.dim_select(ent)
+            s, g, _ = self.dim_select(ent)
             items = s
-            distinct = False
+            # rows reached through a table with several rows per entity (a course's offerings): each once
+            distinct = ent.entry.table != self.joins.root
+            if distinct:
+                items = list(dict.fromkeys([*s, *g]))
         else:
             items, distinct = [self.col(ent.entry)], True
         for c in p.list_columns:

@@ -425,10 +425,29 @@ def _add_table(lex: Lexicon, t: Table, ctx: GenerationContext) -> None:
             lex.desc_words[w].append(col)
         if cfg is not None and cfg.enable_entity_matching and kind == "text":
             add_values(lex, col, ctx.values(ident, cname))
+        _add_flag(lex, col, ctx)
         if desc and kind == "text":
             _add_described_values(lex, col, desc, ctx)
         if kind == "text" and _is_country_code(cname, desc):
             _add_country_names(lex, col, ctx)
+
+
+_TRUE = ("1", "true", "t", "y", "yes")
+_FALSE = ("0", "false", "f", "n", "no")
+
+
+def _add_flag(lex: Lexicon, col: Entry, ctx: GenerationContext) -> None:
+    """`is_open`, `has_exams`: a yes/no column; the words after is/has ("open", "exams") name its yes value,
+    so "open businesses" and "courses with exams" filter on it."""
+    ws = norms(col.column)
+    if len(ws) < 2 or ws[0] not in ("is", "ha", "has") or col.is_key:
+        return
+    values = [str(v) for v in ctx.values(col.table, col.column)]
+    low = {v.lower() for v in values}
+    yes = [v for v in values if v.lower() in _TRUE]
+    if len(yes) != 1 or not low <= set(_TRUE) | set(_FALSE):
+        return
+    _add_value(lex, col, yes[0], ws[1:], "flag")
 
 
 def _column_phrases(cname: str, table_words: list[str], kind: str, names: set[str]) -> list[tuple[str, ...]]:

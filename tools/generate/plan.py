@@ -665,6 +665,11 @@ class Planner:
                     key.column.lower() in e.sql.lower() and "distinct" in e.sql.lower()):
                 return Measure("snippet", e, span=span, assumed=f"counting {table.label} is {e.label}",
                                name=f"{table.table.split('.')[-1]} count")
+        tallies = [c for c in self.lex.columns.get(table.table, []) if c.ctype == "number" and not c.is_key
+                   and c.column.lower() in ("count", "cnt", "counts")]
+        if len(tallies) == 1:  # checkin(business_id, day, count): each row already counts its events
+            return Measure("agg", tallies[0], "SUM", span, assumed=f"each {table.label.split('.')[-1]} row holds a "
+                                                                   f"count ({tallies[0].column}); they are summed")
         return Measure("count", table, span=span)
 
     def _sales_measure(self) -> Entry | None:
@@ -1086,8 +1091,10 @@ class Planner:
         a_ent = next((s for s in tables if s.start < to), None)
         b_ent = next((s for s in tables if s.start > to), None)
         measured = [m for m in p.measures if m.span is not None and r.end <= m.span.start < to]
+        if a_ent is None and self._ratio_of_columns(r, to):
+            return True
         if a_ent is None and not measured:
-            return self._ratio_of_columns(r, to)
+            return False
         table = a_ent.of("table")[0] if a_ent is not None else None
         if table is not None and b_ent is not None and b_ent.of("table")[0].table != table.table:
             return self._ratio_of_tables(r, a_ent, b_ent)
@@ -1159,9 +1166,17 @@ class Planner:
         spans = [s for s in self.entities() if s.start >= r.end and _numeric(s) is not None]
         a = next((s for s in spans if s.start < to), None)
         b = next((s for s in spans if s.start > to), None)
-        if a is None or b is None or _numeric(a).table != _numeric(b).table:
+        if a is None or b is None:
             return False
-        ca, cb = _numeric(a), _numeric(b)
+        # the two columns of one table: the table of the breakdown when both have a column there
+        per = {d.entry.table for d in [*p.dims, *([p.entity] if p.entity else [])] if d.entry is not None}
+        numeric = lambda s: [c for c in s.of("column") if c.ctype == "number" and not c.is_key]  # noqa: E731
+        shared = [t for t in dict.fromkeys(c.table for c in numeric(a)) if t in {c.table for c in numeric(b)}]
+        table = next((t for t in shared if t in per), shared[0] if shared else None)
+        if table is None:
+            return False
+        ca = next(c for c in numeric(a) if c.table == table)
+        cb = next(c for c in numeric(b) if c.table == table)
         avg = [c for c in self.cues("agg") if c.arg == "AVG" and c.end <= r.start]
         keys = [d for d in p.dims if d.entry is not None and d.kind in ("column", "entity") and d.entry.table == ca.table]
         rows = p.entity is not None or (keys and all(d.kind == "entity" or self.lex.unique(d.entry.table, d.entry.column)
@@ -1173,6 +1188,7 @@ class Planner:
             c.role = "agg"
         for s, col in ((a, ca), (b, cb)):
             s.role, s.chosen = "measure", col
+        p.measures = [m for m in p.measures if m.span not in (a, b)]
         expr = f"CAST({self.lex.sql_of(ca)} AS DOUBLE) / NULLIF({self.lex.sql_of(cb)}, 0)"
         name = f"{ca.column} to {cb.column} ratio"
         if avg:
