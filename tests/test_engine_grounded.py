@@ -620,3 +620,20 @@ def test_rows_listed_through_a_table_with_several_rows_each_are_listed_once():
     a = LocalGenie(con).ask_sync(space(doc), "Which courses have a final exam?")
     assert a.status == "COMPLETED", a.reason
     assert [r[0] for r in con.execute(a.sql.replace("main.shop.", "")).fetchall()] == ["Algebra"], a.sql
+
+
+def test_a_measure_named_in_several_tables_is_decided_by_the_question_or_refused():
+    """"population" is city.population and state.population: "in cities" decides; nothing deciding it is
+    a refusal naming both, never the first in schema order."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE city(city_name VARCHAR, population INTEGER, country_name VARCHAR)")
+    con.execute("INSERT INTO city VALUES ('a', 10, 'X'), ('b', 20, 'X')")
+    con.execute("CREATE TABLE state(state_name VARCHAR, population INTEGER, country_name VARCHAR)")
+    con.execute("INSERT INTO state VALUES ('s', 100, 'X')")
+    doc = {"version": 1, "data_sources": {"tables": [{"identifier": f"main.shop.{t}"} for t in ("city", "state")]}}
+    g = LocalGenie(con)
+    a = g.ask_sync(space(doc), "What is the total population in cities by country?")
+    assert a.status == "COMPLETED", a.reason
+    assert con.execute(a.sql.replace("main.shop.", "")).fetchall() == [("X", 30)], a.sql
+    a = g.ask_sync(space(doc), "What is the total population of each country?")
+    assert a.status == "NO_SQL" and "city.population" in a.reason and "state.population" in a.reason, a.sql

@@ -484,7 +484,7 @@ class Planner:
                     self._avg_intent = True
                 continue
             if s is not None and s.kind == "entity" and not s.role:
-                col = _numeric(s)
+                col = self._measured_column(s)
                 if col is not None:
                     self.assign(s, "measure", col)
                     c.role = "agg"
@@ -501,6 +501,7 @@ class Planner:
             col = _numeric(s)
             if col is None or self._compared_column(s):
                 continue
+            col = self._measured_column(s)
             by = self.prev(s)
             ranked_by = by is not None and by.kind == "cue" and by.cue == "group" and self.has("rank") and not any(
                 x.of("table") and x.of("table")[0].table == col.table for x in self.entities() if x is not s)
@@ -1142,6 +1143,28 @@ class Planner:
                 self.assign(s, "measure", m.entry)
         p.shape = "ratio"
         return True
+
+    def _measured_column(self, s: Span) -> Entry | None:
+        """The numeric column a span measures. Where columns of several tables share the name ("population"
+        of city and of state), the table another word of the question names decides; else it is ambiguous
+        and the answer a refusal naming the candidates, never one picked by the order of the schema."""
+        cols = [c for c in s.of("column") if c.ctype == "number" and not c.is_key]
+        if len({c.table for c in cols}) <= 1:
+            return cols[0] if cols else None
+        named: set[str] = set()
+        for x in self.entities():
+            if x is s:
+                continue
+            named.update(e.table for e in x.entries if e.kind in ("table", "value"))
+            own = {e.table for e in x.entries if e.kind == "column"}
+            if len(own) == 1:  # a column only one table has ("capital" of state)
+                named.update(own)
+        mentioned = [c for c in cols if c.table in named]
+        if len({c.table for c in mentioned}) == 1:
+            return mentioned[0]
+        labels = ", ".join(c.label for c in cols[:4])
+        raise Refusal(f"'{s.text}' could be {labels}; the question does not say which", words=[s.text],
+                      missing=[{"kind": "ambiguous", "words": s.text, "candidates": [c.path for c in cols]}])
 
     def _split_values(self, conds: list[Cond]) -> list[Cond]:
         """Value conditions one per value span ("web revenue to in-store revenue": two parts, not one IN)."""
