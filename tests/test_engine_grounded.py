@@ -637,3 +637,29 @@ def test_a_measure_named_in_several_tables_is_decided_by_the_question_or_refused
     assert con.execute(a.sql.replace("main.shop.", "")).fetchall() == [("X", 30)], a.sql
     a = g.ask_sync(space(doc), "What is the total population of each country?")
     assert a.status == "NO_SQL" and "city.population" in a.reason and "state.population" in a.reason, a.sql
+
+
+def test_defog_style_shapes_on_a_reviews_schema():
+    """Written for the engine on a yelp-like schema: "average number of X per Y" is an average (not a total
+    per row), "which X have more than N Y" keeps the threshold, "each category" of a tagging table groups
+    by the name, and "lakes in each state" groups by the rows' own state column."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE business(business_id VARCHAR, name VARCHAR)")
+    con.execute("INSERT INTO business VALUES ('a', 'A'), ('b', 'B'), ('c', 'C')")
+    con.execute("CREATE TABLE review(rid INTEGER, business_id VARCHAR, rating DOUBLE)")
+    con.execute("INSERT INTO review VALUES (1, 'a', 4), (2, 'a', 5), (3, 'a', 3), (4, 'b', 2)")
+    con.execute("CREATE TABLE tip(tip_id INTEGER, business_id VARCHAR, likes INTEGER)")
+    con.execute("INSERT INTO tip VALUES (1, 'a', 2), (2, 'a', 4), (3, 'b', 6)")
+    con.execute("CREATE TABLE category(id INTEGER, business_id VARCHAR, category_name VARCHAR)")
+    con.execute("INSERT INTO category VALUES (1, 'a', 'Pizza'), (2, 'b', 'Cafe'), (1, 'c', 'Pizza')")
+    doc = {"version": 1, "data_sources": {"tables": [{"identifier": f"main.shop.{t}"} for t in ("business", "review", "tip", "category")]}}
+    g = LocalGenie(con)
+
+    def rows(q):
+        a = g.ask_sync(space(doc), q)
+        assert a.status == "COMPLETED", (q, a.reason)
+        return sorted(con.execute(a.sql.replace("main.shop.", "")).fetchall())
+
+    assert rows("What is the average number of likes per tip?") == [(4.0,)]
+    assert [r[0] for r in rows("Which businesses have more than 2 reviews?")] == ["A"]
+    assert rows("How many businesses are there in each category?") == [("Cafe", 1), ("Pizza", 2)]

@@ -280,6 +280,8 @@ class Composer:
         if d.kind == "entity":
             label = self.lex.label_column(d.entry.table)
             key = self.lex.key_column(d.entry.table)
+            if label is not None and key is not None and not self.lex.own_key(key, d.entry.table):
+                key = None  # category(business_id, category_name): "each category" is each name, not each row
             show = label or key
             if show is None:
                 raise Refusal(f"{d.entry.label} has no name or key column to show",
@@ -534,6 +536,11 @@ class Composer:
         order = [f"{self.col(p.order_by)} {p.order_by_dir or p.order or 'DESC'}"] if p.order_by is not None else []
         if not order and p.order == "ASC" and ent.kind in ("entity", "column"):
             order = [items[0] + " ASC"]
+        having = self._having()
+        if having:  # "which businesses have more than 2 reviews": rows grouped, kept by the threshold
+            group = list(dict.fromkeys([*(self.dim_select(ent)[1] if ent.kind == "entity" else items[:1]),
+                                        *[i for i in items if " AS " not in i]]))
+            return self._select(items, self.where(), group, having, order, p.limit)
         sql = self._select(items, self.where(), [], [], order, p.limit)
         return sql.replace("SELECT ", "SELECT DISTINCT ", 1) if distinct else sql
 

@@ -263,6 +263,11 @@ class Lexicon:
                 return c
         return None
 
+    def own_key(self, col: Entry, table: str) -> bool:
+        """Whether a key column identifies `table`'s own rows (`id`, `cust_id` in customers), not another
+        table's (`business_id` in category, unique there only because each business has one category)."""
+        return _key_of(self, col, table) or not any(_names_table(col.column, t) for t in self.columns if t != table)
+
     def unique(self, table: str, column: str) -> bool:
         st = self.stats(table, column) if self.stats else None
         return bool(st and st.rows and st.distinct == st.rows and not st.nulls)
@@ -717,6 +722,10 @@ def _infer_joins(lex: Lexicon) -> None:
                         continue
                     ua, ub = lex.unique(a, ca.column), lex.unique(b, cb.column)
                     named = a_ref or b_ref
+                    # the one side's column must identify its rows (its key or its name column), not merely
+                    # happen to be unique in small data (city.state_name is not what a city is)
+                    ua = ua and (ca.is_key or named or _key_of(lex, ca, a) or lex.label_column(a) is ca)
+                    ub = ub and (cb.is_key or named or _key_of(lex, cb, b) or lex.label_column(b) is cb)
                     if ub and (not ua or _key_of(lex, cb, b) or not _key_of(lex, ca, a)):
                         pairs.append((a, ca, b, cb, ua, named))
                     elif ua:
@@ -732,10 +741,13 @@ def _infer_joins(lex: Lexicon) -> None:
                               one_to_one=one))
 
 
+_KEY_WORDS = frozenset(norm(w) for w in ("id", "key", "code", "cd", "no", "number", "name", "nm"))
+
+
 def _key_of(lex: Lexicon, col: Entry, table: str) -> bool:
     """Whether a column is named as its table's key: `id`, or `ord_id` in orders."""
     words = [expand(w, lex.names) for w in norms(col.column)]
-    core = [w for w in words if w not in ("id", "key", "code", "cd", "no", "number", "name", "nm")]
+    core = [w for w in words if w not in _KEY_WORDS]
     return col.column.lower() == "id" or (bool(core) and set(core) <= set(_table_words_of(table)) and len(core) < len(words)) \
         or _glued_key_of(col.column, table)
 

@@ -10,6 +10,7 @@ nothing grounds makes the plan a `Refusal` naming them: nothing the question say
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 
 from .dates import TimeSpec
@@ -477,6 +478,8 @@ class Planner:
             s = self.next(c, frozenset({"the", "of", "our", "per"}))
             if s is not None and s.kind == "cue" and s.cue == "count":  # "total number of"
                 c.role = "agg"
+                if c.arg == "AVG":  # "average number of orders per customer": an average, not a total
+                    self._avg_count = c
                 continue
             if s is not None and s.kind == "entity" and s.role == "measure":
                 c.role = "agg"
@@ -829,7 +832,29 @@ class Planner:
                 return Dim("entity", self.lex.tables[c.table], s)
             return Dim("column", c, s)
         if tables:
+            own = self._own_label_column(tables[0].table, near)
+            if own is not None:
+                return Dim("column", own, s)
             return Dim("entity", tables[0], s)
+        return None
+
+    def _own_label_column(self, table: str, near: set[str]) -> Entry | None:
+        """"lakes in each state", where lake.state_name joins state.state_name, state's name column: the
+        measured rows' own column already holds each state's name, so they are grouped by it (no join that
+        would drop rows whose state the other table lacks)."""
+        label = self.lex.label_column(table)
+        if label is None:
+            return None
+        for e in self.lex.edges:
+            if table not in (e.left, e.right) or e.other(table) not in near:
+                continue
+            m = re.fullmatch(r"\s*(\w+)\.`?(\w+)`?\s*=\s*(\w+)\.`?(\w+)`?\s*", e.on)
+            if not m:
+                continue
+            sides = {self.lex.resolve_table(m.group(1)): m.group(2), self.lex.resolve_table(m.group(3)): m.group(4)}
+            if sides.get(table, "").lower() == label.column.lower():
+                other = e.other(table)
+                return self.lex.column(other, sides.get(other, ""))
         return None
 
     def _measure_tables(self) -> set[str]:
@@ -1046,8 +1071,9 @@ class Planner:
                     p.entity = ent
                     p.shape = "avg_of_groups"
         # average of per-entity values: "average return rate across stores", "avg spend per customer"
+        avg_count = getattr(self, "_avg_count", None)
         avg = [c for c in self.cues("agg") if c.arg == "AVG" and not c.role or getattr(self, "_avg_intent", False)]
-        if avg and p.measures and p.shape == "plain":
+        if (avg or avg_count) and p.measures and p.shape == "plain":
             ent = self._per_entity()
             if ent is not None:
                 p.entity = ent
@@ -1055,6 +1081,14 @@ class Planner:
                 for c in self.cues("agg"):
                     if c.arg == "AVG":
                         c.role = "agg"
+            elif avg_count is not None:
+                m = p.measures[0]
+                if m.kind == "agg" and m.agg == "SUM":  # "average number of likes": of a quantity column
+                    p.measures[0] = Measure("agg", m.entry, "AVG", m.span, assumed="the average of a quantity")
+                else:
+                    raise Refusal(f"'{avg_count.text} number of' needs what the average is taken over "
+                                  "(per customer, per month, ...)", words=[avg_count.text],
+                                  missing=[{"kind": "dimension", "why": "average over what"}])
         # top N per group: a ranked entity and a breakdown
         if p.entity is not None and p.dims and p.order and p.shape == "plain":
             p.shape = "top_per_group"
