@@ -378,6 +378,10 @@ class Planner:
             return True
         return False
 
+    def _number_near_free(self, r: Span) -> bool:
+        """No number next to a rank word ("the 3 lowest ratings" lists rows)."""
+        return not any(x is not None and x.kind == "number" for x in (self.next(r), self.prev(r)))
+
     def _rank_by_column(self) -> bool:
         """A ranking "by" a numeric column of a table the question names ("top 5 products by list price",
         "stores ranked by square feet") orders those rows by the column; no measure is assumed."""
@@ -517,6 +521,19 @@ class Planner:
         # "top 5 products by list price": a ranking by a number the ranked rows have, not by a measure
         if not p.measures and self.has("rank") and self._rank_by_column():
             return
+        # "what is the lowest rating any review has given": the extreme value itself, not a list of rows
+        # (unlike "which review has the lowest rating", "what store has ...")
+        listing = [c for c in self.cues("which") if c.text != "what" or (self.next(c) is not None and self.next(c).kind == "entity")]
+        if not p.measures and not listing:
+            for r in self.cues("rank"):
+                s = self.next(r, frozenset({"the"}))
+                if (r.role is None and s is not None and s.kind == "entity" and s.role is None and not s.of("table", "measure")
+                        and _numeric(s) is not None and self._number_near_free(r)):
+                    col = self._measured_column(s)
+                    r.role = "agg"
+                    self.assign(s, "measure", col)
+                    p.measures.append(Measure("agg", col, "MAX" if r.arg == "DESC" else "MIN", s))
+                    break
         # "most orders", "most common reasons": a rank over a count of rows
         if not p.measures:
             for r in self.cues("rank"):
@@ -724,6 +741,8 @@ class Planner:
             self._add_dim(dim, s)
         # "which X has the most ...", "top 5 X", "3 biggest X", "best X in each Y"
         for r in [*self.cues("rank"), *self.cues("which")]:
+            if r.role == "agg":
+                continue  # "the lowest rating": read as MIN, nothing is ranked
             s = self.next(r, frozenset({"the", "our", "single", "most", "frequent", "common", "popular"}))
             noun_value = None  # "the 20 biggest-spending consumers": a plural value names its table's rows
             while s is not None and (s.kind == "number" or s.kind == "cue" and s.cue in ("rank", "frequent") or
@@ -941,7 +960,7 @@ class Planner:
     # ---- 6. ordering and limits
     def _ordering(self) -> None:
         p = self.p
-        ranks = [r for r in self.cues("rank")]
+        ranks = [r for r in self.cues("rank") if r.role != "agg"]
         for r in ranks:
             r.role = "rank"
             nxt = self.next(r)
@@ -1089,6 +1108,10 @@ class Planner:
                     raise Refusal(f"'{avg_count.text} number of' needs what the average is taken over "
                                   "(per customer, per month, ...)", words=[avg_count.text],
                                   missing=[{"kind": "dimension", "why": "average over what"}])
+        # the ranked rows named again as a breakdown ("which neighbourhoods ..., how many in each neighbourhood")
+        if p.entity is not None and p.entity.entry is not None:
+            p.dims = [d for d in p.dims if not (d.entry is p.entity.entry or d.kind == "entity" and d.entry is not None
+                                                and d.entry.table == p.entity.entry.table)]
         # top N per group: a ranked entity and a breakdown
         if p.entity is not None and p.dims and p.order and p.shape == "plain":
             p.shape = "top_per_group"
