@@ -664,5 +664,5 @@ def test_defog_style_shapes_on_a_reviews_schema():
     assert [r[0] for r in rows("Which businesses have more than 2 reviews?")] == ["A"]
     assert rows("How many businesses are there in each category?") == [("Cafe", 1), ("Pizza", 2)]
     # "what is the lowest rating": the value, not a list of reviews; "which review has ...": the row
-    assert rows("What is the lowest rating any review has given?") == [(2.0,)]
+    assert rows("What is the lowest rating of any review?") == [(2.0,)]
     assert rows("Which review has the lowest rating?") == [(4, 2.0)]
