@@ -248,3 +248,26 @@ def test_llm_proposer_sees_the_trace_and_its_levers_generalize(retail):
 
     before, after = score(backend, space, evalset.split("val")), score(backend, new, evalset.split("val"))
     assert after["right"] >= before["right"] + 5 and after["wrong"] <= 0.15 * after["n"], (before, after)
+
+
+def test_no_lever_memorizes_a_value_a_number_word_or_a_many_to_many_join(retail):
+    """A value the gold matches with LIKE ("%Dallas%") is a value to look up (a value dictionary on its
+    column), never a filter named after the value's word; number words and words about the answer's form
+    ("thousand", "strings") teach nothing; a join on columns that identify neither side's rows is the
+    question's own, not a join spec."""
+    space, _, backend = retail
+    fails = [
+        _fail("How many stores are in the city of Dallas?",
+              "SELECT COUNT(*) FROM main.retail.stores s WHERE s.city ILIKE '%Dallas%'", ["dallas"]),
+        _fail("Which stores have fewer than twenty thousand square feet? Match strings exactly",
+              "SELECT s.store_nm FROM main.retail.stores s WHERE s.sq_ft < 20000", ["thousand", "strings"]),
+        _fail("customers in countries that have a store",
+              "SELECT COUNT(*) FROM main.retail.customers c JOIN main.retail.stores s ON s.country_cd = c.country_cd",
+              ["countries"]),
+    ]
+    cs, by_op, _ = _propose(space, backend, fails)
+    taught = {w.lower() for e in cs.changes for w in (getattr(e, "synonyms", None) or [])}
+    assert not taught & {"dallas", "thousand", "strings"}, cs.changes
+    assert not [e for e in by_op.get("add_snippet", []) if "Dallas" in e.sql], by_op.get("add_snippet")
+    assert any(e.table == "main.retail.stores" and e.column == "city" for e in by_op["set_column_entity_matching"])
+    assert not [j for j in by_op.get("add_join_spec", []) if "country_cd" in j.condition], by_op.get("add_join_spec")

@@ -60,7 +60,7 @@ from . import MAX_ENTITY_MATCHING_COLUMNS, TableData
 from .levers import Item, associate, grounded_columns, near_duplicate, spoken_columns, ungrounded, units
 
 NAME = "heuristic"
-_CMP = (exp.EQ, exp.NEQ, exp.In)
+_CMP = (exp.EQ, exp.NEQ, exp.In, exp.Like, exp.ILike)
 _WRAP = (exp.Lower, exp.Upper, exp.Cast, exp.Paren, exp.Trim)
 
 Col = tuple[str, str]  # (table identifier, column)
@@ -123,7 +123,10 @@ class HeuristicProposer:
                     pairs.setdefault(pair, (a, b))
                     pair_uses[pair] += 1
         for pair, (a, b) in pairs.items():
-            add(0, pair_uses[pair], self._join_spec(a, b))
+            spec = self._join_spec(a, b)
+            if spec.relationship == "MANY_TO_MANY" and self.data is not None:
+                continue  # no side identifies its rows (lake and river by country): a question's join, not a relationship
+            add(0, pair_uses[pair], spec)
 
         # 2. value dictionaries: entity matching on the columns whose values questions name
         enabled = {(t.identifier.lower(), c.column_name.lower()) for t in s.tables for c in t.column_configs
@@ -388,7 +391,9 @@ class HeuristicProposer:
             col = self._column(target, aliases) if isinstance(target, exp.Column) else None
             if col is None:
                 continue
-            value = lit.this
+            value = lit.this.strip("%") if isinstance(parent, (exp.Like, exp.ILike)) else lit.this
+            if not value:
+                continue
             named, via = self._named(col, value, qwords)
             if not named:
                 continue  # a constant the question does not name: a condition (`_conditions`), not a parameter
@@ -588,7 +593,11 @@ class HeuristicProposer:
 # ---------------------------------------------------------------------- helpers
 # words the engine reads as operators (rate, share, growth, top, ...): never names of data
 _OPERATOR_WORDS = frozenset(CUE_WORDS | {"rate", "rates", "ratio", "growth", "change", "percent", "percentage", "pct",
-                                          "share", "average", "avg", "number", "count", "total", "how"})
+                                          "share", "average", "avg", "number", "count", "total", "how"}
+                            # number words and words about the answer's form name no data: never a synonym
+                            | {"hundred", "hundreds", "thousand", "thousands", "million", "millions", "billion", "dozen",
+                               "answer", "return", "match", "matching", "string", "strings", "exactly", "exact", "integer",
+                               "decimal", "decimals", "format", "convert", "round", "rounded", "output"})
 _MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
            "November", "December"]
 _PART_PARAMS = {exp.Year: ("year", "Calendar year."), exp.Quarter: ("quarter", "Calendar quarter 1 to 4."),
