@@ -442,8 +442,11 @@ def test_a_participle_grounds_by_description_only_to_a_column_the_answer_uses():
 def test_two_years_side_by_side_give_one_row_per_year(genie):
     same(genie, shop(), "revenue 2023 vs 2024",
          "SELECT YEAR(s.sale_dt), SUM(s.amt) FROM main.shop.sales s WHERE YEAR(s.sale_dt) IN (2023, 2024) GROUP BY 1")
-    # two quarters have no breakdown that would show them apart: refused, not summed together
-    assert refused(genie, shop(), "revenue Q1 2024 vs Q2 2024")["refused"]
+    # two quarters: a row per quarter; a year against a quarter has no one breakdown: refused, not summed
+    same(genie, shop(), "revenue Q1 2024 vs Q3 2024",
+         "SELECT DATE_TRUNC('QUARTER', s.sale_dt), SUM(s.amt) FROM main.shop.sales s WHERE s.sale_dt >= DATE '2024-01-01' "
+         "AND s.sale_dt < DATE '2024-10-01' AND QUARTER(s.sale_dt) IN (1, 3) GROUP BY 1")
+    assert refused(genie, shop(), "revenue 2023 vs Q1 2024")["refused"]
 
 
 def test_new_rows_in_a_period_are_dated_by_their_own_date_column():
@@ -666,3 +669,21 @@ def test_defog_style_shapes_on_a_reviews_schema():
     # "what is the lowest rating": the value, not a list of reviews; "which review has ...": the row
     assert rows("What is the lowest rating of any review?") == [(2.0,)]
     assert rows("Which review has the lowest rating?") == [(4, 2.0)]
+
+
+def test_a_count_if_measure_over_rows_a_join_repeats_counts_each_row_once():
+    """Returned orders by product category: each order appears once per line in the join; COUNT_IF would
+    count an order once per line, so it becomes a distinct count of the order key."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE orders(ord_id INTEGER, stat_cd VARCHAR)")
+    con.execute("INSERT INTO orders VALUES (1, 'R'), (2, 'C'), (3, 'R')")
+    con.execute("CREATE TABLE products(prod_id INTEGER, cat_nm VARCHAR)")
+    con.execute("INSERT INTO products VALUES (10, 'Gadgets'), (11, 'Toys'), (12, 'Toys')")
+    con.execute("CREATE TABLE lines(ord_id INTEGER, line_no INTEGER, prod_id INTEGER)")
+    con.execute("INSERT INTO lines VALUES (1, 1, 10), (1, 2, 10), (1, 3, 11), (2, 1, 10), (3, 1, 11)")
+    doc = {"version": 1, "data_sources": {"tables": [{"identifier": f"main.shop.{t}"} for t in ("orders", "products", "lines")]},
+           "instructions": {"sql_snippets": {"measures": [{"id": "m1", "alias": "returned", "display_name": "Returned orders",
+                                                           "sql": ["COUNT_IF(orders.stat_cd = 'R')"]}]}}}
+    a = LocalGenie(con).ask_sync(space(doc), "returned orders by product category")
+    assert a.status == "COMPLETED", a.reason
+    assert dict(con.execute(a.sql.replace("main.shop.", "")).fetchall()) == {"Gadgets": 1, "Toys": 2}, a.sql

@@ -15,6 +15,7 @@ dimensions x filters, joined along declared relationships).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import heapq
 import re
@@ -437,7 +438,7 @@ class Composer:
         dup = {t for t in j.tables() if t != j.root} | ({j.root} if j.fanout else set())
         if not dup:
             return
-        for m in self.p.measures:
+        for i, m in enumerate(self.p.measures):
             if m.kind in ("count", "count_distinct"):
                 continue
             sql = self.measure_sql(m)
@@ -445,6 +446,11 @@ class Composer:
                 tree = sqlglot.parse_one(sql, read="databricks")
             except sqlglot.errors.ParseError:
                 continue
+            once = self._count_rows_once(tree, dup, m) if m.kind == "snippet" else None
+            if once is not None:
+                tree = once
+                self.p.measures[i] = m = Measure("snippet", dataclasses.replace(m.entry, sql=tree.sql("databricks")),
+                                                 m.agg, m.span, m.assumed, m.name or m.entry.label)
             ratio = bool(tree.find(exp.Div))
             for agg in tree.find_all(exp.Sum, exp.Avg):
                 cols = {self.lex.resolve_table(c.table) for c in agg.find_all(exp.Column)}
@@ -456,6 +462,34 @@ class Composer:
                                   missing=[{"kind": "join", "why": "fan-out"}])
                 if bad:
                     self.trace["notes"].append(f"{m.label} is computed over {j.root.split('.')[-1]} rows")
+
+    def _count_rows_once(self, tree: exp.Expression, dup: set[str], m: Measure) -> exp.Expression | None:
+        """COUNT_IF or COUNT(col) over rows a join repeats (return rate by category: each order once per line)
+        counts each row once: COUNT(DISTINCT CASE WHEN cond THEN key END); with no key known: refused."""
+        changed = False
+        for node in list(tree.find_all(exp.CountIf, exp.Count)):
+            if isinstance(node, exp.Count) and isinstance(node.this, (exp.Distinct, exp.Star)):
+                continue
+            tables = {self.lex.resolve_table(c.table) for c in node.find_all(exp.Column)}
+            bad = sorted(t for t in tables & dup if t)
+            if not bad:
+                continue
+            key = self.lex.key_column(bad[0])
+            if key is None:
+                raise Refusal(f"{m.label} counts {bad[0].split('.')[-1]} rows, which the joins this question needs "
+                              f"would repeat", missing=[{"kind": "join", "why": "fan-out"}])
+            cond = node.this.copy() if isinstance(node, exp.CountIf) else exp.Not(this=exp.Is(this=node.this.copy(), expression=exp.Null()))
+            case = exp.Case(ifs=[exp.If(this=cond, true=sqlglot.parse_one(self.col(key), read="databricks"))])
+            new = exp.Count(this=exp.Distinct(expressions=[case]))
+            if node is tree:
+                tree = new
+            else:
+                node.replace(new)
+            changed = True
+        if not changed:
+            return None
+        self.trace["notes"].append(f"{m.label} counts each {sorted(dup)[0].split('.')[-1]} row once (the joins repeat them)")
+        return tree
 
     # ------------------------------------------------------------------ shapes
     def _select(self, items: list[str], where: list[str], group: list[str], having: list[str] = (),

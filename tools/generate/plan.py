@@ -1073,14 +1073,15 @@ class Planner:
                 raise Refusal("the question asks for growth but names no periods or time grain to compare",
                               missing=[{"kind": "time", "why": "growth needs two periods or a grain"}])
         elif len([t for t in p.times if t.bound is None]) >= 2 and self.cues("versus"):
-            # "2024 vs 2023" without growth: each year on its own row; other periods side by side
-            # ("Q1 vs Q2") have no breakdown that shows them apart, so they stay refused
+            # "2024 vs 2023", "Q1 vs Q2 2025" without growth: each period on its own row (periods of one
+            # grain; mixed grains or fiscal periods have no one breakdown that shows them apart: refused)
             plain = [t for t in p.times if t.bound is None]
-            if all(t.grain == "year" and not t.fiscal for t in plain) and len({t.start for t in plain}) == len(plain) \
-                    and not p.grains:
+            grains = {t.grain for t in plain}
+            if len(grains) == 1 and next(iter(grains)) in ("year", "quarter", "month") and not any(t.fiscal for t in plain) \
+                    and len({t.start for t in plain}) == len(plain) and not p.grains:
                 for v in self.cues("versus"):
                     v.role = v.role or "versus"
-                p.grains.append(Dim("time", None, None, grain="year"))
+                p.grains.append(Dim("time", None, None, grain=next(iter(grains))))  # one row per period named
         # "average revenue per customer": the average of per-customer sums
         for i, m in enumerate(p.measures):
             if m.kind == "agg" and m.agg == "AVG" and p.shape == "plain" and additive(m.entry):
