@@ -687,3 +687,18 @@ def test_a_count_if_measure_over_rows_a_join_repeats_counts_each_row_once():
     a = LocalGenie(con).ask_sync(space(doc), "returned orders by product category")
     assert a.status == "COMPLETED", a.reason
     assert dict(con.execute(a.sql.replace("main.shop.", "")).fetchall()) == {"Gadgets": 1, "Toys": 2}, a.sql
+
+
+def test_rows_counted_through_purchases_keep_the_purchases_count_rule():
+    """"customers who bought in 2024" counts customers through sales; "bought" says the sales were
+    purchases, so the rule for counting sales (completed only) applies to them; without the verb it
+    does not ("customers with a sale in 2024" states no such thing)."""
+    con = shop_db()
+    con.execute("ALTER TABLE sales ADD COLUMN stat_cd VARCHAR")
+    con.execute("UPDATE sales SET stat_cd = CASE WHEN sale_id IN (3, 5) THEN 'X' ELSE 'C' END")
+    doc = with_instruction(shop(), "text_instructions",
+                           {"content": ["Counts of sales are computed only over rows where sales.stat_cd = 'C'."]})
+    a = LocalGenie(con).ask_sync(space(doc), "how many unique customers bought in 2024")
+    assert a.status == "COMPLETED", a.reason
+    # 2024 sales: 3 (cust 3, X), 4 (cust 1), 5 (cust 4, X), 6 (cust 5), 7 (cust 2): completed buyers 1, 5, 2
+    assert con.execute(a.sql.replace("main.shop.", "")).fetchall() == [(3,)], a.sql

@@ -276,11 +276,10 @@ class _Loop:
                 raise AssertionError("journal revert did not restore the base version")  # never expected
             st.current_version = record.base_version
         cand_val, cand_train = self.utility(record.candidate_scores["val"]), self.utility(record.candidate_scores["train"])
-        # The best version is the one held-out val prefers; a version that only fits train better (val
-        # equal) is not preferred to a simpler earlier one: what it taught did not reach other families.
-        if record.decision == "accepted" and cand_val > st.best_val:
+        if record.decision == "accepted" and (cand_val > st.best_val or (cand_val == st.best_val and cand_train > st.best_train)):
+            improved = cand_val > st.best_val
             st.best_version, st.best_val, st.best_train = st.current_version, cand_val, cand_train
-            st.stale_epochs = 0
+            st.stale_epochs = 0 if improved else st.stale_epochs + 1
         else:
             st.stale_epochs += 1
         st.phase = "propose"
