@@ -448,6 +448,10 @@ class Composer:
                 if counted in (e.left, e.right) and e.fans_out(counted):
                     other = e.other(counted)
                     dates = self.lex.date_columns(other)
+                    if not dates:  # order lines of products, dated by their order
+                        parents = [x.other(other) for x in self.lex.edges if other in (x.left, x.right)
+                                   and not x.fans_out(other) and x.other(other) not in self.p.purchased]
+                        dates = [d for t in parents for d in self.lex.date_columns(t)]
                     if len(dates) == 1 and self._is_event_table(other):
                         found.append(dates[0])
         found = list({c.path: c for c in found}.values())
@@ -612,10 +616,12 @@ class Composer:
         if not order and p.order == "ASC" and ent.kind in ("entity", "column"):
             order = [items[0] + " ASC"]
         having = self._having()
-        if having:  # "which businesses have more than 2 reviews": rows grouped, kept by the threshold
+        if having:  # "which businesses have more than 2 reviews": rows grouped, kept by the threshold (shown)
             group = list(dict.fromkeys([*(self.dim_select(ent)[1] if ent.kind == "entity" else items[:1]),
                                         *[i for i in items if " AS " not in i]]))
-            return self._select(items, self.where(), group, having, order, p.limit)
+            shown = [f"{self.rounded(self.measure_sql(c.target), c.target)} AS {self.measure_name(c.target)}"
+                     for c in p.compares if isinstance(c.target, Measure) and not c.against_average]
+            return self._select(items + shown, self.where(), group, having, order, p.limit)
         sql = self._select(items, self.where(), [], [], order, p.limit)
         return sql.replace("SELECT ", "SELECT DISTINCT ", 1) if distinct else sql
 

@@ -28,7 +28,8 @@ _PASSIVE = frozenset({"were", "was", "got", "get", "gets", "been", "be", "are", 
 _PARTICIPLES = frozenset("""written taught held given taken bought paid sent spent built won seen known shown grown
 drawn worn chosen driven flown begun run sung kept left lost met sold told thought brought caught found""".split())
 _PAST = frozenset("wrote took gave made held ran saw chose drove flew began".split())
-_PURCHASE_VERBS = frozenset("bought buy buys buying purchased purchase purchases purchasing shopped".split())
+_SELL_VERBS = frozenset("sold sell sells".split())
+_PURCHASE_VERBS = frozenset("bought buy buys buying purchased purchase purchases purchasing shopped".split()) | _SELL_VERBS
 _MUST_USE = frozenset({"ratio", "share", "growth", "distinct", "rank", "cmp", "count", "frequent", "order", "versus",
                        "amount"})
 _RATE_WORDS = frozenset(norm(w) for w in ("rate", "share", "percentage", "ratio"))
@@ -631,6 +632,8 @@ class Planner:
             nxt = self.prev(c)  # "order count", "SKU count"
             while nxt is not None and nxt.kind == "time":
                 nxt = self.prev(nxt)
+        if nxt is None and not skipped:  # "customers who signed up in 2024 - how many?": the rows named first
+            nxt = next((s for s in self.entities() if s.end <= c.start and s.role is None and s.of("table")), None)
         if nxt is None or nxt.kind != "entity":
             if skipped:  # "number of completed orders": the filter names the rows counted
                 s = skipped[-1]
@@ -1406,6 +1409,14 @@ class Planner:
         if ent is None:
             if p.dims and p.grains == []:
                 ent = p.dims.pop(0)  # "which cities have restaurants": the distinct values
+            elif any(isinstance(c.target, Measure) for c in p.compares):
+                # "which brands have more than 10 products": the values of a column, kept by a threshold
+                s = next((x for x in self.entities() if x.role is None and [c for c in x.of("column") if c.ctype == "text"]), None)
+                if s is None:
+                    return
+                col = next(c for c in s.of("column") if c.ctype == "text")
+                self.assign(s, "entity", col)
+                ent = Dim("column", col, s)
             else:
                 return
         p.entity = ent
@@ -1521,8 +1532,11 @@ class Planner:
         an event table the composer joins; the verb says the events were purchases, so the rule the space
         states for counting those events (orders count when completed) applies to them (the composer adds
         it once it knows the joins). Returns the counted tables, or nothing without a purchase verb."""
-        if not any(t.raw in _PURCHASE_VERBS for t in self.g.tokens):
+        verbs = {t.raw for t in self.g.tokens} & _PURCHASE_VERBS
+        if not verbs:
             return set()
+        if verbs <= _SELL_VERBS and not self.has("distinct"):
+            return set()  # "how many items did we sell": units, not a count of products; "how many different ..." is
         return {t.table for t in targets if t.kind == "table"} | {
             m.entry.table for m in self.p.measures if m.kind == "count_distinct" and m.entry is not None}
 
