@@ -56,13 +56,13 @@ def run(dbs: list[str], max_epochs: int = 3, seed: int = 0) -> dict[str, Any]:
             from chaos_llama.tools.backends.local import LocalGenie
             from chaos_llama.tools.data.defog import defog_space, load_defog_questions
             from chaos_llama.tools.data.loaders import build_database
-            from chaos_llama.tools.evalset import assign_splits
+            from chaos_llama.tools.evalset import balanced_splits
 
             for db in dbs:
                 t0 = time.perf_counter()
                 backend = LocalGenie(build_database([DEFOG / db / f"{db}.sql"]))
                 space = defog_space(DEFOG / db)
-                evalset = assign_splits(load_defog_questions(DEFOG / "questions_gen_postgres.csv", db=db), seed=seed)
+                evalset = balanced_splits(load_defog_questions(DEFOG / "questions_gen_postgres.csv", db=db), seed=seed)
                 with Store(ws / f"{db}.db") as store:
                     r = optimize(space, evalset, backend, OptimizeSettings(max_epochs=max_epochs, seed=seed, workspace=ws / db),
                                  store=store)
