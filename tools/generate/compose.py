@@ -26,7 +26,7 @@ from sqlglot import exp
 
 from .dates import Calendar, period_next, resolve
 from .lexicon import Edge, Entry, Lexicon, quote
-from .plan import Cond, Dim, Measure, Plan, Refusal
+from .plan import Dim, Measure, Plan, Refusal
 from .rules import Rules
 
 
@@ -137,12 +137,6 @@ class Composer:
         needed = p.tables() - related
         prefer = list(dict.fromkeys(measure_tables))
         self.joins = join_tree(self.lex, needed, prefer)
-        if needs_date and p.date is None and p.purchased:
-            event = self._purchase_event()
-            if event is not None:  # "customers who bought in 2024": the period is the purchases'
-                p.date = event
-                needed = needed | {event.table}
-                self.joins = join_tree(self.lex, needed, prefer)
         if needs_date and p.date is None:
             p.date = self._date_column()
             if self._is_dimension_table(p.date.table):
@@ -151,7 +145,6 @@ class Composer:
                               missing=[{"kind": "synonym", "candidates": [p.date.path], "why": "which date"}])
             if p.date.table not in self.joins.tables():
                 self.joins = join_tree(self.lex, needed | {p.date.table}, prefer)
-        self._purchase_rules()
         self._check_duplication()
         self.trace["joins"] = [e.path for e, _ in self.joins.edges]
         self.trace["root"] = self.joins.root
@@ -438,44 +431,6 @@ class Composer:
             return dt.date.fromisoformat(str(v)[:10])
         except ValueError:
             return None
-
-    def _purchase_event(self) -> Entry | None:
-        """The date of the events a purchase verb names for the counted rows: the one table with one date
-        column whose rows reference a counted table (orders of customers); None if not exactly one."""
-        found = []
-        for e in self.lex.edges:
-            for counted in self.p.purchased:
-                if counted in (e.left, e.right) and e.fans_out(counted):
-                    other = e.other(counted)
-                    dates = self.lex.date_columns(other)
-                    if not dates:  # order lines of products, dated by their order
-                        parents = [x.other(other) for x in self.lex.edges if other in (x.left, x.right)
-                                   and not x.fans_out(other) and x.other(other) not in self.p.purchased]
-                        dates = [d for t in parents for d in self.lex.date_columns(t)]
-                    if len(dates) == 1 and self._is_event_table(other):
-                        found.append(dates[0])
-        found = list({c.path: c for c in found}.values())
-        return found[0] if len(found) == 1 else None
-
-    def _purchase_rules(self) -> None:
-        """Counting rows through an event table whose events the question calls purchases: the rule the
-        space states for counting those events applies ("customers who bought": completed orders only)."""
-        p = self.p
-        if not p.purchased:
-            return
-        explicit = {c for cond in p.conds for c in cond.columns}
-        have = {c.sql for c in p.conds}
-        for table in sorted(set(self.joins.tables()) - p.purchased):
-            entry = self.lex.tables.get(table)
-            # the rule for counting the table's rows, stated for the table or for its count measure
-            counts = [entry] + [e for e in self.lex.entries if e.kind == "measure" and e.is_count and e.tables == (table,)]
-            for r in [r for e in counts if e is not None for r in self.rules.for_entry(e)]:
-                if r.condition in have or set(r.columns) & explicit:
-                    continue
-                have.add(r.condition)
-                p.conds.append(Cond(r.condition, r.tables, r.columns, f"rule for {entry.label}: {r.condition}",
-                                    r.filter.path if r.filter is not None else r.source, kind="rule"))
-                self.trace["notes"].append(f"'bought' counts {table.split('.')[-1]} under its rule: {r.condition}")
 
     def _check_duplication(self) -> None:
         """Sums over a table whose rows a join repeats would count them several times: refuse."""

@@ -28,8 +28,6 @@ _PASSIVE = frozenset({"were", "was", "got", "get", "gets", "been", "be", "are", 
 _PARTICIPLES = frozenset("""written taught held given taken bought paid sent spent built won seen known shown grown
 drawn worn chosen driven flown begun run sung kept left lost met sold told thought brought caught found""".split())
 _PAST = frozenset("wrote took gave made held ran saw chose drove flew began".split())
-_SELL_VERBS = frozenset("sold sell sells".split())
-_PURCHASE_VERBS = frozenset("bought buy buys buying purchased purchase purchases purchasing shopped".split()) | _SELL_VERBS
 _MUST_USE = frozenset({"ratio", "share", "growth", "distinct", "rank", "cmp", "count", "frequent", "order", "versus",
                        "amount"})
 _RATE_WORDS = frozenset(norm(w) for w in ("rate", "share", "percentage", "ratio"))
@@ -119,7 +117,6 @@ class Plan:
     share_part: list[Cond] = field(default_factory=list)
     ratio: tuple[list[Cond], list[Cond], list[TimeSpec], list[TimeSpec]] | None = None  # (A, B conds; A, B periods)
     ratio_expr: Entry | None = None  # a per-row ratio of two columns, listed with the rows
-    purchased: set[str] = field(default_factory=set)  # counted tables whose events the question calls purchases
     growth: list[TimeSpec] = field(default_factory=list)  # [base, current] periods
     growth_grain: str | None = None  # LAG over a time grain
     list_columns: list[Entry] = field(default_factory=list)
@@ -1509,7 +1506,6 @@ class Planner:
                 targets.append(m.entry)
             elif m.kind == "count":
                 targets.append(m.entry)  # the counted table
-        p.purchased = self._purchases(targets)
         for t in targets:
             for r in self.rules.for_entry(t):
                 if any(r.condition == s for s in seen):
@@ -1526,19 +1522,6 @@ class Planner:
                 path = r.filter.path if r.filter is not None else r.source
                 p.conds.append(Cond(r.condition, r.tables, r.columns, f"rule for {t.label}: {r.condition}", path,
                                     kind="rule"))
-
-    def _purchases(self, targets: list[Entry]) -> set[str]:
-        """"customers who bought in 2024", "unique customers that purchased per region": rows counted through
-        an event table the composer joins; the verb says the events were purchases, so the rule the space
-        states for counting those events (orders count when completed) applies to them (the composer adds
-        it once it knows the joins). Returns the counted tables, or nothing without a purchase verb."""
-        verbs = {t.raw for t in self.g.tokens} & _PURCHASE_VERBS
-        if not verbs:
-            return set()
-        if verbs <= _SELL_VERBS and not self.has("distinct"):
-            return set()  # "how many items did we sell": units, not a count of products; "how many different ..." is
-        return {t.table for t in targets if t.kind == "table"} | {
-            m.entry.table for m in self.p.measures if m.kind == "count_distinct" and m.entry is not None}
 
     def _happened_to(self) -> Span | None:
         """A passive participle naming another table ("orders were returned", "items got refunded"): the
