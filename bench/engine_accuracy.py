@@ -159,7 +159,7 @@ def render(res: dict[str, Any]) -> str:
                         "retail_phrasings_levers"], rows), ""]
     if res.get("defog"):
         lines += ["defog sql-eval databases: every question on the space built from the column descriptions, then "
-                  "the heuristic optimize loop (60/20/20, seed 0): train and test before -> after.", ""]
+                  "the heuristic optimize loop (60/20/20 by family, exactly stratified, seed 0): train and test before -> after.", ""]
         drows = [(r["db"], r["strategy"], _rwr(r["all"]),
                   f"{_rwr(r['train_before'])} -> {_rwr(r['train_after'])}",
                   f"{_rwr(r['test_before'])} -> {_rwr(r['test_after'])}") for r in res["defog"]]

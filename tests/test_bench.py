@@ -131,3 +131,22 @@ def test_unseen_scores_every_space_on_the_never_tuned_set_by_category():
         assert sum(v["n"] for k, v in r["unseen"].items() if k != "ALL") == 6
     text = unseen.render(res)
     assert text.startswith(unseen.SECTION) and "python -m bench.unseen" in text
+
+
+def test_the_development_phrasings_load_and_every_gold_answers():
+    """bench/retail_dev.yaml (the engine's development set): loads as an eval set, every gold runs on the
+    bundled data and answers with rows, and its refusals are marked as such."""
+    from chaos_llama.tools.backends.local import LocalGenie
+    from chaos_llama.tools.data.loaders import build_database
+    from chaos_llama.tools.evaluate import bundled_example, load_inputs
+
+    with bundled_example("retail") as ex:
+        space, dev = load_inputs(ex.curated_space, ROOT / "bench" / "retail_dev.yaml")
+        genie = LocalGenie(build_database([ex.data]))
+    assert len(dev.cases) >= 80 and len({c.id for c in dev.cases}) == len(dev.cases)
+    for case in dev.cases:
+        if case.expects_refusal:
+            assert not case.gold_sql, case.id
+            continue
+        for sql in case.gold_sql:
+            assert genie.execute(sql, space=space).num_rows >= 1, case.id
