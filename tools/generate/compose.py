@@ -127,7 +127,7 @@ class Composer:
         if p.shape == "ratio_of_tables":  # two separate counts: no join between the tables
             return self._render_ratio_of_tables()
         needs_date = bool(p.times or p.grains or p.months_of_year or p.growth or p.growth_grain or
-                          any(d.kind == "time" for d in p.dims) or (p.ratio and (p.ratio[2] or p.ratio[3])))
+                          any(d.kind == "time" for d in p.dims) or p.ratio_periods())
         measure_tables = [t for m in p.measures for t in _tables(m)]
         if p.shape in ("share_of",):
             related = {c.tables[0] for c in p.share_part if c.kind == "related"}

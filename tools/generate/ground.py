@@ -417,7 +417,7 @@ def ground(lex: Lexicon, speller: Speller, question: str) -> Grounding:
                 if kind == "order" and key[0] in ("order", "sort") and a > 0 and words[a - 1] in _NOUN_BEFORE:
                     continue  # "units per order by channel": the noun "order", then "by"
                 if key == ("no",) and (a + 1 >= len(tokens) or tokens[a + 1].kind != "word"):
-                    continue  # "no. of days": the abbreviation of number"
+                    continue  # "no. of days": the abbreviation of number
                 # a single operator word loses to a data phrase of the same length ("total" naming a column)
                 cands.append((-n, 2 if n == 1 else 0, a, Span(a, a + n, " ".join(key), "cue", cue=kind, arg=arg)))
                 break

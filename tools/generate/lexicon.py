@@ -190,9 +190,6 @@ class Lexicon:
     def aggregate_measures(self) -> dict[tuple[str, str, str], Entry]:
         """Measure snippets that are one aggregate of one column: (SUM, table, column) -> the measure."""
         if self._aggregates is None:
-            import sqlglot
-            from sqlglot import exp
-
             out: dict[tuple[str, str, str], Entry] = {}
             for e in self.entries:
                 if e.kind != "measure" or not e.sql:

@@ -10,7 +10,6 @@ nothing grounds makes the plan a `Refusal` naming them: nothing the question say
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 
 from .dates import TimeSpec
@@ -28,6 +27,11 @@ _PASSIVE = frozenset({"were", "was", "got", "get", "gets", "been", "be", "are", 
 _PARTICIPLES = frozenset("""written taught held given taken bought paid sent spent built won seen known shown grown
 drawn worn chosen driven flown begun run sung kept left lost met sold told thought brought caught found""".split())
 _PAST = frozenset("wrote took gave made held ran saw chose drove flew began".split())
+
+
+def _participle(word: str) -> bool:
+    """"published", "written": a verb form a description or a relationship may name."""
+    return word.endswith("ed") or word in _PARTICIPLES
 _MUST_USE = frozenset({"ratio", "share", "growth", "distinct", "rank", "cmp", "count", "frequent", "order", "versus",
                        "amount"})
 _RATE_WORDS = frozenset(norm(w) for w in ("rate", "share", "percentage", "ratio"))
@@ -113,7 +117,8 @@ class Plan:
     order_by: Entry | None = None  # a column to order rows by ("order the results by the region name")
     order_by_dir: str | None = None
     limit: int | None = None
-    shape: str = "plain"  # plain | list | share | share_of | ratio | ratio_of_tables | growth | avg_of_groups | top_per_group | count_having
+    # plain | list | share | share_of | ratio | ratio_of_tables | growth | avg_of_groups | top_per_group | count_having
+    shape: str = "plain"
     share_part: list[Cond] = field(default_factory=list)
     ratio: tuple[list[Cond], list[Cond], list[TimeSpec], list[TimeSpec]] | None = None  # (A, B conds; A, B periods)
     ratio_expr: Entry | None = None  # a per-row ratio of two columns, listed with the rows
@@ -123,6 +128,10 @@ class Plan:
     related: list[str] = field(default_factory=list)  # tables the rows must have a match in
     notes: list[str] = field(default_factory=list)
     null_group: bool = False
+
+    def ratio_periods(self) -> list[TimeSpec]:
+        """The periods of a ratio's two parts ("papers in 2020 to all papers")."""
+        return self.ratio[2] + self.ratio[3] if self.ratio else []
 
     def tables(self) -> set[str]:
         out: set[str] = set()
@@ -505,8 +514,7 @@ class Planner:
         for s in self.entities():
             if s.role or not p.measures == [] and not self.has("amount"):
                 continue
-            col = _numeric(s)
-            if col is None or self._compared_column(s):
+            if _numeric(s) is None or self._compared_column(s):
                 continue
             col = self._measured_column(s)
             by = self.prev(s)
@@ -869,11 +877,8 @@ class Planner:
         for e in self.lex.edges:
             if table not in (e.left, e.right) or e.other(table) not in near:
                 continue
-            m = re.fullmatch(r"\s*(\w+)\.`?(\w+)`?\s*=\s*(\w+)\.`?(\w+)`?\s*", e.on)
-            if not m:
-                continue
-            sides = {self.lex.resolve_table(m.group(1)): m.group(2), self.lex.resolve_table(m.group(3)): m.group(4)}
-            if sides.get(table, "").lower() == label.column.lower():
+            sides = dict(_columns_of(self.lex, e.on))  # table -> its column in the join condition
+            if len(sides) == 2 and sides.get(table) == label.column.lower():
                 other = e.other(table)
                 return self.lex.column(other, sides.get(other, ""))
         return None
@@ -1208,7 +1213,7 @@ class Planner:
         """The numeric column a span measures. Where columns of several tables share the name ("population"
         of city and of state), the table another word of the question names decides; else it is ambiguous
         and the answer a refusal naming the candidates, never one picked by the order of the schema."""
-        cols = [c for c in s.of("column") if c.ctype == "number" and not c.is_key]
+        cols = _numeric_columns(s)
         if len({c.table for c in cols}) <= 1:
             return cols[0] if cols else None
         named: set[str] = set()
@@ -1253,13 +1258,12 @@ class Planner:
             return False
         # the two columns of one table: the table of the breakdown when both have a column there
         per = {d.entry.table for d in [*p.dims, *([p.entity] if p.entity else [])] if d.entry is not None}
-        numeric = lambda s: [c for c in s.of("column") if c.ctype == "number" and not c.is_key]  # noqa: E731
-        shared = [t for t in dict.fromkeys(c.table for c in numeric(a)) if t in {c.table for c in numeric(b)}]
+        shared = [t for t in dict.fromkeys(c.table for c in _numeric_columns(a)) if t in {c.table for c in _numeric_columns(b)}]
         table = next((t for t in shared if t in per), shared[0] if shared else None)
         if table is None:
             return False
-        ca = next(c for c in numeric(a) if c.table == table)
-        cb = next(c for c in numeric(b) if c.table == table)
+        ca = next(c for c in _numeric_columns(a) if c.table == table)
+        cb = next(c for c in _numeric_columns(b) if c.table == table)
         avg = [c for c in self.cues("agg") if c.arg == "AVG" and c.end <= r.start]
         keys = [d for d in p.dims if d.entry is not None and d.kind in ("column", "entity") and d.entry.table == ca.table]
         rows = p.entity is not None or (keys and all(d.kind == "entity" or self.lex.unique(d.entry.table, d.entry.column)
@@ -1443,7 +1447,7 @@ class Planner:
         for s in self.entities():
             if s.role:
                 continue
-            periods = self.p.times or self.p.grains or (self.p.ratio and (self.p.ratio[2] or self.p.ratio[3]))
+            periods = self.p.times or self.p.grains or self.p.ratio_periods()
             dated = [c for c in s.of("column") if c.ctype == "date" or periods and
                      c in self.lex.year_columns(c.table)]  # "in the year 2020": a column of years
             if dated and not s.of("measure"):
@@ -1547,7 +1551,7 @@ class Planner:
             return
         used = self._used_columns()
         p = self.p
-        dated = bool(p.times or p.grains or (p.ratio and (p.ratio[2] or p.ratio[3]))) and p.date is None
+        dated = bool(p.times or p.grains or p.ratio_periods()) and p.date is None
 
         def fits(col: Entry) -> bool:
             if (col.table, col.column.lower()) in used:
@@ -1560,13 +1564,13 @@ class Planner:
 
         for s in loose:  # a word only a description uses, naming a column the answer reads anyway
             col = s.phrases[0].entry
-            if col.kind == "column" and (s.text.endswith("ed") or s.text in _PARTICIPLES) and fits(col):
+            if col.kind == "column" and _participle(s.text) and fits(col):
                 s.role, s.chosen = "context", col
         keep = []
         for t in g.ungrounded:
             raw = t.fixed_from or t.raw
             col = None
-            if not t.acronym and (raw.endswith("ed") or raw in _PARTICIPLES) and len(raw) > 3:
+            if not t.acronym and _participle(raw) and len(raw) > 3:
                 cols = [e for e in self.lex.desc_words.get(norm(raw), []) if e.kind == "column"
                         and (e.ctype in ("number", "date") or e.is_key) and (e.table, e.column.lower()) in used]
                 if not cols and dated:
@@ -1591,7 +1595,7 @@ class Planner:
         associated with each dataset") names how their rows relate: the join path the answer takes. It is
         grounded to that relationship when the nearest mentions on both sides are different tables the
         answer uses (the composer refuses where more than one path could join them)."""
-        if t.acronym or not (raw.endswith("ed") or raw in _PARTICIPLES or raw in _PAST):
+        if t.acronym or not (_participle(raw) or raw in _PAST):
             return False
         tables = self.p.tables()
 
@@ -1703,8 +1707,12 @@ def additive(col: Entry) -> bool:
     return not set(norms(col.column)) & _NON_ADDITIVE
 
 
+def _numeric_columns(s: Span) -> list[Entry]:
+    return [c for c in s.of("column") if c.ctype == "number" and not c.is_key]
+
+
 def _numeric(s: Span) -> Entry | None:
-    cols = [c for c in s.of("column") if c.ctype == "number" and not c.is_key]
+    cols = _numeric_columns(s)
     return cols[0] if cols else None
 
 

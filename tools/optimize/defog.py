@@ -1,8 +1,8 @@
 """Optimize the defog sql-eval databases offline: `python -m chaos_llama.tools.optimize.defog`.
 
 One space per database (built from its column descriptions by `defog_space`), that database's
-questions split 60/20/20 by family, exactly stratified (`balanced_splits`: about 5 test questions per database rather than 1 to 9), the heuristic proposer, and the
-offline retrieval engine. Gold SQL is PostgreSQL (cases tagged `dialect:postgres`), executed and
+questions split 60/20/20 by family, exactly stratified (`balanced_splits`: 5 or 6 test questions per
+database rather than 1 to 9), the heuristic proposer, and the offline retrieval engine. Gold SQL is PostgreSQL (cases tagged `dialect:postgres`), executed and
 judged in that dialect. Prints baseline and optimized train/val/test accuracy per database.
 """
 
