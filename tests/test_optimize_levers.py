@@ -271,3 +271,18 @@ def test_no_lever_memorizes_a_value_a_number_word_or_a_many_to_many_join(retail)
     assert not [e for e in by_op.get("add_snippet", []) if "Dallas" in e.sql], by_op.get("add_snippet")
     assert any(e.table == "main.retail.stores" and e.column == "city" for e in by_op["set_column_entity_matching"])
     assert not [j for j in by_op.get("add_join_spec", []) if "country_cd" in j.condition], by_op.get("add_join_spec")
+
+
+def test_an_example_from_a_like_gold_keeps_the_containment(retail):
+    """A gold that matches '%Dallas%' becomes an example whose parameter keeps the wildcards around it,
+    so the example still means "contains", not "equals"."""
+    space, _, backend = retail
+    gold = "SELECT COUNT(*) FROM main.retail.stores s WHERE s.city ILIKE '%{c}%'"
+    fails = [_fail(f"How many stores are in the city of {c}?", gold.format(c=c), [c.lower()]) for c in ("Dallas", "Chicago")]
+    cs, by_op, data = _propose(space, backend, fails)
+    (example,) = by_op["add_example_sql"]
+    assert "'%' || :city || '%'" in example.sql, example.sql
+    # the example transfers to another city, still as a containment
+    new, _ = apply_changes(space, cs, columns=data.all_columns())
+    a = backend.ask_sync(new, "How many stores are in the city of Seattle?")
+    assert a.status == "COMPLETED" and "'%' || 'Seattle' || '%'" in a.sql, (a.reason, a.sql)

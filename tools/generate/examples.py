@@ -332,6 +332,8 @@ def _slots(lex: Lexicon, tree: exp.Expression, aliases: dict[str, str], ex: Exam
             param = params.get(name.lower()) or Parameter(name=name)
         elif isinstance(node, exp.Literal):
             value = node.this
+            if not str(value).strip("%"):
+                continue  # the wildcards of '%' || :name || '%'
             # a literal is a slot only when the example's phrasing says it ("in 2023", "Electronics")
             if " ".join(norms(str(value))) and f" {' '.join(w for w in re.findall(r'[a-z0-9]+', str(value).lower()))} " \
                     not in said_words:
@@ -341,7 +343,7 @@ def _slots(lex: Lexicon, tree: exp.Expression, aliases: dict[str, str], ex: Exam
             out.append(Slot("limit", node, param=param, literal=None if param else node.this))
             continue
         cmp = parent
-        while isinstance(cmp, (exp.Cast, exp.Paren, exp.Tuple)):
+        while isinstance(cmp, (exp.Cast, exp.Paren, exp.Tuple, exp.DPipe)):  # DPipe: ILIKE '%' || :name || '%'
             cmp = cmp.parent
         if not isinstance(cmp, (exp.EQ, exp.NEQ, exp.In, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike)):
             continue

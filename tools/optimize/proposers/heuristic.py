@@ -402,7 +402,13 @@ class HeuristicProposer:
             if via is not None:
                 m.value_words |= {w for v in self.data.lookup(col[0], col[1], value, via[1]) for w in words(v.replace("&", " and "))}
             pname = _param_name(re.sub(r"\W+", "_", col[1].lower()).strip("_") or "value", names)
-            lit.replace(exp.Placeholder(this=pname))
+            param: exp.Expression = exp.Placeholder(this=pname)
+            if isinstance(parent, (exp.Like, exp.ILike)):  # '%Michigan%' stays a containment: '%' || :p || '%'
+                if lit.this.endswith("%"):
+                    param = exp.DPipe(this=param, expression=exp.Literal.string("%"))
+                if lit.this.startswith("%"):
+                    param = exp.DPipe(this=exp.Literal.string("%"), expression=param)
+            lit.replace(param)
             m.params.append(ParameterSpec(
                 name=pname, type_hint="STRING",
                 description=f"a {col[1]} value of {col[0].split('.')[-1]}, e.g. '{value}'"))
