@@ -350,6 +350,16 @@ def test_a_rule_fixing_the_counted_rows_state_yields_to_a_passive_participle():
 
 
 # ---------------------------------------------------------------- development phrasings (bench/retail_dev.yaml)
+def bare_doc(*tables: str) -> dict:
+    """A space of bare tables (no descriptions, synonyms or join specs), as a defog space starts."""
+    return {"version": 1, "data_sources": {"tables": [{"identifier": f"main.shop.{t}"} for t in tables]}}
+
+
+def answer_rows(con: duckdb.DuckDBPyConnection, doc: dict, question: str) -> list[tuple]:
+    """The rows of the engine's answer to `question` on `con`; the engine must answer."""
+    a = LocalGenie(con).ask_sync(space(doc), question)
+    assert a.status == "COMPLETED", (question, a.reason)
+    return con.execute(a.sql.replace("main.shop.", "")).fetchall()
 def test_the_sum_of_a_column_the_space_defines_as_a_measure_keeps_that_measures_rule():
     """"total quantity sold in 2024" sums sales.qty, which the space defines as "Units sold"; the rule
     the space states for that measure (only completed sales) applies, as when it is named."""
@@ -395,9 +405,7 @@ def test_rows_counted_by_the_date_column_their_words_name():
     con = shop_db()
     con.execute("ALTER TABLE customers ADD COLUMN joined_dt DATE")
     con.execute("UPDATE customers SET joined_dt = CASE WHEN cust_id <= 2 THEN DATE '2023-05-01' ELSE DATE '2024-02-01' END")
-    a = LocalGenie(con).ask_sync(space(shop()), "how many customers joined in 2024")
-    assert a.status == "COMPLETED", a.reason
-    assert con.execute(a.sql.replace("main.shop.", "")).fetchall() == [(3,)], a.sql
+    assert answer_rows(con, shop(), "how many customers joined in 2024") == [(3,)]
 
 
 def test_a_column_of_year_numbers_serves_periods_and_year_grains_but_not_months():
@@ -409,12 +417,8 @@ def test_a_column_of_year_numbers_serves_periods_and_year_grains_but_not_months(
     doc = {"version": 1, "data_sources": {"tables": [{"identifier": "main.shop.papers", "column_configs": [
         {"column_name": "year", "description": ["The year the paper was published."]}]}]}}
     g = LocalGenie(con)
-    a = g.ask_sync(space(doc), "How many papers were published in 2020?")
-    assert a.status == "COMPLETED", a.reason
-    assert con.execute(a.sql.replace("main.shop.", "")).fetchall() == [(2,)], a.sql
-    a = g.ask_sync(space(doc), "number of papers per year")
-    assert a.status == "COMPLETED", a.reason
-    assert con.execute(a.sql.replace("main.shop.", "")).fetchall() == [(2019, 1), (2020, 2), (2021, 1)], a.sql
+    assert answer_rows(con, doc, "How many papers were published in 2020?") == [(2,)]
+    assert answer_rows(con, doc, "number of papers per year") == [(2019, 1), (2020, 2), (2021, 1)]
     a = g.ask_sync(space(doc), "What are the titles of the papers published in 2020, ordered alphabetically?")
     assert a.status == "COMPLETED", a.reason
     assert [r[0] for r in con.execute(a.sql.replace("main.shop.", "")).fetchall()] == ["a", "c"], a.sql
@@ -453,9 +457,7 @@ def test_new_rows_in_a_period_are_dated_by_their_own_date_column():
     con = shop_db()
     con.execute("ALTER TABLE customers ADD COLUMN signup_dt DATE")
     con.execute("UPDATE customers SET signup_dt = CASE WHEN cust_id <= 3 THEN DATE '2023-05-01' ELSE DATE '2024-02-01' END")
-    a = LocalGenie(con).ask_sync(space(shop()), "new customers in 2023")
-    assert a.status == "COMPLETED", a.reason
-    assert con.execute(a.sql.replace("main.shop.", "")).fetchall() == [(3,)], a.sql
+    assert answer_rows(con, shop(), "new customers in 2023") == [(3,)]
 
 
 def test_a_ranking_by_a_number_the_rows_have_orders_the_rows(genie):
@@ -500,7 +502,7 @@ def _papers_db() -> duckdb.DuckDBPyConnection:
 
 
 def _papers_doc() -> dict:
-    return {"version": 1, "data_sources": {"tables": [{"identifier": f"main.shop.{t}"} for t in ("paper", "author", "writes")]}}
+    return bare_doc("paper", "author", "writes")
 
 
 def test_keys_glued_to_the_table_name_are_inferred_and_a_verb_between_two_tables_is_their_relationship():
@@ -528,7 +530,7 @@ def test_a_one_to_one_link_is_kept_so_a_join_does_not_go_through_a_table_that_re
     con.execute("INSERT INTO border_info VALUES ('ohio', 'iowa'), ('ohio', 'utah'), ('iowa', 'ohio')")
     con.execute("CREATE TABLE highlow(state_name VARCHAR, highest_point VARCHAR)")
     con.execute("INSERT INTO highlow VALUES ('ohio', 'hill'), ('iowa', 'mound')")
-    doc = {"version": 1, "data_sources": {"tables": [{"identifier": f"main.shop.{t}"} for t in ("border_info", "highlow", "state")]}}
+    doc = bare_doc("border_info", "highlow", "state")
     a = LocalGenie(con).ask_sync(space(doc), "What is the highest point and the density of each state?")
     assert a.status == "COMPLETED", a.reason
     assert "border_info" not in a.sql, a.sql
@@ -541,7 +543,7 @@ def test_a_quoted_value_after_its_column_or_table_is_a_filter_spelled_as_the_dat
     con.execute("INSERT INTO journal VALUES (1, 'Nature'), (2, 'Science')")
     con.execute("ALTER TABLE paper ADD COLUMN journalid INTEGER")
     con.execute("UPDATE paper SET journalid = CASE WHEN paperid = 3 THEN 2 ELSE 1 END")
-    doc = {"version": 1, "data_sources": {"tables": [{"identifier": f"main.shop.{t}"} for t in ("paper", "author", "writes", "journal")]}}
+    doc = bare_doc("paper", "author", "writes", "journal")
     g = LocalGenie(con)
     a = g.ask_sync(space(doc), 'How many papers were published in the journal "nature" in the year 2020?')
     assert a.status == "COMPLETED", a.reason
@@ -601,11 +603,9 @@ def test_yes_no_columns_named_is_or_has_filter_on_yes():
     con.execute("INSERT INTO business VALUES ('a', 'A', 1), ('b', 'B', 0), ('c', 'C', 1)")
     con.execute("CREATE TABLE checkin(cid INTEGER, business_id VARCHAR, count INTEGER, day VARCHAR)")
     con.execute("INSERT INTO checkin VALUES (1, 'a', 10, 'Monday'), (2, 'a', 5, 'Tuesday'), (3, 'b', 7, 'Monday')")
-    doc = {"version": 1, "data_sources": {"tables": [{"identifier": f"main.shop.{t}"} for t in ("business", "checkin")]}}
+    doc = bare_doc("business", "checkin")
     g = LocalGenie(con)
-    a = g.ask_sync(space(doc), "How many businesses are open?")
-    assert a.status == "COMPLETED", a.reason
-    assert con.execute(a.sql.replace("main.shop.", "")).fetchall() == [(2,)], a.sql
+    assert answer_rows(con, doc, "How many businesses are open?") == [(2,)]
     # a table whose rows hold counts: the number of check-ins is their sum, not the number of rows
     a = g.ask_sync(space(doc), "What is the total number of check-ins for each business?")
     assert a.status == "COMPLETED", a.reason
@@ -619,7 +619,7 @@ def test_rows_listed_through_a_table_with_several_rows_each_are_listed_once():
     con.execute("INSERT INTO course VALUES (1, 'Algebra'), (2, 'Biology')")
     con.execute("CREATE TABLE course_offering(offering_id INTEGER, course_id INTEGER, has_final_exam BOOLEAN)")
     con.execute("INSERT INTO course_offering VALUES (1, 1, true), (2, 1, true), (3, 2, false)")
-    doc = {"version": 1, "data_sources": {"tables": [{"identifier": f"main.shop.{t}"} for t in ("course", "course_offering")]}}
+    doc = bare_doc("course", "course_offering")
     a = LocalGenie(con).ask_sync(space(doc), "Which courses have a final exam?")
     assert a.status == "COMPLETED", a.reason
     assert [r[0] for r in con.execute(a.sql.replace("main.shop.", "")).fetchall()] == ["Algebra"], a.sql
@@ -633,11 +633,9 @@ def test_a_measure_named_in_several_tables_is_decided_by_the_question_or_refused
     con.execute("INSERT INTO city VALUES ('a', 10, 'X'), ('b', 20, 'X')")
     con.execute("CREATE TABLE state(state_name VARCHAR, population INTEGER, country_name VARCHAR)")
     con.execute("INSERT INTO state VALUES ('s', 100, 'X')")
-    doc = {"version": 1, "data_sources": {"tables": [{"identifier": f"main.shop.{t}"} for t in ("city", "state")]}}
+    doc = bare_doc("city", "state")
     g = LocalGenie(con)
-    a = g.ask_sync(space(doc), "What is the total population in cities by country?")
-    assert a.status == "COMPLETED", a.reason
-    assert con.execute(a.sql.replace("main.shop.", "")).fetchall() == [("X", 30)], a.sql
+    assert answer_rows(con, doc, "What is the total population in cities by country?") == [("X", 30)]
     a = g.ask_sync(space(doc), "What is the total population of each country?")
     assert a.status == "NO_SQL" and "city.population" in a.reason and "state.population" in a.reason, a.sql
 
@@ -655,13 +653,10 @@ def test_defog_style_shapes_on_a_reviews_schema():
     con.execute("INSERT INTO tip VALUES (1, 'a', 2), (2, 'a', 4), (3, 'b', 6)")
     con.execute("CREATE TABLE category(id INTEGER, business_id VARCHAR, category_name VARCHAR)")
     con.execute("INSERT INTO category VALUES (1, 'a', 'Pizza'), (2, 'b', 'Cafe'), (1, 'c', 'Pizza')")
-    doc = {"version": 1, "data_sources": {"tables": [{"identifier": f"main.shop.{t}"} for t in ("business", "review", "tip", "category")]}}
-    g = LocalGenie(con)
+    doc = bare_doc("business", "review", "tip", "category")
 
     def rows(q):
-        a = g.ask_sync(space(doc), q)
-        assert a.status == "COMPLETED", (q, a.reason)
-        return sorted(con.execute(a.sql.replace("main.shop.", "")).fetchall())
+        return sorted(answer_rows(con, doc, q))
 
     assert rows("What is the average number of likes per tip?") == [(4.0,)]
     assert [r[0] for r in rows("Which businesses have more than 2 reviews?")] == ["A"]
