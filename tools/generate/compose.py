@@ -25,7 +25,7 @@ import sqlglot
 from sqlglot import exp
 
 from .dates import Calendar, period_next, resolve
-from .lexicon import Edge, Entry, Lexicon, quote
+from .lexicon import Edge, Entry, Lexicon, norm, quote
 from .plan import Dim, Measure, Plan, Refusal
 from .rules import Rules
 
@@ -112,6 +112,8 @@ def _tree_from(lex: Lexicon, root: str, needed: set[str]):
             added.add(x)
     return joins, ambiguous
 
+
+_FRACTION_WORDS = (norm("fraction"), norm("fractions"))
 
 class Composer:
     """Render one plan as Databricks SQL."""
@@ -272,6 +274,9 @@ class Composer:
         d = self.rules.round_digits
         if d is None or (m is not None and _is_count(self.measure_sql(m)) and not always):
             return sql
+        if m is not None and m.kind == "agg" and not always and any(
+                e is m.entry for w in _FRACTION_WORDS for e in self.lex.desc_words.get(w, ())):
+            return sql  # a column described as a fraction (0.10 = 10% off): two decimals would erase it
         if re.match(r"(?is)^\s*round\s*\(", sql):
             return sql
         return f"ROUND({sql}, {d})"
@@ -541,6 +546,9 @@ class Composer:
             v = self.measure_name(c.target)
             if not any(n == v for _, n in items):
                 raise Refusal("comparing with the average needs the compared measure in the answer")
+            if not grp:  # one total is its own average: nothing is compared
+                raise Refusal(f"'{c.target.label}' compared with its average needs rows to compare (a breakdown "
+                              f"or the rows to list)", missing=[{"kind": "example", "why": "comparison with the average"}])
             order = self._order([], items)
             return (f"WITH g AS (\n{inner}\n)\nSELECT * FROM g WHERE {v} {c.op} (SELECT AVG({v}) FROM g)"
                     + (f"\nORDER BY {', '.join(order)}" if order else "") + (f"\nLIMIT {p.limit}" if p.limit else ""))
@@ -551,6 +559,10 @@ class Composer:
     def _render_list(self) -> str:
         p = self.p
         ent = p.entity
+        lost = [c for c in p.compares if c.against_average and isinstance(c.target, Measure)]
+        if lost:  # a listing has no per-row total to hold against the average: never dropped silently
+            raise Refusal(f"'{lost[0].target.label}' compared with its average has no reading over the listed rows",
+                          missing=[{"kind": "example", "why": "comparison with the average"}])
         if ent.kind == "entity":
             s, g, _ = self.dim_select(ent)
             items = s

@@ -191,6 +191,12 @@ def find_time(words: list[str]) -> list[TimeSpec]:
             if yy:
                 add(TimeSpec("period", (i, j + 1), text_of(i, j + 1), grain="quarter" if q else "year", fiscal=True,
                              fiscal_year=yy, fiscal_quarter=q))
+        # the first month of a range shares the year written after the last: between March and May 2024
+        if w(i) in MONTHS and w(i + 2) in MONTHS and (w(i + 1) in _RANGE_TO or (w(i + 1) == "and" and w(i - 1) == "between")):
+            yy = _year(w(i + 3 + (w(i + 3) == "of")))
+            if yy:
+                s = dt.date(yy, MONTHS[w(i)], 1)
+                add(TimeSpec("period", (i, i + 1), w(i), s, add_months(s, 1), "month"))
         # months with a year: March 2024, Mar 2024, March of 2024
         if w(i) in MONTHS:
             j = i + 1 + (w(i + 1) == "of")
@@ -317,6 +323,7 @@ def _add_year_to_date(add, a: int, b: int, year: int, txt: str) -> None:
     add(TimeSpec("period", (a, b), txt, dt.date(year, 1, 1), dt.date(year + 1, 1, 1), "year", to_date=True))
 
 
+_RANGE_TO = ("to", "through", "thru", "until", "till")
 _BOUND_WORDS = {"since": "since", "after": "after", "before": "before", "until": "until", "through": "until",
                 "thru": "until", "till": "until", "between": "between", "from": "from"}
 
@@ -328,6 +335,13 @@ def _bounds(specs: list[TimeSpec], words: list[str]) -> list[TimeSpec]:
             continue
         a = s.span[0]
         prev = words[a - 1] if a > 0 else ""
+        nxt = specs[k + 1] if k + 1 < len(specs) else None
+        if (s.bound is None and prev not in _BOUND_WORDS and nxt is not None and nxt.kind == s.kind == "period"
+                and nxt.span[0] == s.span[1] + 1 and words[s.span[1]] in _RANGE_TO):  # March through May 2024
+            s.bound, nxt.bound = "from", "to"
+            nxt.span = (nxt.span[0] - 1, nxt.span[1])
+            nxt.text = f"{words[nxt.span[0]]} {nxt.text}"
+            continue
         if prev in _BOUND_WORDS:
             s.bound = _BOUND_WORDS[prev]
             s.span = (a - 1, s.span[1])

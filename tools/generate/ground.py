@@ -37,7 +37,8 @@ _cue("agg", "minimum", "min", arg="MIN")
 _cue("rank", "top", "best", "highest", "most", "largest", "biggest", "greatest", "leading", "best selling",
      "best performing", "longest", "tallest", "oldest", "latest", "most popular", "rank", arg="DESC")
 _cue("rank", "bottom", "worst", "lowest", "least", "fewest", "smallest", "worst selling", "worst performing",
-     "shortest", "least popular", arg="ASC")
+     "shortest", "least popular", "cheapest", "least expensive", arg="ASC")
+_cue("rank", "most expensive", "priciest", arg="DESC")
 _cue("frequent", "common", "frequent", "frequently", "often", "popular")
 _cue("group", "by", "per", "each", "for each", "every", "broken down by", "split by", "grouped by", "breakdown by",
      "across", "in each", "for every", "within each", "break down by", "split")
@@ -48,7 +49,8 @@ _cue("share", "share of", "share", "percentage of", "percentage", "percent of", 
 _cue("ratio", "ratio of", "ratio")
 _cue("growth", "growth", "grow", "grew", "change", "changed", "increase", "increased", "growth rate")
 _cue("cmp", "more than", "greater than", "over", "above", "exceeding", "exceeds", "higher than", "bigger than",
-     "larger than", "in excess of", arg=">")
+     "larger than", "in excess of", "beat", "beats", "exceed", "exceeded", "outperform", "outperformed",
+     "outperforms", "surpass", "surpassed", "surpasses", arg=">")
 _cue("cmp", "at least", "no less than", "or more", arg=">=")
 _cue("cmp", "less than", "fewer than", "under", "below", "lower than", "smaller than", arg="<")
 _cue("cmp", "at most", "no more than", "or less", "or fewer", arg="<=")
@@ -88,6 +90,7 @@ result results time period periods many much can could would should will shall m
 serve serves served serving offer offers offered offering database ordered sorted arranged
 meter meters metre metres kilometer kilometers kilometre kilometres km mile miles feet foot ft square sq
 dollar dollars usd eur euro euros drive drives driving drove trend trends trending develop developed evolve evolved
+granted given recorded logged because due
 book booked look something anything everything anyone someone somebody anybody stuff things thing
 one ones them those these that this they their it its ones
 """.split())

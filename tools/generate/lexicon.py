@@ -40,6 +40,11 @@ _MORE_ABBREVIATIONS = {
     "seg": "segment", "fmt": "format", "stat": "status", "rsn": "reason", "chnl": "channel",
     "ctry": "country", "grp": "group", "lvl": "level", "src": "source", "pmt": "payment",
     "bal": "balance", "wt": "weight", "hrs": "hours",
+    # British spellings match the American ones ("loyalty programme" / "program")
+    "programme": "program", "programmes": "program", "catalogue": "catalog", "catalogues": "catalog",
+    "colour": "color", "colours": "color", "centre": "center", "centres": "center", "favourite": "favorite",
+    "organisation": "organization", "organisations": "organization", "licence": "license", "metre": "meter",
+    "behaviour": "behavior", "labour": "labor", "neighbourhood": "neighborhood", "neighbourhoods": "neighborhood",
 }
 
 
@@ -372,6 +377,14 @@ def _table_words_of(identifier: str) -> list[str]:
     return [w for w in norms(identifier.split(".")[-1]) if w not in _TABLE_NOISE]
 
 
+def _described_as(description: str) -> tuple[str, ...] | None:
+    """The name a table's description opens with, as in "Order lines: one row per ..." (one to three words)."""
+    m = re.match(r"\s*([A-Za-z][A-Za-z ]{1,40}?)\s*:\s", description or "")
+    if m is None or len(m.group(1).split()) > 3:
+        return None
+    return norms(m.group(1)) or None
+
+
 def _table_words(t: Table) -> list[str]:
     return [w for w in norms(t.name) if w not in _TABLE_NOISE]
 
@@ -394,6 +407,11 @@ def _add_table(lex: Lexicon, t: Table, ctx: GenerationContext) -> None:
     lex.entries.append(te)
     if tw:
         _add_phrase(lex, tuple(tw), te, "name")
+    label = _described_as(text(t.description))
+    if label and label != tuple(tw):  # "Order lines: one row per product in an order" -> "order lines", "lines"
+        _add_phrase(lex, label, te, "description")
+        if len(label) > 1 and (label[-1],) not in lex.phrases:
+            _add_phrase(lex, label[-1:], te, "description")
     for w in set(_description_words(text(t.description))):
         lex.desc_words[w].append(te)
     cols = ctx.columns(ident) or [(c.column_name, "VARCHAR") for c in t.column_configs]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from .dates import TimeSpec
+from .dates import TimeSpec, add_months
 from .ground import FILLER, SALES_VERBS, SALES_WORDS, Grounding, Span, sales_measure
 from .lexicon import Entry, Lexicon, Phrase, norm, norms
 from .rules import Rules
@@ -27,6 +27,11 @@ _PASSIVE = frozenset({"were", "was", "got", "get", "gets", "been", "be", "are", 
 _PARTICIPLES = frozenset("""written taught held given taken bought paid sent spent built won seen known shown grown
 drawn worn chosen driven flown begun run sung kept left lost met sold told thought brought caught found""".split())
 _PAST = frozenset("wrote took gave made held ran saw chose drove flew began".split())
+
+
+_SELL_VERBS = frozenset({"sell", "sells", "sold", "selling"})
+_PRICE_RANKS = frozenset({"cheapest", "least expensive", "most expensive", "priciest"})
+_SOLD_STEMS = frozenset(norm(w) for w in ("sold",))
 
 
 def _participle(word: str) -> bool:
@@ -165,6 +170,8 @@ class Planner:
         self.lex, self.rules, self.g = lex, rules, g
         self.p = Plan()
         self.used_numbers: set[int] = set()
+        self.rules_of: list[Entry] = []  # measures whose rules apply though they are not measured (rows sold)
+        self.sold_at: set[int] = set()  # token positions of sales verbs already read as the sales measure
 
     # ------------------------------------------------------------------ helpers
     def cues(self, kind: str) -> list[Span]:
@@ -215,6 +222,7 @@ class Planner:
             self._new_rows()
             self._context()
             self._rules()
+            self._counted_limit()
         except Refusal:
             self._check_grounded()  # words nothing grounds are the first thing to say
             raise
@@ -263,6 +271,13 @@ class Planner:
                 p.growth_grain = t.grain
             else:
                 p.times.append(t)
+        for t in p.times:  # "in March and May 2024": a month of the year outside a shorter period never holds
+            if p.months_of_year and t.kind == "period" and t.start and t.end and t.bound is None \
+                    and add_months(t.start, 12) > t.end:
+                months = {add_months(t.start, k).month for k in range(12) if add_months(t.start, k) < t.end}
+                if not months & set(p.months_of_year):
+                    raise Refusal(f"'{t.text}' and the month named beside it cannot both hold; ask for one period, "
+                                  f"or a range ('between March and May 2024')", words=[t.text])
 
     # ---- 2. values, filter snippets, negation
     def _values_and_filters(self) -> None:
@@ -445,6 +460,8 @@ class Planner:
             if target is None:
                 continue
             s, entry, distinct = target
+            if self._sold(s, entry, distinct):
+                continue
             if s.role in ("filter", "context"):
                 table = self.lex.tables[entry.tables[0]] if entry.kind == "filter" else self.lex.tables[entry.table]
                 p.measures.append(self._count_measure(table, s))
@@ -488,7 +505,16 @@ class Planner:
         for c in self.cues("agg"):
             if c.role:
                 continue
+            before = self.prev(c)
+            if c.arg == "AVG" and before is not None and before.kind == "cue" and before.cue == "cmp":
+                continue  # "beat the average revenue": compared with the average, read by the comparison step
             s = self.next(c, frozenset({"the", "of", "our", "per"}))
+            if s is not None and s.kind == "entity" and not s.role and s.of("table") and not s.of("column", "measure"):
+                col = self.next(s)  # "average line discount": the table's own numeric column, not "per line"
+                if col is not None and col.kind == "entity" and not col.role and (m := self._measured_column(col)) is not None \
+                        and m.table == s.of("table")[0].table and not self.plural(s):
+                    self.assign(s, "context", s.of("table")[0])
+                    s = col
             if s is not None and s.kind == "cue" and s.cue == "count":  # "total number of"
                 c.role = "agg"
                 if c.arg == "AVG":  # "average number of orders per customer": an average, not a total
@@ -550,7 +576,8 @@ class Planner:
                     s.role = "frequent"
                     self._count_by_frequency = True
                     break
-                if s is not None and s.kind == "entity" and not s.role and s.of("table") and not s.of("measure"):
+                if s is not None and s.kind == "entity" and not s.role and s.of("table") and not s.of("measure") \
+                        and r.text not in _PRICE_RANKS:
                     rest = [x for x in self.entities() if x is not s and not x.role]
                     if rest:  # "which store has the most orders": the store is the entity, orders are counted
                         t = s.of("table")[0]
@@ -576,7 +603,8 @@ class Planner:
                 self.has("amount") or self.g.soft):
             for s in self.entities():
                 dates = [c for c in s.of("column") if c.ctype == "date"]
-                if s.role is None and dates and self.plural(s) and not s.of("table", "measure", "filter"):
+                if s.role is None and dates and (self.plural(s) or self.plural(Span(s.start, s.start + 1, "", "entity"))) \
+                        and not s.of("table", "measure", "filter"):  # "signups per month", "stores opened per year"
                     # "registrations", "signups": events dated by the column; count them
                     self.assign(s, "date", dates[0])
                     p.date = dates[0]
@@ -592,11 +620,12 @@ class Planner:
                     p.measures[-1].assumed = f"'{s.text}' alone is read as their number"
                     break
         # sales verbs ("how much did X make", "what did we sell") name the sales measure
-        if not p.measures and (self.g.soft or self.has("rank")):
+        if not p.measures and (self.g.soft or self.has("rank")) and not self._price_rank():
             sales = self._sales_measure()
             if sales is not None and (self.has("amount") or self.has("rank") or self.has("group") or p.times):
                 why = self.g.soft[0].raw if self.g.soft else self.cues("rank")[0].text
                 p.measures.append(Measure("snippet", sales, assumed=f"'{why}' read as {sales.label}"))
+                self.sold_at = {t.i for t in self.g.soft}  # "which X made less than 50k": compared below
                 for a in self.cues("amount"):
                     a.role = "amount"
                 self.g.soft = []
@@ -619,6 +648,126 @@ class Planner:
 
     def _counted_table_here(self, s: Span) -> bool:
         return bool(s.of("table")) and self._counted_here(s) and not s.of("measure")[0].is_count
+
+    def _which_table(self) -> tuple[Entry, Span] | None:
+        """The table a leading "which"/"list" names ("which customers ..."), and its span, if any."""
+        for w in self.cues("which"):
+            nx = self.next(w, frozenset({"the", "our", "all"}))
+            if nx is not None and nx.kind == "entity" and nx.of("table") and not nx.of("measure"):
+                return nx.of("table")[0], nx
+        return None
+
+    def _counted_limit(self) -> None:
+        """"the 5 countries with the most customers": a ranking's size written before the ranked rows."""
+        p = self.p
+        if p.limit is not None or not p.order or not [r for r in self.cues("rank") if r.role == "rank"]:
+            return
+        for d in [*([p.entity] if p.entity else []), *p.dims]:
+            n = self.prev(d.span) if d.span is not None else None
+            if n is not None and n.kind == "number" and n.role is None and n.start not in self.used_numbers \
+                    and float(n.value).is_integer() and 0 < n.value < 1000 and not n.money:
+                self.used_numbers.add(n.start)
+                n.role = "limit"
+                p.limit = int(n.value)
+                return
+
+    def _price_rank(self) -> list[Span]:
+        """"cheapest", "most expensive": a ranking by price, never by the sales measure."""
+        return [r for r in self.cues("rank") if r.text in _PRICE_RANKS]
+
+    def _price_column(self, table: str | None) -> Entry | None:
+        """The one numeric column named or called price (the ranked rows' own first)."""
+        key = (norm("price"),)
+        cols = [ph.entry for words, items in self.lex.phrases.items() if key[0] in words for ph in items
+                if ph.entry.kind == "column" and ph.entry.ctype == "number" and ph.via in ("name", "synonym")]
+        cols = list(dict.fromkeys(cols))
+        own = [c for c in cols if c.table == table]
+        group = own or cols
+        return group[0] if len(group) == 1 else None
+
+    def _listed_after(self, s: Span) -> Span | None:
+        """The unassigned entity joined to `s` by "and" or a comma alone ("region and channel")."""
+        toks, k = self.g.tokens, s.end
+        while k < len(toks) and toks[k].raw in ("and", ",", "the") and (
+                self.g.span_at(k) is None or self.g.span_at(k).kind == "cue" and toks[k].raw == "and"):
+            k += 1
+        between = {t.raw for t in toks[s.end:k]}
+        x = self.g.span_at(k) if k < len(toks) else None
+        if x is None or x.kind != "entity" or x.role or not between & {"and", ","}:
+            return None
+        return x
+
+    def _sold(self, s: Span, entry: Entry, distinct: bool) -> bool:
+        """"how many headphones did we sell", "how many different products were sold": counting what was sold
+        counts the sales, not the catalog. The space's one measure (or numeric column) named or described as
+        sold, on a table that refers to the counted one, is the quantity; with "different" or "distinct", the
+        referring key is counted once per value. Only when the question has a selling verb and nothing else
+        is measured."""
+        sold = [t for t in self.g.soft if t.raw in _SELL_VERBS]
+        if not sold or self.p.measures:
+            return False
+        distinct = distinct or any(c.role == "distinct" and c.end <= s.start for c in self.cues("distinct"))
+        if distinct and entry.kind == "column" and not (entry.is_key or self.lex.label_column(entry.table) is entry):
+            return False  # "how many distinct brands were sold": a column of the counted rows, not their key
+        if entry.kind == "table":
+            counted = entry.table
+        elif entry.kind in ("filter",) and len(entry.tables) == 1:
+            counted = entry.tables[0]
+        elif entry.kind in ("value", "column"):
+            counted = entry.table
+        else:
+            return False
+        units = self._units_sold()
+        if units is None:
+            return False
+        utables = units.tables if units.kind == "measure" else (units.table,)
+        if len(utables) != 1 or utables[0] == counted:
+            return False
+        edge = next((e for e in self.lex.edges if {e.left, e.right} == {utables[0], counted} and not e.one_to_one
+                     and e.many_to_one is (e.left == utables[0])), None)
+        if edge is None:
+            return False  # the sales rows do not refer to the counted rows
+        if distinct:
+            ref = [self.lex.column(t, c) for t, c in _columns_of(self.lex, edge.on) if t == utables[0]]
+            if len(ref) != 1 or ref[0] is None:
+                return False
+            m = Measure("count_distinct", ref[0], span=s, assumed=f"'{s.text}' counted once each among the rows sold")
+            self.rules_of.append(units)  # sold as the space counts sales (completed orders only)
+        elif entry.kind == "table" or s.of("table"):
+            t = counted.split(".")[-1]
+            raise Refusal(f"'how many {s.text} ... {sold[0].raw}' could be {units.label} or the number of different "
+                          f"{t}; ask for units or for different {t}", words=[s.text],
+                          missing=[{"kind": "instruction", "words": s.text, "why": "units or distinct rows"}])
+        elif units.kind == "measure":
+            m = Measure("snippet", units, span=s, assumed=f"'how many {s.text} ... {sold[0].raw}' read as {units.label}")
+        else:
+            m = Measure("agg", units, "SUM", s, assumed=f"'how many {s.text} ... {sold[0].raw}' read as the sum of {units.label}")
+        if s.role is None:
+            self.assign(s, "context", entry)
+        self.p.measures.append(m)
+        self.g.soft = [t for t in self.g.soft if t not in sold]
+        return True
+
+    def _units_sold(self) -> Entry | None:
+        """The one measure named "... sold" (units sold), else the one numeric column named or described so."""
+        def named(kinds, vias):
+            out = []
+            for words, items in self.lex.phrases.items():
+                if not set(words) & _SOLD_STEMS:
+                    continue
+                out += [ph.entry for ph in items if ph.entry.kind in kinds and ph.via in vias and ph.entry not in out]
+            return out
+        ms = [e for e in named(("measure",), ("name", "synonym", "display_name", "alias")) if not e.sql or "SUM(" in e.sql.upper()]
+        if len(ms) == 1:
+            return ms[0]
+        cols = [e for e in named(("column",), ("name", "synonym", "description")) if e.ctype == "number" and not e.is_key]
+        if not ms and len(cols) == 1:
+            return cols[0]
+        if not ms and not cols:
+            cols = [e for e in {id(e): e for w in _SOLD_STEMS for e in self.lex.desc_words.get(w, [])}.values()
+                    if e.kind == "column" and e.ctype == "number" and not e.is_key]
+            return cols[0] if len(cols) == 1 else None
+        return None
 
     def _count_target(self, c: Span) -> tuple[Span, Entry, bool] | None:
         distinct = False
@@ -738,17 +887,21 @@ class Planner:
             if s.role == "measure" or (not s.role and s.of("measure") and not s.of("column", "table", "expression")):
                 c.role = "order_by_measure"  # "top 5 products by revenue"
                 continue
-            if s.role and s.role != "counted":
-                continue
-            if s.role == "counted":
-                continue
-            if self._passive_agent(c, s):
-                continue
-            dim = self._dim_of(s)
-            if dim is None:
-                continue
-            c.role = "group"
-            self._add_dim(dim, s)
+            if s.role != "dimension":
+                if s.role:
+                    continue
+                if self._passive_agent(c, s):
+                    continue
+                dim = self._dim_of(s)
+                if dim is None:
+                    continue
+                c.role = "group"
+                self._add_dim(dim, s)
+            while (s := self._listed_after(s)) is not None:  # "by region and channel", "by brand, category"
+                dim = self._dim_of(s)
+                if dim is None or dim.kind == "time":
+                    break
+                self._add_dim(dim, s)
         # "which X has the most ...", "top 5 X", "3 biggest X", "best X in each Y"
         for r in [*self.cues("rank"), *self.cues("which")]:
             if r.role == "agg":
@@ -927,6 +1080,19 @@ class Planner:
             if after is not None and any(t.raw not in ("in", "of", "the", "a", "an", "our") for t in
                                          self.g.tokens[(num or avg).end:after.start]):
                 after = None  # "rating above 4 to restaurants ...": the next noun is not what is compared
+            ent_table = p.entity.entry.table if p.entity is not None and p.entity.entry is not None else None
+            if avg is not None and after is not None and after.kind == "entity" and (
+                    not after.role or after.role == "dimension" and ent_table is not None):
+                named = after.of("table") or [self.lex.tables[c.table] for c in after.of("column")
+                                              if self.lex.label_column(c.table) is c]
+                then = self.next(after)  # "the average store revenue": the average over stores of the revenue
+                if named and then is not None and then.kind == "entity" and (
+                        then.role == "measure" or not then.role and (then.of("measure") or _numeric(then) is not None)) and (
+                        after.role is None or named[0].table == ent_table):
+                    p.dims = [d for d in p.dims if d.span is not after]
+                    after.role = None
+                    self.assign(after, "context", named[0])
+                    after = then
             before = self.prev(c, frozenset({"a", "an", "of", "with", "that", "have", "has", "had"}))
             target = None
             for s in (after, before):
@@ -948,9 +1114,26 @@ class Planner:
                     target = self._count_measure(t, s)
                 elif (not s.role or s.role == "measure") and _numeric(s) is not None:
                     target = _numeric(s)
-                    self.assign(s, "compared", target)
+                    which = self._which_table() if p.entity is None else None
+                    ent = p.entity.entry if p.entity is not None else which[0] if which else None
+                    if avg is not None and ent is not None and ent.table != target.table and s.role is None:
+                        if which is not None and which[1].role is None:
+                            self.assign(which[1], "entity", ent)
+                            p.entity = Dim("entity", ent, which[1])
+                        # "which customers had revenue above the average": each customer's total against the
+                        # average customer's, not single sales rows against the average sale
+                        m = next((x for x in p.measures if x.entry is target), None) or Measure(
+                            "agg", target, "SUM", s, assumed=f"'{s.text}' of each {ent.table.split('.')[-1]} row summed")
+                        if m not in p.measures:
+                            p.measures.append(m)
+                        self.assign(s, "measure", target)
+                        target = m
+                    else:
+                        self.assign(s, "compared", target)
                 if target is not None:
                     break
+            if target is None and self.sold_at & set(range(c.start - 3, c.start)):
+                target = next((m for m in p.measures if m.assumed), None)  # the sales measure the verb named
             if target is None:
                 soft = [t for t in self.g.soft if t.i in range(c.start - 3, c.start)]
                 sales = self._sales_measure() if soft else None
@@ -1427,11 +1610,22 @@ class Planner:
                 cols = [c for c in s.of("column") if ent.entry is None or c.table == ent.entry.table] or s.of("column")
                 self.assign(s, "shown", cols[0])
                 p.list_columns.append(cols[0])
+        for c in p.compares:  # "products with a list price above $100": the price is shown beside each product
+            col = c.target
+            if isinstance(col, Entry) and col.kind == "column" and col not in p.list_columns \
+                    and (ent.entry is None or col.table == ent.entry.table) and col is not ent.entry:
+                p.list_columns.append(col)
         if p.order and not p.order_by and any("alphabetic" in c.text for c in self.cues("order")):
             texts = [c for c in p.list_columns if c.ctype == "text"]
             if texts and ent.kind != "entity":
                 p.order_by = texts[0]
             return  # alphabetically: by the listed names (the entity's label column comes first)
+        if p.order and not p.order_by and self._price_rank() and not [c for c in p.list_columns if c.ctype == "number"]:
+            price = self._price_column(ent.entry.table if ent.entry is not None else None)
+            if price is None:
+                raise Refusal(f"'{self._price_rank()[0].text}' ranks by price, and the space names no one price column",
+                              words=[self._price_rank()[0].text], missing=[{"kind": "synonym", "words": "price"}])
+            p.list_columns.append(price)  # "the 3 cheapest products": by their price
         if p.order and not p.order_by:
             cols = [c for c in p.list_columns if c.ctype == "number"] or [
                 c.target for c in p.compares if isinstance(c.target, Entry)]
@@ -1502,6 +1696,9 @@ class Planner:
     def _rules(self) -> None:
         p = self.p
         explicit = {c for cond in [*p.conds, *p.share_part, *(p.ratio[0] + p.ratio[1] if p.ratio else [])] for c in cond.columns}
+        grouped = {(d.entry.table, d.entry.column.lower()) for d in [*p.dims, *([p.entity] if p.entity else [])]
+                   if d.entry is not None and d.entry.kind == "column"}
+        explicit |= grouped  # "orders by status": every status is shown, none is fixed by a rule
         happened = self._happened_to()
         seen = []
         targets: list[Entry] = []
@@ -1510,6 +1707,7 @@ class Planner:
                 targets.append(m.entry)
             elif m.kind == "count":
                 targets.append(m.entry)  # the counted table
+        targets += self.rules_of
         for t in targets:
             for r in self.rules.for_entry(t):
                 if any(r.condition == s for s in seen):
