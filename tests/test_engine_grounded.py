@@ -682,6 +682,8 @@ def test_a_count_if_measure_over_rows_a_join_repeats_counts_each_row_once():
     a = LocalGenie(con).ask_sync(space(doc), "returned orders by product category")
     assert a.status == "COMPLETED", a.reason
     assert dict(con.execute(a.sql.replace("main.shop.", "")).fetchall()) == {"Gadgets": 1, "Toys": 2}, a.sql
+    # the threshold on it counts the same way (order 1 has two Gadgets lines: once, so Gadgets is not kept)
+    assert answer_rows(con, doc, "product categories with more than 1 returned orders") == [("Toys", 2)]
 
 
 def test_how_many_at_the_end_and_thresholds_on_a_column(genie):
@@ -809,3 +811,51 @@ def test_a_ranking_size_written_before_the_ranked_rows(genie):
 
 def test_british_spellings_match_american_names():
     assert lexicon.norm("programme") == lexicon.norm("program") and lexicon.norm("catalogue") == lexicon.norm("catalog")
+
+
+def test_a_percent_compared_with_a_fraction_column_is_divided_by_100():
+    """"a discount above 20%" on a column described as a fraction (0.10 = 10% off) is disc_pct > 0.2; the
+    percent sign is the number's unit, not a share to compute."""
+    con = shop_db()
+    con.execute("ALTER TABLE sales ADD COLUMN disc_pct DOUBLE")
+    con.execute("UPDATE sales SET disc_pct = sale_id / 20.0")  # 0.05 .. 0.40
+    doc = with_column(shop(), SALES, "disc_pct", description=["Discount as a fraction of the price (0.10 = 10% off)."],
+                      synonyms=["discount"])
+    assert answer_rows(con, doc, "how many sales had a discount above 20%") == [(4,)]  # sales 5..8
+
+
+def test_a_yes_no_column_is_named_by_its_words_and_synonyms():
+    """`email_opt_in` holding 'Y'/'N', with the synonym "marketing opt-in": "customers who opted in to
+    marketing emails" keeps the 'Y' rows; "opted in" is a run of its name's words."""
+    con = shop_db()
+    con.execute("ALTER TABLE customers ADD COLUMN email_opt_in VARCHAR")
+    con.execute("UPDATE customers SET email_opt_in = CASE WHEN cust_id IN (1, 4) THEN 'Y' ELSE 'N' END")
+    doc = with_column(shop(), CUSTOMERS, "email_opt_in", synonyms=["marketing opt-in"])
+    assert answer_rows(con, doc, "how many customers opted in to marketing emails") == [(2,)]
+    assert answer_rows(con, doc, "how many customers have email opt-in") == [(2,)]
+
+
+def test_a_description_saying_what_null_means_names_the_rows_with_a_value():
+    """"Loyalty tier; NULL when the customer is not a member": "loyalty members" are the rows with a tier,
+    in counts, shares, negations and trailing "how many"."""
+    con = shop_db()
+    con.execute("ALTER TABLE customers ADD COLUMN tier VARCHAR")
+    con.execute("UPDATE customers SET tier = CASE WHEN cust_id IN (1, 2, 5) THEN 'Gold' WHEN cust_id = 3 THEN 'Silver' END")
+    doc = with_column(shop(), CUSTOMERS, "tier", synonyms=["loyalty tier"], enable_entity_matching=True,
+                      description=["Loyalty tier; NULL when the customer is not a member."])
+    assert answer_rows(con, doc, "how many loyalty members do we have") == [(4,)]
+    assert answer_rows(con, doc, "what share of customers are loyalty members") == [(80.0,)]
+    assert answer_rows(con, doc, "how many customers are not loyalty members") == [(1,)]
+    assert answer_rows(con, doc, "gold tier members, how many?") == [(3,)]
+
+
+def test_items_sold_are_units():
+    doc = with_instruction(with_column(shop(), PRODUCTS, "prod_nm", synonyms=["item"]), "measures",
+                           {"id": "m1", "alias": "units_sold", "display_name": "Units sold", "sql": ["SUM(sales.qty)"]})
+    doc["instructions"]["join_specs"] = [SALES_PRODUCTS, SALES_CUSTOMERS]
+    assert answer_rows(shop_db(), doc, "how many items did we sell in 2023") == [(4,)]  # sales 1, 2, 8
+
+
+def test_a_numeric_columns_value_after_of_is_an_equality(genie):
+    same(genie, shop(), "list sales with a qty of 2", "SELECT sale_id, qty FROM main.shop.sales WHERE qty = 2")
+    same(genie, shop(), "how many sales had a qty of 2", "SELECT COUNT(*) FROM main.shop.sales WHERE qty = 2")

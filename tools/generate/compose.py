@@ -443,7 +443,12 @@ class Composer:
         dup = {t for t in j.tables() if t != j.root} | ({j.root} if j.fanout else set())
         if not dup:
             return
-        for i, m in enumerate(self.p.measures):
+        compared = [c.target for c in self.p.compares if isinstance(c.target, Measure)]
+        seen: set[int] = set()
+        for m in [*self.p.measures, *compared]:
+            if id(m) in seen:
+                continue
+            seen.add(id(m))
             if m.kind in ("count", "count_distinct"):
                 continue
             sql = self.measure_sql(m)
@@ -454,8 +459,13 @@ class Composer:
             once = self._count_rows_once(tree, dup, m) if m.kind == "snippet" else None
             if once is not None:
                 tree = once
-                self.p.measures[i] = m = Measure("snippet", dataclasses.replace(m.entry, sql=tree.sql("databricks")),
-                                                 m.agg, m.span, m.assumed, m.name or m.entry.label)
+                old, m = m, Measure("snippet", dataclasses.replace(m.entry, sql=tree.sql("databricks")),
+                                    m.agg, m.span, m.assumed, m.name or m.entry.label)
+                # the measure shown and the threshold it is held to (HAVING) are the same corrected measure
+                self.p.measures = [m if x is old else x for x in self.p.measures]
+                for c in self.p.compares:
+                    if c.target is old:
+                        c.target = m
             ratio = bool(tree.find(exp.Div))
             for agg in tree.find_all(exp.Sum, exp.Avg):
                 cols = {self.lex.resolve_table(c.table) for c in agg.find_all(exp.Column)}

@@ -90,7 +90,7 @@ result results time period periods many much can could would should will shall m
 serve serves served serving offer offers offered offering database ordered sorted arranged
 meter meters metre metres kilometer kilometers kilometre kilometres km mile miles feet foot ft square sq
 dollar dollars usd eur euro euros drive drives driving drove trend trends trending develop developed evolve evolved
-granted given recorded logged because due
+granted given recorded logged because due written wrote posted created
 book booked look something anything everything anyone someone somebody anybody stuff things thing
 one ones them those these that this they their it its ones
 """.split())
@@ -563,6 +563,17 @@ def _absorb_modifiers(lex: Lexicon, tokens: list[Token], spans: list[Span], take
             if 0 <= k < len(tokens) and not taken[k] and tokens[k].kind == "word" and tokens[k].norm in words:
                 taken[k] = True
                 s.start, s.end = min(s.start, k), max(s.end, k + 1)
+                s.text = " ".join(t.raw for t in tokens[s.start:s.end])
+        # a flag's other name words after "to": "opted in to marketing emails" (email_opt_in, "marketing opt-in")
+        k = s.end
+        if any(p.via == "flag" for p in s.phrases) and k + 1 < len(tokens) and tokens[k].raw == "to":
+            j = k + 1
+            while j < len(tokens) and not taken[j] and tokens[j].kind == "word" and tokens[j].norm in words:
+                j += 1
+            if j > k + 1:
+                for i in range(k, j):
+                    taken[i] = True
+                s.end = j
                 s.text = " ".join(t.raw for t in tokens[s.start:s.end])
 
 

@@ -445,7 +445,9 @@ def _add_table(lex: Lexicon, t: Table, ctx: GenerationContext) -> None:
             lex.desc_words[w].append(col)
         if cfg is not None and cfg.enable_entity_matching and kind == "text":
             add_values(lex, col, ctx.values(ident, cname))
-        _add_flag(lex, col, ctx)
+        _add_flag(lex, col, ctx, [norms(x) for x in _as_list(cfg.synonyms if cfg else None)])
+        if desc:
+            _add_null_meaning(lex, col, desc, [norms(cname), *[norms(x) for x in _as_list(cfg.synonyms if cfg else None)]])
         if desc and kind == "text":
             _add_described_values(lex, col, desc, ctx)
         if kind == "text" and _is_country_code(cname, desc):
@@ -456,18 +458,46 @@ _TRUE = ("1", "true", "t", "y", "yes")
 _FALSE = ("0", "false", "f", "n", "no")
 
 
-def _add_flag(lex: Lexicon, col: Entry, ctx: GenerationContext) -> None:
+def _add_flag(lex: Lexicon, col: Entry, ctx: GenerationContext, synonyms: list[tuple[str, ...]] = ()) -> None:
     """`is_open`, `has_exams`: a yes/no column; the words after is/has ("open", "exams") name its yes value,
-    so "open businesses" and "courses with exams" filter on it."""
+    so "open businesses" and "courses with exams" filter on it. Any other yes/no column (`email_opt_in`
+    holding 'Y'/'N'): its name and synonyms, and their runs of two or more words ("opt in"), name the yes
+    value, so "customers who opted in" filters on it."""
     ws = norms(col.column)
-    if len(ws) < 2 or ws[0] not in ("is", "ha", "has") or col.is_key:
+    if col.is_key or col.ctype not in ("text", "bool", "number"):
         return
     values = [str(v) for v in ctx.values(col.table, col.column)]
     low = {v.lower() for v in values}
     yes = [v for v in values if v.lower() in _TRUE]
-    if len(yes) != 1 or not low <= set(_TRUE) | set(_FALSE):
+    if len(yes) != 1 or not low <= set(_TRUE) | set(_FALSE) or len(low) < 2:
         return
-    _add_value(lex, col, yes[0], ws[1:], "flag")
+    if len(ws) >= 2 and ws[0] in ("is", "ha", "has"):
+        _add_value(lex, col, yes[0], ws[1:], "flag")
+        return
+    for phrase in [ws, *synonyms]:
+        for a in range(len(phrase)):
+            for b in range(a + 2, len(phrase) + 1):
+                _add_value(lex, col, yes[0], phrase[a:b], "flag")
+
+
+_NULL_WHEN_NOT = re.compile(r"\bNULL\s+(?:when|if)\s+(?:the\s+\w+\s+)?(?:is|was|has)\s+not\s+(?:a|an)\s+([A-Za-z]+)", re.I)
+
+
+def _add_null_meaning(lex: Lexicon, col: Entry, desc: str, names: list[tuple[str, ...]]) -> None:
+    """A description that says what NULL means ("NULL when the customer is not a member") names the rows
+    with a value: "members" and "loyalty members" filter on the column being set."""
+    m = _NULL_WHEN_NOT.search(desc)
+    if m is None:
+        return
+    word = norm(m.group(1))
+    sql = f"{lex.aliases[col.table]}.{quote(col.column)} IS NOT NULL"
+    entry = Entry("filter", col.path, f"{m.group(1).lower()}s", table=col.table, sql=sql, tables=(col.table,))
+    lex.entries.append(entry)
+    _add_phrase(lex, (word,), entry, "description")
+    for phrase in names:
+        first = [w for w in phrase if w not in _STOP_NORMS][:1]
+        if first and first[0] != word:
+            _add_phrase(lex, (first[0], word), entry, "description")
 
 
 def _column_phrases(cname: str, table_words: list[str], kind: str, names: set[str]) -> list[tuple[str, ...]]:

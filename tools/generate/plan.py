@@ -30,6 +30,7 @@ _PAST = frozenset("wrote took gave made held ran saw chose drove flew began".spl
 
 
 _SELL_VERBS = frozenset({"sell", "sells", "sold", "selling"})
+_UNIT_NOUNS = frozenset({"items", "pieces"})  # "how many items did we sell": units, never distinct products
 _PRICE_RANKS = frozenset({"cheapest", "least expensive", "most expensive", "priciest"})
 _SOLD_STEMS = frozenset(norm(w) for w in ("sold",))
 
@@ -649,6 +650,10 @@ class Planner:
     def _counted_table_here(self, s: Span) -> bool:
         return bool(s.of("table")) and self._counted_here(s) and not s.of("measure")[0].is_count
 
+    def _fraction(self, col: Entry) -> bool:
+        """A column its description calls a fraction ("as a fraction (0.10 = 10% off)")."""
+        return any(e is col for e in self.lex.desc_words.get(norm("fraction"), ()))
+
     def _which_table(self) -> tuple[Entry, Span] | None:
         """The table a leading "which"/"list" names ("which customers ..."), and its span, if any."""
         for w in self.cues("which"):
@@ -733,7 +738,7 @@ class Planner:
                 return False
             m = Measure("count_distinct", ref[0], span=s, assumed=f"'{s.text}' counted once each among the rows sold")
             self.rules_of.append(units)  # sold as the space counts sales (completed orders only)
-        elif entry.kind == "table" or s.of("table"):
+        elif (entry.kind == "table" or s.of("table")) and s.text.lower() not in _UNIT_NOUNS:
             t = counted.split(".")[-1]
             raise Refusal(f"'how many {s.text} ... {sold[0].raw}' could be {units.label} or the number of different "
                           f"{t}; ask for units or for different {t}", words=[s.text],
@@ -788,6 +793,9 @@ class Planner:
                 nxt = self.prev(nxt)
         if nxt is None and not skipped:  # "customers who signed up in 2024 - how many?": the rows named first
             nxt = next((s for s in self.entities() if s.end <= c.start and s.role is None and s.of("table")), None)
+            if nxt is None:  # "gold tier members with email opt-in, how many?": the rows a plural filter names
+                nxt = next((s for s in self.entities() if s.end <= c.start and s.role == "filter" and s.chosen is not None
+                            and s.chosen.kind == "filter" and len(s.chosen.tables) == 1 and self.plural(s)), None)
         if nxt is None or nxt.kind != "entity":
             if skipped:  # "number of completed orders": the filter names the rows counted
                 s = skipped[-1]
@@ -1070,6 +1078,11 @@ class Planner:
                     continue
                 raise Refusal(f"'{c.text}' is not followed by a number", words=[c.text])
             c.role = "cmp"
+            unit = self.next(num) if num is not None else None
+            percent = unit is not None and unit.kind == "cue" and unit.cue == "share" and unit.start == num.end \
+                and unit.text in ("percent", "per cent", "pct", "%")
+            if percent:
+                unit.role = "unit"  # "a discount above 20%": the number's unit, not a share to compute
             if num is not None:
                 self.used_numbers.add(num.start)
                 num.role = "compare"
@@ -1145,7 +1158,21 @@ class Planner:
                                   missing=[{"kind": "measure", "why": f"compared with {num.text if num else 'average'}"}])
             op = c.arg or ">"
             value = num.value if num is not None else 0.0
+            if percent and isinstance(target, Entry) and self._fraction(target):
+                value = value / 100  # disc_pct holds 0.10 for 10%
             p.compares.append(Compare(op, value, target, c, against_average=avg is not None))
+        for num in [s for s in self.g.spans if s.kind == "number" and s.role is None and s.start not in self.used_numbers]:
+            k = num.start  # "reviews with a rating of 5": a numeric column's value
+            if k < 2 or self.g.tokens[k - 1].raw != "of":
+                continue
+            col = self.g.span_at(k - 2)
+            target = _numeric(col) if col is not None and col.kind == "entity" and col.role in (None, "compared") else None
+            if target is None or num.money:
+                continue
+            self.assign(col, "compared", target)
+            num.role = "compare"
+            self.used_numbers.add(num.start)
+            p.compares.append(Compare("=", num.value, target, num))
 
     # ---- 6. ordering and limits
     def _ordering(self) -> None:
