@@ -859,3 +859,48 @@ def test_items_sold_are_units():
 def test_a_numeric_columns_value_after_of_is_an_equality(genie):
     same(genie, shop(), "list sales with a qty of 2", "SELECT sale_id, qty FROM main.shop.sales WHERE qty = 2")
     same(genie, shop(), "how many sales had a qty of 2", "SELECT COUNT(*) FROM main.shop.sales WHERE qty = 2")
+
+
+# ---------------------------------------------------------------- third development batch (bench/retail_dev.yaml, dev5)
+def test_the_share_of_a_filtered_part_by_a_breakdown_is_how_it_splits():
+    """"share of cancelled sales by region": how cancellations split across regions (shares add to 100),
+    not a cancellation rate per region; "X as a percentage of revenue" with X not an amount is refused."""
+    con = shop_db()
+    con.execute("ALTER TABLE sales ADD COLUMN stat_cd VARCHAR")
+    con.execute("UPDATE sales SET stat_cd = CASE WHEN sale_id IN (2, 3, 7) THEN 'X' ELSE 'C' END")
+    doc = with_instruction(shop(), "filters", {"id": "f1", "display_name": "cancelled sales", "sql": ["sales.stat_cd = 'X'"]})
+    doc["instructions"]["join_specs"] = [SALES_PRODUCTS, SALES_CUSTOMERS,
+                                         {**__import__("engine_helpers").CUSTOMERS_REGIONS}]
+    got = {r[0]: r[1] for r in answer_rows(con, doc, "share of cancelled sales by region")}
+    # cancelled: sale 2 (Bo, E), 3 (Cy, W), 7 (Bo, E)
+    assert got == pytest.approx({"Eastern Europe": 66.67, "Western Europe": 33.33}, abs=0.01)
+    doc = with_instruction(doc, "measures", {"id": "m1", "alias": "revenue", "display_name": "Revenue", "sql": ["SUM(sales.amt)"]})
+    a = LocalGenie(con).ask_sync(space(doc), "cancelled sales as a percentage of revenue")
+    assert a.status == "NO_SQL" and "divides one amount by another" in a.reason, a.sql
+
+
+def test_each_of_the_last_n_months_is_one_row_per_month_and_past_n_spans_n_periods():
+    con = shop_db()
+    doc = shop()
+    assert answer_rows(con, doc, "revenue for each of the last 3 months") == con.execute(
+        "SELECT DATE_TRUNC('month', sale_dt) m, SUM(amt) FROM sales WHERE sale_dt >= DATE '2024-09-01' "
+        "AND sale_dt < DATE '2024-12-01' GROUP BY 1 ORDER BY 1").fetchall()  # the data ends in November 2024
+    same_total = con.execute("SELECT SUM(amt) FROM sales WHERE sale_dt >= DATE '2024-06-01' AND sale_dt < DATE '2024-12-01'").fetchall()
+    assert answer_rows(con, doc, "revenue in the past 2 quarters") == answer_rows(con, doc, "revenue in the last 2 quarters") == same_total
+
+
+def test_an_average_over_periods_is_the_mean_of_the_period_totals(genie):
+    gold = ("SELECT AVG(v) FROM (SELECT DATE_TRUNC('month', sale_dt) m, SUM(amt) v FROM main.shop.sales "
+            "WHERE YEAR(sale_dt) = 2024 GROUP BY 1) t")
+    same(genie, shop(), "average monthly revenue in 2024", gold)
+    # with revenue a measure, "average revenue per month" is the same mean (on a bare column it stays the
+    # average sale of each month)
+    doc = with_instruction(shop(), "measures", {"id": "m1", "alias": "revenue", "display_name": "Revenue", "sql": ["SUM(sales.amt)"]})
+    same(genie, doc, "average revenue per month in 2024", gold)
+
+
+def test_which_rows_that_the_answer_does_not_list_are_refused():
+    """"which customers bought gadgets and how many sales were there": a total alone would drop the customers."""
+    doc = with_column(shop(), PRODUCTS, "cat_nm", synonyms=["category"], enable_entity_matching=True)
+    a = LocalGenie(shop_db()).ask_sync(space(doc), "which customers have sales of Gadgets and how many sales are there")
+    assert a.status == "NO_SQL" and "'which customers' asks for the customers themselves" in a.reason, a.sql

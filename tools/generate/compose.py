@@ -128,7 +128,7 @@ class Composer:
         p = self.p
         if p.shape == "ratio_of_tables":  # two separate counts: no join between the tables
             return self._render_ratio_of_tables()
-        needs_date = bool(p.times or p.grains or p.months_of_year or p.growth or p.growth_grain or
+        needs_date = bool(p.times or p.grains or p.avg_grain or p.months_of_year or p.growth or p.growth_grain or
                           any(d.kind == "time" for d in p.dims) or p.ratio_periods())
         measure_tables = [t for m in p.measures for t in _tables(m)]
         if p.shape in ("share_of",):
@@ -727,6 +727,15 @@ class Composer:
         growth = self.rounded(f"{scale}(v - LAG(v) {over}) / LAG(v) {over}", always=True)
         return (f"WITH t AS (\n{inner}\n)\nSELECT {', '.join(names)}, {self.rounded('v', m)} AS {self.measure_name(m)}, "
                 f"{growth} AS growth_pct\nFROM t\nORDER BY {', '.join(parts + [tname])}")
+
+    def _render_avg_of_periods(self) -> str:
+        p = self.p
+        m = p.measures[0]
+        expr, _ = self.grain_expr(p.avg_grain)
+        inner = self._select([f"{expr} AS period", f"{self.measure_sql(m)} AS v"], self.where(), [expr], self._having())
+        name = _ident(f"avg {self.measure_name(m)} per {p.avg_grain.grain}")
+        self.trace["time"].append({"averaged_over": p.avg_grain.grain})
+        return f"SELECT {self.rounded('AVG(v)', m, always=True)} AS {name}\nFROM (\n{inner}\n) t"
 
     def _render_avg_of_groups(self) -> str:
         p = self.p

@@ -269,7 +269,12 @@ def find_time(words: list[str]) -> list[TimeSpec]:
             if word in ("last", "past") and count > 1:
                 offset = 0  # "the last 3 months": the three latest periods
             add(TimeSpec("relative", (i, end), text_of(i, end), grain=unit, offset=offset, count=count,
-                         latest=latest or (word == "last" and count > 1), full=full, fiscal=fiscal))
+                         latest=latest or (word in ("last", "past") and count > 1), full=full, fiscal=fiscal))
+            # "for each of the last 3 months": one row per month of the range
+            k = i - 1 - (w(i - 1) == "the")
+            if count > 1 and w(k) == "of" and w(k - 1) in ("each", "every"):
+                a = k - 1 - (w(k - 2) == "for")
+                add(TimeSpec("grain", (a, i), text_of(a, i), grain=unit, fiscal=fiscal))
     # ---- years alone
     for i in range(n):
         y = _year(w(i))

@@ -130,6 +130,7 @@ class Plan:
     ratio_expr: Entry | None = None  # a per-row ratio of two columns, listed with the rows
     growth: list[TimeSpec] = field(default_factory=list)  # [base, current] periods
     growth_grain: str | None = None  # LAG over a time grain
+    avg_grain: Dim | None = None  # "average monthly revenue": the periods an average is taken over
     list_columns: list[Entry] = field(default_factory=list)
     related: list[str] = field(default_factory=list)  # tables the rows must have a match in
     notes: list[str] = field(default_factory=list)
@@ -1240,13 +1241,32 @@ class Planner:
             for c in share:
                 c.role = "unit"  # "growth in percent", "% change"
             share = []
+        for c in share:  # "refunds as a percentage of revenue": one quantity over another, not a rate of rows
+            whole = self.next(c, frozenset({"of"})) if c.text.startswith("as a") else None
+            part = self.prev(c)
+            if whole is not None and whole.kind == "entity" and whole.role == "measure" and part is not None \
+                    and part.kind == "entity" and part.role != "measure":
+                raise Refusal(f"'{part.text} {c.text} of {whole.text}' divides one amount by another; the offline "
+                              f"engine reads '{part.text}' as {part.chosen.label if part.chosen else 'no measure'}, "
+                              f"not an amount", words=[part.text],
+                              missing=[{"kind": "measure", "words": part.text, "why": "ratio of two measures"}])
         if share:
             for c in share:
                 c.role = "share"
             if not p.measures:
                 self._measure_for_share()
             parts = self._share_parts()
-            rate = self._rate_measure(parts)
+            # "share of returns by reason": how the returns split across reasons, not a return rate per reason
+            spread = bool(p.dims or p.entity) and len(parts) == 1 and parts[0].kind == "filter" and any(
+                c.text in ("share of", "percentage of", "percent of", "proportion of", "fraction of")
+                and parts[0].span is not None and self.next(c) is parts[0].span for c in share)
+            rate = None if spread else self._rate_measure(parts)
+            if spread:
+                part = parts[0]
+                p.conds.append(part)
+                if not p.measures:
+                    p.measures = [self._count_measure(self.lex.tables[part.tables[0]], part.span)]
+                parts = []
             if rate is None and any(c.text in ("rate", "rates") for c in share) and not [
                     c for c in parts if c.kind in ("filter", "value")]:
                 raise Refusal("the question asks for a rate but the space defines no measure or filter for it",
@@ -1312,7 +1332,18 @@ class Planner:
         avg = [c for c in self.cues("agg") if c.arg == "AVG" and not c.role or getattr(self, "_avg_intent", False)]
         if (avg or avg_count) and p.measures and p.shape == "plain":
             ent = self._per_entity()
-            if ent is not None:
+            m0 = p.measures[0]
+            if ent is None and avg_count is None and len(p.grains) == 1 and not p.dims and len(p.measures) == 1 \
+                    and (m0.kind != "agg" or m0.agg in ("AVG", "SUM") and additive(m0.entry)):
+                # "average monthly revenue", "average revenue per month": the mean of the per-month totals
+                if m0.kind == "agg":
+                    p.measures[0] = Measure("agg", m0.entry, "SUM", m0.span, assumed="summed per period, then averaged")
+                p.avg_grain = p.grains.pop()
+                p.shape = "avg_of_periods"
+                for c in self.cues("agg"):
+                    if c.arg == "AVG":
+                        c.role = "agg"
+            elif ent is not None:
                 p.entity = ent
                 p.shape = "avg_of_groups"
                 for c in self.cues("agg"):
@@ -1895,6 +1926,12 @@ class Planner:
             raise Refusal(f"'{s.text}' names {kinds}, but the question does not say how it is used "
                           f"(not a measure, breakdown or filter here)", words=[s.text],
                           missing=[{"kind": "ambiguous", "words": s.text, "candidates": [e.path for e in s.entries]}])
+        for w in self.cues("which"):  # "which users ... and how many reviews": the users must be shown
+            nx = self.next(w, frozenset({"the", "our", "all"}))
+            if nx is not None and nx.kind == "entity" and nx.role in ("related", "context") and nx.of("table") \
+                    and p.entity is None and not p.dims and not p.grains and p.shape != "list":
+                raise Refusal(f"'{w.text} {nx.text}' asks for the {nx.text} themselves, which this reading of the "
+                              f"question does not list", words=[nx.text])
         unhandled = [c for c in self.cues("not") if not c.role]
         if unhandled:
             raise Refusal(f"'{unhandled[0].text}' negates something the offline engine cannot exclude",
