@@ -904,3 +904,35 @@ def test_which_rows_that_the_answer_does_not_list_are_refused():
     doc = with_column(shop(), PRODUCTS, "cat_nm", synonyms=["category"], enable_entity_matching=True)
     a = LocalGenie(shop_db()).ask_sync(space(doc), "which customers have sales of Gadgets and how many sales are there")
     assert a.status == "NO_SQL" and "'which customers' asks for the customers themselves" in a.reason, a.sql
+
+
+def test_rows_counted_through_events_keep_the_rule_of_the_event_count():
+    """"unique customers per region in 2024": customers counted through their sales, so the space's rule
+    for counting sales (completed only) applies; grouping by the status itself lifts it."""
+    con = shop_db()
+    con.execute("ALTER TABLE sales ADD COLUMN stat_cd VARCHAR")
+    con.execute("UPDATE sales SET stat_cd = CASE WHEN sale_id IN (5, 7) THEN 'X' ELSE 'C' END")
+    doc = with_instruction(shop(), "filters", {"id": "f1", "display_name": "completed sales", "sql": ["sales.stat_cd = 'C'"],
+                                               "instruction": ["Apply to every sales count."]})
+    doc = with_instruction(doc, "measures", {"id": "m1", "alias": "sales_count", "display_name": "Sales count",
+                                             "sql": ["COUNT(DISTINCT sales.sale_id)"]})
+    doc["instructions"]["join_specs"] = [SALES_PRODUCTS, SALES_CUSTOMERS, __import__("engine_helpers").CUSTOMERS_REGIONS]
+    # 2024 sales: 3 (Cy, W), 4 (Ada, W), 5 (Di, E, cancelled), 6 (Ed, W), 7 (Bo, E, cancelled)
+    assert sorted(answer_rows(con, doc, "number of distinct customers per category in 2024")) == [
+        ("Gadgets", 1), ("Kids' Corner", 1), ("Toys", 1)]
+
+
+def test_fiscal_quarters_written_after_or_before_the_fiscal_year():
+    cal = Calendar(fiscal_start=2)
+    for q in ("revenue in FY2024 Q3", "revenue in Q3 FY2024"):
+        (t,) = [s for s in find_time(q.lower().split()) if s.kind == "period"]
+        assert (t.fiscal, t.fiscal_year, t.fiscal_quarter) == (True, 2024, 3)
+        assert resolve(t, None, cal) == (dt.date(2024, 8, 1), dt.date(2024, 11, 1))
+
+
+def test_a_ratio_names_its_measure_once_after_both_parts_and_divided_by_is_never_dropped(genie):
+    doc = with_column(shop(), PRODUCTS, "cat_nm", synonyms=["category"], enable_entity_matching=True)
+    same(genie, doc, "ratio of Gadgets to Toys revenue",
+         "SELECT SUM(CASE WHEN p.cat_nm = 'Gadgets' THEN s.amt END) / SUM(CASE WHEN p.cat_nm = 'Toys' THEN s.amt END) "
+         "FROM main.shop.sales s JOIN main.shop.products p ON p.prod_id = s.prod_id")
+    assert "divided by" in refused(genie, doc, "Gadgets revenue divided by Toys revenue")["refused"]

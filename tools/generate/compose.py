@@ -26,7 +26,7 @@ from sqlglot import exp
 
 from .dates import Calendar, period_next, resolve
 from .lexicon import Edge, Entry, Lexicon, norm, quote
-from .plan import Dim, Measure, Plan, Refusal
+from .plan import Cond, Dim, Measure, Plan, Refusal
 from .rules import Rules
 
 
@@ -147,6 +147,7 @@ class Composer:
                               missing=[{"kind": "synonym", "candidates": [p.date.path], "why": "which date"}])
             if p.date.table not in self.joins.tables():
                 self.joins = join_tree(self.lex, needed | {p.date.table}, prefer)
+        self._event_rules()
         self._check_duplication()
         self.trace["joins"] = [e.path for e, _ in self.joins.edges]
         self.trace["root"] = self.joins.root
@@ -436,6 +437,36 @@ class Composer:
             return dt.date.fromisoformat(str(v)[:10])
         except ValueError:
             return None
+
+    def _event_rules(self) -> None:
+        """Rows counted through an event table the answer joins ("unique customers per region in 2024":
+        customers through their orders) are counted over the events the space counts: the rule of the
+        space's count of those events (order counts mean completed orders) applies, unless the question
+        constrains or groups by the rule's columns itself."""
+        p = self.p
+        joined = set(self.joins.tables())
+        explicit = {c for cond in [*p.conds, *p.share_part] for c in cond.columns}
+        explicit |= {(d.entry.table, d.entry.column.lower()) for d in [*p.dims, *([p.entity] if p.entity else [])]
+                     if d.entry is not None and d.entry.kind == "column"}
+        for m in p.measures:
+            if m.kind not in ("count", "count_distinct") or m.entry is None:
+                continue
+            for e in self.lex.edges:
+                if e.one_to_one or m.entry.table not in (e.left, e.right):
+                    continue
+                event = e.other(m.entry.table)
+                many = e.left if e.many_to_one else e.right if e.many_to_one is False else None
+                if many != event or event not in joined:
+                    continue
+                counts = [x for x in self.lex.entries if x.kind == "measure" and x.is_count and x.tables == (event,)]
+                for entry in [self.lex.tables[event], *counts]:
+                    for r in self.rules.for_entry(entry):
+                        if set(r.columns) & explicit or any(c.sql == r.condition for c in p.conds):
+                            continue
+                        p.conds.append(Cond(r.condition, r.tables, r.columns,
+                                            f"rule for {entry.label}: {r.condition} ({m.label} counted through "
+                                            f"{event.split('.')[-1]})", r.filter.path if r.filter is not None else r.source,
+                                            kind="rule"))
 
     def _check_duplication(self) -> None:
         """Sums over a table whose rows a join repeats would count them several times: refuse."""

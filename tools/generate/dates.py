@@ -178,6 +178,12 @@ def find_time(words: list[str]) -> list[TimeSpec]:
             fy = _year(w(i + 1))
             add(TimeSpec("period", (i, i + 2), text_of(i, i + 2), grain="year", fiscal=True, fiscal_year=fy))
             continue
+        if fy is not None and re.fullmatch(r"q[1-4]", w(i + 1)):  # FY2024 Q3
+            add(TimeSpec("period", (i, i + 2), text_of(i, i + 2), grain="quarter", fiscal=True, fiscal_year=fy,
+                         fiscal_quarter=int(w(i + 1)[1])))
+        if re.fullmatch(r"q[1-4]", w(i)) and _fy(w(i + 1)) is not None:  # Q3 FY2024
+            add(TimeSpec("period", (i, i + 2), text_of(i, i + 2), grain="quarter", fiscal=True, fiscal_year=_fy(w(i + 1)),
+                         fiscal_quarter=int(w(i)[1])))
         if fy is not None:
             add(TimeSpec("period", (i, i + 1), w(i), grain="year", fiscal=True, fiscal_year=fy))
         if w(i) == "fiscal":

@@ -46,7 +46,7 @@ _cue("breakdown", "breakdown", "breakdowns", "compare", "comparison")
 _cue("versus", "vs", "versus", "compared to", "compared with", "against")
 _cue("share", "share of", "share", "percentage of", "percentage", "percent of", "percent", "proportion of",
      "proportion", "mix", "fraction of", "fraction", "contribution", "rate", "rates", "in percent", "as a percentage")
-_cue("ratio", "ratio of", "ratio")
+_cue("ratio", "ratio of", "ratio", "divided by")
 _cue("growth", "growth", "grow", "grew", "change", "changed", "increase", "increased", "growth rate")
 _cue("cmp", "more than", "greater than", "over", "above", "exceeding", "exceeds", "higher than", "bigger than",
      "larger than", "in excess of", "beat", "beats", "exceed", "exceeded", "outperform", "outperformed",

@@ -35,6 +35,11 @@ _PRICE_RANKS = frozenset({"cheapest", "least expensive", "most expensive", "pric
 _SOLD_STEMS = frozenset(norm(w) for w in ("sold",))
 
 
+def _parts_named_before(p: Plan, r: Span, to: int) -> bool:
+    """Whether a value or filter of the question sits between "ratio of" and "to" (the ratio's first part)."""
+    return any(c.span is not None and r.end <= c.span.start < to for c in p.conds if c.kind in ("value", "filter"))
+
+
 def _participle(word: str) -> bool:
     """"published", "written": a verb form a description or a relationship may name."""
     return word.endswith("ed") or word in _PARTICIPLES
@@ -1400,6 +1405,9 @@ class Planner:
         measured = [m for m in p.measures if m.span is not None and r.end <= m.span.start < to]
         if a_ent is None and self._ratio_of_columns(r, to):
             return True
+        if a_ent is None and not measured and _parts_named_before(p, r, to):
+            # "ratio of web to in-store revenue": the measure named once, after both parts
+            measured = [m for m in p.measures if m.span is not None and m.span.start > to][:1]
         if a_ent is None and not measured:
             return False
         table = a_ent.of("table")[0] if a_ent is not None else None
