@@ -775,6 +775,13 @@ def test_a_table_description_that_opens_with_a_name_grounds_that_name():
         "Sale lines: one row per product sold."]
     assert answer_rows(con, doc, "how many sale lines had a qty above 2") == [(3,)]
     assert answer_rows(con, doc, "average line qty") == con.execute("SELECT AVG(qty) FROM sales").fetchall()
+    # a longer name lends no single word: "Points of sale: ..." does not make "sales" name the table
+    doc = shop()
+    next(t for t in doc["data_sources"]["tables"] if t["identifier"] == CUSTOMERS)["description"] = [
+        "Points of sale: the buyers."]
+    lex = lexicon.build_lexicon(space(doc), LocalGenie(con).context(space(doc))[0])
+    assert not any(p.entry.table == CUSTOMERS for p in lex.phrases.get((lexicon.norm("sale"),), []))
+    assert any(p.entry.table == CUSTOMERS for p in lex.phrases.get(lexicon.norms("points of sale"), []))
 
 
 def test_a_fraction_column_is_not_rounded_to_money_precision():

@@ -171,6 +171,7 @@ class Lexicon:
     aliases: dict[str, str] = field(default_factory=dict)  # table identifier -> SQL alias
     edges: list[Edge] = field(default_factory=list)
     desc_words: dict[str, list[Entry]] = field(default_factory=lambda: defaultdict(list))
+    heads: list[tuple[tuple[str, ...], Entry]] = field(default_factory=list)  # a described name's last word
     values: dict[tuple[str, str, str], Entry] = field(default_factory=dict)  # (table, column, value) -> entry
     vocabulary: set[str] = field(default_factory=set)  # every word of every phrase (typo correction)
     max_phrase: int = 1
@@ -312,6 +313,9 @@ def build_lexicon(space: Space, ctx: GenerationContext) -> Lexicon:
     for kind in ("measures", "filters", "expressions"):
         for i, sn in enumerate(doc.snippets(kind)):
             _add_snippet(lex, kind, i, sn)
+    for head, te in lex.heads:
+        if head not in lex.phrases:
+            _add_phrase(lex, head, te, "description")
     _add_joins(lex)
     _mark_glued_keys(lex)
     _infer_joins(lex)
@@ -408,10 +412,10 @@ def _add_table(lex: Lexicon, t: Table, ctx: GenerationContext) -> None:
     if tw:
         _add_phrase(lex, tuple(tw), te, "name")
     label = _described_as(text(t.description))
-    if label and label != tuple(tw):  # "Order lines: one row per product in an order" -> "order lines", "lines"
+    if label and label != tuple(tw):  # "Order lines: one row per product in an order" -> "order lines"
         _add_phrase(lex, label, te, "description")
-        if len(label) > 1 and (label[-1],) not in lex.phrases:
-            _add_phrase(lex, label[-1:], te, "description")
+        if len(label) == 2:
+            lex.heads.append((label[-1:], te))  # "lines" alone, if nothing else is called so (see build)
     for w in set(_description_words(text(t.description))):
         lex.desc_words[w].append(te)
     cols = ctx.columns(ident) or [(c.column_name, "VARCHAR") for c in t.column_configs]
