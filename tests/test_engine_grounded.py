@@ -943,3 +943,20 @@ def test_a_ratio_names_its_measure_once_after_both_parts_and_divided_by_is_never
          "SELECT SUM(CASE WHEN p.cat_nm = 'Gadgets' THEN s.amt END) / SUM(CASE WHEN p.cat_nm = 'Toys' THEN s.amt END) "
          "FROM main.shop.sales s JOIN main.shop.products p ON p.prod_id = s.prod_id")
     assert "divided by" in refused(genie, doc, "Gadgets revenue divided by Toys revenue")["refused"]
+
+
+def test_quarter_ranges_share_the_year_and_growth_between_quarters_names_each_quarter(genie):
+    (a, b) = [t for t in find_time("revenue from q1 to q3 2024".split()) if t.kind == "period"]
+    assert (a.start, a.bound, b.end, b.bound) == (dt.date(2024, 1, 1), "from", dt.date(2024, 10, 1), "to")
+    a = genie.ask_sync(space(shop()), "how did revenue change from Q1 to Q2 2024")
+    assert a.status == "COMPLETED", a.reason
+    cols = genie.execute(a.sql, space=space(shop())).column_names
+    assert len(set(cols)) == len(cols) and any(c.endswith("2024_q1") for c in cols) and any(c.endswith("2024_q2") for c in cols)
+
+
+def test_selling_superlatives_rank_by_the_sales_measure():
+    doc = with_instruction(shop(), "measures", {"id": "m1", "alias": "revenue", "display_name": "Revenue", "sql": ["SUM(sales.amt)"]})
+    doc = with_column(doc, PRODUCTS, "cat_nm", synonyms=["category"])
+    doc["instructions"]["join_specs"] = [SALES_PRODUCTS, SALES_CUSTOMERS]
+    assert answer_rows(shop_db(), doc, "the lowest selling category") == [("Toys", 15.0)]
+    assert answer_rows(shop_db(), doc, "top selling category") == [("Gadgets", 235.0)]

@@ -113,6 +113,26 @@ def _tree_from(lex: Lexicon, root: str, needed: set[str]):
     return joins, ambiguous
 
 
+
+def _period_label(a: dt.date, b: dt.date) -> str:
+    """A column suffix naming a period: 2024, 2025_q1, 2024_h2, 2024_03, or its first day.
+
+    >>> [_period_label(dt.date(2024, 1, 1), dt.date(2025, 1, 1)), _period_label(dt.date(2025, 4, 1), dt.date(2025, 7, 1))]
+    ['2024', '2025_q2']
+    """
+    months = (b.year - a.year) * 12 + b.month - a.month
+    if a.day == 1 and b.day == 1:
+        if months == 12 and a.month == 1:
+            return str(a.year)
+        if months == 6 and a.month in (1, 7):
+            return f"{a.year}_h{1 if a.month == 1 else 2}"
+        if months == 3 and a.month % 3 == 1:
+            return f"{a.year}_q{(a.month + 2) // 3}"
+        if months == 1:
+            return f"{a.year}_{a.month:02d}"
+    return a.isoformat().replace("-", "_")
+
+
 _FRACTION_WORDS = (norm("fraction"), norm("fractions"))
 
 class Composer:
@@ -735,7 +755,8 @@ class Composer:
         cur = filtered(raw, f"{col} >= {self.date_lit(a1)} AND {col} < {self.date_lit(b1)}")
         scale = "100.0 * " if self.rules.percent_scale == 100 else ""
         name = self.measure_name(m)
-        items = [f"{self.rounded(base, m)} AS {name}_{a0.year}", f"{self.rounded(cur, m)} AS {name}_{a1.year}",
+        la, lb = _period_label(a0, b0), _period_label(a1, b1)
+        items = [f"{self.rounded(base, m)} AS {name}_{la}", f"{self.rounded(cur, m)} AS {name}_{lb}",
                  f"{self.rounded(f'{scale}({cur} - {base}) / {base}', always=True)} AS growth_pct"]
         where = self.where([f"{col} >= {self.date_lit(min(a0, a1))} AND {col} < {self.date_lit(max(b0, b1))}"])
         self.trace["time"].append({"compare": [str(a0), str(b0), str(a1), str(b1)], "column": p.date.path})

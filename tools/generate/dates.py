@@ -146,6 +146,10 @@ def find_time(words: list[str]) -> list[TimeSpec]:
     for i in range(n):
         y = _year(w(i + 1)) if w(i + 1) else None
         m = re.fullmatch(r"q([1-4])", w(i))
+        if m and re.fullmatch(r"q[1-4]", w(i + 2)) and (w(i + 1) in _RANGE_TO or w(i + 1) == "and" and w(i - 1) == "between") \
+                and _year(w(i + 3)):  # the first quarter of a range shares the year after the last: Q1 to Q2 2025
+            s = dt.date(_year(w(i + 3)), 3 * int(m.group(1)) - 2, 1)
+            add(TimeSpec("period", (i, i + 1), w(i), s, add_months(s, 3), "quarter"))
         if m and y:  # Q3 2024
             s = dt.date(y, 3 * int(m.group(1)) - 2, 1)
             add(TimeSpec("period", (i, i + 2), text_of(i, i + 2), s, add_months(s, 3), "quarter"))

@@ -35,9 +35,11 @@ _cue("agg", "average", "avg", "mean", "typical", arg="AVG")
 _cue("agg", "maximum", "max", arg="MAX")
 _cue("agg", "minimum", "min", arg="MIN")
 _cue("rank", "top", "best", "highest", "most", "largest", "biggest", "greatest", "leading", "best selling",
-     "best performing", "longest", "tallest", "oldest", "latest", "most popular", "rank", arg="DESC")
+     "best performing", "longest", "tallest", "oldest", "latest", "most popular", "rank", "top selling",
+     "highest selling", "top performing", "highest performing", arg="DESC")
 _cue("rank", "bottom", "worst", "lowest", "least", "fewest", "smallest", "worst selling", "worst performing",
-     "shortest", "least popular", "cheapest", "least expensive", arg="ASC")
+     "shortest", "least popular", "cheapest", "least expensive", "lowest selling", "least selling",
+     "lowest performing", arg="ASC")
 _cue("rank", "most expensive", "priciest", arg="DESC")
 _cue("frequent", "common", "frequent", "frequently", "often", "popular")
 _cue("group", "by", "per", "each", "for each", "every", "broken down by", "split by", "grouped by", "breakdown by",

@@ -606,7 +606,9 @@ class Planner:
                 for f in self.cues("frequent"):
                     f.role = "frequent"
         # a bare noun with a period, breakdown or filter: "orders at the X store in 2025", "returns per month"
-        if not p.measures and not self.has("rank") and not self.cues("which") and not self.has("share") and not (
+        pct_units = [c for c in self.cues("share") if c.text in ("percent", "in percent", "percentage") and self.has("growth")]
+        if not p.measures and not self.has("rank") and not self.cues("which") and not (
+                set(map(id, self.cues("share"))) - set(map(id, pct_units))) and not (
                 self.has("amount") or self.g.soft):
             for s in self.entities():
                 dates = [c for c in s.of("column") if c.ctype == "date"]
