@@ -161,3 +161,23 @@ def test_default_needs_a_mention_or_documentation():
                                                   "description": ["Product category; defaults to Toys."]}]}
     a = genie.ask_sync(space(_doc(documented)), "What is the total amount sold?")
     assert a.details.get("slots") == {"category": "Toys (default)"} and rows(a.result) == [(15.0,)], a
+
+
+BOTH_CATEGORIES = {"question": ["Which customers bought from both the category Gadgets and the category Toys?"],
+                   "sql": ["SELECT c.cust_nm FROM main.shop.customers c WHERE c.cust_id IN (SELECT s.cust_id FROM main.shop.sales s "
+                           "JOIN main.shop.products p ON s.prod_id = p.prod_id WHERE p.cat_nm IN (:category, :category_2) "
+                           "GROUP BY 1 HAVING COUNT(DISTINCT p.cat_nm) = 2)"],
+                   "parameters": [{"name": "category", "type_hint": "STRING", "description": ["a category"]},
+                                  {"name": "category_2", "type_hint": "STRING", "description": ["another category"]}]}
+
+
+def test_an_unfilled_slot_never_drops_a_condition_it_shares_or_one_inside_a_subquery():
+    """One category named for an example about two: dropping `IN (:category, :category_2)` would keep
+    `HAVING COUNT(DISTINCT ...) = 2` over every category, a confident wrong answer. Two named: it transfers."""
+    doc = with_instruction(_doc(BOTH_CATEGORIES), "join_specs", __import__("engine_helpers").SALES_CUSTOMERS)
+    genie = LocalGenie(shop_db())
+    a = genie.ask_sync(space(doc), "Which customers bought from the category Gadgets?")
+    assert a.details.get("example") is None, a.sql  # composed instead: the Gadgets buyers (sales 1, 2, 4, 5)
+    assert a.status == "COMPLETED" and {r[0] for r in rows(a.result)} == {"Ada", "Bo", "Di"}, a.sql
+    a = genie.ask_sync(space(doc), "Which customers bought from both the category Gadgets and the category Kids' Corner?")
+    assert a.status == "COMPLETED" and rows(a.result) == [], a.sql

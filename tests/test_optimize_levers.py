@@ -286,3 +286,28 @@ def test_an_example_from_a_like_gold_keeps_the_containment(retail):
     new, _ = apply_changes(space, cs, columns=data.all_columns())
     a = backend.ask_sync(new, "How many stores are in the city of Seattle?")
     assert a.status == "COMPLETED" and "'%' || 'Seattle' || '%'" in a.sql, (a.reason, a.sql)
+
+
+def test_an_example_from_a_case_folded_gold_folds_its_parameter(retail):
+    """LOWER(city) LIKE '%dallas%' becomes LOWER(city) LIKE '%' || LOWER(:city) || '%': the value a
+    question names ("Seattle") is folded the same way, or the example would match nothing."""
+    space, _, backend = retail
+    gold = "SELECT COUNT(*) FROM main.retail.stores s WHERE LOWER(s.city) LIKE '%{c}%'"
+    fails = [_fail(f"How many stores are in the city of {c}?", gold.format(c=c.lower()), [c.lower()]) for c in ("Dallas", "Chicago")]
+    cs, by_op, data = _propose(space, backend, fails)
+    (example,) = by_op["add_example_sql"]
+    assert "LOWER(:city)" in example.sql, example.sql
+    new, _ = apply_changes(space, cs, columns=data.all_columns())
+    a = backend.ask_sync(new, "How many stores are in the city of Seattle?")
+    assert a.status == "COMPLETED", a.reason
+    assert list(backend.execute(a.sql, space=new).to_pylist()[0].values()) == [1], a.sql  # Seattle Pike Street
+
+
+def test_words_of_a_text_pattern_are_never_taught_as_synonyms(retail):
+    space, _, backend = retail
+    fails = [_fail(f"How many stores have names that start with the letter {c}?",
+                   f"SELECT COUNT(*) FROM main.retail.stores s WHERE s.store_nm LIKE '{c}%'", ["start", "letter"])
+             for c in ("L", "S")]
+    cs, _, _ = _propose(space, backend, fails)
+    taught = {w.lower() for e in cs.changes for w in (getattr(e, "synonyms", None) or [])}
+    assert not taught & {"start", "letter"}, cs.changes

@@ -636,6 +636,11 @@ class Composer:
         for c in p.list_columns:
             if self.col(c) not in items:
                 items.append(self.col(c))
+        hidden = [d for d in p.dims if d.entry is not None and d.kind == "column" and self.col(d.entry) not in items]
+        if hidden:  # a breakdown a listing would not show: never dropped silently
+            raise Refusal(f"the question breaks the listed rows down by {hidden[0].entry.label}, which a listing of "
+                          f"{ent.entry.label if ent.entry is not None else 'rows'} does not show",
+                          missing=[{"kind": "example", "why": "breakdown of a listing"}])
         if p.ratio_expr is not None:
             items.append(f"{self.rounded(p.ratio_expr.sql, always=True)} AS {_ident(p.ratio_expr.label)}")
         if p.order_by is not None and self.col(p.order_by) not in items:

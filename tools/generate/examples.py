@@ -718,11 +718,15 @@ def _drop(node: exp.Expression) -> bool:
         cmp = cmp.parent
     if not isinstance(cmp, (exp.EQ, exp.In, exp.Like, exp.ILike, exp.GT, exp.GTE, exp.LT, exp.LTE)):
         return False
+    if isinstance(cmp, exp.In) and len(cmp.expressions) > 1:
+        return False  # IN (:name, :name_2): the other values are part of the same condition
     up = cmp.parent
     while isinstance(up, (exp.And, exp.Paren)):
         up = up.parent
     if not isinstance(up, exp.Where):
         return False
+    if up.find_ancestor(exp.Subquery, exp.In, exp.Exists) is not None or up.parent is None or up.parent.parent is not None:
+        return False  # a condition inside a subquery shapes what the outer query counts: never dropped
     if cmp.parent is up:
         up.pop()
     else:

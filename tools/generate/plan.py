@@ -314,6 +314,11 @@ class Planner:
             neg = {n for _, _, n in items}
             if len(neg) > 1:
                 raise Refusal(f"the question both asks for and excludes values of {col.label}")
+            first = min(s.start for s, _, _ in items)
+            if len(vals) > 1 and any(t.raw == "both" for t in self.g.tokens[max(0, first - 4):first]):
+                raise Refusal(f"'both {' and '.join(vals)}' asks for rows related to each of the values of {col.label}, "
+                              f"which the offline engine does not compose (it would read either)", words=["both"],
+                              missing=[{"kind": "example", "words": "both", "why": "rows with every value"}])
             lits = ", ".join(_literal(v) for v in vals)
             sql = f"{ref} = {lits}" if len(vals) == 1 else f"{ref} IN ({lits})"
             if neg == {True}:
@@ -1451,6 +1456,9 @@ class Planner:
         p.compares = []
         p.times = times["before"] + ([] if times["a"] else times["b"])
         p.ratio = (parts["a"], own_b, a_times, b_times)
+        split = {col for c in parts["a"] + own_b for col in c.columns}  # "Mississippi ... to ... Rhine": the
+        p.dims = [d for d in p.dims if d.entry is None or d.entry.kind != "column"  # parts, not a breakdown
+                  or (d.entry.table, d.entry.column.lower()) not in split]
         named = [m for m in p.measures if m.kind != "count" and not (m.kind == "snippet" and m.entry.is_count)]
         p.measures = (measured or named)[:1] or [self._count_measure(table, a_ent)]
         m = p.measures[0]

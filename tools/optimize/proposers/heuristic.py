@@ -403,6 +403,8 @@ class HeuristicProposer:
                 m.value_words |= {w for v in self.data.lookup(col[0], col[1], value, via[1]) for w in words(v.replace("&", " and "))}
             pname = _param_name(re.sub(r"\W+", "_", col[1].lower()).strip("_") or "value", names)
             param: exp.Expression = exp.Placeholder(this=pname)
+            if isinstance(parent.this, (exp.Lower, exp.Upper)):  # LOWER(name) LIKE '%rhine%': the value folded too
+                param = type(parent.this)(this=param)
             if isinstance(parent, (exp.Like, exp.ILike)):  # '%Michigan%' stays a containment: '%' || :p || '%'
                 if lit.this.endswith("%"):
                     param = exp.DPipe(this=param, expression=exp.Literal.string("%"))
@@ -603,7 +605,11 @@ _OPERATOR_WORDS = frozenset(CUE_WORDS | {"rate", "rates", "ratio", "growth", "ch
                             # number words and words about the answer's form name no data: never a synonym
                             | {"hundred", "hundreds", "thousand", "thousands", "million", "millions", "billion", "dozen",
                                "answer", "return", "match", "matching", "string", "strings", "exactly", "exact", "integer",
-                               "decimal", "decimals", "format", "convert", "round", "rounded", "output"})
+                               "decimal", "decimals", "format", "convert", "round", "rounded", "output"}
+                            # words of a text pattern ("names that start with the letter J") name no data either
+                            | {"start", "starts", "starting", "begin", "begins", "beginning", "end", "ends", "ending",
+                               "contain", "contains", "containing", "letter", "letters", "character", "characters",
+                               "word", "words", "prefix", "suffix", "substring"})
 _MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
            "November", "December"]
 _PART_PARAMS = {exp.Year: ("year", "Calendar year."), exp.Quarter: ("quarter", "Calendar quarter 1 to 4."),
