@@ -968,3 +968,42 @@ def test_both_of_two_values_and_a_listing_broken_down_are_refused_not_read_as_ei
     doc = with_column(shop(), PRODUCTS, "cat_nm", synonyms=["category"], enable_entity_matching=True)
     assert "both" in refused(genie, doc, "which customers bought both Gadgets and Toys")["refused"]
     assert "does not show" in refused(genie, doc, "which customers bought from the category Gadgets and the category Toys")["refused"]
+
+
+def test_days_of_the_week_read_a_weekday_column_or_the_dates_weekday():
+    con = shop_db()
+    doc = shop()
+    g = LocalGenie(con)
+
+    def executed(question: str) -> list[tuple]:  # Databricks SQL (DATE_FORMAT), run as an eval run would
+        a = g.ask_sync(space(doc), question)
+        assert a.status == "COMPLETED", (question, a.reason)
+        return [tuple(r.values()) for r in g.execute(a.sql, space=space(doc)).to_pylist()]
+
+    assert executed("revenue on Mondays") == [(55.0,)]  # 2023-07-03, 2024-01-15, 2024-11-11
+    assert dict(executed("revenue by day of the week")) == {"Friday": 230.0, "Monday": 55.0, "Wednesday": 25.0, "Sunday": 30.0}
+    # a table that records the weekday by name (defog's checkin.day) is grouped and filtered on it
+    con.execute("CREATE TABLE visits(visit_id INTEGER, day VARCHAR, cnt INTEGER)")
+    con.execute("INSERT INTO visits VALUES (1, 'Monday', 3), (2, 'Tuesday', 4), (3, 'Monday', 5)")
+    bare = bare_doc("visits")
+    assert sorted(answer_rows(con, bare, "total cnt per day of the week")) == [("Monday", 8), ("Tuesday", 4)]
+    assert answer_rows(con, bare, "total cnt on Mondays") == [(8,)]
+
+
+def test_us_state_names_name_a_state_column_of_postal_codes():
+    con = duckdb.connect()
+    con.execute("CREATE TABLE shops(shop_id INTEGER, state VARCHAR)")
+    con.execute("INSERT INTO shops VALUES (1, 'CA'), (2, 'NY'), (3, 'CA')")
+    assert answer_rows(con, bare_doc("shops"), "how many shops are in California") == [(2,)]
+
+
+def test_percentage_change_of_a_bare_noun_needs_the_space_to_define_its_count():
+    """"percentage change in sales between 2023 and 2024" counts the sales only where the space says how
+    sales are counted (a count measure, with its rules); on bare tables it stays refused."""
+    con = shop_db()
+    doc = with_instruction(sparse_doc(), "measures", {"id": "m1", "alias": "sales_count", "display_name": "Sales count",
+                                                      "sql": ["COUNT(DISTINCT sales.sale_id)"]})
+    got = answer_rows(con, doc, "percentage change in sales between 2023 and 2024")  # 3 sales in 2023, 5 in 2024
+    assert got and got[0][-1] == pytest.approx(66.67, abs=0.01), got
+    a = LocalGenie(con).ask_sync(space(bare_doc("sales")), "percentage change in sales between 2023 and 2024")
+    assert a.status == "NO_SQL", a.sql

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import sqlglot
 from sqlglot import exp
 
-from .dates import Calendar, period_next, resolve
+from .dates import WEEKDAYS, Calendar, period_next, resolve
 from .lexicon import Edge, Entry, Lexicon, norm, quote
 from .plan import Cond, Dim, Measure, Plan, Refusal
 from .rules import Rules
@@ -148,7 +148,8 @@ class Composer:
         p = self.p
         if p.shape == "ratio_of_tables":  # two separate counts: no join between the tables
             return self._render_ratio_of_tables()
-        needs_date = bool(p.times or p.grains or p.avg_grain or p.months_of_year or p.growth or p.growth_grain or
+        self._weekday_column()
+        needs_date = bool(p.times or p.grains or p.avg_grain or p.months_of_year or p.weekdays or p.growth or p.growth_grain or
                           any(d.kind == "time" for d in p.dims) or p.ratio_periods())
         measure_tables = [t for m in p.measures for t in _tables(m)]
         if p.shape in ("share_of",):
@@ -191,6 +192,9 @@ class Composer:
         out = [c.sql for c in p.conds if c.sql]
         out += [f"NOT ({self._has_related(p.measures[0], c.tables[0], wide=True)})" for c in p.conds if c.kind == "not_related"]
         out += self.time_conditions(p.times)
+        if p.weekdays:
+            days = ", ".join(f"'{d}'" for d in sorted(set(p.weekdays)))
+            out.append(f"DATE_FORMAT({self.col(p.date)}, 'EEEE') " + (f"= {days}" if len(set(p.weekdays)) == 1 else f"IN ({days})"))
         if p.months_of_year:
             if self._year_column():
                 raise Refusal(f"{p.date.label} holds years, not months", missing=[{"kind": "column", "why": "date column"}])
@@ -340,6 +344,8 @@ class Composer:
                               missing=[{"kind": "instruction", "why": "fiscal year start"}])
             fn = {"year": "YEAR", "quarter": "QUARTER", "month": "MONTH"}[d.grain]
             return f"{fn}(ADD_MONTHS({col}, {-shift}))", f"fiscal_{d.grain}"
+        if d.grain == "weekday":
+            return f"DATE_FORMAT({col}, 'EEEE')", "weekday"
         if d.grain == "year":
             return f"YEAR({col})", "year"
         if d.grain in ("quarter", "month", "week"):
@@ -457,6 +463,29 @@ class Composer:
             return dt.date.fromisoformat(str(v)[:10])
         except ValueError:
             return None
+
+    def _weekday_column(self) -> None:
+        """A text column of weekday names ("Monday") in the question's tables serves "by day of the week" and
+        "on Mondays" without a date column (checkin.day); else they read a date column's weekday."""
+        p = self.p
+        if not (p.weekdays or any(d.grain == "weekday" for d in p.grains)) or self.lex.values_of is None:
+            return
+        names = {d.capitalize() for d in WEEKDAYS}
+        found = [c for t in p.tables() for c in self.lex.columns.get(t, []) if c.ctype == "text"
+                 and (vals := {str(v) for v in self.lex.values_of(t, c.column)}) and vals <= names and len(vals) > 1]
+        if len(found) != 1:
+            return
+        col = found[0]
+        for d in [d for d in p.grains if d.grain == "weekday"]:
+            p.grains.remove(d)
+            p.dims.append(Dim("column", col, d.span))
+        if p.weekdays:
+            days = sorted(set(p.weekdays))
+            lits = ", ".join(f"'{d}'" for d in days)
+            p.conds.append(Cond(f"{self.col(col)} = {lits}" if len(days) == 1 else f"{self.col(col)} IN ({lits})",
+                                (col.table,), ((col.table, col.column.lower()),), f"{col.label} = {', '.join(days)}",
+                                col.path, kind="value"))
+            p.weekdays = []
 
     def _event_rules(self) -> None:
         """Rows counted through an event table the answer joins ("unique customers per region in 2024":

@@ -42,6 +42,7 @@ UNITS = {"year": "year", "years": "year", "yr": "year", "quarter": "quarter", "q
 GRAIN_ADJ = {"yearly": "year", "annual": "year", "annually": "year", "quarterly": "quarter", "monthly": "month",
              "weekly": "week", "daily": "day"}
 GROWTH = {"yoy": "year", "mom": "month", "qoq": "quarter", "wow": "week"}
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 @dataclass
@@ -66,6 +67,7 @@ class TimeSpec:
     latest: bool = False  # "the most recent quarter we have data for"
     full: bool = False  # "last full month": complete periods only
     month: int | None = None  # month_of_year
+    weekday: str | None = None  # weekday: "Monday"
     bound: str | None = None  # range ends: since/after/before/until/between/from
     parts: list[TimeSpec] = field(default_factory=list)  # compare: the two periods
 
@@ -290,6 +292,17 @@ def find_time(words: list[str]) -> list[TimeSpec]:
         y = _year(w(i))
         if y and not taken[i]:
             add(TimeSpec("period", (i, i + 1), w(i), dt.date(y, 1, 1), dt.date(y + 1, 1, 1), "year"))
+    # ---- days of the week: "by day of the week" (a grain), "on Mondays" (a filter)
+    for i in range(n):
+        if taken[i]:
+            continue
+        if w(i) in ("day", "days") and w(i + 1) == "of" and w(i + 2 + (w(i + 2) == "the")) == "week":
+            end = i + 3 + (w(i + 2) == "the")
+            a = i - 1 if w(i - 1) in ("by", "per", "each", "every") else i
+            a = a - 1 if w(a) == "each" and w(a - 1) == "for" else a
+            add(TimeSpec("grain", (a, end), text_of(a, end), grain="weekday"))
+        elif w(i).rstrip("s") in WEEKDAYS:
+            add(TimeSpec("weekday", (i, i + 1), w(i), weekday=w(i).rstrip("s").capitalize()))
     # ---- grains: monthly, by month, month by month, per quarter, each year, by fiscal quarter
     for i in range(n):
         if taken[i]:

@@ -485,6 +485,7 @@ def _concepts(g: Grounding, slot_columns: set[tuple[str, str]]) -> tuple[list[fr
     grains = {(s.time.grain, s.time.fiscal) for s in g.spans if s.kind == "time" and s.time.kind == "grain"}
     grains |= {("compare", s.time.grain) for s in g.spans if s.kind == "time" and s.time.kind == "compare"}
     grains |= {("month_of_year", None) for s in g.spans if s.kind == "time" and s.time.kind == "month_of_year"}
+    grains |= {("weekday", s.time.weekday) for s in g.spans if s.kind == "time" and s.time.kind == "weekday"}
     unknown = {norm(t.raw) for t in g.ungrounded if len(t.raw) > 1}
     return ents, cues, grains, unknown
 

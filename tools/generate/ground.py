@@ -92,7 +92,7 @@ result results time period periods many much can could would should will shall m
 serve serves served serving offer offers offered offering database ordered sorted arranged
 meter meters metre metres kilometer kilometers kilometre kilometres km mile miles feet foot ft square sq
 dollar dollars usd eur euro euros drive drives driving drove trend trends trending develop developed evolve evolved
-granted given recorded logged because due written wrote posted created
+granted given recorded logged because due written wrote posted created occurred occur occurs
 book booked look something anything everything anyone someone somebody anybody stuff things thing
 one ones them those these that this they their it its ones
 """.split())

@@ -456,6 +456,8 @@ def _add_table(lex: Lexicon, t: Table, ctx: GenerationContext) -> None:
             _add_described_values(lex, col, desc, ctx)
         if kind == "text" and _is_country_code(cname, desc):
             _add_country_names(lex, col, ctx)
+        elif kind == "text" and norm("state") in norms(cname):
+            _add_state_names(lex, col, ctx)
 
 
 _TRUE = ("1", "true", "t", "y", "yes")
@@ -638,6 +640,27 @@ def _add_country_names(lex: Lexicon, col: Entry, ctx: GenerationContext) -> None
         items = lex.phrases[(str(v).lower(),)]
         if not any(p.entry is entry for p in items):
             items.append(Phrase(entry, "value", acronym=True))
+
+
+US_STATES = dict(zip(
+    "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH OK OR PA "
+    "RI SC SD TN TX UT VT VA WA WV WI WY DC".split(),
+    ["Alabama", "Alaska", "Arizona", "Arkansas", "California", "Colorado", "Connecticut", "Delaware", "Florida", "Georgia",
+     "Hawaii", "Idaho", "Illinois", "Indiana", "Iowa", "Kansas", "Kentucky", "Louisiana", "Maine", "Maryland",
+     "Massachusetts", "Michigan", "Minnesota", "Mississippi", "Missouri", "Montana", "Nebraska", "Nevada",
+     "New Hampshire", "New Jersey", "New Mexico", "New York", "North Carolina", "North Dakota", "Ohio", "Oklahoma",
+     "Oregon", "Pennsylvania", "Rhode Island", "South Carolina", "South Dakota", "Tennessee", "Texas", "Utah", "Vermont",
+     "Virginia", "Washington", "West Virginia", "Wisconsin", "Wyoming", "District of Columbia"]))
+
+
+def _add_state_names(lex: Lexicon, col: Entry, ctx: GenerationContext) -> None:
+    """US state names for a `state` column that holds only two-letter postal codes ("California" -> 'CA')."""
+    values = [str(v) for v in ctx.values(col.table, col.column)]
+    if not values or not all(v in US_STATES for v in values):
+        return
+    for v in values:
+        phrase, surface = _value_phrase(US_STATES[v])
+        _add_value(lex, col, v, phrase, "state", surface)
 
 
 def _add_snippet(lex: Lexicon, kind: str, i: int, sn) -> None:

@@ -122,6 +122,7 @@ class Plan:
     times: list[TimeSpec] = field(default_factory=list)  # period filters
     grains: list[Dim] = field(default_factory=list)
     months_of_year: list[int] = field(default_factory=list)
+    weekdays: list[str] = field(default_factory=list)  # "on Mondays"
     date: Entry | None = None  # the date column periods and grains apply to (None: decided by the composer)
     entity: Dim | None = None  # ranked / listed / averaged-over / counted-with-threshold entity
     order: str | None = None  # DESC | ASC (by the first measure)
@@ -274,6 +275,8 @@ class Planner:
                 p.grains.append(Dim("time", None, s, grain=t.grain, fiscal=t.fiscal))
             elif t.kind == "month_of_year":
                 p.months_of_year.append(t.month)
+            elif t.kind == "weekday":
+                p.weekdays.append(t.weekday)
             elif t.kind == "compare":
                 p.growth_grain = t.grain
             else:
@@ -558,7 +561,8 @@ class Planner:
             by = self.prev(s)
             ranked_by = by is not None and by.kind == "cue" and by.cue == "group" and self.has("rank") and not any(
                 x.of("table") and x.of("table")[0].table == col.table for x in self.entities() if x is not s)
-            implied = (self.p.grains or self._grouped_later(s) or p.conds or p.times or ranked_by) and additive(col)
+            implied = (self.p.grains or self._grouped_later(s) or p.conds or p.times or p.months_of_year or p.weekdays
+                       or ranked_by) and additive(col)
             if self.has("amount") or self.has("share") or implied:
                 self.assign(s, "measure", col)
                 p.measures.append(Measure("agg", col, "SUM", s, assumed="amounts are summed"))
@@ -628,9 +632,12 @@ class Planner:
                 if s.role in (None, "filter") and (s.of("table") or s.of("filter")) and self.plural(s) and (
                         p.times or p.grains or self.has("group") or p.conds):
                     t = s.of("table")[0] if s.of("table") else self.lex.tables[s.of("filter")[0].tables[0]]
+                    m = self._count_measure(t, s)
+                    if pct_units and m.kind != "snippet":
+                        continue  # "percentage change in orders": only where the space defines how they are counted
                     if s.role is None:
                         self.assign(s, "counted", t)
-                    p.measures.append(self._count_measure(t, s))
+                    p.measures.append(m)
                     p.measures[-1].assumed = f"'{s.text}' alone is read as their number"
                     break
         # sales verbs ("how much did X make", "what did we sell") name the sales measure
