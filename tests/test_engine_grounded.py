@@ -1007,3 +1007,17 @@ def test_percentage_change_of_a_bare_noun_needs_the_space_to_define_its_count():
     assert got and got[0][-1] == pytest.approx(66.67, abs=0.01), got
     a = LocalGenie(con).ask_sync(space(bare_doc("sales")), "percentage change in sales between 2023 and 2024")
     assert a.status == "NO_SQL", a.sql
+
+
+def test_a_year_number_beside_a_month_name_serves_months_in_calendar_order():
+    """Dates kept as year = 2021 and month = 'April' (defog's review table, names padded with spaces):
+    "in April 2021" filters both, "each month of 2021" groups by the name in calendar order."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE reviews(review_id INTEGER, year INTEGER, month VARCHAR)")
+    con.execute("INSERT INTO reviews VALUES (1, 2021, 'April'), (2, 2021, 'March    '), (3, 2021, 'April'), (4, 2022, 'April'),"
+                " (5, 2021, 'January')")
+    doc = bare_doc("reviews")
+    assert answer_rows(con, doc, "how many reviews were written in April 2021") == [(2,)]
+    assert answer_rows(con, doc, "how many reviews in the month of April 2021") == [(2,)]
+    assert answer_rows(con, doc, "number of reviews in each month of 2021, ordered by the month") == [
+        ("January", 1), ("March    ", 1), ("April", 2)]

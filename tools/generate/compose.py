@@ -15,6 +15,7 @@ dimensions x filters, joined along declared relationships).
 
 from __future__ import annotations
 
+import calendar
 import dataclasses
 import datetime as dt
 import heapq
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 import sqlglot
 from sqlglot import exp
 
-from .dates import WEEKDAYS, Calendar, period_next, resolve
+from .dates import WEEKDAYS, Calendar, TimeSpec, period_next, resolve
 from .lexicon import Edge, Entry, Lexicon, norm, quote
 from .plan import Cond, Dim, Measure, Plan, Refusal
 from .rules import Rules
@@ -168,6 +169,7 @@ class Composer:
                               missing=[{"kind": "synonym", "candidates": [p.date.path], "why": "which date"}])
             if p.date.table not in self.joins.tables():
                 self.joins = join_tree(self.lex, needed | {p.date.table}, prefer)
+        self._month_names()
         self._event_rules()
         self._check_duplication()
         self.trace["joins"] = [e.path for e, _ in self.joins.edges]
@@ -324,10 +326,14 @@ class Composer:
             return [f"{d.entry.sql} AS {alias}"], [d.entry.sql], d.entry.sql
         if d.kind == "time":
             expr, alias = self.grain_expr(d)
+            if d.grain == "month" and not d.fiscal and getattr(self, "_month_col", None) is not None:
+                return [f"{expr} AS {alias}"], [expr], self._calendar_order(self._month_col)
             return [f"{expr} AS {alias}"], [expr], expr
         return [self.col(d.entry)], [self.col(d.entry)], self.col(d.entry)
 
     def grain_expr(self, d: Dim) -> tuple[str, str]:
+        if d.grain == "month" and not d.fiscal and getattr(self, "_month_col", None) is not None:
+            return self.col(self._month_col), _ident(self._month_col.column)
         col = self.col(d.entry if d.entry is not None and d.entry.ctype == "date" else self.p.date)
         if self._year_column() and not (d.entry is not None and d.entry.ctype == "date"):
             if d.grain != "year" or d.fiscal:
@@ -463,6 +469,51 @@ class Composer:
             return dt.date.fromisoformat(str(v)[:10])
         except ValueError:
             return None
+
+    def _calendar_order(self, col: Entry) -> str:
+        """How to order a column: a column of month names in calendar order, anything else by its values."""
+        sql = self.col(col)
+        if col.ctype != "text" or self.lex.values_of is None:
+            return sql
+        vals = {str(v).strip() for v in self.lex.values_of(col.table, col.column)}
+        months = [m for m in calendar.month_name if m]
+        if not vals or not vals <= set(months):
+            return sql
+        return f"CASE TRIM({sql}) " + " ".join(f"WHEN '{m}' THEN {k}" for k, m in enumerate(months, 1)) + " END"
+
+    def _month_names(self) -> None:
+        """Where dates are stored as a year number and a month name (defog's review.year, review.month):
+        "in April 2021" is year = 2021 AND month = 'April', "each month of 2021" groups by the month name."""
+        p = self.p
+        if not self._year_column():
+            return
+        months = [m for m in calendar.month_name if m]
+        monthly = [t for t in p.times if t.kind == "period" and t.grain == "month" and t.bound is None and not t.fiscal
+                   and t.start is not None]
+        grains = [d for d in p.grains if d.grain == "month" and not d.fiscal]
+        if not (monthly or grains or p.months_of_year) or self.lex.values_of is None:
+            return
+        found = [c for c in self.lex.columns.get(p.date.table, []) if c.ctype == "text" and c is not p.date
+                 and (vals := {str(v).strip() for v in self.lex.values_of(c.table, c.column)}) and vals <= set(months)]
+        if len(found) != 1:
+            return
+        mcol = found[0]
+        named = sorted({months[t.start.month - 1] for t in monthly} | {months[m - 1] for m in p.months_of_year},
+                       key=months.index)
+        for t in monthly:  # the month's year stays a period of the year column
+            p.times[p.times.index(t)] = TimeSpec("period", t.span, t.text, dt.date(t.start.year, 1, 1),
+                                                 dt.date(t.start.year + 1, 1, 1), "year")
+        if named:
+            lits = ", ".join(f"'{m}'" for m in named)
+            p.conds.append(Cond(f"{self.col(mcol)} = {lits}" if len(named) == 1 else f"{self.col(mcol)} IN ({lits})",
+                                (mcol.table,), ((mcol.table, mcol.column.lower()),), f"{mcol.label} = {', '.join(named)}",
+                                mcol.path, kind="value"))
+            p.months_of_year = []
+        if grains and (p.growth_grain or p.avg_grain):
+            raise Refusal(f"months here are names in {mcol.label}; the offline engine does not order them for a growth",
+                          missing=[{"kind": "example", "why": "month names"}])
+        self._month_col = mcol if grains else None  # "each month of 2021": grouped by the name, in calendar order
+        self.trace["notes"].append(f"months read from {mcol.label} beside the year column {p.date.label}")
 
     def _weekday_column(self) -> None:
         """A text column of weekday names ("Monday") in the question's tables serves "by day of the week" and
@@ -616,7 +667,7 @@ class Composer:
     def _order(self, time_order: list[str], items: list[tuple[str, str]]) -> list[str]:
         p = self.p
         if p.order_by is not None and p.shape != "list":
-            return [f"{self.col(p.order_by)} {p.order_by_dir or 'ASC'}"]
+            return [f"{self._calendar_order(p.order_by)} {p.order_by_dir or 'ASC'}"]
         if p.order and items:
             return [f"{items[0][1]} {p.order}"]
         if time_order:
@@ -674,7 +725,7 @@ class Composer:
             items.append(f"{self.rounded(p.ratio_expr.sql, always=True)} AS {_ident(p.ratio_expr.label)}")
         if p.order_by is not None and self.col(p.order_by) not in items:
             items.append(self.col(p.order_by))
-        order = [f"{self.col(p.order_by)} {p.order_by_dir or p.order or 'DESC'}"] if p.order_by is not None else []
+        order = [f"{self._calendar_order(p.order_by)} {p.order_by_dir or p.order or 'DESC'}"] if p.order_by is not None else []
         if not order and p.order == "ASC" and ent.kind in ("entity", "column"):
             order = [items[0] + " ASC"]
         having = self._having()

@@ -215,7 +215,8 @@ def find_time(words: list[str]) -> list[TimeSpec]:
             yy = _year(w(j))
             if yy and (w(i) not in ("may", "mar") or j == i + 1):
                 s = dt.date(yy, MONTHS[w(i)], 1)
-                add(TimeSpec("period", (i, j + 1), text_of(i, j + 1), s, add_months(s, 1), "month"))
+                a = i - 2 if (w(i - 2), w(i - 1)) == ("month", "of") else i  # "the month of April 2021"
+                add(TimeSpec("period", (a, j + 1), text_of(a, j + 1), s, add_months(s, 1), "month"))
         m = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", w(i))
         if m:
             try:
