@@ -1021,3 +1021,16 @@ def test_a_year_number_beside_a_month_name_serves_months_in_calendar_order():
     assert answer_rows(con, doc, "how many reviews in the month of April 2021") == [(2,)]
     assert answer_rows(con, doc, "number of reviews in each month of 2021, ordered by the month") == [
         ("January", 1), ("March    ", 1), ("April", 2)]
+
+
+def test_a_description_opening_with_a_longer_name_grounds_it_and_a_repeated_column_is_context():
+    """"The population density of the state" names `density` as "population density"; "... Give the
+    names and the density." mentions a column the answer already shows: context, not a refusal."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE state(state_name VARCHAR, population BIGINT, density DOUBLE)")
+    con.execute("INSERT INTO state VALUES ('A', 10, 5.0), ('B', 20, 1.0), ('C', 30, 9.0)")
+    doc = {"version": 1, "data_sources": {"tables": [{"identifier": "main.shop.state", "column_configs": [
+        {"column_name": "density", "description": ["The population density of the state in people per square kilometer"]}]}]}}
+    assert answer_rows(con, doc, "which state has the highest population density") == [("C", 9.0)]
+    assert answer_rows(con, doc, "top 2 states by population density. Give the names and the density.") == [
+        ("C", 9.0), ("A", 5.0)]

@@ -389,6 +389,21 @@ def _described_as(description: str) -> tuple[str, ...] | None:
     return norms(m.group(1)) or None
 
 
+_DESCRIBED_NAME = re.compile(r"^\s*(?:the|a|an)\s+([a-z][a-z ]{2,40}?)\s+of\s+(?:the|a|an|each)\s", re.I)
+
+
+def _described_name(description: str, own: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The longer name a column description opens with: "The population density of the state ..." for
+    `density` (two or three words ending in a word of the column's own name, adding at least one)."""
+    m = _DESCRIBED_NAME.match(description or "")
+    if m is None:
+        return None
+    phrase = norms(m.group(1))
+    if not 2 <= len(phrase) <= 3 or phrase[-1] not in own or set(phrase) <= set(own):
+        return None
+    return phrase
+
+
 def _table_words(t: Table) -> list[str]:
     return [w for w in norms(t.name) if w not in _TABLE_NOISE]
 
@@ -447,6 +462,9 @@ def _add_table(lex: Lexicon, t: Table, ctx: GenerationContext) -> None:
         desc = text(cfg.description) if cfg else ""
         for w in set(_description_words(desc)):
             lex.desc_words[w].append(col)
+        named = _described_name(desc, norms(cname))
+        if named:  # "The population density of the state": "population density" names `density`
+            _add_phrase(lex, named, col, "description")
         if cfg is not None and cfg.enable_entity_matching and kind == "text":
             add_values(lex, col, ctx.values(ident, cname))
         _add_flag(lex, col, ctx, [norms(x) for x in _as_list(cfg.synonyms if cfg else None)])

@@ -1945,6 +1945,13 @@ class Planner:
             if s.kind == "number" and s.role is None and s.start not in self.used_numbers:
                 raise Refusal(f"the number '{s.text}' is not used by any part of the answer", words=[s.text])
         loose = [s for s in self.entities() if s.role is None]
+        if loose:  # "... Give both city names and the population": a column the answer already shows
+            used = self._used_columns()
+            for s in loose:
+                cols = [c for c in s.of("column") if (c.table, c.column.lower()) in used]
+                if cols and not s.of("value", "filter", "measure"):
+                    self.assign(s, "context", cols[0])
+            loose = [s for s in loose if s.role is None]
         if loose:
             s = loose[0]
             kinds = ", ".join(sorted({e.kind + " " + e.label for e in s.entries})[:3])
