@@ -1034,3 +1034,10 @@ def test_a_description_opening_with_a_longer_name_grounds_it_and_a_repeated_colu
     assert answer_rows(con, doc, "which state has the highest population density") == [("C", 9.0)]
     assert answer_rows(con, doc, "top 2 states by population density. Give the names and the density.") == [
         ("C", 9.0), ("A", 5.0)]
+
+
+def test_words_about_how_to_present_or_compare_are_filler(genie):
+    same(genie, shop(), "how does revenue vary by category",
+         "SELECT p.cat_nm, SUM(s.amt) FROM main.shop.sales s JOIN main.shop.products p ON p.prod_id = s.prod_id GROUP BY 1")
+    same(genie, shop(), "total revenue in 2023, give the answer as an integer",
+         "SELECT SUM(amt) FROM main.shop.sales WHERE YEAR(sale_dt) = 2023")

@@ -38,7 +38,9 @@ def _replay_accuracy(space, engine, questions: dict[str, str]) -> float:
 
 def test_real_traffic_drives_the_next_improvement(tmp_path):
     space, evalset, engine = retail_example()
-    month = generate(space, engine, conversations=130, seed=7)
+    # 200 conversations: the engine answers more of the traffic on its own each round, and an epoch is kept
+    # only when a sign test over train+val finds it significant (5 of 5 fixed at alpha 0.05); 130 left 4
+    month = generate(space, engine, conversations=200, seed=7)
     truth = {m["content"]: month.truth[m["message_id"]] for m in month.messages}
 
     # import: every user's conversations, through the SDK, from the emulator hosting the space

@@ -93,6 +93,7 @@ serve serves served serving offer offers offered offering database ordered sorte
 meter meters metre metres kilometer kilometers kilometre kilometres km mile miles feet foot ft square sq
 dollar dollars usd eur euro euros drive drives driving drove trend trends trending develop developed evolve evolved
 granted given recorded logged because due written wrote posted created occurred occur occurs
+vary varies varied differ differs differed corresponding correspond either he she his her answer integer
 book booked look something anything everything anyone someone somebody anybody stuff things thing
 one ones them those these that this they their it its ones
 """.split())
