@@ -311,3 +311,18 @@ def test_words_of_a_text_pattern_are_never_taught_as_synonyms(retail):
     cs, _, _ = _propose(space, backend, fails)
     taught = {w.lower() for e in cs.changes for w in (getattr(e, "synonyms", None) or [])}
     assert not taught & {"start", "letter"}, cs.changes
+
+
+def test_a_participle_is_never_taught_as_a_measure_name(retail):
+    """"ratio of orders presented in stores to orders placed online": the participle says how rows relate,
+    it names no measure (defog's academic space learned a "Ratio" measure called "presented")."""
+    space, _, backend = retail
+    gold = ("SELECT CAST(COUNT(DISTINCT CASE WHEN o.sales_chnl = 'In-Store' THEN o.ord_id END) AS DOUBLE) / "
+            "NULLIF(COUNT(DISTINCT CASE WHEN o.sales_chnl <> 'In-Store' THEN o.ord_id END), 0) AS ratio "
+            "FROM main.retail.orders o WHERE YEAR(o.ord_dt) = {y}")
+    fails = [_fail(f"ratio of orders presented in stores to orders placed online in {y}", gold.format(y=y), ["presented"])
+             for y in (2023, 2024)]
+    cs, _, _ = _propose(space, backend, fails)
+    taught = {w.lower() for e in cs.changes for w in (getattr(e, "synonyms", None) or [])}
+    names = {(getattr(e, "display_name", None) or "").lower() for e in cs.changes}
+    assert "presented" not in taught | names, cs.changes

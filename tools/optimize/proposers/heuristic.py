@@ -244,7 +244,8 @@ class HeuristicProposer:
         for item in measure_items:
             if item.kind != "measure":
                 continue
-            syns = [w for w, _ in by_item.get(item, [])]
+            # a verb's participle names no measure ("publications presented in conferences": how rows relate)
+            syns = [w for w, _ in by_item.get(item, []) if not _participle_word(w)]
             support = sum(n for _, n in by_item.get(item, [])) or uses[item]
             if item.key in existing:
                 sn = existing[item.key]
@@ -609,11 +610,19 @@ _OPERATOR_WORDS = frozenset(CUE_WORDS | {"rate", "rates", "ratio", "growth", "ch
                             # words of a text pattern ("names that start with the letter J") name no data either
                             | {"start", "starts", "starting", "begin", "begins", "beginning", "end", "ends", "ending",
                                "contain", "contains", "containing", "letter", "letters", "character", "characters",
-                               "word", "words", "prefix", "suffix", "substring"})
+                               "word", "words", "prefix", "suffix", "substring"}
+                            # generic nouns of relation ("not part of any organization")
+                            | {"part", "parts", "piece", "pieces"})
 _MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
            "November", "December"]
 _PART_PARAMS = {exp.Year: ("year", "Calendar year."), exp.Quarter: ("quarter", "Calendar quarter 1 to 4."),
                 exp.Month: ("month", "Calendar month 1 to 12.")}
+
+
+def _participle_word(phrase: str) -> bool:
+    """A single past participle ("presented", "published"): it says what happened to rows, naming no measure."""
+    ws = phrase.lower().split()
+    return len(ws) == 1 and len(ws[0]) > 4 and ws[0].endswith("ed")
 
 
 def _param_name(base: str, names: dict[str, int]) -> str:
