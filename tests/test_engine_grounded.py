@@ -19,6 +19,7 @@ from chaos_llama.tools.judges import execution
 from chaos_llama.tools.judges.base import GoldResult
 from engine_helpers import (
     CUSTOMERS,
+    CUSTOMERS_REGIONS,
     PRODUCTS,
     SALES,
     SALES_CUSTOMERS,
@@ -877,7 +878,7 @@ def test_the_share_of_a_filtered_part_by_a_breakdown_is_how_it_splits():
     con.execute("UPDATE sales SET stat_cd = CASE WHEN sale_id IN (2, 3, 7) THEN 'X' ELSE 'C' END")
     doc = with_instruction(shop(), "filters", {"id": "f1", "display_name": "cancelled sales", "sql": ["sales.stat_cd = 'X'"]})
     doc["instructions"]["join_specs"] = [SALES_PRODUCTS, SALES_CUSTOMERS,
-                                         {**__import__("engine_helpers").CUSTOMERS_REGIONS}]
+                                         CUSTOMERS_REGIONS]
     got = {r[0]: r[1] for r in answer_rows(con, doc, "share of cancelled sales by region")}
     # cancelled: sale 2 (Bo, E), 3 (Cy, W), 7 (Bo, E)
     assert got == pytest.approx({"Eastern Europe": 66.67, "Western Europe": 33.33}, abs=0.01)
@@ -923,7 +924,7 @@ def test_rows_counted_through_events_keep_the_rule_of_the_event_count():
                                                "instruction": ["Apply to every sales count."]})
     doc = with_instruction(doc, "measures", {"id": "m1", "alias": "sales_count", "display_name": "Sales count",
                                              "sql": ["COUNT(DISTINCT sales.sale_id)"]})
-    doc["instructions"]["join_specs"] = [SALES_PRODUCTS, SALES_CUSTOMERS, __import__("engine_helpers").CUSTOMERS_REGIONS]
+    doc["instructions"]["join_specs"] = [SALES_PRODUCTS, SALES_CUSTOMERS, CUSTOMERS_REGIONS]
     # 2024 sales: 3 (Cy, W), 4 (Ada, W), 5 (Di, E, cancelled), 6 (Ed, W), 7 (Bo, E, cancelled)
     assert sorted(answer_rows(con, doc, "number of distinct customers per category in 2024")) == [
         ("Gadgets", 1), ("Kids' Corner", 1), ("Toys", 1)]

@@ -13,7 +13,7 @@ from chaos_llama.tools.evalset import EvalCase
 from chaos_llama.tools.generate.retrieval import unsupported_cues
 from chaos_llama.tools.judges import execution
 from chaos_llama.tools.judges.base import GoldResult
-from engine_helpers import PRODUCTS, SALES_PRODUCTS, rows, shop_db, space, sparse_doc, with_column, with_instruction
+from engine_helpers import PRODUCTS, SALES_CUSTOMERS, SALES_PRODUCTS, rows, shop_db, space, sparse_doc, with_column, with_instruction
 
 RETAIL = Path(__file__).resolve().parents[1] / "examples" / "retail"
 REV = "ROUND(SUM(oi.qty * oi.unit_prc * (1 - oi.disc_pct)), 2)"
@@ -174,7 +174,7 @@ BOTH_CATEGORIES = {"question": ["Which customers bought from both the category G
 def test_an_unfilled_slot_never_drops_a_condition_it_shares_or_one_inside_a_subquery():
     """One category named for an example about two: dropping `IN (:category, :category_2)` would keep
     `HAVING COUNT(DISTINCT ...) = 2` over every category, a confident wrong answer. Two named: it transfers."""
-    doc = with_instruction(_doc(BOTH_CATEGORIES), "join_specs", __import__("engine_helpers").SALES_CUSTOMERS)
+    doc = with_instruction(_doc(BOTH_CATEGORIES), "join_specs", SALES_CUSTOMERS)
     genie = LocalGenie(shop_db())
     a = genie.ask_sync(space(doc), "Which customers bought from the category Gadgets?")
     assert a.details.get("example") is None, a.sql  # composed instead: the Gadgets buyers (sales 1, 2, 4, 5)

@@ -143,6 +143,7 @@ class Composer:
         self.lex, self.rules, self.p = lex, rules, plan
         self.cal: Calendar = rules.calendar
         self.trace: dict = {"joins": [], "time": [], "notes": list(plan.notes)}
+        self._month_col: Entry | None = None  # a month-name column months are grouped by (see _month_names)
 
     # ------------------------------------------------------------------ public
     def sql(self) -> str:
@@ -326,13 +327,13 @@ class Composer:
             return [f"{d.entry.sql} AS {alias}"], [d.entry.sql], d.entry.sql
         if d.kind == "time":
             expr, alias = self.grain_expr(d)
-            if d.grain == "month" and not d.fiscal and getattr(self, "_month_col", None) is not None:
+            if d.grain == "month" and not d.fiscal and self._month_col is not None:
                 return [f"{expr} AS {alias}"], [expr], self._calendar_order(self._month_col)
             return [f"{expr} AS {alias}"], [expr], expr
         return [self.col(d.entry)], [self.col(d.entry)], self.col(d.entry)
 
     def grain_expr(self, d: Dim) -> tuple[str, str]:
-        if d.grain == "month" and not d.fiscal and getattr(self, "_month_col", None) is not None:
+        if d.grain == "month" and not d.fiscal and self._month_col is not None:
             return self.col(self._month_col), _ident(self._month_col.column)
         col = self.col(d.entry if d.entry is not None and d.entry.ctype == "date" else self.p.date)
         if self._year_column() and not (d.entry is not None and d.entry.ctype == "date"):
