@@ -420,9 +420,8 @@ def test_a_column_of_year_numbers_serves_periods_and_year_grains_but_not_months(
     g = LocalGenie(con)
     assert answer_rows(con, doc, "How many papers were published in 2020?") == [(2,)]
     assert answer_rows(con, doc, "number of papers per year") == [(2019, 1), (2020, 2), (2021, 1)]
-    a = g.ask_sync(space(doc), "What are the titles of the papers published in 2020, ordered alphabetically?")
-    assert a.status == "COMPLETED", a.reason
-    assert [r[0] for r in con.execute(a.sql.replace("main.shop.", "")).fetchall()] == ["a", "c"], a.sql
+    assert [r[0] for r in answer_rows(con, doc, "What are the titles of the papers published in 2020, ordered alphabetically?")] \
+        == ["a", "c"]
     for question in ("papers by month", "How many papers in March 2020?"):
         assert g.ask_sync(space(doc), question).status == "NO_SQL", question
 
@@ -605,12 +604,9 @@ def test_yes_no_columns_named_is_or_has_filter_on_yes():
     con.execute("CREATE TABLE checkin(cid INTEGER, business_id VARCHAR, count INTEGER, day VARCHAR)")
     con.execute("INSERT INTO checkin VALUES (1, 'a', 10, 'Monday'), (2, 'a', 5, 'Tuesday'), (3, 'b', 7, 'Monday')")
     doc = bare_doc("business", "checkin")
-    g = LocalGenie(con)
     assert answer_rows(con, doc, "How many businesses are open?") == [(2,)]
     # a table whose rows hold counts: the number of check-ins is their sum, not the number of rows
-    a = g.ask_sync(space(doc), "What is the total number of check-ins for each business?")
-    assert a.status == "COMPLETED", a.reason
-    assert sorted(r[-1] for r in con.execute(a.sql.replace("main.shop.", "")).fetchall()) == [7, 15], a.sql
+    assert sorted(r[-1] for r in answer_rows(con, doc, "What is the total number of check-ins for each business?")) == [7, 15]
 
 
 def test_rows_listed_through_a_table_with_several_rows_each_are_listed_once():
@@ -621,9 +617,7 @@ def test_rows_listed_through_a_table_with_several_rows_each_are_listed_once():
     con.execute("CREATE TABLE course_offering(offering_id INTEGER, course_id INTEGER, has_final_exam BOOLEAN)")
     con.execute("INSERT INTO course_offering VALUES (1, 1, true), (2, 1, true), (3, 2, false)")
     doc = bare_doc("course", "course_offering")
-    a = LocalGenie(con).ask_sync(space(doc), "Which courses have a final exam?")
-    assert a.status == "COMPLETED", a.reason
-    assert [r[0] for r in con.execute(a.sql.replace("main.shop.", "")).fetchall()] == ["Algebra"], a.sql
+    assert [r[0] for r in answer_rows(con, doc, "Which courses have a final exam?")] == ["Algebra"]
 
 
 def test_a_measure_named_in_several_tables_is_decided_by_the_question_or_refused():
@@ -680,9 +674,7 @@ def test_a_count_if_measure_over_rows_a_join_repeats_counts_each_row_once():
     doc = {"version": 1, "data_sources": {"tables": [{"identifier": f"main.shop.{t}"} for t in ("orders", "products", "lines")]},
            "instructions": {"sql_snippets": {"measures": [{"id": "m1", "alias": "returned", "display_name": "Returned orders",
                                                            "sql": ["COUNT_IF(orders.stat_cd = 'R')"]}]}}}
-    a = LocalGenie(con).ask_sync(space(doc), "returned orders by product category")
-    assert a.status == "COMPLETED", a.reason
-    assert dict(con.execute(a.sql.replace("main.shop.", "")).fetchall()) == {"Gadgets": 1, "Toys": 2}, a.sql
+    assert dict(answer_rows(con, doc, "returned orders by product category")) == {"Gadgets": 1, "Toys": 2}
     # the threshold on it counts the same way (order 1 has two Gadgets lines: once, so Gadgets is not kept)
     assert answer_rows(con, doc, "product categories with more than 1 returned orders") == [("Toys", 2)]
 
