@@ -26,7 +26,7 @@ import sqlglot
 from sqlglot import exp
 
 from .dates import WEEKDAYS, Calendar, TimeSpec, period_next, resolve
-from .lexicon import Edge, Entry, Lexicon, norm, quote
+from .lexicon import Edge, Entry, Lexicon, quote
 from .plan import Cond, Dim, Measure, Plan, Refusal
 from .rules import Rules
 
@@ -133,8 +133,6 @@ def _period_label(a: dt.date, b: dt.date) -> str:
             return f"{a.year}_{a.month:02d}"
     return a.isoformat().replace("-", "_")
 
-
-_FRACTION_WORDS = (norm("fraction"), norm("fractions"))
 
 class Composer:
     """Render one plan as Databricks SQL."""
@@ -302,8 +300,7 @@ class Composer:
         d = self.rules.round_digits
         if d is None or (m is not None and _is_count(self.measure_sql(m)) and not always):
             return sql
-        if m is not None and m.kind == "agg" and not always and any(
-                e is m.entry for w in _FRACTION_WORDS for e in self.lex.desc_words.get(w, ())):
+        if m is not None and m.kind == "agg" and not always and self.lex.is_fraction(m.entry):
             return sql  # a column described as a fraction (0.10 = 10% off): two decimals would erase it
         if re.match(r"(?is)^\s*round\s*\(", sql):
             return sql
@@ -474,11 +471,8 @@ class Composer:
     def _calendar_order(self, col: Entry) -> str:
         """How to order a column: a column of month names in calendar order, anything else by its values."""
         sql = self.col(col)
-        if col.ctype != "text" or self.lex.values_of is None:
-            return sql
-        vals = {str(v).strip() for v in self.lex.values_of(col.table, col.column)}
         months = [m for m in calendar.month_name if m]
-        if not vals or not vals <= set(months):
+        if col not in self.lex.columns_of_names([col.table], set(months)):
             return sql
         return f"CASE TRIM({sql}) " + " ".join(f"WHEN '{m}' THEN {k}" for k, m in enumerate(months, 1)) + " END"
 
@@ -492,10 +486,9 @@ class Composer:
         monthly = [t for t in p.times if t.kind == "period" and t.grain == "month" and t.bound is None and not t.fiscal
                    and t.start is not None]
         grains = [d for d in p.grains if d.grain == "month" and not d.fiscal]
-        if not (monthly or grains or p.months_of_year) or self.lex.values_of is None:
+        if not (monthly or grains or p.months_of_year):
             return
-        found = [c for c in self.lex.columns.get(p.date.table, []) if c.ctype == "text" and c is not p.date
-                 and (vals := {str(v).strip() for v in self.lex.values_of(c.table, c.column)}) and vals <= set(months)]
+        found = self.lex.columns_of_names([p.date.table], set(months))
         if len(found) != 1:
             return
         mcol = found[0]
@@ -520,11 +513,9 @@ class Composer:
         """A text column of weekday names ("Monday") in the question's tables serves "by day of the week" and
         "on Mondays" without a date column (checkin.day); else they read a date column's weekday."""
         p = self.p
-        if not (p.weekdays or any(d.grain == "weekday" for d in p.grains)) or self.lex.values_of is None:
+        if not (p.weekdays or any(d.grain == "weekday" for d in p.grains)):
             return
-        names = {d.capitalize() for d in WEEKDAYS}
-        found = [c for t in p.tables() for c in self.lex.columns.get(t, []) if c.ctype == "text"
-                 and (vals := {str(v) for v in self.lex.values_of(t, c.column)}) and vals <= names and len(vals) > 1]
+        found = self.lex.columns_of_names(p.tables(), {d.capitalize() for d in WEEKDAYS})
         if len(found) != 1:
             return
         col = found[0]

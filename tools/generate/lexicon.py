@@ -219,6 +219,23 @@ class Lexicon:
                 return ident
         return None
 
+    def is_fraction(self, col: Entry) -> bool:
+        """A column its description calls a fraction ("as a fraction (0.10 = 10% off)")."""
+        return any(e is col for w in (norm("fraction"), norm("fractions")) for e in self.desc_words.get(w, ()))
+
+    def columns_of_names(self, tables, names: set[str]) -> list[Entry]:
+        """Text columns of `tables` whose values (spaces trimmed) are all among `names`, at least two of them:
+        a column of weekday or month names."""
+        if self.values_of is None:
+            return []
+        out = []
+        for t in tables:
+            for c in self.columns.get(t, []):
+                vals = {str(v).strip() for v in self.values_of(t, c.column)} if c.ctype == "text" else set()
+                if len(vals) > 1 and vals <= names:
+                    out.append(c)
+        return out
+
     def label_column(self, table: str) -> Entry | None:
         """The column naming a row of `table` (a text name/title column), else None."""
         cols = self.columns.get(table, [])

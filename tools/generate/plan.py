@@ -206,8 +206,11 @@ class Planner:
         return self.g.after(s, skip)
 
     def plural(self, s: Span) -> bool:
-        last = self.g.tokens[s.end - 1]
-        raw = last.fixed_from or last.raw
+        return self._plural_word(s.end - 1)
+
+    def _plural_word(self, k: int) -> bool:
+        t = self.g.tokens[k]
+        raw = t.fixed_from or t.raw
         return raw.endswith("s") and norm(raw) != raw
 
     # ------------------------------------------------------------------ the plan
@@ -616,12 +619,12 @@ class Planner:
                     f.role = "frequent"
         # a bare noun with a period, breakdown or filter: "orders at the X store in 2025", "returns per month"
         pct_units = [c for c in self.cues("share") if c.text in ("percent", "in percent", "percentage") and self.has("growth")]
-        if not p.measures and not self.has("rank") and not self.cues("which") and not (
-                set(map(id, self.cues("share"))) - set(map(id, pct_units))) and not (
+        if not p.measures and not self.has("rank") and not self.cues("which") and not [
+                c for c in self.cues("share") if c not in pct_units] and not (
                 self.has("amount") or self.g.soft):
             for s in self.entities():
                 dates = [c for c in s.of("column") if c.ctype == "date"]
-                if s.role is None and dates and (self.plural(s) or self.plural(Span(s.start, s.start + 1, "", "entity"))) \
+                if s.role is None and dates and (self.plural(s) or self._plural_word(s.start)) \
                         and not s.of("table", "measure", "filter"):  # "signups per month", "stores opened per year"
                     # "registrations", "signups": events dated by the column; count them
                     self.assign(s, "date", dates[0])
@@ -669,10 +672,6 @@ class Planner:
 
     def _counted_table_here(self, s: Span) -> bool:
         return bool(s.of("table")) and self._counted_here(s) and not s.of("measure")[0].is_count
-
-    def _fraction(self, col: Entry) -> bool:
-        """A column its description calls a fraction ("as a fraction (0.10 = 10% off)")."""
-        return any(e is col for e in self.lex.desc_words.get(norm("fraction"), ()))
 
     def _which_table(self) -> tuple[Entry, Span] | None:
         """The table a leading "which"/"list" names ("which customers ..."), and its span, if any."""
@@ -1178,7 +1177,7 @@ class Planner:
                                   missing=[{"kind": "measure", "why": f"compared with {num.text if num else 'average'}"}])
             op = c.arg or ">"
             value = num.value if num is not None else 0.0
-            if percent and isinstance(target, Entry) and self._fraction(target):
+            if percent and isinstance(target, Entry) and self.lex.is_fraction(target):
                 value = value / 100  # disc_pct holds 0.10 for 10%
             p.compares.append(Compare(op, value, target, c, against_average=avg is not None))
         for num in [s for s in self.g.spans if s.kind == "number" and s.role is None and s.start not in self.used_numbers]:
