@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pytest
+import sqlglot
 
 from chaos_llama.tools.errors import SQLExecutionError, UnsafeSQL
 from chaos_llama.tools.space.model import DataSources, SerializedSpace, Space, Table
@@ -151,6 +152,18 @@ def test_date_add_result_is_a_date(con: duckdb.DuckDBPyConnection) -> None:
                   table_map=TABLE_MAP)
     assert all(f.type == pa.date32() for f in out.schema)
     assert out.to_pylist() == [{"a": dt.date(2024, 2, 1), "b": dt.date(2024, 1, 30), "c": dt.date(2024, 2, 29)}]
+
+
+def test_spark_weekday_numbers_keep_their_meaning(con: duckdb.DuckDBPyConnection) -> None:
+    """Databricks counts DAYOFWEEK and DOW from Sunday = 1 and WEEKDAY from Monday = 0; DuckDB counts
+    all three from Sunday = 0, and plain sqlglot output passes them through unchanged."""
+    sql = ("SELECT DAYOFWEEK(d) AS a, EXTRACT(DOW FROM d) AS b, DATE_PART('dayofweek', d) AS c, WEEKDAY(d) AS w, "
+           "DATE_FORMAT(d, 'EEEE') AS name FROM main.retail.orders WHERE id IN (0, 1, 6) ORDER BY id")
+    assert sqlglot.transpile("SELECT DAYOFWEEK(d)", read="databricks", write="duckdb")[0] == "SELECT DAYOFWEEK(CAST(d AS DATE))"
+    out = execute(con, sql, table_map=TABLE_MAP).to_pylist()
+    # 2024-01-31 is a Wednesday, 2024-02-01 a Thursday, 2024-02-06 a Tuesday (Databricks' own numbers)
+    assert [(r["a"], r["b"], r["c"], r["w"], r["name"]) for r in out] == [
+        (4, 4, 4, 2, "Wednesday"), (5, 5, 5, 3, "Thursday"), (3, 3, 3, 1, "Tuesday")]
 
 
 def test_identifier_clause_runs(con: duckdb.DuckDBPyConnection) -> None:

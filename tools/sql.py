@@ -375,6 +375,30 @@ def _fix_spark_dates(tree: exp.Expr) -> exp.Expr:
     return tree
 
 
+_SUNDAY_ONE = {"DOW", "DAYOFWEEK"}  # Databricks: Sunday = 1 ... Saturday = 7
+
+
+def _fix_spark_weekdays(tree: exp.Expr) -> exp.Expr:
+    """Databricks numbers DAYOFWEEK and EXTRACT(DOW ...) from Sunday = 1 and WEEKDAY from Monday = 0;
+    DuckDB's DAYOFWEEK, DOW and WEEKDAY all count from Sunday = 0 (sqlglot passes them through)."""
+    def plus(node: exp.Expr, n: int) -> exp.Expr:
+        return exp.paren(exp.Add(this=node, expression=exp.Literal.number(n)))
+
+    for node in list(tree.find_all(exp.DayOfWeek, exp.Extract, exp.Anonymous)):
+        if isinstance(node, exp.DayOfWeek):
+            node.replace(plus(node.copy(), 1))
+        elif isinstance(node, exp.Extract) and node.this.name.upper() in _SUNDAY_ONE:
+            node.replace(plus(node.copy(), 1))
+        elif isinstance(node, exp.Anonymous):
+            name, args = str(node.name).upper(), node.expressions
+            if name == "DATE_PART" and len(args) == 2 and args[0].is_string and args[0].name.upper() in _SUNDAY_ONE:
+                node.replace(plus(node.copy(), 1))
+            elif name == "WEEKDAY" and len(args) == 1:  # Monday = 0 ... Sunday = 6
+                node.replace(exp.paren(exp.Mod(this=plus(exp.DayOfWeek(this=args[0].copy()), 6),
+                                               expression=exp.Literal.number(7))))
+    return tree
+
+
 def _fix_interval_units(tree: exp.Expr) -> exp.Expr:
     """Interval units as DuckDB reads them: `INTERVAL '15' MIN` is 15 seconds there, `MINUTE` is not."""
     for node in tree.find_all(exp.Interval):
@@ -462,7 +486,7 @@ def to_duckdb(
     tree = _rewrite_tables(tree, table_map, dialect)
     d = dialect.lower()
     if d in _SPARK_DIALECTS:
-        tree = _fix_spark_dates(tree)
+        tree = _fix_spark_weekdays(_fix_spark_dates(tree))
     if d in _POSTGRES_DIALECTS:
         tree = group_by_dependencies(_fix_pg_interval_casts(tree))
     if d in _POSTGRES_DIALECTS and schema:
