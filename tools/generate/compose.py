@@ -142,6 +142,7 @@ class Composer:
         self.cal: Calendar = rules.calendar
         self.trace: dict = {"joins": [], "time": [], "notes": list(plan.notes)}
         self._month_col: Entry | None = None  # a month-name column months are grouped by (see _month_names)
+        self._absent_dated: str | None = None  # "stores with no orders in 2025": the period dates the absent rows
 
     # ------------------------------------------------------------------ public
     def sql(self) -> str:
@@ -160,6 +161,12 @@ class Composer:
         needed = p.tables() - related
         prefer = list(dict.fromkeys(measure_tables))
         self.joins = join_tree(self.lex, needed, prefer)
+        absent = [c.tables[0] for c in p.conds if c.kind == "not_related"]
+        if (needs_date and p.date is None and len(absent) == 1 and p.times and not (p.grains or p.growth or p.growth_grain)
+                and len(self.lex.date_columns(absent[0])) == 1 and not any(d.kind == "time" for d in p.dims)):
+            p.date = self.lex.date_columns(absent[0])[0]
+            self._absent_dated = absent[0]
+            self.trace["notes"].append(f"the period applies to the {absent[0].split('.')[-1]} rows that must not exist")
         if needs_date and p.date is None:
             p.date = self._date_column()
             if self._is_dimension_table(p.date.table):
@@ -191,8 +198,12 @@ class Composer:
     def where(self, extra: list[str] = ()) -> list[str]:
         p = self.p
         out = [c.sql for c in p.conds if c.sql]
-        out += [f"NOT ({self._has_related(p.measures[0], c.tables[0], wide=True)})" for c in p.conds if c.kind == "not_related"]
-        out += self.time_conditions(p.times)
+        times = self.time_conditions(p.times)
+        inner = times + self._rules_of(self._absent_dated) if self._absent_dated else []
+        out += [f"NOT ({self._has_related(p.measures[0] if p.measures else None, c.tables[0], wide=True, inner=inner)})"
+                for c in p.conds if c.kind == "not_related"]
+        if not self._absent_dated:
+            out += times
         if p.weekdays:
             days = ", ".join(f"'{d}'" for d in sorted(set(p.weekdays)))
             out.append(f"DATE_FORMAT({self.col(p.date)}, 'EEEE') " + (f"= {days}" if len(set(p.weekdays)) == 1 else f"IN ({days})"))
@@ -717,7 +728,8 @@ class Composer:
             items.append(f"{self.rounded(p.ratio_expr.sql, always=True)} AS {_ident(p.ratio_expr.label)}")
         if p.order_by is not None and self.col(p.order_by) not in items:
             items.append(self.col(p.order_by))
-        order = [f"{self._calendar_order(p.order_by)} {p.order_by_dir or p.order or 'DESC'}"] if p.order_by is not None else []
+        order = [f"{self._calendar_order(p.order_by)} {p.order_by_dir or p.order or 'DESC'}"
+                 + (" NULLS LAST" if p.limit is not None and p.order_by.nullable else "")] if p.order_by is not None else []
         if not order and p.order == "ASC" and ent.kind in ("entity", "column"):
             order = [items[0] + " ASC"]
         having = self._having()
@@ -793,25 +805,63 @@ class Composer:
         order = [f"{name} {p.order}"] if p.order else torder
         return self._select(sel + [item], self.where(), grp, self._having(), order, p.limit)
 
-    def _has_related(self, m: Measure, table: str, wide: bool = False) -> str:
-        """The condition that a row of the measured table has a `table` row; `wide`: of any joined table."""
-        base = set(_tables(m)) or {self.joins.root}
+    def _rules_of(self, table: str) -> list[str]:
+        """The conditions of the rules for counting `table`'s rows (order counts mean completed orders)."""
+        counts = [x for x in self.lex.entries if x.kind == "measure" and x.is_count and x.tables == (table,)]
+        return list(dict.fromkeys(r.condition for entry in [self.lex.tables[table], *counts]
+                                  for r in self.rules.for_entry(entry)))
+
+    def _has_related(self, m: Measure | None, table: str, wide: bool = False, inner: list[str] = ()) -> str:
+        """The condition that a row of the measured table has a `table` row; `wide`: of any joined table.
+        Where no join spec relates them directly, the rows are reached through the tables between
+        ("products never ordered": products -> order_items -> orders)."""
+        base = (set(_tables(m)) if m is not None else set()) or {self.joins.root}
         if wide:
             base |= set(self.joins.tables())
         for e in self.lex.edges:
             if table in (e.left, e.right) and e.other(table) in base:
-                if e.fans_out(e.other(table)):  # returns -> orders: "orders with a return" is an EXISTS
-                    t = self.lex.tables[table]
-                    return f"EXISTS (SELECT 1 FROM {t.label} AS {self.lex.aliases[table]} WHERE {e.on})"
+                t = self.lex.tables[table]
+                where = " AND ".join([e.on, *inner])
+                if e.fans_out(e.other(table)) or inner:  # returns -> orders: "orders with a return" is an EXISTS
+                    return f"EXISTS (SELECT 1 FROM {t.label} AS {self.lex.aliases[table]} WHERE {where})"
                 tree = sqlglot.parse_one(e.on, read="databricks")
                 own = [c for c in tree.find_all(exp.Column) if self.lex.resolve_table(c.table) != table]
                 key = self.lex.key_column(e.other(table))
                 if len(own) == 1 and not (key is not None and own[0].name.lower() == key.column.lower()):
                     return f"{own[0].sql('databricks')} IS NOT NULL"  # orders.promo_id: a promotion applied
-                t = self.lex.tables[table]
-                return f"EXISTS (SELECT 1 FROM {t.label} AS {self.lex.aliases[table]} WHERE {e.on})"
+                return f"EXISTS (SELECT 1 FROM {t.label} AS {self.lex.aliases[table]} WHERE {where})"
+        path = self._path_to(base, table)
+        if path:
+            first, *rest = path  # first touches the outer rows; the others join inward to `table`
+            near = first.other(next(iter({first.left, first.right} & base)))
+            frm = f"{self.lex.tables[near].label} AS {self.lex.aliases[near]}"
+            seen = {near}
+            for e in rest:
+                t = e.other(next(x for x in (e.left, e.right) if x in seen))
+                frm += f" JOIN {self.lex.tables[t].label} AS {self.lex.aliases[t]} ON {e.on}"
+                seen.add(t)
+            return f"EXISTS (SELECT 1 FROM {frm} WHERE {' AND '.join([first.on, *inner])})"
         raise Refusal(f"no join spec relates {table.split('.')[-1]} to the rows counted",
                       missing=[{"kind": "join", "tables": [table]}])
+
+    def _path_to(self, base: set[str], table: str) -> list:
+        """The shortest chain of join edges from a table of `base` to `table` (first edge touches base)."""
+        frontier, prev = [table], {table: None}
+        while frontier:
+            nxt = []
+            for t in frontier:
+                for e in self.lex.edges:
+                    if t in (e.left, e.right) and e.other(t) not in prev:
+                        prev[e.other(t)] = (e, t)
+                        if e.other(t) in base:
+                            out, x = [], e.other(t)
+                            while prev[x] is not None:
+                                edge, x = prev[x]
+                                out.append(edge)
+                            return out
+                        nxt.append(e.other(t))
+            frontier = nxt
+        return []
 
     def _render_growth(self) -> str:
         p = self.p

@@ -67,7 +67,7 @@ class TimeSpec:
     latest: bool = False  # "the most recent quarter we have data for"
     full: bool = False  # "last full month": complete periods only
     month: int | None = None  # month_of_year
-    weekday: str | None = None  # weekday: "Monday"
+    weekday: str | None = None  # weekday: "Monday" (or "Saturday,Sunday" for a weekend)
     bound: str | None = None  # range ends: since/after/before/until/between/from
     parts: list[TimeSpec] = field(default_factory=list)  # compare: the two periods
 
@@ -304,6 +304,8 @@ def find_time(words: list[str]) -> list[TimeSpec]:
             add(TimeSpec("grain", (a, end), text_of(a, end), grain="weekday"))
         elif w(i).rstrip("s") in WEEKDAYS:
             add(TimeSpec("weekday", (i, i + 1), w(i), weekday=w(i).rstrip("s").capitalize()))
+        elif w(i) in ("weekend", "weekends"):  # "orders placed on weekends": Saturdays and Sundays
+            add(TimeSpec("weekday", (i, i + 1), w(i), weekday="Saturday,Sunday"))
     # ---- grains: monthly, by month, month by month, per quarter, each year, by fiscal quarter
     for i in range(n):
         if taken[i]:

@@ -553,6 +553,10 @@ def _fill(index: ExampleIndex, t: Template, q: Grounding, ctx: GenerationContext
     for (s, node), n in zip(limit_slots, nums):
         node.replace(exp.Literal.number(int(n.value)))
         filled[s.name] = int(n.value)
+    if not nums and len(limit_slots) == 1 and _one_ranked(q):
+        s, node = limit_slots[0]  # "which store had the highest revenue": the top one
+        node.replace(exp.Literal.number(1))
+        filled[s.name] = 1
     # unfilled slots: documented default, else drop a plain AND-ed WHERE condition
     named = {(e.table, e.column.lower()) for sp in q.spans if sp.kind == "entity" and not sp.of("value")
              for e in sp.of("column")}
@@ -578,6 +582,18 @@ def _fill(index: ExampleIndex, t: Template, q: Grounding, ctx: GenerationContext
     sql = re.sub(r"\s+LIMIT\s+NULL\b", "", sql)
     trace["filled"] = {k: str(v) for k, v in filled.items()}
     return sql, filled, trace
+
+
+def _one_ranked(q: Grounding) -> bool:
+    """A ranking whose rows are named in the singular ("top store", "which brand sold the most")."""
+    if not any(s.kind == "cue" and s.cue in ("rank", "which") for s in q.spans):
+        return False
+    nouns = [s for s in q.spans if s.kind == "entity" and s.of("table") and not s.of("value", "measure")]
+    def plural(s: Span) -> bool:
+        t = q.tokens[s.end - 1]
+        raw = t.fixed_from or t.raw
+        return raw.endswith("s") and norm(raw) != raw
+    return bool(nouns) and not any(plural(s) for s in nouns)
 
 
 def _value_for(lex: Lexicon, s: Slot, values: list[Span], used: set[int], ctx: GenerationContext) -> str | None:

@@ -32,6 +32,7 @@ _PAST = frozenset("wrote took gave made held ran saw chose drove flew began".spl
 _SELL_VERBS = frozenset({"sell", "sells", "sold", "selling"})
 _UNIT_NOUNS = frozenset({"items", "pieces"})  # "how many items did we sell": units, never distinct products
 _PRICE_RANKS = frozenset({"cheapest", "least expensive", "most expensive", "priciest"})
+_SIZE_RANKS = frozenset({"largest", "biggest", "smallest"})
 _SOLD_STEMS = frozenset(norm(w) for w in ("sold",))
 
 
@@ -279,7 +280,7 @@ class Planner:
             elif t.kind == "month_of_year":
                 p.months_of_year.append(t.month)
             elif t.kind == "weekday":
-                p.weekdays.append(t.weekday)
+                p.weekdays.extend(t.weekday.split(","))
             elif t.kind == "compare":
                 p.growth_grain = t.grain
             else:
@@ -596,7 +597,7 @@ class Planner:
                     self._count_by_frequency = True
                     break
                 if s is not None and s.kind == "entity" and not s.role and s.of("table") and not s.of("measure") \
-                        and r.text not in _PRICE_RANKS:
+                        and not self._column_rank():
                     rest = [x for x in self.entities() if x is not s and not x.role]
                     if rest:  # "which store has the most orders": the store is the entity, orders are counted
                         t = s.of("table")[0]
@@ -635,6 +636,14 @@ class Planner:
                 if s.role in (None, "filter") and (s.of("table") or s.of("filter")) and self.plural(s) and (
                         p.times or p.grains or self.has("group") or p.conds):
                     t = s.of("table")[0] if s.of("table") else self.lex.tables[s.of("filter")[0].tables[0]]
+                    k = s.start - 1
+                    while k >= 0 and self.g.tokens[k].raw in ("of", "the", "all", "our"):
+                        k -= 1
+                    if k >= 0 and self.g.tokens[k].raw in ("value", "values", "worth"):
+                        raise Refusal(f"'{self.g.tokens[k].raw} of {s.text}' asks what they are worth, and the question "
+                                      f"names no measure of it (their number is not their value)",
+                                      words=[self.g.tokens[k].raw],
+                                      missing=[{"kind": "measure", "words": f"{self.g.tokens[k].raw} of {s.text}"}])
                     m = self._count_measure(t, s)
                     if pct_units and m.kind != "snippet":
                         continue  # "percentage change in orders": only where the space defines how they are counted
@@ -644,7 +653,7 @@ class Planner:
                     p.measures[-1].assumed = f"'{s.text}' alone is read as their number"
                     break
         # sales verbs ("how much did X make", "what did we sell") name the sales measure
-        if not p.measures and (self.g.soft or self.has("rank")) and not self._price_rank():
+        if not p.measures and (self.g.soft or self.has("rank")) and not self._column_rank():
             sales = self._sales_measure()
             if sales is not None and (self.has("amount") or self.has("rank") or self.has("group") or p.times):
                 why = self.g.soft[0].raw if self.g.soft else self.cues("rank")[0].text
@@ -695,18 +704,26 @@ class Planner:
                 p.limit = int(n.value)
                 return
 
-    def _price_rank(self) -> list[Span]:
-        """"cheapest", "most expensive": a ranking by price, never by the sales measure."""
-        return [r for r in self.cues("rank") if r.text in _PRICE_RANKS]
+    def _column_rank(self) -> tuple[Span, str] | None:
+        """"cheapest", "most expensive" rank by price; "largest", "biggest", "smallest" by the ranked rows' own
+        size column where they have one ("the largest store": by store size, not by sales)."""
+        for r in self.cues("rank"):
+            if r.text in _PRICE_RANKS:
+                return r, "price"
+            s = self.next(r, frozenset({"the", "our"}))
+            if r.text in _SIZE_RANKS and s is not None and s.kind == "entity" and s.of("table") and not s.of("measure") \
+                    and self._rank_column(s.of("table")[0].table, "size", own=True) is not None:
+                return r, "size"
+        return None
 
-    def _price_column(self, table: str | None) -> Entry | None:
-        """The one numeric column named or called price (the ranked rows' own first)."""
-        key = (norm("price"),)
-        cols = [ph.entry for words, items in self.lex.phrases.items() if key[0] in words for ph in items
+    def _rank_column(self, table: str | None, word: str, own: bool = False) -> Entry | None:
+        """The one numeric column named or called `word` (the ranked rows' own first; only theirs if `own`)."""
+        w = norm(word)
+        cols = [ph.entry for words, items in self.lex.phrases.items() if w in words for ph in items
                 if ph.entry.kind == "column" and ph.entry.ctype == "number" and ph.via in ("name", "synonym")]
         cols = list(dict.fromkeys(cols))
-        own = [c for c in cols if c.table == table]
-        group = own or cols
+        mine = [c for c in cols if c.table == table]
+        group = mine if mine or own else cols
         return group[0] if len(group) == 1 else None
 
     def _listed_after(self, s: Span) -> Span | None:
@@ -827,6 +844,11 @@ class Planner:
             return None
         if nxt.role == "measure":
             return nxt, nxt.chosen, distinct  # "how many units": the units measure itself
+        rows = skipped[-1] if skipped else None
+        kept = (rows.chosen if rows.role == "filter" else (rows.of("filter") or [None])[0]) if rows else None
+        if (kept is not None and kept.kind == "filter" and len(kept.tables) == 1 and self.plural(rows)
+                and not self.plural(nxt) and nxt.of("table") and kept.tables[0] not in {t.table for t in nxt.of("table")}):
+            return rows, kept, distinct  # "how many Platinum members ordered": the members, not the orders
         if nxt.kind == "entity" and not nxt.role and skipped and any(
                 c.kind == "column" and any(f.chosen is not None and f.chosen.kind == "value" and f.chosen.table == c.table
                                            and f.chosen.column == c.column for f in skipped) for c in nxt.entries):
@@ -923,6 +945,10 @@ class Planner:
                 if dim is None:
                     continue
                 c.role = "group"
+                if c.text == "per" and dim.kind == "entity" and p.measures and all(
+                        m.kind == "agg" and m.agg == "AVG" and m.entry.table == dim.entry.table for m in p.measures):
+                    self.assign(s, "context", dim.entry)  # "average shipping fee per order": each row is one already
+                    continue
                 self._add_dim(dim, s)
             while (s := self._listed_after(s)) is not None:  # "by region and channel", "by brand, category"
                 dim = self._dim_of(s)
@@ -943,6 +969,8 @@ class Planner:
             if (s is None or s.kind != "entity") and noun_value is not None and r.cue == "rank" and p.entity is None:
                 p.entity = Dim("entity", self.lex.tables[noun_value.chosen.table], noun_value)
                 continue
+            if r.cue == "rank" and p.entity is None and (ranked := self._ranked_with(r)) is not None:
+                s = ranked  # "the store with the most orders": the rows named before "with"
             if s is None or s.kind != "entity" or s.role:
                 continue
             if r.cue == "which" and not (p.measures or self.has("rank") or self.has("count")):
@@ -987,6 +1015,8 @@ class Planner:
                 continue
             if (nxt.kind == "entity" and nxt.role == "measure") or (
                     nxt.kind == "cue" and nxt.cue in ("share", "breakdown")):
+                if self._qualified_rows(s):
+                    continue  # "how much did Corporate customers spend": the value names which rows, not a breakdown
                 dim = self._dim_of(s)
                 if dim is not None and dim.kind == "entity" and self.lex.label_column(dim.entry.table) is None:
                     continue  # "order volume" is not a breakdown by order id
@@ -1011,6 +1041,30 @@ class Planner:
                 if mine and mentions:
                     for c in mine:
                         p.conds.remove(c)
+
+    def _ranked_with(self, r: Span) -> Span | None:
+        """"the store with the most orders": an unassigned noun right before "with (the)" a ranking."""
+        k = r.start
+        if k > 0 and self.g.tokens[k - 1].raw == "the":
+            k -= 1
+        if k == 0 or self.g.tokens[k - 1].raw != "with":
+            return None
+        s = self.prev(r, frozenset({"with", "the"}))
+        if s is None or s.kind != "entity" or s.role or s.end != k - 1 or s.of("measure") or self.plural(s):
+            return None
+        return s
+
+    def _qualified_rows(self, s: Span) -> bool:
+        """A table noun right after a value of that table ("Gold tier customers"): the rows it names."""
+        tables = {t.table for t in s.of("table")}
+        if not tables:
+            return False
+        cur, b = s, self.prev(s)
+        while (b is not None and b.end == cur.start and b.kind == "entity" and b.role in (None, "context")
+               and any(e.kind == "column" and e.table in tables for e in b.entries)):
+            cur, b = b, self.prev(b)  # "Gold tier customers": the column's name between value and noun
+        return (b is not None and b.end == cur.start and b.kind == "entity" and b.role == "filter"
+                and b.chosen is not None and b.chosen.kind == "value" and b.chosen.table in tables)
 
     def _add_dim(self, dim: Dim, s: Span | None) -> None:
         if s is not None:
@@ -1688,7 +1742,7 @@ class Planner:
         p.entity = ent
         p.shape = "list"
         for s in self.entities():  # other columns named: shown ("names and areas of the lakes")
-            if not s.role and s.of("column"):
+            if not s.role and s.of("column") and not self._absent_rows(s):
                 cols = [c for c in s.of("column") if ent.entry is None or c.table == ent.entry.table] or s.of("column")
                 self.assign(s, "shown", cols[0])
                 p.list_columns.append(cols[0])
@@ -1702,12 +1756,14 @@ class Planner:
             if texts and ent.kind != "entity":
                 p.order_by = texts[0]
             return  # alphabetically: by the listed names (the entity's label column comes first)
-        if p.order and not p.order_by and self._price_rank() and not [c for c in p.list_columns if c.ctype == "number"]:
-            price = self._price_column(ent.entry.table if ent.entry is not None else None)
-            if price is None:
-                raise Refusal(f"'{self._price_rank()[0].text}' ranks by price, and the space names no one price column",
-                              words=[self._price_rank()[0].text], missing=[{"kind": "synonym", "words": "price"}])
-            p.list_columns.append(price)  # "the 3 cheapest products": by their price
+        ranked = self._column_rank()
+        if p.order and not p.order_by and ranked and not [c for c in p.list_columns if c.ctype == "number"]:
+            r, word = ranked
+            col = self._rank_column(ent.entry.table if ent.entry is not None else None, word)
+            if col is None:
+                raise Refusal(f"'{r.text}' ranks by {word}, and the space names no one {word} column",
+                              words=[r.text], missing=[{"kind": "synonym", "words": word}])
+            p.list_columns.append(col)  # "the 3 cheapest products": by their price
         if p.order and not p.order_by:
             cols = [c for c in p.list_columns if c.ctype == "number"] or [
                 c.target for c in p.compares if isinstance(c.target, Entry)]
@@ -1732,13 +1788,9 @@ class Planner:
                     self.p.date = d
                     self.assign(s, "date", d)
                     continue
-            k = s.start - 1
-            while k >= 0 and self.g.tokens[k].raw in ("a", "an", "the", "any", "some"):
-                k -= 1
-            if k >= 1 and self.g.tokens[k - 1].raw == "never" and self.g.tokens[k].raw in FILLER | SALES_VERBS:
-                k -= 1  # "never placed an order"
-            if (self.p.measures and s.of("table") and not s.of("measure", "filter", "value") and k >= 0
-                    and self.g.tokens[k].raw in ("without", "no", "never") and s.of("table")[0].table not in tables):
+            k = self._word_before_rows(s)
+            if ((self.p.measures or self.p.shape == "list") and s.of("table") and not s.of("measure", "filter", "value")
+                    and k >= 0 and self.g.tokens[k].raw in ("without", "no", "never") and s.of("table")[0].table not in tables):
                 t = s.of("table")[0]  # "orders without a promotion", "with no return": rows that have none
                 self.assign(s, "related", t)
                 self.p.conds.append(Cond("", (t.table,), (), f"has no {t.table.split('.')[-1]}", t.path, s,
@@ -1753,6 +1805,8 @@ class Planner:
                 t = s.of("table")[0]  # "qty of returns", "sales with a promotion": rows that have one
                 self.assign(s, "related", t)
                 self.p.related.append(t.table)
+                continue
+            if self._acted(s, tables):
                 continue
             same = [e for e in s.entries if e.kind in ("table", "column") and e.table in tables]
             if same:
@@ -1773,6 +1827,41 @@ class Planner:
                 if dim is not None and dim.kind in ("column", "expression"):
                     self._add_dim(dim, s)
                     self.p.notes.append(f"'{s.text}' read as a breakdown")
+
+    def _word_before_rows(self, s: Span) -> int:
+        """Where the word that relates the rows of `s` stands ("with a", "without any", "never placed an")."""
+        k = s.start - 1
+        while k >= 0 and self.g.tokens[k].raw in ("a", "an", "the", "any", "some"):
+            k -= 1
+        if k >= 1 and self.g.tokens[k - 1].raw == "never" and self.g.tokens[k].raw in FILLER | SALES_VERBS:
+            k -= 1  # "never placed an order"
+        return k
+
+    def _absent_rows(self, s: Span) -> bool:
+        """"never ordered", "with no returns": rows of another table that must not exist."""
+        k = self._word_before_rows(s)
+        return bool(s.of("table")) and k >= 0 and self.g.tokens[k].raw in ("without", "no", "never")
+
+    def _acted(self, s: Span, tables: set[str]) -> bool:
+        """A table named by a verb after the counted rows ("how many customers ordered in 2024"): the rows
+        that have one, and the period dates that table's rows."""
+        ts = s.of("table")
+        if (not ts or s.end - s.start != 1 or s.of("measure", "filter", "value") or not self.p.measures
+                or not self.g.tokens[s.start].raw.endswith("ed") or ts[0].table in tables):
+            return False
+        k = s.start
+        while k > 0 and self.g.tokens[k - 1].raw in ("have", "has", "who", "that", "actually", "ever"):
+            k -= 1
+        b = self.prev(s)
+        if b is None or b.end != k or b.role not in ("counted", "filter"):
+            return False
+        t = ts[0]
+        self.assign(s, "related", t)
+        self.p.related.append(t.table)
+        dates = self.lex.date_columns(t.table)
+        if (self.p.times or self.p.grains) and self.p.date is None and len(dates) == 1:
+            self.p.date = dates[0]
+        return True
 
     # ---- 9. business rules
     def _rules(self) -> None:

@@ -1,0 +1,144 @@
+"""The grounded engine (issue 16), fourth batch of development questions: which rows a question names
+("Corporate customers", "members who ordered", "products never ordered"), what a ranking is over
+("the store with the most orders", "the largest store") and what it must not invent ("value of
+cancelled orders" is not their number). Each answer is executed and compared with hand-computed rows."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+from test_engine_grounded import answer_rows, shop
+
+from chaos_llama.tools.backends.local import LocalGenie
+from engine_helpers import CUSTOMERS, SALES, join, shop_db, space, with_column, with_instruction
+
+ORDERS = "main.shop.orders"
+ORDER_CUSTOMERS = join(ORDERS, CUSTOMERS, "`orders`.`cust_id` = `customers`.`cust_id`")
+
+
+def club_db() -> duckdb.DuckDBPyConnection:
+    """Customers with a loyalty tier (NULL: not a member) and their orders; customer 3 ordered only in 2023."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE customers(cust_id INTEGER, cust_nm VARCHAR, tier VARCHAR)")
+    con.execute("INSERT INTO customers VALUES (1, 'Ada', 'Gold'), (2, 'Bo', NULL), (3, 'Cy', 'Silver'), (4, 'Di', 'Gold'),"
+                " (5, 'Ed', NULL)")
+    con.execute("CREATE TABLE orders(ord_id INTEGER, cust_id INTEGER, ord_dt DATE, stat_cd VARCHAR)")
+    con.execute("""INSERT INTO orders VALUES (1, 1, '2024-02-01', 'C'), (2, 1, '2024-03-01', 'C'), (3, 2, '2024-05-01', 'C'),
+                   (4, 3, '2023-06-01', 'C'), (5, 4, '2024-07-01', 'C'), (6, 5, '2024-08-01', 'X')""")
+    return con
+
+
+def club() -> dict:
+    doc = {"version": 1, "data_sources": {"tables": [{"identifier": CUSTOMERS}, {"identifier": ORDERS}]}}
+    doc = with_column(doc, CUSTOMERS, "tier", synonyms=["loyalty tier"], enable_entity_matching=True,
+                      description=["Loyalty tier; NULL when the customer is not a member."])
+    doc = with_instruction(doc, "join_specs", ORDER_CUSTOMERS)
+    return with_instruction(doc, "filters", {"id": "f1", "display_name": "completed orders", "sql": ["orders.stat_cd = 'C'"],
+                                             "synonyms": ["completed"]})
+
+
+def test_a_value_before_its_tables_noun_names_which_rows_not_a_breakdown():
+    """"how much did Corporate customers spend": the segment filters the customers; before, "customers"
+    followed by the measure was read as a breakdown by customer name."""
+    con = shop_db()
+    con.execute("ALTER TABLE customers ADD COLUMN seg VARCHAR")
+    con.execute("UPDATE customers SET seg = CASE WHEN cust_id IN (1, 2) THEN 'Corporate' ELSE 'Consumer' END")
+    doc = with_column(shop(), CUSTOMERS, "seg", synonyms=["segment"], enable_entity_matching=True)
+    doc = with_column(doc, SALES, "amt", synonyms=["revenue", "sales", "spend"])
+    assert answer_rows(con, doc, "how much did Corporate customers spend in 2024") == [(75.0,)]  # sales 4 and 7
+    assert answer_rows(con, doc, "how much did Corporate segment customers spend in 2024") == [(75.0,)]
+    assert sorted(answer_rows(con, doc, "how much did each customer spend in 2024")) == [
+        ("Ada", 70.0), ("Bo", 5.0), ("Cy", 10.0), ("Di", 25.0), ("Ed", 60.0)]
+
+
+def test_customers_who_ordered_are_counted_once_and_dated_by_their_orders():
+    """"how many customers ordered in 2024" counts customers with a 2024 order (4), not the orders (5);
+    "Gold members ordered" counts the members the tier names, not their orders."""
+    con, doc = club_db(), club()
+    assert answer_rows(con, doc, "how many customers ordered in 2024") == [(4,)]
+    assert answer_rows(con, doc, "how many customers have ordered in 2024") == [(4,)]
+    assert answer_rows(con, doc, "how many loyalty members ordered in 2024") == [(2,)]  # Ada and Di
+    assert answer_rows(con, doc, "how many Gold members ordered in 2024") == [(2,)]
+
+
+def test_rows_that_must_not_exist_are_reached_through_the_tables_between_and_dated_by_their_own_date():
+    """"products never ordered" goes products -> sales lines -> orders; "customers with no orders in
+    2024" applies the period to the orders that must not exist, not to the customers."""
+    con, doc = club_db(), club()
+    assert answer_rows(con, doc, "which customers have never placed an order") == []
+    assert answer_rows(con, doc, "how many customers had no orders in 2024") == [(1,)]  # Cy ordered only in 2023
+    assert answer_rows(con, doc, "which customers had no orders in 2024") == [("Cy",)]
+    con.execute("CREATE TABLE products(prod_id INTEGER, prod_nm VARCHAR)")
+    con.execute("INSERT INTO products VALUES (10, 'Widget'), (11, 'Gizmo'), (12, 'Kite')")
+    con.execute("CREATE TABLE order_lines(ord_id INTEGER, prod_id INTEGER, qty INTEGER)")
+    con.execute("INSERT INTO order_lines VALUES (1, 10, 1), (2, 10, 2), (4, 11, 1)")
+    doc["data_sources"]["tables"] += [{"identifier": "main.shop.products"}, {"identifier": "main.shop.order_lines"}]
+    doc = with_instruction(doc, "join_specs", join("main.shop.order_lines", ORDERS, "`order_lines`.`ord_id` = `orders`.`ord_id`"))
+    doc = with_instruction(doc, "join_specs", join("main.shop.order_lines", "main.shop.products",
+                                                   "`order_lines`.`prod_id` = `products`.`prod_id`"))
+    assert answer_rows(con, doc, "which products have never been ordered") == [("Kite",)]
+    assert answer_rows(con, doc, "how many products have never been ordered") == [(1,)]
+
+
+def test_the_noun_before_with_the_most_is_what_is_ranked():
+    con, doc = club_db(), club()
+    assert answer_rows(con, doc, "the customer with the most orders in 2024") == [("Ada", 2)]
+
+
+def test_a_singular_ranking_fills_an_examples_limit_with_one():
+    """An example "Top N customers by revenue" answers "which customer spent the most" with its top row;
+    a plural ranking without a number shows every row, ranked."""
+    con = shop_db()
+    doc = with_instruction(shop(), "example_question_sqls", {
+        "id": "e1", "question": ["Top N customers by revenue"],
+        "sql": ["SELECT c.cust_nm, SUM(s.amt) AS revenue FROM main.shop.sales s JOIN main.shop.customers c "
+                "ON c.cust_id = s.cust_id GROUP BY c.cust_nm ORDER BY revenue DESC LIMIT :n"],
+        "parameters": [{"name": "n", "type_hint": "INT"}]})
+    g = LocalGenie(con)
+    top = g.ask_sync(space(doc), "top customer by revenue")
+    assert top.status == "COMPLETED" and top.details["grounding"].get("example"), top.reason
+    assert con.execute(top.sql.replace("main.shop.", "")).fetchall() == [("Ada", 170.0)]
+    assert len(answer_rows(con, doc, "top customers by revenue")) == 5
+
+
+def test_an_average_of_a_column_per_its_own_row_is_the_plain_average():
+    """"average list price per product": each product row is one already; no breakdown by product."""
+    con = shop_db()
+    doc = with_column(shop(), "main.shop.products", "list_prc", synonyms=["list price"])
+    assert answer_rows(con, doc, "average list price per product") == [(5.75,)]
+    assert sorted(answer_rows(con, doc, "average list price per category")) == [("Gadgets", 7.0), ("Kids' Corner", 7.0),
+                                                                                  ("Toys", 2.0)]
+
+
+def test_largest_ranks_by_the_rows_own_size_column_and_puts_unknown_sizes_last():
+    """"the largest store" ranks by the column the space calls store size, not by sales; a store without
+    a size (an online store) is never the smallest."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE stores(store_id INTEGER, store_nm VARCHAR, city VARCHAR, sq_ft INTEGER)")
+    con.execute("INSERT INTO stores VALUES (1, 'Central', 'Oslo', 900), (2, 'Harbour', 'Bergen', 2500), (3, 'Web', NULL, NULL)")
+    doc = {"version": 1, "data_sources": {"tables": [{"identifier": "main.shop.stores", "column_configs": [
+        {"column_name": "sq_ft", "synonyms": ["store size"]}]}]}}
+    assert answer_rows(con, doc, "what is our largest store") == [("Harbour", 2500)]
+    assert answer_rows(con, doc, "the smallest store") == [("Central", 900)]
+    assert [r[0] for r in answer_rows(con, doc, "in which city is our largest store")] == ["Bergen"]
+    bare = {"version": 1, "data_sources": {"tables": [{"identifier": "main.shop.stores"}]}}
+    a = LocalGenie(con).ask_sync(space(bare), "what is our largest store")
+    assert a.status == "NO_SQL", a.sql  # no size column is named, and nothing else to rank by
+
+
+def test_the_value_of_rows_is_never_answered_with_their_number():
+    con, doc = club_db(), club()
+    a = LocalGenie(con).ask_sync(space(doc), "value of completed orders in 2024")
+    assert a.status == "NO_SQL" and "value" in a.reason, a.sql
+    assert answer_rows(con, doc, "completed orders in 2024") == [(4,)]
+
+
+@pytest.mark.parametrize("question, expected", [("how many orders were placed on weekends in 2024", [(1,)]),
+                                                ("how many orders on Saturdays", [(0,)])])
+def test_weekends_are_saturdays_and_sundays(question, expected):
+    con, doc = club_db(), club()  # 2024-03-01 is a Friday, 2024-08-01 a Thursday, 2024-02-01 a Thursday...
+    con.execute("INSERT INTO orders VALUES (7, 2, '2024-06-02', 'C')")  # a Sunday
+    g = LocalGenie(con)
+    a = g.ask_sync(space(doc), question)
+    assert a.status == "COMPLETED", a.reason
+    assert [tuple(r.values()) for r in g.execute(a.sql, space=space(doc)).to_pylist()] == expected
