@@ -142,3 +142,67 @@ def test_weekends_are_saturdays_and_sundays(question, expected):
     a = g.ask_sync(space(doc), question)
     assert a.status == "COMPLETED", a.reason
     assert [tuple(r.values()) for r in g.execute(a.sql, space=space(doc)).to_pylist()] == expected
+
+
+# ---------------------------------------------------------------- batch 7: rates, thresholds per row, periods
+def stores_db() -> tuple[duckdb.DuckDBPyConnection, dict]:
+    con = duckdb.connect()
+    con.execute("CREATE TABLE stores(store_id INTEGER, store_nm VARCHAR, sq_ft INTEGER)")
+    con.execute("INSERT INTO stores VALUES (1, 'Central', 1000), (2, 'Harbour', 2000), (3, 'Web', NULL)")
+    con.execute("CREATE TABLE orders(ord_id INTEGER, store_id INTEGER, ord_dt DATE, amt DOUBLE, units INTEGER)")
+    con.execute("""INSERT INTO orders VALUES (1, 1, '2024-01-05', 300, 2), (2, 1, '2024-02-06', 200, 7), (3, 2, '2024-03-07', 1000, 9),
+                   (4, 3, '2024-04-08', 50, 1), (5, 2, '2025-02-01', 400, 3), (6, 1, '2025-03-01', 100, 1)""")
+    doc = {"version": 1, "data_sources": {"tables": [
+        {"identifier": "main.shop.stores", "column_configs": [{"column_name": "sq_ft", "synonyms": ["square feet", "store size"]}]},
+        {"identifier": ORDERS, "column_configs": [{"column_name": "amt", "synonyms": ["revenue", "sales"]},
+                                                  {"column_name": "units", "synonyms": ["units"]}]}]}}
+    doc = with_instruction(doc, "join_specs", join(ORDERS, "main.shop.stores", "`orders`.`store_id` = `stores`.`store_id`"))
+    doc = with_instruction(doc, "text_instructions", {"content": ["Data covers orders from 2024-01-01 to 2025-03-31."]})
+    return con, doc
+
+
+def test_a_measure_per_a_quantity_column_is_a_rate_per_row_of_that_column():
+    """"revenue per square foot by store" divides each store's revenue by its size (stores without a
+    size have no rate); "square foot" matches the synonym "square feet"; without "by store" it is refused,
+    since the column has one value per store."""
+    con, doc = stores_db()
+    assert sorted(answer_rows(con, doc, "revenue per square foot by store in 2024")) == [("Central", 0.5), ("Harbour", 0.5)]
+    assert answer_rows(con, doc, "which store had the highest revenue per square foot in 2025") == [("Harbour", 0.2)]
+    a = LocalGenie(con).ask_sync(space(doc), "revenue per square foot in 2024")
+    assert a.status == "NO_SQL" and "by stores" in a.reason, a.sql
+
+
+def test_how_many_rows_have_a_measure_over_a_threshold_counts_those_rows():
+    """"how many stores had more than 400 in revenue in 2024" counts the stores whose 2024 revenue is over
+    400 (Central 500, Harbour 1000), also where the space defines the count of stores as a measure; before,
+    the threshold was applied to single orders (only order 3 is over 400)."""
+    con, doc = stores_db()
+    doc = with_instruction(doc, "measures", {"id": "m2", "alias": "store_count", "display_name": "Store count",
+                                             "sql": ["COUNT(DISTINCT stores.store_id)"], "synonyms": ["number of stores"]})
+    assert answer_rows(con, doc, "how many stores had more than 400 in revenue in 2024") == [(2,)]
+    # the orders named: each order is compared (only Harbour has a 2024 order over 400)
+    assert answer_rows(con, doc, "how many stores had orders with revenue over 400 in 2024") == [(1,)]
+
+
+def test_year_to_date_with_its_year_is_that_year_up_to_the_data():
+    con, doc = stores_db()
+    assert answer_rows(con, doc, "year to date revenue for 2025") == [(500.0,)]
+    assert answer_rows(con, doc, "revenue year to date") == [(500.0,)]
+
+
+def test_ranks_by_time_or_length_never_default_to_the_sales_measure():
+    """"which store is the oldest" has nothing to rank by here; it was answered with the top store by sales."""
+    con, doc = stores_db()
+    doc = with_instruction(doc, "measures", {"id": "m1", "alias": "net_revenue", "display_name": "Net revenue",
+                                             "sql": ["SUM(orders.amt)"], "synonyms": ["net revenue", "sales"]})
+    a = LocalGenie(con).ask_sync(space(doc), "which store is the oldest")
+    assert a.status == "NO_SQL", a.sql
+    assert answer_rows(con, doc, "top store by revenue") == [("Harbour", 1400.0)]
+
+
+def test_a_quantity_column_beside_a_measure_with_vs_is_summed_not_a_breakdown():
+    """"total units vs revenue in 2024": two totals; before, the units column became a breakdown."""
+    con, doc = stores_db()
+    doc = with_instruction(doc, "measures", {"id": "m1", "alias": "net_revenue", "display_name": "Net revenue",
+                                             "sql": ["SUM(orders.amt)"], "synonyms": ["net revenue"]})
+    assert sorted(answer_rows(con, doc, "units vs net revenue in 2024")[0]) == [19, 1550.0]

@@ -241,6 +241,9 @@ class Composer:
         plain = [(t, r) for t, r in ranges if t.bound is None]
         bounded = [(t, r) for t, r in ranges if t.bound is not None]
         merged = sorted({r for _, r in plain})
+        inner = [r for t, r in plain if t.kind == "relative" and all(o[0] <= r[0] and r[1] <= o[1] for o in merged)]
+        if len(merged) > 1 and inner:  # "year to date revenue for 2025": the part of 2025 to date
+            merged = [inner[0]]
         if len(merged) > 1:
             if all(a[1] <= b[0] for a, b in zip(merged, merged[1:])):
                 out.append("(" + " OR ".join(f"({col} >= {self.date_lit(a)} AND {col} < {self.date_lit(b)})" for a, b in merged) + ")")
@@ -279,6 +282,11 @@ class Composer:
         return self.lex.sql_of(e)
 
     def measure_sql(self, m: Measure) -> str:
+        if m.per is not None:  # one value per grouped row: its MAX is that value
+            return f"{self._measure_sql(m)} / NULLIF(MAX({self.col(m.per)}), 0)"
+        return self._measure_sql(m)
+
+    def _measure_sql(self, m: Measure) -> str:
         if m.kind == "snippet":
             return m.entry.sql
         if m.kind == "agg":
@@ -297,6 +305,8 @@ class Composer:
     def measure_name(self, m: Measure) -> str:
         if m.name:
             return _ident(m.name)
+        if m.per is not None:
+            return _ident(f"{self.measure_name(Measure(m.kind, m.entry, m.agg))} per {m.per.column}")
         if m.kind == "snippet":
             base = m.entry.label
         elif m.kind == "count":
@@ -697,8 +707,12 @@ class Composer:
             return (f"WITH g AS (\n{inner}\n)\nSELECT * FROM g WHERE {v} {c.op} (SELECT AVG({v}) FROM g)"
                     + (f"\nORDER BY {', '.join(order)}" if order else "") + (f"\nLIMIT {p.limit}" if p.limit else ""))
         order = self._order(torder, items)
+        having = self._having()
+        if having and not (grp if sel else []):  # a threshold on one total row filters nothing it means
+            raise Refusal("the question compares a measure with a number but names no rows to compare (which "
+                          "rows must have more or less?)", missing=[{"kind": "dimension", "why": "rows compared"}])
         return self._select(sel + [f"{e} AS {n}" for e, n in items], self.where(), grp if sel else [],
-                            self._having(), order, p.limit)
+                            having, order, p.limit)
 
     def _render_list(self) -> str:
         p = self.p

@@ -44,6 +44,8 @@ _MORE_ABBREVIATIONS = {
     "programme": "program", "programmes": "program", "catalogue": "catalog", "catalogues": "catalog",
     "colour": "color", "colours": "color", "centre": "center", "centres": "center", "favourite": "favorite",
     "organisation": "organization", "organisations": "organization", "licence": "license", "metre": "meter",
+    # irregular plurals the light stemmer leaves alone ("square foot" / "square feet")
+    "feet": "foot", "children": "child", "women": "woman", "men": "man", "metres": "meter",
     "behaviour": "behavior", "labour": "labor", "neighbourhood": "neighborhood", "neighbourhoods": "neighborhood",
 }
 

@@ -33,6 +33,7 @@ _SELL_VERBS = frozenset({"sell", "sells", "sold", "selling"})
 _UNIT_NOUNS = frozenset({"items", "pieces"})  # "how many items did we sell": units, never distinct products
 _PRICE_RANKS = frozenset({"cheapest", "least expensive", "most expensive", "priciest"})
 _SIZE_RANKS = frozenset({"largest", "biggest", "smallest"})
+_NOT_SALES_RANKS = frozenset({"longest", "shortest", "tallest", "oldest", "latest"})  # rank by time or length
 _SOLD_STEMS = frozenset(norm(w) for w in ("sold",))
 
 
@@ -67,6 +68,7 @@ class Measure:
     span: Span | None = None
     assumed: str | None = None  # why an aggregation was assumed
     name: str | None = None  # output column name, when not the entry's
+    per: Entry | None = None  # "revenue per square foot by store": divided by this column of the grouped rows
 
     @property
     def table(self) -> str | None:
@@ -653,7 +655,8 @@ class Planner:
                     p.measures[-1].assumed = f"'{s.text}' alone is read as their number"
                     break
         # sales verbs ("how much did X make", "what did we sell") name the sales measure
-        if not p.measures and (self.g.soft or self.has("rank")) and not self._column_rank():
+        if not p.measures and (self.g.soft or [r for r in self.cues("rank") if r.text not in _NOT_SALES_RANKS]) \
+                and not self._column_rank():
             sales = self._sales_measure()
             if sales is not None and (self.has("amount") or self.has("rank") or self.has("group") or p.times):
                 why = self.g.soft[0].raw if self.g.soft else self.cues("rank")[0].text
@@ -703,6 +706,20 @@ class Planner:
                 n.role = "limit"
                 p.limit = int(n.value)
                 return
+
+    def _summed_per_counted_row(self, col: Entry) -> Measure | None:
+        """The sum of a quantity column per counted row, where each counted row has many rows of the
+        column's table (stores -> orders); None where a row-level comparison is meant."""
+        counted = [m for m in self.p.measures if m.kind == "count" or m.kind == "snippet" and m.entry.is_count
+                   and len(m.entry.tables) == 1]
+        if not counted or not additive(col):
+            return None
+        t = counted[0].entry.table if counted[0].kind == "count" else counted[0].entry.tables[0]
+        if t == col.table or not any({e.left, e.right} == {t, col.table} and e.fans_out(t) for e in self.lex.edges):
+            return None
+        if any(col.table in {x.table for x in s.of("table")} for s in self.entities()):
+            return None  # "customers with orders over 500 in revenue": the orders are compared one by one
+        return Measure("agg", col, "SUM", assumed=f"'{col.label}' of each {t.split('.')[-1]} row summed")
 
     def _column_rank(self) -> tuple[Span, str] | None:
         """"cheapest", "most expensive" rank by price; "largest", "biggest", "smallest" by the ranked rows' own
@@ -949,6 +966,11 @@ class Planner:
                         m.kind == "agg" and m.agg == "AVG" and m.entry.table == dim.entry.table for m in p.measures):
                     self.assign(s, "context", dim.entry)  # "average shipping fee per order": each row is one already
                     continue
+                if c.text == "per" and dim.kind == "column" and dim.entry.ctype == "number" and not dim.entry.is_key \
+                        and len(p.measures) == 1:
+                    self.assign(s, "per", dim.entry)  # "revenue per square foot": a rate, not a breakdown
+                    p.measures[0].per = dim.entry
+                    continue
                 self._add_dim(dim, s)
             while (s := self._listed_after(s)) is not None:  # "by region and channel", "by brand, category"
                 dim = self._dim_of(s)
@@ -1003,6 +1025,12 @@ class Planner:
             items = [x for x in (self.prev(c), self.next(c)) if x is not None and x.kind == "entity"]
             for x in items:
                 col = self._column_of_value_span(x)
+                if col is not None and x.role is None and col.ctype == "number" and not col.is_key and additive(col) \
+                        and any(y.role == "measure" for y in items if y is not x):
+                    self.assign(x, "measure", col)  # "gross merchandise value vs net revenue": two totals
+                    p.measures.insert(0, Measure("agg", col, "SUM", x, assumed="a quantity beside a measure is its sum"))
+                    c.role = "versus"
+                    continue
                 if col is not None:
                     c.role = "versus"
                     if not any(d.entry is col for d in p.dims):
@@ -1214,6 +1242,11 @@ class Planner:
                             p.measures.append(m)
                         self.assign(s, "measure", target)
                         target = m
+                    elif avg is None and s.role is None and (per := self._summed_per_counted_row(target)) is not None:
+                        # "how many stores had more than 400 in revenue": each store's total, not single orders
+                        p.measures.append(per)
+                        self.assign(s, "measure", target)
+                        target = per
                     else:
                         self.assign(s, "compared", target)
                 if target is not None:
@@ -1443,8 +1476,10 @@ class Planner:
             having = [c for c in p.compares if isinstance(c.target, Measure)]
             if having and counted:
                 ent = counted[0]
-                if ent.kind == "count" and ent.entry.table not in [t for h in having for t in _measure_tables(h.target)]:
-                    p.entity = Dim("entity", ent.entry, ent.span)
+                rows = ent.entry if ent.kind == "count" else self.lex.tables[ent.entry.tables[0]] if (
+                    ent.kind == "snippet" and len(ent.entry.tables) == 1) else None  # "how many orders had ..."
+                if rows is not None and rows.table not in [t for h in having for t in _measure_tables(h.target)]:
+                    p.entity = Dim("entity", rows, ent.span)
                     p.measures.remove(ent)
                     p.shape = "count_having"
         # a list of rows: "which lakes have the largest area", "names of restaurants in ..."
@@ -2024,6 +2059,17 @@ class Planner:
                 if set(a.columns) & set(b.columns) and _exclusive(a.sql, b.sql):
                     raise Refusal(f"the filters '{a.label}' and '{b.label}' cannot both hold "
                                   f"(both constrain {', '.join(c for _, c in set(a.columns) & set(b.columns))})")
+        for m in p.measures:  # "revenue per square foot" is one value per row of the column's table
+            if m.per is not None:
+                grouped = {d.entry.table for d in [*p.dims, *([p.entity] if p.entity else [])]
+                           if d.kind == "entity" and d.entry is not None}
+                if m.per.table not in grouped or p.shape not in ("plain", "list"):
+                    t = m.per.table.split(".")[-1]
+                    raise Refusal(f"'{m.label} per {m.per.column}' divides by {m.per.label}, which has one value per "
+                                  f"{t} row; ask for it by {t}", words=[m.per.column],
+                                  missing=[{"kind": "example", "words": f"per {m.per.column}", "why": "rate per column"}])
+                p.conds.append(Cond(f"{self.lex.sql_of(m.per)} IS NOT NULL", (m.per.table,),
+                                    ((m.per.table, m.per.column.lower()),), f"{m.per.label} is known"))
         # an operator word nothing used would be silently dropped: "ratio of ... to ...", "distinct", "average"
         for c in g.spans:
             if c.kind == "cue" and not c.role and (c.cue in _MUST_USE or c.cue == "agg" and c.arg != "SUM"):
