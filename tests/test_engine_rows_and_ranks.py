@@ -206,3 +206,85 @@ def test_a_quantity_column_beside_a_measure_with_vs_is_summed_not_a_breakdown():
     doc = with_instruction(doc, "measures", {"id": "m1", "alias": "net_revenue", "display_name": "Net revenue",
                                              "sql": ["SUM(orders.amt)"], "synonyms": ["net revenue"]})
     assert sorted(answer_rows(con, doc, "units vs net revenue in 2024")[0]) == [19, 1550.0]
+
+
+# ---------------------------------------------------------------- defog-style: shared names, lookups, NULL groups
+def geo() -> tuple[duckdb.DuckDBPyConnection, dict]:
+    """Columns and values several tables share (state_name, area, country_name), as in defog geography."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE state(state_name VARCHAR, population BIGINT, area DOUBLE, country_name VARCHAR, capital VARCHAR,"
+                " density DOUBLE)")
+    con.execute("INSERT INTO state VALUES ('Ohio', 90, 11, 'United States', 'Columbus', 8.2), ('Texas', 50, 5, 'United States',"
+                " 'Austin', 10.0), ('Ontario', 80, 8, 'Canada', 'Toronto', 10.0)")
+    con.execute("CREATE TABLE lake(lake_name VARCHAR, area DOUBLE, country_name VARCHAR, state_name VARCHAR)")
+    con.execute("INSERT INTO lake VALUES ('Erie', 200, 'United States', 'Ohio'), ('Huron', 300, 'United States', 'Ohio'),"
+                " ('Victoria', 800, 'Tanzania', NULL), ('Malawi', 700, 'Tanzania', NULL), ('Baikal', 900, 'Russia', NULL)")
+    con.execute("CREATE TABLE river(river_name VARCHAR, length BIGINT, country_name VARCHAR)")
+    con.execute("INSERT INTO river VALUES ('Rhine', 900, 'Germany'), ('Danube', 700, 'Germany'), ('Nile', 1000, 'Egypt')")
+    tables = []
+    for t, cols in (("state", ("state_name", "country_name")), ("lake", ("state_name", "country_name")),
+                    ("river", ("country_name",))):
+        tables.append({"identifier": f"main.shop.{t}", "column_configs": [
+            {"column_name": c, "enable_entity_matching": True} for c in cols]})
+    tables[0]["column_configs"].append({"column_name": "density", "description": ["The population density of the state"]})
+    return con, {"version": 1, "data_sources": {"tables": tables}}
+
+
+def test_a_value_several_tables_hold_belongs_to_the_table_of_the_column_asked_for():
+    """"Ohio" is a state_name of state and of lake: "the population density of Ohio" and "the capital of
+    Texas" read it from state, the table whose column is asked for, and list that column for those rows."""
+    con, doc = geo()
+    assert answer_rows(con, doc, "What is the population density of Ohio?") == [("Ohio", 8.2)]
+    assert answer_rows(con, doc, "What is the capital of Texas?") == [("Texas", "Austin")]
+    assert answer_rows(con, doc, "what is the population of Ohio") == [(90,)]
+
+
+def test_a_column_several_tables_have_belongs_to_the_table_the_question_names_by_its_noun():
+    """"area" is lake.area and state.area; "the states" decides, though "United States" is a value of both."""
+    con, doc = geo()
+    assert answer_rows(con, doc, "What is the total area of the states in the United States?") == [(16.0,)]
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("What is the longest river in Germany?", [("Rhine", 900)]),
+    ("which lake is the largest", [("Baikal", 900.0)]),
+    ("the shortest river", [("Danube", 700)]),
+])
+def test_length_and_size_ranks_order_by_the_rows_length_or_area(question, expected):
+    con, doc = geo()
+    assert answer_rows(con, doc, question) == expected
+
+
+def test_a_ranking_of_a_columns_values_never_answers_null():
+    """Three lakes have no state: "which state has the most lakes" is Ohio (2), not NULL (3)."""
+    con, doc = geo()
+    assert answer_rows(con, doc, "Which state has the most lakes?") == [("Ohio", 2)]
+
+
+def test_an_example_that_lists_rows_does_not_answer_a_total():
+    """An example "Get the cities in the United States and their population" (as the optimizer writes it for
+    defog geography) must not answer "the total population of all cities in the United States" with the list."""
+    con, doc = geo()
+    con.execute("CREATE TABLE city(city_name VARCHAR, population BIGINT, country_name VARCHAR, state_name VARCHAR)")
+    con.execute("INSERT INTO city VALUES ('Toledo', 30, 'United States', 'Ohio'), ('Austin', 40, 'United States', 'Texas'),"
+                " ('Toronto', 70, 'Canada', 'Ontario')")
+    doc["data_sources"]["tables"].append({"identifier": "main.shop.city", "column_configs": [
+        {"column_name": "country_name", "enable_entity_matching": True}]})
+    doc = with_instruction(doc, "example_question_sqls", {
+        "id": "e1", "question": ["Get the cities in the United States and their population"],
+        "sql": ["SELECT city_name, population FROM main.shop.city WHERE country_name ILIKE '%' || :country_name || '%'"],
+        "parameters": [{"name": "country_name", "type_hint": "STRING",
+                        "description": ["a country_name value of city, e.g. 'United States'"]}]})
+    assert answer_rows(con, doc, "What is the total population of all cities in the United States?") == [(70,)]
+    assert sorted(answer_rows(con, doc, "Get the cities in Canada and their population")) == [("Toronto", 70)]
+
+
+def test_the_number_of_a_count_column_of_rows_is_its_sum():
+    """"the total number of citations of publications in 2020" sums citation_num; "citations" was read as a
+    breakdown of a count of publications."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE publication(pid INTEGER, title VARCHAR, citation_num INTEGER, year INTEGER)")
+    con.execute("INSERT INTO publication VALUES (1, 'A', 4, 2020), (2, 'B', 2, 2020), (3, 'C', 9, 2021)")
+    doc = {"version": 1, "data_sources": {"tables": [{"identifier": "main.shop.publication", "column_configs": [
+        {"column_name": "citation_num", "description": ["The number of citations the publication received"]}]}]}}
+    assert answer_rows(con, doc, "What is the total number of citations of publications in 2020?") == [(6,)]

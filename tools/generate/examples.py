@@ -505,6 +505,8 @@ def _same_meaning(lex: Lexicon, t: Template, ph: Grounding, q: Grounding) -> str
             return "the example names something the question does not"
     if e_cues != q_cues:
         return "the question asks differently (count, rank, share, growth, average)"
+    if any(s.kind == "cue" and s.cue == "agg" for s in q.spans) and t.tree.find(exp.AggFunc) is None:
+        return "the question asks for a total; the example lists rows"
     if e_grains != q_grains:
         return "different time grain"
     if q_unknown - e_unknown:

@@ -32,7 +32,9 @@ _PAST = frozenset("wrote took gave made held ran saw chose drove flew began".spl
 _SELL_VERBS = frozenset({"sell", "sells", "sold", "selling"})
 _UNIT_NOUNS = frozenset({"items", "pieces"})  # "how many items did we sell": units, never distinct products
 _PRICE_RANKS = frozenset({"cheapest", "least expensive", "most expensive", "priciest"})
-_SIZE_RANKS = frozenset({"largest", "biggest", "smallest"})
+# rank words that name what rows are ranked by, where the ranked rows have a column called so
+_RANKED_BY = {"largest": ("size", "area"), "biggest": ("size", "area"), "smallest": ("size", "area"),
+              "longest": ("length",), "shortest": ("length",), "tallest": ("height", "altitude", "elevation")}
 _NOT_SALES_RANKS = frozenset({"longest", "shortest", "tallest", "oldest", "latest"})  # rank by time or length
 _SOLD_STEMS = frozenset(norm(w) for w in ("sold",))
 
@@ -237,6 +239,7 @@ class Planner:
             self._context()
             self._rules()
             self._counted_limit()
+            self._ranked_values_known()
         except Refusal:
             self._check_grounded()  # words nothing grounds are the first thing to say
             raise
@@ -359,6 +362,15 @@ class Planner:
         named |= {t for x in self.entities() if x is not s for e in x.of("measure") for t in e.tables}
         mine = [v for v in values if v.table in named]
         if len({(v.table, v.column) for v in mine}) == 1:
+            return mine[0]
+        own = {next(iter(ts)) for x in self.entities() if x is not s
+               if len(ts := {e.table for e in x.of("column")}) == 1}  # "population density of Ohio": state.density
+        mine = [v for v in values if v.table in own]
+        if len({(v.table, v.column) for v in mine}) == 1:
+            return mine[0]
+        others = [{e.table for e in x.of("column")} for x in self.entities() if x is not s and x.of("column")]
+        mine = [v for v in values if others and all(v.table in ts for ts in others)]
+        if len({(v.table, v.column) for v in mine}) == 1:  # "population of Ohio": the one table with both
             return mine[0]
         direct = [v for v in values if any(p.entry is v and p.via == "value" for p in s.phrases)]
         if len({(v.table, v.column) for v in direct}) == 1:
@@ -721,16 +733,31 @@ class Planner:
             return None  # "customers with orders over 500 in revenue": the orders are compared one by one
         return Measure("agg", col, "SUM", assumed=f"'{col.label}' of each {t.split('.')[-1]} row summed")
 
+    def _ranked_values_known(self) -> None:
+        """"which state has the most lakes": a ranking of a column's values never answers with NULL (lakes
+        with no state are no state), unless the question keeps NULL as its own group."""
+        p = self.p
+        d = p.entity
+        if (d is not None and d.kind == "column" and d.entry is not None and d.entry.nullable and p.order
+                and not p.null_group and p.shape in ("plain", "list", "top_per_group")):
+            p.conds.append(Cond(f"{self.lex.sql_of(d.entry)} IS NOT NULL", (d.entry.table,),
+                                ((d.entry.table, d.entry.column.lower()),), f"{d.entry.label} is known"))
+
     def _column_rank(self) -> tuple[Span, str] | None:
-        """"cheapest", "most expensive" rank by price; "largest", "biggest", "smallest" by the ranked rows' own
-        size column where they have one ("the largest store": by store size, not by sales)."""
+        """"cheapest", "most expensive" rank by price; "largest", "longest", "tallest", ... by the ranked rows'
+        own size, area, length or height column where they have one ("the largest store": by store size, not by
+        sales; "the longest river": by its length)."""
         for r in self.cues("rank"):
             if r.text in _PRICE_RANKS:
                 return r, "price"
             s = self.next(r, frozenset({"the", "our"}))
-            if r.text in _SIZE_RANKS and s is not None and s.kind == "entity" and s.of("table") and not s.of("measure") \
-                    and self._rank_column(s.of("table")[0].table, "size", own=True) is not None:
-                return r, "size"
+            if s is None or s.kind != "entity":  # "which lake is the largest": the noun before
+                s = self.prev(r, frozenset({"the", "is", "are", "was", "were"}))
+            if s is None or s.kind != "entity" or not s.of("table") or s.of("measure"):
+                continue
+            for word in _RANKED_BY.get(r.text, ()):
+                if self._rank_column(s.of("table")[0].table, word, own=True) is not None:
+                    return r, word
         return None
 
     def _rank_column(self, table: str | None, word: str, own: bool = False) -> Entry | None:
@@ -896,6 +923,8 @@ class Planner:
 
     def _before_table(self, s: Span) -> bool:
         nxt = self.next(s)
+        if s.end < len(self.g.tokens) and self.g.tokens[s.end].raw in ("of", "for", "per"):
+            return False  # "citations of publications": what is counted, then whose
         return nxt is not None and nxt.kind == "entity" and bool(nxt.of("table"))
 
     def _is_adjective(self, s: Span) -> bool:
@@ -1570,17 +1599,21 @@ class Planner:
         cols = _numeric_columns(s)
         if len({c.table for c in cols}) <= 1:
             return cols[0] if cols else None
+        nouns: set[str] = set()  # tables named by their own nouns ("the states") decide before values do
         named: set[str] = set()
         for x in self.entities():
             if x is s:
                 continue
+            nouns.update(e.table for e in x.entries if e.kind == "table")
             named.update(e.table for e in x.entries if e.kind in ("table", "value"))
             own = {e.table for e in x.entries if e.kind == "column"}
             if len(own) == 1:  # a column only one table has ("capital" of state)
+                nouns.update(own)
                 named.update(own)
-        mentioned = [c for c in cols if c.table in named]
-        if len({c.table for c in mentioned}) == 1:
-            return mentioned[0]
+        for tables in (nouns, named):
+            mentioned = [c for c in cols if c.table in tables]
+            if len({c.table for c in mentioned}) == 1:
+                return mentioned[0]
         labels = ", ".join(c.label for c in cols[:4])
         raise Refusal(f"'{s.text}' could be {labels}; the question does not say which", words=[s.text],
                       missing=[{"kind": "ambiguous", "words": s.text, "candidates": [c.path for c in cols]}])
@@ -1750,9 +1783,24 @@ class Planner:
                 return dim
         return None
 
+    def _looked_up(self, values: list[Cond]) -> bool:
+        """"What is the capital of Texas?": one column of the rows a value names ("what is/are the X of V")."""
+        toks = [t.raw for t in self.g.tokens]
+        if len(toks) < 4 or toks[0] not in ("what", "whats") or not values or len({t for c in values for t in c.tables}) != 1:
+            return False
+        k = 1 if toks[0] == "whats" else 2 if toks[1] in ("is", "are", "was", "were", "s") else 0
+        if not k:
+            return False
+        cols = [x for x in self.entities() if not x.role and x.of("column")]
+        first_value = min(c.span.start for c in values if c.span is not None) if any(c.span for c in values) else None
+        return (len(cols) >= 1 and first_value is not None and all(x.end <= first_value for x in cols)
+                and all(x.end < len(toks) and toks[x.end] in ("of", "for", "in") for x in cols[-1:]))
+
     def _list_shape(self) -> None:
         p = self.p
-        if not (self.cues("which") or self.has("rank") or self.has("order")):
+        values = [c for c in p.conds if c.kind == "value"]
+        lookup = self._looked_up(values)
+        if not (self.cues("which") or self.has("rank") or self.has("order") or lookup):
             return  # rows are listed only when asked for ("which", "list", "show", a ranking)
         ent = p.entity
         if ent is None:
@@ -1764,6 +1812,8 @@ class Planner:
         if ent is None:
             if p.dims and p.grains == []:
                 ent = p.dims.pop(0)  # "which cities have restaurants": the distinct values
+            elif lookup:
+                ent = Dim("entity", self.lex.tables[values[0].tables[0]], None)  # the rows the values name
             elif any(isinstance(c.target, Measure) for c in p.compares):
                 # "which brands have more than 10 products": the values of a column, kept by a threshold
                 s = next((x for x in self.entities() if x.role is None and [c for c in x.of("column") if c.ctype == "text"]), None)
