@@ -288,3 +288,7 @@ def test_the_number_of_a_count_column_of_rows_is_its_sum():
     doc = {"version": 1, "data_sources": {"tables": [{"identifier": "main.shop.publication", "column_configs": [
         {"column_name": "citation_num", "description": ["The number of citations the publication received"]}]}]}}
     assert answer_rows(con, doc, "What is the total number of citations of publications in 2020?") == [(6,)]
+    # reference_num: "references" names it ("number" is what _num abbreviates); "across all" is no breakdown
+    con.execute("ALTER TABLE publication ADD COLUMN reference_num INTEGER")
+    con.execute("UPDATE publication SET reference_num = pid * 10")
+    assert answer_rows(con, doc, "What is the total number of references across all publications in 2020?") == [(30,)]

@@ -472,6 +472,8 @@ def _add_table(lex: Lexicon, t: Table, ctx: GenerationContext) -> None:
             lex.name_words.update(phrase)
             if len(phrase) == 2:
                 _add_phrase(lex, (phrase[1], "of", phrase[0]), col, "name")  # food type -> type of food
+            if len(phrase) == 2 and phrase[1] == "number" and kind == "number" and (phrase[0],) not in others:
+                _add_phrase(lex, phrase[:1], col, "name")  # reference_num: "how many references" counts them
         for syn in _as_list(cfg.synonyms if cfg else None):
             for phrase in _with_date_stripped(norms(syn), kind):
                 if phrase != tuple(tw) or phrase == norms(syn):  # "order date" is not "order"

@@ -976,6 +976,11 @@ class Planner:
                 p.measures.remove(m)
             seen.append(key)
         for c in self.cues("group"):
+            if c.text == "across" and c.end < len(self.g.tokens) and self.g.tokens[c.end].raw in ("all", "every"):
+                s = self.next(c, frozenset({"all", "every", "the", "our"}))
+                if s is not None and s.kind == "entity" and not s.role and s.of("table"):
+                    self.assign(s, "context", s.of("table")[0])
+                continue  # "across all publications": the total over them, not one row each
             s = self.next(c, frozenset({"the", "our", "a", "an"}))
             if s is None or s.kind != "entity":
                 continue
