@@ -292,3 +292,63 @@ def test_the_number_of_a_count_column_of_rows_is_its_sum():
     con.execute("ALTER TABLE publication ADD COLUMN reference_num INTEGER")
     con.execute("UPDATE publication SET reference_num = pid * 10")
     assert answer_rows(con, doc, "What is the total number of references across all publications in 2020?") == [(30,)]
+
+
+def academic_db() -> tuple[duckdb.DuckDBPyConnection, dict]:
+    """defog academic's shape: publications, a pure pair table to domains, and a cite table whose column
+    `cited` shares its word with reference_num's description."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE publication(pid INTEGER, title VARCHAR, reference_num INTEGER, year INTEGER)")
+    con.execute("INSERT INTO publication VALUES (1, 'A', 10, 2020), (2, 'B', 20, 2020), (3, 'C', 60, 2021)")
+    con.execute("CREATE TABLE domain(did INTEGER, name VARCHAR)")
+    con.execute("INSERT INTO domain VALUES (1, 'AI'), (2, 'Bio')")
+    con.execute("CREATE TABLE domain_publication(did INTEGER, pid INTEGER)")
+    con.execute("INSERT INTO domain_publication VALUES (1, 1), (1, 3), (2, 1), (2, 2)")
+    con.execute("CREATE TABLE cite(cited INTEGER, citing INTEGER)")
+    con.execute("INSERT INTO cite VALUES (1, 2)")
+    doc = {"version": 1, "data_sources": {"tables": [
+        {"identifier": "main.shop.publication", "column_configs": [
+            {"column_name": "reference_num", "description": ["The number of references cited by the publication"]},
+            {"column_name": "year", "description": ["The year of publication"]}]},
+        {"identifier": "main.shop.domain"}, {"identifier": "main.shop.domain_publication"},
+        {"identifier": "main.shop.cite", "column_configs": [
+            {"column_name": "cited", "description": ["ID of the publication being cited"]}]}]}}
+    doc = with_instruction(doc, "join_specs", join("main.shop.domain_publication", "main.shop.publication",
+                                                   "`domain_publication`.`pid` = `publication`.`pid`"))
+    doc = with_instruction(doc, "join_specs", join("main.shop.domain_publication", "main.shop.domain",
+                                                   "`domain_publication`.`did` = `domain`.`did`"))
+    return con, doc
+
+
+def test_an_average_through_a_pair_table_is_per_group_of_the_grouped_table():
+    """domain_publication pairs domains and publications: per domain each publication appears once, so the
+    average of reference_num per domain is sound (AI: 10 and 60, Bio: 10 and 20); "cited", a word of
+    reference_num's description, is context, not the cite table's column."""
+    con, doc = academic_db()
+    assert sorted(answer_rows(con, doc, "What is the average number of references cited by publications in each domain name?")) \
+        == [("AI", 35.0), ("Bio", 15.0)]
+
+
+def test_order_lines_are_no_pair_table_an_order_can_repeat_within_a_group():
+    """A table with columns of its own (qty) is no pair table: an order with two lines in one category would
+    count twice, so a sum of an order column per category stays refused."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE orders(ord_id INTEGER, ship_fee DOUBLE)")
+    con.execute("CREATE TABLE products(prod_id INTEGER, cat_nm VARCHAR)")
+    con.execute("CREATE TABLE lines(ord_id INTEGER, prod_id INTEGER, qty INTEGER)")
+    doc = {"version": 1, "data_sources": {"tables": [{"identifier": f"main.shop.{t}"} for t in ("orders", "products", "lines")]}}
+    doc = with_instruction(doc, "join_specs", join("main.shop.lines", "main.shop.orders", "`lines`.`ord_id` = `orders`.`ord_id`"))
+    doc = with_instruction(doc, "join_specs", join("main.shop.lines", "main.shop.products", "`lines`.`prod_id` = `products`.`prod_id`"))
+    a = LocalGenie(con).ask_sync(space(doc), "total ship fee per product")
+    assert a.status == "NO_SQL" and "repeat" in a.reason, a.sql
+
+
+def test_the_rows_own_verb_and_ordering_by_an_aggregated_column():
+    """"publications published in each year": the publications' own verb; "ordered by the number of
+    references" orders by the aggregated column's name (a raw column there was a SQL error)."""
+    con, doc = academic_db()
+    assert answer_rows(con, doc, "What is the total number of publications published in each year?") == [(2020, 2), (2021, 1)]
+    assert answer_rows(con, doc, "How many publications were published in 2020?") == [(2,)]
+    got = answer_rows(con, doc, "What are the top 2 titles of the publications that have the highest number of references "
+                                "cited, ordered by the number of references cited in descending order?")
+    assert [r[0] for r in got] == ["C", "B"]

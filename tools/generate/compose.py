@@ -585,6 +585,7 @@ class Composer:
         """Sums over a table whose rows a join repeats would count them several times: refuse."""
         j = self.joins
         dup = {t for t in j.tables() if t != j.root} | ({j.root} if j.fanout else set())
+        dup -= self._bridged()
         if not dup:
             return
         compared = [c.target for c in self.p.compares if isinstance(c.target, Measure)]
@@ -621,6 +622,19 @@ class Composer:
                                   missing=[{"kind": "join", "why": "fan-out"}])
                 if bad:
                     self.trace["notes"].append(f"{m.label} is computed over {j.root.split('.')[-1]} rows")
+
+    def _bridged(self) -> set[str]:
+        """A root that pairs two tables (domain_publication: domain x publication), grouped by one of them:
+        within each group the other's rows appear once, so they are not repeated there."""
+        j, p = self.joins, self.p
+        if j.fanout or len(j.tables()) != 3 or not all(c.is_key for c in self.lex.columns.get(j.root, [])):
+            return set()  # only a pure pair table (its columns all keys), or an order could have two lines
+        direct = [e.other(j.root) for e, _ in j.edges if j.root in (e.left, e.right) and not e.fans_out(j.root)]
+        grouped = {d.entry.table for d in [*p.dims, *([p.entity] if p.entity else [])]
+                   if d.kind == "entity" and d.entry is not None}  # each group one row of the grouped table
+        if len(direct) != 2 or len(set(direct) & grouped) != 1:
+            return set()
+        return {t for t in direct if t not in grouped}
 
     def _count_rows_once(self, tree: exp.Expression, dup: set[str], m: Measure) -> exp.Expression | None:
         """COUNT_IF or COUNT(col) over rows a join repeats (return rate by category: each order once per line)
@@ -680,6 +694,9 @@ class Composer:
     def _order(self, time_order: list[str], items: list[tuple[str, str]]) -> list[str]:
         p = self.p
         if p.order_by is not None and p.shape != "list":
+            measured = next((n for m, (_, n) in zip(p.measures, items) if m.kind == "agg" and m.entry is p.order_by), None)
+            if measured is not None:  # "ordered by the number of references": the aggregated column, by its name
+                return [f"{measured} {p.order_by_dir or p.order or 'DESC'}"]
             return [f"{self._calendar_order(p.order_by)} {p.order_by_dir or 'ASC'}"]
         if p.order and items:
             return [f"{items[0][1]} {p.order}"]

@@ -2006,7 +2006,9 @@ class Planner:
         word adds nothing the answer leaves out."""
         g = self.g
         loose = [s for s in self.entities() if s.role is None and s.phrases and all(p.via == "description" for p in s.phrases)]
-        if not g.ungrounded and not loose:
+        named = [s for s in self.entities() if s.role is None and s.end - s.start == 1 and s not in loose
+                 and _participle(g.tokens[s.start].fixed_from or g.tokens[s.start].raw)]
+        if not g.ungrounded and not loose and not named:
             return
         used = self._used_columns()
         p = self.p
@@ -2025,6 +2027,11 @@ class Planner:
             col = s.phrases[0].entry
             if col.kind == "column" and _participle(s.text) and fits(col):
                 s.role, s.chosen = "context", col
+        for s in named:  # "references cited by publications": reference_num is "references cited by the publication"
+            cols = [e for e in self.lex.desc_words.get(norm(g.tokens[s.start].raw), []) if e.kind == "column"
+                    and (e.ctype in ("number", "date") or e.is_key) and (e.table, e.column.lower()) in used]
+            if len(cols) == 1:
+                s.role, s.chosen = "context", cols[0]
         keep = []
         for t in g.ungrounded:
             raw = t.fixed_from or t.raw
@@ -2040,6 +2047,17 @@ class Planner:
                 col = cols[0] if len(cols) == 1 else None
             if col is None and self._relating(t, raw):
                 continue
+            if col is None and not t.acronym and _participle(raw) and len(raw) > 5:
+                own = [self.lex.tables[x] for x in p.tables() if any(
+                    len(w) >= 5 and w[:5] == raw[:5] for w in norms(x.split(".")[-1]))]
+                if len(own) == 1:  # "publications published in each year": the rows' own verb, dating them
+                    s = Span(t.i, t.i + 1, t.raw, "entity", phrases=[Phrase(own[0], "name")], role="context",
+                             chosen=own[0])
+                    g.spans.append(s)
+                    dates = self.lex.date_columns(own[0].table) or self.lex.year_columns(own[0].table)
+                    if dated and len(dates) == 1:
+                        p.date = dates[0]
+                    continue
             if col is None:
                 keep.append(t)
                 continue
