@@ -352,3 +352,18 @@ def test_the_rows_own_verb_and_ordering_by_an_aggregated_column():
     got = answer_rows(con, doc, "What are the top 2 titles of the publications that have the highest number of references "
                                 "cited, ordered by the number of references cited in descending order?")
     assert [r[0] for r in got] == ["C", "B"]
+
+
+def test_a_description_saying_which_rows_have_no_value_names_the_others_by_its_adjective():
+    """"City of a physical store; NULL for the online stores": "physical stores" are the stores with a city,
+    in counts and as filters of a ranking per group; "order volume" is the number of orders."""
+    con, doc = stores_db()
+    con.execute("ALTER TABLE stores ADD COLUMN city VARCHAR")
+    con.execute("UPDATE stores SET city = CASE WHEN store_id = 3 THEN NULL ELSE 'Oslo' END")
+    doc["data_sources"]["tables"][0]["column_configs"].append(
+        {"column_name": "city", "description": ["City of a physical store; NULL for the online stores."]})
+    assert answer_rows(con, doc, "how many physical stores do we have") == [(2,)]
+    assert answer_rows(con, doc, "revenue from physical stores in 2024") == [(1500.0,)]
+    doc = with_instruction(doc, "measures", {"id": "m3", "alias": "units", "display_name": "Units sold",
+                                             "sql": ["SUM(orders.units)"], "synonyms": ["volume"]})
+    assert answer_rows(con, doc, "order volume 2024") == [(4,)]

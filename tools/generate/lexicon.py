@@ -528,9 +528,21 @@ def _add_flag(lex: Lexicon, col: Entry, ctx: GenerationContext, synonyms: list[t
 _NULL_WHEN_NOT = re.compile(r"\bNULL\s+(?:when|if)\s+(?:the\s+\w+\s+)?(?:is|was|has)\s+not\s+(?:a|an)\s+([A-Za-z]+)", re.I)
 
 
+_OF_A_KIND_NULL_FOR = re.compile(r"\b(?:of|for)\s+an?\s+([A-Za-z]+)\s+([A-Za-z]+)[^;.]*[;.]\s*NULL\s+(?:for|when)\b", re.I)
+
+
 def _add_null_meaning(lex: Lexicon, col: Entry, desc: str, names: list[tuple[str, ...]]) -> None:
     """A description that says what NULL means ("NULL when the customer is not a member") names the rows
-    with a value: "members" and "loyalty members" filter on the column being set."""
+    with a value: "members" and "loyalty members" filter on the column being set. "City of a physical
+    store; NULL for the online stores": "physical stores" are the stores with a city."""
+    k = _OF_A_KIND_NULL_FOR.search(desc)
+    if k is not None and norm(k.group(2)) in [w for w in norms(col.table.split(".")[-1]) if w not in _TABLE_NOISE]:
+        kind = norm(k.group(1))
+        sql = f"{lex.aliases[col.table]}.{quote(col.column)} IS NOT NULL"
+        entry = Entry("filter", col.path, f"{k.group(1).lower()} {k.group(2).lower()}s", table=col.table, sql=sql,
+                      tables=(col.table,))
+        lex.entries.append(entry)
+        _add_phrase(lex, (kind,), entry, "description")  # the noun after it still names the table
     m = _NULL_WHEN_NOT.search(desc)
     if m is None:
         return

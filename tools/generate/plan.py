@@ -507,6 +507,8 @@ class Planner:
                 p.measures.append(self._count_measure(self.lex.tables[entry.tables[0]], s))
                 continue
             self.assign(s, "counted", entry)
+            if entry.kind == "table":
+                self._adjective_filters(s, entry.table)
             if entry.kind == "measure":
                 if not any(x.entry is entry for x in p.measures):
                     p.measures.append(Measure("snippet", entry, span=s))
@@ -1079,6 +1081,14 @@ class Planner:
                     nxt.kind == "cue" and nxt.cue in ("share", "breakdown")):
                 if self._qualified_rows(s):
                     continue  # "how much did Corporate customers spend": the value names which rows, not a breakdown
+                if (nxt.kind == "entity" and nxt.text.lower() in ("volume", "volumes") and s.end == nxt.start
+                        and s.of("table") and not self.plural(s)):
+                    t = s.of("table")[0]  # "order volume": the number of orders, not the units measure
+                    p.measures = [m for m in p.measures if m.span is not nxt]
+                    self.assign(s, "counted", t)
+                    self.assign(nxt, "context", t)
+                    p.measures.append(self._count_measure(t, s))
+                    continue
                 dim = self._dim_of(s)
                 if dim is not None and dim.kind == "entity" and self.lex.label_column(dim.entry.table) is None:
                     continue  # "order volume" is not a breakdown by order id
@@ -1115,6 +1125,17 @@ class Planner:
         if s is None or s.kind != "entity" or s.role or s.end != k - 1 or s.of("measure") or self.plural(s):
             return None
         return s
+
+    def _adjective_filters(self, s: Span, table: str) -> None:
+        """"how many physical stores": a filter word of the counted table right before its noun keeps its rows."""
+        b = self.prev(s)
+        while b is not None and b.kind == "entity" and b.role is None and b.end == s.start:
+            fs = [e for e in b.of("filter") if e.tables == (table,)]
+            if not fs:
+                return
+            self.assign(b, "filter", fs[0])
+            self.p.conds.append(Cond(fs[0].sql, fs[0].tables, _columns_of(self.lex, fs[0].sql), fs[0].label, fs[0].path, b))
+            s, b = b, self.prev(b)
 
     def _qualified_rows(self, s: Span) -> bool:
         """A table noun right after a value of that table ("Gold tier customers"): the rows it names."""
