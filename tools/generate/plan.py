@@ -1489,8 +1489,15 @@ class Planner:
                     p.shape = "avg_of_groups"
         # average of per-entity values: "average return rate across stores", "avg spend per customer"
         avg_count = getattr(self, "_avg_count", None)
+        if p.shape == "plain" and len(p.dims) >= 2 and p.measures and not any(
+                m.kind in ("count", "count_distinct") or m.kind == "snippet" and m.entry.is_count for m in p.measures):
+            for c in self.cues("group"):  # "revenue per order by region": per order, averaged within each region
+                x = self.next(c, frozenset({"the", "our"}))
+                if c.text == "per" and x is not None and x.role == "dimension" and any(
+                        d.span is x and d.kind == "entity" for d in p.dims):
+                    self._avg_intent = True
         avg = [c for c in self.cues("agg") if c.arg == "AVG" and not c.role or getattr(self, "_avg_intent", False)]
-        if (avg or avg_count) and p.measures and p.shape == "plain":
+        if (avg or avg_count or getattr(self, "_avg_intent", False)) and p.measures and p.shape == "plain":
             ent = self._per_entity()
             m0 = p.measures[0]
             if ent is None and avg_count is None and len(p.grains) == 1 and not p.dims and len(p.measures) == 1 \
