@@ -397,3 +397,55 @@ def test_colloquial_rank_and_sales_words(question, expected):
 def test_a_dash_between_words_separates_clauses_like_a_comma():
     con, doc = club_db(), club()
     assert answer_rows(con, doc, "gold members - how many have we got") == [(2,)]
+
+
+def promo_db() -> tuple[duckdb.DuckDBPyConnection, dict]:
+    """Promotions grant a discount percent; order lines carry their own discount (the space's "discount")."""
+    con, doc = club_db(), club()
+    con.execute("CREATE TABLE promotions(promo_id INTEGER, promo_nm VARCHAR, disc_pct DOUBLE)")
+    con.execute("INSERT INTO promotions VALUES (1, 'Spring', 0.1), (2, 'Black Friday', 0.3)")
+    con.execute("CREATE TABLE lines(ord_id INTEGER, promo_id INTEGER, amt DOUBLE, disc_pct DOUBLE)")
+    con.execute("INSERT INTO lines VALUES (1, 1, 100, 0.05), (2, 2, 900, 0.5), (3, NULL, 40, 0.0)")
+    doc["data_sources"]["tables"] += [{"identifier": "main.shop.promotions"}, {"identifier": "main.shop.lines", "column_configs": [
+        {"column_name": "disc_pct", "synonyms": ["discount"]}, {"column_name": "amt", "synonyms": ["revenue", "sales"]}]}]
+    doc = with_instruction(doc, "join_specs", join("main.shop.lines", "main.shop.promotions", "`lines`.`promo_id` = `promotions`.`promo_id`"))
+    return con, doc
+
+
+def test_a_rank_or_average_over_a_tables_rows_reads_that_tables_own_column():
+    """"which promotion had the biggest discount" ranks promotions by their disc_pct ("discount percent"),
+    not by sales (the word "discount", the order lines' synonym, was dropped as context)."""
+    con, doc = promo_db()
+    assert answer_rows(con, doc, "which promotion had the biggest discount") == [("Black Friday", 0.3)]
+    assert answer_rows(con, doc, "average discount of our promotions") == [(0.2,)]
+
+
+def test_busy_ranks_count_events_and_a_singular_period_is_the_top_one():
+    con, doc = club_db(), club()  # 2024: Feb 1 (Thu), Mar 1 (Fri), May 1 (Wed), Jul 1 (Mon), Aug 1 (Thu)
+    g = LocalGenie(con)
+    a = g.ask_sync(space(doc), "busiest day of the week for orders in 2024")
+    assert a.status == "COMPLETED", a.reason
+    assert [tuple(r.values()) for r in g.execute(a.sql, space=space(doc)).to_pylist()] == [("Thursday", 2)]
+
+
+def test_months_listed_before_one_year_share_it():
+    con, doc = club_db(), club()
+    assert answer_rows(con, doc, "orders in Feb and Mar 2024") == [(2,)]
+    assert [r[1] for r in answer_rows(con, doc, "Feb vs Mar 2024 orders")] == [1, 1]
+
+
+def test_a_catalogs_rows_named_alone_are_listed_and_worth_compares_the_sales():
+    """"products launched after June 2024" lists them (it counted); "orders worth more than 100" compares
+    each order's sales."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE products(prod_id INTEGER, prod_nm VARCHAR, launch_dt DATE)")
+    con.execute("INSERT INTO products VALUES (1, 'Kite', '2024-03-01'), (2, 'Yo-yo', '2024-09-01')")
+    con.execute("CREATE TABLE orders(ord_id INTEGER, prod_id INTEGER, amt DOUBLE)")
+    con.execute("INSERT INTO orders VALUES (1, 1, 50), (2, 2, 150), (3, 2, 250)")
+    doc = {"version": 1, "data_sources": {"tables": [{"identifier": "main.shop.products"}, {"identifier": ORDERS}]}}
+    doc = with_instruction(doc, "join_specs", join(ORDERS, "main.shop.products", "`orders`.`prod_id` = `products`.`prod_id`"))
+    doc = with_instruction(doc, "measures", {"id": "m1", "alias": "sales", "display_name": "Sales", "sql": ["SUM(orders.amt)"],
+                                             "synonyms": ["revenue"]})
+    assert answer_rows(con, doc, "products launched after June 2024") == [("Yo-yo",)]
+    assert answer_rows(con, doc, "how many products launched in 2024") == [(2,)]
+    assert answer_rows(con, doc, "how many orders were worth more than 100") == [(2,)]

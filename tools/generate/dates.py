@@ -209,6 +209,17 @@ def find_time(words: list[str]) -> list[TimeSpec]:
             if yy:
                 s = dt.date(yy, MONTHS[w(i)], 1)
                 add(TimeSpec("period", (i, i + 1), w(i), s, add_months(s, 1), "month"))
+        # months listed before one year share it: "Jan vs Feb 2025", "March and May 2024", "Jan, Feb, Mar 2025"
+        if w(i) in MONTHS and w(i - 1) != "between" and w(i + 1) in ("vs", "versus", "and", "or", ","):
+            chain, k = [i], i + 1
+            while w(k) in ("vs", "versus", "and", "or", ",") and w(k + 1) in MONTHS:
+                chain.append(k + 1)
+                k += 2
+            yy = _year(w(k + (w(k) == "of")))
+            if yy and len(chain) >= 2:
+                for c in chain[:-1]:
+                    s = dt.date(yy, MONTHS[w(c)], 1)
+                    add(TimeSpec("period", (c, c + 1), w(c), s, add_months(s, 1), "month"))
         # months with a year: March 2024, Mar 2024, March of 2024
         if w(i) in MONTHS:
             j = i + 1 + (w(i + 1) == "of")

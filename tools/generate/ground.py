@@ -35,11 +35,11 @@ _cue("agg", "average", "avg", "mean", "typical", arg="AVG")
 _cue("agg", "maximum", "max", arg="MAX")
 _cue("agg", "minimum", "min", arg="MIN")
 _cue("rank", "top", "best", "highest", "most", "largest", "biggest", "greatest", "leading", "best selling",
-     "best performing", "longest", "tallest", "oldest", "latest", "most popular", "rank", "top selling", "strongest",
+     "best performing", "longest", "tallest", "oldest", "latest", "most popular", "rank", "top selling", "strongest", "busiest",
      "highest selling", "top performing", "highest performing", arg="DESC")
 _cue("rank", "bottom", "worst", "lowest", "least", "fewest", "smallest", "worst selling", "worst performing",
      "shortest", "least popular", "cheapest", "least expensive", "lowest selling", "least selling",
-     "lowest performing", "weakest", "poorest", arg="ASC")
+     "lowest performing", "weakest", "poorest", "quietest", arg="ASC")
 _cue("rank", "most expensive", "priciest", arg="DESC")
 _cue("frequent", "common", "frequent", "frequently", "often", "popular")
 _cue("group", "by", "per", "each", "for each", "every", "broken down by", "split by", "grouped by", "breakdown by",
@@ -100,7 +100,7 @@ one ones them those these that this they their it its ones
 """.split())
 # Verbs that mean "sell": they name the space's sales measure when nothing else in the question is measured.
 SALES_VERBS = frozenset("sell sells sold selling make makes made earn earns earned generate generates generated "
-                        "bring brought move moved moves moving shift shifted shifting take took do did".split())
+                        "bring brought move moved moves moving shift shifted shifting take took do did worth".split())
 SALES_WORDS = ("sales", "revenue", "sale")
 # Nouns that mean sales in business English; they name the space's one sales measure, if it has one.
 SALES_NOUNS = frozenset({"takings", "proceeds"})

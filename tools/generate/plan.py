@@ -35,7 +35,8 @@ _PRICE_RANKS = frozenset({"cheapest", "least expensive", "most expensive", "pric
 # rank words that name what rows are ranked by, where the ranked rows have a column called so
 _RANKED_BY = {"largest": ("size", "area"), "biggest": ("size", "area"), "smallest": ("size", "area"),
               "longest": ("length",), "shortest": ("length",), "tallest": ("height", "altitude", "elevation")}
-_NOT_SALES_RANKS = frozenset({"longest", "shortest", "tallest", "oldest", "latest"})  # rank by time or length
+_NOT_SALES_RANKS = frozenset({"longest", "shortest", "tallest", "oldest", "latest", "busiest", "quietest"})
+_BUSY_RANKS = frozenset({"busiest", "quietest"})  # by the number of events, never by sales
 _SOLD_STEMS = frozenset(norm(w) for w in ("sold",))
 
 
@@ -457,6 +458,39 @@ class Planner:
                 return True
         return False
 
+    def _rank_by_own_column(self) -> bool:
+        """"which promotion had the biggest discount": the rank word before a number the ranked rows have
+        themselves (promotions.disc_pct), not a measure of their orders."""
+        tables = {e.table for s in self.entities() if s.role is None for e in s.of("table")}
+        for r in self.cues("rank"):
+            nxt = self.next(r, frozenset({"the", "their", "its"}))
+            if r.role or nxt is None or nxt.kind != "entity" or nxt.role is not None or nxt.of("measure", "table"):
+                continue
+            cols = [e for e in nxt.of("column") if e.ctype == "number" and not e.is_key and e.table in tables]
+            if not cols:  # "discount" names promotions.disc_pct ("discount percent") by its first word
+                cols = self._named_by_first_words(nxt, tables)
+            if len(cols) == 1:
+                r.role = "rank"
+                self.assign(nxt, "ordering", cols[0])
+                self.p.order_by = cols[0]
+                self.p.order_by_dir = r.arg
+                return True
+        return False
+
+    def _catalog(self, table: str) -> bool:
+        """A table only ever on the one side of relationships (products, stores), never an event table."""
+        edges = [e for e in self.lex.edges if table in (e.left, e.right) and not e.one_to_one]
+        return bool(edges) and not any((e.left == table and e.many_to_one) or (e.right == table and e.many_to_one is False)
+                                       for e in edges)
+
+    def _named_by_first_words(self, s: Span, tables: set[str]) -> list[Entry]:
+        """Numeric columns of `tables` whose name starts with the words of `s` ("discount" -> "discount percent")."""
+        said = norms(s.text)
+        return list({id(ph.entry): ph.entry for words, items in self.lex.phrases.items()
+                     if len(words) > len(said) and words[:len(said)] == said for ph in items
+                     if ph.via == "name" and ph.entry.kind == "column" and ph.entry.ctype == "number"
+                     and not ph.entry.is_key and ph.entry.table in tables}.values())
+
     def _new_rows(self) -> None:
         """"new customers in 2023": the period dates the rows themselves, by their table's one date column."""
         p = self.p
@@ -589,7 +623,7 @@ class Planner:
                 for a in self.cues("amount"):
                     a.role = "amount"
         # "top 5 products by list price": a ranking by a number the ranked rows have, not by a measure
-        if not p.measures and self.has("rank") and self._rank_by_column():
+        if not p.measures and self.has("rank") and (self._rank_by_column() or self._rank_by_own_column()):
             return
         # "what is the lowest rating any review has given": the extreme value itself, not a list of rows
         # (unlike "which review has the lowest rating", "what store has ...")
@@ -641,6 +675,15 @@ class Planner:
                 self.has("amount") or self.g.soft):
             for s in self.entities():
                 dates = [c for c in s.of("column") if c.ctype == "date"]
+                listed = (s.start == 0 and self.plural(s) or self._plural_word(s.start)) and s.role is None and \
+                    not (p.grains or self.has("group") or self.has("count")) and len({c.table for c in dates}) == 1 and \
+                    s.start == 0 and self._catalog(dates[0].table) if dates else False
+                if listed:  # "products launched after June 2024": the products, listed, dated by their launch
+                    self.assign(s, "date", dates[0])
+                    p.date = dates[0]
+                    p.entity = Dim("entity", self.lex.tables[dates[0].table], s)
+                    self._bare_list = True
+                    break
                 if s.role is None and dates and (self.plural(s) or self._plural_word(s.start)) \
                         and not s.of("table", "measure", "filter"):  # "signups per month", "stores opened per year"
                     # "registrations", "signups": events dated by the column; count them
@@ -652,6 +695,10 @@ class Planner:
                 if s.role in (None, "filter") and (s.of("table") or s.of("filter")) and self.plural(s) and (
                         p.times or p.grains or self.has("group") or p.conds):
                     t = s.of("table")[0] if s.of("table") else self.lex.tables[s.of("filter")[0].tables[0]]
+                    if s.role is None and s.of("table") and not (p.grains or self.has("group") or self.has("count")) \
+                            and self._catalog(t.table) and s.start == 0:
+                        self._bare_list = True  # "stores in Germany": the stores, listed
+                        break
                     k = s.start - 1
                     while k >= 0 and self.g.tokens[k].raw in ("of", "the", "all", "our"):
                         k -= 1
@@ -668,6 +715,18 @@ class Planner:
                     p.measures.append(m)
                     p.measures[-1].assumed = f"'{s.text}' alone is read as their number"
                     break
+        busy = [r for r in self.cues("rank") if r.text in _BUSY_RANKS]
+        if not p.measures and busy:  # "busiest day of the week for orders": the most orders
+            ranked = {id(self.next(r, frozenset({"the", "our"}))) for r in busy}  # "quietest store": the ranked rows
+            named = [x for x in self.entities() if x.role is None and x.of("table") and not x.of("measure")
+                     and id(x) not in ranked]
+            counts = [e for e in self.lex.entries if e.kind == "measure" and e.is_count and len(e.tables) == 1]
+            if named:
+                t = named[0].of("table")[0]
+                self.assign(named[0], "counted", t)
+                p.measures.append(self._count_measure(t, named[0]))
+            elif len(counts) == 1:
+                p.measures.append(Measure("snippet", counts[0], assumed=f"'{busy[0].text}' read as {counts[0].label}"))
         # sales verbs ("how much did X make", "what did we sell") name the sales measure
         if not p.measures and (self.g.soft or [r for r in self.cues("rank") if r.text not in _NOT_SALES_RANKS]) \
                 and not self._column_rank():
@@ -1358,6 +1417,10 @@ class Planner:
                     p.limit = int(n.value)
             if p.limit is None and p.entity is not None and p.entity.span is not None and not self.plural(p.entity.span):
                 p.limit = 1  # "which brand moved the most units", "the most frequent customer"
+            if p.limit is None and p.entity is None and len(p.grains) == 1 and not p.dims:
+                g = p.grains[0].span  # "the busiest day of the week": the one top period
+                if g is not None and any(self.next(r, frozenset({"the"})) is g for r in ranks) and not self._plural_word(g.start):
+                    p.limit = 1
         for o in self.cues("order"):
             o.role = "order"
             nxt = self.next(o, frozenset({"the", "their", "its"}))
@@ -1540,7 +1603,8 @@ class Planner:
                 ent = counted[0]
                 rows = ent.entry if ent.kind == "count" else self.lex.tables[ent.entry.tables[0]] if (
                     ent.kind == "snippet" and len(ent.entry.tables) == 1) else None  # "how many orders had ..."
-                if rows is not None and rows.table not in [t for h in having for t in _measure_tables(h.target)]:
+                if rows is not None and (rows.table not in [t for h in having for t in _measure_tables(h.target)]
+                                         or self.lex.key_column(rows.table) is not None):  # each order's own total
                     p.entity = Dim("entity", rows, ent.span)
                     p.measures.remove(ent)
                     p.shape = "count_having"
@@ -1630,6 +1694,13 @@ class Planner:
         of city and of state), the table another word of the question names decides; else it is ambiguous
         and the answer a refusal naming the candidates, never one picked by the order of the schema."""
         cols = _numeric_columns(s)
+        whose = self.next(s, frozenset({"the", "our", "all", "their"}))
+        if (whose is not None and s.end < len(self.g.tokens) and self.g.tokens[s.end].raw == "of" and whose.kind == "entity"
+                and whose.of("table") and not whose.role and cols and all(c.table != whose.of("table")[0].table for c in cols)):
+            own = self._named_by_first_words(s, {whose.of("table")[0].table})
+            if len(own) == 1:  # "average discount of our promotions": promotions.disc_pct, not the order lines'
+                self.assign(whose, "context", whose.of("table")[0])
+                return own[0]
         if len({c.table for c in cols}) <= 1:
             return cols[0] if cols else None
         nouns: set[str] = set()  # tables named by their own nouns ("the states") decide before values do
@@ -1833,8 +1904,8 @@ class Planner:
         p = self.p
         values = [c for c in p.conds if c.kind == "value"]
         lookup = self._looked_up(values)
-        if not (self.cues("which") or self.has("rank") or self.has("order") or lookup):
-            return  # rows are listed only when asked for ("which", "list", "show", a ranking)
+        if not (self.cues("which") or self.has("rank") or self.has("order") or lookup or getattr(self, "_bare_list", False)):
+            return  # rows are listed only when asked for ("which", "list", "show", a ranking, a catalog's rows named)
         ent = p.entity
         if ent is None:
             for s in self.entities():
@@ -1860,7 +1931,7 @@ class Planner:
         p.entity = ent
         p.shape = "list"
         for s in self.entities():  # other columns named: shown ("names and areas of the lakes")
-            if not s.role and s.of("column") and not self._absent_rows(s):
+            if not s.role and s.of("column") and not self._absent_rows(s) and not self._describes_used(s):
                 cols = [c for c in s.of("column") if ent.entry is None or c.table == ent.entry.table] or s.of("column")
                 self.assign(s, "shown", cols[0])
                 p.list_columns.append(cols[0])
@@ -2123,6 +2194,15 @@ class Planner:
         self.g.spans.append(span)
         self.p.notes.append(f"'{t.raw}' read as the relationship between {left.split('.')[-1]} and {right.split('.')[-1]}")
         return True
+
+    def _describes_used(self, s: Span) -> bool:
+        """A participle the description of a column the answer reads uses ("references cited": reference_num is
+        "The number of references cited by the publication"): it describes that column, names no other."""
+        t = self.g.tokens[s.start]
+        if s.end - s.start != 1 or not _participle(t.fixed_from or t.raw):
+            return False
+        used = self._used_columns()
+        return any(e.kind == "column" and (e.table, e.column.lower()) in used for e in self.lex.desc_words.get(norm(t.raw), []))
 
     def _used_columns(self) -> set[tuple[str, str]]:
         """(table, lower-case column) of every column the plan reads."""
