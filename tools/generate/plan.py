@@ -462,6 +462,8 @@ class Planner:
         """"which promotion had the biggest discount": the rank word before a number the ranked rows have
         themselves (promotions.disc_pct), not a measure of their orders."""
         tables = {e.table for s in self.entities() if s.role is None for e in s.of("table")}
+        if not [c for c in self.cues("which") if c.text != "what" or (self.next(c) is not None and self.next(c).kind == "entity")]:
+            return False  # "what is the lowest rating of any review": the value itself, not the rows
         for r in self.cues("rank"):
             nxt = self.next(r, frozenset({"the", "their", "its"}))
             if r.role or nxt is None or nxt.kind != "entity" or nxt.role is not None or nxt.of("measure", "table"):
@@ -1603,8 +1605,9 @@ class Planner:
                 ent = counted[0]
                 rows = ent.entry if ent.kind == "count" else self.lex.tables[ent.entry.tables[0]] if (
                     ent.kind == "snippet" and len(ent.entry.tables) == 1) else None  # "how many orders had ..."
-                if rows is not None and (rows.table not in [t for h in having for t in _measure_tables(h.target)]
-                                         or self.lex.key_column(rows.table) is not None):  # each order's own total
+                own = rows is not None and self.lex.key_column(rows.table) is not None and not any(
+                    h.against_average or h.target is ent for h in having)  # each order's own total
+                if rows is not None and (rows.table not in [t for h in having for t in _measure_tables(h.target)] or own):
                     p.entity = Dim("entity", rows, ent.span)
                     p.measures.remove(ent)
                     p.shape = "count_having"
