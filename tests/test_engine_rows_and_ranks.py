@@ -5,6 +5,8 @@ cancelled orders" is not their number). Each answer is executed and compared wit
 
 from __future__ import annotations
 
+import datetime as dt
+
 import duckdb
 import pytest
 from test_engine_grounded import answer_rows, shop
@@ -449,3 +451,19 @@ def test_a_catalogs_rows_named_alone_are_listed_and_worth_compares_the_sales():
     assert answer_rows(con, doc, "products launched after June 2024") == [("Yo-yo",)]
     assert answer_rows(con, doc, "how many products launched in 2024") == [(2,)]
     assert answer_rows(con, doc, "how many orders were worth more than 100") == [(2,)]
+
+
+def test_times_words_ranks_by_date_and_by_price_within_each_group():
+    """"more than once" is a number of orders; "opened most recently" ranks by the opening date; "the most
+    expensive product in each category" is the top price within each category."""
+    con, doc = club_db(), club()
+    assert answer_rows(con, doc, "how many customers ordered more than once in 2024") == [(1,)]  # Ada
+    con.execute("CREATE TABLE products(prod_id INTEGER, prod_nm VARCHAR, cat_nm VARCHAR, list_price DOUBLE, launch_dt DATE)")
+    con.execute("INSERT INTO products VALUES (1, 'Kite', 'Toys', 7, '2023-01-01'), (2, 'Yo-yo', 'Toys', 2, '2024-05-01'),"
+                " (3, 'Lamp', 'Home', 30, '2022-02-02')")
+    pdoc = {"version": 1, "data_sources": {"tables": [{"identifier": "main.shop.products", "column_configs": [
+        {"column_name": "list_price", "synonyms": ["price"]}, {"column_name": "cat_nm", "synonyms": ["category"]},
+        {"column_name": "launch_dt", "synonyms": ["launch date"]}]}]}}
+    assert answer_rows(con, pdoc, "which product launched most recently") == [("Yo-yo", dt.date(2024, 5, 1))]
+    assert sorted(answer_rows(con, pdoc, "most expensive product in each category")) == [("Home", "Lamp", 30.0),
+                                                                                       ("Toys", "Kite", 7.0)]

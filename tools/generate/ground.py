@@ -41,6 +41,8 @@ _cue("rank", "bottom", "worst", "lowest", "least", "fewest", "smallest", "worst 
      "shortest", "least popular", "cheapest", "least expensive", "lowest selling", "least selling",
      "lowest performing", "weakest", "poorest", "quietest", arg="ASC")
 _cue("rank", "most expensive", "priciest", arg="DESC")
+_cue("rank", "most recently", "newest", arg="DESC")  # by a date: "which store opened most recently"
+_cue("rank", "earliest", "least recently", arg="ASC")
 _cue("frequent", "common", "frequent", "frequently", "often", "popular")
 _cue("group", "by", "per", "each", "for each", "every", "broken down by", "split by", "grouped by", "breakdown by",
      "across", "in each", "for every", "within each", "break down by", "split")
@@ -136,6 +138,9 @@ _SYMBOLS = {">": ("greater", "than"), ">=": ("at", "least"), "<": ("less", "than
 _SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "bn": 1e9}
 
 
+_TIMES = {"once": 1, "twice": 2, "thrice": 3}
+
+
 def tokenize(question: str) -> list[Token]:
     """Lower-case tokens with character spans; numbers parsed ("$5,000", "10k"), "aren't" -> are not.
 
@@ -197,6 +202,9 @@ def tokenize(question: str) -> list[Token]:
             t.acronym = True
         if t.kind == "word" and t.raw in _NUMBER_WORDS:
             t.kind, t.value = "number", float(_NUMBER_WORDS[t.raw])
+    for k, t in enumerate(out):  # "more than once", "at least twice": a number of times
+        if t.kind == "word" and t.raw in _TIMES and k > 0 and out[k - 1].raw in ("than", "least", "most", "over", "under"):
+            t.kind, t.value = "number", float(_TIMES[t.raw])
     for k, t in enumerate(out):
         t.i = k
     return out

@@ -35,7 +35,9 @@ _PRICE_RANKS = frozenset({"cheapest", "least expensive", "most expensive", "pric
 # rank words that name what rows are ranked by, where the ranked rows have a column called so
 _RANKED_BY = {"largest": ("size", "area"), "biggest": ("size", "area"), "smallest": ("size", "area"),
               "longest": ("length",), "shortest": ("length",), "tallest": ("height", "altitude", "elevation")}
-_NOT_SALES_RANKS = frozenset({"longest", "shortest", "tallest", "oldest", "latest", "busiest", "quietest"})
+_NOT_SALES_RANKS = frozenset({"longest", "shortest", "tallest", "oldest", "latest", "busiest", "quietest", "newest",
+                              "earliest", "most recently", "least recently"})
+_DATE_RANKS = frozenset({"oldest", "latest", "newest", "earliest", "most recently", "least recently"})
 _BUSY_RANKS = frozenset({"busiest", "quietest"})  # by the number of events, never by sales
 _SOLD_STEMS = frozenset(norm(w) for w in ("sold",))
 
@@ -465,6 +467,18 @@ class Planner:
         if not [c for c in self.cues("which") if c.text != "what" or (self.next(c) is not None and self.next(c).kind == "entity")]:
             return False  # "what is the lowest rating of any review": the value itself, not the rows
         for r in self.cues("rank"):
+            if r.text in _DATE_RANKS and not r.role:  # "which store opened most recently": by the date named
+                dated = [x for x in self.entities() if x.role is None and not x.of("measure")
+                         and [c for c in x.of("column") if c.ctype == "date"]]
+                cols = [c for x in dated for c in x.of("column") if c.ctype == "date" and (c.table in tables or not tables)]
+                if len(dated) == 1 and len(cols) == 1:
+                    r.role = "rank"
+                    self.assign(dated[0], "ordering", cols[0])
+                    self.p.order_by = cols[0]
+                    self.p.order_by_dir = "ASC" if r.text in ("oldest", "earliest", "least recently") else "DESC"
+                    if not tables:  # "store opened": the noun is inside the date's own name
+                        self.p.entity = Dim("entity", self.lex.tables[cols[0].table], dated[0])
+                    return True
             nxt = self.next(r, frozenset({"the", "their", "its"}))
             if r.role or nxt is None or nxt.kind != "entity" or nxt.role is not None or nxt.of("measure", "table"):
                 continue
@@ -717,6 +731,14 @@ class Planner:
                     p.measures.append(m)
                     p.measures[-1].assumed = f"'{s.text}' alone is read as their number"
                     break
+        ranked = self._column_rank()
+        if not p.measures and ranked and [c for c in self.cues("group") if c.text in ("each", "in each", "per", "for each", "every")]:
+            r, word = ranked  # "most expensive product in each category": the top price within each group
+            s = self.next(r, frozenset({"the", "our"}))
+            col = self._rank_column(s.of("table")[0].table if s is not None and s.of("table") else None, word)
+            if col is not None:
+                p.measures.append(Measure("agg", col, "MAX" if r.arg == "DESC" else "MIN", None,
+                                          assumed=f"'{r.text}' ranks by {col.label}"))
         busy = [r for r in self.cues("rank") if r.text in _BUSY_RANKS]
         if not p.measures and busy:  # "busiest day of the week for orders": the most orders
             ranked = {id(self.next(r, frozenset({"the", "our"}))) for r in busy}  # "quietest store": the ranked rows
