@@ -467,3 +467,24 @@ def test_times_words_ranks_by_date_and_by_price_within_each_group():
     assert answer_rows(con, pdoc, "which product launched most recently") == [("Yo-yo", dt.date(2024, 5, 1))]
     assert sorted(answer_rows(con, pdoc, "most expensive product in each category")) == [("Home", "Lamp", 30.0),
                                                                                        ("Toys", "Kite", 7.0)]
+
+
+def test_numeric_codes_a_description_declares_and_averages_over_the_rows_named_after_of():
+    """is_open "(1 for open, 0 for closed)": "closed" is is_open = 0 (it was read as SUM(is_open), so the
+    ratio of open to closed businesses divided by the open ones); "the average rating of businesses"
+    averages each business's average; a one-word review text never takes the word "average"."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE business(business_id VARCHAR, name VARCHAR, is_open BIGINT)")
+    con.execute("INSERT INTO business VALUES ('a', 'A', 1), ('b', 'B', 1), ('c', 'C', 0), ('d', 'D', 1)")
+    con.execute("CREATE TABLE review(rid INTEGER, business_id VARCHAR, rating DOUBLE, text VARCHAR)")
+    con.execute("INSERT INTO review VALUES (1, 'a', 5, 'Average'), (2, 'a', 3, 'Great'), (3, 'b', 1, 'Bad')")
+    doc = {"version": 1, "data_sources": {"tables": [
+        {"identifier": "main.shop.business", "column_configs": [
+            {"column_name": "is_open", "description": ["Whether the business is open or closed (1 for open, 0 for closed)"]}]},
+        {"identifier": "main.shop.review", "column_configs": [{"column_name": "text", "enable_entity_matching": True}]}]}}
+    doc = with_instruction(doc, "join_specs", join("main.shop.review", "main.shop.business",
+                                                   "`review`.`business_id` = `business`.`business_id`"))
+    assert answer_rows(con, doc, "how many closed businesses are there") == [(1,)]
+    assert answer_rows(con, doc, "What is the ratio of open businesses to closed businesses?") == [(3.0,)]
+    assert answer_rows(con, doc, "What is the average rating of businesses?") == [(2.5,)]  # (4 + 1) / 2
+    assert answer_rows(con, doc, "average rating of reviews") == [(3.0,)]

@@ -326,3 +326,35 @@ def test_a_participle_is_never_taught_as_a_measure_name(retail):
     taught = {w.lower() for e in cs.changes for w in (getattr(e, "synonyms", None) or [])}
     names = {(getattr(e, "display_name", None) or "").lower() for e in cs.changes}
     assert "presented" not in taught | names, cs.changes
+
+
+def test_a_table_word_is_never_taught_as_a_synonym_of_something_else(retail):
+    """"which customers ... and how many orders": when "customers" is left unused by a refusal, it still
+    names the customers table; defog yelp learned "users" as a synonym of a review count."""
+    space, _, backend = retail
+    gold = ("SELECT c.cust_nm, COUNT(*) AS orders FROM main.retail.orders o JOIN main.retail.customers c ON c.cust_id = o.cust_id "
+            "WHERE o.stat_cd = 'C' AND YEAR(o.ord_dt) = {y} GROUP BY c.cust_nm")
+    fails = [_fail(f"which customers ordered in {y} and how many orders did they place", gold.format(y=y), ["customers"])
+             for y in (2023, 2024)]
+    cs, _, _ = _propose(space, backend, fails)
+    taught = {w.lower() for e in cs.changes for w in (getattr(e, "synonyms", None) or [])}
+    assert "customers" not in taught, cs.changes
+
+
+def test_no_value_dictionary_on_a_column_of_sentences(retail):
+    """Review texts ("Average diner.") are prose: a value dictionary would read "average" as a review's text."""
+    import duckdb
+
+    from chaos_llama.tools.backends.local import LocalGenie
+    from chaos_llama.tools.space.model import Space
+    con = duckdb.connect()
+    con.execute("CREATE TABLE review(rid INTEGER, shop VARCHAR, rating DOUBLE, text VARCHAR, mood VARCHAR)")
+    con.execute("INSERT INTO review VALUES (1, 'A', 4.5, 'Great pizza!', 'happy'), (2, 'B', 2.0, 'Average diner.', 'meh'),"
+                " (3, 'A', 4.0, 'Loved it.', 'happy')")
+    space = Space.from_serialized({"version": 1, "data_sources": {"tables": [{"identifier": "main.shop.review"}]}}, title="r")
+    backend = LocalGenie(con)
+    fails = [_fail("how many reviews said Average diner.", "SELECT COUNT(*) FROM main.shop.review WHERE text = 'Average diner.'"),
+             _fail("how many happy reviews", "SELECT COUNT(*) FROM main.shop.review WHERE mood = 'happy'")]
+    cs, by_op, _ = _propose(space, backend, fails)
+    matched = {e.column for e in by_op.get("set_column_entity_matching", [])}
+    assert "text" not in matched and "mood" in matched, cs.changes

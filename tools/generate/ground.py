@@ -96,7 +96,7 @@ meter meters metre metres kilometer kilometers kilometre kilometres km mile mile
 dollar dollars usd eur euro euros drive drives driving drove trend trends trending develop developed evolve evolved
 granted given recorded logged because due written wrote posted created occurred occur occurs
 vary varies varied differ differs differed corresponding correspond either he she his her answer integer
-carry carries carried carrying run runs ran running
+carry carries carried carrying run runs ran running provide provides provided
 book booked look something anything everything anyone someone somebody anybody stuff things thing
 one ones them those these that this they their it its ones
 """.split())
@@ -422,6 +422,9 @@ def ground(lex: Lexicon, speller: Speller, question: str) -> Grounding:
     cands: list[tuple[int, int, int, Span]] = []  # (-length, priority, start, span)
     for a, b, phrases, fuzzy in matches:
         weak = all(p.via == "value_prefix" for p in phrases)  # "change" is an operator before 'Changed mind'
+        # a one-word value of free data ("Average" as a review's text) never takes an operator word
+        weak = weak or (b - a == 1 and all(p.entry.kind == "value" for p in phrases) and (words[a],) in CUES
+                        and CUES[(words[a],)][0] in ("agg", "rank", "share", "growth", "count", "frequent"))
         cands.append((-(b - a), 3 if weak else 1 if fuzzy else 0, a,
                       Span(a, b, " ".join(words[a:b]), "entity", phrases=phrases, fuzzy=fuzzy)))
     for a in range(len(tokens)):

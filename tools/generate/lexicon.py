@@ -491,7 +491,7 @@ def _add_table(lex: Lexicon, t: Table, ctx: GenerationContext) -> None:
         _add_flag(lex, col, ctx, [norms(x) for x in _as_list(cfg.synonyms if cfg else None)])
         if desc:
             _add_null_meaning(lex, col, desc, [norms(cname), *[norms(x) for x in _as_list(cfg.synonyms if cfg else None)]])
-        if desc and kind == "text":
+        if desc and (kind == "text" or kind == "number" and not col.is_key):
             _add_described_values(lex, col, desc, ctx)
         if kind == "text" and _is_country_code(cname, desc):
             _add_country_names(lex, col, ctx)
@@ -635,12 +635,16 @@ def value_entry(lex: Lexicon, col: Entry, value: str) -> Entry:
 # `AMER (North America), EMEA (Europe, Middle East & Africa)` and `'C' = completed, 'R' = returned`
 _CODE_PAREN = re.compile(r"'?\b([A-Z][A-Z0-9_-]{0,11})\b'?\s*\(([^()]{2,60})\)")
 _CODE_EQ = re.compile(r"'([^']{1,12})'\s*(?:=|:|means|for)\s*([A-Za-z][A-Za-z &/-]{1,40})")
+_NUMBER_CODE = re.compile(r"(?<![\w.])(-?\d{1,3})\s*(?:=|:|means|for)\s*([A-Za-z][A-Za-z -]{1,30}?)(?=[,;).]|\s+(?:and|or)\b|$)")
 
 
 def _add_described_values(lex: Lexicon, col: Entry, desc: str, ctx: GenerationContext) -> None:
     """Value aliases a column description declares for codes that really are values of the column."""
-    pairs = [(m.group(1), m.group(2)) for m in _CODE_PAREN.finditer(desc)]
-    pairs += [(m.group(1), m.group(2)) for m in _CODE_EQ.finditer(desc)]
+    if col.ctype == "number":  # "(1 for open, 0 for closed)": the codes of a flag or status number
+        pairs = [(m.group(1), m.group(2)) for m in _NUMBER_CODE.finditer(desc)]
+    else:
+        pairs = [(m.group(1), m.group(2)) for m in _CODE_PAREN.finditer(desc)]
+        pairs += [(m.group(1), m.group(2)) for m in _CODE_EQ.finditer(desc)]
     if not pairs:
         return
     values = {v.lower(): v for v in ctx.values(col.table, col.column)}

@@ -1566,6 +1566,12 @@ class Planner:
                 for v in self.cues("versus"):
                     v.role = v.role or "versus"
                 p.grains.append(Dim("time", None, None, grain=next(iter(grains))))  # one row per period named
+        # "the average rating of businesses": each business's average rating, averaged over the businesses
+        for m in p.measures:
+            ent = self._averaged_over(m) if m.kind == "agg" and m.agg == "AVG" and p.shape == "plain" and not p.dims else None
+            if ent is not None:
+                p.entity = ent
+                p.shape = "avg_of_groups"
         # "average revenue per customer": the average of per-customer sums
         for i, m in enumerate(p.measures):
             if m.kind == "agg" and m.agg == "AVG" and p.shape == "plain" and additive(m.entry):
@@ -1891,6 +1897,22 @@ class Planner:
             if e.kind == "measure" and name & _RATE_WORDS and words and words <= name:
                 return e
         return None
+
+    def _averaged_over(self, m: Measure) -> Dim | None:
+        """"average rating of businesses": the plural rows after "of" whose many rows hold the column
+        (reviews of a business) are what the average is taken over."""
+        s = m.span
+        if s is None or s.end >= len(self.g.tokens) or self.g.tokens[s.end].raw != "of":
+            return None
+        e = self.next(s, frozenset({"of", "the", "all", "our"}))
+        if e is None or e.kind != "entity" or e.role not in (None, "context") or not e.of("table") or not self.plural(e):
+            return None
+        t = e.of("table")[0]
+        if t.table == m.entry.table or not any({x.left, x.right} == {t.table, m.entry.table} and x.fans_out(t.table)
+                                                for x in self.lex.edges):
+            return None
+        self.assign(e, "entity", t)
+        return Dim("entity", t, e)
 
     def _per_entity(self, exclude: str | None = None) -> Dim | None:
         """The entity after 'per' / 'across' / 'per-' that an average is taken over."""

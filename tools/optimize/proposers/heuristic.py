@@ -134,7 +134,7 @@ class HeuristicProposer:
         room = MAX_ENTITY_MATCHING_COLUMNS - len(enabled)
         named = Counter(c for m in mined for c in _unique(m.entity))
         for col in _unique([*named, *self._breakdown_columns(mined)]):
-            if (col[0].lower(), col[1].lower()) in enabled or room <= 0:
+            if (col[0].lower(), col[1].lower()) in enabled or room <= 0 or self._free_text(col):
                 continue
             room -= 1
             add(1 if col in named else 3, named.get(col, 0),
@@ -218,8 +218,11 @@ class HeuristicProposer:
             if isinstance(subject, Item) and cond.col[1].lower() in subject.sql.lower():
                 folds[subject].append(cond)
         records = []
+        # a word that names a table of the space ("users") is that table: never a synonym of something else
+        tables = {stem(w) for t in space.serialized.tables for w in words(t.identifier.split(".")[-1])}
         for m in mined:
-            us = units(m.failure.question, ungrounded(m.failure), m.value_words | _OPERATOR_WORDS)
+            own = {w for w in words(m.failure.question) if stem(w) in tables}
+            us = units(m.failure.question, ungrounded(m.failure), m.value_words | _OPERATOR_WORDS | own)
             # named by something else in the question: a column by its value, a condition by its grounded column
             done = grounded_columns(m.failure)
             done |= {(c[0].lower(), c[1].lower()) for c in spoken_columns(m.failure, [c.col for c in m.conditions])}
@@ -584,6 +587,19 @@ class HeuristicProposer:
             out.setdefault(_shape(tree), ex)
         return out
 
+    def _free_text(self, col: Col) -> bool:
+        """Sentences, not names (a review's text): a value dictionary there would turn common words of
+        questions ("average") into values; Genie advises against entity matching on such columns."""
+        if col[1].lower() in _PROSE_COLUMNS:
+            return True
+        if self.data is None or col[1] not in self.data.text_columns(col[0]):
+            return False
+        values = [str(v).strip() for v in self.data.values(*col)][:200]
+        if not values:
+            return False
+        sentences = sum(v[-1:] in ".!?" for v in values if v) / len(values)
+        return sentences >= 0.5 or sum(len(v.split()) for v in values) / len(values) >= 4
+
     def _breakdown_columns(self, mined: list[_Mined]) -> list[Col]:
         """Categorical text columns (2 to 50 distinct values) of the tables the failing golds read, those
         golds group by first: questions name their values ("corporate customers", "flagship, outlet and
@@ -613,6 +629,8 @@ _OPERATOR_WORDS = frozenset(CUE_WORDS | {"rate", "rates", "ratio", "growth", "ch
                                "word", "words", "prefix", "suffix", "substring"}
                             # generic nouns of relation ("not part of any organization")
                             | {"part", "parts", "piece", "pieces"})
+_PROSE_COLUMNS = frozenset({"text", "comment", "comments", "description", "body", "message", "note", "notes",
+                            "abstract", "content", "review_text", "summary", "remarks"})
 _MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
            "November", "December"]
 _PART_PARAMS = {exp.Year: ("year", "Calendar year."), exp.Quarter: ("quarter", "Calendar quarter 1 to 4."),
