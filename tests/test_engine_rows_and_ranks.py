@@ -488,3 +488,23 @@ def test_numeric_codes_a_description_declares_and_averages_over_the_rows_named_a
     assert answer_rows(con, doc, "What is the ratio of open businesses to closed businesses?") == [(3.0,)]
     assert answer_rows(con, doc, "What is the average rating of businesses?") == [(2.5,)]  # (4 + 1) / 2
     assert answer_rows(con, doc, "average rating of reviews") == [(3.0,)]
+
+
+# ---------------------------------------------------------------- multi-step shapes (dev batch 10)
+def test_multi_step_shapes_overall_comparison_difference_running_total_and_top_share():
+    """"stores with revenue above the overall revenue per order"... four shapes on the stores data:
+    a measure per row against its value over all rows, "how much more ... than", a running total along a
+    time grain, and the share the top N rows make together; "more ... than" with one side missing is refused."""
+    con, doc = stores_db()
+    doc = with_instruction(doc, "measures", {"id": "m1", "alias": "aov", "display_name": "Average order value",
+                                             "sql": ["SUM(orders.amt) / COUNT(DISTINCT orders.ord_id)"], "synonyms": ["AOV"]})
+    doc = with_column(doc, "main.shop.stores", "store_nm", enable_entity_matching=True, synonyms=["store"])
+    # AOV: Central 200, Harbour 700, Web 50; overall 2050 / 6 = 341.67
+    assert answer_rows(con, doc, "stores with an AOV above the overall AOV") == [("Harbour", 700.0)]
+    assert answer_rows(con, doc, "how much more revenue did Harbour make than Central in 2024") == [(500.0,)]
+    a = LocalGenie(con).ask_sync(space(doc), "how much more revenue did Harbour make in 2024 than in 2025")
+    assert a.status == "NO_SQL" and "than" in a.reason, a.sql
+    got = answer_rows(con, doc, "cumulative revenue by month in 2024")
+    assert [r[-1] for r in got] == [300.0, 500.0, 1500.0, 1550.0]
+    got = answer_rows(con, doc, "what share of revenue came from our top 1 store")  # Harbour: 1400 of 2050
+    assert len(got) == 1 and got[0][0] == pytest.approx(68.29, abs=0.01)

@@ -684,7 +684,7 @@ class Composer:
     def _having(self) -> list[str]:
         out = []
         for c in self.p.compares:
-            if isinstance(c.target, Measure) and not c.against_average:
+            if isinstance(c.target, Measure) and not c.against_average and not c.against_total:
                 out.append(f"{self.measure_sql(c.target)} {c.op} {_num(c.value)}")
         return out
 
@@ -710,6 +710,18 @@ class Composer:
         p = self.p
         sel, grp, torder = self._breakdown()
         items = self._measure_items()
+        total_cmp = [c for c in p.compares if isinstance(c.target, Measure) and c.against_total]
+        if total_cmp:
+            if not grp:
+                raise Refusal("comparing with the overall value needs rows to compare (a breakdown or the rows to list)",
+                              missing=[{"kind": "dimension", "why": "rows compared with the overall value"}])
+            inner = self._select(sel + [f"{e} AS {n}" for e, n in items], self.where(), grp, self._having())
+            c = total_cmp[0]
+            v = self.measure_name(c.target)
+            whole = self._select([f"{self.measure_sql(c.target)} AS v"], self.where(), [])
+            order = self._order([], items)
+            return (f"WITH g AS (\n{inner}\n),\nt AS (\n{whole}\n)\nSELECT g.* FROM g, t WHERE g.{v} {c.op} t.v"
+                    + (f"\nORDER BY {', '.join(order)}" if order else "") + (f"\nLIMIT {p.limit}" if p.limit else ""))
         avg_cmp = [c for c in p.compares if isinstance(c.target, Measure) and c.against_average]
         if avg_cmp:
             inner = self._select(sel + [f"{e} AS {n}" for e, n in items], self.where(), grp, self._having())
@@ -723,6 +735,17 @@ class Composer:
             order = self._order([], items)
             return (f"WITH g AS (\n{inner}\n)\nSELECT * FROM g WHERE {v} {c.op} (SELECT AVG({v}) FROM g)"
                     + (f"\nORDER BY {', '.join(order)}" if order else "") + (f"\nLIMIT {p.limit}" if p.limit else ""))
+        if p.cumulative:  # a running total along the time grain, per other breakdown
+            inner = self._select(sel + [f"{self.measure_sql(p.measures[0])} AS v"], self.where(), grp, self._having())
+            names = [_alias_of(x) for x in sel]
+            tname = next((n for x, n in zip(sel, names) if x.startswith(("DATE_TRUNC", "YEAR", "QUARTER", "MONTH"))), None)
+            if tname is None:
+                raise Refusal("a running total needs a time grain to run along", missing=[{"kind": "dimension", "why": "time"}])
+            parts = [n for n in names if n != tname]
+            over = f"OVER ({'PARTITION BY ' + ', '.join(parts) + ' ' if parts else ''}ORDER BY {tname})"
+            name = _ident(f"cumulative {self.measure_name(p.measures[0])}")
+            return (f"WITH t AS (\n{inner}\n)\nSELECT {', '.join(names)}, {self.rounded(f'SUM(v) {over}', p.measures[0])} AS {name}"
+                    f"\nFROM t\nORDER BY {', '.join(parts + [tname])}")
         order = self._order(torder, items)
         having = self._having()
         if having and not (grp if sel else []):  # a threshold on one total row filters nothing it means
@@ -768,7 +791,7 @@ class Composer:
             group = list(dict.fromkeys([*(self.dim_select(ent)[1] if ent.kind == "entity" else items[:1]),
                                         *[i for i in items if " AS " not in i]]))
             shown = [f"{self.rounded(self.measure_sql(c.target), c.target)} AS {self.measure_name(c.target)}"
-                     for c in p.compares if isinstance(c.target, Measure) and not c.against_average]
+                     for c in p.compares if isinstance(c.target, Measure) and not c.against_average and not c.against_total]
             return self._select(items + shown, self.where(), group, having, order, p.limit)
         sql = self._select(items, self.where(), [], [], order, p.limit)
         return sql.replace("SELECT ", "SELECT DISTINCT ", 1) if distinct else sql
@@ -787,11 +810,21 @@ class Composer:
         m = p.measures[0]
         raw = self.measure_sql(m)
         scale = "100.0 * " if self.rules.percent_scale == 100 else ""
+        if self._share_of_top(sel):  # "what share of revenue came from our top 10 customers": one number
+            inner = self._select(sel + [f"{raw} AS v"], self.where(), grp, self._having())
+            top = self.rounded(f"{scale}SUM(CASE WHEN rk <= {p.limit} THEN v ELSE 0 END) / SUM(v)", always=True)
+            return (f"WITH e AS (\n{inner}\n),\nr AS (SELECT v, ROW_NUMBER() OVER (ORDER BY v {p.order or 'DESC'}) AS rk FROM e)"
+                    f"\nSELECT {top} AS {_ident(f'top {p.limit} share' + ('_pct' if scale else ''))}\nFROM r")
         share = self.rounded(f"{scale}{raw} / SUM({raw}) OVER ()", always=True)
         name = _ident(f"{self.measure_name(m)} share" + ("_pct" if scale else ""))
         items = [f"{share} AS {name}", f"{self.rounded(raw, m)} AS {self.measure_name(m)}"]
         order = [f"{name} {p.order}"] if p.order else torder or [f"{name} DESC"]
         return self._select(sel + items, self.where(), grp, self._having(), order, p.limit)
+
+    def _share_of_top(self, sel: list[str]) -> bool:
+        """The share asked is the one the top N rows make together: "came from our top 10 customers"."""
+        p = self.p
+        return bool(p.share_of_top and p.limit and p.entity is not None and sel)
 
     def _render_ratio(self) -> str:
         """The measure over part A of the rows divided by the measure over part B (all rows if B names none)."""
@@ -806,6 +839,15 @@ class Composer:
 
         num, den = part(a_conds, a_times), part(b_conds, b_times)
         item = f"{self.rounded(f'CAST({num} AS DOUBLE) / NULLIF({den}, 0)', always=True)} AS ratio"
+        return self._select(sel + [item], self.where(), grp, self._having(), torder, p.limit)
+
+    def _render_difference(self) -> str:
+        """The measure over part A minus the measure over part B ("how much more ... than ...")."""
+        p = self.p
+        sel, grp, torder = self._breakdown()
+        raw = self.measure_sql(p.measures[0])
+        (a,), (b,), _, _ = p.ratio
+        item = f"{self.rounded(f'{filtered(raw, a.sql)} - {filtered(raw, b.sql)}', p.measures[0])} AS difference"
         return self._select(sel + [item], self.where(), grp, self._having(), torder, p.limit)
 
     def _render_ratio_of_tables(self) -> str:

@@ -36,7 +36,8 @@ from .ground import Grounding, Span, Speller, ground, tokenize
 from .lexicon import Entry, Lexicon, add_values, norm, norms
 from .rules import Rules
 
-_SIGNIFICANT_CUES = ("count", "rank", "share", "growth", "agg", "distinct", "frequent", "ratio", "cmp", "not", "pattern")
+_SIGNIFICANT_CUES = ("count", "rank", "share", "growth", "agg", "distinct", "frequent", "ratio", "cmp", "not", "pattern",
+                     "cumulative")
 _DEFAULT_DOC = re.compile(r"\b(default|defaults|by default|unless (?:specified|given|stated|asked)|if not (?:specified|given))\b",
                           re.I)
 # Words example phrasings use to describe a parameter rather than data ("Top N products in a given year").

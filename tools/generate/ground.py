@@ -52,6 +52,7 @@ _cue("share", "share of", "share", "percentage of", "percentage", "percent of", 
      "proportion", "mix", "fraction of", "fraction", "contribution", "rate", "rates", "in percent", "as a percentage")
 _cue("ratio", "ratio of", "ratio", "divided by")
 _cue("growth", "growth", "grow", "grew", "change", "changed", "increase", "increased", "growth rate")
+_cue("cumulative", "cumulative", "cumulatively", "running total", "running total of", "running sum", "cumulated")
 _cue("cmp", "more than", "greater than", "over", "above", "exceeding", "exceeds", "higher than", "bigger than",
      "larger than", "in excess of", "beat", "beats", "exceed", "exceeded", "outperform", "outperformed",
      "outperforms", "surpass", "surpassed", "surpasses", arg=">")

@@ -10,6 +10,7 @@ nothing grounds makes the plan a `Refusal` naming them: nothing the question say
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 
 from .dates import TimeSpec, add_months
@@ -51,7 +52,7 @@ def _participle(word: str) -> bool:
     """"published", "written": a verb form a description or a relationship may name."""
     return word.endswith("ed") or word in _PARTICIPLES
 _MUST_USE = frozenset({"ratio", "share", "growth", "distinct", "rank", "cmp", "count", "frequent", "order", "versus",
-                       "amount"})
+                       "amount", "cumulative"})
 _RATE_WORDS = frozenset(norm(w) for w in ("rate", "share", "percentage", "ratio"))
 
 
@@ -119,6 +120,7 @@ class Compare:
     target: Measure | Entry  # a measure (HAVING) or a numeric column (WHERE)
     span: Span | None = None
     against_average: bool = False
+    against_total: bool = False  # "regions with an AOV above the overall AOV": the measure over all rows
 
 
 @dataclass
@@ -145,6 +147,8 @@ class Plan:
     growth: list[TimeSpec] = field(default_factory=list)  # [base, current] periods
     growth_grain: str | None = None  # LAG over a time grain
     avg_grain: Dim | None = None  # "average monthly revenue": the periods an average is taken over
+    cumulative: bool = False  # "cumulative revenue by month": a running total over the time grain
+    share_of_top: bool = False  # "share of revenue from our top 10 customers": the top rows' share together
     list_columns: list[Entry] = field(default_factory=list)
     related: list[str] = field(default_factory=list)  # tables the rows must have a match in
     notes: list[str] = field(default_factory=list)
@@ -1295,6 +1299,19 @@ class Planner:
         cols = s.of("column")
         return cols[0] if cols and not s.role else None
 
+    def _overall_measure(self, c: Span, nxt: Span) -> Measure | None:
+        """"above the overall AOV", "below the total return rate": a measure the answer also shows per row,
+        named again after the comparison word, is compared with its value over all rows."""
+        if nxt.kind != "entity" or nxt.role not in ("measure", None):
+            return None
+        m = next((m for m in self.p.measures if m.span is not None and m.span is not nxt and m.entry is not None
+                  and m.entry in nxt.entries), None)
+        if m is None:
+            return None
+        self.assign(nxt, "measure", m.entry)
+        self.p.measures = [x for x in self.p.measures if x.span is not nxt]
+        return m
+
     def _frequency(self) -> bool:
         return bool(self.cues("frequent")) or getattr(self, "_count_by_frequency", False)
 
@@ -1312,7 +1329,12 @@ class Planner:
                     continue
                 raise Refusal(f"'{c.text}' is not followed by a number", words=[c.text])
             if num is not None and num.kind != "number":
-                if c.text in ("over", "under", "above", "below"):
+                whole = self._overall_measure(c, num)
+                if whole is not None:  # "an AOV above the overall AOV": each row's against all rows'
+                    c.role = "cmp"
+                    p.compares.append(Compare(c.arg or ">", 0.0, whole, c, against_total=True))
+                    continue
+                if c.text in ("over", "under"):
                     c.role = "filler"  # "over time", "under the brand"
                     continue
                 raise Refusal(f"'{c.text}' is not followed by a number", words=[c.text])
@@ -1479,8 +1501,12 @@ class Planner:
     # ---- 7. the shape that composes measures, dimensions and filters
     def _shape(self) -> None:
         p = self.p
-        if self._ratio():
+        if self._ratio() or self._difference():
             return
+        for c in self.cues("cumulative"):  # "cumulative revenue by month": summed up period by period
+            if len(p.measures) == 1 and len(p.grains) == 1 and additive_measure(p.measures[0]):
+                c.role = "cumulative"
+                p.cumulative = True
         share = [c for c in self.cues("share") if not c.role]
         growth = [c for c in self.cues("growth") if not c.role]
         if share and (growth or p.growth_grain) and all(c.text in ("percent", "in percent", "percentage")
@@ -1535,6 +1561,9 @@ class Planner:
                     raise Refusal("the question asks for a share but names neither a breakdown nor the part to take "
                                   "the share of", missing=[{"kind": "dimension", "why": "share of what"}])
                 p.shape = "share"
+                words = " ".join(t.raw for t in self.g.tokens)
+                if p.entity is not None and p.limit and re.search(r"\b(came|come|comes|coming)\s+from\b|\bfrom\s+(our|the)\s+top\b", words):
+                    p.share_of_top = True  # "what share of revenue came from our top 10 customers": one number
         if growth or p.growth_grain:
             for c in growth:
                 c.role = "growth"
@@ -1752,6 +1781,34 @@ class Planner:
         labels = ", ".join(c.label for c in cols[:4])
         raise Refusal(f"'{s.text}' could be {labels}; the question does not say which", words=[s.text],
                       missing=[{"kind": "ambiguous", "words": s.text, "candidates": [c.path for c in cols]}])
+
+    def _difference(self) -> bool:
+        """"how much more revenue did the web make than in-store": the measure for the value before "than"
+        minus the measure for the value after it. Two values of one column, one on each side."""
+        toks = [t.raw for t in self.g.tokens]
+        if "than" not in toks:
+            return False
+        k = toks.index("than")
+        more = [i for i in range(k) if toks[i] in ("more", "less", "fewer") and toks[i + 1] != "than"]
+        p = self.p
+        if not more or len(p.measures) != 1 or p.dims or p.entity is not None:
+            if more:  # "more ... than" with nothing this reading can subtract: never a silent total
+                raise Refusal(f"'{toks[more[0]]} ... than' compares two amounts, and this reading of the question "
+                              f"does not name one value on each side", words=[toks[more[0]], "than"],
+                              missing=[{"kind": "example", "why": "difference of two values"}])
+            return False
+        values = self._split_values([c for c in p.conds if c.kind == "value"])
+        a = [c for c in values if c.span is not None and c.span.end <= k]
+        b = [c for c in values if c.span is not None and c.span.start > k]
+        if len(a) != 1 or len(b) != 1 or a[0].columns != b[0].columns:
+            raise Refusal(f"'{toks[more[0]]} ... than' compares two amounts, and this reading of the question does "
+                          f"not name one value on each side", words=[toks[more[0]], "than"],
+                          missing=[{"kind": "example", "why": "difference of two values"}])
+        p.conds = [c for c in p.conds if not (c.kind == "value" and c.columns == a[0].columns)]
+        p.ratio = ([a[0]], [b[0]], [], [])
+        p.shape = "difference"
+        p.notes.append(f"'{toks[more[0]]} ... than': {a[0].label} minus {b[0].label}")
+        return True
 
     def _split_values(self, conds: list[Cond]) -> list[Cond]:
         """Value conditions one per value span ("web revenue to in-store revenue": two parts, not one IN)."""
@@ -2356,6 +2413,16 @@ class Planner:
 _NON_ADDITIVE = frozenset(norm(w) for w in (
     "rate", "rating", "price", "prc", "pct", "percent", "percentage", "score", "age", "avg", "average", "ratio",
     "density", "lat", "latitude", "lon", "lng", "longitude", "year", "rank", "level", "tier", "discount", "margin"))
+
+
+def additive_measure(m: Measure) -> bool:
+    """A measure whose values add up over periods: a count, a sum, a sum snippet (not a rate or an average)."""
+    if m.kind in ("count", "count_distinct"):
+        return m.kind == "count"
+    if m.kind == "agg":
+        return m.agg == "SUM"
+    sql = (m.entry.sql or "").upper().replace(" ", "")
+    return sql.startswith(("SUM(", "COUNT(")) and "/" not in sql
 
 
 def additive(col: Entry) -> bool:
