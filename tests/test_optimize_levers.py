@@ -358,3 +358,30 @@ def test_no_value_dictionary_on_a_column_of_sentences(retail):
     cs, by_op, _ = _propose(space, backend, fails)
     matched = {e.column for e in by_op.get("set_column_entity_matching", [])}
     assert "text" not in matched and "mood" in matched, cs.changes
+
+
+def test_a_pair_tables_columns_are_never_the_unique_end_of_a_join_spec():
+    """defog academic: domain_conference (did, cid) has one row per domain in the data, so did looked unique;
+    the proposer declared domain -> domain_conference ONE_TO_ONE and publication -> domain_conference
+    MANY_TO_ONE, a second, cheaper path from publications to domains that turned a val answer wrong."""
+    import duckdb
+
+    from chaos_llama.tools.backends.local import LocalGenie
+    from chaos_llama.tools.space.model import Space
+    con = duckdb.connect()
+    con.execute("CREATE TABLE domain(did INTEGER, name VARCHAR)")
+    con.execute("INSERT INTO domain VALUES (1, 'AI'), (2, 'Bio')")
+    con.execute("CREATE TABLE domain_conference(did INTEGER, cid INTEGER)")
+    con.execute("INSERT INTO domain_conference VALUES (1, 10), (2, 20)")
+    con.execute("CREATE TABLE publication(pid INTEGER, cid INTEGER, title VARCHAR)")
+    con.execute("INSERT INTO publication VALUES (1, 10, 'A'), (2, 10, 'B'), (3, 20, 'C')")
+    space = Space.from_serialized({"version": 1, "data_sources": {"tables": [
+        {"identifier": f"main.shop.{t}"} for t in ("domain", "domain_conference", "publication")]}}, title="a")
+    backend = LocalGenie(con)
+    gold = ("SELECT d.name, COUNT(*) FROM main.shop.publication p JOIN main.shop.domain_conference dc ON p.cid = dc.cid "
+            "JOIN main.shop.domain d ON d.did = dc.did GROUP BY d.name")
+    cs, by_op, _ = _propose(space, backend, [_fail("publications per conference domain", gold, ["conference"])])
+    specs = {(e.left.split(".")[-1], e.right.split(".")[-1]): e.relationship for e in by_op.get("add_join_spec", [])}
+    assert specs.get(("domain_conference", "domain")) == "MANY_TO_ONE", specs
+    assert not any("ONE_TO_ONE" == r for r in specs.values()), specs
+    assert ("publication", "domain_conference") not in specs, specs  # cid repeats in a pair table: many-to-many

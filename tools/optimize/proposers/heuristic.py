@@ -567,14 +567,20 @@ class HeuristicProposer:
 
     # ------------------------------------------------------------------ edit builders
     def _join_spec(self, a: Col, b: Col) -> AddJoinSpec:
-        """Many side on the left; relationship from key uniqueness in the data."""
-        ua = self.data.is_unique(*a) if self.data else False
-        ub = self.data.is_unique(*b) if self.data else True
+        """Many side on the left; relationship from key uniqueness in the data. A pair table's columns
+        (domain_conference: did, cid; only ids) are never unique ends, however few rows it has: it is the
+        many side of both its relationships, and a third table joined to its id column is many-to-many."""
+        ua = self.data.is_unique(*a) and not self._pair_table(a[0]) if self.data else False
+        ub = self.data.is_unique(*b) and not self._pair_table(b[0]) if self.data else True
         if ua and not ub:
             a, b, ua, ub = b, a, ub, ua
         rel = "ONE_TO_ONE" if ua and ub else "MANY_TO_ONE" if ub else "MANY_TO_MANY"
         ln, rn = a[0].split(".")[-1], b[0].split(".")[-1]
         return AddJoinSpec(left=a[0], right=b[0], condition=f"{ln}.{a[1]} = {rn}.{b[1]}", relationship=rel)
+
+    def _pair_table(self, table: str) -> bool:
+        cols = self.data.columns(table) if self.data else ()
+        return len(cols) >= 2 and all(c.lower() == "id" or c.lower().endswith(("id", "_key")) for c in cols)
 
     @staticmethod
     def _example_keys(space: Space) -> dict[str, Any]:
