@@ -508,3 +508,15 @@ def test_multi_step_shapes_overall_comparison_difference_running_total_and_top_s
     assert [r[-1] for r in got] == [300.0, 500.0, 1500.0, 1550.0]
     got = answer_rows(con, doc, "what share of revenue came from our top 1 store")  # Harbour: 1400 of 2050
     assert len(got) == 1 and got[0][0] == pytest.approx(68.29, abs=0.01)
+
+
+def test_a_breakdown_through_a_value_and_country_demonyms():
+    """"revenue for each US store": by store, among the US ones (the value had swallowed the breakdown);
+    "Canadian customers" are those with country code CA."""
+    con, doc = stores_db()
+    con.execute("ALTER TABLE stores ADD COLUMN country_cd VARCHAR")
+    con.execute("UPDATE stores SET country_cd = CASE WHEN store_id = 2 THEN 'CA' ELSE 'US' END")
+    doc["data_sources"]["tables"][0]["column_configs"].append(
+        {"column_name": "country_cd", "description": ["ISO 3166-1 alpha-2 country code of the store"]})
+    assert sorted(answer_rows(con, doc, "2024 revenue for each US store")) == [("Central", 500.0), ("Web", 50.0)]
+    assert answer_rows(con, doc, "how many Canadian stores") == [(1,)]

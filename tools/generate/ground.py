@@ -98,7 +98,7 @@ dollar dollars usd eur euro euros drive drives driving drove trend trends trendi
 granted given recorded logged because due written wrote posted created occurred occur occurs
 vary varies varied differ differs differed corresponding correspond either he she his her answer integer
 carry carries carried carrying run runs ran running provide provides provided
-book booked look something anything everything anyone someone somebody anybody stuff things thing
+book booked look something anything everything anyone someone somebody anybody stuff things thing gear
 one ones them those these that this they their it its ones
 """.split())
 # Verbs that mean "sell": they name the space's sales measure when nothing else in the question is measured.

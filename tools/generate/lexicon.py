@@ -673,6 +673,16 @@ COUNTRIES = {
     "TR": ["Turkey", "Turkiye"], "TW": ["Taiwan"], "AE": ["United Arab Emirates", "UAE"], "UA": ["Ukraine"],
     "US": ["United States", "USA", "United States of America"], "VN": ["Vietnam"], "ZA": ["South Africa"],
 }
+# What people of a country are called ("Canadian customers", "German stores").
+DEMONYMS = {
+    "AR": "Argentinian", "AT": "Austrian", "AU": "Australian", "BE": "Belgian", "BR": "Brazilian", "CA": "Canadian",
+    "CH": "Swiss", "CL": "Chilean", "CN": "Chinese", "CO": "Colombian", "DE": "German", "DK": "Danish", "EG": "Egyptian",
+    "ES": "Spanish", "FI": "Finnish", "FR": "French", "GB": "British", "GR": "Greek", "IE": "Irish", "IL": "Israeli",
+    "IN": "Indian", "IT": "Italian", "JP": "Japanese", "KR": "Korean", "MX": "Mexican", "NL": "Dutch", "NO": "Norwegian",
+    "NZ": "New Zealand", "PE": "Peruvian", "PH": "Filipino", "PL": "Polish", "PT": "Portuguese", "SE": "Swedish",
+    "SG": "Singaporean", "TH": "Thai", "TR": "Turkish", "AE": "Emirati", "UA": "Ukrainian", "US": "American",
+    "VN": "Vietnamese", "ZA": "South African",
+}
 
 
 def _is_country_code(name: str, desc: str) -> bool:
@@ -688,7 +698,7 @@ def _add_country_names(lex: Lexicon, col: Entry, ctx: GenerationContext) -> None
         names = COUNTRIES.get(str(v).upper())
         if not names:
             continue
-        for n in names:
+        for n in [*names, *([DEMONYMS[str(v).upper()]] if str(v).upper() in DEMONYMS else [])]:
             phrase, surface = _value_phrase(n)
             _add_value(lex, col, v, phrase, "country", surface)
         entry = lex.values[(col.table, col.column, v)]

@@ -1073,6 +1073,11 @@ class Planner:
             s = self.next(c, frozenset({"the", "our", "a", "an"}))
             if s is None or s.kind != "entity":
                 continue
+            while s.role == "filter" and s.chosen is not None and s.chosen.kind == "value":
+                after = self.next(s)  # "for each US store": the stores, among the US ones
+                if after is None or after.kind != "entity" or after.start != s.end or after.role:
+                    break
+                s = after
             if s.role == "measure" or (not s.role and s.of("measure") and not s.of("column", "table", "expression")):
                 c.role = "order_by_measure"  # "top 5 products by revenue"
                 continue
