@@ -520,3 +520,16 @@ def test_a_breakdown_through_a_value_and_country_demonyms():
         {"column_name": "country_cd", "description": ["ISO 3166-1 alpha-2 country code of the store"]})
     assert sorted(answer_rows(con, doc, "2024 revenue for each US store")) == [("Central", 500.0), ("Web", 50.0)]
     assert answer_rows(con, doc, "how many Canadian stores") == [(1,)]
+
+
+def test_rows_compared_with_the_average_row_counted_or_listed():
+    """"how many customers spent more than the average customer": the customers whose total beats the mean
+    total (the comparison had been read as the customer count against its own average); "which stores had
+    fewer orders than the average store": each store's orders against the mean."""
+    con, doc = stores_db()
+    doc = with_instruction(doc, "measures", {"id": "m1", "alias": "net_revenue", "display_name": "Net revenue",
+                                             "sql": ["SUM(orders.amt)"], "synonyms": ["spend", "revenue"]})
+    # 2024 revenue per store: Central 500, Harbour 1000, Web 50; mean 516.67
+    assert answer_rows(con, doc, "how many stores made more revenue than the average store in 2024") == [(1,)]
+    assert sorted(r[0] for r in answer_rows(con, doc, "which stores had fewer orders than the average store in 2024")) == [
+        "Harbour", "Web"]  # orders: Central 2, Harbour 1, Web 1; mean 1.33

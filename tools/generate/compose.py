@@ -1057,10 +1057,18 @@ class Composer:
         key = self.lex.key_column(p.entity.entry.table)
         if key is None:
             raise Refusal(f"{p.entity.entry.label} has no unique key to count")
-        inner = self._select(sel + [f"{self.col(key)} AS entity_key"], self.where(), grp + [self.col(key)],
+        avg = [c for c in p.compares if isinstance(c.target, Measure) and c.against_average]
+        extra = [f"{self.measure_sql(avg[0].target)} AS v"] if avg else []
+        inner = self._select(sel + [f"{self.col(key)} AS entity_key", *extra], self.where(), grp + [self.col(key)],
                              self._having())
         names = [_alias_of(s) for s in sel]
         name = _ident(f"{p.entity.entry.table.split('.')[-1]} count")
+        if avg:  # "how many customers spent more than the average customer": against the mean of their values
+            if names:
+                raise Refusal("comparing with the average within a breakdown is not composed here",
+                              missing=[{"kind": "example", "why": "average per group"}])
+            return (f"WITH t AS (\n{inner}\n)\nSELECT COUNT(*) AS {name}\nFROM t\n"
+                    f"WHERE v {avg[0].op} (SELECT AVG(v) FROM t)")
         out = f"SELECT {', '.join(names + [f'COUNT(*) AS {name}'])}\nFROM (\n{inner}\n) t"
         if names:
             out += f"\nGROUP BY {', '.join(names)}"

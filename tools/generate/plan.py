@@ -1320,9 +1320,45 @@ class Planner:
     def _frequency(self) -> bool:
         return bool(self.cues("frequent")) or getattr(self, "_count_by_frequency", False)
 
+    def _more_than_average(self) -> None:
+        """"stores with more orders than the average store": the amount between "more" and "than" per row
+        against its average over the rows ("fewer" / "less": below it)."""
+        toks = [t.raw for t in self.g.tokens]
+        if "than" not in toks:
+            return
+        k = toks.index("than")
+        more = [i for i in range(k) if toks[i] in ("more", "less", "fewer") and toks[i + 1] != "than"]
+        avg = next((s for s in self.cues("agg") if s.arg == "AVG" and s.start in (k + 1, k + 2) and not s.role), None)
+        if not more or avg is None:
+            return
+        amount = [s for s in self.entities() if more[0] < s.start < k]
+        if len(amount) != 1:
+            return
+        a = amount[0]
+        m = next((x for x in self.p.measures if x.span is a), None)
+        if m is None and a.role in (None, "counted") and a.of("table"):
+            m = next((x for x in self.p.measures if x.span is a), None) or self._count_measure(a.of("table")[0], a)
+            self.p.measures.append(m)
+            self.assign(a, "counted", a.of("table")[0])
+        if m is None:
+            return
+        avg.role = "compare"
+        after = self.next(avg, frozenset({"the"}))
+        if after is not None and after.kind == "entity" and not after.role and after.of("table"):
+            self.assign(after, "context", after.of("table")[0])  # "the average store": the rows averaged over
+        self.p.compares.append(Compare(">" if toks[more[0]] == "more" else "<", 0.0, m, avg, against_average=True))
+        self._compared_than = True
+        self.g.ungrounded = [t for t in self.g.ungrounded if t.i != more[0]]  # "fewer" says which way
+        for w in self.cues("which"):  # "which customers placed more orders than ...": those customers, listed
+            s = self.next(w)
+            if self.p.entity is None and s is not None and s.kind == "entity" and not s.role and s.of("table"):
+                self.assign(s, "entity", s.of("table")[0])
+                self.p.entity = Dim("entity", s.of("table")[0], s)
+
     # ---- 5. comparisons: "more than 5 orders", "rating above 4", "spent over $5,000"
     def _comparisons(self) -> None:
         p = self.p
+        self._more_than_average()
         for c in self.cues("cmp"):
             num = self.next(c)
             avg = None
@@ -1372,6 +1408,13 @@ class Planner:
                     after.role = None
                     self.assign(after, "context", named[0])
                     after = then
+            if (avg is not None and after is not None and after.kind == "entity" and not after.role and after.of("table")
+                    and not after.of("measure") and p.measures and (all(m.kind == "count" for m in p.measures) or any(
+                        m.kind != "count" and m.span is not None and m.span.end <= c.start for m in p.measures))):
+                # "how many customers spent more than the average customer": the customers are averaged over,
+                # what is compared is the amount the verb names
+                self.assign(after, "context", after.of("table")[0])
+                after = None
             before = self.prev(c, frozenset({"a", "an", "of", "with", "that", "have", "has", "had"}))
             target = None
             for s in (after, before):
@@ -1791,7 +1834,7 @@ class Planner:
         """"how much more revenue did the web make than in-store": the measure for the value before "than"
         minus the measure for the value after it. Two values of one column, one on each side."""
         toks = [t.raw for t in self.g.tokens]
-        if "than" not in toks:
+        if "than" not in toks or getattr(self, "_compared_than", False):
             return False
         k = toks.index("than")
         more = [i for i in range(k) if toks[i] in ("more", "less", "fewer") and toks[i + 1] != "than"]
