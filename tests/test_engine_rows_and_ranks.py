@@ -533,3 +533,14 @@ def test_rows_compared_with_the_average_row_counted_or_listed():
     assert answer_rows(con, doc, "how many stores made more revenue than the average store in 2024") == [(1,)]
     assert sorted(r[0] for r in answer_rows(con, doc, "which stores had fewer orders than the average store in 2024")) == [
         "Harbour", "Web"]  # orders: Central 2, Harbour 1, Web 1; mean 1.33
+
+
+def test_hyphenated_names_and_the_most_rows_per_period():
+    """"check-ins" names the table `checkin` (hyphenated words are one where only the joined word names
+    something; "in-store" stays two); "which day of the week has the most check-ins" sums its counts per day."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE checkin(cid INTEGER, business_id VARCHAR, count INTEGER, day VARCHAR)")
+    con.execute("INSERT INTO checkin VALUES (1, 'a', 10, 'Monday'), (2, 'b', 20, 'Tuesday'), (3, 'a', 15, 'Monday')")
+    doc = {"version": 1, "data_sources": {"tables": [{"identifier": "main.shop.checkin"}]}}
+    assert answer_rows(con, doc, "Which day of the week has the most check-ins?") == [("Monday", 25)]
+    assert answer_rows(con, doc, "total check-ins on Tuesdays") == [(20,)]

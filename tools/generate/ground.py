@@ -97,7 +97,7 @@ meter meters metre metres kilometer kilometers kilometre kilometres km mile mile
 dollar dollars usd eur euro euros drive drives driving drove trend trends trending develop developed evolve evolved
 granted given recorded logged because due written wrote posted created occurred occur occurs
 vary varies varied differ differs differed corresponding correspond either he she his her answer integer
-carry carries carried carrying run runs ran running provide provides provided
+carry carries carried carrying run runs ran running provide provides provided write
 book booked look something anything everything anyone someone somebody anybody stuff things thing gear
 one ones them those these that this they their it its ones
 """.split())
@@ -370,8 +370,25 @@ def _completes_phrase(lex: Lexicon, tokens: list[Token], k: int, word: str) -> b
     return (before is not None and (before, word) in lex.phrases) or (after is not None and (word, after) in lex.phrases)
 
 
+def _join_hyphenated(lex: Lexicon, question: str, tokens: list[Token]) -> list[Token]:
+    """"check-ins" is the table `checkin`: two words joined by a hyphen are one when only the joined word
+    names something ("in-store", a value's own two words, stays two)."""
+    out: list[Token] = []
+    for t in tokens:
+        prev = out[-1] if out else None
+        if (prev is not None and t.kind == "word" and prev.kind == "word" and prev.end + 1 == t.start
+                and question[prev.end] == "-" and (norm(prev.raw + t.raw),) in lex.phrases
+                and (prev.norm, t.norm) not in lex.phrases):
+            out[-1] = Token(prev.i, prev.raw + t.raw, prev.start, t.end)
+            continue
+        out.append(t)
+    for k, t in enumerate(out):
+        t.i = k
+    return out
+
+
 def ground(lex: Lexicon, speller: Speller, question: str) -> Grounding:
-    tokens = tokenize(question)
+    tokens = _join_hyphenated(lex, question, tokenize(question))
     corrections: dict[str, str] = {}
     known = _CUE_WORDS | _TIME_WORDS | FILLER | SALES_VERBS
     for k, t in enumerate(tokens):

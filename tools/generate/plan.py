@@ -669,7 +669,7 @@ class Planner:
                 if s is not None and s.kind == "entity" and not s.role and s.of("table") and not s.of("measure") \
                         and not self._column_rank():
                     rest = [x for x in self.entities() if x is not s and not x.role]
-                    if rest:  # "which store has the most orders": the store is the entity, orders are counted
+                    if rest or p.grains:  # "which store has the most orders": the store is the entity, orders are counted
                         t = s.of("table")[0]
                         self.assign(s, "counted", t)
                         p.measures.append(self._count_measure(t, s))
@@ -713,7 +713,7 @@ class Planner:
                     p.measures[-1].assumed = f"'{s.text}' counts {dates[0].table.split('.')[-1]} rows by {dates[0].column}"
                     break
                 if s.role in (None, "filter") and (s.of("table") or s.of("filter")) and self.plural(s) and (
-                        p.times or p.grains or self.has("group") or p.conds):
+                        p.times or p.grains or self.has("group") or p.conds or p.weekdays or p.months_of_year):
                     t = s.of("table")[0] if s.of("table") else self.lex.tables[s.of("filter")[0].tables[0]]
                     if s.role is None and s.of("table") and not (p.grains or self.has("group") or self.has("count")) \
                             and self._catalog(t.table) and s.start == 0:
@@ -1513,7 +1513,8 @@ class Planner:
                 p.limit = 1  # "which brand moved the most units", "the most frequent customer"
             if p.limit is None and p.entity is None and len(p.grains) == 1 and not p.dims:
                 g = p.grains[0].span  # "the busiest day of the week": the one top period
-                if g is not None and any(self.next(r, frozenset({"the"})) is g for r in ranks) and not self._plural_word(g.start):
+                if g is not None and any(self.next(r, frozenset({"the"})) is g for r in [*ranks, *self.cues("which")]) \
+                        and not self._plural_word(g.start):
                     p.limit = 1
         for o in self.cues("order"):
             o.role = "order"
@@ -2141,8 +2142,8 @@ class Planner:
                         c.role = "not"
                 self.g.ungrounded = [t for t in self.g.ungrounded if t.i != k]  # "never"
                 continue
-            if (self.p.measures and s.of("table") and not s.of("measure", "filter", "value") and k >= 0
-                    and self.g.tokens[k].raw in _RELATIVE and s.of("table")[0].table not in tables):
+            if ((self.p.measures or self.p.shape == "list") and s.of("table") and not s.of("measure", "filter", "value")
+                    and k >= 0 and self.g.tokens[k].raw in _RELATIVE and s.of("table")[0].table not in tables):
                 t = s.of("table")[0]  # "qty of returns", "sales with a promotion": rows that have one
                 self.assign(s, "related", t)
                 self.p.related.append(t.table)
