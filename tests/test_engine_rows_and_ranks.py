@@ -544,3 +544,14 @@ def test_hyphenated_names_and_the_most_rows_per_period():
     doc = {"version": 1, "data_sources": {"tables": [{"identifier": "main.shop.checkin"}]}}
     assert answer_rows(con, doc, "Which day of the week has the most check-ins?") == [("Monday", 25)]
     assert answer_rows(con, doc, "total check-ins on Tuesdays") == [(20,)]
+
+
+def test_everyday_names_of_academic_rows():
+    """"papers" are the publications (world knowledge, like country names), when nothing in the space is
+    called paper and only one table is called publication; a space with a paper table keeps its own."""
+    con, doc = academic_db()
+    assert answer_rows(con, doc, "how many papers were published in 2020") == [(2,)]
+    con.execute("CREATE TABLE paper(paper_id INTEGER, title VARCHAR)")
+    con.execute("INSERT INTO paper VALUES (1, 'X')")
+    doc["data_sources"]["tables"].append({"identifier": "main.shop.paper"})
+    assert answer_rows(con, doc, "how many papers are there") == [(1,)]

@@ -545,10 +545,13 @@ def _sales_nouns(lex: Lexicon, tokens: list[Token], spans: list[Span], taken: li
 # here grounds only when nothing in the space names it and the usual name names exactly one table.
 # A noun that also says what the rows did ("buyers": customers who bought) is not here.
 COMMON_NOUNS = {
-    "client": "customer", "shopper": "customer", "patron": "customer",  # not "buyer": it also says they bought
-    "shop": "store", "storefront": "store", "branch": "store",
-    "article": "product", "merchandise": "product", "good": "product",
-    "territory": "region",
+    "client": ("customer",), "shopper": ("customer",), "patron": ("customer",),  # not "buyer": it also says they bought
+    "shop": ("store",), "storefront": ("store",), "branch": ("store",),
+    "article": ("product", "publication"), "merchandise": ("product",), "good": ("product",),
+    "territory": ("region",),
+    "paper": ("publication",), "researcher": ("author",), "institution": ("organization",),
+    "university": ("organization",), "venue": ("conference",), "professor": ("instructor",),
+    "teacher": ("instructor",), "class": ("course",), "reviewer": ("user",), "town": ("city",), "peak": ("mountain",),
 }
 
 
@@ -558,10 +561,10 @@ def _common_nouns(lex: Lexicon, tokens: list[Token], spans: list[Span], taken: l
         usual = COMMON_NOUNS.get(t.norm) if not taken[t.i] and t.kind == "word" else None
         k = t.i - 1 - (t.i > 1 and tokens[t.i - 1].kind == "number")
         if t.norm == "seller" and not taken[t.i] and k >= 0 and tokens[k].raw in ("best", "top", "worst", "bottom"):
-            usual = "product"  # "best sellers", "top 10 sellers": the products that sell best
+            usual = ("product",)  # "best sellers", "top 10 sellers": the products that sell best
         if usual is None or (t.norm,) in lex.phrases:
             continue
-        tables = {id(p.entry): p.entry for p in lex.phrases.get((norm(usual),), ()) if p.entry.kind == "table"}
+        tables = {id(p.entry): p.entry for u in usual for p in lex.phrases.get((norm(u),), ()) if p.entry.kind == "table"}
         if len(tables) == 1:
             taken[t.i] = True
             spans.append(Span(t.i, t.i + 1, t.raw, "entity", phrases=[Phrase(next(iter(tables.values())), "common noun")]))
