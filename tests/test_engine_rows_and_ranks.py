@@ -555,3 +555,9 @@ def test_everyday_names_of_academic_rows():
     con.execute("INSERT INTO paper VALUES (1, 'X')")
     doc["data_sources"]["tables"].append({"identifier": "main.shop.paper"})
     assert answer_rows(con, doc, "how many papers are there") == [(1,)]
+
+
+def test_which_values_have_more_than_n_rows_group_the_counted_tables_own_column():
+    """"Which countries have more than one river?": country_name of river, not of another table with one."""
+    con, doc = geo()
+    assert answer_rows(con, doc, "Which countries have more than one river?") == [("Germany", 2)]

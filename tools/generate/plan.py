@@ -2076,7 +2076,9 @@ class Planner:
                 s = next((x for x in self.entities() if x.role is None and [c for c in x.of("column") if c.ctype == "text"]), None)
                 if s is None:
                     return
-                col = next(c for c in s.of("column") if c.ctype == "text")
+                near = {t for c in p.compares if isinstance(c.target, Measure) for t in _measure_tables(c.target)}
+                texts = [c for c in s.of("column") if c.ctype == "text"]
+                col = next((c for c in texts if c.table in near), texts[0])  # "countries with more than one river"
                 self.assign(s, "entity", col)
                 ent = Dim("column", col, s)
             else:
