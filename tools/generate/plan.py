@@ -192,6 +192,11 @@ class Planner:
         self.used_numbers: set[int] = set()
         self.rules_of: list[Entry] = []  # measures whose rules apply though they are not measured (rows sold)
         self.sold_at: set[int] = set()  # token positions of sales verbs already read as the sales measure
+        self._avg_count: Span | None = None  # "average number of ...": what the average is of
+        self._avg_intent = False  # an average is asked without the word ("revenue per order by region")
+        self._count_by_frequency = False  # "most common reasons": ranked by how often rows occur
+        self._bare_list = False  # a catalog's rows named alone are listed ("products launched after June")
+        self._compared_than = False  # "more orders than the average store" was read as a comparison
 
     # ------------------------------------------------------------------ helpers
     def cues(self, kind: str) -> list[Span]:
@@ -1318,7 +1323,7 @@ class Planner:
         return m
 
     def _frequency(self) -> bool:
-        return bool(self.cues("frequent")) or getattr(self, "_count_by_frequency", False)
+        return bool(self.cues("frequent")) or self._count_by_frequency
 
     def _more_than_average(self) -> None:
         """"stores with more orders than the average store": the amount between "more" and "than" per row
@@ -1659,7 +1664,7 @@ class Planner:
                     p.entity = ent
                     p.shape = "avg_of_groups"
         # average of per-entity values: "average return rate across stores", "avg spend per customer"
-        avg_count = getattr(self, "_avg_count", None)
+        avg_count = self._avg_count
         if p.shape == "plain" and len(p.dims) >= 2 and p.measures and not any(
                 m.kind in ("count", "count_distinct") or m.kind == "snippet" and m.entry.is_count for m in p.measures):
             for c in self.cues("group"):  # "revenue per order by region": per order, averaged within each region
@@ -1667,8 +1672,8 @@ class Planner:
                 if c.text == "per" and x is not None and x.role == "dimension" and any(
                         d.span is x and d.kind == "entity" for d in p.dims):
                     self._avg_intent = True
-        avg = [c for c in self.cues("agg") if c.arg == "AVG" and not c.role or getattr(self, "_avg_intent", False)]
-        if (avg or avg_count or getattr(self, "_avg_intent", False)) and p.measures and p.shape == "plain":
+        avg = [c for c in self.cues("agg") if c.arg == "AVG" and not c.role or self._avg_intent]
+        if (avg or avg_count or self._avg_intent) and p.measures and p.shape == "plain":
             ent = self._per_entity()
             m0 = p.measures[0]
             if ent is None and avg_count is None and len(p.grains) == 1 and not p.dims and len(p.measures) == 1 \
@@ -1835,7 +1840,7 @@ class Planner:
         """"how much more revenue did the web make than in-store": the measure for the value before "than"
         minus the measure for the value after it. Two values of one column, one on each side."""
         toks = [t.raw for t in self.g.tokens]
-        if "than" not in toks or getattr(self, "_compared_than", False):
+        if "than" not in toks or self._compared_than:
             return False
         k = toks.index("than")
         more = [i for i in range(k) if toks[i] in ("more", "less", "fewer") and toks[i + 1] != "than"]
@@ -2057,7 +2062,7 @@ class Planner:
         p = self.p
         values = [c for c in p.conds if c.kind == "value"]
         lookup = self._looked_up(values)
-        if not (self.cues("which") or self.has("rank") or self.has("order") or lookup or getattr(self, "_bare_list", False)):
+        if not (self.cues("which") or self.has("rank") or self.has("order") or lookup or self._bare_list):
             return  # rows are listed only when asked for ("which", "list", "show", a ranking, a catalog's rows named)
         ent = p.entity
         if ent is None:
