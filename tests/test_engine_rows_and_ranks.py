@@ -561,3 +561,17 @@ def test_which_values_have_more_than_n_rows_group_the_counted_tables_own_column(
     """"Which countries have more than one river?": country_name of river, not of another table with one."""
     con, doc = geo()
     assert answer_rows(con, doc, "Which countries have more than one river?") == [("Germany", 2)]
+
+
+def test_having_any_value_and_the_value_of_rows():
+    """"customers who have a loyalty tier" are those with one (an example "customers at a given tier" filled
+    its default 'Gold'); "biggest order value" is refused, never the number of orders."""
+    con, doc = club_db(), club()
+    assert answer_rows(con, doc, "how many customers have a loyalty tier") == [(3,)]
+    doc = with_instruction(doc, "example_question_sqls", {
+        "id": "e1", "question": ["Number of customers at a given loyalty tier"],
+        "sql": ["SELECT COUNT(*) FROM main.shop.customers c WHERE c.tier = :tier"],
+        "parameters": [{"name": "tier", "type_hint": "STRING", "default_value": {"values": ["Gold"]}}]})
+    assert answer_rows(con, doc, "how many customers have a loyalty tier") == [(3,)]
+    a = LocalGenie(con).ask_sync(space(doc), "the most order value by customer")
+    assert a.status == "NO_SQL" and "value" in a.reason, a.sql

@@ -563,7 +563,11 @@ def _fill(index: ExampleIndex, t: Template, q: Grounding, ctx: GenerationContext
     # unfilled slots: documented default, else drop a plain AND-ed WHERE condition
     named = {(e.table, e.column.lower()) for sp in q.spans if sp.kind == "entity" and not sp.of("value")
              for e in sp.of("column")}
+    existence = {(e.table, e.column.lower()) for sp in q.spans if sp.kind == "entity" and not sp.of("value")
+                 and _any_of(q, sp) for e in sp.of("column")}
     for s, node in slots:
+        if s.column is not None and (s.column.table, s.column.column.lower()) in existence and s.name not in filled:
+            return f"the question asks for rows with any {s.column.label}, the example for one value"
         if s.name in filled or node.parent is None and s.kind != "limit":
             continue
         asked = s.column is not None and (s.column.table, s.column.column.lower()) in named  # "for a product category"
@@ -585,6 +589,12 @@ def _fill(index: ExampleIndex, t: Template, q: Grounding, ctx: GenerationContext
     sql = re.sub(r"\s+LIMIT\s+NULL\b", "", sql)
     trace["filled"] = {k: str(v) for k, v in filled.items()}
     return sql, filled, trace
+
+
+def _any_of(q: Grounding, sp: Span) -> bool:
+    """"customers who have a loyalty tier", "with any promotion": any value of the column, not one."""
+    before = [t.raw for t in q.tokens[max(0, sp.start - 2):sp.start]]
+    return len(before) == 2 and before[0] in ("have", "has", "with", "had") and before[1] in ("a", "an", "any")
 
 
 def _one_ranked(q: Grounding) -> bool:

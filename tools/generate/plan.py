@@ -2155,7 +2155,7 @@ class Planner:
                 self.assign(s, "related", t)
                 self.p.related.append(t.table)
                 continue
-            if self._acted(s, tables):
+            if self._acted(s, tables) or self._has_any(s):
                 continue
             same = [e for e in s.entries if e.kind in ("table", "column") and e.table in tables]
             if same:
@@ -2176,6 +2176,19 @@ class Planner:
                 if dim is not None and dim.kind in ("column", "expression"):
                     self._add_dim(dim, s)
                     self.p.notes.append(f"'{s.text}' read as a breakdown")
+
+    def _has_any(self, s: Span) -> bool:
+        """"customers who have a loyalty tier": rows where the (nullable) column is set."""
+        cols = [c for c in s.of("column") if c.nullable]
+        toks = self.g.tokens
+        if len(cols) != 1 or s.of("table", "value") or s.start < 2 or toks[s.start - 2].raw not in ("have", "has", "with", "had") \
+                or toks[s.start - 1].raw not in ("a", "an", "any"):
+            return False
+        c = cols[0]
+        self.assign(s, "filter", c)
+        self.p.conds.append(Cond(f"{self.lex.sql_of(c)} IS NOT NULL", (c.table,), ((c.table, c.column.lower()),),
+                                 f"{c.label} is set", c.path, s))
+        return True
 
     def _word_before_rows(self, s: Span) -> int:
         """Where the word that relates the rows of `s` stands ("with a", "without any", "never placed an")."""
@@ -2400,6 +2413,15 @@ class Planner:
                 if set(a.columns) & set(b.columns) and _exclusive(a.sql, b.sql):
                     raise Refusal(f"the filters '{a.label}' and '{b.label}' cannot both hold "
                                   f"(both constrain {', '.join(c for _, c in set(a.columns) & set(b.columns))})")
+        for m in p.measures:  # "biggest order value": the orders' value, never their number
+            if m.kind == "count" or m.kind == "snippet" and m.entry.is_count:
+                s = m.span
+                if s is not None and s.end < len(g.tokens) and g.tokens[s.end].raw in ("value", "values", "worth", "amount",
+                                                                                      "amounts", "size", "sizes"):
+                    w = g.tokens[s.end].raw
+                    raise Refusal(f"'{s.text} {w}' asks what the rows are worth, and the question names no measure of "
+                                  f"it (their number is not their {w})", words=[w],
+                                  missing=[{"kind": "measure", "words": f"{s.text} {w}"}])
         for m in p.measures:  # "revenue per square foot" is one value per row of the column's table
             if m.per is not None:
                 grouped = {d.entry.table for d in [*p.dims, *([p.entity] if p.entity else [])]
