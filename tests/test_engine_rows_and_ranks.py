@@ -575,3 +575,9 @@ def test_having_any_value_and_the_value_of_rows():
     assert answer_rows(con, doc, "how many customers have a loyalty tier") == [(3,)]
     a = LocalGenie(con).ask_sync(space(doc), "the most order value by customer")
     assert a.status == "NO_SQL" and "value" in a.reason, a.sql
+
+
+def test_median_of_a_column_and_a_filler_verb():
+    con, doc = stores_db()  # 2024 order amounts 300, 200, 1000, 50
+    assert answer_rows(con, doc, "median revenue in 2024") == [(250.0,)]
+    assert answer_rows(con, doc, "total revenue collected in 2025") == [(500.0,)]

@@ -314,7 +314,7 @@ class Composer:
         elif m.kind == "count_distinct":
             base = f"distinct {m.entry.column}"
         else:
-            base = f"{ {'SUM': 'total', 'AVG': 'avg', 'MAX': 'max', 'MIN': 'min'}[m.agg]} {m.entry.column}"
+            base = f"{ {'SUM': 'total', 'AVG': 'avg', 'MAX': 'max', 'MIN': 'min', 'MEDIAN': 'median'}[m.agg]} {m.entry.column}"
         return _ident(base)
 
     def rounded(self, sql: str, m: Measure | None = None, always: bool = False) -> str:

@@ -34,6 +34,7 @@ _cue("agg", "total", "sum of", "sum", "in total", "combined", arg="SUM")
 _cue("agg", "average", "avg", "mean", "typical", arg="AVG")
 _cue("agg", "maximum", "max", arg="MAX")
 _cue("agg", "minimum", "min", arg="MIN")
+_cue("agg", "median", arg="MEDIAN")
 _cue("rank", "top", "best", "highest", "most", "largest", "biggest", "greatest", "leading", "best selling",
      "best performing", "longest", "tallest", "oldest", "latest", "most popular", "rank", "top selling", "strongest", "busiest",
      "highest selling", "top performing", "highest performing", arg="DESC")
@@ -97,7 +98,7 @@ meter meters metre metres kilometer kilometers kilometre kilometres km mile mile
 dollar dollars usd eur euro euros drive drives driving drove trend trends trending develop developed evolve evolved
 granted given recorded logged because due written wrote posted created occurred occur occurs
 vary varies varied differ differs differed corresponding correspond either he she his her answer integer
-carry carries carried carrying run runs ran running provide provides provided write
+carry carries carried carrying run runs ran running provide provides provided write collected
 book booked look something anything everything anyone someone somebody anybody stuff things thing gear
 one ones them those these that this they their it its ones
 """.split())
