@@ -581,3 +581,9 @@ def test_median_of_a_column_and_a_filler_verb():
     con, doc = stores_db()  # 2024 order amounts 300, 200, 1000, 50
     assert answer_rows(con, doc, "median revenue in 2024") == [(250.0,)]
     assert answer_rows(con, doc, "total revenue collected in 2025") == [(500.0,)]
+
+
+def test_verbs_of_motion_are_filler():
+    """"how many rivers flow through each country": the optimizer had taught "flow" as the name of a measure."""
+    con, doc = geo()
+    assert sorted(answer_rows(con, doc, "How many rivers flow through each country?")) == [("Egypt", 1), ("Germany", 2)]

@@ -98,7 +98,7 @@ meter meters metre metres kilometer kilometers kilometre kilometres km mile mile
 dollar dollars usd eur euro euros drive drives driving drove trend trends trending develop developed evolve evolved
 granted given recorded logged because due written wrote posted created occurred occur occurs
 vary varies varied differ differs differed corresponding correspond either he she his her answer integer
-carry carries carried carrying run runs ran running provide provides provided write collected
+carry carries carried carrying run runs ran running provide provides provided write collected flow flows flowing
 book booked look something anything everything anyone someone somebody anybody stuff things thing gear
 one ones them those these that this they their it its ones
 """.split())
