@@ -371,15 +371,6 @@ def test_a_description_saying_which_rows_have_no_value_names_the_others_by_its_a
     assert answer_rows(con, doc, "order volume 2024") == [(4,)]
 
 
-def test_period_over_period_growth_reads_the_period_before_the_first():
-    """"QoQ revenue growth for 2025": Q1 2025 grows from Q4 2024 (it was NULL, the rows started in 2025); only
-    the asked quarters are shown."""
-    con, doc = stores_db()  # 2024-Q4: nothing; add one order there
-    con.execute("INSERT INTO orders VALUES (7, 1, '2024-11-15', 250, 1)")
-    got = answer_rows(con, doc, "QoQ revenue growth for 2025")
-    assert [(str(r[0])[:10], r[1], r[2]) for r in got] == [("2025-01-01", 500.0, 100.0)]
-
-
 def test_a_measure_per_entity_broken_down_is_the_average_per_entity():
     """"revenue per order by store": each store's average order (Central: 300, 200 and 100 in 2024-25)."""
     con, doc = stores_db()

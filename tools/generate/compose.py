@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import sqlglot
 from sqlglot import exp
 
-from .dates import WEEKDAYS, Calendar, TimeSpec, add_months, period_next, resolve
+from .dates import WEEKDAYS, Calendar, TimeSpec, period_next, resolve
 from .lexicon import Edge, Entry, Lexicon, quote
 from .plan import Cond, Dim, Measure, Plan, Refusal
 from .rules import Rules
@@ -970,39 +970,15 @@ class Composer:
             p.grains.append(Dim("time", None, None, grain=grain))
         sel, grp, torder = self.groups()
         m = p.measures[0]
-        where = self.where()
         names = [_alias_of(s) for s in sel]
-        tsel, tname = next((s, n) for s, n in zip(sel, names) if any(s.startswith(x) for x in ("DATE_TRUNC", "YEAR", "QUARTER")))
-        where, since = self._one_period_back(where, grain, tsel)
-        inner = self._select(sel + [f"{self.measure_sql(m)} AS v"], where, grp)
+        tname = next(n for s, n in zip(sel, names) if any(s.startswith(x) for x in ("DATE_TRUNC", "YEAR", "QUARTER")))
+        inner = self._select(sel + [f"{self.measure_sql(m)} AS v"], self.where(), grp)
         parts = [n for n in names if n != tname]
         over = f"OVER ({'PARTITION BY ' + ', '.join(parts) + ' ' if parts else ''}ORDER BY {tname})"
         scale = "100.0 * " if self.rules.percent_scale == 100 else ""
         growth = self.rounded(f"{scale}(v - LAG(v) {over}) / LAG(v) {over}", always=True)
-        shown = f"SELECT {', '.join(names)}, {self.rounded('v', m)} AS {self.measure_name(m)}, {growth} AS growth_pct\nFROM t"
-        order = f"\nORDER BY {', '.join(parts + [tname])}"
-        if since is None:
-            return f"WITH t AS (\n{inner}\n)\n{shown}{order}"
-        # the period before the first is read only as the first one's base
-        return f"WITH t AS (\n{inner}\n),\ng AS (\n{shown}\n)\nSELECT * FROM g\nWHERE {tname} >= {since}{order}"
-
-    def _one_period_back(self, where: list[str], grain: str, tsel: str) -> tuple[list[str], str | None]:
-        """"QoQ growth for 2024": Q1 2024 grows from Q4 2023, so the rows start one grain earlier and only
-        the asked period is shown. Only for one plain period on a date column grouped by DATE_TRUNC."""
-        p = self.p
-        plain = [t for t in p.times if t.bound is None]
-        back = {"month": 1, "quarter": 3, "year": 12}.get(grain)
-        if len(p.times) != 1 or len(plain) != 1 or back is None or not tsel.startswith("DATE_TRUNC") or self._year_column():
-            return where, None
-        r = resolve(plain[0], self._anchor(), self.cal)
-        if r is None:
-            return where, None
-        col = self.col(p.date)
-        old = f"{col} >= {self.date_lit(r[0])}"
-        if old not in where[0:] and not any(old in w for w in where):
-            return where, None
-        new = f"{col} >= {self.date_lit(add_months(r[0], -back))}"
-        return [w.replace(old, new) for w in where], self.date_lit(r[0])
+        return (f"WITH t AS (\n{inner}\n)\nSELECT {', '.join(names)}, {self.rounded('v', m)} AS {self.measure_name(m)}, "
+                f"{growth} AS growth_pct\nFROM t\nORDER BY {', '.join(parts + [tname])}")
 
     def _render_avg_of_periods(self) -> str:
         p = self.p
