@@ -9,7 +9,7 @@ import datetime as dt
 
 import duckdb
 import pytest
-from test_engine_grounded import answer_rows, shop
+from test_engine_grounded import answer_rows, bare_doc, shop
 
 from chaos_llama.tools.backends.local import LocalGenie
 from engine_helpers import CUSTOMERS, SALES, join, shop_db, space, with_column, with_instruction
@@ -31,8 +31,7 @@ def club_db() -> duckdb.DuckDBPyConnection:
 
 
 def club() -> dict:
-    doc = {"version": 1, "data_sources": {"tables": [{"identifier": CUSTOMERS}, {"identifier": ORDERS}]}}
-    doc = with_column(doc, CUSTOMERS, "tier", synonyms=["loyalty tier"], enable_entity_matching=True,
+    doc = with_column(bare_doc("customers", "orders"), CUSTOMERS, "tier", synonyms=["loyalty tier"], enable_entity_matching=True,
                       description=["Loyalty tier; NULL when the customer is not a member."])
     doc = with_instruction(doc, "join_specs", ORDER_CUSTOMERS)
     return with_instruction(doc, "filters", {"id": "f1", "display_name": "completed orders", "sql": ["orders.stat_cd = 'C'"],
@@ -118,13 +117,11 @@ def test_largest_ranks_by_the_rows_own_size_column_and_puts_unknown_sizes_last()
     con = duckdb.connect()
     con.execute("CREATE TABLE stores(store_id INTEGER, store_nm VARCHAR, city VARCHAR, sq_ft INTEGER)")
     con.execute("INSERT INTO stores VALUES (1, 'Central', 'Oslo', 900), (2, 'Harbour', 'Bergen', 2500), (3, 'Web', NULL, NULL)")
-    doc = {"version": 1, "data_sources": {"tables": [{"identifier": "main.shop.stores", "column_configs": [
-        {"column_name": "sq_ft", "synonyms": ["store size"]}]}]}}
+    doc = with_column(bare_doc("stores"), "main.shop.stores", "sq_ft", synonyms=["store size"])
     assert answer_rows(con, doc, "what is our largest store") == [("Harbour", 2500)]
     assert answer_rows(con, doc, "the smallest store") == [("Central", 900)]
     assert [r[0] for r in answer_rows(con, doc, "in which city is our largest store")] == ["Bergen"]
-    bare = {"version": 1, "data_sources": {"tables": [{"identifier": "main.shop.stores"}]}}
-    a = LocalGenie(con).ask_sync(space(bare), "what is our largest store")
+    a = LocalGenie(con).ask_sync(space(bare_doc("stores")), "what is our largest store")
     assert a.status == "NO_SQL", a.sql  # no size column is named, and nothing else to rank by
 
 
@@ -154,10 +151,9 @@ def stores_db() -> tuple[duckdb.DuckDBPyConnection, dict]:
     con.execute("CREATE TABLE orders(ord_id INTEGER, store_id INTEGER, ord_dt DATE, amt DOUBLE, units INTEGER)")
     con.execute("""INSERT INTO orders VALUES (1, 1, '2024-01-05', 300, 2), (2, 1, '2024-02-06', 200, 7), (3, 2, '2024-03-07', 1000, 9),
                    (4, 3, '2024-04-08', 50, 1), (5, 2, '2025-02-01', 400, 3), (6, 1, '2025-03-01', 100, 1)""")
-    doc = {"version": 1, "data_sources": {"tables": [
-        {"identifier": "main.shop.stores", "column_configs": [{"column_name": "sq_ft", "synonyms": ["square feet", "store size"]}]},
-        {"identifier": ORDERS, "column_configs": [{"column_name": "amt", "synonyms": ["revenue", "sales"]},
-                                                  {"column_name": "units", "synonyms": ["units"]}]}]}}
+    doc = with_column(bare_doc("stores", "orders"), "main.shop.stores", "sq_ft", synonyms=["square feet", "store size"])
+    doc = with_column(doc, ORDERS, "amt", synonyms=["revenue", "sales"])
+    doc = with_column(doc, ORDERS, "units", synonyms=["units"])
     doc = with_instruction(doc, "join_specs", join(ORDERS, "main.shop.stores", "`orders`.`store_id` = `stores`.`store_id`"))
     doc = with_instruction(doc, "text_instructions", {"content": ["Data covers orders from 2024-01-01 to 2025-03-31."]})
     return con, doc
@@ -223,13 +219,12 @@ def geo() -> tuple[duckdb.DuckDBPyConnection, dict]:
                 " ('Victoria', 800, 'Tanzania', NULL), ('Malawi', 700, 'Tanzania', NULL), ('Baikal', 900, 'Russia', NULL)")
     con.execute("CREATE TABLE river(river_name VARCHAR, length BIGINT, country_name VARCHAR)")
     con.execute("INSERT INTO river VALUES ('Rhine', 900, 'Germany'), ('Danube', 700, 'Germany'), ('Nile', 1000, 'Egypt')")
-    tables = []
+    doc = bare_doc("state", "lake", "river")
     for t, cols in (("state", ("state_name", "country_name")), ("lake", ("state_name", "country_name")),
                     ("river", ("country_name",))):
-        tables.append({"identifier": f"main.shop.{t}", "column_configs": [
-            {"column_name": c, "enable_entity_matching": True} for c in cols]})
-    tables[0]["column_configs"].append({"column_name": "density", "description": ["The population density of the state"]})
-    return con, {"version": 1, "data_sources": {"tables": tables}}
+        for c in cols:
+            doc = with_column(doc, f"main.shop.{t}", c, enable_entity_matching=True)
+    return con, with_column(doc, "main.shop.state", "density", description=["The population density of the state"])
 
 
 def test_a_value_several_tables_hold_belongs_to_the_table_of_the_column_asked_for():
@@ -287,8 +282,8 @@ def test_the_number_of_a_count_column_of_rows_is_its_sum():
     con = duckdb.connect()
     con.execute("CREATE TABLE publication(pid INTEGER, title VARCHAR, citation_num INTEGER, year INTEGER)")
     con.execute("INSERT INTO publication VALUES (1, 'A', 4, 2020), (2, 'B', 2, 2020), (3, 'C', 9, 2021)")
-    doc = {"version": 1, "data_sources": {"tables": [{"identifier": "main.shop.publication", "column_configs": [
-        {"column_name": "citation_num", "description": ["The number of citations the publication received"]}]}]}}
+    doc = with_column(bare_doc("publication"), "main.shop.publication", "citation_num",
+                      description=["The number of citations the publication received"])
     assert answer_rows(con, doc, "What is the total number of citations of publications in 2020?") == [(6,)]
     # reference_num: "references" names it ("number" is what _num abbreviates); "across all" is no breakdown
     con.execute("ALTER TABLE publication ADD COLUMN reference_num INTEGER")
@@ -308,13 +303,11 @@ def academic_db() -> tuple[duckdb.DuckDBPyConnection, dict]:
     con.execute("INSERT INTO domain_publication VALUES (1, 1), (1, 3), (2, 1), (2, 2)")
     con.execute("CREATE TABLE cite(cited INTEGER, citing INTEGER)")
     con.execute("INSERT INTO cite VALUES (1, 2)")
-    doc = {"version": 1, "data_sources": {"tables": [
-        {"identifier": "main.shop.publication", "column_configs": [
-            {"column_name": "reference_num", "description": ["The number of references cited by the publication"]},
-            {"column_name": "year", "description": ["The year of publication"]}]},
-        {"identifier": "main.shop.domain"}, {"identifier": "main.shop.domain_publication"},
-        {"identifier": "main.shop.cite", "column_configs": [
-            {"column_name": "cited", "description": ["ID of the publication being cited"]}]}]}}
+    doc = bare_doc("publication", "domain", "domain_publication", "cite")
+    doc = with_column(doc, "main.shop.publication", "reference_num",
+                      description=["The number of references cited by the publication"])
+    doc = with_column(doc, "main.shop.publication", "year", description=["The year of publication"])
+    doc = with_column(doc, "main.shop.cite", "cited", description=["ID of the publication being cited"])
     doc = with_instruction(doc, "join_specs", join("main.shop.domain_publication", "main.shop.publication",
                                                    "`domain_publication`.`pid` = `publication`.`pid`"))
     doc = with_instruction(doc, "join_specs", join("main.shop.domain_publication", "main.shop.domain",
@@ -338,7 +331,7 @@ def test_order_lines_are_no_pair_table_an_order_can_repeat_within_a_group():
     con.execute("CREATE TABLE orders(ord_id INTEGER, ship_fee DOUBLE)")
     con.execute("CREATE TABLE products(prod_id INTEGER, cat_nm VARCHAR)")
     con.execute("CREATE TABLE lines(ord_id INTEGER, prod_id INTEGER, qty INTEGER)")
-    doc = {"version": 1, "data_sources": {"tables": [{"identifier": f"main.shop.{t}"} for t in ("orders", "products", "lines")]}}
+    doc = bare_doc("orders", "products", "lines")
     doc = with_instruction(doc, "join_specs", join("main.shop.lines", "main.shop.orders", "`lines`.`ord_id` = `orders`.`ord_id`"))
     doc = with_instruction(doc, "join_specs", join("main.shop.lines", "main.shop.products", "`lines`.`prod_id` = `products`.`prod_id`"))
     a = LocalGenie(con).ask_sync(space(doc), "total ship fee per product")
@@ -435,7 +428,7 @@ def test_a_catalogs_rows_named_alone_are_listed_and_worth_compares_the_sales():
     con.execute("INSERT INTO products VALUES (1, 'Kite', '2024-03-01'), (2, 'Yo-yo', '2024-09-01')")
     con.execute("CREATE TABLE orders(ord_id INTEGER, prod_id INTEGER, amt DOUBLE)")
     con.execute("INSERT INTO orders VALUES (1, 1, 50), (2, 2, 150), (3, 2, 250)")
-    doc = {"version": 1, "data_sources": {"tables": [{"identifier": "main.shop.products"}, {"identifier": ORDERS}]}}
+    doc = bare_doc("products", "orders")
     doc = with_instruction(doc, "join_specs", join(ORDERS, "main.shop.products", "`orders`.`prod_id` = `products`.`prod_id`"))
     doc = with_instruction(doc, "measures", {"id": "m1", "alias": "sales", "display_name": "Sales", "sql": ["SUM(orders.amt)"],
                                              "synonyms": ["revenue"]})
@@ -452,9 +445,9 @@ def test_times_words_ranks_by_date_and_by_price_within_each_group():
     con.execute("CREATE TABLE products(prod_id INTEGER, prod_nm VARCHAR, cat_nm VARCHAR, list_price DOUBLE, launch_dt DATE)")
     con.execute("INSERT INTO products VALUES (1, 'Kite', 'Toys', 7, '2023-01-01'), (2, 'Yo-yo', 'Toys', 2, '2024-05-01'),"
                 " (3, 'Lamp', 'Home', 30, '2022-02-02')")
-    pdoc = {"version": 1, "data_sources": {"tables": [{"identifier": "main.shop.products", "column_configs": [
-        {"column_name": "list_price", "synonyms": ["price"]}, {"column_name": "cat_nm", "synonyms": ["category"]},
-        {"column_name": "launch_dt", "synonyms": ["launch date"]}]}]}}
+    pdoc = with_column(bare_doc("products"), "main.shop.products", "list_price", synonyms=["price"])
+    pdoc = with_column(pdoc, "main.shop.products", "cat_nm", synonyms=["category"])
+    pdoc = with_column(pdoc, "main.shop.products", "launch_dt", synonyms=["launch date"])
     assert answer_rows(con, pdoc, "which product launched most recently") == [("Yo-yo", dt.date(2024, 5, 1))]
     assert sorted(answer_rows(con, pdoc, "most expensive product in each category")) == [("Home", "Lamp", 30.0),
                                                                                        ("Toys", "Kite", 7.0)]
@@ -469,10 +462,9 @@ def test_numeric_codes_a_description_declares_and_averages_over_the_rows_named_a
     con.execute("INSERT INTO business VALUES ('a', 'A', 1), ('b', 'B', 1), ('c', 'C', 0), ('d', 'D', 1)")
     con.execute("CREATE TABLE review(rid INTEGER, business_id VARCHAR, rating DOUBLE, text VARCHAR)")
     con.execute("INSERT INTO review VALUES (1, 'a', 5, 'Average'), (2, 'a', 3, 'Great'), (3, 'b', 1, 'Bad')")
-    doc = {"version": 1, "data_sources": {"tables": [
-        {"identifier": "main.shop.business", "column_configs": [
-            {"column_name": "is_open", "description": ["Whether the business is open or closed (1 for open, 0 for closed)"]}]},
-        {"identifier": "main.shop.review", "column_configs": [{"column_name": "text", "enable_entity_matching": True}]}]}}
+    doc = with_column(bare_doc("business", "review"), "main.shop.business", "is_open",
+                      description=["Whether the business is open or closed (1 for open, 0 for closed)"])
+    doc = with_column(doc, "main.shop.review", "text", enable_entity_matching=True)
     doc = with_instruction(doc, "join_specs", join("main.shop.review", "main.shop.business",
                                                    "`review`.`business_id` = `business`.`business_id`"))
     assert answer_rows(con, doc, "how many closed businesses are there") == [(1,)]
@@ -532,7 +524,7 @@ def test_hyphenated_names_and_the_most_rows_per_period():
     con = duckdb.connect()
     con.execute("CREATE TABLE checkin(cid INTEGER, business_id VARCHAR, count INTEGER, day VARCHAR)")
     con.execute("INSERT INTO checkin VALUES (1, 'a', 10, 'Monday'), (2, 'b', 20, 'Tuesday'), (3, 'a', 15, 'Monday')")
-    doc = {"version": 1, "data_sources": {"tables": [{"identifier": "main.shop.checkin"}]}}
+    doc = bare_doc("checkin")
     assert answer_rows(con, doc, "Which day of the week has the most check-ins?") == [("Monday", 25)]
     assert answer_rows(con, doc, "total check-ins on Tuesdays") == [(20,)]
 
