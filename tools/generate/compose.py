@@ -28,7 +28,7 @@ from sqlglot import exp
 from .dates import WEEKDAYS, Calendar, TimeSpec, period_next, resolve
 from .lexicon import Edge, Entry, Lexicon, quote
 from .plan import Cond, Dim, Measure, Plan, Refusal
-from .rules import Rules
+from .rules import Rule, Rules
 
 
 @dataclass
@@ -571,15 +571,13 @@ class Composer:
                 many = e.left if e.many_to_one else e.right if e.many_to_one is False else None
                 if many != event or event not in joined:
                     continue
-                counts = [x for x in self.lex.entries if x.kind == "measure" and x.is_count and x.tables == (event,)]
-                for entry in [self.lex.tables[event], *counts]:
-                    for r in self.rules.for_entry(entry):
-                        if set(r.columns) & explicit or any(c.sql == r.condition for c in p.conds):
-                            continue
-                        p.conds.append(Cond(r.condition, r.tables, r.columns,
-                                            f"rule for {entry.label}: {r.condition} ({m.label} counted through "
-                                            f"{event.split('.')[-1]})", r.filter.path if r.filter is not None else r.source,
-                                            kind="rule"))
+                for entry, r in self._count_rules(event):
+                    if set(r.columns) & explicit or any(c.sql == r.condition for c in p.conds):
+                        continue
+                    p.conds.append(Cond(r.condition, r.tables, r.columns,
+                                        f"rule for {entry.label}: {r.condition} ({m.label} counted through "
+                                        f"{event.split('.')[-1]})", r.filter.path if r.filter is not None else r.source,
+                                        kind="rule"))
 
     def _check_duplication(self) -> None:
         """Sums over a table whose rows a join repeats would count them several times: refuse."""
@@ -878,11 +876,15 @@ class Composer:
         order = [f"{name} {p.order}"] if p.order else torder
         return self._select(sel + [item], self.where(), grp, self._having(), order, p.limit)
 
-    def _rules_of(self, table: str) -> list[str]:
-        """The conditions of the rules for counting `table`'s rows (order counts mean completed orders)."""
+    def _count_rules(self, table: str) -> list[tuple[Entry, Rule]]:
+        """(entry, rule) of the rules for counting `table`'s rows: the table's own, and those of the space's
+        count measures over it (order counts mean completed orders)."""
         counts = [x for x in self.lex.entries if x.kind == "measure" and x.is_count and x.tables == (table,)]
-        return list(dict.fromkeys(r.condition for entry in [self.lex.tables[table], *counts]
-                                  for r in self.rules.for_entry(entry)))
+        return [(entry, r) for entry in [self.lex.tables[table], *counts] for r in self.rules.for_entry(entry)]
+
+    def _rules_of(self, table: str) -> list[str]:
+        """The conditions of the rules for counting `table`'s rows."""
+        return list(dict.fromkeys(r.condition for _, r in self._count_rules(table)))
 
     def _has_related(self, m: Measure | None, table: str, wide: bool = False, inner: list[str] = ()) -> str:
         """The condition that a row of the measured table has a `table` row; `wide`: of any joined table.

@@ -564,7 +564,7 @@ def _fill(index: ExampleIndex, t: Template, q: Grounding, ctx: GenerationContext
     named = {(e.table, e.column.lower()) for sp in q.spans if sp.kind == "entity" and not sp.of("value")
              for e in sp.of("column")}
     existence = {(e.table, e.column.lower()) for sp in q.spans if sp.kind == "entity" and not sp.of("value")
-                 and _any_of(q, sp) for e in sp.of("column")}
+                 and q.any_value(sp) for e in sp.of("column")}
     for s, node in slots:
         if s.column is not None and (s.column.table, s.column.column.lower()) in existence and s.name not in filled:
             return f"the question asks for rows with any {s.column.label}, the example for one value"
@@ -591,22 +591,12 @@ def _fill(index: ExampleIndex, t: Template, q: Grounding, ctx: GenerationContext
     return sql, filled, trace
 
 
-def _any_of(q: Grounding, sp: Span) -> bool:
-    """"customers who have a loyalty tier", "with any promotion": any value of the column, not one."""
-    before = [t.raw for t in q.tokens[max(0, sp.start - 2):sp.start]]
-    return len(before) == 2 and before[0] in ("have", "has", "with", "had") and before[1] in ("a", "an", "any")
-
-
 def _one_ranked(q: Grounding) -> bool:
     """A ranking whose rows are named in the singular ("top store", "which brand sold the most")."""
     if not any(s.kind == "cue" and s.cue in ("rank", "which") for s in q.spans):
         return False
     nouns = [s for s in q.spans if s.kind == "entity" and s.of("table") and not s.of("value", "measure")]
-    def plural(s: Span) -> bool:
-        t = q.tokens[s.end - 1]
-        raw = t.fixed_from or t.raw
-        return raw.endswith("s") and norm(raw) != raw
-    return bool(nouns) and not any(plural(s) for s in nouns)
+    return bool(nouns) and not any(q.tokens[s.end - 1].plural for s in nouns)
 
 
 def _value_for(lex: Lexicon, s: Slot, values: list[Span], used: set[int], ctx: GenerationContext) -> str | None:

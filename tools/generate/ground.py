@@ -133,6 +133,12 @@ class Token:
     def norm(self) -> str:
         return norm(self.raw)
 
+    @property
+    def plural(self) -> bool:
+        """Written as a plural noun ("stores", "customers"; the typo it corrects counts)."""
+        raw = self.fixed_from or self.raw
+        return raw.endswith("s") and norm(raw) != raw
+
 
 _TOKEN = re.compile(r"(?P<date>\d{4}-\d{2}-\d{2})|(?P<num>\$?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:\s?(?:k|m|bn|million|thousand)\b)?%?)"
                     r"|(?P<word>[a-z][a-z0-9]*(?:'[a-z]+)?)|(?P<punct>[,;:()?!%&#$/]|>=|<=|[<>]=?|(?<=\s)[-–—](?=\s))")
@@ -329,6 +335,11 @@ class Grounding:
     ungrounded: list[Token]  # data-naming words nothing matched
     soft: list[Token]  # sales verbs ("sell", "make")
     corrections: dict[str, str] = field(default_factory=dict)
+
+    def any_value(self, s: Span) -> bool:
+        """"customers who have a loyalty tier", "with any promotion": any value of what `s` names, not one."""
+        before = [t.raw for t in self.tokens[max(0, s.start - 2):s.start]]
+        return len(before) == 2 and before[0] in ("have", "has", "with", "had") and before[1] in ("a", "an", "any")
 
     def words(self, a: int, b: int) -> str:
         return " ".join(t.raw for t in self.tokens[a:b])

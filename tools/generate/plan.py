@@ -226,9 +226,7 @@ class Planner:
         return self._plural_word(s.end - 1)
 
     def _plural_word(self, k: int) -> bool:
-        t = self.g.tokens[k]
-        raw = t.fixed_from or t.raw
-        return raw.endswith("s") and norm(raw) != raw
+        return self.g.tokens[k].plural
 
     # ------------------------------------------------------------------ the plan
     def plan(self) -> Plan:
@@ -1328,21 +1326,20 @@ class Planner:
     def _more_than_average(self) -> None:
         """"stores with more orders than the average store": the amount between "more" and "than" per row
         against its average over the rows ("fewer" / "less": below it)."""
-        toks = [t.raw for t in self.g.tokens]
-        if "than" not in toks:
+        found = self._more_than()
+        if found is None:
             return
-        k = toks.index("than")
-        more = [i for i in range(k) if toks[i] in ("more", "less", "fewer") and toks[i + 1] != "than"]
+        more, k = found
         avg = next((s for s in self.cues("agg") if s.arg == "AVG" and s.start in (k + 1, k + 2) and not s.role), None)
-        if not more or avg is None:
+        if avg is None:
             return
-        amount = [s for s in self.entities() if more[0] < s.start < k]
+        amount = [s for s in self.entities() if more < s.start < k]
         if len(amount) != 1:
             return
         a = amount[0]
         m = next((x for x in self.p.measures if x.span is a), None)
         if m is None and a.role in (None, "counted") and a.of("table"):
-            m = next((x for x in self.p.measures if x.span is a), None) or self._count_measure(a.of("table")[0], a)
+            m = self._count_measure(a.of("table")[0], a)
             self.p.measures.append(m)
             self.assign(a, "counted", a.of("table")[0])
         if m is None:
@@ -1351,14 +1348,24 @@ class Planner:
         after = self.next(avg, frozenset({"the"}))
         if after is not None and after.kind == "entity" and not after.role and after.of("table"):
             self.assign(after, "context", after.of("table")[0])  # "the average store": the rows averaged over
-        self.p.compares.append(Compare(">" if toks[more[0]] == "more" else "<", 0.0, m, avg, against_average=True))
+        self.p.compares.append(Compare(">" if self.g.tokens[more].raw == "more" else "<", 0.0, m, avg, against_average=True))
         self._compared_than = True
-        self.g.ungrounded = [t for t in self.g.ungrounded if t.i != more[0]]  # "fewer" says which way
+        self.g.ungrounded = [t for t in self.g.ungrounded if t.i != more]  # "fewer" says which way
         for w in self.cues("which"):  # "which customers placed more orders than ...": those customers, listed
             s = self.next(w)
             if self.p.entity is None and s is not None and s.kind == "entity" and not s.role and s.of("table"):
                 self.assign(s, "entity", s.of("table")[0])
                 self.p.entity = Dim("entity", s.of("table")[0], s)
+
+    def _more_than(self) -> tuple[int, int] | None:
+        """(position of "more" / "less" / "fewer", position of "than") in "more orders than ...", not in the
+        comparison cue "more than"."""
+        toks = [t.raw for t in self.g.tokens]
+        if "than" not in toks:
+            return None
+        k = toks.index("than")
+        more = [i for i in range(k) if toks[i] in ("more", "less", "fewer") and toks[i + 1] != "than"]
+        return (more[0], k) if more else None
 
     # ---- 5. comparisons: "more than 5 orders", "rating above 4", "spent over $5,000"
     def _comparisons(self) -> None:
@@ -1839,29 +1846,24 @@ class Planner:
     def _difference(self) -> bool:
         """"how much more revenue did the web make than in-store": the measure for the value before "than"
         minus the measure for the value after it. Two values of one column, one on each side."""
-        toks = [t.raw for t in self.g.tokens]
-        if "than" not in toks or self._compared_than:
+        found = None if self._compared_than else self._more_than()
+        if found is None:
             return False
-        k = toks.index("than")
-        more = [i for i in range(k) if toks[i] in ("more", "less", "fewer") and toks[i + 1] != "than"]
+        more, k = found
+        word = self.g.tokens[more].raw
         p = self.p
-        if not more or len(p.measures) != 1 or p.dims or p.entity is not None:
-            if more:  # "more ... than" with nothing this reading can subtract: never a silent total
-                raise Refusal(f"'{toks[more[0]]} ... than' compares two amounts, and this reading of the question "
-                              f"does not name one value on each side", words=[toks[more[0]], "than"],
-                              missing=[{"kind": "example", "why": "difference of two values"}])
-            return False
         values = self._split_values([c for c in p.conds if c.kind == "value"])
         a = [c for c in values if c.span is not None and c.span.end <= k]
         b = [c for c in values if c.span is not None and c.span.start > k]
-        if len(a) != 1 or len(b) != 1 or a[0].columns != b[0].columns:
-            raise Refusal(f"'{toks[more[0]]} ... than' compares two amounts, and this reading of the question does "
-                          f"not name one value on each side", words=[toks[more[0]], "than"],
+        if (len(p.measures) != 1 or p.dims or p.entity is not None or len(a) != 1 or len(b) != 1
+                or a[0].columns != b[0].columns):  # nothing this reading can subtract: never a silent total
+            raise Refusal(f"'{word} ... than' compares two amounts, and this reading of the question does not name "
+                          f"one value on each side", words=[word, "than"],
                           missing=[{"kind": "example", "why": "difference of two values"}])
         p.conds = [c for c in p.conds if not (c.kind == "value" and c.columns == a[0].columns)]
         p.ratio = ([a[0]], [b[0]], [], [])
         p.shape = "difference"
-        p.notes.append(f"'{toks[more[0]]} ... than': {a[0].label} minus {b[0].label}")
+        p.notes.append(f"'{word} ... than': {a[0].label} minus {b[0].label}")
         return True
 
     def _split_values(self, conds: list[Cond]) -> list[Cond]:
@@ -2180,9 +2182,7 @@ class Planner:
     def _has_any(self, s: Span) -> bool:
         """"customers who have a loyalty tier": rows where the (nullable) column is set."""
         cols = [c for c in s.of("column") if c.nullable]
-        toks = self.g.tokens
-        if len(cols) != 1 or s.of("table", "value") or s.start < 2 or toks[s.start - 2].raw not in ("have", "has", "with", "had") \
-                or toks[s.start - 1].raw not in ("a", "an", "any"):
+        if len(cols) != 1 or s.of("table", "value") or not self.g.any_value(s):
             return False
         c = cols[0]
         self.assign(s, "filter", c)
