@@ -12,10 +12,15 @@ import pytest
 from test_engine_grounded import answer_rows, bare_doc, shop
 
 from chaos_llama.tools.backends.local import LocalGenie
-from engine_helpers import CUSTOMERS, SALES, join, shop_db, space, with_column, with_instruction
+from engine_helpers import CUSTOMERS, CUSTOMERS_REGIONS, SALES, join, shop_db, space, with_column, with_instruction
 
 ORDERS = "main.shop.orders"
 ORDER_CUSTOMERS = join(ORDERS, CUSTOMERS, "`orders`.`cust_id` = `customers`.`cust_id`")
+
+
+def sales_snippet(sql: str) -> dict:
+    """The measure a curated space calls sales: what "best selling" ranks by."""
+    return {"id": "ms", "alias": "net_sales", "display_name": "Net sales", "sql": [f"SUM({sql})"], "synonyms": ["sales"]}
 
 
 def club_db() -> duckdb.DuckDBPyConnection:
@@ -570,3 +575,182 @@ def test_verbs_of_motion_are_filler():
     """"how many rivers flow through each country": the optimizer had taught "flow" as the name of a measure."""
     con, doc = geo()
     assert sorted(answer_rows(con, doc, "How many rivers flow through each country?")) == [("Egypt", 1), ("Germany", 2)]
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("top store by revenue each year", [(2024, "Harbour", 1000.0), (2025, "Harbour", 400.0)]),
+    ("worst selling store in each year", [(2024, "Web", 50.0), (2025, "Central", 100.0)]),
+])
+def test_a_rank_with_each_period_ranks_within_every_period(question, expected):
+    """"top store by revenue each year" is the top store of every year; before, one row over all years
+    (Harbour's 2024) was answered. "worst selling" names the sales measure: the stores are ranked, not
+    counted per year."""
+    con, doc = stores_db()
+    doc = with_instruction(doc, "measures", sales_snippet("orders.amt"))
+    assert sorted((r[0].year if hasattr(r[0], "year") else r[0], *r[1:]) for r in answer_rows(con, doc, question)) == expected
+
+
+def test_the_period_right_after_a_rank_is_ranked_within_each_larger_period():
+    """"the best month for sales in each year", with the space's month expression: March 2024 (1000) and
+    February 2025 (400); before, one month over both years was answered."""
+    con, doc = stores_db()
+    doc = with_instruction(doc, "expressions", {"id": "e1", "alias": "order_month", "display_name": "Order month",
+                                                "sql": ["DATE_TRUNC('MONTH', orders.ord_dt)"], "synonyms": ["month"]})
+    rows = answer_rows(con, doc, "the best month for sales in each year")
+    assert sorted((r[0], r[1].month, r[2]) for r in rows) == [(2024, 3, 1000.0), (2025, 2, 400.0)]
+
+
+def test_best_selling_rows_per_group_are_ranked_by_sales_not_counted():
+    """"best selling product in each category" ranks products by sales within each category; before, the
+    products were counted per category and the categories ranked."""
+    con, doc = shop_db(), with_instruction(shop(), "measures", sales_snippet("sales.amt"))
+    rows = answer_rows(con, doc, "best selling product in each category")
+    assert sorted(r[:2] for r in rows) == [("Gadgets", "Widget"), ("Kids' Corner", "Kite"), ("Toys", "Yo-yo")]
+
+
+def test_the_average_named_by_the_listed_groups_own_word_and_rows_listed_with_more_than_average():
+    """"which categories beat the average category revenue in 2024": 2024 sales are Gadgets 95, Kids' Corner
+    60, Toys 15 (mean 56.67); "stores with fewer orders than the average store" lists the stores without a
+    "which" (orders per store in 2024: Central 2, Harbour 1, Web 1)."""
+    con, doc = shop_db(), shop()
+    assert sorted(r[0] for r in answer_rows(con, doc, "which categories beat the average category revenue in 2024")) == [
+        "Gadgets", "Kids' Corner"]
+    con, doc = stores_db()
+    assert sorted(r[0] for r in answer_rows(con, doc, "stores with fewer orders than the average store in 2024")) == [
+        "Harbour", "Web"]
+
+
+def test_the_part_named_right_before_share_and_a_null_group_named_with_too():
+    """"Western Europe's share of 2024 sales": 140 of 170 (the possessive's part was refused as unnamed);
+    "Gold members' share of orders" keeps both words in the part; "showing non-members too" asks for the
+    NULL tier as its own group."""
+    con = shop_db()
+    doc = with_instruction(shop(), "join_specs", CUSTOMERS_REGIONS)
+    assert answer_rows(con, doc, "Western Europe's share of 2024 sales") == [(pytest.approx(100 * 140 / 170),)]
+    con, doc = club_db(), club()
+    orders = {"id": "m1", "alias": "orders", "display_name": "Orders", "sql": ["COUNT(DISTINCT orders.ord_id)"],
+              "synonyms": ["orders"]}
+    # orders 1, 2 (Ada, Gold), 3 (Bo), 4 (Cy, Silver), 5 (Di, Gold), 6 (Ed): "Gold members'" is one part; before,
+    # "members" was the part and "Gold" filtered every row (100%)
+    assert answer_rows(con, with_instruction(doc, "measures", orders), "Gold members' share of orders") == [(50.0,)]
+    assert sorted(answer_rows(con, doc, "customers per loyalty tier, showing non-members too"), key=str) == [
+        ("Gold", 2), ("Silver", 1), (None, 2)]
+
+
+def test_rows_named_then_their_own_date_verb_are_listed():
+    """"stores that opened after 2020" and "which stores opened after 2020" list the stores by their opening
+    date; before, the first counted them and the second was refused. "how many" still counts."""
+    con, doc = stores_db()
+    con.execute("ALTER TABLE stores ADD COLUMN open_dt DATE")
+    con.execute("UPDATE stores SET open_dt = CASE store_id WHEN 1 THEN DATE '2019-05-01' WHEN 2 THEN DATE '2022-03-01'"
+                " ELSE DATE '2023-09-01' END")
+    con.execute("CREATE TABLE regions(rgn_id INTEGER, rgn_nm VARCHAR)")  # stores are then no catalog: they refer on
+    con.execute("ALTER TABLE stores ADD COLUMN rgn_id INTEGER")
+    doc["data_sources"]["tables"].append({"identifier": "main.shop.regions"})
+    doc = with_instruction(doc, "join_specs", join("main.shop.stores", "main.shop.regions", "`stores`.`rgn_id` = `regions`.`rgn_id`"))
+    for q in ("stores that opened after 2020", "which stores opened after 2020"):
+        assert sorted(r[0] for r in answer_rows(con, doc, q)) == ["Harbour", "Web"], q
+    assert answer_rows(con, doc, "how many stores opened after 2020") == [(2,)]
+
+
+def test_unique_rows_in_a_period_are_those_the_one_dated_table_refers_to():
+    """"unique customers in 2024" counts the customers with a 2024 order (Ada, Bo, Di, Ed), not customers
+    dated by their own signup date, which was refused as unnamed."""
+    con, doc = club_db(), club()
+    con.execute("ALTER TABLE customers ADD COLUMN signup_dt DATE")
+    con.execute("UPDATE customers SET signup_dt = DATE '2022-01-01'")
+    assert answer_rows(con, doc, "unique customers in 2024") == [(4,)]
+    assert answer_rows(con, doc, "number of distinct customers in 2023") == [(1,)]
+
+
+def aov_doc(doc: dict) -> dict:
+    return with_instruction(doc, "measures", {"id": "ma", "alias": "aov", "display_name": "Average order value",
+                                              "sql": ["SUM(orders.amt) / COUNT(DISTINCT orders.ord_id)"], "synonyms": ["AOV"]})
+
+
+def test_the_growth_of_a_ratio_measure_divides_by_the_whole_base():
+    """AOV 2024 = 1550 / 4 = 387.5, 2025 = 500 / 2 = 250: -35.48%. Before, the base's division was not
+    parenthesized (`/ SUM(...) / COUNT(...)`) and the growth came out as 0."""
+    con, doc = stores_db()
+    rows = answer_rows(con, aov_doc(doc), "how did AOV change from 2024 to 2025 in %")
+    assert rows[0][-1] == pytest.approx(100 * (250 - 387.5) / 387.5, abs=0.01)
+
+
+def test_the_company_average_is_the_measure_over_all_rows_not_the_mean_of_the_rows():
+    """Store A: ten orders of 100, B: one of 1000, C: one of 200. The company AOV is 2200 / 12 = 183.33 (C is
+    above it); the mean of the stores' AOVs is 433.33 (C is below it)."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE stores(store_id INTEGER, store_nm VARCHAR)")
+    con.execute("INSERT INTO stores VALUES (1, 'A'), (2, 'B'), (3, 'C')")
+    con.execute("CREATE TABLE orders(ord_id INTEGER, store_id INTEGER, amt DOUBLE)")
+    con.execute("INSERT INTO orders SELECT i, 1, 100 FROM range(10) t(i)")
+    con.execute("INSERT INTO orders VALUES (10, 2, 1000), (11, 3, 200)")
+    doc = with_instruction(bare_doc("stores", "orders"), "join_specs",
+                           join(ORDERS, "main.shop.stores", "`orders`.`store_id` = `stores`.`store_id`"))
+    doc = aov_doc(doc)
+    assert sorted(r[0] for r in answer_rows(con, doc, "stores with an AOV above the company average")) == ["B", "C"]
+    assert sorted(r[0] for r in answer_rows(con, doc, "stores with an AOV above the average")) == ["B"]
+
+
+def test_an_average_across_a_columns_groups_is_the_mean_of_the_group_totals():
+    """"average sales across categories": Gadgets 235, Kids' Corner 90, Toys 15, mean 113.33; "per category"
+    stays each category's figure."""
+    con, doc = shop_db(), shop()
+    assert answer_rows(con, doc, "average sales across categories") == [(pytest.approx(340 / 3, abs=0.01),)]
+    assert len(answer_rows(con, doc, "average sales per category")) == 3
+
+
+def test_rows_kept_by_a_threshold_written_after_them_and_n_or_more():
+    """"stores with more than 1 order in 2024" lists Central (2 orders), as "which stores ..." does; "2 or
+    more" is at least 2 (it was refused as "'or more' is not followed by a number")."""
+    con, doc = stores_db()
+    for q in ("stores with more than 1 orders in 2024", "stores with 2 or more orders in 2024"):
+        assert [(r[0], r[-1]) for r in answer_rows(con, doc, q)] == [("Central", 2)], q
+    assert answer_rows(con, doc, "how many stores had 2 or more orders in 2024") == [(1,)]
+
+
+def test_growth_of_a_nouns_count_a_split_by_a_column_and_a_null_group_after_with():
+    """"order growth by year" where the space counts orders (4 in 2024, 2 in 2025: -50%); "category split
+    of sales in 2024" breaks the sales down by category; "... with non-members as a separate group" keeps
+    the NULL tier (the clause had swallowed the whole question)."""
+    con, doc = stores_db()
+    doc = with_instruction(doc, "measures", {"id": "mo", "alias": "orders", "display_name": "Order count",
+                                             "sql": ["COUNT(DISTINCT orders.ord_id)"], "synonyms": ["number of orders"]})
+    rows = answer_rows(con, doc, "order growth by year")
+    assert rows[-1][-1] == pytest.approx(-50.0)
+    con = shop_db()
+    assert sorted(answer_rows(con, shop(), "category split of sales in 2024")) == [
+        ("Gadgets", 95.0), ("Kids' Corner", 60.0), ("Toys", 15.0)]
+    con, doc = club_db(), club()
+    assert sorted(answer_rows(con, doc, "customers per loyalty tier with non-members as a separate group"), key=str) == [
+        ("Gold", 2), ("Silver", 1), (None, 2)]
+
+
+def test_rows_sharing_a_value_are_refused_not_grouped_without_it():
+    """"categories with more than one product with the same name": the shared name was dropped and the
+    products counted per category."""
+    con, doc = shop_db(), shop()
+    a = LocalGenie(con).ask_sync(space(doc), "categories with more than one product with the same name")
+    assert a.status == "NO_SQL" and "same" in a.reason, a.sql
+
+
+def test_the_share_of_a_periods_returned_rows_across_reasons_is_their_split():
+    """"what share of 2024 returns were due to each reason": how the 2024 returns split across reasons
+    (2 of 3 damaged), not the return rate per reason, which the year between "share of" and "returns" had
+    turned it into."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE orders(ord_id INTEGER, ord_dt DATE, stat_cd VARCHAR)")
+    con.execute("INSERT INTO orders VALUES (1, '2024-01-02', 'R'), (2, '2024-02-03', 'R'), (3, '2024-03-04', 'R'),"
+                " (4, '2024-04-05', 'C'), (5, '2023-05-06', 'R')")
+    con.execute("CREATE TABLE returns(ret_id INTEGER, ord_id INTEGER, ret_dt DATE, ret_rsn VARCHAR)")
+    con.execute("INSERT INTO returns VALUES (1, 1, '2024-01-09', 'Damaged'), (2, 2, '2024-02-09', 'Damaged'),"
+                " (3, 3, '2024-03-09', 'Late'), (4, 5, '2023-05-09', 'Late')")
+    doc = with_column(bare_doc("orders", "returns"), "main.shop.returns", "ret_rsn", synonyms=["reason"])
+    doc = with_instruction(doc, "join_specs", join("main.shop.returns", ORDERS, "`returns`.`ord_id` = `orders`.`ord_id`"))
+    doc = with_instruction(doc, "filters", {"id": "fr", "display_name": "returned orders", "sql": ["orders.stat_cd = 'R'"],
+                                            "synonyms": ["returns"]})
+    doc = with_instruction(doc, "measures", {"id": "mr", "alias": "return_rate", "display_name": "Return rate",
+                                             "sql": ["100.0 * COUNT_IF(orders.stat_cd = 'R') / COUNT(*)"],
+                                             "synonyms": ["return rate"]})
+    rows = answer_rows(con, doc, "what share of 2024 returns were due to each reason")
+    assert sorted((r[0], round(r[1], 2)) for r in rows) == [("Damaged", 66.67), ("Late", 33.33)]

@@ -872,7 +872,7 @@ class Composer:
         part = filtered(raw, " AND ".join(conds))
         scale = "100.0 * " if self.rules.percent_scale == 100 else ""
         name = _ident(f"{' '.join(c.label for c in p.share_part)} share" + (" pct" if scale else ""))
-        item = f"{self.rounded(f'{scale}{part} / {raw}', always=True)} AS {name}"
+        item = f"{self.rounded(f'{scale}{part} / ({raw})', always=True)} AS {name}"
         order = [f"{name} {p.order}"] if p.order else torder
         return self._select(sel + [item], self.where(), grp, self._having(), order, p.limit)
 
@@ -959,7 +959,7 @@ class Composer:
         name = self.measure_name(m)
         la, lb = _period_label(a0, b0), _period_label(a1, b1)
         items = [f"{self.rounded(base, m)} AS {name}_{la}", f"{self.rounded(cur, m)} AS {name}_{lb}",
-                 f"{self.rounded(f'{scale}({cur} - {base}) / {base}', always=True)} AS growth_pct"]
+                 f"{self.rounded(f'{scale}({cur} - {base}) / ({base})', always=True)} AS growth_pct"]
         where = self.where([f"{col} >= {self.date_lit(min(a0, a1))} AND {col} < {self.date_lit(max(b0, b1))}"])
         self.trace["time"].append({"compare": [str(a0), str(b0), str(a1), str(b1)], "column": p.date.path})
         order = [f"growth_pct {p.order}"] if p.order else []
@@ -995,14 +995,19 @@ class Composer:
         p = self.p
         sel, grp, torder = self.groups()
         ent = p.entity
-        key = self.lex.key_column(ent.entry.table) or self.lex.label_column(ent.entry.table)
-        if key is None:
-            raise Refusal(f"{ent.entry.label} has no key to average over")
+        if ent.kind == "entity":
+            key = self.lex.key_column(ent.entry.table) or self.lex.label_column(ent.entry.table)
+            if key is None:
+                raise Refusal(f"{ent.entry.label} has no key to average over")
+            keys, per = [self.col(key)], ent.entry.table.split(".")[-1]
+        else:  # "across regions": the groups of a column or expression
+            _, keys, _ = self.dim_select(ent)
+            per = ent.entry.column if ent.kind == "column" else ent.entry.label
         m = p.measures[0]
-        inner = self._select(sel + [f"{self.col(key)} AS entity_key", f"{self.measure_sql(m)} AS v"], self.where(),
-                             grp + [self.col(key)], self._having())
+        inner = self._select(sel + [f"{keys[0]} AS entity_key", f"{self.measure_sql(m)} AS v"], self.where(),
+                             grp + keys, self._having())
         names = [_alias_of(s) for s in sel]
-        name = _ident(f"avg {self.measure_name(m)} per {ent.entry.table.split('.')[-1]}")
+        name = _ident(f"avg {self.measure_name(m)} per {per}")
         avg = self.rounded("AVG(v)", always=True)
         outer = f"SELECT {', '.join(names + [f'{avg} AS {name}'])}\nFROM (\n{inner}\n) t"
         if names:

@@ -395,6 +395,12 @@ def _bounds(specs: list[TimeSpec], words: list[str]) -> list[TimeSpec]:
                     nxt.bound = "to"
                     nxt.span = (b - 1, nxt.span[1])
                     nxt.text = f"{words[b - 1]} {nxt.text}"
+            if s.bound == "from" and not (nxt is not None and nxt.bound == "to"):
+                end = s.span[1]  # "publications from 2020": that year; "from 2020 onwards": since then
+                if end < len(words) and words[end] in ("onwards", "onward", "forward", "on"):
+                    s.bound, s.span, s.text = "since", (s.span[0], end + 1), f"{s.text} {words[end]}"
+                else:
+                    s.bound = None
     return specs
 
 

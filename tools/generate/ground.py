@@ -37,10 +37,10 @@ _cue("agg", "minimum", "min", arg="MIN")
 _cue("agg", "median", arg="MEDIAN")
 _cue("rank", "top", "best", "highest", "most", "largest", "biggest", "greatest", "leading", "best selling",
      "best performing", "longest", "tallest", "oldest", "latest", "most popular", "rank", "top selling", "strongest", "busiest",
-     "highest selling", "top performing", "highest performing", arg="DESC")
+     "highest selling", "top performing", "highest performing", "highest rated", "top rated", "best rated", arg="DESC")
 _cue("rank", "bottom", "worst", "lowest", "least", "fewest", "smallest", "worst selling", "worst performing",
      "shortest", "least popular", "cheapest", "least expensive", "lowest selling", "least selling",
-     "lowest performing", "weakest", "poorest", "quietest", arg="ASC")
+     "lowest performing", "weakest", "poorest", "quietest", "lowest rated", "worst rated", arg="ASC")
 _cue("rank", "most expensive", "priciest", arg="DESC")
 _cue("rank", "most recently", "newest", arg="DESC")  # by a date: "which store opened most recently"
 _cue("rank", "earliest", "least recently", arg="ASC")
@@ -56,9 +56,9 @@ _cue("growth", "growth", "grow", "grew", "change", "changed", "increase", "incre
 _cue("cumulative", "cumulative", "cumulatively", "running total", "running total of", "running sum", "cumulated")
 _cue("cmp", "more than", "greater than", "over", "above", "exceeding", "exceeds", "higher than", "bigger than",
      "larger than", "in excess of", "beat", "beats", "exceed", "exceeded", "outperform", "outperformed",
-     "outperforms", "surpass", "surpassed", "surpasses", arg=">")
+     "outperforms", "surpass", "surpassed", "surpasses", "longer than", "taller than", arg=">")
 _cue("cmp", "at least", "no less than", "or more", arg=">=")
-_cue("cmp", "less than", "fewer than", "under", "below", "lower than", "smaller than", arg="<")
+_cue("cmp", "less than", "fewer than", "under", "below", "lower than", "smaller than", "shorter than", arg="<")
 _cue("cmp", "at most", "no more than", "or less", "or fewer", arg="<=")
 _cue("cmp", "exactly", "equal to", arg="=")
 _cue("order", "ordered by", "order by", "sorted by", "sort by", "ranked by", "in order of", "order the results by",
@@ -75,7 +75,7 @@ _cue("not", "not", "no", "excluding", "exclude", "except", "without", "other tha
 _cue("pattern", "starts with", "starting with", "start with", "begins with", "beginning with", "ends with",
      "ending with", "end with", "contains", "containing", "contain", "like", "matching", "includes the word")
 _cue("all", "including", "include", "incl", "own group", "their own group", "its own group", "as a group",
-     "separate group", "own category", "own bucket", "as well")
+     "separate group", "own category", "own bucket", "as well", "too")
 _cue("and", "and", "or", "&", "plus")
 CUE_MAX = max(len(k) for k in CUES)
 _NOUN_BEFORE = frozenset({"per", "each", "every", "an", "a", "the", "of", "by", "one", "each", "any", "this", "that"})
@@ -111,6 +111,7 @@ SALES_NOUNS = frozenset({"takings", "proceeds"})
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
                  "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "fifty": 50, "hundred": 100,
                  "single": 1}
+_SCALE_WORDS = {"hundred": 100, "thousand": 1e3, "million": 1e6, "billion": 1e9}
 _TIME_WORDS = (set(MONTHS) | set(UNITS) | set(GRAIN_ADJ) | set(GROWTH) |
                {"fiscal", "calendar", "ytd", "quarter", "half", "recent", "latest", "previous", "prior", "past",
                 "last", "this", "since", "until", "before", "after", "between", "from", "through", "full", "whole",
@@ -210,6 +211,17 @@ def tokenize(question: str) -> list[Token]:
             t.acronym = True
         if t.kind == "word" and t.raw in _NUMBER_WORDS:
             t.kind, t.value = "number", float(_NUMBER_WORDS[t.raw])
+    merged: list[Token] = []
+    for t in out:  # "a hundred thousand", "two million": a number times the scale words after it
+        prev = merged[-1] if merged else None
+        if prev is not None and prev.kind == "number" and prev.value is not None and t.raw in _SCALE_WORDS \
+                and not prev.money and question[prev.end:t.start].strip() == "":
+            prev.value, prev.end = prev.value * _SCALE_WORDS[t.raw], t.end
+            continue
+        if t.kind == "word" and t.raw in _SCALE_WORDS and prev is not None and prev.raw == "a":
+            t.kind, t.value = "number", float(_SCALE_WORDS[t.raw])  # "more than a million"
+        merged.append(t)
+    out = merged
     for k, t in enumerate(out):  # "more than once", "at least twice": a number of times
         if t.kind == "word" and t.raw in _TIMES and k > 0 and out[k - 1].raw in ("than", "least", "most", "over", "under"):
             t.kind, t.value = "number", float(_TIMES[t.raw])
@@ -474,6 +486,7 @@ def ground(lex: Lexicon, speller: Speller, question: str) -> Grounding:
             cands.append((-1, -1, t.i, Span(t.i, t.i + 1, t.raw, "number", value=t.value, money=t.money)))
     for _, _, _, s in sorted(cands, key=lambda c: (c[0], c[1], c[2])):
         take(s)
+    _common_columns(lex, tokens, spans, taken)
     _from_descriptions(lex, tokens, spans, taken)
     _sales_nouns(lex, tokens, spans, taken)
     _common_nouns(lex, tokens, spans, taken)
@@ -565,6 +578,33 @@ COMMON_NOUNS = {
     "university": ("organization",), "venue": ("conference",), "professor": ("instructor",),
     "teacher": ("instructor",), "class": ("course",), "reviewer": ("user",), "town": ("city",), "peak": ("mountain",),
 }
+
+
+# Everyday words for a numeric column and the name a schema usually gives it ("people" -> population); like
+# COMMON_NOUNS, only where nothing in the space names the word.
+COMMON_COLUMN_NOUNS = {norm(k): v for k, v in {"people": "population", "inhabitants": "population",
+                                                 "residents": "population"}.items()}
+
+
+def _common_columns(lex: Lexicon, tokens: list[Token], spans: list[Span], taken: list[bool]) -> None:
+    """"states with fewer than 100,000 people": the population columns (the question's table picks one)."""
+    for t in tokens:
+        usual = COMMON_COLUMN_NOUNS.get(t.norm) if t.kind == "word" else None
+        if usual is None or any(p.via != "description" for p in lex.phrases.get((t.norm,), ())) or (
+                t.i + 1 < len(tokens) and tokens[t.i + 1].raw == "per"):
+            continue  # a name or synonym says what the word means; "people per km²" is a density's unit
+        cols = [p for p in lex.phrases.get((norm(usual),), ()) if p.entry.kind == "column" and p.entry.ctype == "number"]
+        named = {p.entry.table for x in tokens for p in lex.phrases.get((x.norm,), ()) if p.entry.kind == "table"}
+        cols = [p for p in cols if p.entry.table in named] or cols  # "states with ... people": the states' population
+        if not cols:
+            continue
+        mine = [Phrase(p.entry, "common noun") for p in cols]
+        held = next((s for s in spans if s.start == t.i and s.end == t.i + 1 and s.kind == "entity"), None)
+        if held is not None:
+            held.phrases = mine  # "people": the population, not the density a description says is "people per km²"
+        elif not taken[t.i]:
+            taken[t.i] = True
+            spans.append(Span(t.i, t.i + 1, t.raw, "entity", phrases=mine))
 
 
 def _common_nouns(lex: Lexicon, tokens: list[Token], spans: list[Span], taken: list[bool]) -> None:

@@ -35,10 +35,18 @@ _UNIT_NOUNS = frozenset({"items", "pieces"})  # "how many items did we sell": un
 _PRICE_RANKS = frozenset({"cheapest", "least expensive", "most expensive", "priciest"})
 # rank words that name what rows are ranked by, where the ranked rows have a column called so
 _RANKED_BY = {"largest": ("size", "area"), "biggest": ("size", "area"), "smallest": ("size", "area"),
-              "longest": ("length",), "shortest": ("length",), "tallest": ("height", "altitude", "elevation")}
+              "longest": ("length",), "shortest": ("length",), "tallest": ("height", "altitude", "elevation"),
+              "highest": ("height", "altitude", "elevation"), "lowest": ("height", "altitude", "elevation"),
+              **{f"{w} rated": ("rating", "stars", "score") for w in ("highest", "top", "best", "lowest", "worst")}}
+# comparatives that name what rows are compared by, like _RANKED_BY
+_COMPARED_BY = {"longer than": ("length",), "shorter than": ("length",), "taller than": ("height", "altitude", "elevation"),
+                "larger than": ("size", "area"), "bigger than": ("size", "area"), "smaller than": ("size", "area")}
 _NOT_SALES_RANKS = frozenset({"longest", "shortest", "tallest", "oldest", "latest", "busiest", "quietest", "newest",
-                              "earliest", "most recently", "least recently"})
+                              "earliest", "most recently", "least recently", "highest rated", "top rated", "best rated",
+                              "lowest rated", "worst rated"})
 _DATE_RANKS = frozenset({"oldest", "latest", "newest", "earliest", "most recently", "least recently"})
+_PATTERN_QUOTED = re.compile(r'"([^"]{1,80})"|“([^”]{1,80})”|\'([^\']{1,80})\'')  # the letters of a text pattern
+_OVERALL_WORDS = frozenset({"company", "companywide", "overall", "global", "business", "total", "the", "our"})
 _BUSY_RANKS = frozenset({"busiest", "quietest"})  # by the number of events, never by sales
 _SOLD_STEMS = frozenset(norm(w) for w in ("sold",))
 
@@ -193,6 +201,7 @@ class Planner:
         self.rules_of: list[Entry] = []  # measures whose rules apply though they are not measured (rows sold)
         self.sold_at: set[int] = set()  # token positions of sales verbs already read as the sales measure
         self._avg_count: Span | None = None  # "average number of ...": what the average is of
+        self._pattern_spans: list[tuple[Span, Entry]] = []  # the columns text patterns filter
         self._avg_intent = False  # an average is asked without the word ("revenue per order by region")
         self._count_by_frequency = False  # "most common reasons": ranked by how often rows occur
         self._bare_list = False  # a catalog's rows named alone are listed ("products launched after June")
@@ -230,11 +239,11 @@ class Planner:
 
     # ------------------------------------------------------------------ the plan
     def plan(self) -> Plan:
-        if self.cues("pattern"):
-            c = self.cues("pattern")[0]
-            raise Refusal(f"the question asks for a text pattern ('{c.text}'), which the offline engine does not "
-                          f"match; add an example SQL that does", words=[c.text],
-                          missing=[{"kind": "example", "words": c.text, "why": "text pattern"}])
+        for c in self.cues("pattern"):
+            if not self._pattern(c):
+                raise Refusal(f"the question asks for a text pattern ('{c.text}') but does not say which text column "
+                              f"and which letters; add an example SQL that does", words=[c.text],
+                              missing=[{"kind": "example", "words": c.text, "why": "text pattern"}])
         self._null_group_clause()
         try:
             self._time()
@@ -250,11 +259,76 @@ class Planner:
             self._rules()
             self._counted_limit()
             self._ranked_values_known()
+            for s, e in self._pattern_spans:
+                if not s.role:
+                    self.assign(s, "filter", e)
         except Refusal:
             self._check_grounded()  # words nothing grounds are the first thing to say
             raise
         self._check()
         return self.p
+
+    # ---- 0. text patterns: "journals whose names start with the letter "J"", "products containing 'pro'"
+    def _pattern(self, c: Span) -> bool:
+        """A LIKE condition on the text column named just before the cue, with the literal just after it (quoted,
+        or one word after "the letter" / "the word"); False where either is missing."""
+        toks, q = self.g.tokens, self.g.question
+        k = c.end
+        while k < len(toks) and toks[k].raw in ("the", "a", "letter", "letters", "word", "string", "text", "prefix", "suffix") \
+                and not any(m.start() < toks[k].start < m.end() for m in _PATTERN_QUOTED.finditer(q)):  # "A" quoted
+            k += 1
+        if k >= len(toks) or toks[k].kind == "punct":
+            return False
+        quoted = next((m for m in _PATTERN_QUOTED.finditer(q) if m.start() <= toks[k].start < m.end()), None)
+        if quoted is not None:
+            literal = next(x for x in quoted.groups() if x is not None)
+            used = [t for t in toks if quoted.start() <= t.start < quoted.end()]
+        else:
+            literal, used = q[toks[k].start:toks[k].end], [toks[k]]
+        if not literal.strip() or "'" in literal or "%" in literal or any(self.g.span_at(t.i) is not None for t in used):
+            return False
+        col = self._pattern_column(c)
+        if col is None:
+            return False
+        col_span, entry = col
+        b = c.start - 1
+        negated = b >= 0 and toks[b].raw in ("not", "don't", "dont", "doesn't", "doesnt", "never")
+        fill = toks[c.end:k]  # "the letter"
+        text = c.text
+        pat = f"%{literal}" if text.startswith("end") else f"{literal}%" if text.startswith(("start", "begin")) \
+            else f"%{literal}%"
+        sql = f"{self.lex.sql_of(entry)} {'NOT ' if negated else ''}ILIKE '{pat}'"
+        c.role = "pattern"
+        self._pattern_spans.append((col_span, entry))  # "restaurant names start with": still what is listed
+        self.p.conds.append(Cond(sql, (entry.table,), ((entry.table, entry.column.lower()),),
+                                 f"{entry.label} {'not ' if negated else ''}{text} {literal}", entry.path, col_span))
+        self.g.ungrounded = [t for t in self.g.ungrounded if t not in used and t not in fill and not (negated and t.i == b)]
+        if negated:  # "do not start with": no sales verb
+            self.g.soft = [t for t in self.g.soft if t.i != b - 1]
+        return True
+
+    def _pattern_column(self, c: Span) -> tuple[Span, Entry] | None:
+        """The text column a pattern applies to: the column named before the cue ("names start with"), of the
+        table named before it ("journals whose names"), or the label column of a table named right before it."""
+        s = self.prev(c, frozenset({"with", "that", "is", "are", "s", "the", "its", "their", "do", "does", "dont", "doesnt"}))
+        if s is not None and s.kind == "cue" and s.cue == "not":  # "names do not start with"
+            s.role = "not"
+            s = self.prev(s, frozenset({"do", "does", "did"}))
+        if s is not None and s.kind == "cue" and s.cue == "which":  # "whose", "which"
+            s = self.prev(s)
+        if s is None or s.kind != "entity":
+            return None
+        texts = [e for e in s.of("column") if e.ctype == "text"]
+        before = self.prev(s, frozenset({"with", "that", "the", "of"}))
+        if before is not None and before.kind == "cue" and before.cue == "which":
+            before = self.prev(before)
+        if len(texts) > 1 and before is not None and before.kind == "entity" and before.of("table"):
+            texts = [e for e in texts if e.table == before.of("table")[0].table]
+        if len(texts) == 1:
+            return s, texts[0]
+        if not texts and s.of("table") and (label := self.lex.label_column(s.of("table")[0].table)) is not None:
+            return s, label
+        return None
 
     # ---- 0. "including customers who aren't members", "show ... as their own group"
     def _null_group_clause(self) -> None:
@@ -271,6 +345,8 @@ class Planner:
                 b += 1
             if m.text in ("including", "include", "incl"):
                 a = m.start  # the clause starts at "including"
+            else:  # "AOV by tier with non-members as a separate group": from the last "with" / "showing" before
+                a = max([a] + [k for k in range(a, m.start) if toks[k].raw in ("with", "showing", "show")])
             self._clause = (a, b)
             self.p.null_group = True
             for s in self.g.spans:
@@ -506,6 +582,34 @@ class Planner:
         return bool(edges) and not any((e.left == table and e.many_to_one) or (e.right == table and e.many_to_one is False)
                                        for e in edges)
 
+    def _kept_by_threshold(self, s: Span) -> bool:
+        """"stores with over 400 orders in 2024": rows that open the question, kept by a comparison right after
+        "with" / "that" / "who" (listed, not counted)."""
+        k = s.end
+        if s.start != 0 or s.role or not s.of("table") or k >= len(self.g.tokens) or \
+                self.g.tokens[k].raw not in ("with", "that", "who", "which", "having"):
+            return False
+        c = next((c for c in self.cues("cmp") if c.start > k), None)
+        return c is not None and all(t.raw in _RELATIVE or t.raw in ("sold", "placed", "made", "bought", "had")
+                                     for t in self.g.tokens[k:c.start])
+
+    def _dated_by_next(self, s: Span) -> tuple[Span, Entry] | None:
+        """"stores that opened after 2020": named rows that open the question, then a verb naming their own date
+        column (and a period): the rows are listed, dated by that column."""
+        p = self.p
+        if s.start != 0 or s.role is not None or not s.of("table") or not self.plural(s) or not p.times or (
+                p.grains or self.has("group") or self.has("count")):
+            return None
+        t = s.of("table")[0].table
+        nxt = self.next(s)
+        if nxt is None or nxt.kind != "entity" or nxt.role is not None or any(
+                tok.raw not in ("that", "which", "who") for tok in self.g.tokens[s.end:nxt.start]):
+            return None
+        dates = [c for c in nxt.of("column") if c.ctype == "date" and c.table == t]
+        if len(dates) != 1 or self.lex.label_column(t) is None:
+            return None
+        return nxt, dates[0]
+
     def _named_by_first_words(self, s: Span, tables: set[str]) -> list[Entry]:
         """Numeric columns of `tables` whose name starts with the words of `s` ("discount" -> "discount percent")."""
         said = norms(s.text)
@@ -664,6 +768,8 @@ class Planner:
         # "most orders", "most common reasons": a rank over a count of rows
         if not p.measures:
             for r in self.cues("rank"):
+                if r.text.split()[-1] in ("selling", "performing"):
+                    continue  # "best selling product in each region": the products are ranked, by sales
                 s = self.next(r, frozenset({"the", "number", "of"}))
                 if s is not None and s.kind == "cue" and s.cue == "frequent":
                     s.role = "frequent"
@@ -691,6 +797,17 @@ class Planner:
                 p.measures[-1].assumed = f"ranked by the number of {done.label.split('.')[-1]} rows"
                 for f in self.cues("frequent"):
                     f.role = "frequent"
+        if not p.measures:  # "order growth": a table's noun right before "growth" is the number of its rows, where
+            for g in self.cues("growth"):  # the space defines how they are counted (as "percentage change in orders")
+                s = self.prev(g)
+                if s is not None and s.kind == "entity" and s.end == g.start and s.role is None and s.of("table") \
+                        and not s.of("measure", "filter", "value"):
+                    t = s.of("table")[0]
+                    m = self._count_measure(t, s)
+                    if m.kind == "snippet":
+                        self.assign(s, "counted", t)
+                        p.measures.append(m)
+                    break
         # a bare noun with a period, breakdown or filter: "orders at the X store in 2025", "returns per month"
         pct_units = [c for c in self.cues("share") if c.text in ("percent", "in percent", "percentage") and self.has("growth")]
         if not p.measures and not self.has("rank") and not self.cues("which") and not [
@@ -707,6 +824,13 @@ class Planner:
                     p.entity = Dim("entity", self.lex.tables[dates[0].table], s)
                     self._bare_list = True
                     break
+                if (d := self._dated_by_next(s)) is not None:  # "stores that opened after 2020": listed
+                    self.assign(d[0], "date", d[1])
+                    self.assign(s, "entity", self.lex.tables[d[1].table])
+                    p.date = d[1]
+                    p.entity = Dim("entity", self.lex.tables[d[1].table], s)
+                    self._bare_list = True
+                    break
                 if s.role is None and dates and (self.plural(s) or self._plural_word(s.start)) \
                         and not s.of("table", "measure", "filter"):  # "signups per month", "stores opened per year"
                     # "registrations", "signups": events dated by the column; count them
@@ -716,7 +840,8 @@ class Planner:
                     p.measures[-1].assumed = f"'{s.text}' counts {dates[0].table.split('.')[-1]} rows by {dates[0].column}"
                     break
                 if s.role in (None, "filter") and (s.of("table") or s.of("filter")) and self.plural(s) and (
-                        p.times or p.grains or self.has("group") or p.conds or p.weekdays or p.months_of_year):
+                        p.times or p.grains or self.has("group") or p.conds or p.weekdays or p.months_of_year) \
+                        and not self._kept_by_threshold(s):
                     t = s.of("table")[0] if s.of("table") else self.lex.tables[s.of("filter")[0].tables[0]]
                     if s.role is None and s.of("table") and not (p.grains or self.has("group") or self.has("count")) \
                             and self._catalog(t.table) and s.start == 0:
@@ -1073,6 +1198,11 @@ class Planner:
                 if s is not None and s.kind == "entity" and not s.role and s.of("table"):
                     self.assign(s, "context", s.of("table")[0])
                 continue  # "across all publications": the total over them, not one row each
+            if c.text == "split" and (b := self.prev(c)) is not None and b.end == c.start and b.kind == "entity" \
+                    and not b.role and (dim := self._dim_of(b)) is not None and dim.kind != "entity":
+                c.role = "group"  # "channel split of sales": broken down by the channel
+                self._add_dim(dim, b)
+                continue
             s = self.next(c, frozenset({"the", "our", "a", "an"}))
             if s is None or s.kind != "entity":
                 continue
@@ -1136,6 +1266,12 @@ class Planner:
             s.role = "entity"
             s.chosen = dim.entry
             p.entity = dim
+        first = self.entities()[0] if self.entities() else None
+        if p.entity is None and p.measures and first is not None and self._kept_by_threshold(first):
+            dim = self._dim_of(first)  # "stores with over 400 orders in 2024": those stores, listed
+            if dim is not None and dim.kind == "entity":
+                first.role, first.chosen = "entity", dim.entry
+                p.entity = dim
         # several values of one column listed ("flagship, standard and online stores"): break down by it
         by_col: dict = {}
         for c in p.conds:
@@ -1356,6 +1492,49 @@ class Planner:
             if self.p.entity is None and s is not None and s.kind == "entity" and not s.role and s.of("table"):
                 self.assign(s, "entity", s.of("table")[0])
                 self.p.entity = Dim("entity", s.of("table")[0], s)
+        if self.p.entity is None and after is not None and after.role == "context" and not self.has("count"):
+            t = after.of("table")[0]  # "stores with fewer orders than the average store": those stores, listed
+            rows = [s for s in self.entities() if s.start < more and s is not a and s.of("table")
+                    and s.of("table")[0].table == t.table and s.role in (None, "counted")]
+            if rows:
+                s = rows[0]
+                self.p.measures = [x for x in self.p.measures if x.span is not s]
+                s.role = None
+                self.assign(s, "entity", t)
+                self.p.entity = Dim("entity", t, s)
+
+    def _compared_by(self, c: Span, after: Span | None, before: Span | None) -> Entry | None:
+        """"rivers longer than 600 meters": a comparative naming no column compares the rows' own length (size,
+        height), where the rows have one such column."""
+        if c.text not in _COMPARED_BY or any(x is not None and x.kind == "entity" and _numeric(x) is not None
+                                              for x in (after, before)):
+            return None
+        tables = self._listed_tables() or {x.of("table")[0].table for x in self.entities() if x.of("table")}
+        cols = [col for t in sorted(tables) for w in _COMPARED_BY[c.text]
+                if (col := self._rank_column(t, w, own=True)) is not None]
+        return cols[0] if len(cols) == 1 else None
+
+    def _listed_tables(self) -> set[str]:
+        """The tables of the rows the question lists ("which customers ..."), whose own count is never what
+        their rows are compared by."""
+        which = self._which_table()
+        return {d.entry.table for d in [self.p.entity] if d is not None and d.entry is not None} | (
+            {which[0].table} if which else set())
+
+    def _company_average(self, c: Span) -> Measure | None:
+        """"stores with an AOV above the company average": the measure named before the comparison, against its
+        value over all rows (the company's, the overall one), not the average of the rows' values."""
+        avg = self.next(c, _OVERALL_WORDS)
+        if avg is None or avg.kind != "cue" or avg.cue != "agg" or avg.arg != "AVG":
+            return None
+        said = [t for t in self.g.tokens[c.end:avg.start] if t.raw in _OVERALL_WORDS and t.raw not in ("the", "our")]
+        before = self.prev(c, frozenset({"a", "an", "of", "with", "that", "have", "has", "had"}))
+        m = next((m for m in self.p.measures if before is not None and m.span is before), None)
+        if not said or m is None:
+            return None
+        avg.role = "compare"
+        self.g.ungrounded = [t for t in self.g.ungrounded if t not in said]
+        return m
 
     def _more_than(self) -> tuple[int, int] | None:
         """(position of "more" / "less" / "fewer", position of "than") in "more orders than ...", not in the
@@ -1372,10 +1551,17 @@ class Planner:
         p = self.p
         self._more_than_average()
         for c in self.cues("cmp"):
-            num = self.next(c)
+            postfix = c.text in ("or more", "or less", "or fewer")  # "3 or more orders": the number comes first
+            num = self.prev(c) if postfix else self.next(c)
+            if postfix and (num is None or num.kind != "number" or num.end != c.start):
+                raise Refusal(f"'{c.text}' does not follow a number", words=[c.text])
             avg = None
             if num is not None and num.kind == "cue" and num.cue == "agg" and num.arg == "AVG":
                 avg, num = num, None
+            if num is None and not postfix and (whole := self._company_average(c)) is not None:
+                c.role = "cmp"  # "an AOV above the company average": each row's against all rows'
+                p.compares.append(Compare(c.arg or ">", 0.0, whole, c, against_total=True))
+                continue
             if num is None and avg is None:
                 if c.text == "over" or c.text == "under":
                     c.role = "filler"
@@ -1403,15 +1589,17 @@ class Planner:
             else:
                 avg.role = "compare"
             # target: the thing after the number ("5 orders", "$5,000 net spend") or before the cue ("rating above 4")
-            after = self.next(num or avg, frozenset({"in", "of"}))
+            lead = c if postfix else (num or avg)
+            after = self.next(lead, frozenset({"in", "of"}))
             if after is not None and any(t.raw not in ("in", "of", "the", "a", "an", "our") for t in
-                                         self.g.tokens[(num or avg).end:after.start]):
+                                         self.g.tokens[lead.end:after.start]):
                 after = None  # "rating above 4 to restaurants ...": the next noun is not what is compared
             ent_table = p.entity.entry.table if p.entity is not None and p.entity.entry is not None else None
             if avg is not None and after is not None and after.kind == "entity" and (
                     not after.role or after.role == "dimension" and ent_table is not None):
                 named = after.of("table") or [self.lex.tables[c.table] for c in after.of("column")
-                                              if self.lex.label_column(c.table) is c]
+                                              if self.lex.label_column(c.table) is c] or (
+                    [p.entity.entry] if p.entity is not None and p.entity.entry in after.entries else [])  # "category"
                 then = self.next(after)  # "the average store revenue": the average over stores of the revenue
                 if named and then is not None and then.kind == "entity" and (
                         then.role == "measure" or not then.role and (then.of("measure") or _numeric(then) is not None)) and (
@@ -1428,11 +1616,12 @@ class Planner:
                 self.assign(after, "context", after.of("table")[0])
                 after = None
             before = self.prev(c, frozenset({"a", "an", "of", "with", "that", "have", "has", "had"}))
-            target = None
-            for s in (after, before):
+            target = self._compared_by(c, after, before)
+            for s in (after, before) if target is None else ():
                 if s is None or s.kind != "entity":
                     continue
-                if s.role == "measure":
+                if s.role == "measure" or s.role == "counted" and s is after and s.of("table") and \
+                        s.of("table")[0].table not in self._listed_tables():  # "over 400 orders": their count
                     target = next((m for m in p.measures if m.span is s), None)
                 elif s.role == "filter" and s.chosen is not None and s.chosen.kind == "filter":
                     counts = [m for m in s.of("measure") if m.is_count]
@@ -1447,7 +1636,8 @@ class Planner:
                     self.assign(s, "counted", t)
                     target = self._count_measure(t, s)
                 elif (not s.role or s.role == "measure") and _numeric(s) is not None:
-                    target = _numeric(s)
+                    listed = self._listed_tables()  # "states with an area larger than 5000": the states' area
+                    target = next((c for c in _numeric_columns(s) if c.table in listed), _numeric(s))
                     which = self._which_table() if p.entity is None else None
                     ent = p.entity.entry if p.entity is not None else which[0] if which else None
                     if avg is not None and ent is not None and ent.table != target.table and s.role is None:
@@ -1593,7 +1783,7 @@ class Planner:
             # "share of returns by reason": how the returns split across reasons, not a return rate per reason
             spread = bool(p.dims or p.entity) and len(parts) == 1 and parts[0].kind == "filter" and any(
                 c.text in ("share of", "percentage of", "percent of", "proportion of", "fraction of")
-                and parts[0].span is not None and self.next(c) is parts[0].span for c in share)
+                and parts[0].span is not None and self._next_past_periods(c) is parts[0].span for c in share)
             rate = None if spread else self._rate_measure(parts)
             if spread:
                 part = parts[0]
@@ -1714,6 +1904,8 @@ class Planner:
         # top N per group: a ranked entity and a breakdown
         if p.entity is not None and p.dims and p.order and p.shape == "plain":
             p.shape = "top_per_group"
+        if p.order and p.shape == "plain" and p.measures and (p.dims or p.grains):
+            self._ranked_within_periods()
         # how many entities have a measure over a threshold
         if p.compares and self.has("count") and p.shape == "plain":
             counted = [m for m in p.measures if m.kind in ("count", "count_distinct") or m.kind == "snippet" and
@@ -1732,6 +1924,31 @@ class Planner:
         # a list of rows: "which lakes have the largest area", "names of restaurants in ..."
         if not p.measures and p.shape == "plain":
             self._list_shape()
+
+    def _each(self, s: Span | None) -> bool:
+        """"each year", "per month", "in every region": a breakdown the rows are ranked within."""
+        if s is None:
+            return False
+        if s.text.split()[0] in ("each", "every", "per"):
+            return True
+        g = self.prev(s, frozenset({"the"}))
+        return g is not None and g.kind == "cue" and g.cue == "group" and g.text != "by"
+
+    def _ranked_within_periods(self) -> None:
+        """"top store by revenue each year", "the best month for sales in each year": a rank within each
+        period, never one row over all of them."""
+        p = self.p
+        if p.entity is None:  # "the best month ... in each year": the period right after the rank is ranked
+            for r in self.cues("rank"):
+                s = self.next(r, frozenset({"the"}))
+                hit = [d for d in p.dims + p.grains if s is not None and d.span is s]
+                if hit and [d for d in p.dims + p.grains if d is not hit[0] and self._each(d.span)]:
+                    p.entity = hit[0]
+                    p.dims = [d for d in p.dims if d is not hit[0]]
+                    p.grains = [d for d in p.grains if d is not hit[0]]
+                break
+        if p.entity is not None and (p.dims or p.grains):
+            p.shape = "top_per_group"
 
     def _ratio(self) -> bool:
         """"ratio of restaurants rated above 4 to restaurants rated below 4 in New York", "ratio of papers
@@ -1979,6 +2196,14 @@ class Planner:
             if c.kind == "filter" and m.kind in ("count", "snippet"):
                 parts.append(c)
                 p.conds.remove(c)
+        # "EMEA's share of 2024 sales", "Platinum members' share": the part named right before "share", with
+        # the values that qualify it
+        ends = {c.span.start for c in parts if c.span is not None} or {c.start for c in self.cues("share")}
+        while near := [c for c in p.conds if c.kind in ("filter", "value") and c.span is not None and c.span.end in ends]:
+            for c in near:
+                parts.append(c)
+                p.conds.remove(c)
+            ends = {c.span.start for c in near}
         if parts:
             return parts
         # "orders with a promotion": a related table mentioned after the counted rows
@@ -1998,6 +2223,13 @@ class Planner:
                               kind="related"))
             return parts
         return []
+
+    def _next_past_periods(self, s: Span) -> Span | None:
+        """The next span, past periods ("share of 2024 returns": the returns)."""
+        x = self.next(s)
+        while x is not None and x.kind == "time":
+            x = self.next(x)
+        return x
 
     def _rate_measure(self, parts: list[Cond]) -> Entry | None:
         """A measure snippet named like the part plus 'rate' ("returned orders" -> "Return rate")."""
@@ -2038,7 +2270,10 @@ class Planner:
                 continue
             if c.text in ("per", "across", "for each", "each") and s.role in (None, "dimension"):
                 dim = self._dim_of(s)
-                if dim is None or dim.kind != "entity" or dim.entry.table == exclude:
+                # "average return rate across regions": over a column's groups too, but only after "across"
+                # ("average return rate per region" is each region's rate)
+                if dim is None or dim.entry is None or dim.entry.table == exclude or dim.kind != "entity" and not (
+                        c.text == "across" and dim.kind in ("column", "expression") and self.plural(s)):
                     continue
                 if s.role == "dimension":
                     p.dims = [d for d in p.dims if d.span is not s]
@@ -2064,7 +2299,11 @@ class Planner:
         p = self.p
         values = [c for c in p.conds if c.kind == "value"]
         lookup = self._looked_up(values)
-        if not (self.cues("which") or self.has("rank") or self.has("order") or lookup or self._bare_list):
+        first = self.entities()[0] if self.entities() else None
+        kept = first is not None and first.start == 0 and not first.role and first.of("table") and self.plural(first) \
+            and (any(isinstance(c.target, Measure) for c in p.compares) or p.compares and  # "customers with more
+                 self.lex.label_column(first.of("table")[0].table) is not None)  # than 10 orders", "mountains taller than"
+        if not (self.cues("which") or self.has("rank") or self.has("order") or lookup or self._bare_list or kept):
             return  # rows are listed only when asked for ("which", "list", "show", a ranking, a catalog's rows named)
         ent = p.entity
         if ent is None:
@@ -2072,6 +2311,24 @@ class Planner:
                 if not s.role and s.of("table"):
                     ent = Dim("entity", s.of("table")[0], s)
                     s.role, s.chosen = "entity", ent.entry
+                    break
+        if ent is None:  # "which restaurant names start with 'The'", "list the titles of ...": a text column's values
+            for w in self.cues("which"):
+                s = self.next(w, frozenset({"the", "all", "our"}))
+                texts = [c for c in s.of("column") if c.ctype == "text"] if s is not None and s.kind == "entity" \
+                    and not s.role and not s.of("table") else []
+                if len(texts) == 1:
+                    self.assign(s, "entity", texts[0])
+                    ent = Dim("column", texts[0], s)
+                    break
+        if ent is None and p.times and p.date is None:  # "which stores opened after 2020": those stores, by their opening
+            for s in self.entities():
+                dates = [c for c in s.of("column") if c.ctype == "date"]
+                if not s.role and len(dates) == 1 and s.start > 0 and self._plural_word(s.start) \
+                        and self.lex.label_column(dates[0].table) is not None:
+                    self.assign(s, "date", dates[0])
+                    p.date = dates[0]
+                    ent = Dim("entity", self.lex.tables[dates[0].table], s)
                     break
         if ent is None:
             if p.dims and p.grains == []:
@@ -2170,6 +2427,7 @@ class Planner:
                     continue
                 self.assign(s, "context", e)
 
+        self._distinct_in_period()
         if self.p.measures and self.p.shape in ("plain", "share", "growth"):
             for s in self.entities():
                 if s.role or s.of("value", "measure", "filter") or not s.of("column", "expression") or not self.plural(s):
@@ -2178,6 +2436,31 @@ class Planner:
                 if dim is not None and dim.kind in ("column", "expression"):
                     self._add_dim(dim, s)
                     self.p.notes.append(f"'{s.text}' read as a breakdown")
+
+    def _distinct_in_period(self) -> None:
+        """"unique customers by month in 2025": rows counted once each are counted among the one dated table
+        that refers to them (the customers who ordered), never dated by their own column (the signup date),
+        which the question does not name."""
+        p = self.p
+        if p.date is not None or p.related or not (p.times or p.grains):
+            return
+        for c in self.cues("distinct"):
+            s = self.next(c)
+            if s is None or s.role != "counted" or not s.of("table") or s.start != c.end:
+                continue
+            t = s.of("table")[0].table
+            events = {e.other(t) for e in self.lex.edges if not e.one_to_one and (
+                e.right == t and e.many_to_one or e.left == t and e.many_to_one is False)}
+            dated = [(e, self.lex.date_columns(e)) for e in sorted(events)]
+            dated = [(e, d[0]) for e, d in dated if len(d) == 1]
+            if len(dated) != 1:
+                return
+            c.role = "distinct"
+            p.related.append(dated[0][0])
+            p.date = dated[0][1]
+            p.notes.append(f"'{c.text} {s.text}' counts the {t.split('.')[-1]} rows that have "
+                           f"{dated[0][0].split('.')[-1]} rows in the period")
+            return
 
     def _has_any(self, s: Span) -> bool:
         """"customers who have a loyalty tier": rows where the (nullable) column is set."""
@@ -2406,6 +2689,11 @@ class Planner:
         p, g = self.p, self.g
         self._described_verbs()
         self._check_grounded()
+        for t in g.tokens:  # "restaurants with the same name": rows grouped by a shared value, never composed here
+            x = g.span_at(t.i + 1) if t.raw == "same" and t.i + 1 < len(g.tokens) else None
+            if x is not None and x.kind == "entity" and x.start == t.i + 1 and x.of("column"):
+                raise Refusal(f"'same {x.text}' asks for rows that share a value, which the offline engine does not "
+                              f"compose", words=["same", x.text], missing=[{"kind": "example", "why": "rows sharing a value"}])
         # two filter snippets that cannot both hold
         snips = [c for c in p.conds if c.kind == "filter"]
         for i, a in enumerate(snips):

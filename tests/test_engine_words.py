@@ -1,0 +1,134 @@
+"""The grounded engine (issue 16): words that name a condition or a number rather than a table or a column
+- text patterns ("names starting with the letter J"), numbers written in words ("a hundred thousand"),
+everyday words for a column ("people" for population) and height ranks ("the highest mountains"). Each
+answer is executed and compared with hand-computed rows."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+from test_engine_grounded import answer_rows, bare_doc
+
+from chaos_llama.tools.backends.local import LocalGenie
+from chaos_llama.tools.generate.ground import tokenize
+from engine_helpers import join, space, with_column, with_instruction
+
+
+def journals_db() -> tuple[duckdb.DuckDBPyConnection, dict]:
+    con = duckdb.connect()
+    con.execute("CREATE TABLE journal(jid INTEGER, name VARCHAR)")
+    con.execute("INSERT INTO journal VALUES (1, 'Journal of Data'), (2, 'Nature'), (3, 'jmlr'), (4, 'Annals of Stats')")
+    con.execute("CREATE TABLE publication(pid INTEGER, jid INTEGER, title VARCHAR)")
+    con.execute("INSERT INTO publication VALUES (10, 1, 'a'), (11, 1, 'b'), (12, 2, 'c'), (13, 3, 'd'), (14, 4, 'e')")
+    doc = with_instruction(bare_doc("journal", "publication"), "join_specs",
+                           join("main.shop.publication", "main.shop.journal", "`publication`.`jid` = `journal`.`jid`"))
+    return con, doc
+
+
+@pytest.mark.parametrize("question, expected", [
+    ('journals whose names start with the letter "J"', ["Journal of Data", "jmlr"]),
+    ("journals whose names start with the letter J", ["Journal of Data", "jmlr"]),
+    ("journals whose name contains 'of'", ["Annals of Stats", "Journal of Data"]),
+    ('journals whose names end with "s"', ["Annals of Stats"]),
+    ('journals whose names do not start with "J"', ["Annals of Stats", "Nature"]),
+])
+def test_a_text_pattern_filters_the_column_named_before_it(question, expected):
+    """Before, every text pattern was refused."""
+    con, doc = journals_db()
+    assert sorted(r[0] for r in answer_rows(con, doc, question)) == expected
+
+
+def test_a_text_pattern_filters_rows_counted_through_a_join_and_needs_its_letters():
+    con, doc = journals_db()
+    q = 'How many publications were published in journals whose names start with the letter "J"?'
+    assert answer_rows(con, doc, q) == [(3,)]  # publications 10, 11 (Journal of Data) and 13 (jmlr)
+    a = LocalGenie(con).ask_sync(space(doc), "journals whose names start with")
+    assert a.status == "NO_SQL" and "text pattern" in a.reason, a.sql
+
+
+@pytest.mark.parametrize("text, value", [("a hundred thousand", 100_000), ("two million", 2_000_000),
+                                         ("5 thousand", 5_000), ("twenty", 20)])
+def test_numbers_written_in_words_with_scale_words(text, value):
+    numbers = [t for t in tokenize(f"fewer than {text} people") if t.kind == "number"]
+    assert [t.value for t in numbers] == [value]
+
+
+def states_db() -> tuple[duckdb.DuckDBPyConnection, dict]:
+    con = duckdb.connect()
+    con.execute("CREATE TABLE state(state_name VARCHAR, population BIGINT, density DOUBLE)")
+    con.execute("INSERT INTO state VALUES ('Alaska', 90000, 0.5), ('Texas', 2500000, 40.0), ('Rhode Island', 95000, 900.0)")
+    con.execute("CREATE TABLE city(city_name VARCHAR, state_name VARCHAR, population BIGINT)")
+    con.execute("INSERT INTO city VALUES ('Austin', 'Texas', 80000), ('Juneau', 'Alaska', 30000)")
+    con.execute("CREATE TABLE mountain(mountain_name VARCHAR, mountain_altitude INTEGER)")
+    con.execute("INSERT INTO mountain VALUES ('Denali', 6190), ('Whitney', 4421), ('Hood', 3429)")
+    doc = bare_doc("state", "city", "mountain")
+    doc = with_column(doc, "main.shop.state", "density", description=["Population density in people per square kilometer"])
+    return con, doc
+
+
+def test_people_are_the_population_of_the_table_named_but_not_in_a_density_unit():
+    """"states with fewer than a hundred thousand people": the states' population (Alaska, Rhode Island),
+    not the density whose description says "people", nor the cities' population; "people per square
+    kilometer" stays the density."""
+    con, doc = states_db()
+    rows = answer_rows(con, doc, "Which states have fewer than a hundred thousand people?")
+    assert sorted(r[0] for r in rows) == ["Alaska", "Rhode Island"]
+    rows = answer_rows(con, doc, "Which state has the highest density in people per square kilometer?")
+    assert rows[0][0] == "Rhode Island"
+
+
+def test_the_highest_rows_rank_by_their_own_altitude():
+    """"the highest mountains" rank by the mountains' altitude (it was refused as naming no column)."""
+    con, doc = states_db()
+    assert [r[0] for r in answer_rows(con, doc, "the highest mountains")] == ["Denali", "Whitney", "Hood"]
+    assert answer_rows(con, doc, "which is the lowest mountain")[0][0] == "Hood"
+
+
+def test_a_text_patterns_column_can_be_what_is_listed():
+    """"which journal names start with 'J'", "list the names of journals containing the word 'of'": the column
+    the pattern filters is also the one listed (they were refused as listing nothing)."""
+    con, doc = journals_db()
+    assert sorted(r[0] for r in answer_rows(con, doc, "which journal names start with 'J'")) == ["Journal of Data", "jmlr"]
+    rows = answer_rows(con, doc, "list the names of journals containing the word 'of'")
+    assert sorted(r[0] for r in rows) == ["Annals of Stats", "Journal of Data"]
+
+
+def test_a_year_after_from_alone_is_that_year():
+    """"publications from 2020" are 2020's (it was read as 2020 onwards); "from 2020 onwards" and "from 2019
+    to 2020" stay ranges."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE publication(pid INTEGER, title VARCHAR, year INTEGER, citation_num INTEGER)")
+    con.execute("INSERT INTO publication VALUES (1, 'a', 2019, 1), (2, 'b', 2020, 2), (3, 'c', 2021, 4)")
+    doc = bare_doc("publication")
+    assert answer_rows(con, doc, "What is the total number of citations of publications from 2020?") == [(2,)]
+    assert answer_rows(con, doc, "total number of citations of publications from 2020 onwards") == [(6,)]
+    assert answer_rows(con, doc, "total number of citations of publications from 2019 to 2020") == [(3,)]
+
+
+def test_a_million_and_a_comparison_of_the_listed_tables_own_column():
+    """"more than a million" is 1,000,000; "states with an area larger than 5000" compares the states' area,
+    not the lakes' (the first table's column had been taken)."""
+    con, doc = states_db()
+    con.execute("ALTER TABLE state ADD COLUMN area DOUBLE")
+    con.execute("UPDATE state SET area = CASE state_name WHEN 'Texas' THEN 9000 ELSE 100 END")
+    con.execute("CREATE TABLE lake(lake_name VARCHAR, state_name VARCHAR, area DOUBLE)")
+    con.execute("INSERT INTO lake VALUES ('Big', 'Alaska', 8000)")
+    doc["data_sources"]["tables"].insert(0, {"identifier": "main.shop.lake"})
+    assert answer_rows(con, doc, "How many states have a population of more than a million?") == [(1,)]
+    assert [r[0] for r in answer_rows(con, doc, "Which states have an area larger than 5000 square kilometers?")] == ["Texas"]
+
+
+def test_rated_ranks_and_comparatives_name_the_column_they_rank_or_compare_by():
+    """"the highest rated restaurant" ranks by rating; "rivers longer than 600 meters" compares their length
+    and "mountains taller than 4000 meters" their altitude (each was refused)."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE restaurant(id INTEGER, name VARCHAR, rating DOUBLE)")
+    con.execute("INSERT INTO restaurant VALUES (1, 'Alpha', 4.5), (2, 'Beta', 3.0), (3, 'Gamma', 4.9)")
+    con.execute("CREATE TABLE river(river_name VARCHAR, length INTEGER)")
+    con.execute("INSERT INTO river VALUES ('Nile', 1000), ('Rhine', 500), ('Amazon', 700)")
+    doc = bare_doc("restaurant", "river")
+    assert answer_rows(con, doc, "What is the highest rated restaurant?")[0][0] == "Gamma"
+    assert [r[0] for r in answer_rows(con, doc, "the 2 lowest rated restaurants")] == ["Beta", "Alpha"]
+    assert sorted(r[0] for r in answer_rows(con, doc, "Which rivers are longer than 600 meters?")) == ["Amazon", "Nile"]
+    con2, doc2 = states_db()
+    assert sorted(r[0] for r in answer_rows(con2, doc2, "mountains taller than 4000 meters")) == ["Denali", "Whitney"]
