@@ -132,3 +132,33 @@ def test_rated_ranks_and_comparatives_name_the_column_they_rank_or_compare_by():
     assert sorted(r[0] for r in answer_rows(con, doc, "Which rivers are longer than 600 meters?")) == ["Amazon", "Nile"]
     con2, doc2 = states_db()
     assert sorted(r[0] for r in answer_rows(con2, doc2, "mountains taller than 4000 meters")) == ["Denali", "Whitney"]
+
+
+def pubs_db() -> tuple[duckdb.DuckDBPyConnection, dict]:
+    con, doc = journals_db()
+    con.execute("ALTER TABLE publication ADD COLUMN citation_num INTEGER")
+    con.execute("UPDATE publication SET citation_num = CASE pid WHEN 10 THEN 4 WHEN 11 THEN 2 WHEN 12 THEN 9 ELSE 1 END")
+    return con, doc
+
+
+def test_a_count_column_is_named_by_count_or_number_and_its_rows_average_per_group():
+    """`citation_num` is the "citation count"; "the average citation count of publications per journal"
+    averages the publications' counts within each journal (Journal of Data: (4 + 2) / 2); before, the
+    publications were counted and the counts averaged over the journals."""
+    con, doc = pubs_db()
+    rows = dict(answer_rows(con, doc, "What is the average citation count of publications per journal?"))
+    assert rows == {"Journal of Data": 3.0, "Nature": 9.0, "jmlr": 1.0, "Annals of Stats": 1.0}
+    assert answer_rows(con, doc, "total citation count") == [(17,)]
+
+
+def test_a_column_of_each_row_is_listed_beside_the_row_and_numbers_between_two_values():
+    """"What is the capital of each state?" shows each state with its capital (the state had been dropped);
+    "a population between 90000 and 100000" keeps both ends."""
+    con, doc = states_db()
+    con.execute("ALTER TABLE state ADD COLUMN capital VARCHAR")
+    con.execute("UPDATE state SET capital = CASE state_name WHEN 'Texas' THEN 'Austin' WHEN 'Alaska' THEN 'Juneau' "
+                "ELSE 'Providence' END")
+    rows = answer_rows(con, doc, "What is the capital of each state?")
+    assert sorted(rows) == [("Alaska", "Juneau"), ("Rhode Island", "Providence"), ("Texas", "Austin")]
+    rows = answer_rows(con, doc, "Which states have a population between 90000 and 100000?")
+    assert sorted(r[0] for r in rows) == ["Alaska", "Rhode Island"]

@@ -771,11 +771,14 @@ class Composer:
         for c in p.list_columns:
             if self.col(c) not in items:
                 items.append(self.col(c))
-        hidden = [d for d in p.dims if d.entry is not None and d.kind == "column" and self.col(d.entry) not in items]
-        if hidden:  # a breakdown a listing would not show: never dropped silently
-            raise Refusal(f"the question breaks the listed rows down by {hidden[0].entry.label}, which a listing of "
-                          f"{ent.entry.label if ent.entry is not None else 'rows'} does not show",
-                          missing=[{"kind": "example", "why": "breakdown of a listing"}])
+        shown = []  # "the capital of each state": the listing shows each state beside its capital
+        for d in p.dims:
+            if d.entry is None or d.kind not in ("column", "entity") or d.span is None or d.span.role != "dimension":
+                raise Refusal(f"the question breaks the listed rows down by {d.entry.label if d.entry else 'a period'}, "
+                              f"which a listing of {ent.entry.label if ent.entry is not None else 'rows'} does not show",
+                              missing=[{"kind": "example", "why": "breakdown of a listing"}])
+            shown += [x for x in self.dim_select(d)[0] if x not in items and x not in shown]
+        items = shown + items
         if p.ratio_expr is not None:
             items.append(f"{self.rounded(p.ratio_expr.sql, always=True)} AS {_ident(p.ratio_expr.label)}")
         if p.order_by is not None and self.col(p.order_by) not in items:

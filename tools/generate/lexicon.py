@@ -571,6 +571,10 @@ def _column_phrases(cname: str, table_words: list[str], kind: str, names: set[st
         core = tuple(w for w in p if norm(w) not in {norm(x) for x in _NAME_WORDS})
         if core and core != p and kind == "text":
             out.append(core)  # cat_nm -> "category"
+    counts = {norm("number"), norm("count")}
+    for p in list(out):  # citation_num: "citation number" is also the "citation count"
+        if kind == "number" and len(p) > 1 and p[-1] in counts:
+            out.extend(p[:-1] + (c,) for c in counts if c != p[-1])
     result = []
     for p in out:
         result.extend(_with_date_stripped(p, kind))

@@ -1503,6 +1503,28 @@ class Planner:
                 self.assign(s, "entity", t)
                 self.p.entity = Dim("entity", t, s)
 
+    def _between_numbers(self) -> None:
+        """"cities with a population between 100000 and 1000000": the numeric column before "between" within
+        both numbers, ends included (as SQL's BETWEEN)."""
+        toks = self.g.tokens
+        for k, t in enumerate(toks[:-3]):
+            a, b = self.g.span_at(k + 1), self.g.span_at(k + 3)
+            if t.raw != "between" or toks[k + 2].raw != "and" or a is None or b is None or a.kind != "number" \
+                    or b.kind != "number" or a.role or b.role:
+                continue
+            col = self.prev(Span(k, k + 1, "between", "word"), frozenset({"a", "an", "the", "of", "with", "is", "are"}))
+            cols = _numeric_columns(col) if col is not None and col.kind == "entity" and col.role in (None, "compared") else []
+            listed = self._listed_tables()
+            cols = [c for c in cols if c.table in listed] or cols
+            if not cols:
+                continue
+            self.assign(col, "compared", cols[0])
+            for n, op in ((a, ">="), (b, "<=")):
+                n.role = "compare"
+                self.used_numbers.add(n.start)
+                self.p.compares.append(Compare(op, n.value, cols[0], n))
+            self.g.ungrounded = [x for x in self.g.ungrounded if x.i not in (k, k + 2)]
+
     def _compared_by(self, c: Span, after: Span | None, before: Span | None) -> Entry | None:
         """"rivers longer than 600 meters": a comparative naming no column compares the rows' own length (size,
         height), where the rows have one such column."""
@@ -1550,6 +1572,7 @@ class Planner:
     def _comparisons(self) -> None:
         p = self.p
         self._more_than_average()
+        self._between_numbers()
         for c in self.cues("cmp"):
             postfix = c.text in ("or more", "or less", "or fewer")  # "3 or more orders": the number comes first
             num = self.prev(c) if postfix else self.next(c)
@@ -1854,7 +1877,7 @@ class Planner:
                 p.shape = "avg_of_groups"
         # "average revenue per customer": the average of per-customer sums
         for i, m in enumerate(p.measures):
-            if m.kind == "agg" and m.agg == "AVG" and p.shape == "plain" and additive(m.entry):
+            if m.kind == "agg" and m.agg == "AVG" and p.shape == "plain" and additive(m.entry) and not self._own_rows_after(m):
                 ent = self._per_entity(exclude=m.entry.table)
                 if ent is not None:
                     p.measures[i] = Measure("agg", m.entry, "SUM", m.span, assumed="averaged over per-entity sums")
@@ -2242,6 +2265,15 @@ class Planner:
             if e.kind == "measure" and name & _RATE_WORDS and words and words <= name:
                 return e
         return None
+
+    def _own_rows_after(self, m: Measure) -> bool:
+        """"average citation count of publications per journal": the column's own rows are named after "of", so
+        the average is over them (per journal a breakdown), not over per-journal totals."""
+        s = m.span
+        if s is None or s.end >= len(self.g.tokens) or self.g.tokens[s.end].raw != "of":
+            return False
+        e = self.next(s, frozenset({"of", "the", "all", "our"}))
+        return e is not None and e.kind == "entity" and bool(e.of("table")) and e.of("table")[0].table == m.entry.table
 
     def _averaged_over(self, m: Measure) -> Dim | None:
         """"average rating of businesses": the plural rows after "of" whose many rows hold the column
