@@ -734,23 +734,61 @@ def test_rows_sharing_a_value_are_refused_not_grouped_without_it():
     assert a.status == "NO_SQL" and "same" in a.reason, a.sql
 
 
+def returns_db() -> tuple[duckdb.DuckDBPyConnection, dict]:
+    """Orders (R: returned) and their returns, with a reason and a refund; the space calls returned orders
+    "returns" and "refunded orders", as the curated retail space does."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE orders(ord_id INTEGER, ord_dt DATE, stat_cd VARCHAR, amt DOUBLE)")
+    con.execute("INSERT INTO orders VALUES (1, '2024-01-02', 'R', 900), (2, '2024-02-03', 'R', 300), (3, '2024-03-04', 'R', 50),"
+                " (4, '2024-04-05', 'C', 70), (5, '2023-05-06', 'R', 20)")
+    con.execute("CREATE TABLE returns(ret_id INTEGER, ord_id INTEGER, ret_dt DATE, ret_rsn VARCHAR, refund_amt DOUBLE)")
+    con.execute("INSERT INTO returns VALUES (1, 1, '2024-01-09', 'Damaged', 900), (2, 2, '2024-02-09', 'Damaged', 300),"
+                " (3, 3, '2024-03-09', 'Late', 50), (4, 5, '2023-05-09', 'Late', 20)")
+    doc = with_column(bare_doc("orders", "returns"), "main.shop.returns", "ret_rsn", synonyms=["reason"])
+    doc = with_column(doc, "main.shop.returns", "refund_amt", synonyms=["refund"])
+    doc = with_instruction(doc, "join_specs", join("main.shop.returns", ORDERS, "`returns`.`ord_id` = `orders`.`ord_id`"))
+    doc = with_instruction(doc, "filters", {"id": "fr", "display_name": "returned orders", "sql": ["orders.stat_cd = 'R'"],
+                                            "synonyms": ["returns", "refunded orders"]})
+    doc = with_instruction(doc, "measures", {"id": "mr", "alias": "return_rate", "display_name": "Return rate",
+                                             "sql": ["100.0 * COUNT_IF(orders.stat_cd = 'R') / COUNT(*)"],
+                                             "synonyms": ["return rate"]})
+    return con, doc
+
+
 def test_the_share_of_a_periods_returned_rows_across_reasons_is_their_split():
     """"what share of 2024 returns were due to each reason": how the 2024 returns split across reasons
     (2 of 3 damaged), not the return rate per reason, which the year between "share of" and "returns" had
     turned it into."""
-    con = duckdb.connect()
-    con.execute("CREATE TABLE orders(ord_id INTEGER, ord_dt DATE, stat_cd VARCHAR)")
-    con.execute("INSERT INTO orders VALUES (1, '2024-01-02', 'R'), (2, '2024-02-03', 'R'), (3, '2024-03-04', 'R'),"
-                " (4, '2024-04-05', 'C'), (5, '2023-05-06', 'R')")
-    con.execute("CREATE TABLE returns(ret_id INTEGER, ord_id INTEGER, ret_dt DATE, ret_rsn VARCHAR)")
-    con.execute("INSERT INTO returns VALUES (1, 1, '2024-01-09', 'Damaged'), (2, 2, '2024-02-09', 'Damaged'),"
-                " (3, 3, '2024-03-09', 'Late'), (4, 5, '2023-05-09', 'Late')")
-    doc = with_column(bare_doc("orders", "returns"), "main.shop.returns", "ret_rsn", synonyms=["reason"])
-    doc = with_instruction(doc, "join_specs", join("main.shop.returns", ORDERS, "`returns`.`ord_id` = `orders`.`ord_id`"))
-    doc = with_instruction(doc, "filters", {"id": "fr", "display_name": "returned orders", "sql": ["orders.stat_cd = 'R'"],
-                                            "synonyms": ["returns"]})
-    doc = with_instruction(doc, "measures", {"id": "mr", "alias": "return_rate", "display_name": "Return rate",
-                                             "sql": ["100.0 * COUNT_IF(orders.stat_cd = 'R') / COUNT(*)"],
-                                             "synonyms": ["return rate"]})
+    con, doc = returns_db()
     rows = answer_rows(con, doc, "what share of 2024 returns were due to each reason")
     assert sorted((r[0], round(r[1], 2)) for r in rows) == [("Damaged", 66.67), ("Late", 33.33)]
+
+
+def test_a_refund_ranked_or_compared_is_the_amount_and_which_returns_are_the_returns_rows():
+    """"which return had the biggest refund" ranks the returns by their refund (the words had read as
+    "returned orders" twice and counted them); "returns w/ a refund over $500" compares the amount."""
+    con, doc = returns_db()
+    assert answer_rows(con, doc, "which return had the biggest refund") == [(1, 900.0)]
+    assert answer_rows(con, doc, "how many returns w/ a refund over $100") == [(2,)]
+
+
+def test_the_latest_or_first_row_by_its_tables_one_date():
+    """"date of the most recent return" is the last return date; "when was our first order" the first order
+    date (not rounded); "the most recent return" is that row. Before, the returns were counted."""
+    con, doc = returns_db()
+    assert answer_rows(con, doc, "date of the most recent return") == [(dt.date(2024, 3, 9),)]
+    assert answer_rows(con, doc, "when was our first order") == [(dt.date(2023, 5, 6),)]
+    assert answer_rows(con, doc, "the most recent return") == [(3, dt.date(2024, 3, 9))]
+
+
+def test_with_vs_without_and_one_amount_as_a_percent_of_another_are_refused():
+    """Both were answered silently wrong: "with vs without a promotion" as the orders without one, grouped by
+    order; "refunds as % of sales" as the return rate."""
+    con, doc = returns_db()
+    doc = with_column(doc, ORDERS, "amt", synonyms=["sales"])
+    a = LocalGenie(con).ask_sync(space(doc), "average amt for returns with vs without a refund")
+    assert a.status == "NO_SQL" and "with vs without" in a.reason, a.sql
+    doc = with_instruction(doc, "measures", {"id": "ms", "alias": "sales", "display_name": "Sales", "sql": ["SUM(orders.amt)"],
+                                             "synonyms": ["sales"]})
+    a = LocalGenie(con).ask_sync(space(doc), "refunds as % of sales in 2024")
+    assert a.status == "NO_SQL" and "divides one amount by another" in a.reason, a.sql

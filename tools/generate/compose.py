@@ -323,6 +323,8 @@ class Composer:
             return sql
         if m is not None and m.kind == "agg" and not always and self.lex.is_fraction(m.entry):
             return sql  # a column described as a fraction (0.10 = 10% off): two decimals would erase it
+        if m is not None and m.kind == "agg" and m.entry is not None and m.entry.ctype == "date":
+            return sql  # "when was our first order": a date is not rounded
         if re.match(r"(?is)^\s*round\s*\(", sql):
             return sql
         return f"ROUND({sql}, {d})"

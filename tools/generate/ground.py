@@ -42,7 +42,7 @@ _cue("rank", "bottom", "worst", "lowest", "least", "fewest", "smallest", "worst 
      "shortest", "least popular", "cheapest", "least expensive", "lowest selling", "least selling",
      "lowest performing", "weakest", "poorest", "quietest", "lowest rated", "worst rated", arg="ASC")
 _cue("rank", "most expensive", "priciest", arg="DESC")
-_cue("rank", "most recently", "newest", arg="DESC")  # by a date: "which store opened most recently"
+_cue("rank", "most recently", "newest", "most recent", arg="DESC")  # by a date: "which store opened most recently"
 _cue("rank", "earliest", "least recently", arg="ASC")
 _cue("frequent", "common", "frequent", "frequently", "often", "popular")
 _cue("group", "by", "per", "each", "for each", "every", "broken down by", "split by", "grouped by", "breakdown by",
@@ -211,6 +211,17 @@ def tokenize(question: str) -> list[Token]:
             t.acronym = True
         if t.kind == "word" and t.raw in _NUMBER_WORDS:
             t.kind, t.value = "number", float(_NUMBER_WORDS[t.raw])
+    short: list[Token] = []
+    for t in out:  # "w/" is "with", "w/o" is "without"
+        if t.raw == "/" and short and short[-1].raw == "w" and question[short[-1].end:t.start] == "":
+            short[-1].raw, short[-1].end = "with", t.end
+            continue
+        if t.raw == "o" and short and short[-1].raw == "with" and question[short[-1].end - 1:short[-1].end] == "/" \
+                and short[-1].end == t.start:
+            short[-1].raw, short[-1].end = "without", t.end
+            continue
+        short.append(t)
+    out = short
     merged: list[Token] = []
     for t in out:  # "a hundred thousand", "two million": a number times the scale words after it
         prev = merged[-1] if merged else None

@@ -39,7 +39,7 @@ _MORE_ABBREVIATIONS = {
     "promo": "promotion", "promos": "promotion", "qtr": "quarter", "fy": "fiscal",
     "seg": "segment", "fmt": "format", "stat": "status", "rsn": "reason", "chnl": "channel",
     "ctry": "country", "grp": "group", "lvl": "level", "src": "source", "pmt": "payment",
-    "bal": "balance", "wt": "weight", "hrs": "hours",
+    "bal": "balance", "wt": "weight", "hrs": "hours", "rev": "revenue",
     # British spellings match the American ones ("loyalty programme" / "program")
     "programme": "program", "programmes": "program", "catalogue": "catalog", "catalogues": "catalog",
     "colour": "color", "colours": "color", "centre": "center", "centres": "center", "favourite": "favorite",

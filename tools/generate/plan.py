@@ -42,9 +42,9 @@ _RANKED_BY = {"largest": ("size", "area"), "biggest": ("size", "area"), "smalles
 _COMPARED_BY = {"longer than": ("length",), "shorter than": ("length",), "taller than": ("height", "altitude", "elevation"),
                 "larger than": ("size", "area"), "bigger than": ("size", "area"), "smaller than": ("size", "area")}
 _NOT_SALES_RANKS = frozenset({"longest", "shortest", "tallest", "oldest", "latest", "busiest", "quietest", "newest",
-                              "earliest", "most recently", "least recently", "highest rated", "top rated", "best rated",
+                              "earliest", "most recently", "least recently", "most recent", "highest rated", "top rated", "best rated",
                               "lowest rated", "worst rated"})
-_DATE_RANKS = frozenset({"oldest", "latest", "newest", "earliest", "most recently", "least recently"})
+_DATE_RANKS = frozenset({"oldest", "latest", "newest", "earliest", "most recently", "least recently", "most recent"})
 _PATTERN_QUOTED = re.compile(r'"([^"]{1,80})"|“([^”]{1,80})”|\'([^\']{1,80})\'')  # the letters of a text pattern
 _OVERALL_WORDS = frozenset({"company", "companywide", "overall", "global", "business", "total", "the", "our"})
 _BUSY_RANKS = frozenset({"busiest", "quietest"})  # by the number of events, never by sales
@@ -395,13 +395,17 @@ class Planner:
             filters, values = s.of("filter"), s.of("value")
             if _numeric(s) is not None and (self.has("amount") or any(c.arg in ("SUM", "AVG") for c in self.cues("agg"))):
                 continue  # "how much have we refunded": the refund amount, not refunded orders
+            before, after = self.prev(s, frozenset({"the"})), self.next(s)
+            if filters and _numeric(s) is not None and (before is not None and before.kind == "cue" and before.cue == "rank"
+                                                        or after is not None and after.kind == "cue" and after.cue == "cmp"):
+                continue  # "the biggest refund", "a refund over $500": the refund amount, not refunded orders
             if filters and not self._counted_here(s) and not self._prefers_table(s):
                 f = filters[0]
                 self.assign(s, "filter", f)
                 sql = f"NOT ({f.sql})" if negated else f.sql
                 p.conds.append(Cond(sql, f.tables, _columns_of(self.lex, f.sql), ("not " if negated else "") + f.label,
                                     f.path, s))
-            elif values and not (s.of("measure") or (s.of("table") and self._counted_here(s))):
+            elif values and not (s.of("measure") or (s.of("table") and (self._counted_here(s) or self._prefers_table(s)))):
                 v = self._pick_value(s, values)
                 self.assign(s, "filter", v)
                 by_col.setdefault((v.table, v.column), []).append((s, v, negated))
@@ -490,7 +494,8 @@ class Planner:
         counted = self._counted_here(s) or (nxt is not None and nxt.kind in ("time",) and nxt.time.kind == "grain")
         prev = self.prev(s)
         grain_before = prev is not None and prev.kind == "time" and prev.time.kind == "grain"
-        return counted or grain_before or self.has("count") and not any(
+        listed = prev is not None and prev.kind == "cue" and prev.cue == "which"  # "which return(s) had ..."
+        return counted or grain_before or listed or self.has("count") and not any(
             x.of("table") for x in self.entities() if x is not s)
 
     # ---- 3. measures
@@ -574,6 +579,48 @@ class Planner:
                 self.p.order_by = cols[0]
                 self.p.order_by_dir = r.arg
                 return True
+        return False
+
+    def _date_extreme(self) -> bool:
+        """"the latest order", "date of the most recent return", "when was our first order": rows ranked by their
+        table's one date column - the row itself, or its date where the question asks for the date."""
+        toks = self.g.tokens
+        for k, t in enumerate(toks):
+            r = self.g.span_at(k)
+            if r is not None and r.kind == "cue" and r.cue == "rank" and r.text in _DATE_RANKS and not r.role:
+                word, s = r.text, self.next(r, frozenset({"the", "our"}))
+            elif t.raw in ("first", "last") and r is None and k + 1 < len(toks) and toks[0].raw == "when":
+                word, s = ("earliest" if t.raw == "first" else "latest"), self.g.span_at(k + 1)
+            else:
+                continue
+            if s is None or s.kind != "entity" or s.role not in (None, "filter") or not s.of("table") or self.plural(s):
+                continue
+            table = s.of("table")[0]
+            if s.role == "filter":  # "the most recent return": the returns table's rows, not returned orders
+                self.p.conds = [c for c in self.p.conds if c.span is not s]
+                s.role = None
+            dates = self.lex.date_columns(table.table)
+            if len(dates) != 1:
+                continue
+            col, desc = dates[0], word not in ("oldest", "earliest", "least recently")
+            if r is not None:
+                r.role = "rank"
+            self.g.ungrounded = [x for x in self.g.ungrounded if x.i != k]
+            named = [x for x in self.entities() if x.end <= s.start and x.kind == "entity" and not x.role
+                     and [c for c in x.of("column") if c.ctype == "date"] and not x.of("table", "measure")]
+            if toks[0].raw == "when" or named:  # "date of the most recent return": the date itself
+                for x in named:
+                    self.assign(x, "shown", col)
+                self.assign(s, "context", table)
+                self.p.measures.append(Measure("agg", col, "MAX" if desc else "MIN", s,
+                                               assumed=f"'{word} {s.text}' read as the {'last' if desc else 'first'} {col.label}"))
+            else:  # "the latest order": that row, with its date
+                self.assign(s, "entity", table)
+                self.p.entity = Dim("entity", table, s)
+                self.p.order_by, self.p.order_by_dir, self.p.limit = col, "DESC" if desc else "ASC", 1
+                self.p.list_columns.append(col)
+                self._bare_list = True
+            return True
         return False
 
     def _catalog(self, table: str) -> bool:
@@ -765,6 +812,8 @@ class Planner:
                     self.assign(s, "measure", col)
                     p.measures.append(Measure("agg", col, "MAX" if r.arg == "DESC" else "MIN", s))
                     break
+        if not p.measures and self._date_extreme():
+            return
         # "most orders", "most common reasons": a rank over a count of rows
         if not p.measures:
             for r in self.cues("rank"):
@@ -1789,11 +1838,12 @@ class Planner:
                 c.role = "unit"  # "growth in percent", "% change"
             share = []
         for c in share:  # "refunds as a percentage of revenue": one quantity over another, not a rate of rows
-            whole = self.next(c, frozenset({"of"})) if c.text.startswith("as a") else None
-            part = self.prev(c)
+            as_ = c.text.startswith("as a") or c.start > 0 and self.g.tokens[c.start - 1].raw == "as"  # "as % of"
+            whole = self.next(c, frozenset({"of"})) if as_ else None
+            part = self.prev(c, frozenset({"as"}))
             if whole is not None and whole.kind == "entity" and whole.role == "measure" and part is not None \
                     and part.kind == "entity" and part.role != "measure":
-                raise Refusal(f"'{part.text} {c.text} of {whole.text}' divides one amount by another; the offline "
+                raise Refusal(f"'{self.g.surface(part.start, whole.end)}' divides one amount by another; the offline "
                               f"engine reads '{part.text}' as {part.chosen.label if part.chosen else 'no measure'}, "
                               f"not an amount", words=[part.text],
                               missing=[{"kind": "measure", "words": part.text, "why": "ratio of two measures"}])
@@ -2344,7 +2394,7 @@ class Planner:
                     ent = Dim("entity", s.of("table")[0], s)
                     s.role, s.chosen = "entity", ent.entry
                     break
-        if ent is None:  # "which restaurant names start with 'The'", "list the titles of ...": a text column's values
+        if ent is None and not lookup:  # "which restaurant names start with 'The'", "list the titles of ..."
             for w in self.cues("which"):
                 s = self.next(w, frozenset({"the", "all", "our"}))
                 texts = [c for c in s.of("column") if c.ctype == "text"] if s is not None and s.kind == "entity" \
@@ -2721,6 +2771,12 @@ class Planner:
         p, g = self.p, self.g
         self._described_verbs()
         self._check_grounded()
+        raw = [t.raw for t in g.tokens]
+        for k in range(len(raw) - 2):  # "orders with vs without a promotion": two groups, never one of them
+            if raw[k] == "with" and raw[k + 1] in ("vs", "versus", "or", "and", "compared") and "without" in raw[k + 2:k + 4]:
+                raise Refusal("'with vs without' compares the rows that have something with those that do not, which "
+                              "the offline engine does not compose", words=["with", "without"],
+                              missing=[{"kind": "example", "why": "with vs without"}])
         for t in g.tokens:  # "restaurants with the same name": rows grouped by a shared value, never composed here
             x = g.span_at(t.i + 1) if t.raw == "same" and t.i + 1 < len(g.tokens) else None
             if x is not None and x.kind == "entity" and x.start == t.i + 1 and x.of("column"):
