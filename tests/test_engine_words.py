@@ -162,3 +162,19 @@ def test_a_column_of_each_row_is_listed_beside_the_row_and_numbers_between_two_v
     assert sorted(rows) == [("Alaska", "Juneau"), ("Rhode Island", "Providence"), ("Texas", "Austin")]
     rows = answer_rows(con, doc, "Which states have a population between 90000 and 100000?")
     assert sorted(r[0] for r in rows) == ["Alaska", "Rhode Island"]
+
+
+def test_quoted_text_in_a_rows_name_is_contained_not_equal():
+    """"journals with "of" in their name" contain the text; a quoted word that is a whole value ("Nature")
+    in "with ... in its name" still means contains; both were refused or read as equal."""
+    con, doc = journals_db()
+    rows = answer_rows(con, doc, 'how many publications in journals with "of" in their name')
+    assert rows == [(3,)]  # 10 and 11 (Journal of Data), 14 (Annals of Stats)
+    con.execute("INSERT INTO journal VALUES (5, 'Nature Reviews')")
+    assert answer_rows(con, doc, 'how many journals with "Nature" in their name') == [(2,)]
+
+
+def test_lifetime_names_no_period():
+    """"lifetime" is all time (it was refused as naming nothing)."""
+    con, doc = pubs_db()
+    assert answer_rows(con, doc, "total lifetime citation count") == [(17,)]

@@ -88,7 +88,7 @@ did do does done doing have has had having get gets got getting was were is are 
 there here tell see know let lets let's show give find display list name names
 break broken down split compare compared comparison terms respectively overall value values
 figure figures number numbers info information detail details data dataset table tables record records row rows
-currently current ever all any so far to date ie eg etc i.e e.g via also just only really exactly roughly about
+currently current ever lifetime all any so far to date ie eg etc i.e e.g via also just only really exactly roughly about
 approximately around place placed placing process processed processing buy buys bought purchase purchased
 purchases use used using uses apply applied come came go went happen happened perform performed performance
 contribute contributed contributing belong belongs based located sit sits stand stands ranked ranking

@@ -46,6 +46,7 @@ _NOT_SALES_RANKS = frozenset({"longest", "shortest", "tallest", "oldest", "lates
                               "lowest rated", "worst rated"})
 _DATE_RANKS = frozenset({"oldest", "latest", "newest", "earliest", "most recently", "least recently", "most recent"})
 _PATTERN_QUOTED = re.compile(r'"([^"]{1,80})"|“([^”]{1,80})”|\'([^\']{1,80})\'')  # the letters of a text pattern
+_IN_ITS_NAME = re.compile(r'\b(?:with|having)\s+["“\']([^"”\']{1,80})["”\']\s+in\s+(?:its|their|the)\s+(\w+)', re.I)
 _OVERALL_WORDS = frozenset({"company", "companywide", "overall", "global", "business", "total", "the", "our"})
 _BUSY_RANKS = frozenset({"busiest", "quietest"})  # by the number of events, never by sales
 _SOLD_STEMS = frozenset(norm(w) for w in ("sold",))
@@ -239,6 +240,7 @@ class Planner:
 
     # ------------------------------------------------------------------ the plan
     def plan(self) -> Plan:
+        self._named_with_text()
         for c in self.cues("pattern"):
             if not self._pattern(c):
                 raise Refusal(f"the question asks for a text pattern ('{c.text}') but does not say which text column "
@@ -306,6 +308,38 @@ class Planner:
         if negated:  # "do not start with": no sales verb
             self.g.soft = [t for t in self.g.soft if t.i != b - 1]
         return True
+
+    def _named_with_text(self) -> None:
+        """"the journal with "IEEE Transactions" in its name": the name column of the rows named before "with"
+        contains the quoted text."""
+        toks, q = self.g.tokens, self.g.question
+        for m in _IN_ITS_NAME.finditer(q):
+            inside = [t for t in toks if m.start(1) <= t.start < m.end(1)]
+            word = [t for t in toks if m.start(2) <= t.start < m.end(2)]
+            k = next((t.i for t in toks if t.start >= m.start()), None)
+            if not inside or not word or k is None or any(
+                    (v := self.g.span_at(t.i)) is not None and v.kind != "entity" for t in inside):
+                continue
+            rows = self.prev(Span(k, k + 1, "with", "word"), frozenset({"the", "a", "an"}))
+            if rows is None or rows.kind != "entity" or not rows.of("table"):
+                continue
+            t = rows.of("table")[0].table
+            said = self.g.span_at(word[0].i)
+            cols = [c for c in (said.of("column") if said is not None else []) if c.table == t and c.ctype == "text"]
+            col = cols[0] if len(cols) == 1 else self.lex.label_column(t) if word[0].raw in ("name", "names", "title", "titles") \
+                else None
+            if col is None:
+                continue
+            literal = m.group(1).replace("'", "''")
+            self.p.conds.append(Cond(f"{self.lex.sql_of(col)} ILIKE '%{literal}%'", (t,), ((t, col.column.lower()),),
+                                     f"{col.label} contains {m.group(1)}", col.path, said))
+            if said is not None:
+                self._pattern_spans.append((said, col))
+            for x in inside:  # "with "Nature" in its name": contains, not equals
+                if (v := self.g.span_at(x.i)) is not None:
+                    v.role = "pattern"
+            drop = {x.i for x in inside} | {x.i for x in toks if m.start() <= x.start < m.end() and x.raw in ("with", "having", "in", "its", "their", "the")}
+            self.g.ungrounded = [x for x in self.g.ungrounded if x.i not in drop]
 
     def _pattern_column(self, c: Span) -> tuple[Span, Entry] | None:
         """The text column a pattern applies to: the column named before the cue ("names start with"), of the
