@@ -72,6 +72,10 @@ class TimeSpec:
     parts: list[TimeSpec] = field(default_factory=list)  # compare: the two periods
 
 
+# rank words that, right before a period word, rank the periods ("the best month", "our strongest quarter")
+_PERIOD_RANKS = frozenset({"best", "worst", "busiest", "quietest", "slowest", "strongest", "weakest", "biggest",
+                           "highest", "lowest", "peak", "record"})
+
 def add_months(d: dt.date, months: int) -> dt.date:
     y, m = divmod(d.month - 1 + months, 12)
     return dt.date(d.year + y, m + 1, 1)
@@ -339,6 +343,9 @@ def find_time(words: list[str]) -> list[TimeSpec]:
                 add(TimeSpec("grain", (i, end), text_of(i, end), grain=unit, fiscal=fiscal))
                 continue
         unit = UNITS.get(word)
+        if unit and unit != "week" and w(i - 1) in _PERIOD_RANKS:  # "our strongest quarter": one row per quarter, top one
+            add(TimeSpec("grain", (i, i + 1), word, grain=unit))
+            continue
         if unit and w(i + 1) in ("by", "to", "over", "on") and UNITS.get(w(i + 2)) == unit:  # month by month
             kind = "compare" if w(i + 1) in ("over", "on") else "grain"  # month over month: growth
             add(TimeSpec(kind, (i, i + 3), text_of(i, i + 3), grain=unit))
