@@ -798,9 +798,9 @@ def test_with_vs_without_and_one_amount_as_a_percent_of_another_are_refused():
 
 
 def test_a_period_word_right_after_a_rank_is_ranked():
-    """"what was our strongest quarter in 2024": Q1 (1500 against 50); "the best month for sales in 2024":
+    """"what was our strongest quarter for sales in 2024": Q1 (1500 against 50); "the best month for sales in 2024":
     March. Before, the period word was skipped as a time word and the year's total answered."""
     con, doc = stores_db()
-    rows = answer_rows(con, doc, "what was our strongest quarter in 2024")
+    rows = answer_rows(con, doc, "what was our strongest quarter for sales in 2024")
     assert [(r[0].month, r[1]) for r in rows] == [(1, 1500.0)]
     assert [(r[0].month, r[1]) for r in answer_rows(con, doc, "best month for sales in 2024")] == [(3, 1000.0)]
