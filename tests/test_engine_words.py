@@ -178,3 +178,13 @@ def test_lifetime_names_no_period():
     """"lifetime" is all time (it was refused as naming nothing)."""
     con, doc = pubs_db()
     assert answer_rows(con, doc, "total lifetime citation count") == [(17,)]
+
+
+def test_a_swap_the_stem_would_hide_is_corrected():
+    """"slaes" stems to "sla", three letters, too short to correct; swapping two letters gives "sales"."""
+    from engine_helpers import shop_db
+    from test_engine_grounded import shop
+
+    a = LocalGenie(shop_db()).ask_sync(space(shop()), "slaes by category")
+    assert a.status == "COMPLETED" and a.details["grounding"]["corrections"] == {"slaes": "sal"}, a.reason  # the stem of "sales"
+    assert answer_rows(shop_db(), shop(), "slaes by category") == answer_rows(shop_db(), shop(), "sales by category")

@@ -441,6 +441,10 @@ def ground(lex: Lexicon, speller: Speller, question: str) -> Grounding:
         in_data = speller.correct(t.norm)
         if on_surface and in_data and norm(on_surface) == in_data:
             in_data = None  # the same word either way: keep its surface form ("average")
+        if on_surface is None and in_data is None and len(t.raw) >= 4:  # "slaes": a swap the stem hides ("sla")
+            swaps = {t.raw[:i] + t.raw[i + 1] + t.raw[i] + t.raw[i + 2:] for i in range(1, len(t.raw) - 1)}
+            fits = {norm(w) for w in swaps if norm(w) in lex.vocabulary}
+            in_data = fits.pop() if len(fits) == 1 else None
         if on_surface is None and in_data is None:
             in_data = lex.abbreviated(t.norm)  # "format" for the column `fmt`
         if (on_surface is None) == (in_data is None):
