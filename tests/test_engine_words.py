@@ -182,8 +182,9 @@ def test_lifetime_names_no_period():
 
 def test_a_swap_the_stem_would_hide_is_corrected():
     """"slaes" stems to "sla", three letters, too short to correct; swapping two letters gives "sales"."""
-    from engine_helpers import shop_db
     from test_engine_grounded import shop
+
+    from engine_helpers import shop_db
 
     a = LocalGenie(shop_db()).ask_sync(space(shop()), "slaes by category")
     assert a.status == "COMPLETED" and a.details["grounding"]["corrections"] == {"slaes": "sal"}, a.reason  # the stem of "sales"
