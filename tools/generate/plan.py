@@ -1156,7 +1156,7 @@ class Planner:
 
     def _count_target(self, c: Span) -> tuple[Span, Entry, bool] | None:
         distinct = False
-        nxt = self.next(c, frozenset({"the", "of", "our", "all", "active"}))  # "active customers": see _distinct_in_period
+        nxt = self.next(c, frozenset({"the", "of", "our", "all"}))
         skipped = []
         while nxt is not None and (nxt.kind == "cue" and nxt.cue == "distinct" or nxt.kind == "entity"
                                    and (nxt.role == "filter" or not nxt.role and not nxt.of("table", "measure")
@@ -2560,13 +2560,10 @@ class Planner:
         p = self.p
         if p.date is not None or p.related or not (p.times or p.grains):
             return
-        active = [Span(t.i, t.i + 1, t.raw, "cue", cue="distinct") for t in self.g.tokens
-                  if t.raw == "active" and t in self.g.ungrounded]  # "active customers per month": those who ordered
-        for c in [*self.cues("distinct"), *active]:
-            s = self.g.span_at(c.end) if c.end < len(self.g.tokens) else None
+        for c in self.cues("distinct"):
+            s = self.next(c)
             if s is None or s.role != "counted" or not s.of("table") or s.start != c.end:
                 continue
-            self.g.ungrounded = [t for t in self.g.ungrounded if t.i != c.start or t.raw != "active"]
             t = s.of("table")[0].table
             events = {e.other(t) for e in self.lex.edges if not e.one_to_one and (
                 e.right == t and e.many_to_one or e.left == t and e.many_to_one is False)}
