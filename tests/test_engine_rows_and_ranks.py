@@ -801,3 +801,24 @@ def test_a_period_word_right_after_a_rank_is_ranked():
     rows = answer_rows(con, doc, "what was our strongest quarter for sales in 2024")
     assert [(r[0].month, r[1]) for r in rows] == [(1, 1500.0)]
     assert [(r[0].month, r[1]) for r in answer_rows(con, doc, "best month for sales in 2024")] == [(3, 1000.0)]
+
+
+def test_year_over_year_growth_for_one_year_compares_it_with_the_year_before():
+    """"yoy sales growth for 2025": 2025 (500) against 2024 (1550), -67.74%; before, a LAG over the years
+    inside 2025 alone left no base (NULL). "rank stores by yoy sales growth" keeps the stores (they had been
+    dropped); a ranked month-over-month growth is refused, not dropped."""
+    con, doc = stores_db()
+    assert answer_rows(con, doc, "yoy sales growth for 2025")[0][-1] == pytest.approx(100 * (500 - 1550) / 1550, abs=0.01)
+    rows = answer_rows(con, doc, "rank stores by yoy sales growth for 2025")
+    assert [(r[0], r[-1]) for r in rows][:2] == [("Harbour", -60.0), ("Central", -80.0)]
+    a = LocalGenie(con).ask_sync(space(doc), "which store had the highest MoM sales growth in 2025")
+    assert a.status == "NO_SQL", a.sql
+
+
+def test_account_for_names_a_share_and_column_values_kept_by_a_threshold():
+    """"what % of sales does each category account for" is each category's share ("account" had matched a
+    name column); "categories with more than 1 product" keeps the categories with two or more."""
+    con, doc = shop_db(), shop()
+    rows = dict((r[0], r[1]) for r in answer_rows(con, doc, "what % of sales does each category account for"))
+    assert rows["Gadgets"] == pytest.approx(100 * 235 / 340, abs=0.01)
+    assert answer_rows(con, doc, "categories with more than 1 product") == [("Gadgets", 2)]

@@ -972,6 +972,9 @@ class Composer:
 
     def _render_lag_growth(self) -> str:
         p = self.p
+        if p.entity is not None and not any(d.entry is p.entity.entry for d in p.dims):
+            raise Refusal(f"growth period over period ranked by {p.entity.entry.label if p.entity.entry else 'rows'} "
+                          "is not composed here", missing=[{"kind": "example", "why": "ranked period-over-period growth"}])
         grain = p.growth_grain
         if not any(g.grain == grain for g in p.grains):
             p.grains.append(Dim("time", None, None, grain=grain))

@@ -48,6 +48,7 @@ _cue("frequent", "common", "frequent", "frequently", "often", "popular")
 _cue("group", "by", "per", "each", "for each", "every", "broken down by", "split by", "grouped by", "breakdown by",
      "across", "in each", "for every", "within each", "break down by", "split")
 _cue("breakdown", "breakdown", "breakdowns", "compare", "comparison")
+_cue("verb", "account for", "accounts for", "accounted for", "make up", "makes up", "made up")  # of a share
 _cue("versus", "vs", "versus", "compared to", "compared with", "against")
 _cue("share", "share of", "share", "percentage of", "percentage", "percent of", "percent", "proportion of",
      "proportion", "mix", "fraction of", "fraction", "contribution", "rate", "rates", "in percent", "as a percentage")

@@ -241,6 +241,9 @@ class Planner:
     # ------------------------------------------------------------------ the plan
     def plan(self) -> Plan:
         self._named_with_text()
+        for c in self.cues("verb"):  # "what % of revenue does each region account for": the share says it all
+            if self.has("share"):
+                c.role = "verb"
         for c in self.cues("pattern"):
             if not self._pattern(c):
                 raise Refusal(f"the question asks for a text pattern ('{c.text}') but does not say which text column "
@@ -1933,6 +1936,10 @@ class Planner:
                 p.growth = sorted(periods, key=lambda t: (t.start or dt.date.min))
                 p.times = [t for t in p.times if t not in periods]
                 p.shape = "growth"
+            elif len(periods) == 1 and p.growth_grain and periods[0].grain == p.growth_grain and not p.grains:
+                p.growth = [periods[0]]  # "YoY growth for 2024": 2024 against 2023, not years within 2024
+                p.times.remove(periods[0])
+                p.shape = "growth"
             elif p.growth_grain or p.grains:
                 p.growth_grain = p.growth_grain or p.grains[0].grain
                 p.shape = "lag_growth"
@@ -2416,9 +2423,11 @@ class Planner:
         values = [c for c in p.conds if c.kind == "value"]
         lookup = self._looked_up(values)
         first = self.entities()[0] if self.entities() else None
-        kept = first is not None and first.start == 0 and not first.role and first.of("table") and self.plural(first) \
-            and (any(isinstance(c.target, Measure) for c in p.compares) or p.compares and  # "customers with more
-                 self.lex.label_column(first.of("table")[0].table) is not None)  # than 10 orders", "mountains taller than"
+        kept = first is not None and first.start == 0 and not first.role and self.plural(first) and (
+            first.of("table") and (any(isinstance(c.target, Measure) for c in p.compares) or p.compares and  # "customers
+                                   self.lex.label_column(first.of("table")[0].table) is not None)  # with more than 10
+            or [c for c in first.of("column") if c.ctype == "text"]  # orders", "mountains taller than", "brands with
+            and any(isinstance(c.target, Measure) for c in p.compares))  # fewer than 5 products"
         if not (self.cues("which") or self.has("rank") or self.has("order") or lookup or self._bare_list or kept):
             return  # rows are listed only when asked for ("which", "list", "show", a ranking, a catalog's rows named)
         ent = p.entity
