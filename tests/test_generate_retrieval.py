@@ -200,3 +200,24 @@ def test_value_index_handles_ampersand_plural_and_prefix():
     idx = ValueIndex({("p", "cat"): ["Home & Kitchen", "Beauty & Personal Care", "Toy"]})
     found = [m.value for m in idx.find("home and kitchen, beauty products and toys")]
     assert found == ["Home & Kitchen", "Beauty & Personal Care", "Toy"]
+
+
+def test_examples_tried_are_each_questions_own_when_questions_run_concurrently():
+    """The example index is built once per space and shared; the examples a question tried (shown in its
+    details) were kept on it, so a question answered at the same time could report, or clear, another's.
+    Each question's details must be what it reports when asked alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from chaos_llama.tools.data.loaders import build_database
+    from chaos_llama.tools.evaluate import bundled_example, load_inputs
+
+    with bundled_example("retail") as ex:
+        space, evalset = load_inputs(ex.curated_space, ex.evalset)
+        genie = LocalGenie(build_database([ex.data]))
+    questions = [c.question for c in evalset.cases if c.split == "train"][:40]
+    alone = {q: genie.ask_sync(space, q).details.get("examples_tried") for q in questions}
+    for _ in range(3):
+        with ThreadPoolExecutor(8) as pool:
+            together = dict(zip(questions, pool.map(lambda q: genie.ask_sync(space, q).details.get("examples_tried"),
+                                                    questions)))
+        assert together == alone

@@ -94,7 +94,6 @@ class ExampleIndex:
         self.lex, self.rules = lex, rules
         self.speller: Speller | None = None
         self.templates: list[Template] = []
-        self.tried: list[dict] = []
         for i, ex in enumerate(lex.space.serialized.examples):
             t = self._template(i, ex)
             if t is not None:
@@ -380,20 +379,22 @@ def _slots(lex: Lexicon, tree: exp.Expression, aliases: dict[str, str], ex: Exam
 
 
 # ---------------------------------------------------------------------- matching
-def match_example(index: ExampleIndex, q: Grounding, ctx: GenerationContext, plan=None) -> Fit | None:
+def match_example(index: ExampleIndex, q: Grounding, ctx: GenerationContext, plan=None,
+                  tried: list[dict] | None = None) -> Fit | None:
     """The best example that fits the whole question, with its slots filled; None if none fits.
 
     `plan` (the composer's reading of the question, when it has one) decides what the question
-    breaks down by; the example's GROUP BY must be the same."""
-    index.tried = []
+    breaks down by; the example's GROUP BY must be the same. The examples tried and why they did not
+    fit go to `tried`, the caller's own list: one index serves questions answered concurrently."""
+    tried = [] if tried is None else tried
     if not index.templates:
         return None
     dims = _plan_groups(index.lex, plan) if plan is not None else None
     best = None
     for t in index.templates:
         if dims is not None and not _same_groups(dims, t.groups):
-            index.tried.append({"example": t.path, "question": text(t.example.question),
-                                "problem": "breaks results down differently"})
+            tried.append({"example": t.path, "question": text(t.example.question),
+                          "problem": "breaks results down differently"})
             continue
         for ph in t.phrasings:
             why = _same_meaning(index.lex, t, ph, q)
@@ -401,7 +402,7 @@ def match_example(index: ExampleIndex, q: Grounding, ctx: GenerationContext, pla
                 continue
             filled = _fill(index, t, q, ctx)
             if isinstance(filled, str):
-                index.tried.append({"example": t.path, "question": text(t.example.question), "problem": filled})
+                tried.append({"example": t.path, "question": text(t.example.question), "problem": filled})
                 break
             sql, slots, trace = filled
             score = (sum(1 for v in slots.values() if "(default)" not in str(v)), -len(t.slots))

@@ -74,7 +74,8 @@ class GroundedGenerator:
             plan = Planner(lex, rules, g).plan()
         except Refusal as r:
             refusal = r
-        fit = match_example(examples, g, ctx, plan)
+        tried: list[dict] = []  # this question's own list (the cached index serves concurrent questions)
+        fit = match_example(examples, g, ctx, plan, tried)
         if fit is not None:
             details.update(source="example", example=fit.question, example_id=fit.example_id, slots=fit.slots,
                            grounding=fit.trace)
@@ -85,11 +86,11 @@ class GroundedGenerator:
             composer = Composer(lex, rules, plan)
             sql = composer.sql()
         except Refusal as r:
-            details.update(source=None, grounding=refusal_trace(g, r, examples.tried))
-            if examples.tried:
-                details["examples_tried"] = examples.tried[:5]
+            details.update(source=None, grounding=refusal_trace(g, r, tried))
+            if tried:
+                details["examples_tried"] = tried[:5]
             return Generation(sql=None, reason=r.reason, details=details)
         details.update(source="composed", grounding=answer_trace(g, plan, composer, rules))
-        if examples.tried:
-            details["examples_tried"] = examples.tried[:5]
+        if tried:
+            details["examples_tried"] = tried[:5]
         return Generation(sql=sql, details=details)
