@@ -189,3 +189,16 @@ def test_a_swap_the_stem_would_hide_is_corrected():
     a = LocalGenie(shop_db()).ask_sync(space(shop()), "slaes by category")
     assert a.status == "COMPLETED" and a.details["grounding"]["corrections"] == {"slaes": "sal"}, a.reason  # the stem of "sales"
     assert answer_rows(shop_db(), shop(), "slaes by category") == answer_rows(shop_db(), shop(), "sales by category")
+
+
+def test_quarters_listed_before_one_year_and_a_week_of_a_month():
+    """"Q2 vs Q1 2025" gives Q2 the year written after Q1 ("q2" was refused as unnamed); "the first week of
+    January 2025" is January 1-7 (the week had been dropped and the whole month answered)."""
+    from chaos_llama.tools.generate.dates import find_time
+
+    spans = find_time("q2 vs q1 2025 revenue".split())
+    assert [(str(t.start), str(t.end)) for t in spans] == [("2025-04-01", "2025-07-01"), ("2025-01-01", "2025-04-01")]
+    spans = find_time("orders in the first week of january 2025".split())
+    assert [(str(t.start), str(t.end)) for t in spans] == [("2025-01-01", "2025-01-08")]
+    spans = find_time("orders in the last week of december 2024".split())
+    assert [(str(t.start), str(t.end)) for t in spans] == [("2024-12-25", "2025-01-01")]

@@ -224,6 +224,31 @@ def find_time(words: list[str]) -> list[TimeSpec]:
                 for c in chain[:-1]:
                     s = dt.date(yy, MONTHS[w(c)], 1)
                     add(TimeSpec("period", (c, c + 1), w(c), s, add_months(s, 1), "month"))
+        # quarters and halves listed before one year share it too: "Q2 vs Q1 2025", "H1 and H2 2024"
+        if re.fullmatch(r"q[1-4]|h[12]", w(i)) and w(i + 1) in ("vs", "versus", "and", "or", ","):
+            chain, k = [i], i + 1
+            while w(k) in ("vs", "versus", "and", "or", ",") and re.fullmatch(r"q[1-4]|h[12]", w(k + 1)):
+                chain.append(k + 1)
+                k += 2
+            yy = _year(w(k)) if k == chain[-1] + 1 else None
+            if yy and len(chain) >= 2 and len({w(c)[0] for c in chain}) == 1:
+                for c in chain[:-1]:
+                    part = int(w(c)[1])
+                    if w(c)[0] == "q":
+                        s = dt.date(yy, 3 * part - 2, 1)
+                        add(TimeSpec("period", (c, c + 1), w(c), s, add_months(s, 3), "quarter"))
+                    else:
+                        s = dt.date(yy, 1 if part == 1 else 7, 1)
+                        add(TimeSpec("period", (c, c + 1), w(c), s, add_months(s, 6), "half"))
+        # the first week of January 2025: days 1-7 of the month (the week is never dropped)
+        if w(i) in _ORDINAL and w(i + 1) == "week" and w(i + 2) == "of" and w(i + 3) in MONTHS and _year(w(i + 4)):
+            yy, mm = _year(w(i + 4)), MONTHS[w(i + 3)]
+            first = dt.date(yy, mm, 1)
+            if w(i) == "last":
+                s = add_months(first, 1) - dt.timedelta(days=7)
+            else:
+                s = first + dt.timedelta(days=7 * (_ORDINAL[w(i)] - 1))
+            add(TimeSpec("period", (i, i + 5), text_of(i, i + 5), s, s + dt.timedelta(days=7), "week"))
         # months with a year: March 2024, Mar 2024, March of 2024
         if w(i) in MONTHS:
             j = i + 1 + (w(i + 1) == "of")
