@@ -75,6 +75,35 @@ class TimeSpec:
 # rank words that, right before a period word, rank the periods ("the best month", "our strongest quarter")
 _PERIOD_RANKS = frozenset({"best", "worst", "busiest", "quietest", "slowest", "strongest", "weakest", "biggest",
                            "highest", "lowest", "peak", "record"})
+_LIST_JOINS = ("vs", "versus", "and", "or", ",")
+# words naming one part of a year, each kind listed on its own ("Q2 vs Q1 2025", never "Q2 vs H1 2025")
+_LISTED_PARTS = (lambda x: x in MONTHS, lambda x: bool(re.fullmatch(r"q[1-4]", x)), lambda x: bool(re.fullmatch(r"h[12]", x)))
+
+
+def _listed_before_year(w, i: int, is_part) -> tuple[list[int], int | None]:
+    """Parts of a year listed before the one that carries the year ("Jan vs Feb 2025"): the positions of all
+    but the last part, and that year (None where no year follows)."""
+    if not is_part(w(i)) or w(i + 1) not in _LIST_JOINS:
+        return [], None
+    chain, k = [i], i + 1
+    while w(k) in _LIST_JOINS and is_part(w(k + 1)):
+        chain.append(k + 1)
+        k += 2
+    return chain[:-1], _year(w(k + (w(k) == "of")))
+
+
+def _part_of_year(word: str, year: int) -> tuple[dt.date, dt.date, str]:
+    """(start, end, grain) of a month name, `q1`..`q4` or `h1`/`h2` in `year`."""
+    if word in MONTHS:
+        s = dt.date(year, MONTHS[word], 1)
+        return s, add_months(s, 1), "month"
+    n = int(word[1])
+    if word[0] == "q":
+        s = dt.date(year, 3 * n - 2, 1)
+        return s, add_months(s, 3), "quarter"
+    s = dt.date(year, 1 if n == 1 else 7, 1)
+    return s, add_months(s, 6), "half"
+
 
 def add_months(d: dt.date, months: int) -> dt.date:
     y, m = divmod(d.month - 1 + months, 12)
@@ -213,33 +242,14 @@ def find_time(words: list[str]) -> list[TimeSpec]:
             if yy:
                 s = dt.date(yy, MONTHS[w(i)], 1)
                 add(TimeSpec("period", (i, i + 1), w(i), s, add_months(s, 1), "month"))
-        # months listed before one year share it: "Jan vs Feb 2025", "March and May 2024", "Jan, Feb, Mar 2025"
-        if w(i) in MONTHS and w(i - 1) != "between" and w(i + 1) in ("vs", "versus", "and", "or", ","):
-            chain, k = [i], i + 1
-            while w(k) in ("vs", "versus", "and", "or", ",") and w(k + 1) in MONTHS:
-                chain.append(k + 1)
-                k += 2
-            yy = _year(w(k + (w(k) == "of")))
-            if yy and len(chain) >= 2:
-                for c in chain[:-1]:
-                    s = dt.date(yy, MONTHS[w(c)], 1)
-                    add(TimeSpec("period", (c, c + 1), w(c), s, add_months(s, 1), "month"))
-        # quarters and halves listed before one year share it too: "Q2 vs Q1 2025", "H1 and H2 2024"
-        if re.fullmatch(r"q[1-4]|h[12]", w(i)) and w(i + 1) in ("vs", "versus", "and", "or", ","):
-            chain, k = [i], i + 1
-            while w(k) in ("vs", "versus", "and", "or", ",") and re.fullmatch(r"q[1-4]|h[12]", w(k + 1)):
-                chain.append(k + 1)
-                k += 2
-            yy = _year(w(k)) if k == chain[-1] + 1 else None
-            if yy and len(chain) >= 2 and len({w(c)[0] for c in chain}) == 1:
-                for c in chain[:-1]:
-                    part = int(w(c)[1])
-                    if w(c)[0] == "q":
-                        s = dt.date(yy, 3 * part - 2, 1)
-                        add(TimeSpec("period", (c, c + 1), w(c), s, add_months(s, 3), "quarter"))
-                    else:
-                        s = dt.date(yy, 1 if part == 1 else 7, 1)
-                        add(TimeSpec("period", (c, c + 1), w(c), s, add_months(s, 6), "half"))
+        # months, quarters and halves listed before one year share it: "Jan vs Feb 2025", "March and May 2024",
+        # "Jan, Feb, Mar 2025", "Q2 vs Q1 2025", "H1 and H2 2024"
+        if w(i - 1) != "between":
+            for is_part in _LISTED_PARTS:
+                heads, yy = _listed_before_year(w, i, is_part)
+                for c in heads if yy else ():
+                    a, b, grain = _part_of_year(w(c), yy)
+                    add(TimeSpec("period", (c, c + 1), w(c), a, b, grain))
         # the first week of January 2025: days 1-7 of the month (the week is never dropped)
         if w(i) in _ORDINAL and w(i + 1) == "week" and w(i + 2) == "of" and w(i + 3) in MONTHS and _year(w(i + 4)):
             yy, mm = _year(w(i + 4)), MONTHS[w(i + 3)]
