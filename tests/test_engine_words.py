@@ -202,3 +202,17 @@ def test_quarters_listed_before_one_year_and_a_week_of_a_month():
     assert [(str(t.start), str(t.end)) for t in spans] == [("2025-01-01", "2025-01-08")]
     spans = find_time("orders in the last week of december 2024".split())
     assert [(str(t.start), str(t.end)) for t in spans] == [("2024-12-25", "2025-01-01")]
+
+
+def test_a_patterns_apostrophe_is_quoted_as_databricks_reads_it_and_rev_is_revenue():
+    """'Dave's' in a pattern is escaped as every literal is (Databricks reads 'Dave''s' as two strings
+    joined); "rev" is the usual abbreviation of revenue."""
+    from test_engine_grounded import shop
+
+    from engine_helpers import shop_db
+
+    con, doc = journals_db()
+    con.execute("INSERT INTO journal VALUES (6, 'Dave''s Digest')")
+    a = LocalGenie(con).ask_sync(space(doc), """journals whose names start with "Dave's\"""")
+    assert a.status == "COMPLETED" and a.result.column(0).to_pylist() == ["Dave's Digest"], (a.reason, a.sql)
+    assert answer_rows(shop_db(), shop(), "rev by category") == answer_rows(shop_db(), shop(), "revenue by category")

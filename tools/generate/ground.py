@@ -375,7 +375,11 @@ class Grounding:
 
     def before(self, span: Span, skip: frozenset[str] = frozenset()) -> Span | None:
         """The span just before `span`, skipping stopwords, filler and `skip` words between them."""
-        return self._neighbour(span.start - 1, -1, skip)
+        return self.before_token(span.start, skip)
+
+    def before_token(self, k: int, skip: frozenset[str] = frozenset()) -> Span | None:
+        """The span just before token `k`, a word no span holds ("between", "with"; see `before`)."""
+        return self._neighbour(k - 1, -1, skip)
 
     def after(self, span: Span, skip: frozenset[str] = frozenset()) -> Span | None:
         """The span just after `span` (see `before`)."""

@@ -290,7 +290,7 @@ class Planner:
             used = [t for t in toks if quoted.start() <= t.start < quoted.end()]
         else:
             literal, used = q[toks[k].start:toks[k].end], [toks[k]]
-        if not literal.strip() or "'" in literal or "%" in literal or any(self.g.span_at(t.i) is not None for t in used):
+        if not literal.strip() or "%" in literal or any(self.g.span_at(t.i) is not None for t in used):
             return False
         col = self._pattern_column(c)
         if col is None:
@@ -302,7 +302,7 @@ class Planner:
         text = c.text
         pat = f"%{literal}" if text.startswith("end") else f"{literal}%" if text.startswith(("start", "begin")) \
             else f"%{literal}%"
-        sql = f"{self.lex.sql_of(entry)} {'NOT ' if negated else ''}ILIKE '{pat}'"
+        sql = _ilike(self.lex.sql_of(entry), pat, negated)
         c.role = "pattern"
         self._pattern_spans.append((col_span, entry))  # "restaurant names start with": still what is listed
         self.p.conds.append(Cond(sql, (entry.table,), ((entry.table, entry.column.lower()),),
@@ -320,10 +320,10 @@ class Planner:
             inside = [t for t in toks if m.start(1) <= t.start < m.end(1)]
             word = [t for t in toks if m.start(2) <= t.start < m.end(2)]
             k = next((t.i for t in toks if t.start >= m.start()), None)
-            if not inside or not word or k is None or any(
+            if not inside or not word or k is None or "%" in m.group(1) or any(
                     (v := self.g.span_at(t.i)) is not None and v.kind != "entity" for t in inside):
                 continue
-            rows = self.prev(Span(k, k + 1, "with", "word"), frozenset({"the", "a", "an"}))
+            rows = self.g.before_token(k, frozenset({"the", "a", "an"}))
             if rows is None or rows.kind != "entity" or not rows.of("table"):
                 continue
             t = rows.of("table")[0].table
@@ -333,16 +333,15 @@ class Planner:
                 else None
             if col is None:
                 continue
-            literal = m.group(1).replace("'", "''")
-            self.p.conds.append(Cond(f"{self.lex.sql_of(col)} ILIKE '%{literal}%'", (t,), ((t, col.column.lower()),),
+            self.p.conds.append(Cond(_ilike(self.lex.sql_of(col), f"%{m.group(1)}%"), (t,), ((t, col.column.lower()),),
                                      f"{col.label} contains {m.group(1)}", col.path, said))
             if said is not None:
                 self._pattern_spans.append((said, col))
             for x in inside:  # "with "Nature" in its name": contains, not equals
                 if (v := self.g.span_at(x.i)) is not None:
                     v.role = "pattern"
-            drop = {x.i for x in inside} | {x.i for x in toks if m.start() <= x.start < m.end() and x.raw in ("with", "having", "in", "its", "their", "the")}
-            self.g.ungrounded = [x for x in self.g.ungrounded if x.i not in drop]
+            said_here = {x.i for x in toks if m.start() <= x.start < m.end()}  # the quote and "with ... in its"
+            self.g.ungrounded = [x for x in self.g.ungrounded if x.i not in said_here or x in word]
 
     def _pattern_column(self, c: Span) -> tuple[Span, Entry] | None:
         """The text column a pattern applies to: the column named before the cue ("names start with"), of the
@@ -1598,7 +1597,7 @@ class Planner:
             if t.raw != "between" or toks[k + 2].raw != "and" or a is None or b is None or a.kind != "number" \
                     or b.kind != "number" or a.role or b.role:
                 continue
-            col = self.prev(Span(k, k + 1, "between", "word"), frozenset({"a", "an", "the", "of", "with", "is", "are"}))
+            col = self.g.before_token(k, frozenset({"a", "an", "the", "of", "with", "is", "are"}))
             cols = _numeric_columns(col) if col is not None and col.kind == "entity" and col.role in (None, "compared") else []
             listed = self._listed_tables()
             cols = [c for c in cols if c.table in listed] or cols
@@ -2405,6 +2404,18 @@ class Planner:
                 return dim
         return None
 
+    def _opens_with_compared_rows(self) -> bool:
+        """"customers with more than 10 orders", "mountains taller than 5000 meters", "brands with fewer than 5
+        products": the rows (or a text column's values) the question opens with, kept by a comparison, are listed."""
+        p = self.p
+        first = self.entities()[0] if self.entities() else None
+        if first is None or first.start != 0 or first.role or not self.plural(first):
+            return False
+        having = any(isinstance(c.target, Measure) for c in p.compares)
+        if first.of("table"):
+            return having or bool(p.compares) and self.lex.label_column(first.of("table")[0].table) is not None
+        return having and any(c.ctype == "text" for c in first.of("column"))
+
     def _looked_up(self, values: list[Cond]) -> bool:
         """"What is the capital of Texas?": one column of the rows a value names ("what is/are the X of V")."""
         toks = [t.raw for t in self.g.tokens]
@@ -2422,12 +2433,7 @@ class Planner:
         p = self.p
         values = [c for c in p.conds if c.kind == "value"]
         lookup = self._looked_up(values)
-        first = self.entities()[0] if self.entities() else None
-        kept = first is not None and first.start == 0 and not first.role and self.plural(first) and (
-            first.of("table") and (any(isinstance(c.target, Measure) for c in p.compares) or p.compares and  # "customers
-                                   self.lex.label_column(first.of("table")[0].table) is not None)  # with more than 10
-            or [c for c in first.of("column") if c.ctype == "text"]  # orders", "mountains taller than", "brands with
-            and any(isinstance(c.target, Measure) for c in p.compares))  # fewer than 5 products"
+        kept = self._opens_with_compared_rows()
         if not (self.cues("which") or self.has("rank") or self.has("order") or lookup or self._bare_list or kept):
             return  # rows are listed only when asked for ("which", "list", "show", a ranking, a catalog's rows named)
         ent = p.entity
@@ -2940,6 +2946,11 @@ def _measure_tables(m: Measure) -> tuple[str, ...]:
     if m.entry is None:
         return ()
     return m.entry.tables if m.kind == "snippet" else (m.entry.table,)
+
+
+def _ilike(column_sql: str, pattern: str, negated: bool = False) -> str:
+    """`column ILIKE 'pattern'`, the pattern quoted as every literal is (`_literal`)."""
+    return f"{column_sql} {'NOT ' if negated else ''}ILIKE {_literal(pattern)}"
 
 
 def _literal(value) -> str:
