@@ -822,3 +822,50 @@ def test_account_for_names_a_share_and_column_values_kept_by_a_threshold():
     rows = dict((r[0], r[1]) for r in answer_rows(con, doc, "what % of sales does each category account for"))
     assert rows["Gadgets"] == pytest.approx(100 * 235 / 340, abs=0.01)
     assert answer_rows(con, doc, "categories with more than 1 product") == [("Gadgets", 2)]
+
+
+# ---------------------------------------------------------------- defog-style, batch 9: ratios of named rows, empty and absent
+def test_a_ratio_of_one_column_for_two_named_rows_divides_their_values():
+    """"the ratio of the length of the Rhine to the length of the Danube" is 900 / 700; it was answered as
+    each river's length over itself (1.0 per river). "the area of Texas to the area of Ohio" reads the
+    states' own area (5 / 11): "Ohio" also names the state of two lakes, but a state_name of state is the
+    state itself."""
+    con, doc = geo()
+    doc = with_column(doc, "main.shop.river", "river_name", enable_entity_matching=True)
+    assert answer_rows(con, doc, "What is the ratio of the length of the Rhine to the length of the Danube?") \
+        == [(pytest.approx(900 / 700),)]
+    assert answer_rows(con, doc, "What is the ratio of the area of Texas to the area of Ohio?") == [(pytest.approx(5 / 11),)]
+
+
+def test_an_instruction_to_return_columns_is_no_returns_table():
+    """"...? Return the state name and density": "return" opening a later sentence asks to show columns."""
+    con, doc = geo()
+    assert sorted(answer_rows(con, doc, "What is the population density of each state? Return state name and density")) \
+        == [("Ohio", 8.2), ("Ontario", 10.0), ("Texas", 10.0)]
+
+
+def people_db() -> tuple[duckdb.DuckDBPyConnection, dict]:
+    """defog academic's authors and organizations: one author without an organization, one without a homepage;
+    organization 3 has no authors."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE organization(oid INTEGER, name VARCHAR, homepage VARCHAR)")
+    con.execute("INSERT INTO organization VALUES (1, 'Org A', 'a.org'), (2, 'Org B', NULL), (3, 'Org C', 'c.org')")
+    con.execute("CREATE TABLE author(aid INTEGER, name VARCHAR, homepage VARCHAR, oid INTEGER)")
+    con.execute("INSERT INTO author VALUES (1, 'Ada', 'ada.me', 1), (2, 'Bo', NULL, 1), (3, 'Cy', 'cy.me', 2),"
+                " (4, 'Di', 'di.me', NULL)")
+    doc = with_instruction(bare_doc("organization", "author"), "join_specs",
+                           join("main.shop.author", "main.shop.organization", "`author`.`oid` = `organization`.`oid`"))
+    return con, doc
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("Which authors have no homepage?", [("Bo",)]),
+    ("How many authors have no homepage?", [(1,)]),
+    ("Which authors are not part of any organization?", [("Di",)]),
+    ("Which organizations do not have any authors?", [("Org C",)]),
+])
+def test_no_value_of_a_column_and_no_related_rows_after_not_any(question, expected):
+    """"no homepage": the text column is empty (it was refused: 'no' negates something); "not part of any
+    organization", "do not have any authors": no related row ("part" was ungrounded, "do" read as a sales verb)."""
+    con, doc = people_db()
+    assert answer_rows(con, doc, question) == expected

@@ -234,6 +234,9 @@ def tokenize(question: str) -> list[Token]:
             t.kind, t.value = "number", float(_SCALE_WORDS[t.raw])  # "more than a million"
         merged.append(t)
     out = merged
+    for k, t in enumerate(out):  # "...? Return state name and density": an instruction, not the returns
+        if t.raw == "return" and k > 0 and out[k - 1].kind == "punct" and out[k - 1].raw in (".", "?", "!", ";", ":"):
+            t.raw = "show"
     for k, t in enumerate(out):  # "more than once", "at least twice": a number of times
         if t.kind == "word" and t.raw in _TIMES and k > 0 and out[k - 1].raw in ("than", "least", "most", "over", "under"):
             t.kind, t.value = "number", float(_TIMES[t.raw])
@@ -516,6 +519,8 @@ def ground(lex: Lexicon, speller: Speller, question: str) -> Grounding:
     for t in tokens:
         if taken[t.i] or t.kind == "punct":
             continue
+        if t.raw in ("do", "did") and t.i + 1 < len(tokens) and tokens[t.i + 1].raw == "not":
+            continue  # "organizations that do not have any authors": an auxiliary, not "what did we do in sales"
         if t.raw in SALES_VERBS and not t.acronym:
             soft.append(t)
         elif not t.acronym and (t.raw in STOPWORDS or t.raw in FILLER or t.raw in _TIME_WORDS):

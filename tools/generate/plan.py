@@ -498,6 +498,9 @@ class Planner:
         mine = [v for v in values if others and all(v.table in ts for ts in others)]
         if len({(v.table, v.column) for v in mine}) == 1:  # "population of Ohio": the one table with both
             return mine[0]
+        rows = [v for v in values if _names_rows(v)]
+        if len({(v.table, v.column) for v in rows}) == 1:  # "the area of Ohio": a state, not the lakes in it
+            return rows[0]
         direct = [v for v in values if any(p.entry is v and p.via == "value" for p in s.phrases)]
         if len({(v.table, v.column) for v in direct}) == 1:
             return direct[0]
@@ -2155,17 +2158,19 @@ class Planner:
         if len({c.table for c in cols}) <= 1:
             return cols[0] if cols else None
         nouns: set[str] = set()  # tables named by their own nouns ("the states") decide before values do
+        rows: set[str] = set()  # then values naming a row of their table ("the area of Ohio": a state's)
         named: set[str] = set()
         for x in self.entities():
             if x is s:
                 continue
             nouns.update(e.table for e in x.entries if e.kind == "table")
+            rows.update(e.table for e in x.entries if e.kind == "value" and _names_rows(e))
             named.update(e.table for e in x.entries if e.kind in ("table", "value"))
             own = {e.table for e in x.entries if e.kind == "column"}
             if len(own) == 1:  # a column only one table has ("capital" of state)
                 nouns.update(own)
                 named.update(own)
-        for tables in (nouns, named):
+        for tables in (nouns, rows, named):
             mentioned = [c for c in cols if c.table in tables]
             if len({c.table for c in mentioned}) == 1:
                 return mentioned[0]
@@ -2229,6 +2234,8 @@ class Planner:
             return False
         ca = next(c for c in _numeric_columns(a) if c.table == table)
         cb = next(c for c in _numeric_columns(b) if c.table == table)
+        if ca.column == cb.column:
+            return False  # "the length of the Volga to the length of the Danube": one measure over two parts of the rows
         avg = [c for c in self.cues("agg") if c.arg == "AVG" and c.end <= r.start]
         keys = [d for d in p.dims if d.entry is not None and d.kind in ("column", "entity") and d.entry.table == ca.table]
         rows = p.entity is not None or (keys and all(d.kind == "entity" or self.lex.unique(d.entry.table, d.entry.column)
@@ -2481,7 +2488,8 @@ class Planner:
         p.entity = ent
         p.shape = "list"
         for s in self.entities():  # other columns named: shown ("names and areas of the lakes")
-            if not s.role and s.of("column") and not self._absent_rows(s) and not self._describes_used(s):
+            if not s.role and s.of("column") and not self._absent_rows(s) and not self._describes_used(s) \
+                    and not self._empty_column(s):
                 cols = [c for c in s.of("column") if ent.entry is None or c.table == ent.entry.table] or s.of("column")
                 self.assign(s, "shown", cols[0])
                 p.list_columns.append(cols[0])
@@ -2528,8 +2536,17 @@ class Planner:
                     self.assign(s, "date", d)
                     continue
             k = self._word_before_rows(s)
+            if self._empty_column(s) and (self.p.measures or self.p.shape == "list"):
+                col = next(c for c in s.of("column") if c.table in tables and c.ctype == "text")
+                self.assign(s, "filter", col)
+                self.p.conds.append(Cond(f"{self.lex.sql_of(col)} IS NULL", (col.table,), ((col.table, col.column.lower()),),
+                                         f"{col.label} is empty", col.path, s))
+                for c in self.cues("not"):
+                    if c.start == k:
+                        c.role = "not"
+                continue
             if ((self.p.measures or self.p.shape == "list") and s.of("table") and not s.of("measure", "filter", "value")
-                    and k >= 0 and self.g.tokens[k].raw in ("without", "no", "never") and s.of("table")[0].table not in tables):
+                    and k >= 0 and self.g.tokens[k].raw in ("without", "no", "never", "not") and s.of("table")[0].table not in tables):
                 t = s.of("table")[0]  # "orders without a promotion", "with no return": rows that have none
                 self.assign(s, "related", t)
                 self.p.conds.append(Cond("", (t.table,), (), f"has no {t.table.split('.')[-1]}", t.path, s,
@@ -2537,7 +2554,7 @@ class Planner:
                 for c in self.cues("not"):
                     if c.start == k:
                         c.role = "not"
-                self.g.ungrounded = [t for t in self.g.ungrounded if t.i != k]  # "never"
+                self.g.ungrounded = [t for t in self.g.ungrounded if not k <= t.i < s.start]  # "never", "not part of any"
                 continue
             if ((self.p.measures or self.p.shape == "list") and s.of("table") and not s.of("measure", "filter", "value")
                     and k >= 0 and self.g.tokens[k].raw in _RELATIVE and s.of("table")[0].table not in tables):
@@ -2611,12 +2628,34 @@ class Planner:
             k -= 1
         if k >= 1 and self.g.tokens[k - 1].raw == "never" and self.g.tokens[k].raw in FILLER | SALES_VERBS:
             k -= 1  # "never placed an order"
+        elif s.start >= 1 and self.g.tokens[s.start - 1].raw == "any":
+            # "not part of any organization", "have not placed any orders": the "not" before "any"
+            words_between = set()
+            for j in range(s.start - 2, max(-1, s.start - 6), -1):
+                t = self.g.tokens[j]
+                if t.raw == "not":
+                    if not any(x.kind == "entity" and x.start <= j < x.end or x.kind == "entity" and j < x.start < s.start
+                               for x in self.g.spans):
+                        return j
+                    break
+                if t.kind != "word" or t.raw in words_between:
+                    break
+                words_between.add(t.raw)
         return k
+
+    def _empty_column(self, s: Span) -> bool:
+        """"authors with no homepage": a text column of the rows asked about, left empty."""
+        if s.of("table", "measure", "filter", "value"):
+            return False
+        k = self._word_before_rows(s)
+        tables = self.p.tables() | ({self.p.entity.entry.table} if self.p.entity and self.p.entity.entry else set())
+        return (k >= 0 and self.g.tokens[k].raw in ("without", "no")
+                and any(c.table in tables and c.ctype == "text" for c in s.of("column")))
 
     def _absent_rows(self, s: Span) -> bool:
         """"never ordered", "with no returns": rows of another table that must not exist."""
         k = self._word_before_rows(s)
-        return bool(s.of("table")) and k >= 0 and self.g.tokens[k].raw in ("without", "no", "never")
+        return bool(s.of("table")) and k >= 0 and self.g.tokens[k].raw in ("without", "no", "never", "not")
 
     def _acted(self, s: Span, tables: set[str]) -> bool:
         """A table named by a verb after the counted rows ("how many customers ordered in 2024"): the rows
@@ -2931,6 +2970,17 @@ def additive_measure(m: Measure) -> bool:
 def additive(col: Entry) -> bool:
     """Whether summing a column means something (amounts, quantities), judged by its name."""
     return not set(norms(col.column)) & _NON_ADDITIVE
+
+
+_NAME, _TITLE = norm("name"), norm("title")
+
+
+def _names_rows(v: Entry) -> bool:
+    """The value is a row's own name ("Ohio" of state.state_name, "Nile" of river.river_name), not a
+    reference to another table's row (lake.state_name)."""
+    table = norm(v.table.split(".")[-1])
+    col = list(norms(v.column))
+    return col in ([_NAME], [_TITLE], [table], [table, _NAME])
 
 
 def _numeric_columns(s: Span) -> list[Entry]:
