@@ -869,3 +869,25 @@ def test_no_value_of_a_column_and_no_related_rows_after_not_any(question, expect
     organization", "do not have any authors": no related row ("part" was ungrounded, "do" read as a sales verb)."""
     con, doc = people_db()
     assert answer_rows(con, doc, question) == expected
+
+
+def test_which_values_have_rows_of_one_or_several_tables():
+    """"Which countries have lakes" lists the countries once (it listed every lake with its country);
+    "both lakes and rivers": the countries in both tables (lake and river have no join of their own)."""
+    con, doc = geo()
+    con.execute("INSERT INTO river VALUES ('Volga', 800, 'Russia')")
+    assert sorted(answer_rows(con, doc, "Which countries have lakes?")) == [("Russia",), ("Tanzania",), ("United States",)]
+    assert answer_rows(con, doc, "Which countries have both lakes and rivers?") == [("Russia",)]
+
+
+def test_a_value_keeps_its_first_word_from_a_column_named_with_its_table():
+    """"the area of Lake Superior": "area of lake" (lake.area named with its table) took the word "lake" and
+    left "superior" ungrounded; "Get the lakes in Tanzania and their area" lists them (it summed the area);
+    "Match strings exactly" says how to compare names ("match" was read as a typo of March)."""
+    con, doc = geo()
+    con.execute("INSERT INTO lake VALUES ('Lake Superior', 1000, 'United States', NULL)")
+    doc = with_column(doc, "main.shop.lake", "lake_name", enable_entity_matching=True)
+    assert answer_rows(con, doc, "What is the area of Lake Superior?") == [(1000.0,)]
+    assert answer_rows(con, doc, "What is the ratio of the area of Lake Superior to the area of 'Erie'? Match strings exactly") \
+        == [(5.0,)]
+    assert sorted(answer_rows(con, doc, "Get the lakes in Tanzania and their area")) == [("Malawi", 700.0), ("Victoria", 800.0)]

@@ -70,7 +70,7 @@ _cue("order", "ascending", "from lowest to highest", "from smallest to largest",
      "alphabetical", "alphabetically", "in alphabetical order", "chronologically", "in chronological order", arg="ASC")
 _cue("order", "descending", "from highest to lowest", "from largest to smallest", "highest first", "largest first",
      "from longest to shortest", "from best to worst", "from most to least", arg="DESC")
-_cue("which", "which", "what", "who", "whose", "list", "show", "name the", "give me", "find", "display", "return the",
+_cue("which", "which", "what", "who", "whose", "list", "show", "name the", "give me", "find", "display", "return the", "get the",
      "return all")
 _cue("not", "not", "no", "excluding", "exclude", "except", "without", "other than", "apart from", "non", "outside")
 _cue("pattern", "starts with", "starting with", "start with", "begins with", "beginning with", "ends with",
@@ -151,6 +151,9 @@ _SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "bn": 1e9}
 _TIMES = {"once": 1, "twice": 2, "thrice": 3}
 
 
+_HOW_TO_MATCH = re.compile(r"\bmatch(?:ing)?\s+(?:the\s+)?(?:strings?|names?|values?|text)\s+exactly\b")
+
+
 def tokenize(question: str) -> list[Token]:
     """Lower-case tokens with character spans; numbers parsed ("$5,000", "10k"), "aren't" -> are not.
 
@@ -158,6 +161,8 @@ def tokenize(question: str) -> list[Token]:
     [('customers', None), ('who', None), ('spent', None), ('over', None), ('10k', 10000.0), ('are', None), ('not', None), ('many', None)]
     """
     q = question.lower().replace("’", "'").replace("‘", "'")
+    # "... Match strings exactly": how to compare names (the engine compares them exactly), no data
+    q = _HOW_TO_MATCH.sub(lambda m: " " * len(m.group(0)), q)
     q = re.sub(r"\b(i\.e\.|e\.g\.|etc\.|vs\.)", lambda m: " " * len(m.group(0)) if m.group(0) != "vs." else "vs ", q)
     out: list[Token] = []
     for m in _TOKEN.finditer(q):
@@ -472,7 +477,7 @@ def ground(lex: Lexicon, speller: Speller, question: str) -> Grounding:
         spans.append(s)
         return True
 
-    matches = match_phrases(lex, tokens)
+    matches = _values_not_swallowed(match_phrases(lex, tokens), tokens)
     for s in _quoted_values(lex, question, tokens, matches):
         take(s)
     times = find_time(words)
@@ -688,6 +693,26 @@ def _absorb_modifiers(lex: Lexicon, tokens: list[Token], spans: list[Span], take
                     taken[i] = True
                 s.end = j
                 s.text = " ".join(t.raw for t in tokens[s.start:s.end])
+
+
+def _values_not_swallowed(matches, tokens: list[Token]):
+    """"the area of Lake Superior": the value 'Lake Superior' keeps its first word, which the longer phrase
+    "area of lake" (a column named with its table) would take, leaving "superior" ungrounded. A phrase that
+    ends inside a value running on past it is dropped where its words before the value are a phrase too."""
+    spans = {(a, b) for a, b, _, _ in matches}
+    values = [(a, b) for a, b, phrases, _ in matches if all(p.entry.kind == "value" for p in phrases)]
+    drop = set()
+    for a, b, phrases, _ in matches:
+        if any(p.entry.kind == "value" for p in phrases):
+            continue
+        for c, d in values:
+            if a < c < b < d:
+                k = c
+                while k > a and tokens[k - 1].raw in ("of", "the", "in", "for"):
+                    k -= 1
+                if (a, k) in spans:
+                    drop.add((a, b))
+    return [m for m in matches if (m[0], m[1]) not in drop]
 
 
 def match_phrases(lex: Lexicon, tokens: list[Token]) -> list[tuple[int, int, list[Phrase], bool]]:

@@ -238,16 +238,19 @@ class Lexicon:
                     out.append(c)
         return out
 
-    def label_column(self, table: str) -> Entry | None:
-        """The column naming a row of `table` (a text name/title column), else None."""
+    def label_column(self, table: str, named: bool = False) -> Entry | None:
+        """The column naming a row of `table` (a text name/title column), else None. Unless `named`, a
+        unique text column (a region's code) serves when no column is a name."""
         cols = self.columns.get(table, [])
         labels = {norm(n) for n in _LABEL_NAMES} | {norm("nm")}
         tname = set(norms(table.split(".")[-1]))
         # `store_nm` names a store; `brand_nm` in products or `street_name` in location name something else
-        named = [c for c in cols if c.ctype == "text" and not c.is_key and set(self.words_of(c)) & labels
+        names = [c for c in cols if c.ctype == "text" and not c.is_key and set(self.words_of(c)) & labels
                  and set(self.words_of(c)) - labels <= tname]
+        if names:
+            return names[0]
         if named:
-            return named[0]
+            return None
         # no name column: a unique text column names the rows (a region's code)
         unique = [c for c in cols if c.ctype == "text" and not c.is_key and self.unique(table, c.column)]
         return unique[0] if unique else None

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from .dates import TimeSpec, add_months
 from .ground import FILLER, SALES_VERBS, SALES_WORDS, Grounding, Span, sales_measure
-from .lexicon import Entry, Lexicon, Phrase, norm, norms
+from .lexicon import Entry, Lexicon, Phrase, norm, norms, quote
 from .rules import Rules
 
 _RELATIVE = frozenset({"with", "that", "which", "who", "having", "where", "used", "using", "use", "had", "have",
@@ -498,7 +498,7 @@ class Planner:
         mine = [v for v in values if others and all(v.table in ts for ts in others)]
         if len({(v.table, v.column) for v in mine}) == 1:  # "population of Ohio": the one table with both
             return mine[0]
-        rows = [v for v in values if _names_rows(v)]
+        rows = [v for v in values if self._names_row(v)]
         if len({(v.table, v.column) for v in rows}) == 1:  # "the area of Ohio": a state, not the lakes in it
             return rows[0]
         direct = [v for v in values if any(p.entry is v and p.via == "value" for p in s.phrases)]
@@ -507,6 +507,12 @@ class Planner:
         raise Refusal(f"'{s.text}' is a value of " + " and of ".join(sorted({f"{v.label.split(' =')[0]}" for v in values}))
                       + "; the question does not say which", words=[s.text],
                       missing=[{"kind": "ambiguous", "words": s.text, "candidates": sorted({v.path for v in values})}])
+
+    def _names_row(self, v: Entry) -> bool:
+        """The value is a row's own name ("Ohio" of state.state_name, "Nile" of river.river_name), not a
+        reference to another table's row (lake.state_name)."""
+        label = self.lex.label_column(v.table, named=True)
+        return label is not None and label.column.lower() == v.column.lower()
 
     def _counted_here(self, s: Span) -> bool:
         """The span is what a count / rank asks about ("how many returns", "returns per month")."""
@@ -2164,7 +2170,7 @@ class Planner:
             if x is s:
                 continue
             nouns.update(e.table for e in x.entries if e.kind == "table")
-            rows.update(e.table for e in x.entries if e.kind == "value" and _names_rows(e))
+            rows.update(e.table for e in x.entries if e.kind == "value" and self._names_row(e))
             named.update(e.table for e in x.entries if e.kind in ("table", "value"))
             own = {e.table for e in x.entries if e.kind == "column"}
             if len(own) == 1:  # a column only one table has ("capital" of state)
@@ -2423,6 +2429,43 @@ class Planner:
             return having or bool(p.compares) and self.lex.label_column(first.of("table")[0].table) is not None
         return having and any(c.ctype == "text" for c in first.of("column"))
 
+    def _values_having_rows(self) -> Dim | None:
+        """"Which countries have lakes", "which countries have both lakes and rivers": the values of a text
+        column the tables named after "have" share (lake.country_name), those that appear in every one."""
+        for w in self.cues("which"):
+            s = self.next(w, frozenset({"the", "all"}))
+            if s is None or s.kind != "entity" or s.role or s.of("table") or not self.plural(s):
+                continue
+            k = s.end
+            if k >= len(self.g.tokens) or self.g.tokens[k].raw not in ("have", "has", "with"):
+                continue
+            rows: list[tuple[Span, Entry]] = []
+            for x in self.entities():
+                if x.start <= k or x.role:
+                    continue
+                between = {t.raw for t in self.g.tokens[k + 1:x.start]} - {"both", "a", "an", "any", "some", "and", "at", "least", "one"}
+                if between or not x.of("table") or x.of("value", "filter", "measure"):
+                    break
+                t = x.of("table")[0]
+                col = next((c for c in s.of("column") if c.table == t.table and c.ctype == "text"), None)
+                if col is None:
+                    break
+                rows.append((x, col))
+                k = x.end
+            if not rows or k != len(self.g.tokens) and self.g.tokens[k].kind != "punct":
+                continue
+            first = rows[0][1]
+            self.assign(s, "entity", first)
+            for x, col in rows:
+                self.assign(x, "context", self.lex.tables[col.table])
+            for x, col in rows[1:]:  # "both lakes and rivers": values the other tables hold too
+                t = self.lex.tables[col.table]
+                self.p.conds.append(Cond(f"{self.lex.sql_of(first)} IN (SELECT {quote(col.column)} FROM {t.label})",
+                                         (first.table,), ((first.table, first.column.lower()),),
+                                         f"{first.label} also in {col.table.split('.')[-1]}", col.path, x, kind="filter"))
+            return Dim("column", first, s)
+        return None
+
     def _looked_up(self, values: list[Cond]) -> bool:
         """"What is the capital of Texas?": one column of the rows a value names ("what is/are the X of V")."""
         toks = [t.raw for t in self.g.tokens]
@@ -2444,6 +2487,8 @@ class Planner:
         if not (self.cues("which") or self.has("rank") or self.has("order") or lookup or self._bare_list or kept):
             return  # rows are listed only when asked for ("which", "list", "show", a ranking, a catalog's rows named)
         ent = p.entity
+        if ent is None:
+            ent = self._values_having_rows()
         if ent is None:
             for s in self.entities():
                 if not s.role and s.of("table"):
@@ -2970,17 +3015,6 @@ def additive_measure(m: Measure) -> bool:
 def additive(col: Entry) -> bool:
     """Whether summing a column means something (amounts, quantities), judged by its name."""
     return not set(norms(col.column)) & _NON_ADDITIVE
-
-
-_NAME, _TITLE = norm("name"), norm("title")
-
-
-def _names_rows(v: Entry) -> bool:
-    """The value is a row's own name ("Ohio" of state.state_name, "Nile" of river.river_name), not a
-    reference to another table's row (lake.state_name)."""
-    table = norm(v.table.split(".")[-1])
-    col = list(norms(v.column))
-    return col in ([_NAME], [_TITLE], [table], [table, _NAME])
 
 
 def _numeric_columns(s: Span) -> list[Entry]:
