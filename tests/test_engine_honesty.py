@@ -39,6 +39,12 @@ CURATED = [
     ("How many products does each brand have?", "SELECT brand_nm, COUNT(*) FROM main.retail.products GROUP BY brand_nm"),
     ("Total refund amount in 2024", "SELECT SUM(refund_amt) FROM main.retail.returns WHERE YEAR(ret_dt) = 2024"),
     ("How many gold tier customers do we have?", "SELECT COUNT(*) FROM main.retail.customers WHERE lylty_tier = 'Gold'"),
+    # a plural naming the refund amount is that amount (it counted returned orders by order date); "paid" is no data
+    ("Refunds by store in 2024",
+     "SELECT s.store_nm, SUM(rt.refund_amt) FROM main.retail.returns rt JOIN main.retail.orders o ON o.ord_id = rt.ord_id "
+     "JOIN main.retail.stores s ON s.store_id = o.store_id WHERE YEAR(rt.ret_dt) = 2024 GROUP BY s.store_id, s.store_nm"),
+    ("Total refunds paid in 2024", "SELECT SUM(refund_amt) FROM main.retail.returns WHERE YEAR(ret_dt) = 2024"),
+    ("How many customers are not in any loyalty tier?", "SELECT COUNT(*) FROM main.retail.customers WHERE lylty_tier IS NULL"),
     ("Revenue by sales channel in 2024",
      f"SELECT o.sales_chnl, {REV} {OI} WHERE o.stat_cd = 'C' AND YEAR(o.ord_dt) = 2024 GROUP BY 1"),
     ("What was net revenue in Q1 2024?",

@@ -105,7 +105,7 @@ one ones them those these that this they their it its ones
 """.split())
 # Verbs that mean "sell": they name the space's sales measure when nothing else in the question is measured.
 SALES_VERBS = frozenset("sell sells sold selling make makes made earn earns earned generate generates generated "
-                        "bring brought move moved moves moving shift shifted shifting take took do did worth".split())
+                        "bring brought move moved moves moving shift shifted shifting take took do did worth pay pays paid".split())
 SALES_WORDS = ("sales", "revenue", "sale")
 # Nouns that mean sales in business English; they name the space's one sales measure, if it has one.
 SALES_NOUNS = frozenset({"takings", "proceeds"})

@@ -429,8 +429,9 @@ class Planner:
                 continue
             negated = self._negated(s)
             filters, values = s.of("filter"), s.of("value")
-            if _numeric(s) is not None and (self.has("amount") or any(c.arg in ("SUM", "AVG") for c in self.cues("agg"))):
-                continue  # "how much have we refunded": the refund amount, not refunded orders
+            if _numeric(s) is not None and (self.has("amount") or any(c.arg in ("SUM", "AVG") for c in self.cues("agg"))
+                                            or self._amounts_named(s)):
+                continue  # "how much have we refunded", "refunds by store": the refund amount, not refunded orders
             before, after = self.prev(s, frozenset({"the"})), self.next(s)
             if filters and _numeric(s) is not None and (before is not None and before.kind == "cue" and before.cue == "rank"
                                                         or after is not None and after.kind == "cue" and after.cue == "cmp"):
@@ -463,6 +464,15 @@ class Planner:
                 sql = f"{ref} <> {lits}" if len(vals) == 1 else f"{ref} NOT IN ({lits})"
             p.conds.append(Cond(sql, (table,), ((table, column.lower()),), f"{col.label} = {', '.join(vals)}",
                                 col.path, items[0][0], kind="value"))
+
+    def _amounts_named(self, s: Span) -> bool:
+        """"refunds by store": a plural naming an amount column by its own name or synonym, in a question that
+        counts nothing and names no other measure, is that amount."""
+        if not self.plural(s) or self.cues("count") or self.has("frequent") or self.has("distinct"):
+            return False
+        if not any(p.via in ("name", "synonym") and p.entry.kind == "column" and p.entry.ctype == "number" for p in s.phrases):
+            return False
+        return not any(x is not s and (x.of("measure") or _numeric(x) is not None) for x in self.entities())
 
     def _negated(self, s: Span) -> bool:
         prev = self.prev(s, frozenset({"the", "a", "an", "any"}))
@@ -2694,7 +2704,7 @@ class Planner:
             return False
         k = self._word_before_rows(s)
         tables = self.p.tables() | ({self.p.entity.entry.table} if self.p.entity and self.p.entity.entry else set())
-        return (k >= 0 and self.g.tokens[k].raw in ("without", "no")
+        return (k >= 0 and self.g.tokens[k].raw in ("without", "no", "not")
                 and any(c.table in tables and c.ctype == "text" for c in s.of("column")))
 
     def _absent_rows(self, s: Span) -> bool:
