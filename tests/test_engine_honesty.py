@@ -45,6 +45,22 @@ CURATED = [
      "JOIN main.retail.stores s ON s.store_id = o.store_id WHERE YEAR(rt.ret_dt) = 2024 GROUP BY s.store_id, s.store_nm"),
     ("Total refunds paid in 2024", "SELECT SUM(refund_amt) FROM main.retail.returns WHERE YEAR(ret_dt) = 2024"),
     ("How many customers are not in any loyalty tier?", "SELECT COUNT(*) FROM main.retail.customers WHERE lylty_tier IS NULL"),
+    # a column's values among the rows sold (it was the units sold); the rule for orders in a per-order average;
+    # rows no sales row refers to
+    ("How many brands sell electronics?",
+     f"SELECT COUNT(DISTINCT p.brand_nm) {OI} JOIN main.retail.products p ON p.prod_id = oi.prod_id "
+     "WHERE o.stat_cd = 'C' AND p.cat_nm = 'Electronics'"),
+    ("How many different brands were sold in 2024?",
+     f"SELECT COUNT(DISTINCT p.brand_nm) {OI} JOIN main.retail.products p ON p.prod_id = oi.prod_id "
+     "WHERE o.stat_cd = 'C' AND YEAR(o.ord_dt) = 2024"),
+    ("Average number of items per order in 2024",
+     f"SELECT AVG(n) FROM (SELECT o.ord_id, COUNT(DISTINCT oi.prod_id) AS n {OI} "
+     "WHERE o.stat_cd = 'C' AND YEAR(o.ord_dt) = 2024 GROUP BY o.ord_id)"),
+    ("Which products have never been sold?",
+     "SELECT prod_nm FROM main.retail.products p WHERE NOT EXISTS (SELECT 1 FROM main.retail.order_items oi WHERE oi.prod_id = p.prod_id)"),
+    ("How many products were never sold?",
+     "SELECT COUNT(*) FROM main.retail.products p WHERE NOT EXISTS (SELECT 1 FROM main.retail.order_items oi WHERE oi.prod_id = p.prod_id)"),
+    ("Which brands have never sold anything?", NO_SQL),  # no product of the brand sold: not composed, not one unsold product
     ("Revenue by sales channel in 2024",
      f"SELECT o.sales_chnl, {REV} {OI} WHERE o.stat_cd = 'C' AND YEAR(o.ord_dt) = 2024 GROUP BY 1"),
     ("What was net revenue in Q1 2024?",

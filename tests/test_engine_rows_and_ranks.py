@@ -891,3 +891,19 @@ def test_a_value_keeps_its_first_word_from_a_column_named_with_its_table():
     assert answer_rows(con, doc, "What is the ratio of the area of Lake Superior to the area of 'Erie'? Match strings exactly") \
         == [(5.0,)]
     assert sorted(answer_rows(con, doc, "Get the lakes in Tanzania and their area")) == [("Malawi", 700.0), ("Victoria", 800.0)]
+
+
+def test_rows_never_sold_and_a_columns_values_among_rows_sold():
+    """A new Top (14) in a new category: "which products have never been sold" lists the Top
+    (no sale refers to it; 'never' was ungrounded); "how many categories did we sell in 2024" counts the
+    categories of 2024's sales (it answered the units sold); the rows of a column named as never sold are not
+    composed ("which categories have never sold": every product unsold, not one)."""
+    con, doc = shop_db(), shop()
+    con.execute("INSERT INTO products VALUES (14, 'Top', 'Spinners', 3.0)")
+    doc.setdefault("instructions", {})["sql_snippets"] = {
+        "measures": [{"id": "m1", "alias": "units_sold", "display_name": "Units sold", "sql": ["SUM(sales.qty)"]}]}
+    assert answer_rows(con, doc, "which products have never been sold") == [("Top",)]
+    assert answer_rows(con, doc, "how many products were never sold") == [(1,)]
+    assert answer_rows(con, doc, "how many categories did we sell in 2024") == [(3,)]
+    a = LocalGenie(con).ask_sync(space(doc), "which categories have never sold anything")
+    assert a.status == "NO_SQL", a.sql

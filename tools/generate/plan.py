@@ -1110,11 +1110,13 @@ class Planner:
         referring key is counted once per value. Only when the question has a selling verb and nothing else
         is measured."""
         sold = [t for t in self.g.soft if t.raw in _SELL_VERBS]
-        if not sold or self.p.measures:
-            return False
+        if not sold or self.p.measures or self._never_before(sold[0].i) is not None:
+            return False  # "how many products were never sold": the products (see _never_sold)
         distinct = distinct or any(c.role == "distinct" and c.end <= s.start for c in self.cues("distinct"))
-        if distinct and entry.kind == "column" and not (entry.is_key or self.lex.label_column(entry.table) is entry):
-            return False  # "how many distinct brands were sold": a column of the counted rows, not their key
+        # "how many (different) brands sold electronics": the values of a column of the counted rows, among those sold
+        values = entry.kind == "column" and not (entry.is_key or self.lex.label_column(entry.table) is entry)
+        if values and entry.ctype != "text":
+            return False
         if entry.kind == "table":
             counted = entry.table
         elif entry.kind in ("filter",) and len(entry.tables) == 1:
@@ -1133,7 +1135,11 @@ class Planner:
                      and e.many_to_one is (e.left == utables[0])), None)
         if edge is None:
             return False  # the sales rows do not refer to the counted rows
-        if distinct:
+        if values:
+            m = Measure("count_distinct", entry, span=s, assumed=f"'{s.text}' counted once each among the rows sold")
+            self.rules_of.append(units)
+            self.p.related.append(utables[0])
+        elif distinct:
             ref = [self.lex.column(t, c) for t, c in _columns_of(self.lex, edge.on) if t == utables[0]]
             if len(ref) != 1 or ref[0] is None:
                 return False
@@ -2577,6 +2583,7 @@ class Planner:
 
     # ---- 8. context mentions: "Verdance products", "the London Oxford Street store", "web orders"
     def _context(self) -> None:
+        self._never_sold()
         tables = self.p.tables()
         for s in self.entities():
             if s.role:
@@ -2676,6 +2683,42 @@ class Planner:
                                  f"{c.label} is set", c.path, s))
         return True
 
+    def _never_before(self, i: int) -> int | None:
+        """Where "never" stands before the verb at `i` ("never been sold"), else None."""
+        k = i - 1
+        while k >= 0 and self.g.tokens[k].raw in ("been", "be", "was", "were", "got", "get", "ever", "have", "has"):
+            k -= 1
+        return k if k >= 0 and self.g.tokens[k].raw == "never" else None
+
+    def _never_sold(self) -> None:
+        """"which products have never been sold": the rows no sales row refers to (the units sold measure's
+        table), sold as the space counts sales (completed orders only)."""
+        p = self.p
+        sold = next((t for t in self.g.soft if t.raw in _SELL_VERBS), None)
+        if p.entity is not None and p.entity.entry is not None:
+            if p.entity.entry.kind != "table":
+                return  # "which brands have never sold": no product of the brand sold, not one product unsold
+            table = p.entity.entry.table
+        elif len(p.measures) == 1 and (p.measures[0].kind == "count" or p.measures[0].entry is not None
+                                       and p.measures[0].entry.is_count and len(p.measures[0].entry.tables) == 1):
+            m = p.measures[0]
+            table = m.entry.table if m.kind == "count" else m.entry.tables[0]
+        else:
+            return
+        if sold is None:
+            return
+        k = self._never_before(sold.i)
+        if k is None:
+            return
+        units = self._units_sold()
+        utables = (units.tables if units.kind == "measure" else (units.table,)) if units is not None else ()
+        if len(utables) != 1 or not any({e.left, e.right} == {utables[0], table} and e.many_to_one is (e.left == utables[0])
+                                        for e in self.lex.edges):
+            return
+        p.conds.append(Cond("", (utables[0],), (), f"never sold ({units.label})", units.path, None, kind="not_related"))
+        self.g.soft = [t for t in self.g.soft if t is not sold]
+        self.g.ungrounded = [t for t in self.g.ungrounded if t.i != k]
+
     def _word_before_rows(self, s: Span) -> int:
         """Where the word that relates the rows of `s` stands ("with a", "without any", "never placed an")."""
         k = s.start - 1
@@ -2749,6 +2792,9 @@ class Planner:
             elif m.kind == "count":
                 targets.append(m.entry)  # the counted table
         targets += self.rules_of
+        if p.shape == "avg_of_groups" and p.entity is not None and p.entity.entry is not None:
+            # "average items per order": an average over the orders the space counts (completed orders only)
+            targets.append(self._count_measure(self.lex.tables[p.entity.entry.table], None).entry)
         for t in targets:
             for r in self.rules.for_entry(t):
                 if any(r.condition == s for s in seen):
