@@ -60,7 +60,11 @@ CURATED = [
      "SELECT prod_nm FROM main.retail.products p WHERE NOT EXISTS (SELECT 1 FROM main.retail.order_items oi WHERE oi.prod_id = p.prod_id)"),
     ("How many products were never sold?",
      "SELECT COUNT(*) FROM main.retail.products p WHERE NOT EXISTS (SELECT 1 FROM main.retail.order_items oi WHERE oi.prod_id = p.prod_id)"),
-    ("Which brands have never sold anything?", NO_SQL),  # no product of the brand sold: not composed, not one unsold product
+    ("Which brands have never sold anything?", NO_SQL),
+    # "both": the customers with completed orders in each channel (it was refused)
+    ("How many customers ordered both on the web and in store in 2024?",
+     "SELECT COUNT(*) FROM (SELECT cust_id FROM main.retail.orders WHERE stat_cd = 'C' AND YEAR(ord_dt) = 2024 "
+     "AND sales_chnl IN ('Web', 'In-Store') GROUP BY cust_id HAVING COUNT(DISTINCT sales_chnl) = 2)"),  # no product of the brand sold: not composed, not one unsold product
     ("Revenue by sales channel in 2024",
      f"SELECT o.sales_chnl, {REV} {OI} WHERE o.stat_cd = 'C' AND YEAR(o.ord_dt) = 2024 GROUP BY 1"),
     ("What was net revenue in Q1 2024?",

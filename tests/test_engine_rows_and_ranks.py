@@ -907,3 +907,15 @@ def test_rows_never_sold_and_a_columns_values_among_rows_sold():
     assert answer_rows(con, doc, "how many categories did we sell in 2024") == [(3,)]
     a = LocalGenie(con).ask_sync(space(doc), "which categories have never sold anything")
     assert a.status == "NO_SQL", a.sql
+
+
+def test_rows_related_to_both_values_are_kept_by_their_distinct_count():
+    """"customers who bought both Gadgets and Toys": only Bo bought from each (it was refused, 'it would read
+    either'); counted, 1. "which customers bought ..." does not show each sale's key beside the customer. With no
+    rows listed or counted, "both" is still refused."""
+    con, doc = shop_db(), shop()
+    rows = answer_rows(con, doc, "which customers bought both Gadgets and Toys")
+    assert [r[0] for r in rows] == ["Bo"]
+    assert answer_rows(con, doc, "how many customers bought both Gadgets and Toys") == [(1,)]
+    a = LocalGenie(con).ask_sync(space(doc), "revenue from both Gadgets and Toys")
+    assert a.status == "NO_SQL" and "both" in a.reason

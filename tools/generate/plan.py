@@ -200,6 +200,7 @@ class Planner:
         self.p = Plan()
         self.used_numbers: set[int] = set()
         self.rules_of: list[Entry] = []  # measures whose rules apply though they are not measured (rows sold)
+        self._both: tuple[Entry, list[str]] | None = None  # "in both ML and DS": the column and its values
         self.sold_at: set[int] = set()  # token positions of sales verbs already read as the sales measure
         self._avg_count: Span | None = None  # "average number of ...": what the average is of
         self._pattern_spans: list[tuple[Span, Entry]] = []  # the columns text patterns filter
@@ -455,9 +456,15 @@ class Planner:
                 raise Refusal(f"the question both asks for and excludes values of {col.label}")
             first = min(s.start for s, _, _ in items)
             if len(vals) > 1 and any(t.raw == "both" for t in self.g.tokens[max(0, first - 4):first]):
-                raise Refusal(f"'both {' and '.join(vals)}' asks for rows related to each of the values of {col.label}, "
-                              f"which the offline engine does not compose (it would read either)", words=["both"],
-                              missing=[{"kind": "example", "words": "both", "why": "rows with every value"}])
+                # "authors with publications in both ML and DS": the rows related to every value, kept by
+                # HAVING COUNT(DISTINCT column) = n (only for rows listed or counted, see _check)
+                self._both = (col, vals)
+                self.rules_of.append(self._count_measure(self.lex.tables[table], None).entry)  # counted as the space counts them
+                p.compares.append(Compare("=", float(len(vals)), Measure("count_distinct", col, span=items[0][0],
+                                          name=f"number of {col.column} values", assumed=f"rows with each of {', '.join(vals)}")))
+                for t in self.g.tokens[max(0, first - 4):first]:
+                    if t.raw == "both":
+                        self.g.ungrounded = [u for u in self.g.ungrounded if u.i != t.i]
             lits = ", ".join(_literal(v) for v in vals)
             sql = f"{ref} = {lits}" if len(vals) == 1 else f"{ref} IN ({lits})"
             if neg == {True}:
@@ -1385,8 +1392,9 @@ class Planner:
         # several values of one column listed ("flagship, standard and online stores"): break down by it
         by_col: dict = {}
         for c in p.conds:
-            if c.kind == "value" and len(c.columns) == 1 and " IN (" in c.sql:
-                by_col[c.columns[0]] = c
+            if c.kind == "value" and len(c.columns) == 1 and " IN (" in c.sql and not (
+                    self._both is not None and (self._both[0].table, self._both[0].column.lower()) == c.columns[0]):
+                by_col[c.columns[0]] = c  # not "both A and B": the rows with each, not a breakdown
         if by_col and (self.has("breakdown") or self.has("group") or self.cues("versus") or self.has("which")):
             for (table, column), c in by_col.items():
                 col = self.lex.column(table, column)
@@ -2552,6 +2560,11 @@ class Planner:
             if not s.role and s.of("column") and not self._absent_rows(s) and not self._describes_used(s) \
                     and not self._empty_column(s):
                 cols = [c for c in s.of("column") if ent.entry is None or c.table == ent.entry.table] or s.of("column")
+                if ent.kind == "entity" and ent.entry is not None and all(c.is_key and c.table != ent.entry.table for c in cols):
+                    # "which customers ordered ...", "customers with orders": rows that have one, not each order's key
+                    self.assign(s, "related", self.lex.tables[cols[0].table])
+                    p.related.append(cols[0].table)
+                    continue
                 self.assign(s, "shown", cols[0])
                 p.list_columns.append(cols[0])
         for c in p.compares:  # "products with a list price above $100": the price is shown beside each product
@@ -2958,6 +2971,11 @@ class Planner:
 
     def _check(self) -> None:
         p, g = self.p, self.g
+        if self._both is not None and not (p.shape in ("list", "count_having") and p.entity is not None):
+            col, vals = self._both
+            raise Refusal(f"'both {' and '.join(vals)}' asks for rows related to each of the values of {col.label}, "
+                          f"and the question lists or counts no rows to keep (it would read either)", words=["both"],
+                          missing=[{"kind": "example", "words": "both", "why": "rows with every value"}])
         self._described_verbs()
         self._check_grounded()
         raw = [t.raw for t in g.tokens]
