@@ -919,3 +919,13 @@ def test_rows_related_to_both_values_are_kept_by_their_distinct_count():
     assert answer_rows(con, doc, "how many customers bought both Gadgets and Toys") == [(1,)]
     a = LocalGenie(con).ask_sync(space(doc), "revenue from both Gadgets and Toys")
     assert a.status == "NO_SQL" and "both" in a.reason
+
+
+def test_rows_in_values_another_table_holds_too():
+    """"per country in countries with a lake": the rivers of countries that have a lake (lake and river share
+    only a country name, no join; it was refused as 'no join spec connects the tables')."""
+    con, doc = geo()
+    con.execute("INSERT INTO river VALUES ('Volga', 800, 'Russia')")
+    assert answer_rows(con, doc, "What is the average length of rivers per country in countries with a lake?") \
+        == [("Russia", 800.0)]
+    assert answer_rows(con, doc, "How many rivers are there in countries with a lake?") == [(1,)]

@@ -2634,6 +2634,8 @@ class Planner:
             if ((self.p.measures or self.p.shape == "list") and s.of("table") and not s.of("measure", "filter", "value")
                     and k >= 0 and self.g.tokens[k].raw in _RELATIVE and s.of("table")[0].table not in tables):
                 t = s.of("table")[0]  # "qty of returns", "sales with a promotion": rows that have one
+                if self._shared_values(s, k, t, tables):
+                    continue
                 self.assign(s, "related", t)
                 self.p.related.append(t.table)
                 continue
@@ -2694,6 +2696,28 @@ class Planner:
         self.assign(s, "filter", c)
         self.p.conds.append(Cond(f"{self.lex.sql_of(c)} IS NOT NULL", (c.table,), ((c.table, c.column.lower()),),
                                  f"{c.label} is set", c.path, s))
+        return True
+
+    def _shared_values(self, s: Span, k: int, t: Entry, tables: set[str]) -> bool:
+        """"average length of rivers per country in countries with a lake": the rows whose column value the other
+        table holds too (river.country_name IN (SELECT country_name FROM lake)), where no join relates the
+        tables (lakes and rivers only share a country name)."""
+        x = next((e for e in self.entities() if e.end == k and e is not s), None)
+        if x is None or x.of("table", "measure", "filter", "value") or self.g.tokens[k].raw not in ("with", "having", "that"):
+            return False
+        other = next((c for c in x.of("column") if c.table == t.table and c.ctype == "text"), None)
+        mine = [c for c in x.of("column") if c.table in tables and c.ctype == "text"]
+        if other is None or len({c.table for c in mine}) != 1:
+            return False
+        if any({e.left, e.right} & {t.table} and {e.left, e.right} & tables for e in self.lex.edges):
+            return False  # a join relates them: rows that have one ("stores with a return")
+        col = mine[0]
+        if x.role is None:
+            self.assign(x, "filter", col)
+        self.assign(s, "context", t)
+        self.p.conds.append(Cond(f"{self.lex.sql_of(col)} IN (SELECT {quote(other.column)} FROM {t.label})",
+                                 (col.table,), ((col.table, col.column.lower()),),
+                                 f"{col.label} also in {t.table.split('.')[-1]}", other.path, s))
         return True
 
     def _never_before(self, i: int) -> int | None:
