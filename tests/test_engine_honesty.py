@@ -61,6 +61,11 @@ CURATED = [
     ("How many products were never sold?",
      "SELECT COUNT(*) FROM main.retail.products p WHERE NOT EXISTS (SELECT 1 FROM main.retail.order_items oi WHERE oi.prod_id = p.prod_id)"),
     ("Which brands have never sold anything?", NO_SQL),
+    # "don't have any returns": no returns rows at all (it was the stores' orders that were not returned)
+    ("Which stores don't have any returns?",
+     "SELECT s.store_nm FROM main.retail.stores s WHERE NOT EXISTS (SELECT 1 FROM main.retail.orders o "
+     "JOIN main.retail.returns rt ON rt.ord_id = o.ord_id WHERE o.store_id = s.store_id)"),
+    ("holiday month (Dec) sales by year", NO_SQL),  # 'Holiday' describes the month, not a promotion type
     # "both": the customers with completed orders in each channel (it was refused)
     ("How many customers ordered both on the web and in store in 2024?",
      "SELECT COUNT(*) FROM (SELECT cust_id FROM main.retail.orders WHERE stat_cd = 'C' AND YEAR(ord_dt) = 2024 "

@@ -863,6 +863,7 @@ def people_db() -> tuple[duckdb.DuckDBPyConnection, dict]:
     ("How many authors have no homepage?", [(1,)]),
     ("Which authors are not part of any organization?", [("Di",)]),
     ("Which organizations do not have any authors?", [("Org C",)]),
+    ("Which authors do not have a homepage?", [("Bo",)]),  # the "not" was dropped: every author was listed
 ])
 def test_no_value_of_a_column_and_no_related_rows_after_not_any(question, expected):
     """"no homepage": the text column is empty (it was refused: 'no' negates something); "not part of any

@@ -18,6 +18,8 @@ from .ground import FILLER, SALES_VERBS, SALES_WORDS, Grounding, Span, sales_mea
 from .lexicon import Entry, Lexicon, Phrase, norm, norms, quote
 from .rules import Rules
 
+_PERIOD_NOUNS = frozenset({"month", "months", "season", "seasons", "quarter", "quarters", "week", "weeks", "period",
+                           "periods", "day", "days"})
 _RELATIVE = frozenset({"with", "that", "which", "who", "having", "where", "used", "using", "use", "had", "have",
                        "has", "got", "get", "were", "was", "are", "is", "did", "placed", "applied", "made", "in", "on",
                        "from", "for", "of", "at", "through", "via"})
@@ -433,20 +435,28 @@ class Planner:
             if _numeric(s) is not None and (self.has("amount") or any(c.arg in ("SUM", "AVG") for c in self.cues("agg"))
                                             or self._amounts_named(s)):
                 continue  # "how much have we refunded", "refunds by store": the refund amount, not refunded orders
+            if s.end < len(self.g.tokens) and self.g.tokens[s.end].raw in _PERIOD_NOUNS and not filters:
+                continue  # "holiday month (Dec)": the word describes the month, not a promotion type to filter by
             before, after = self.prev(s, frozenset({"the"})), self.next(s)
             if filters and _numeric(s) is not None and (before is not None and before.kind == "cue" and before.cue == "rank"
                                                         or after is not None and after.kind == "cue" and after.cue == "cmp"):
                 continue  # "the biggest refund", "a refund over $500": the refund amount, not refunded orders
+            if negated and s.of("table") and s.start > 0 and self.g.tokens[s.start - 1].raw == "any":
+                continue  # "stores that don't have any returns": no returns rows at all (see _context), not non-returned orders
             if filters and not self._counted_here(s) and not self._prefers_table(s):
                 f = filters[0]
                 self.assign(s, "filter", f)
+                if negated:
+                    negated.role = "not"
                 sql = f"NOT ({f.sql})" if negated else f.sql
                 p.conds.append(Cond(sql, f.tables, _columns_of(self.lex, f.sql), ("not " if negated else "") + f.label,
                                     f.path, s))
             elif values and not (s.of("measure") or (s.of("table") and (self._counted_here(s) or self._prefers_table(s)))):
                 v = self._pick_value(s, values)
                 self.assign(s, "filter", v)
-                by_col.setdefault((v.table, v.column), []).append((s, v, negated))
+                if negated:
+                    negated.role = "not"
+                by_col.setdefault((v.table, v.column), []).append((s, v, bool(negated)))
         for (table, column), items in by_col.items():
             col = self.lex.column(table, column)
             ref = self.lex.sql_of(col)
@@ -481,14 +491,15 @@ class Planner:
             return False
         return not any(x is not s and (x.of("measure") or _numeric(x) is not None) for x in self.entities())
 
-    def _negated(self, s: Span) -> bool:
+    def _negated(self, s: Span) -> Span | None:
+        """The "not" before a value or filter span; its role is set by the caller that uses it (a span read
+        as no filter leaves "not" to be refused, never dropped: "authors who do not have a homepage")."""
         prev = self.prev(s, frozenset({"the", "a", "an", "any"}))
         if prev is not None and prev.kind == "cue" and prev.cue == "not" and not prev.role and prev.text != "no":
             # not "no": "products with no returns" means none of their rows, not their rows that are not
             # returns; only a related table is read that way (an anti-join), else "no" is refused
-            prev.role = "not"
-            return True
-        return False
+            return prev
+        return None
 
     def _pick_value(self, s: Span, values: list[Entry]) -> Entry:
         """The column a value belongs to: the only one, the one named next to it ("the Gold tier"), the
@@ -2620,7 +2631,7 @@ class Planner:
                     if c.start == k:
                         c.role = "not"
                 continue
-            if ((self.p.measures or self.p.shape == "list") and s.of("table") and not s.of("measure", "filter", "value")
+            if ((self.p.measures or self.p.shape == "list") and s.of("table") and not s.of("measure")
                     and k >= 0 and self.g.tokens[k].raw in ("without", "no", "never", "not") and s.of("table")[0].table not in tables):
                 t = s.of("table")[0]  # "orders without a promotion", "with no return": rows that have none
                 self.assign(s, "related", t)
@@ -2763,6 +2774,8 @@ class Planner:
             k -= 1
         if k >= 1 and self.g.tokens[k - 1].raw == "never" and self.g.tokens[k].raw in FILLER | SALES_VERBS:
             k -= 1  # "never placed an order"
+        elif k >= 1 and self.g.tokens[k].raw in ("have", "has", "had") and self.g.tokens[k - 1].raw == "not":
+            k -= 1  # "authors who do not have a homepage", "stores that don't have returns"
         elif s.start >= 1 and self.g.tokens[s.start - 1].raw == "any":
             # "not part of any organization", "have not placed any orders": the "not" before "any"
             words_between = set()
@@ -3052,6 +3065,9 @@ class Planner:
         if loose:  # "... Give both city names and the population": a column the answer already shows
             used = self._used_columns()
             for s in loose:
+                if p.months_of_year and norms(s.text) in (("month",), (norm("months"),)) and s.entries:
+                    self.assign(s, "context", s.entries[0])  # "holiday month (Dec)": the month named beside it
+                    continue
                 cols = [c for c in s.of("column") if (c.table, c.column.lower()) in used]
                 if cols and not s.of("value", "filter", "measure"):
                     self.assign(s, "context", cols[0])
