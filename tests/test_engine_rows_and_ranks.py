@@ -930,3 +930,15 @@ def test_rows_in_values_another_table_holds_too():
     assert answer_rows(con, doc, "What is the average length of rivers per country in countries with a lake?") \
         == [("Russia", 800.0)]
     assert answer_rows(con, doc, "How many rivers are there in countries with a lake?") == [(1,)]
+
+
+def test_top_n_with_the_fewest_ranks_from_the_fewest():
+    """"the top 2 publications with the fewest citations": B (2) and A (4); "top" had set the order to
+    descending while "fewest" took the minimum, answering the two most cited."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE publication(pid INTEGER, title VARCHAR, citation_num INTEGER)")
+    con.execute("INSERT INTO publication VALUES (1, 'A', 4), (2, 'B', 2), (3, 'C', 9)")
+    doc = with_column(bare_doc("publication"), "main.shop.publication", "citation_num",
+                      description=["The number of citations the publication received"])
+    rows = answer_rows(con, doc, "What are the top 2 publications with the fewest citations?")
+    assert [r[0] for r in rows] == ["B", "A"]

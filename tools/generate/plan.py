@@ -1846,12 +1846,15 @@ class Planner:
     def _ordering(self) -> None:
         p = self.p
         ranks = [r for r in self.cues("rank") if r.role != "agg"]
+        # "the top 2 publications with the fewest citations": "top" counts, the superlative read as the
+        # aggregate (MIN) says the direction
+        least = {r.arg for r in self.cues("rank") if r.role == "agg"}
         for r in ranks:
             r.role = "rank"
             nxt = self.next(r)
             if nxt is not None and nxt.kind == "cue" and nxt.cue == "frequent":
                 nxt.role = "frequent"  # "most frequent customer by number of orders"
-            p.order = r.arg
+            p.order = least.pop() if r.text == "top" and len(least) == 1 else r.arg
             n = self._number_near(r)
             if n is not None:
                 p.limit = int(n.value)
