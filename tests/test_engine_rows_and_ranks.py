@@ -942,3 +942,10 @@ def test_top_n_with_the_fewest_ranks_from_the_fewest():
                       description=["The number of citations the publication received"])
     rows = answer_rows(con, doc, "What are the top 2 publications with the fewest citations?")
     assert [r[0] for r in rows] == ["B", "A"]
+
+
+def test_a_unit_between_the_number_and_what_it_measures():
+    """"more than 10 square kilometers of area": the states' area over 10 (Ohio, 11); the unit words had hidden
+    what was compared ('area' was left unused)."""
+    con, doc = geo()
+    assert [r[0] for r in answer_rows(con, doc, "Which states have more than 10 square kilometers of area?")] == ["Ohio"]

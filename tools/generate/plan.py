@@ -18,6 +18,9 @@ from .ground import FILLER, SALES_VERBS, SALES_WORDS, Grounding, Span, sales_mea
 from .lexicon import Entry, Lexicon, Phrase, norm, norms, quote
 from .rules import Rules
 
+# units written between a number and what it measures ("more than 10000 square kilometers of area")
+_UNIT_WORDS = frozenset("square sq km kilometer kilometers kilometre kilometres meter meters metre metres mile miles "
+                        "feet foot ft dollars dollar usd eur euro euros".split())
 _PERIOD_NOUNS = frozenset({"month", "months", "season", "seasons", "quarter", "quarters", "week", "weeks", "period",
                            "periods", "day", "days"})
 _RELATIVE = frozenset({"with", "that", "which", "who", "having", "where", "used", "using", "use", "had", "have",
@@ -1743,8 +1746,8 @@ class Planner:
             # target: the thing after the number ("5 orders", "$5,000 net spend") or before the cue ("rating above 4")
             lead = c if postfix else (num or avg)
             after = self.next(lead, frozenset({"in", "of"}))
-            if after is not None and any(t.raw not in ("in", "of", "the", "a", "an", "our") for t in
-                                         self.g.tokens[lead.end:after.start]):
+            if after is not None and any(t.raw not in ("in", "of", "the", "a", "an", "our") and t.raw not in _UNIT_WORDS
+                                         for t in self.g.tokens[lead.end:after.start]):
                 after = None  # "rating above 4 to restaurants ...": the next noun is not what is compared
             ent_table = p.entity.entry.table if p.entity is not None and p.entity.entry is not None else None
             if avg is not None and after is not None and after.kind == "entity" and (
