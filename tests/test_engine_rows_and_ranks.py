@@ -949,3 +949,29 @@ def test_a_unit_between_the_number_and_what_it_measures():
     what was compared ('area' was left unused)."""
     con, doc = geo()
     assert [r[0] for r in answer_rows(con, doc, "Which states have more than 10 square kilometers of area?")] == ["Ohio"]
+
+
+def test_a_value_written_after_its_columns_name_and_of():
+    """"in the city of New York": the column named, then the value as the data spells it, with no value dictionary
+    (it was read as the state code NY through the state names the engine knows, leaving "city" unused);
+    "offered by the department of Mathematics" is that department, not a breakdown by department, and
+    "courses offered" is the courses, not the table course_offering ("offered" matched "offering" by its stem);
+    "tips posted in the year 2021" are dated by the tips' year, not the reviews'."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE business(business_id VARCHAR, name VARCHAR, city VARCHAR, state VARCHAR)")
+    con.execute("INSERT INTO business VALUES ('a', 'Joe', 'New York', 'NY'), ('b', 'Ann', 'Albany', 'NY'), ('c', 'Bo', 'Austin', 'TX')")
+    assert answer_rows(con, bare_doc("business"), "How many businesses are in the city of New York?") == [(1,)]
+    assert answer_rows(con, bare_doc("business"), "How many businesses are in the state of New York?") == [(2,)]
+    con.execute("CREATE TABLE course(course_id INTEGER, name VARCHAR, department VARCHAR)")
+    con.execute("INSERT INTO course VALUES (1, 'Calculus', 'Mathematics'), (2, 'Databases', 'Computer Science')")
+    con.execute("CREATE TABLE course_offering(offering_id INTEGER, course_id INTEGER, semester INTEGER)")
+    con.execute("INSERT INTO course_offering VALUES (10, 1, 1), (11, 1, 2), (12, 2, 1)")
+    doc = with_instruction(bare_doc("course", "course_offering"), "join_specs",
+                           join("main.shop.course_offering", "main.shop.course", "`course_offering`.`course_id` = `course`.`course_id`"))
+    rows = answer_rows(con, doc, "What are the names of all the courses offered by the department of Mathematics?")
+    assert [r[0] for r in rows] == ["Calculus"]
+    con.execute("CREATE TABLE tip(tip_id INTEGER, business_id VARCHAR, year INTEGER)")
+    con.execute("INSERT INTO tip VALUES (1, 'a', 2021), (2, 'b', 2022)")
+    con.execute("CREATE TABLE review(rid INTEGER, business_id VARCHAR, year INTEGER)")
+    con.execute("INSERT INTO review VALUES (1, 'a', 2021), (2, 'a', 2021)")
+    assert answer_rows(con, bare_doc("business", "tip", "review"), "How many tips were posted in the year 2021?") == [(1,)]

@@ -478,7 +478,7 @@ def ground(lex: Lexicon, speller: Speller, question: str) -> Grounding:
         return True
 
     matches = _values_not_swallowed(match_phrases(lex, tokens), tokens)
-    for s in _quoted_values(lex, question, tokens, matches):
+    for s in _quoted_values(lex, question, tokens, matches) + _named_values(lex, question, tokens, matches):
         take(s)
     times = find_time(words)
     # a data value that contains a period ("Winter Clearance 2025") is the value, not the period
@@ -575,6 +575,37 @@ def _quoted_values(lex: Lexicon, question: str, tokens: list[Token], matches) ->
                       ctype=col.ctype, value=value)
         a, b = inside[0].i, inside[-1].i + 1
         out.append(Span(a, b, " ".join(t.raw for t in inside), "entity", phrases=[Phrase(entry, "quoted")]))
+    return out
+
+
+def _named_values(lex: Lexicon, question: str, tokens: list[Token], matches) -> list[Span]:
+    """A value written in capitals right after its column's name and "of" or "named" (the city of New York,
+    the department of Mathematics, a user named Sarah Williams): a filter on that column when the data holds
+    exactly that value, ignoring case; also where the column has no value dictionary, as a model reading the
+    question would write it. Nothing is added to the lexicon."""
+    out = []
+    for a, b, phrases, _ in matches:
+        if b >= len(tokens) or tokens[b].raw not in ("of", "named", "called"):
+            continue
+        cols = list({ph.entry.path: ph.entry for ph in phrases if ph.entry.kind == "column" and ph.entry.ctype == "text"}.values())
+        if len(cols) != 1:
+            continue
+        run = []
+        for t in tokens[b + 1:b + 6]:
+            if t.kind != "word" or not question[t.start:t.end][:1].isupper():
+                break
+            run.append(t)
+        col = cols[0]
+        values = {str(v).lower(): str(v) for v in (lex.values_of(col.table, col.column) if lex.values_of else [])}
+        for n in range(len(run), 0, -1):  # the longest run of capitalised words that is a value
+            literal = question[run[0].start:run[n - 1].end]
+            if literal.lower() in values:
+                value = values[literal.lower()]
+                entry = Entry("value", col.path, f"{col.label} = '{value}'", table=col.table, column=col.column,
+                              ctype=col.ctype, value=value)
+                out.append(Span(run[0].i, run[n - 1].i + 1, " ".join(t.raw for t in run[:n]), "entity",
+                                phrases=[Phrase(entry, "named")]))
+                break
     return out
 
 
@@ -715,6 +746,15 @@ def _values_not_swallowed(matches, tokens: list[Token]):
     return [m for m in matches if (m[0], m[1]) not in drop]
 
 
+def _participle_for_noun(p: Phrase, toks: list[Token]) -> bool:
+    """"courses offered by the department" is not the table course_offering: a past participle of the question
+    matched a table name's "-ing" noun only through the stem."""
+    if p.entry.kind != "table" or len(toks) < 2:
+        return False
+    name = p.entry.table.split(".")[-1].lower().replace("_", " ").split()
+    return toks[-1].raw.endswith("ed") and bool(name) and name[-1].endswith("ing")
+
+
 def match_phrases(lex: Lexicon, tokens: list[Token]) -> list[tuple[int, int, list[Phrase], bool]]:
     """Every (start, end, phrases, fuzzy) where whole question words spell a phrase of the lexicon."""
     out = []
@@ -728,7 +768,7 @@ def match_phrases(lex: Lexicon, tokens: list[Token]) -> list[tuple[int, int, lis
             if None in key:
                 continue
             hits = [p for p in lex.phrases.get(key, ()) if (not p.surface or tuple(t.raw for t in tokens[a:b]) == p.surface)
-                    and (not p.acronym or all(t.acronym for t in tokens[a:b]))]
+                    and (not p.acronym or all(t.acronym for t in tokens[a:b])) and not _participle_for_noun(p, tokens[a:b])]
             if hits:
                 out.append((a, b, hits, any(t.fixed_from for t in tokens[a:b])))
         # "turn over" -> turnover, "sign up" -> signup

@@ -509,7 +509,7 @@ class Planner:
         one of a table the question names; else the value is ambiguous and the answer a refusal."""
         if len({(v.table, v.column) for v in values}) == 1:
             return values[0]
-        near = [n for n in (self.prev(s, frozenset({"based", "located"})), self.next(s)) if n is not None]
+        near = [n for n in (self.prev(s, frozenset({"based", "located", "of"})), self.next(s)) if n is not None]
         for n in near:
             if n.kind == "entity":
                 for v in values:
@@ -1350,6 +1350,11 @@ class Planner:
                     continue
                 if self._passive_agent(c, s):
                     continue
+                v = self.next(s, frozenset({"of"}))
+                if (c.text == "by" and s.end < len(self.g.tokens) and self.g.tokens[s.end].raw == "of" and v is not None
+                        and v.role == "filter" and v.chosen is not None and v.chosen.kind == "value"
+                        and any(x.table == v.chosen.table and x.column == v.chosen.column for x in s.of("column"))):
+                    continue  # "offered by the department of Mathematics": that department, not a breakdown
                 dim = self._dim_of(s)
                 if dim is None:
                     continue
@@ -2621,6 +2626,7 @@ class Planner:
             periods = self.p.times or self.p.grains or self.p.ratio_periods()
             dated = [c for c in s.of("column") if c.ctype == "date" or periods and
                      c in self.lex.year_columns(c.table)]  # "in the year 2020": a column of years
+            dated.sort(key=lambda c: c.table not in tables)  # "tips posted in the year 2021": the tips' year
             if dated and not s.of("measure"):
                 d = dated[0]
                 if self.p.date is None or self.p.date is d:
@@ -3071,6 +3077,12 @@ class Planner:
         if loose:  # "... Give both city names and the population": a column the answer already shows
             used = self._used_columns()
             for s in loose:
+                x = self.next(s, frozenset({"of"}))
+                if (x is not None and x.role == "filter" and x.chosen is not None and x.chosen.kind == "value"
+                        and s.end < len(g.tokens) and g.tokens[s.end].raw == "of"
+                        and any(c.table == x.chosen.table and c.column == x.chosen.column for c in s.of("column"))):
+                    self.assign(s, "context", x.chosen)  # "in the city of New York": the column the value is of
+                    continue
                 if p.months_of_year and norms(s.text) in (("month",), (norm("months"),)) and s.entries:
                     self.assign(s, "context", s.entries[0])  # "holiday month (Dec)": the month named beside it
                     continue
