@@ -592,8 +592,8 @@ def _named_values(lex: Lexicon, question: str, tokens: list[Token], matches) -> 
             continue
         run = []
         for t in tokens[b + 1:b + 6]:
-            if t.kind != "word" or not question[t.start:t.end][:1].isupper():
-                break
+            if t.kind != "word" or not question[t.start:t.end][:1].isupper() or t.raw in _TIME_WORDS:
+                break  # "the month of April 2021": a period, read as one
             run.append(t)
         col = cols[0]
         values = {str(v).lower(): str(v) for v in (lex.values_of(col.table, col.column) if lex.values_of else [])}
