@@ -975,3 +975,16 @@ def test_a_value_written_after_its_columns_name_and_of():
     con.execute("CREATE TABLE review(rid INTEGER, business_id VARCHAR, year INTEGER)")
     con.execute("INSERT INTO review VALUES (1, 'a', 2021), (2, 'a', 2021)")
     assert answer_rows(con, bare_doc("business", "tip", "review"), "How many tips were posted in the year 2021?") == [(1,)]
+
+
+def test_a_ratio_of_one_measure_for_a_country_and_a_state():
+    """"the population of the United States to the population of Ohio": both parts read the states (Ohio names a
+    state; the US had been ambiguous between cities and states), and "of Ohio" is the second part's own
+    condition, not one for both parts: 140 / 90."""
+    con, doc = geo()
+    con.execute("CREATE TABLE city(city_name VARCHAR, population BIGINT, country_name VARCHAR)")
+    con.execute("INSERT INTO city VALUES ('Toledo', 30, 'United States'), ('Toronto', 70, 'Canada')")
+    doc["data_sources"]["tables"].append({"identifier": "main.shop.city", "column_configs": [
+        {"column_name": "country_name", "enable_entity_matching": True}]})
+    assert answer_rows(con, doc, "What is the ratio of the population of the United States to the population of Ohio?") \
+        == [(pytest.approx(140 / 90),)]

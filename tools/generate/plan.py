@@ -525,6 +525,10 @@ class Planner:
         mine = [v for v in values if v.table in own]
         if len({(v.table, v.column) for v in mine}) == 1:
             return mine[0]
+        beside = {e.table for x in self.entities() if x is not s for e in x.of("value") if self._names_row(e)}
+        mine = [v for v in values if v.table in beside]  # "the United States to California": of the states
+        if len({(v.table, v.column) for v in mine}) == 1:
+            return mine[0]
         others = [{e.table for e in x.of("column")} for x in self.entities() if x is not s and x.of("column")]
         mine = [v for v in values if others and all(v.table in ts for ts in others)]
         if len({(v.table, v.column) for v in mine}) == 1:  # "population of Ohio": the one table with both
@@ -2168,6 +2172,12 @@ class Planner:
         a_cols = {col for c in parts["a"] for col in c.columns}
         own_b = [c for c in parts["b"] if set(c.columns) & a_cols]
         shared_b = [c for c in parts["b"] if not set(c.columns) & a_cols]
+        named_again = [x for x in self.entities() if x.start > to and x.role is None and _numeric(x) is not None and any(
+            m.span is not None and m.span.start < to and _numeric(m.span) in x.entries for m in measured)]
+        if parts["a"] and named_again:  # "the population of the US to the population of California": B's own
+            whose = self.next(named_again[0], frozenset({"of", "the", "for"}))
+            own_b += [c for c in shared_b if c.span is not None and c.span is whose]
+            shared_b = [c for c in shared_b if c not in own_b]
         a_times, b_times = times["a"], (times["b"] if times["a"] else [])
         if not parts["a"] and not a_times:
             raise Refusal("the question asks for a ratio but names no condition for its first part",
