@@ -988,3 +988,16 @@ def test_a_ratio_of_one_measure_for_a_country_and_a_state():
         {"column_name": "country_name", "enable_entity_matching": True}]})
     assert answer_rows(con, doc, "What is the ratio of the population of the United States to the population of Ohio?") \
         == [(pytest.approx(140 / 90),)]
+
+
+def test_a_list_value_is_not_named_by_its_first_item_and_ordered_by_is_ascending():
+    """river.traverse holds lists ("Moscow,Samara,Kazan"): "Moscow" is no value of it (it was read as the whole
+    list, answering with it); "ordered by area" without a direction is ascending, as SQL orders."""
+    con, doc = geo()
+    con.execute("ALTER TABLE river ADD COLUMN traverse VARCHAR")
+    con.execute("UPDATE river SET traverse = CASE river_name WHEN 'Rhine' THEN 'Basel,Cologne' ELSE 'Vienna,Budapest' END")
+    doc = with_column(doc, "main.shop.river", "traverse", enable_entity_matching=True)
+    a = LocalGenie(con).ask_sync(space(doc), "Which rivers traverse Basel?")
+    assert a.status == "NO_SQL", a.sql
+    rows = answer_rows(con, doc, "List the lakes in Tanzania ordered by area")
+    assert [r[0] for r in rows] == ["Malawi", "Victoria"]

@@ -613,7 +613,8 @@ def add_values(lex: Lexicon, col: Entry, values: Iterable[str], via: str = "valu
         if len(phrase) == 1 and len(phrase[0]) < 2:
             continue
         _add_value(lex, col, str(v), phrase, via, surface)
-        if len(phrase) > 1 and len(phrase[0]) >= 4 and phrase[0] not in _STOP_NORMS:
+        if len(phrase) > 1 and len(phrase[0]) >= 4 and phrase[0] not in _STOP_NORMS and not re.search(r",\S", str(v)):
+            # not a list of values ("Moscow,Samara,Kazan"): its first item names none of the rows alone
             firsts[phrase[0]].append(str(v))
     # "beauty" -> 'Beauty & Personal Care': a leading word that starts exactly one value of the column
     for w, vs in firsts.items():

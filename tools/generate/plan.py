@@ -1905,7 +1905,7 @@ class Planner:
                 else:
                     p.order = o.arg
             elif p.order is None:
-                p.order = "DESC" if p.measures else "ASC"
+                p.order = "ASC"  # "ordered by area": as SQL orders, ascending, unless a direction is said
 
     def _number_near(self, r: Span) -> Span | None:
         for s in (self.next(r), self.prev(r)):
