@@ -1001,3 +1001,13 @@ def test_a_list_value_is_not_named_by_its_first_item_and_ordered_by_is_ascending
     assert a.status == "NO_SQL", a.sql
     rows = answer_rows(con, doc, "List the lakes in Tanzania ordered by area")
     assert [r[0] for r in rows] == ["Malawi", "Victoria"]
+
+
+def test_rows_compared_with_a_named_rows_own_value():
+    """"Which lakes are larger than Erie?": larger than that lake's area (200), not the lake Erie itself (it was
+    refused: 'larger than' is not followed by a number)."""
+    con, doc = geo()
+    doc = with_column(doc, "main.shop.lake", "lake_name", enable_entity_matching=True)
+    rows = answer_rows(con, doc, "Which lakes are larger than Erie?")
+    assert sorted(r[0] for r in rows) == ["Baikal", "Huron", "Malawi", "Victoria"]
+    assert answer_rows(con, doc, "How many lakes are larger than Huron?") == [(3,)]

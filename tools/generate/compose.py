@@ -27,7 +27,7 @@ from sqlglot import exp
 
 from .dates import WEEKDAYS, Calendar, TimeSpec, period_next, resolve
 from .lexicon import Edge, Entry, Lexicon, quote
-from .plan import Cond, Dim, Measure, Plan, Refusal
+from .plan import Cond, Dim, Measure, Plan, Refusal, _literal
 from .rules import Rule, Rules
 
 
@@ -215,7 +215,11 @@ class Composer:
             out.append(f"MONTH({col}) = {ms}" if len(p.months_of_year) == 1 else f"MONTH({col}) IN ({ms})")
         for c in p.compares:
             if isinstance(c.target, Entry):
-                if c.against_average:
+                if c.against_row is not None:
+                    t, v = self.lex.tables[c.target.table], c.against_row
+                    out.append(f"{self.col(c.target)} {c.op} (SELECT {quote(c.target.column)} FROM {t.label} "
+                               f"WHERE {quote(v.column)} = {_literal(v.value)})")
+                elif c.against_average:
                     t = self.lex.tables[c.target.table]
                     out.append(f"{self.col(c.target)} {c.op} (SELECT AVG({quote(c.target.column)}) FROM {t.label})")
                 else:

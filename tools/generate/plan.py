@@ -135,6 +135,7 @@ class Compare:
     span: Span | None = None
     against_average: bool = False
     against_total: bool = False  # "regions with an AOV above the overall AOV": the measure over all rows
+    against_row: Entry | None = None  # "lakes larger than Lake Erie": the value of the row this value names
 
 
 @dataclass
@@ -438,6 +439,10 @@ class Planner:
             if _numeric(s) is not None and (self.has("amount") or any(c.arg in ("SUM", "AVG") for c in self.cues("agg"))
                                             or self._amounts_named(s)):
                 continue  # "how much have we refunded", "refunds by store": the refund amount, not refunded orders
+            cue = self.prev(s, frozenset({"the"}))
+            if (cue is not None and cue.kind == "cue" and cue.cue == "cmp" and cue.text in _COMPARED_BY and values
+                    and not filters and any(self._names_row(v) for v in values)):
+                continue  # "lakes larger than Lake Erie": compared with that lake's area (see _comparisons)
             if s.end < len(self.g.tokens) and self.g.tokens[s.end].raw in _PERIOD_NOUNS and not filters:
                 continue  # "holiday month (Dec)": the word describes the month, not a promotion type to filter by
             before, after = self.prev(s, frozenset({"the"})), self.next(s)
@@ -1731,6 +1736,14 @@ class Planner:
                     c.role = "filler"
                     continue
                 raise Refusal(f"'{c.text}' is not followed by a number", words=[c.text])
+            if num is not None and num.kind == "entity" and not num.role and c.text in _COMPARED_BY:
+                rows = [v for v in num.of("value") if self._names_row(v)]
+                col = self._compared_by(c, None, self.prev(c, frozenset({"a", "an", "of", "with", "that", "are", "is"})))
+                if len(rows) == 1 and col is not None and col.table == rows[0].table:
+                    c.role = "cmp"  # "which lakes are larger than Lake Erie": than that lake's area
+                    self.assign(num, "compare", rows[0])
+                    p.compares.append(Compare(c.arg or ">", 0.0, col, c, against_row=rows[0]))
+                    continue
             if num is not None and num.kind != "number":
                 whole = self._overall_measure(c, num)
                 if whole is not None:  # "an AOV above the overall AOV": each row's against all rows'
