@@ -65,7 +65,13 @@ CURATED = [
     ("Which stores don't have any returns?",
      "SELECT s.store_nm FROM main.retail.stores s WHERE NOT EXISTS (SELECT 1 FROM main.retail.orders o "
      "JOIN main.retail.returns rt ON rt.ord_id = o.ord_id WHERE o.store_id = s.store_id)"),
-    ("holiday month (Dec) sales by year", NO_SQL),  # 'Holiday' describes the month, not a promotion type
+    ("holiday month (Dec) sales by year", NO_SQL),
+    # "between H1 2024 and H1 2025": both halves (it compared H1 2025 with H2 2024, the half before it)
+    ("How much did revenue change between H1 2024 and H1 2025?",
+     f"SELECT ROUND(SUM(CASE WHEN o.ord_dt < DATE'2024-07-01' THEN oi.qty * oi.unit_prc * (1 - oi.disc_pct) END), 2), "
+     f"ROUND(SUM(CASE WHEN o.ord_dt >= DATE'2025-01-01' THEN oi.qty * oi.unit_prc * (1 - oi.disc_pct) END), 2) {OI} "
+     "WHERE o.stat_cd = 'C' AND ((o.ord_dt >= DATE'2024-01-01' AND o.ord_dt < DATE'2024-07-01') "
+     "OR (o.ord_dt >= DATE'2025-01-01' AND o.ord_dt < DATE'2025-07-01'))"),  # 'Holiday' describes the month, not a promotion type
     # "both": the customers with completed orders in each channel (it was refused)
     ("How many customers ordered both on the web and in store in 2024?",
      "SELECT COUNT(*) FROM (SELECT cust_id FROM main.retail.orders WHERE stat_cd = 'C' AND YEAR(ord_dt) = 2024 "

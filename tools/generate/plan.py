@@ -1999,7 +1999,7 @@ class Planner:
         if growth or p.growth_grain:
             for c in growth:
                 c.role = "growth"
-            periods = [t for t in p.times if t.bound in (None, "from", "to")]
+            periods = [t for t in p.times if t.bound in (None, "from", "to", "between")]  # "between H1 2024 and H1 2025"
             for v in self.cues("versus"):
                 if len(periods) == 2:
                     v.role = "versus"  # "2024 vs 2023"
