@@ -24,6 +24,7 @@ from engine_helpers import (
     SALES,
     SALES_CUSTOMERS,
     SALES_PRODUCTS,
+    join,
     rows,
     shop_db,
     space,
@@ -354,6 +355,12 @@ def test_a_rule_fixing_the_counted_rows_state_yields_to_a_passive_participle():
 def bare_doc(*tables: str) -> dict:
     """A space of bare tables (no descriptions, synonyms or join specs), as a defog space starts."""
     return {"version": 1, "data_sources": {"tables": [{"identifier": f"main.shop.{t}"} for t in tables]}}
+
+
+def bare_joined(parent: str, child: str, key: str) -> dict:
+    """Two bare tables and the join spec by which each `child` row refers to its `parent` row on `key`."""
+    return with_instruction(bare_doc(parent, child), "join_specs",
+                            join(f"main.shop.{child}", f"main.shop.{parent}", f"`{child}`.`{key}` = `{parent}`.`{key}`"))
 
 
 def answer_rows(con: duckdb.DuckDBPyConnection, doc: dict, question: str) -> list[tuple]:

@@ -9,7 +9,7 @@ import datetime as dt
 
 import duckdb
 import pytest
-from test_engine_grounded import answer_rows, bare_doc, shop
+from test_engine_grounded import answer_rows, bare_doc, bare_joined, shop
 
 from chaos_llama.tools.backends.local import LocalGenie
 from engine_helpers import CUSTOMERS, CUSTOMERS_REGIONS, SALES, join, shop_db, space, with_column, with_instruction
@@ -685,8 +685,7 @@ def test_the_company_average_is_the_measure_over_all_rows_not_the_mean_of_the_ro
     con.execute("CREATE TABLE orders(ord_id INTEGER, store_id INTEGER, amt DOUBLE)")
     con.execute("INSERT INTO orders SELECT i, 1, 100 FROM range(10) t(i)")
     con.execute("INSERT INTO orders VALUES (10, 2, 1000), (11, 3, 200)")
-    doc = with_instruction(bare_doc("stores", "orders"), "join_specs",
-                           join(ORDERS, "main.shop.stores", "`orders`.`store_id` = `stores`.`store_id`"))
+    doc = bare_joined("stores", "orders", "store_id")
     doc = aov_doc(doc)
     assert sorted(r[0] for r in answer_rows(con, doc, "stores with an AOV above the company average")) == ["B", "C"]
     assert sorted(r[0] for r in answer_rows(con, doc, "stores with an AOV above the average")) == ["B"]
@@ -853,8 +852,7 @@ def people_db() -> tuple[duckdb.DuckDBPyConnection, dict]:
     con.execute("CREATE TABLE author(aid INTEGER, name VARCHAR, homepage VARCHAR, oid INTEGER)")
     con.execute("INSERT INTO author VALUES (1, 'Ada', 'ada.me', 1), (2, 'Bo', NULL, 1), (3, 'Cy', 'cy.me', 2),"
                 " (4, 'Di', 'di.me', NULL)")
-    doc = with_instruction(bare_doc("organization", "author"), "join_specs",
-                           join("main.shop.author", "main.shop.organization", "`author`.`oid` = `organization`.`oid`"))
+    doc = bare_joined("organization", "author", "oid")
     return con, doc
 
 
@@ -962,12 +960,12 @@ def test_a_value_written_after_its_columns_name_and_of():
     con.execute("INSERT INTO business VALUES ('a', 'Joe', 'New York', 'NY'), ('b', 'Ann', 'Albany', 'NY'), ('c', 'Bo', 'Austin', 'TX')")
     assert answer_rows(con, bare_doc("business"), "How many businesses are in the city of New York?") == [(1,)]
     assert answer_rows(con, bare_doc("business"), "How many businesses are in the state of New York?") == [(2,)]
+    assert answer_rows(con, bare_doc("business"), "How many businesses named Joe are there?") == [(1,)]  # a table's name column
     con.execute("CREATE TABLE course(course_id INTEGER, name VARCHAR, department VARCHAR)")
     con.execute("INSERT INTO course VALUES (1, 'Calculus', 'Mathematics'), (2, 'Databases', 'Computer Science')")
     con.execute("CREATE TABLE course_offering(offering_id INTEGER, course_id INTEGER, semester INTEGER)")
     con.execute("INSERT INTO course_offering VALUES (10, 1, 1), (11, 1, 2), (12, 2, 1)")
-    doc = with_instruction(bare_doc("course", "course_offering"), "join_specs",
-                           join("main.shop.course_offering", "main.shop.course", "`course_offering`.`course_id` = `course`.`course_id`"))
+    doc = bare_joined("course", "course_offering", "course_id")
     rows = answer_rows(con, doc, "What are the names of all the courses offered by the department of Mathematics?")
     assert [r[0] for r in rows] == ["Calculus"]
     con.execute("CREATE TABLE tip(tip_id INTEGER, business_id VARCHAR, year INTEGER)")

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import duckdb
 import pytest
-from test_engine_grounded import answer_rows, bare_doc
+from test_engine_grounded import answer_rows, bare_doc, bare_joined
 
 from chaos_llama.tools.backends.local import LocalGenie
 from chaos_llama.tools.generate.ground import tokenize
-from engine_helpers import join, space, with_column, with_instruction
+from engine_helpers import space, with_column
 
 
 def journals_db() -> tuple[duckdb.DuckDBPyConnection, dict]:
@@ -20,8 +20,7 @@ def journals_db() -> tuple[duckdb.DuckDBPyConnection, dict]:
     con.execute("INSERT INTO journal VALUES (1, 'Journal of Data'), (2, 'Nature'), (3, 'jmlr'), (4, 'Annals of Stats')")
     con.execute("CREATE TABLE publication(pid INTEGER, jid INTEGER, title VARCHAR)")
     con.execute("INSERT INTO publication VALUES (10, 1, 'a'), (11, 1, 'b'), (12, 2, 'c'), (13, 3, 'd'), (14, 4, 'e')")
-    doc = with_instruction(bare_doc("journal", "publication"), "join_specs",
-                           join("main.shop.publication", "main.shop.journal", "`publication`.`jid` = `journal`.`jid`"))
+    doc = bare_joined("journal", "publication", "jid")
     return con, doc
 
 

@@ -97,7 +97,7 @@ result results time period periods many much can could would should will shall m
 serve serves served serving offer offers offered offering database ordered sorted arranged
 meter meters metre metres kilometer kilometers kilometre kilometres km mile miles feet foot ft square sq
 dollar dollars usd eur euro euros drive drives driving drove trend trends trending develop developed evolve evolved
-granted given gave away recorded logged because due written wrote posted created occurred occur occurs
+granted given gave away named called titled recorded logged because due written wrote posted created occurred occur occurs
 vary varies varied differ differs differed corresponding correspond either he she his her answer integer
 carry carries carried carrying run runs ran running provide provides provided write collected flow flows flowing
 book booked look something anything everything anyone someone somebody anybody stuff things thing gear
@@ -552,61 +552,65 @@ def _quoted_values(lex: Lexicon, question: str, tokens: list[Token], matches) ->
         k = inside[0].i - 1
         while k >= 0 and tokens[k].raw in _BEFORE_QUOTE:
             k -= 1
-        named = [ph for a, b, phrases, _ in matches if b == k + 1 for ph in phrases]
-        cols = []
-        for ph in named:
-            e = ph.entry
-            if e.kind == "table":
-                label = lex.label_column(e.table)
-                if label is not None:
-                    cols.append(label)
-            elif e.kind == "column" and e.ctype == "text":
-                cols.append(e)
-        cols = list({c.path: c for c in cols}.values())
-        if len(cols) != 1:
-            continue
-        col = cols[0]
-        values = lex.values_of(col.table, col.column) if lex.values_of else []
-        same = [v for v in values if str(v).lower() == literal.lower()]
-        if len(same) != 1:
-            continue  # not a value of the column (perhaps part of one: "with 'IEEE' in its name"): not a filter
-        value = str(same[0])
-        entry = Entry("value", col.path, f"{col.label} = '{value}'", table=col.table, column=col.column,
-                      ctype=col.ctype, value=value)
-        a, b = inside[0].i, inside[-1].i + 1
-        out.append(Span(a, b, " ".join(t.raw for t in inside), "entity", phrases=[Phrase(entry, "quoted")]))
+        col = _named_column(lex, [ph for a, b, phrases, _ in matches if b == k + 1 for ph in phrases])
+        span = _data_value(lex, col, literal, inside, "quoted") if col is not None else None
+        if span is not None:  # else not a value of the column (perhaps part of one: "with 'IEEE' in its name")
+            out.append(span)
     return out
 
 
 def _named_values(lex: Lexicon, question: str, tokens: list[Token], matches) -> list[Span]:
-    """A value written in capitals right after its column's name and "of" or "named" (the city of New York,
-    the department of Mathematics, a user named Sarah Williams): a filter on that column when the data holds
-    exactly that value, ignoring case; also where the column has no value dictionary, as a model reading the
-    question would write it. Nothing is added to the lexicon."""
+    """A value written in capitals right after its column's or table's name and "of", "named" or "called"
+    (the city of New York, the department of Mathematics, a user named Sarah Williams): a filter on that
+    column (a table's name column) when exactly one of its values is those words ignoring case, also where
+    the column has no value dictionary, as a model reading the question would write it. The longest such
+    run of words wins. Nothing is added to the lexicon."""
     out = []
     for a, b, phrases, _ in matches:
         if b >= len(tokens) or tokens[b].raw not in ("of", "named", "called"):
             continue
-        cols = list({ph.entry.path: ph.entry for ph in phrases if ph.entry.kind == "column" and ph.entry.ctype == "text"}.values())
-        if len(cols) != 1:
+        col = _named_column(lex, phrases)
+        if col is None:
             continue
         run = []
         for t in tokens[b + 1:b + 6]:
             if t.kind != "word" or not question[t.start:t.end][:1].isupper() or t.raw in _TIME_WORDS:
                 break  # "the month of April 2021": a period, read as one
             run.append(t)
-        col = cols[0]
-        values = {str(v).lower(): str(v) for v in (lex.values_of(col.table, col.column) if lex.values_of else [])}
-        for n in range(len(run), 0, -1):  # the longest run of capitalised words that is a value
-            literal = question[run[0].start:run[n - 1].end]
-            if literal.lower() in values:
-                value = values[literal.lower()]
-                entry = Entry("value", col.path, f"{col.label} = '{value}'", table=col.table, column=col.column,
-                              ctype=col.ctype, value=value)
-                out.append(Span(run[0].i, run[n - 1].i + 1, " ".join(t.raw for t in run[:n]), "entity",
-                                phrases=[Phrase(entry, "named")]))
+        for n in range(len(run), 0, -1):
+            span = _data_value(lex, col, question[run[0].start:run[n - 1].end], run[:n], "named")
+            if span is not None:
+                out.append(span)
                 break
     return out
+
+
+def _named_column(lex: Lexicon, phrases: list[Phrase]) -> Entry | None:
+    """The one text column the phrases name (a table names its name column), else None."""
+    cols = []
+    for ph in phrases:
+        e = ph.entry
+        if e.kind == "table":
+            label = lex.label_column(e.table)
+            if label is not None:
+                cols.append(label)
+        elif e.kind == "column" and e.ctype == "text":
+            cols.append(e)
+    cols = list({c.path: c for c in cols}.values())
+    return cols[0] if len(cols) == 1 else None
+
+
+def _data_value(lex: Lexicon, col: Entry, literal: str, toks: list[Token], via: str) -> Span | None:
+    """A span over `toks` naming the value of `col` that `literal` spells ignoring case, when exactly one
+    value of the column does (the value as the data spells it)."""
+    values = lex.values_of(col.table, col.column) if lex.values_of else []
+    same = [v for v in values if str(v).lower() == literal.lower()]
+    if len(same) != 1:
+        return None
+    value = str(same[0])
+    entry = Entry("value", col.path, f"{col.label} = '{value}'", table=col.table, column=col.column,
+                  ctype=col.ctype, value=value)
+    return Span(toks[0].i, toks[-1].i + 1, " ".join(t.raw for t in toks), "entity", phrases=[Phrase(entry, via)])
 
 
 def sales_measure(lex: Lexicon) -> Entry | None:

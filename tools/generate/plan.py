@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from .dates import TimeSpec, add_months
 from .ground import FILLER, SALES_VERBS, SALES_WORDS, Grounding, Span, sales_measure
-from .lexicon import Entry, Lexicon, Phrase, norm, norms, quote
+from .lexicon import Edge, Entry, Lexicon, Phrase, norm, norms, quote
 from .rules import Rules
 
 # units written between a number and what it measures ("more than 10000 square kilometers of area")
@@ -547,6 +547,15 @@ class Planner:
         raise Refusal(f"'{s.text}' is a value of " + " and of ".join(sorted({f"{v.label.split(' =')[0]}" for v in values}))
                       + "; the question does not say which", words=[s.text],
                       missing=[{"kind": "ambiguous", "words": s.text, "candidates": sorted({v.path for v in values})}])
+
+    def _value_named_after(self, s: Span) -> Entry | None:
+        """The value filtered right after the column `s` names and "of" ("the city of New York"), else None."""
+        x = self.next(s, frozenset({"of"}))
+        if (x is None or x.role != "filter" or x.chosen is None or x.chosen.kind != "value"
+                or s.end >= len(self.g.tokens) or self.g.tokens[s.end].raw != "of"):
+            return None
+        v = x.chosen
+        return v if any(c.table == v.table and c.column == v.column for c in s.of("column")) else None
 
     def _names_row(self, v: Entry) -> bool:
         """The value is a row's own name ("Ohio" of state.state_name, "Nile" of river.river_name), not a
@@ -1155,22 +1164,16 @@ class Planner:
             counted = entry.table
         else:
             return False
-        units = self._units_sold()
-        if units is None:
-            return False
-        utables = units.tables if units.kind == "measure" else (units.table,)
-        if len(utables) != 1 or utables[0] == counted:
-            return False
-        edge = next((e for e in self.lex.edges if {e.left, e.right} == {utables[0], counted} and not e.one_to_one
-                     and e.many_to_one is (e.left == utables[0])), None)
-        if edge is None:
-            return False  # the sales rows do not refer to the counted rows
+        found = self._sales_of(counted)
+        if found is None:
+            return False  # no units sold measure, or its rows do not refer to the counted rows
+        units, sales, edge = found
         if values:
             m = Measure("count_distinct", entry, span=s, assumed=f"'{s.text}' counted once each among the rows sold")
             self.rules_of.append(units)
-            self.p.related.append(utables[0])
+            self.p.related.append(sales)
         elif distinct:
-            ref = [self.lex.column(t, c) for t, c in _columns_of(self.lex, edge.on) if t == utables[0]]
+            ref = [self.lex.column(t, c) for t, c in _columns_of(self.lex, edge.on) if t == sales]
             if len(ref) != 1 or ref[0] is None:
                 return False
             m = Measure("count_distinct", ref[0], span=s, assumed=f"'{s.text}' counted once each among the rows sold")
@@ -1189,6 +1192,17 @@ class Planner:
         self.p.measures.append(m)
         self.g.soft = [t for t in self.g.soft if t not in sold]
         return True
+
+    def _sales_of(self, table: str) -> tuple[Entry, str, Edge] | None:
+        """The units sold measure (see `_units_sold`), its one table, and the edge by which that table's rows
+        refer to `table`'s (many to one), else None."""
+        units = self._units_sold()
+        utables = (units.tables if units.kind == "measure" else (units.table,)) if units is not None else ()
+        if len(utables) != 1 or utables[0] == table:
+            return None
+        edge = next((e for e in self.lex.edges if {e.left, e.right} == {utables[0], table} and not e.one_to_one
+                     and e.many_to_one is (e.left == utables[0])), None)
+        return (units, utables[0], edge) if edge is not None else None
 
     def _units_sold(self) -> Entry | None:
         """The one measure named "... sold" (units sold), else the one numeric column named or described so."""
@@ -1359,10 +1373,7 @@ class Planner:
                     continue
                 if self._passive_agent(c, s):
                     continue
-                v = self.next(s, frozenset({"of"}))
-                if (c.text == "by" and s.end < len(self.g.tokens) and self.g.tokens[s.end].raw == "of" and v is not None
-                        and v.role == "filter" and v.chosen is not None and v.chosen.kind == "value"
-                        and any(x.table == v.chosen.table and x.column == v.chosen.column for x in s.of("column"))):
+                if c.text == "by" and self._value_named_after(s) is not None:
                     continue  # "offered by the department of Mathematics": that department, not a breakdown
                 dim = self._dim_of(s)
                 if dim is None:
@@ -2775,7 +2786,7 @@ class Planner:
 
     def _never_sold(self) -> None:
         """"which products have never been sold": the rows no sales row refers to (the units sold measure's
-        table), sold as the space counts sales (completed orders only)."""
+        table), whatever the state of those sales; a column's values ("which brands never sold") are not read."""
         p = self.p
         sold = next((t for t in self.g.soft if t.raw in _SELL_VERBS), None)
         if p.entity is not None and p.entity.entry is not None:
@@ -2793,12 +2804,11 @@ class Planner:
         k = self._never_before(sold.i)
         if k is None:
             return
-        units = self._units_sold()
-        utables = (units.tables if units.kind == "measure" else (units.table,)) if units is not None else ()
-        if len(utables) != 1 or not any({e.left, e.right} == {utables[0], table} and e.many_to_one is (e.left == utables[0])
-                                        for e in self.lex.edges):
+        found = self._sales_of(table)
+        if found is None:
             return
-        p.conds.append(Cond("", (utables[0],), (), f"never sold ({units.label})", units.path, None, kind="not_related"))
+        units, sales, _ = found
+        p.conds.append(Cond("", (sales,), (), f"never sold ({units.label})", units.path, None, kind="not_related"))
         self.g.soft = [t for t in self.g.soft if t is not sold]
         self.g.ungrounded = [t for t in self.g.ungrounded if t.i != k]
 
@@ -3100,11 +3110,8 @@ class Planner:
         if loose:  # "... Give both city names and the population": a column the answer already shows
             used = self._used_columns()
             for s in loose:
-                x = self.next(s, frozenset({"of"}))
-                if (x is not None and x.role == "filter" and x.chosen is not None and x.chosen.kind == "value"
-                        and s.end < len(g.tokens) and g.tokens[s.end].raw == "of"
-                        and any(c.table == x.chosen.table and c.column == x.chosen.column for c in s.of("column"))):
-                    self.assign(s, "context", x.chosen)  # "in the city of New York": the column the value is of
+                if (v := self._value_named_after(s)) is not None:
+                    self.assign(s, "context", v)  # "in the city of New York": the column the value is of
                     continue
                 if p.months_of_year and norms(s.text) in (("month",), (norm("months"),)) and s.entries:
                     self.assign(s, "context", s.entries[0])  # "holiday month (Dec)": the month named beside it
