@@ -619,7 +619,9 @@ class Composer:
             for agg in tree.find_all(exp.Sum, exp.Avg):
                 cols = {self.lex.resolve_table(c.table) for c in agg.find_all(exp.Column)}
                 bad = cols & dup
-                if bad and not ratio:
+                # a row-level product with the root's own columns (qty * products.unit_cost) is per root row
+                per_row = j.root in cols and j.root not in dup
+                if bad and not ratio and not per_row:
                     t = sorted(bad)[0].split(".")[-1]
                     raise Refusal(f"{m.label} sums {t} rows, which the joins this question needs would repeat "
                                   f"(joined through {j.root.split('.')[-1]})",
@@ -997,11 +999,16 @@ class Composer:
     def _render_avg_of_periods(self) -> str:
         p = self.p
         m = p.measures[0]
+        sel, grp, _ = self.groups()  # "average monthly revenue by region": the mean of each region's months
         expr, _ = self.grain_expr(p.avg_grain)
-        inner = self._select([f"{expr} AS period", f"{self.measure_sql(m)} AS v"], self.where(), [expr], self._having())
+        inner = self._select(sel + [f"{expr} AS period", f"{self.measure_sql(m)} AS v"], self.where(), grp + [expr],
+                             self._having())
         name = _ident(f"avg {self.measure_name(m)} per {p.avg_grain.grain}")
         self.trace["time"].append({"averaged_over": p.avg_grain.grain})
-        return f"SELECT {self.rounded('AVG(v)', m, always=True)} AS {name}\nFROM (\n{inner}\n) t"
+        names = [_alias_of(x) for x in sel]
+        avg = self.rounded("AVG(v)", m, always=True)
+        outer = f"SELECT {', '.join(names + [f'{avg} AS {name}'])}\nFROM (\n{inner}\n) t"
+        return outer + (f"\nGROUP BY {', '.join(names)}\nORDER BY {', '.join(names)}" if names else "")
 
     def _render_avg_of_groups(self) -> str:
         p = self.p

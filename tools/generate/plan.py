@@ -13,6 +13,9 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
+import sqlglot
+from sqlglot import exp
+
 from .dates import TimeSpec, add_months
 from .ground import FILLER, SALES_VERBS, SALES_WORDS, Grounding, Span, sales_measure
 from .lexicon import Edge, Entry, Lexicon, Phrase, norm, norms, quote
@@ -211,6 +214,7 @@ class Planner:
         self._avg_count: Span | None = None  # "average number of ...": what the average is of
         self._pattern_spans: list[tuple[Span, Entry]] = []  # the columns text patterns filter
         self._avg_intent = False  # an average is asked without the word ("revenue per order by region")
+        self._avg_of_measure: tuple[Span, Span] | None = None  # "average net revenue": the word and the measure
         self._count_by_frequency = False  # "most common reasons": ranked by how often rows occur
         self._bare_list = False  # a catalog's rows named alone are listed ("products launched after June")
         self._compared_than = False  # "more orders than the average store" was read as a comparison
@@ -861,10 +865,22 @@ class Planner:
                 c.role = "agg"
                 if c.arg == "AVG" and s.chosen is not None:
                     self._avg_intent = True
+                    self._avg_of_measure = (c, s)
                 continue
             if s is not None and s.kind == "entity" and not s.role:
                 col = self._measured_column(s)
                 if col is not None:
+                    if c.arg == "SUM" and self._rate_column(col):
+                        amount = self._amount_of_rate(col)
+                        if amount is not None:  # "total discounts": the space's measure of what the rate took off
+                            self.assign(s, "measure", amount)
+                            c.role = "agg"
+                            p.measures.append(Measure("snippet", amount, span=s,
+                                                      assumed=f"'{c.text} {s.text}' read as {amount.label}"))
+                            continue
+                        raise Refusal(f"'{c.text} {s.text}' would add up {col.label}, a rate (a fraction or percentage "
+                                      f"of something else); the space has no amount for it",
+                                      words=[s.text], missing=[{"kind": "measure", "words": s.text}])
                     self.assign(s, "measure", col)
                     c.role = "agg"
                     p.measures.append(Measure("agg", col, c.arg, s))
@@ -2069,7 +2085,7 @@ class Planner:
         if (avg or avg_count or self._avg_intent) and p.measures and p.shape == "plain":
             ent = self._per_entity()
             m0 = p.measures[0]
-            if ent is None and avg_count is None and len(p.grains) == 1 and not p.dims and len(p.measures) == 1 \
+            if ent is None and avg_count is None and len(p.grains) == 1 and len(p.measures) == 1 \
                     and (m0.kind != "agg" or m0.agg in ("AVG", "SUM") and additive(m0.entry)):
                 # "average monthly revenue", "average revenue per month": the mean of the per-month totals
                 if m0.kind == "agg":
@@ -2093,6 +2109,12 @@ class Planner:
                     raise Refusal(f"'{avg_count.text} number of' needs what the average is taken over "
                                   "(per customer, per month, ...)", words=[avg_count.text],
                                   missing=[{"kind": "dimension", "why": "average over what"}])
+        if self._avg_of_measure is not None and p.shape == "plain":
+            c, s = self._avg_of_measure  # "average net revenue by region": a total would drop "average"
+            if any(m.span is s and additive_measure(m) for m in p.measures):
+                raise Refusal(f"'{c.text} {s.text}' needs what the average is taken over (per order, per month, "
+                              "per customer, ...)", words=[c.text],
+                              missing=[{"kind": "dimension", "why": "average over what"}])
         # the ranked rows named again as a breakdown ("which neighbourhoods ..., how many in each neighbourhood")
         if p.entity is not None and p.entity.entry is not None:
             p.dims = [d for d in p.dims if not (d.entry is p.entity.entry or d.kind == "entity" and d.entry is not None
@@ -2228,6 +2250,29 @@ class Planner:
                 self.assign(s, "measure", m.entry)
         p.shape = "ratio"
         return True
+
+    def _rate_column(self, col: Entry) -> bool:
+        """A column holding a rate of something else (disc_pct: "as a fraction (0.10 = 10% off)"): its sum means nothing."""
+        return self.lex.is_fraction(col) or bool(set(norms(col.column)) & _RATE_NAMES)
+
+    def _amount_of_rate(self, col: Entry) -> Entry | None:
+        """The one additive measure that sums an amount computed with a rate column (Discount amount:
+        SUM(qty * unit_prc * disc_pct) for disc_pct), if the space has exactly one."""
+        found = []
+        for e in self.lex.entries:
+            if e.kind != "measure" or not e.sql:
+                continue
+            sql = e.sql.upper().replace(" ", "")
+            if not sql.startswith("SUM(") or "/" in sql:
+                continue
+            try:
+                tree = sqlglot.parse_one(e.sql, read="databricks")
+            except sqlglot.errors.ParseError:
+                continue
+            if any(c.name.lower() == col.column.lower() and self.lex.resolve_table(c.table) == col.table
+                   and _factor_of_sum(c) for c in tree.find_all(exp.Column)):
+                found.append(e)  # the rate multiplies the summed amount (not "1 - rate": what is left after it)
+        return found[0] if len(found) == 1 else None
 
     def _measured_column(self, s: Span) -> Entry | None:
         """The numeric column a span measures. Where columns of several tables share the name ("population"
@@ -3172,6 +3217,17 @@ def additive_measure(m: Measure) -> bool:
         return m.agg == "SUM"
     sql = (m.entry.sql or "").upper().replace(" ", "")
     return sql.startswith(("SUM(", "COUNT(")) and "/" not in sql
+
+
+def _factor_of_sum(node: exp.Expression) -> bool:
+    """Whether only products and parentheses stand between `node` and the SUM around it."""
+    parent = node.parent
+    while isinstance(parent, (exp.Mul, exp.Paren)):
+        parent = parent.parent
+    return isinstance(parent, exp.Sum)
+
+
+_RATE_NAMES = frozenset(norm(w) for w in ("rate", "pct", "percent", "percentage", "ratio"))
 
 
 def additive(col: Entry) -> bool:

@@ -1,0 +1,86 @@
+"""The grounded engine (issue 16), amounts a space derives from several columns: a margin summed per
+order line with its product's cost, what a discount rate took off, and averages of a summed measure,
+which need what they are averaged over. Each answer is executed and compared with hand-computed rows."""
+
+from __future__ import annotations
+
+import duckdb
+from test_engine_grounded import answer_rows, bare_doc, refused
+
+from chaos_llama.tools.backends.local import LocalGenie
+from engine_helpers import join, with_column, with_instruction
+
+ORDERS, LINES, PRODUCTS, STORES = "main.shop.orders", "main.shop.lines", "main.shop.products", "main.shop.stores"
+
+
+def till_db() -> duckdb.DuckDBPyConnection:
+    """Two stores, their orders, their lines (discount as a fraction) and the products' unit cost."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE stores(store_id INTEGER, store VARCHAR)")
+    con.execute("INSERT INTO stores VALUES (1, 'North'), (2, 'South')")
+    con.execute("CREATE TABLE orders(ord_id INTEGER, ord_dt DATE, store_id INTEGER)")
+    con.execute("""INSERT INTO orders VALUES (1, '2024-01-05', 1), (2, '2024-01-20', 2), (3, '2024-02-03', 1),
+                   (4, '2023-12-30', 2)""")
+    con.execute("CREATE TABLE products(prod_id INTEGER, cost DOUBLE)")
+    con.execute("INSERT INTO products VALUES (10, 2.0), (11, 5.0)")
+    con.execute("CREATE TABLE lines(ord_id INTEGER, prod_id INTEGER, qty INTEGER, prc DOUBLE, disc DOUBLE)")
+    con.execute("""INSERT INTO lines VALUES (1, 10, 2, 10.0, 0.0), (1, 11, 1, 20.0, 0.5), (2, 10, 3, 10.0, 0.1),
+                   (3, 11, 2, 20.0, 0.0), (4, 10, 1, 10.0, 0.0)""")
+    return con
+
+
+def till(*measures: dict) -> dict:
+    doc = bare_doc("stores", "orders", "lines", "products")
+    doc = with_column(doc, LINES, "disc", synonyms=["discount"],
+                      description=["Line discount as a fraction of the price (0.10 = 10% off)."])
+    doc = with_column(doc, STORES, "store", enable_entity_matching=True)
+    doc = with_column(doc, ORDERS, "ord_dt", synonyms=["order date", "date"], description=["Date the order was placed."])
+    for j in (join(LINES, ORDERS, "`lines`.`ord_id` = `orders`.`ord_id`"),
+              join(ORDERS, STORES, "`orders`.`store_id` = `stores`.`store_id`"),
+              join(LINES, PRODUCTS, "`lines`.`prod_id` = `products`.`prod_id`")):
+        doc = with_instruction(doc, "join_specs", j)
+    for m in measures:
+        doc = with_instruction(doc, "measures", m)
+    return doc
+
+
+REVENUE = {"id": "m1", "alias": "revenue", "display_name": "Revenue", "sql": ["SUM(lines.qty * lines.prc * (1 - lines.disc))"],
+           "synonyms": ["sales"]}
+MARGIN = {"id": "m2", "alias": "gross_margin", "display_name": "Gross margin",
+          "sql": ["SUM(lines.qty * (lines.prc * (1 - lines.disc) - products.cost))"], "synonyms": ["margin"]}
+DISCOUNTS = {"id": "m3", "alias": "discount_amount", "display_name": "Discount amount",
+             "sql": ["SUM(lines.qty * lines.prc * lines.disc)"], "synonyms": ["markdowns"]}
+
+
+def test_a_measure_multiplying_a_line_by_its_products_cost_is_summed_once_per_line():
+    """The margin reads products.cost through each line's product: per line, not a product's rows
+    repeated by the join (before, refused as a fan-out)."""
+    con = till_db()
+    # 2024 lines: 2*(10-2)=16, 1*(10-5)=5, 3*(9-2)=21, 2*(20-5)=30
+    assert answer_rows(con, till(REVENUE, MARGIN), "gross margin in 2024") == [(72.0,)]
+    assert sorted(answer_rows(con, till(REVENUE, MARGIN), "margin by store in 2024")) == [("North", 51.0), ("South", 21.0)]
+
+
+def test_a_total_of_a_rate_is_the_spaces_amount_of_it_or_a_refusal():
+    """"total discounts" sums what the discount took off where the space defines that amount (not
+    "1 - disc" inside revenue); with no such measure, adding up fractions is refused, never summed."""
+    con = till_db()
+    # 2024 discounts: 1*20*0.5 = 10, 3*10*0.1 = 3
+    assert answer_rows(con, till(REVENUE, DISCOUNTS), "total discounts in 2024") == [(13.0,)]
+    assert sorted(answer_rows(con, till(REVENUE, DISCOUNTS), "total discount by store in 2024")) == [
+        ("North", 10.0), ("South", 3.0)]
+    g = refused(LocalGenie(con), till(REVENUE), "total discounts in 2024")
+    assert "rate" in g["refused"] and "lines.disc" in g["refused"]
+    assert answer_rows(con, till(REVENUE), "average discount in 2024") == [(0.15,)]  # the rate averaged over lines
+
+
+def test_the_average_of_a_summed_measure_says_over_what_or_is_refused():
+    """"average revenue by store" would be each store's total with "average" dropped: refused, naming
+    what is missing; "average monthly revenue by store" is each store's mean of its monthly totals."""
+    con = till_db()
+    g = refused(LocalGenie(con), till(REVENUE), "average revenue by store")
+    assert "what the average is taken over" in g["refused"]
+    # North: Jan 20+10=30, Feb 40 -> 35; South: Jan 27 -> 27 (2024 only)
+    assert sorted(answer_rows(con, till(REVENUE), "average monthly revenue by store in 2024")) == [
+        ("North", 35.0), ("South", 27.0)]
+    assert answer_rows(con, till(REVENUE), "average monthly revenue in 2024") == [(48.5,)]  # Jan 57, Feb 40
