@@ -1,6 +1,6 @@
 """The grounded engine (issue 16), amounts a space derives from several columns: a margin summed per
-order line with its product's cost, what a discount rate took off, and averages of a summed measure,
-which need what they are averaged over. Each answer is executed and compared with hand-computed rows."""
+order line with its product's cost, what a discount rate took off, averages of a summed measure, which
+need what they are averaged over, and a filter named with its table's noun ("physical stores"). Each answer is executed and compared with hand-computed rows."""
 
 from __future__ import annotations
 
@@ -84,3 +84,22 @@ def test_the_average_of_a_summed_measure_says_over_what_or_is_refused():
     assert sorted(answer_rows(con, till(REVENUE), "average monthly revenue by store in 2024")) == [
         ("North", 35.0), ("South", 27.0)]
     assert answer_rows(con, till(REVENUE), "average monthly revenue in 2024") == [(48.5,)]  # Jan 57, Feb 40
+
+
+def test_a_filter_named_with_its_tables_noun_keeps_the_noun_for_the_ranked_rows():
+    """"which physical store sold the most": the filter "physical stores" names the stores ranked, by sales
+    (before, the whole phrase was the filter and the stores' own rows were counted, dated by nothing asked)."""
+    con = till_db()
+    con.execute("INSERT INTO stores VALUES (3, 'Web')")
+    con.execute("INSERT INTO orders VALUES (5, '2024-03-01', 3)")
+    con.execute("INSERT INTO lines VALUES (5, 11, 10, 20.0, 0.0)")  # the online store sells the most
+    doc = with_column(till(REVENUE), STORES, "store_id", description=["Store key; store 3 is the online store."])
+    con.execute("ALTER TABLE stores ADD COLUMN fmt VARCHAR")
+    con.execute("UPDATE stores SET fmt = CASE WHEN store_id = 3 THEN 'Online' ELSE 'Outlet' END")
+    doc = with_instruction(doc, "filters", {"id": "f1", "display_name": "physical stores", "sql": ["stores.fmt <> 'Online'"],
+                                            "synonyms": ["brick-and-mortar stores"]})
+    # 2024: North 30 + 40 = 70, South 27, Web 200
+    assert answer_rows(con, doc, "which store sold the most in 2024") == [("Web", 200.0)]
+    assert answer_rows(con, doc, "which physical store sold the most in 2024") == [("North", 70.0)]
+    assert answer_rows(con, doc, "which brick-and-mortar store sold the most in 2024") == [("North", 70.0)]
+    assert answer_rows(con, doc, "how many physical stores are there") == [(2,)]

@@ -477,7 +477,7 @@ def ground(lex: Lexicon, speller: Speller, question: str) -> Grounding:
         spans.append(s)
         return True
 
-    matches = _values_not_swallowed(match_phrases(lex, tokens), tokens)
+    matches = _filter_before_noun(lex, _values_not_swallowed(match_phrases(lex, tokens), tokens), tokens)
     for s in _quoted_values(lex, question, tokens, matches) + _named_values(lex, question, tokens, matches):
         take(s)
     times = find_time(words)
@@ -748,6 +748,28 @@ def _values_not_swallowed(matches, tokens: list[Token]):
                 if (a, k) in spans:
                     drop.add((a, b))
     return [m for m in matches if (m[0], m[1]) not in drop]
+
+
+def _filter_before_noun(lex: Lexicon, matches, tokens: list[Token]):
+    """"which physical store sold the most": a filter named with its table's noun ("physical stores") keeps
+    the noun for the rows it names; the filter takes the words before it, as "physical" alone would."""
+    spans = {(a, b): phrases for a, b, phrases, _ in matches}
+    out = []
+    for a, b, phrases, fuzzy in matches:
+        tables = {p.entry.tables for p in phrases}
+        before = spans.get((a, b - 1))
+        if before is not None and (any(p.entry.kind == "table" for p in before)
+                                   or not {id(p.entry) for p in phrases} <= {id(p.entry) for p in before}):
+            out.append((a, b, phrases, fuzzy))  # "returned orders": "returned" alone also names the returns table
+            continue
+        if b - a >= 2 and all(p.entry.kind == "filter" for p in phrases) and len(tables) == 1 \
+                and len(t := next(iter(tables))) == 1 and any(
+                    q.entry.kind == "table" and q.entry.table == t[0] for q in lex.phrases.get((tokens[b - 1].norm,), ())):
+            if (a, b - 1) not in spans:
+                out.append((a, b - 1, phrases, fuzzy))
+            continue
+        out.append((a, b, phrases, fuzzy))
+    return out
 
 
 def _participle_for_noun(p: Phrase, toks: list[Token]) -> bool:

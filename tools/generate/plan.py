@@ -944,7 +944,9 @@ class Planner:
                         break
         # "most returned item", "returned most often": a rank over the rows a filter names
         if not p.measures and (self.has("rank") or self.has("frequent")):
-            filt = [c for c in p.conds if c.kind == "filter"]
+            ranked = {e.table for x in self.entities() if not x.role for e in x.of("table", "column")}
+            # "which physical store sold the most": a filter on the ranked rows themselves counts nothing
+            filt = [c for c in p.conds if c.kind == "filter" and not set(c.tables) <= ranked]
             if filt:
                 t = self.lex.tables[filt[0].tables[0]]
                 p.measures.append(self._count_measure(t, None))
