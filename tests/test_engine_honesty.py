@@ -102,6 +102,16 @@ CURATED = [
      f"SELECT {REV} {OI} JOIN main.retail.products p ON p.prod_id = oi.prod_id {REGION} "
      "WHERE o.stat_cd = 'C' AND r.rgn_cd = 'EMEA' AND p.cat_nm <> 'Electronics'"),
     ("Revenue in EMEA from stores whose name contains London", NO_SQL),
+    # the customers' own country, not the country of the stores they ordered from
+    ("percentage of customers in the loyalty program by country",
+     "SELECT country_cd, ROUND(100.0 * COUNT(lylty_tier) / COUNT(*), 2) FROM main.retail.customers GROUP BY 1"),
+    ("Which physical store sold the most in each region in 2023?",
+     f"WITH t AS (SELECT r.rgn_cd, s.store_nm, {REV} AS v {OI} JOIN main.retail.stores s ON s.store_id = o.store_id "
+     "JOIN main.retail.regions r ON r.rgn_id = s.rgn_id WHERE o.stat_cd = 'C' AND s.fmt <> 'Online' AND YEAR(o.ord_dt) = 2023 "
+     "GROUP BY 1, 2) SELECT rgn_cd, store_nm, v FROM t QUALIFY ROW_NUMBER() OVER (PARTITION BY rgn_cd ORDER BY v DESC) = 1"),
+    ("total discounts in 2024",
+     f"SELECT ROUND(SUM(oi.qty * oi.unit_prc * oi.disc_pct), 2) {OI} WHERE o.stat_cd = 'C' AND YEAR(o.ord_dt) = 2024"),
+    ("average net revenue by region", NO_SQL),  # average over what: orders, months, stores?
 ]
 SPARSE = [
     ("How many customers are there?", "SELECT COUNT(*) FROM main.retail.customers"),

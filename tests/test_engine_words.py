@@ -215,3 +215,40 @@ def test_a_patterns_apostrophe_is_quoted_as_databricks_reads_it_and_rev_is_reven
     a = LocalGenie(con).ask_sync(space(doc), """journals whose names start with "Dave's\"""")
     assert a.status == "COMPLETED" and a.result.column(0).to_pylist() == ["Dave's Digest"], (a.reason, a.sql)
     assert answer_rows(shop_db(), shop(), "rev by category") == answer_rows(shop_db(), shop(), "revenue by category")
+
+
+def members_db() -> tuple[duckdb.DuckDBPyConnection, dict]:
+    """Customers with a loyalty tier (NULL: not a member) and a country, and stores with their own country."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE customers(cust_id INTEGER, tier VARCHAR, country VARCHAR)")
+    con.execute("INSERT INTO customers VALUES (1, 'Gold', 'US'), (2, NULL, 'US'), (3, 'Silver', 'DE'), (4, NULL, 'DE'),"
+                " (5, NULL, 'DE')")
+    con.execute("CREATE TABLE stores(store_id INTEGER, country VARCHAR)")
+    con.execute("INSERT INTO stores VALUES (1, 'FR')")
+    con.execute("CREATE TABLE orders(ord_id INTEGER, cust_id INTEGER, store_id INTEGER)")
+    con.execute("INSERT INTO orders VALUES (1, 1, 1), (2, 3, 1)")
+    doc = bare_doc("stores", "customers", "orders")  # the stores first: a pick by position takes their country
+    doc = with_column(doc, "main.shop.customers", "tier", synonyms=["loyalty tier"],
+                      description=["Loyalty programme tier; NULL when the customer is not a member."])
+    return con, doc
+
+
+def test_a_membership_a_null_meaning_names_is_also_its_program_and_enrolling_in_it():
+    """"in the loyalty program", "enrolled in the loyalty programme", "our customer base": the members and
+    the customers (before, "program", "enrolled" and "base" were refused as naming nothing)."""
+    con, doc = members_db()
+    assert answer_rows(con, doc, "how many customers are in the loyalty program") == [(2,)]
+    assert answer_rows(con, doc, "% of our customer base enrolled in the loyalty programme") == [(40.0,)]
+    assert answer_rows(con, doc, "how many customers are not in the loyalty program") == [(3,)]
+    assert sorted(answer_rows(con, doc, "loyalty program members by country")) == [("DE", 1), ("US", 1)]
+
+
+def test_a_breakdown_word_naming_columns_of_two_tables_takes_the_named_rows_column():
+    """"percentage of customers in the loyalty program by country": the customers' own country, not the
+    country of the stores they ordered from (on the retail data, where the stores' column was picked before,
+    see test_engine_honesty)."""
+    con, doc = members_db()
+    for q in ("percentage of customers who are loyalty members by country",
+              "percentage of customers in the loyalty program by country"):
+        got = answer_rows(con, doc, q)
+        assert sorted((c, round(float(v), 2)) for c, v in got) == [("DE", 33.33), ("US", 50.0)], q

@@ -197,7 +197,7 @@ class Composer:
 
     def where(self, extra: list[str] = ()) -> list[str]:
         p = self.p
-        out = [c.sql for c in p.conds if c.sql]
+        out = list(dict.fromkeys(c.sql for c in p.conds if c.sql))  # "loyalty program members": one condition
         times = self.time_conditions(p.times)
         inner = times + self._rules_of(self._absent_dated) if self._absent_dated else []
         out += [f"NOT ({self._has_related(p.measures[0] if p.measures else None, c.tables[0], wide=True, inner=inner)})"

@@ -526,6 +526,11 @@ def ground(lex: Lexicon, speller: Speller, question: str) -> Grounding:
             continue
         if t.raw in ("do", "did") and t.i + 1 < len(tokens) and tokens[t.i + 1].raw == "not":
             continue  # "organizations that do not have any authors": an auxiliary, not "what did we do in sales"
+        if t.raw == "base" and any(s.end == t.i and s.kind == "entity" and any(e.kind == "table" for e in s.entries)
+                                   for s in spans):
+            continue  # "our customer base": the customers
+        if t.raw in _JOINED and _next_names_filter(tokens, spans, t.i):
+            continue  # "enrolled in the loyalty program": being among the rows a filter names
         if t.raw in SALES_VERBS and not t.acronym:
             soft.append(t)
         elif not t.acronym and (t.raw in STOPWORDS or t.raw in FILLER or t.raw in _TIME_WORDS):
@@ -750,6 +755,17 @@ def _values_not_swallowed(matches, tokens: list[Token]):
     return [m for m in matches if (m[0], m[1]) not in drop]
 
 
+_JOINED = frozenset({"enrolled", "enroled", "joined", "registered", "subscribed", "signed"})
+
+
+def _next_names_filter(tokens: list[Token], spans: list[Span], i: int) -> bool:
+    """Whether the words after token `i` (past "in", "to", "up", "for", "the") open a span naming a filter."""
+    k = i + 1
+    while k < len(tokens) and tokens[k].raw in ("in", "into", "to", "up", "for", "the", "our", "a"):
+        k += 1
+    return any(s.start == k and s.kind == "entity" and any(e.kind == "filter" for e in s.entries) for s in spans)
+
+
 def _filter_before_noun(lex: Lexicon, matches, tokens: list[Token]):
     """"which physical store sold the most": a filter named with its table's noun ("physical stores") keeps
     the noun for the rows it names; the filter takes the words before it, as "physical" alone would."""
@@ -762,9 +778,11 @@ def _filter_before_noun(lex: Lexicon, matches, tokens: list[Token]):
                                    or not {id(p.entry) for p in phrases} <= {id(p.entry) for p in before}):
             out.append((a, b, phrases, fuzzy))  # "returned orders": "returned" alone also names the returns table
             continue
+        noun = lex.phrases.get((tokens[b - 1].norm,), ())
         if b - a >= 2 and all(p.entry.kind == "filter" for p in phrases) and len(tables) == 1 \
-                and len(t := next(iter(tables))) == 1 and any(
-                    q.entry.kind == "table" and q.entry.table == t[0] for q in lex.phrases.get((tokens[b - 1].norm,), ())):
+                and len(t := next(iter(tables))) == 1 and any(q.entry.kind == "table" and q.entry.table == t[0] for q in noun) \
+                and all(q.entry.kind in ("table", "column") and q.entry.table == t[0] and q.entry.ctype != "number"
+                        for q in noun):  # not "cancelled sales", where "sales" also names an amount
             if (a, b - 1) not in spans:
                 out.append((a, b - 1, phrases, fuzzy))
             continue

@@ -558,6 +558,12 @@ def _add_null_meaning(lex: Lexicon, col: Entry, desc: str, names: list[tuple[str
         first = [w for w in phrase if w not in _STOP_NORMS][:1]
         if first and first[0] != word:
             _add_phrase(lex, (first[0], word), entry, "description")
+            if word == norm("member"):  # "in the loyalty program": the members of it
+                for noun in _MEMBERSHIP_NOUNS:
+                    _add_phrase(lex, (first[0], norm(noun)), entry, "description")
+
+
+_MEMBERSHIP_NOUNS = ("program", "programme", "programs", "programmes", "club", "scheme", "membership")
 
 
 def _column_phrases(cname: str, table_words: list[str], kind: str, names: set[str]) -> list[tuple[str, ...]]:

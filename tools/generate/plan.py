@@ -1009,8 +1009,11 @@ class Planner:
                         self._bare_list = True  # "stores in Germany": the stores, listed
                         break
                     k = s.start - 1
-                    while k >= 0 and self.g.tokens[k].raw in ("of", "the", "all", "our"):
-                        k -= 1
+                    while k >= 0:  # past "of the" and the filter words naming these rows ("value of completed orders")
+                        f = next((x for x in self.entities() if x.end == k + 1 and x.of("filter")), None)
+                        if self.g.tokens[k].raw not in ("of", "the", "all", "our") and f is None:
+                            break
+                        k = k - 1 if f is None else f.start - 1
                     if k >= 0 and self.g.tokens[k].raw in ("value", "values", "worth"):
                         raise Refusal(f"'{self.g.tokens[k].raw} of {s.text}' asks what they are worth, and the question "
                                       f"names no measure of it (their number is not their value)",
@@ -1570,7 +1573,10 @@ class Planner:
         near = self._measure_tables()
         # a column of the measured table first ("mountains in each country": mountain.country_name)
         said = set(norms(s.text))  # "course ID": course.course_id before area.course_id
-        cols = sorted(cols, key=lambda c: (c.table not in near, c.ctype == "number" and not c.is_key,
+        # then a column of a table the question names ("customers ... by country": the customers' country)
+        named = {t for x in self.entities() if x is not s and x.role and x.chosen is not None
+                 for t in ((x.chosen.table,) if x.chosen.kind in ("table", "column", "value") else x.chosen.tables)}
+        cols = sorted(cols, key=lambda c: (c.table not in near, c.table not in named, c.ctype == "number" and not c.is_key,
                                            by_via[id(c)] != "synonym", not set(norms(c.table.split(".")[-1])) <= said,
                                            c.is_key, self.lex.label_column(c.table) is c))
         if exprs:
