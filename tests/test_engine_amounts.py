@@ -103,3 +103,22 @@ def test_a_filter_named_with_its_tables_noun_keeps_the_noun_for_the_ranked_rows(
     assert answer_rows(con, doc, "which physical store sold the most in 2024") == [("North", 70.0)]
     assert answer_rows(con, doc, "which brick-and-mortar store sold the most in 2024") == [("North", 70.0)]
     assert answer_rows(con, doc, "how many physical stores are there") == [(2,)]
+
+
+def test_a_percentage_threshold_keeps_rows_by_their_computed_growth_or_share():
+    """"grew revenue by more than 10%" keeps rows by their growth and "make up more than 20% of revenue" by
+    their share (both refused before); "a share of revenue above 40%" was the revenue itself above 40."""
+    from test_engine_grounded import shop
+
+    from engine_helpers import shop_db
+
+    con, doc = shop_db(), shop()
+    # revenue by category, 2023 -> 2024: Gadgets 140 -> 95, Kids' Corner 30 -> 60, Toys 0 -> 15 (of 170 in 2024)
+    got = answer_rows(con, doc, "which categories grew revenue by more than 10% from 2023 to 2024")
+    assert [r[0] for r in got] == ["Kids' Corner"]
+    assert answer_rows(con, doc, "fastest growing category by revenue from 2023 to 2024")[0][0] == "Kids' Corner"
+    assert answer_rows(con, doc, "slowest growing category by revenue from 2023 to 2024")[0][0] == "Gadgets"
+    got = answer_rows(con, doc, "which categories make up more than 20% of 2024 revenue")
+    assert sorted(r[0] for r in got) == ["Gadgets", "Kids' Corner"]
+    got = answer_rows(con, doc, "categories with a share of 2024 revenue above 40%")
+    assert [r[0] for r in got] == ["Gadgets"]

@@ -180,6 +180,10 @@ class Composer:
         self._check_duplication()
         self.trace["joins"] = [e.path for e, _ in self.joins.edges]
         self.trace["root"] = self.joins.root
+        kinds = {k for k, _, _ in p.derived_cmp}
+        if kinds - {{"growth": "growth", "share": "share"}.get(p.shape, "")}:
+            raise Refusal(f"the {' and '.join(sorted(kinds))} compared with a percentage is not what this question computes",
+                          missing=[{"kind": "example", "why": "threshold on a computed percentage"}])
         render = getattr(self, f"_render_{p.shape}")
         return render()
 
@@ -828,7 +832,13 @@ class Composer:
         name = _ident(f"{self.measure_name(m)} share" + ("_pct" if scale else ""))
         items = [f"{share} AS {name}", f"{self.rounded(raw, m)} AS {self.measure_name(m)}"]
         order = [f"{name} {p.order}"] if p.order else torder or [f"{name} DESC"]
-        return self._select(sel + items, self.where(), grp, self._having(), order, p.limit)
+        sql = self._select(sel + items, self.where(), grp, self._having(), order, p.limit)
+        kept = [f"{name} {op} {_num(v / 100 if not scale else v)}" for k, op, v in p.derived_cmp if k == "share"]
+        if kept:  # "categories that make up more than 20% of sales": the shares kept, after they are computed
+            sql = f"SELECT *\nFROM (\n{self._select(sel + items, self.where(), grp, self._having())}\n) t\nWHERE {' AND '.join(kept)}"
+            sql += f"\nORDER BY {order[0]}"
+            sql += f"\nLIMIT {p.limit}" if p.limit else ""
+        return sql
 
     def _share_of_top(self, sel: list[str]) -> bool:
         """The share asked is the one the top N rows make together: "came from our top 10 customers"."""
@@ -974,7 +984,9 @@ class Composer:
         where = self.where([f"{col} >= {self.date_lit(min(a0, a1))} AND {col} < {self.date_lit(max(b0, b1))}"])
         self.trace["time"].append({"compare": [str(a0), str(b0), str(a1), str(b1)], "column": p.date.path})
         order = [f"growth_pct {p.order}"] if p.order else []
-        return self._select(sel + items, where, grp, self._having(), order, p.limit)
+        growth = f"{scale}({cur} - {base}) / ({base})"
+        kept = [f"{growth} {op} {_num(v / 100 if not scale else v)}" for k, op, v in p.derived_cmp if k == "growth"]
+        return self._select(sel + items, where, grp, self._having() + kept, order, p.limit)
 
     def _render_lag_growth(self) -> str:
         p = self.p

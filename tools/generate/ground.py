@@ -37,10 +37,11 @@ _cue("agg", "minimum", "min", arg="MIN")
 _cue("agg", "median", arg="MEDIAN")
 _cue("rank", "top", "best", "highest", "most", "largest", "biggest", "greatest", "leading", "best selling",
      "best performing", "longest", "tallest", "oldest", "latest", "most popular", "rank", "top selling", "strongest", "busiest",
-     "highest selling", "top performing", "highest performing", "highest rated", "top rated", "best rated", arg="DESC")
+     "highest selling", "top performing", "highest performing", "highest rated", "top rated", "best rated", "fastest",
+     arg="DESC")
 _cue("rank", "bottom", "worst", "lowest", "least", "fewest", "smallest", "worst selling", "worst performing",
      "shortest", "least popular", "cheapest", "least expensive", "lowest selling", "least selling",
-     "lowest performing", "weakest", "poorest", "quietest", "lowest rated", "worst rated", arg="ASC")
+     "lowest performing", "weakest", "poorest", "quietest", "lowest rated", "worst rated", "slowest", arg="ASC")
 _cue("rank", "most expensive", "priciest", arg="DESC")
 _cue("rank", "most recently", "newest", "most recent", arg="DESC")  # by a date: "which store opened most recently"
 _cue("rank", "earliest", "least recently", arg="ASC")
@@ -53,7 +54,8 @@ _cue("versus", "vs", "versus", "compared to", "compared with", "against")
 _cue("share", "share of", "share", "percentage of", "percentage", "percent of", "percent", "proportion of",
      "proportion", "mix", "fraction of", "fraction", "contribution", "rate", "rates", "in percent", "as a percentage")
 _cue("ratio", "ratio of", "ratio", "divided by")
-_cue("growth", "growth", "grow", "grew", "change", "changed", "increase", "increased", "growth rate")
+_cue("growth", "growth", "grow", "grew", "grown", "grows", "growing", "change", "changed", "increase", "increased",
+     "growth rate")
 _cue("cumulative", "cumulative", "cumulatively", "running total", "running total of", "running sum", "cumulated")
 _cue("cmp", "more than", "greater than", "over", "above", "exceeding", "exceeds", "higher than", "bigger than",
      "larger than", "in excess of", "beat", "beats", "exceed", "exceeded", "outperform", "outperformed",

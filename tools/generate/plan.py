@@ -171,6 +171,8 @@ class Plan:
     related: list[str] = field(default_factory=list)  # tables the rows must have a match in
     notes: list[str] = field(default_factory=list)
     null_group: bool = False
+    # "grew by more than 10%", "make up more than 20% of sales": (growth | share, op, percent) on the computed value
+    derived_cmp: list[tuple[str, str, float]] = field(default_factory=list)
 
     def ratio_periods(self) -> list[TimeSpec]:
         """The periods of a ratio's two parts ("papers in 2020 to all papers")."""
@@ -1422,6 +1424,7 @@ class Planner:
             s = self.next(r, frozenset({"the", "our", "single", "most", "frequent", "common", "popular"}))
             noun_value = None  # "the 20 biggest-spending consumers": a plural value names its table's rows
             while s is not None and (s.kind == "number" or s.kind == "cue" and s.cue in ("rank", "frequent") or
+                                     s.kind == "cue" and s.cue == "growth" and r.cue == "rank" or  # "fastest growing X"
                                      s.kind == "entity" and (s.role == "filter" or s.role in ("measure", "counted") and r.cue == "rank")):
                 if s.kind == "entity" and s.role == "filter" and s.chosen.kind == "value" and self.plural(s):
                     noun_value = s
@@ -1792,7 +1795,7 @@ class Planner:
             c.role = "cmp"
             unit = self.next(num) if num is not None else None
             percent = unit is not None and unit.kind == "cue" and unit.cue == "share" and unit.start == num.end \
-                and unit.text in ("percent", "per cent", "pct", "%")
+                and unit.text in ("percent", "per cent", "pct", "%", "percent of")
             if percent:
                 unit.role = "unit"  # "a discount above 20%": the number's unit, not a share to compute
             if num is not None:
@@ -1875,6 +1878,24 @@ class Planner:
                     break
             if target is None and self.sold_at & set(range(c.start - 3, c.start)):
                 target = next((m for m in p.measures if m.assumed), None)  # the sales measure the verb named
+            derived = "growth" if self.has("growth") else "share" if [
+                x for x in self.cues("share") if x is not unit] or (percent and unit.text.endswith(" of")) else None
+            amount = isinstance(target, Measure) and additive_measure(target) or isinstance(target, Entry) and not (
+                self._rate_column(target) if target.kind == "column" else False)
+            if (target is None or amount) and percent and derived is not None and num is not None:
+                # "regions that grew sales by more than 10%", "a share of revenue above 15%": the growth or share
+                # computed per row is compared, never the amount itself with a percentage
+                p.derived_cmp.append((derived, c.arg or ">", num.value))
+                if derived == "share" and unit.text.endswith(" of"):
+                    unit.role = None  # "more than 20% of 2024 sales": also the share asked
+                if isinstance(target, Measure) and target not in p.measures and target.span is not None:
+                    target.span.role = None
+                elif isinstance(target, Entry) and s is not None and s.role == "compared":
+                    s.role, s.chosen = None, None  # the amount is what the share is taken of
+                    if not p.measures:
+                        self.assign(s, "measure", target)
+                        p.measures.append(Measure("agg", target, "SUM", s, assumed="amounts are summed"))
+                continue
             if target is None:
                 soft = [t for t in self.g.soft if t.i in range(c.start - 3, c.start)]
                 sales = self._sales_measure() if soft else None
