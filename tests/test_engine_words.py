@@ -252,3 +252,42 @@ def test_a_breakdown_word_naming_columns_of_two_tables_takes_the_named_rows_colu
               "percentage of customers in the loyalty program by country"):
         got = answer_rows(con, doc, q)
         assert sorted((c, round(float(v), 2)) for c, v in got) == [("DE", 33.33), ("US", 50.0)], q
+
+
+def borders_db() -> tuple[duckdb.DuckDBPyConnection, dict]:
+    """States, a relation table of two text columns naming which state borders which, and cities."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE state(state_name VARCHAR, area DOUBLE, capital VARCHAR)")
+    con.execute("INSERT INTO state VALUES ('Texas', 700, 'Austin'), ('Oklahoma', 180, 'Oklahoma City'),"
+                " ('Louisiana', 135, 'Baton Rouge'), ('New Mexico', 315, 'Santa Fe')")
+    con.execute("CREATE TABLE border_info(state_name VARCHAR, border VARCHAR)")
+    con.execute("INSERT INTO border_info VALUES ('Texas', 'Oklahoma'), ('Texas', 'Louisiana'), ('Texas', 'New Mexico'),"
+                " ('Oklahoma', 'Texas'), ('Louisiana', 'Texas'), ('New Mexico', 'Texas')")
+    con.execute("CREATE TABLE city(city_name VARCHAR, state_name VARCHAR, population INTEGER)")
+    con.execute("INSERT INTO city VALUES ('Austin', 'Texas', 900), ('Houston', 'Texas', 2300), ('Tulsa', 'Oklahoma', 400)")
+    doc = bare_joined("state", "border_info", "state_name")
+    doc["data_sources"]["tables"].append({"identifier": "main.shop.city"})
+    for t, c in (("state", "state_name"), ("border_info", "border"), ("city", "city_name")):
+        doc = with_column(doc, f"main.shop.{t}", c, enable_entity_matching=True)
+    return con, doc
+
+
+def test_a_relation_tables_other_column_after_a_noun_is_its_verb():
+    """"how many states border Texas": the rows of border_info's other column for Texas (before, refused:
+    'border' was not used); the listing already showed them."""
+    con, doc = borders_db()
+    assert answer_rows(con, doc, "how many states border Texas") == [(3,)]
+    got = answer_rows(con, doc, "which states border Texas")  # Texas's borders, or the states Texas is a border of
+    assert sorted(next(v for v in r if v != "Texas") for r in got) == ["Louisiana", "New Mexico", "Oklahoma"]
+
+
+def test_rows_named_twice_or_by_a_ranking_inside_a_list_are_refused():
+    """"states that border the state with the largest area" listed every state's borders ordered by area, and
+    "the states whose capital is also their largest city" counted cities per capital: both now refused."""
+    con, doc = borders_db()
+    g = LocalGenie(con)
+    for q in ("What states border the state with the largest area?",
+              "List the states whose capital is also their largest city"):
+        a = g.ask_sync(space(doc), q)
+        assert a.status == "NO_SQL", (q, a.sql)
+    assert answer_rows(con, doc, "which state has the largest area") == [("Texas", 700.0)]

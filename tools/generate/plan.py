@@ -1300,6 +1300,18 @@ class Planner:
         tables, measures, cols = nxt.of("table"), [m for m in nxt.of("measure") if m.is_count], nxt.of("column")
         if measures:
             return nxt, measures[0], distinct
+        if tables and (rel := self._relation_verb(nxt, tables[0])) is not None:
+            verb, col = rel  # "how many states border Texas": the bordering states, a relation table's column
+            self.assign(nxt, "context", tables[0])
+            other = next(x for x in self.lex.columns[col.table] if x is not col)
+            for i, cond in enumerate(self.p.conds):  # "Texas" is the state bordered: the other column's value
+                if cond.kind == "value" and cond.columns == ((col.table, col.column.lower()),) and cond.span is not None \
+                        and cond.span.chosen is not None and cond.span.chosen.kind == "value":
+                    v = cond.span.chosen.value
+                    self.p.conds[i] = Cond(f"{self.lex.sql_of(other)} = {_literal(v)}", (other.table,),
+                                           ((other.table, other.column.lower()),), f"{other.label} = {v}", other.path,
+                                           cond.span, kind="value")
+            return verb, col, True
         if tables and not distinct:
             return nxt, tables[0], distinct
         if cols:
@@ -1314,6 +1326,19 @@ class Planner:
         if filters:
             return nxt, filters[0], distinct
         return None
+
+    def _relation_verb(self, noun: Span, table: Entry) -> tuple[Span, Entry] | None:
+        """"states border Texas": a relation table of two text columns (border_info: state_name, border), one
+        joined to the noun's table; the other, named right after the noun as its verb, holds the related rows."""
+        verb = self.next(noun)
+        if verb is None or verb.start != noun.end or verb.kind != "entity" or verb.role \
+                or verb.of("table", "measure", "filter", "value"):
+            return None
+        cols = [c for c in verb.of("column") if c.ctype == "text" and not c.is_key and c.table != table.table
+                and len(own := self.lex.columns.get(c.table, [])) == 2 and all(x.ctype == "text" for x in own)
+                and any(table.table in (e.left, e.right) and c.table in (e.left, e.right)
+                        and dict(_columns_of(self.lex, e.on)).get(c.table) != c.column.lower() for e in self.lex.edges)]
+        return (verb, cols[0]) if len(cols) == 1 else None
 
     def _before_table(self, s: Span) -> bool:
         nxt = self.next(s)
@@ -3200,6 +3225,25 @@ class Planner:
             raise Refusal(f"'{s.text}' names {kinds}, but the question does not say how it is used "
                           f"(not a measure, breakdown or filter here)", words=[s.text],
                           missing=[{"kind": "ambiguous", "words": s.text, "candidates": [e.path for e in s.entries]}])
+        shown = [x for x in self.entities() if x.role == "entity" and x.chosen is not None and x.chosen.kind == "column"]
+        if p.entity is not None and shown:  # "states whose capital is also their largest city": two rows asked for
+            used = self._used_columns()
+            for x in shown:
+                if x is not p.entity.span and x.chosen is not p.entity.entry \
+                        and (x.chosen.table, x.chosen.column.lower()) not in used:
+                    raise Refusal(f"'{x.text}' names rows the answer would not show ({x.chosen.label}); the question "
+                                  f"asks for two things at once", words=[x.text],
+                                  missing=[{"kind": "example", "words": x.text, "why": "rows asked for twice"}])
+        if p.limit is None and p.shape == "list" and p.entity is not None:
+            for r in self.cues("rank"):  # "states that border the state with the largest area": one row, then others
+                one = self._ranked_with(r) if r.role else None
+                if one is None:
+                    k = r.start - (2 if r.start >= 2 and g.tokens[r.start - 1].raw == "the" else 1)
+                    one = g.span_at(k - 1) if k >= 1 and g.tokens[k].raw == "with" else None
+                if one is not None and one.kind == "entity" and not self.plural(one) and one is not p.entity.span:
+                    raise Refusal(f"'{one.text} with the {r.text} ...' names one row by a ranking inside a list of "
+                                  f"other rows, which the offline engine does not compose", words=[r.text],
+                                  missing=[{"kind": "example", "words": r.text, "why": "row named by a ranking"}])
         for w in self.cues("which"):  # "which users ... and how many reviews": the users must be shown
             nx = self.next(w, frozenset({"the", "our", "all"}))
             if nx is not None and nx.kind == "entity" and nx.role in ("related", "context") and nx.of("table") \
