@@ -291,3 +291,29 @@ def test_rows_named_twice_or_by_a_ranking_inside_a_list_are_refused():
         a = g.ask_sync(space(doc), q)
         assert a.status == "NO_SQL", (q, a.sql)
     assert answer_rows(con, doc, "which state has the largest area") == [("Texas", 700.0)]
+
+
+def test_an_item_of_a_list_column_names_the_rows_whose_list_holds_it():
+    """river.traverse holds 'Moscow,Samara,Kazan': "rivers that traverse Moscow" are the rows whose list has
+    the item (before, the word was unknown; a value's first item never names the row alone)."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE river(river_name VARCHAR, length INTEGER, traverse VARCHAR)")
+    con.execute("INSERT INTO river VALUES ('Volga', 800, 'Moscow,Samara,Kazan'), ('Oka', 300, 'Orel,Moscow'),"
+                " ('Danube', 700, 'Passau,Vienna,Budapest'), ('Moskva', 50, 'Mozhaysk, Zvenigorod')")
+    doc = with_column(bare_doc("river"), "main.shop.river", "traverse", enable_entity_matching=True)
+    assert sorted(r[0] for r in answer_rows(con, doc, "Which rivers traverse Moscow?")) == ["Oka", "Volga"]
+    assert answer_rows(con, doc, "how many rivers flow through Vienna") == [(1,)]
+    assert answer_rows(con, doc, "what is the longest river that traverses Moscow")[0][0] == "Volga"
+    assert [r[0] for r in answer_rows(con, doc, "which rivers traverse Zvenigorod")] == ["Moskva"]  # "a, b" lists too
+
+
+def test_an_adjective_of_a_number_column_ranks_by_it():
+    """"the most populous state" ranks states by population and names one (before, "populous" was unknown;
+    "what is the most X state" answered the largest value alone)."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE state(state_name VARCHAR, population INTEGER, density DOUBLE)")
+    con.execute("INSERT INTO state VALUES ('Texas', 30, 40.0), ('Ohio', 12, 110.0), ('Utah', 3, 15.0)")
+    doc = bare_doc("state")
+    assert answer_rows(con, doc, "what is the most populous state") == [("Texas", 30)]
+    assert answer_rows(con, doc, "what is the most densely populated state") == [("Ohio", 110.0)]
+    assert [r[0] for r in answer_rows(con, doc, "the 2 least populous states")] == ["Utah", "Ohio"]

@@ -180,6 +180,7 @@ class Lexicon:
     stats: object = None  # ctx.stats, for anchoring dates and key uniqueness
     values_of: object = None  # ctx.values, for values a question quotes
     names: set[str] = field(default_factory=set)  # table-name words abbreviations expand to
+    list_columns: set[tuple[str, str]] = field(default_factory=set)  # (table, column) holding comma-separated lists
     name_words: set[str] = field(default_factory=set)  # words of column-name phrases (skeleton abbreviations)
     problems: list[str] = field(default_factory=list)  # metadata the engine could not read
     _aggregates: dict | None = field(default=None, repr=False)
@@ -486,6 +487,10 @@ def _add_table(lex: Lexicon, t: Table, ctx: GenerationContext) -> None:
         desc = text(cfg.description) if cfg else ""
         for w in set(_description_words(desc)):
             lex.desc_words[w].append(col)
+        if kind == "number" and not col.is_key:  # "the most populous cities": ranked by population
+            for w in norms(cname):
+                for adj in _ADJECTIVES.get(w, ()):
+                    _add_phrase(lex, norms(adj), col, "name")
         named = _described_name(desc, norms(cname))
         if named:  # "The population density of the state": "population density" names `density`
             _add_phrase(lex, named, col, "description")
@@ -563,6 +568,9 @@ def _add_null_meaning(lex: Lexicon, col: Entry, desc: str, names: list[tuple[str
                     _add_phrase(lex, (first[0], norm(noun)), entry, "description")
 
 
+# Adjectives that name a number column by its noun ("most populous" ranks by population).
+_ADJECTIVES = {norm("population"): ("populous", "populated"), norm("density"): ("dense", "densely populated"),
+               norm("length"): ("lengthy",), norm("altitude"): ("elevated",)}
 _MEMBERSHIP_NOUNS = ("program", "programme", "programs", "programmes", "club", "scheme", "membership")
 
 
@@ -612,6 +620,15 @@ def _value_phrase(value: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
 def add_values(lex: Lexicon, col: Entry, values: Iterable[str], via: str = "value") -> None:
     """Index `values` of `col` as value entries (the value dictionary), with unique leading words."""
     firsts: dict[str, list[str]] = defaultdict(list)
+    values = [str(v) for v in values]
+    if len(values) >= 3 and sum(bool(re.search(r",\S|, ", v)) for v in values) >= 0.8 * len(values):
+        # "Moscow,Samara,Kazan": a list per row; each item names the rows whose list holds it
+        lex.list_columns.add((col.table, col.column))
+        items = {i.strip() for v in values for i in v.split(",") if i.strip()}
+        for item in sorted(items - set(values)):
+            phrase, surface = _value_phrase(item)
+            if phrase and len(phrase) <= 8 and not all(w in _STOP_NORMS or w.isdigit() for w in phrase):
+                _add_value(lex, col, item, phrase, "list_item", surface)
     for v in values:
         phrase, surface = _value_phrase(str(v))
         if not phrase or len(phrase) > 8 or all(w in _STOP_NORMS or w.isdigit() for w in phrase):

@@ -493,6 +493,9 @@ class Planner:
             sql = f"{ref} = {lits}" if len(vals) == 1 else f"{ref} IN ({lits})"
             if neg == {True}:
                 sql = f"{ref} <> {lits}" if len(vals) == 1 else f"{ref} NOT IN ({lits})"
+            if (table, column) in self.lex.list_columns:  # "rivers that traverse Moscow": an item of each row's list
+                held = " OR ".join(f"',' || REPLACE({ref}, ', ', ',') || ',' LIKE {_literal(f'%,{v},%')}" for v in vals)
+                sql = f"NOT ({held})" if neg == {True} else held if len(vals) == 1 else f"({held})"
             p.conds.append(Cond(sql, (table,), ((table, column.lower()),), f"{col.label} = {', '.join(vals)}",
                                 col.path, items[0][0], kind="value"))
 
@@ -917,8 +920,10 @@ class Planner:
         if not p.measures and not listing:
             for r in self.cues("rank"):
                 s = self.next(r, frozenset({"the"}))
+                noun = self.next(s) if s is not None else None  # "the most populous state": a state, ranked
                 if (r.role is None and s is not None and s.kind == "entity" and s.role is None and not s.of("table", "measure")
-                        and _numeric(s) is not None and self._number_near_free(r)):
+                        and _numeric(s) is not None and self._number_near_free(r)
+                        and not (noun is not None and noun.start == s.end and noun.kind == "entity" and noun.of("table"))):
                     col = self._measured_column(s)
                     r.role = "agg"
                     self.assign(s, "measure", col)
@@ -2680,6 +2685,13 @@ class Planner:
                 texts = [c for c in s.of("column") if c.ctype == "text"] if s is not None and s.kind == "entity" \
                     and not s.role and not s.of("table") else []
                 if len(texts) == 1:
+                    after = self.next(s)
+                    if after is not None and after.role == "filter" and after.chosen is not None and after.chosen.kind == "value" \
+                            and (after.chosen.table, after.chosen.column) == (texts[0].table, texts[0].column):
+                        # "which rivers traverse Moscow": the rows whose column holds the value, not the column itself
+                        self.assign(s, "entity", self.lex.tables[texts[0].table])
+                        ent = Dim("entity", self.lex.tables[texts[0].table], s)
+                        break
                     self.assign(s, "entity", texts[0])
                     ent = Dim("column", texts[0], s)
                     break
@@ -2748,7 +2760,10 @@ class Planner:
             else:
                 raise Refusal("the question ranks rows but names no column to rank them by",
                               missing=[{"kind": "measure", "why": "what to rank by"}])
-
+        if p.order and p.limit is None and ent.span is not None and not self.plural(ent.span) and any(
+                r.role == "rank" and self._number_near_free(r) and self.next(r, frozenset({"the"})) is not None
+                and self.next(r, frozenset({"the"})).end <= ent.span.start for r in self.cues("rank")):
+            p.limit = 1  # "what is the most populous state": the one state
     # ---- 8. context mentions: "Verdance products", "the London Oxford Street store", "web orders"
     def _context(self) -> None:
         self._never_sold()
