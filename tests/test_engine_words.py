@@ -317,3 +317,33 @@ def test_an_adjective_of_a_number_column_ranks_by_it():
     assert answer_rows(con, doc, "what is the most populous state") == [("Texas", 30)]
     assert answer_rows(con, doc, "what is the most densely populated state") == [("Ohio", 110.0)]
     assert [r[0] for r in answer_rows(con, doc, "the 2 least populous states")] == ["Utah", "Ohio"]
+
+
+def places_db() -> tuple[duckdb.DuckDBPyConnection, dict]:
+    con = duckdb.connect()
+    con.execute("CREATE TABLE city(city_name VARCHAR, population INTEGER, country_name VARCHAR)")
+    con.execute("INSERT INTO city VALUES ('Houston', 2000, 'United States'), ('Austin', 900, 'United States'),"
+                " ('Lagos', 9000, 'Nigeria')")
+    con.execute("CREATE TABLE lake(lake_name VARCHAR, area DOUBLE, country_name VARCHAR)")
+    con.execute("INSERT INTO lake VALUES ('Erie', 25, 'United States'), ('Huron', 59, 'United States'), ('Chad', 1, 'Nigeria'),"
+                " ('Tana', 3, 'Ethiopia')")
+    doc = bare_doc("city", "lake")  # the cities first: a pick by position takes their country column
+    for t, c in (("city", "city_name"), ("lake", "lake_name")):
+        doc = with_column(doc, f"main.shop.{t}", c, enable_entity_matching=True)
+    return con, doc
+
+
+def test_a_comparative_before_its_column_compares_with_the_named_row():
+    """"cities with a larger population than Houston" is "a population larger than Houston" (before, refused:
+    'larger than' was not followed by a number); "more orders than the average store" keeps its reading."""
+    con, doc = places_db()
+    assert answer_rows(con, doc, "Which cities have a larger population than Houston?") == [("Lagos", 9000)]
+    assert sorted(r[0] for r in answer_rows(con, doc, "which cities have a smaller population than Lagos")) == [
+        "Austin", "Houston"]
+
+
+def test_a_breakdown_column_shared_by_several_tables_is_the_counted_tables():
+    """"percentage of lakes in each country": lake.country_name (before, the cities' column, refused as a join)."""
+    con, doc = places_db()
+    got = {r[0]: round(float(r[1]), 2) for r in answer_rows(con, doc, "What is the percentage of lakes in each country?")}
+    assert got == {"United States": 50.0, "Nigeria": 25.0, "Ethiopia": 25.0}

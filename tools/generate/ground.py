@@ -437,7 +437,23 @@ def _join_hyphenated(lex: Lexicon, question: str, tokens: list[Token]) -> list[T
     return out
 
 
+_SPLIT_COMPARATIVE = re.compile(r"\b(larger|bigger|higher|greater|smaller|lower|longer|shorter|taller|more|less|fewer)"
+                                r"\s+((?:[A-Za-z]+\s+){0,2}?[A-Za-z]+)\s+than\b"
+                                r"(?!\s+(?:the\s+|an?\s+|our\s+)?(?:average|overall|mean|typical|company|total|median|\$|\d))", re.I)
+
+
+def _comparative_next_to_than(question: str) -> str:
+    """"cities with a larger population than Houston" reads as "a population larger than Houston": the
+    comparative moves beside "than", after the noun it compares."""
+    def move(m: re.Match) -> str:
+        if m.group(2).lower() in ("or", "and", "the", "a", "an"):
+            return m.group(0)
+        return f"{m.group(2)} {m.group(1)} than"
+    return _SPLIT_COMPARATIVE.sub(move, question)
+
+
 def ground(lex: Lexicon, speller: Speller, question: str) -> Grounding:
+    question = _comparative_next_to_than(question)
     tokens = _join_hyphenated(lex, question, tokenize(question))
     corrections: dict[str, str] = {}
     known = _CUE_WORDS | _TIME_WORDS | FILLER | SALES_VERBS

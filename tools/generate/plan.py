@@ -446,8 +446,9 @@ class Planner:
                                             or self._amounts_named(s)):
                 continue  # "how much have we refunded", "refunds by store": the refund amount, not refunded orders
             cue = self.prev(s, frozenset({"the"}))
-            if (cue is not None and cue.kind == "cue" and cue.cue == "cmp" and cue.text in _COMPARED_BY and values
-                    and not filters and any(self._names_row(v) for v in values)):
+            if (cue is not None and cue.kind == "cue" and cue.cue == "cmp" and values and not filters
+                    and (cue.text in _COMPARED_BY or self._column_before(cue) is not None)
+                    and any(self._names_row(v) for v in values)):
                 continue  # "lakes larger than Lake Erie": compared with that lake's area (see _comparisons)
             if s.end < len(self.g.tokens) and self.g.tokens[s.end].raw in _PERIOD_NOUNS and not filters:
                 continue  # "holiday month (Dec)": the word describes the month, not a promotion type to filter by
@@ -1609,6 +1610,7 @@ class Planner:
         # then a column of a table the question names ("customers ... by country": the customers' country)
         named = {t for x in self.entities() if x is not s and x.role and x.chosen is not None
                  for t in ((x.chosen.table,) if x.chosen.kind in ("table", "column", "value") else x.chosen.tables)}
+        named |= {t.table for x in self.entities() if x is not s and not x.role for t in x.of("table")}  # "lakes"
         cols = sorted(cols, key=lambda c: (c.table not in near, c.table not in named, c.ctype == "number" and not c.is_key,
                                            by_via[id(c)] != "synonym", not set(norms(c.table.split(".")[-1])) <= said,
                                            c.is_key, self.lex.label_column(c.table) is c))
@@ -1739,6 +1741,14 @@ class Planner:
                 self.p.compares.append(Compare(op, n.value, cols[0], n))
             self.g.ungrounded = [x for x in self.g.ungrounded if x.i not in (k, k + 2)]
 
+    def _column_before(self, c: Span) -> Span | None:
+        """The unassigned number-column span right before a comparison word ("population" in "a population
+        larger than Houston")."""
+        b = self.prev(c)
+        if b is None or b.kind != "entity" or b.role or b.end != c.start or _numeric(b) is None:
+            return None
+        return b
+
     def _compared_by(self, c: Span, after: Span | None, before: Span | None) -> Entry | None:
         """"rivers longer than 600 meters": a comparative naming no column compares the rows' own length (size,
         height), where the rows have one such column."""
@@ -1804,9 +1814,15 @@ class Planner:
                     c.role = "filler"
                     continue
                 raise Refusal(f"'{c.text}' is not followed by a number", words=[c.text])
-            if num is not None and num.kind == "entity" and not num.role and c.text in _COMPARED_BY:
+            if num is not None and num.kind == "entity" and not num.role:
                 rows = [v for v in num.of("value") if self._names_row(v)]
-                col = self._compared_by(c, None, self.prev(c, frozenset({"a", "an", "of", "with", "that", "are", "is"})))
+                col = self._compared_by(c, None, self.prev(c, frozenset({"a", "an", "of", "with", "that", "are", "is"}))) \
+                    if c.text in _COMPARED_BY else None
+                named = self._column_before(c)  # "a population larger than Houston": that city's population
+                if col is None and named is not None and len(rows) == 1:
+                    col = next((x for x in _numeric_columns(named) if x.table == rows[0].table), None)
+                    if col is not None:
+                        self.assign(named, "compared", col)
                 if len(rows) == 1 and col is not None and col.table == rows[0].table:
                     c.role = "cmp"  # "which lakes are larger than Lake Erie": than that lake's area
                     self.assign(num, "compare", rows[0])
