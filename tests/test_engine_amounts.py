@@ -8,7 +8,7 @@ import duckdb
 from test_engine_grounded import answer_rows, bare_doc, refused
 
 from chaos_llama.tools.backends.local import LocalGenie
-from engine_helpers import join, with_column, with_instruction
+from engine_helpers import join, space, with_column, with_instruction
 
 ORDERS, LINES, PRODUCTS, STORES = "main.shop.orders", "main.shop.lines", "main.shop.products", "main.shop.stores"
 
@@ -122,3 +122,18 @@ def test_a_percentage_threshold_keeps_rows_by_their_computed_growth_or_share():
     assert sorted(r[0] for r in got) == ["Gadgets", "Kids' Corner"]
     got = answer_rows(con, doc, "categories with a share of 2024 revenue above 40%")
     assert [r[0] for r in got] == ["Gadgets"]
+
+
+def test_the_share_of_rows_on_weekdays_takes_the_weekday_as_the_part():
+    """"share of 2024 orders placed on weekends": the weekend orders over all 2024 orders (before, refused:
+    the weekdays were a filter on both, leaving no part)."""
+    con = till_db()  # 2024 orders: 5 Jan (Friday), 20 Jan and 3 Feb (Saturdays)
+    g = LocalGenie(con)
+
+    def value(question: str) -> float:
+        a = g.ask_sync(space(till(REVENUE)), question)
+        assert a.status == "COMPLETED", (question, a.reason)
+        return round(float(next(iter(a.result.to_pylist()[0].values()))), 2)
+
+    assert value("share of 2024 orders placed on weekends") == 66.67
+    assert value("what percent of 2024 revenue came on Saturdays") == round(100 * 67 / 97, 2)  # 27 + 40 of 97

@@ -150,7 +150,8 @@ class Composer:
         if p.shape == "ratio_of_tables":  # two separate counts: no join between the tables
             return self._render_ratio_of_tables()
         self._weekday_column()
-        needs_date = bool(p.times or p.grains or p.avg_grain or p.months_of_year or p.weekdays or p.growth or p.growth_grain or
+        needs_date = bool(p.times or p.grains or p.avg_grain or p.months_of_year or p.weekdays or p.share_weekdays
+                          or p.growth or p.growth_grain or
                           any(d.kind == "time" for d in p.dims) or p.ratio_periods())
         measure_tables = [t for m in p.measures for t in _tables(m)]
         if p.shape in ("share_of",):
@@ -888,6 +889,9 @@ class Composer:
         for c in p.share_part:
             if c.kind == "related":
                 conds.append(self._has_related(m, c.tables[0]))
+            elif c.kind == "weekday":
+                days = ", ".join(f"'{d}'" for d in sorted(set(p.share_weekdays)))
+                conds.append(f"DATE_FORMAT({self.col(p.date)}, 'EEEE') IN ({days})")
             else:
                 conds.append(c.sql)
         part = filtered(raw, " AND ".join(conds))

@@ -99,7 +99,7 @@ result results time period periods many much can could would should will shall m
 serve serves served serving offer offers offered offering database ordered sorted arranged
 meter meters metre metres kilometer kilometers kilometre kilometres km mile miles feet foot ft square sq
 dollar dollars usd eur euro euros drive drives driving drove trend trends trending develop developed evolve evolved
-granted given gave away named called titled recorded logged because due written wrote posted created occurred occur occurs
+granted given gave away named called titled recorded logged because due written wrote posted created occurred occur occurs issued
 vary varies varied differ differs differed corresponding correspond either he she his her answer integer
 carry carries carried carrying run runs ran running provide provides provided write collected flow flows flowing
 book booked look something anything everything anyone someone somebody anybody stuff things thing gear

@@ -151,6 +151,7 @@ class Plan:
     grains: list[Dim] = field(default_factory=list)
     months_of_year: list[int] = field(default_factory=list)
     weekdays: list[str] = field(default_factory=list)  # "on Mondays"
+    share_weekdays: list[str] = field(default_factory=list)  # "share of orders placed on weekends": the part
     date: Entry | None = None  # the date column periods and grains apply to (None: decided by the composer)
     entity: Dim | None = None  # ranked / listed / averaged-over / counted-with-threshold entity
     order: str | None = None  # DESC | ASC (by the first measure)
@@ -2090,6 +2091,11 @@ class Planner:
             elif parts:
                 p.shape = "share_of"
                 p.share_part = parts
+            elif rate is None and p.weekdays and not p.dims and p.entity is None:
+                # "share of 2024 orders placed on weekends": the weekday rows are the part, the year's rows the whole
+                p.shape = "share_of"
+                p.share_part = [Cond("", (), (), "on " + " and ".join(sorted(set(p.weekdays))), kind="weekday")]
+                p.share_weekdays, p.weekdays = p.weekdays, []
             elif rate is None:
                 if not p.dims and p.entity is None:
                     raise Refusal("the question asks for a share but names neither a breakdown nor the part to take "
