@@ -137,3 +137,21 @@ def test_the_share_of_rows_on_weekdays_takes_the_weekday_as_the_part():
 
     assert value("share of 2024 orders placed on weekends") == 66.67
     assert value("what percent of 2024 revenue came on Saturdays") == round(100 * 67 / 97, 2)  # 27 + 40 of 97
+
+
+def test_a_share_within_each_group_is_of_the_groups_total():
+    """"each category's share of revenue within each region" was each category-region's share of all revenue
+    (silently wrong); "each store's share of its region's sales" was refused."""
+    from test_engine_grounded import shop
+
+    from engine_helpers import CUSTOMERS_REGIONS, shop_db
+
+    con, doc = shop_db(), with_instruction(shop(), "join_specs", CUSTOMERS_REGIONS)
+    # Western Europe: Gadgets 170, Toys 10, Kids' Corner 90 (270); Eastern Europe: Gadgets 65, Toys 5 (70)
+    want = {("Gadgets", "Western Europe"): 62.96, ("Toys", "Western Europe"): 3.7, ("Kids' Corner", "Western Europe"): 33.33,
+            ("Gadgets", "Eastern Europe"): 92.86, ("Toys", "Eastern Europe"): 7.14}
+    for q in ("each category's share of revenue within each region", "share of revenue of each category within its region"):
+        got = {(r[0], r[1]): round(float(r[2]), 2) for r in answer_rows(con, doc, q)}
+        assert got == want, q
+    got = answer_rows(con, doc, "share of revenue by category")  # of all revenue: 235 of 340 for Gadgets
+    assert {r[0]: round(float(r[1]), 2) for r in got}["Gadgets"] == round(100 * 235 / 340, 2)

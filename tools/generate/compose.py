@@ -185,6 +185,9 @@ class Composer:
         if kinds - {{"growth": "growth", "share": "share"}.get(p.shape, "")}:
             raise Refusal(f"the {' and '.join(sorted(kinds))} compared with a percentage is not what this question computes",
                           missing=[{"kind": "example", "why": "threshold on a computed percentage"}])
+        if p.share_within and (p.shape != "share" or self._share_of_top(self.groups()[0])):
+            raise Refusal("a share within each group is composed only for a plain breakdown",
+                          missing=[{"kind": "example", "why": "share within a group"}])
         render = getattr(self, f"_render_{p.shape}")
         return render()
 
@@ -829,7 +832,9 @@ class Composer:
             top = self.rounded(f"{scale}SUM(CASE WHEN rk <= {p.limit} THEN v ELSE 0 END) / SUM(v)", always=True)
             return (f"WITH e AS (\n{inner}\n),\nr AS (SELECT v, ROW_NUMBER() OVER (ORDER BY v {p.order or 'DESC'}) AS rk FROM e)"
                     f"\nSELECT {top} AS {_ident(f'top {p.limit} share' + ('_pct' if scale else ''))}\nFROM r")
-        share = self.rounded(f"{scale}{raw} / SUM({raw}) OVER ()", always=True)
+        within = [g for d in p.share_within for g in self.dim_select(d)[1]]  # "within each region"
+        over = f"PARTITION BY {', '.join(within)}" if within else ""
+        share = self.rounded(f"{scale}{raw} / SUM({raw}) OVER ({over})", always=True)
         name = _ident(f"{self.measure_name(m)} share" + ("_pct" if scale else ""))
         items = [f"{share} AS {name}", f"{self.rounded(raw, m)} AS {self.measure_name(m)}"]
         order = [f"{name} {p.order}"] if p.order else torder or [f"{name} DESC"]

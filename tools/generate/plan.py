@@ -152,6 +152,7 @@ class Plan:
     months_of_year: list[int] = field(default_factory=list)
     weekdays: list[str] = field(default_factory=list)  # "on Mondays"
     share_weekdays: list[str] = field(default_factory=list)  # "share of orders placed on weekends": the part
+    share_within: list[Dim] = field(default_factory=list)  # "share of revenue within each region": of the group's total
     date: Entry | None = None  # the date column periods and grains apply to (None: decided by the composer)
     entity: Dim | None = None  # ranked / listed / averaged-over / counted-with-threshold entity
     order: str | None = None  # DESC | ASC (by the first measure)
@@ -2097,6 +2098,7 @@ class Planner:
                 p.share_part = [Cond("", (), (), "on " + " and ".join(sorted(set(p.weekdays))), kind="weekday")]
                 p.share_weekdays, p.weekdays = p.weekdays, []
             elif rate is None:
+                self._share_within()
                 if not p.dims and p.entity is None:
                     raise Refusal("the question asks for a share but names neither a breakdown nor the part to take "
                                   "the share of", missing=[{"kind": "dimension", "why": "share of what"}])
@@ -2331,6 +2333,28 @@ class Planner:
                 self.assign(s, "measure", m.entry)
         p.shape = "ratio"
         return True
+
+    def _share_within(self) -> None:
+        """"each category's share of revenue within each region", "each store's share of its region's sales":
+        the share is of the group's total (PARTITION BY the group), not of the grand total."""
+        p, toks = self.p, self.g.tokens
+        for s in self.entities():
+            k = s.start - 1
+            while k >= 0 and toks[k].raw in ("each", "the", "every"):
+                k -= 1
+            if k < 0 or toks[k].raw not in ("within", "its", "their"):
+                continue
+            dim = next((d for d in p.dims if d.span is s), None)
+            if dim is None and not s.role:
+                dim = self._dim_of(s)
+                if dim is None or dim.kind == "time":
+                    continue
+                self._add_dim(dim, s)
+            if dim is not None and dim not in p.share_within:
+                p.share_within.append(dim)
+        if p.share_within and len(p.dims) + (p.entity is not None) < 2:
+            raise Refusal("a share within each group needs another breakdown to split the group by",
+                          missing=[{"kind": "dimension", "why": "share within a group"}])
 
     def _rate_column(self, col: Entry) -> bool:
         """A column holding a rate of something else (disc_pct: "as a fraction (0.10 = 10% off)"): its sum means nothing."""
