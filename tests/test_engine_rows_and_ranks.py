@@ -1009,16 +1009,3 @@ def test_rows_compared_with_a_named_rows_own_value():
     rows = answer_rows(con, doc, "Which lakes are larger than Erie?")
     assert sorted(r[0] for r in rows) == ["Baikal", "Huron", "Malawi", "Victoria"]
     assert answer_rows(con, doc, "How many lakes are larger than Huron?") == [(3,)]
-
-
-def test_active_rows_in_a_period_are_those_with_events_in_it():
-    """"active customers" in a period: the customers with orders in it, as "unique customers" are (before,
-    "active" was refused); with no period, "active" says nothing the data holds and stays refused."""
-    con, doc = club_db(), club()
-    assert answer_rows(con, doc, "how many active customers did we have in 2024") == [(4,)]
-    assert answer_rows(con, doc, "how many customers ordered in 2024") == [(4,)]
-    got = sorted((m.date() if isinstance(m, dt.datetime) else m, n)
-                 for m, n in answer_rows(con, doc, "number of active customers per month in 2024"))
-    assert got[:2] == [(dt.date(2024, 2, 1), 1), (dt.date(2024, 3, 1), 1)]
-    a = LocalGenie(con).ask_sync(space(doc), "how many active customers do we have")
-    assert a.status == "NO_SQL" and "active" in a.reason

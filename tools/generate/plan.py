@@ -1258,7 +1258,7 @@ class Planner:
 
     def _count_target(self, c: Span) -> tuple[Span, Entry, bool] | None:
         distinct = False
-        nxt = self.next(c, frozenset({"the", "of", "our", "all", "active"}))  # "active" naming nothing: see _distinct_in_period
+        nxt = self.next(c, frozenset({"the", "of", "our", "all"}))
         skipped = []
         while nxt is not None and (nxt.kind == "cue" and nxt.cue == "distinct" or nxt.kind == "entity"
                                    and (nxt.role == "filter" or not nxt.role and not nxt.of("table", "measure")
@@ -2886,12 +2886,9 @@ class Planner:
         p = self.p
         if p.date is not None or p.related or not (p.times or p.grains):
             return
-        active = [t for t in self.g.ungrounded if t.raw == "active"]  # "active customers per month": those who ordered
-        for c in [*self.cues("distinct"), *[self.g.span_at(t.i + 1) for t in active]]:
-            if c is None:
-                continue
-            s = self.next(c) if c.kind == "cue" else c
-            if s is None or s.role != "counted" or not s.of("table") or (c.kind == "cue" and s.start != c.end):
+        for c in self.cues("distinct"):
+            s = self.next(c)
+            if s is None or s.role != "counted" or not s.of("table") or s.start != c.end:
                 continue
             t = s.of("table")[0].table
             events = {e.other(t) for e in self.lex.edges if not e.one_to_one and (
@@ -2900,13 +2897,10 @@ class Planner:
             dated = [(e, d[0]) for e, d in dated if len(d) == 1]
             if len(dated) != 1:
                 return
-            if c.kind == "cue":
-                c.role = "distinct"
-            else:
-                self.g.ungrounded = [u for u in self.g.ungrounded if u.i != s.start - 1]
+            c.role = "distinct"
             p.related.append(dated[0][0])
             p.date = dated[0][1]
-            p.notes.append(f"'{self.g.words(s.start - 1, s.end)}' counts the {t.split('.')[-1]} rows that have "
+            p.notes.append(f"'{c.text} {s.text}' counts the {t.split('.')[-1]} rows that have "
                            f"{dated[0][0].split('.')[-1]} rows in the period")
             return
 
