@@ -1009,3 +1009,27 @@ def test_rows_compared_with_a_named_rows_own_value():
     rows = answer_rows(con, doc, "Which lakes are larger than Erie?")
     assert sorted(r[0] for r in rows) == ["Baikal", "Huron", "Malawi", "Victoria"]
     assert answer_rows(con, doc, "How many lakes are larger than Huron?") == [(3,)]
+
+
+def test_a_period_beside_a_named_date_dates_those_rows_not_the_absent_ones():
+    """"customers who signed up in 2024 but never ordered": 2024 is the signup year, and no order at all may
+    exist (before, "but" was refused; without it the period moved to the orders that must not exist)."""
+    con, doc = club_db(), with_column(club(), CUSTOMERS, "signup_dt", synonyms=["signed up"])
+    con.execute("ALTER TABLE customers ADD COLUMN signup_dt DATE")
+    con.execute("UPDATE customers SET signup_dt = CASE WHEN cust_id IN (3, 5) THEN DATE '2024-04-01' ELSE DATE '2023-01-01' END")
+    con.execute("INSERT INTO customers VALUES (6, 'Flo', NULL, DATE '2024-09-09')")  # signed up in 2024, no order
+    assert [r[0] for r in answer_rows(con, doc, "customers who signed up in 2024 but never ordered")] == ["Flo"]
+    assert answer_rows(con, doc, "how many customers signed up in 2024 but have never placed an order") == [(1,)]
+
+
+@pytest.mark.parametrize("question, days", [("orders per weekday in 2024", 4), ("orders on weekdays in 2024", None)])
+def test_weekday_is_a_grain_after_by_and_monday_to_friday_after_on(question, days):
+    con, doc = club_db(), club()
+    g = LocalGenie(con)
+    a = g.ask_sync(space(doc), question)
+    assert a.status == "COMPLETED", a.reason
+    got = [tuple(r.values()) for r in g.execute(a.sql, space=space(doc)).to_pylist()]
+    if days is None:  # 2024 orders: Thu 1 Feb, Fri 1 Mar, Wed 1 May, Mon 1 Jul, Thu 1 Aug: all weekdays
+        assert got == [(5,)]
+    else:
+        assert len(got) == days  # Thursday, Friday, Wednesday, Monday

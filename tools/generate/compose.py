@@ -163,11 +163,15 @@ class Composer:
         prefer = list(dict.fromkeys(measure_tables))
         self.joins = join_tree(self.lex, needed, prefer)
         absent = [c.tables[0] for c in p.conds if c.kind == "not_related"]
+        named_dates = [c for c in p.list_columns if c.ctype == "date" and c.table not in absent]  # "signed up in 2024"
         if (needs_date and p.date is None and len(absent) == 1 and p.times and not (p.grains or p.growth or p.growth_grain)
+                and not named_dates
                 and len(self.lex.date_columns(absent[0])) == 1 and not any(d.kind == "time" for d in p.dims)):
             p.date = self.lex.date_columns(absent[0])[0]
             self._absent_dated = absent[0]
             self.trace["notes"].append(f"the period applies to the {absent[0].split('.')[-1]} rows that must not exist")
+        if needs_date and p.date is None and len(named_dates) == 1:
+            p.date = named_dates[0]  # "customers who signed up in 2024 but never ordered": the date the words name
         if needs_date and p.date is None:
             p.date = self._date_column()
             if self._is_dimension_table(p.date.table):

@@ -347,8 +347,9 @@ def find_time(words: list[str]) -> list[TimeSpec]:
     for i in range(n):
         if taken[i]:
             continue
-        if w(i) in ("day", "days") and w(i + 1) == "of" and w(i + 2 + (w(i + 2) == "the")) == "week":
-            end = i + 3 + (w(i + 2) == "the")
+        weekday_word = w(i) in ("weekday", "weekdays") and w(i - 1) in ("by", "per", "each", "every")
+        if weekday_word or w(i) in ("day", "days") and w(i + 1) == "of" and w(i + 2 + (w(i + 2) == "the")) == "week":
+            end = i + 1 if weekday_word else i + 3 + (w(i + 2) == "the")  # "by weekday": the day of the week
             a = i - 1 if w(i - 1) in ("by", "per", "each", "every") else i
             a = a - 1 if w(a) == "each" and w(a - 1) == "for" else a
             add(TimeSpec("grain", (a, end), text_of(a, end), grain="weekday"))
@@ -356,6 +357,8 @@ def find_time(words: list[str]) -> list[TimeSpec]:
             add(TimeSpec("weekday", (i, i + 1), w(i), weekday=w(i).rstrip("s").capitalize()))
         elif w(i) in ("weekend", "weekends"):  # "orders placed on weekends": Saturdays and Sundays
             add(TimeSpec("weekday", (i, i + 1), w(i), weekday="Saturday,Sunday"))
+        elif w(i) in ("weekday", "weekdays") and w(i - 1) in ("on", "during", "over"):  # Monday to Friday
+            add(TimeSpec("weekday", (i, i + 1), w(i), weekday="Monday,Tuesday,Wednesday,Thursday,Friday"))
     # ---- grains: monthly, by month, month by month, per quarter, each year, by fiscal quarter
     for i in range(n):
         if taken[i]:

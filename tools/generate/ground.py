@@ -103,7 +103,7 @@ granted given gave away named called titled recorded logged because due written 
 vary varies varied differ differs differed corresponding correspond either he she his her answer integer
 carry carries carried carrying run runs ran running provide provides provided write collected flow flows flowing
 book booked look something anything everything anyone someone somebody anybody stuff things thing gear
-one ones them those these that this they their it its ones
+one ones them those these that this they their it its ones but
 """.split())
 # Verbs that mean "sell": they name the space's sales measure when nothing else in the question is measured.
 SALES_VERBS = frozenset("sell sells sold selling make makes made earn earns earned generate generates generated "
