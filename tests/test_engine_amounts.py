@@ -155,3 +155,18 @@ def test_a_share_within_each_group_is_of_the_groups_total():
         assert got == want, q
     got = answer_rows(con, doc, "share of revenue by category")  # of all revenue: 235 of 340 for Gadgets
     assert {r[0]: round(float(r[1]), 2) for r in got}["Gadgets"] == round(100 * 235 / 340, 2)
+
+
+def test_a_decline_keeps_or_ranks_rows_by_negative_growth():
+    """"declining revenue" keeps the rows whose growth is below zero, "dropped by more than 10%" below -10%,
+    "dropped the most" ranks the lowest growth first (all refused before: 'declining', 'dropped')."""
+    from test_engine_grounded import shop
+
+    from engine_helpers import shop_db
+
+    con, doc = shop_db(), shop()  # Gadgets 140 -> 95 (-32%), Kids' Corner 30 -> 60, Toys 0 -> 15
+    for q in ("Which categories had declining revenue from 2023 to 2024?",
+              "which categories' revenue dropped by more than 10% from 2023 to 2024",
+              "which category's revenue dropped the most from 2023 to 2024"):
+        assert [r[0] for r in answer_rows(con, doc, q)] == ["Gadgets"], q
+    assert answer_rows(con, doc, "which categories' revenue dropped by more than 40% from 2023 to 2024") == []

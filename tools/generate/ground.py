@@ -56,6 +56,8 @@ _cue("share", "share of", "share", "percentage of", "percentage", "percent of", 
 _cue("ratio", "ratio of", "ratio", "divided by")
 _cue("growth", "growth", "grow", "grew", "grown", "grows", "growing", "change", "changed", "increase", "increased",
      "growth rate")
+_cue("growth", "declining", "declined", "decline", "decrease", "decreased", "decreasing", "drop", "dropped",
+     "fell", "shrank", "shrink", "shrinking", arg="down")  # "stores with declining revenue": growth below zero
 _cue("cumulative", "cumulative", "cumulatively", "running total", "running total of", "running sum", "cumulated")
 _cue("cmp", "more than", "greater than", "over", "above", "exceeding", "exceeds", "higher than", "bigger than",
      "larger than", "in excess of", "beat", "beats", "exceed", "exceeded", "outperform", "outperformed",

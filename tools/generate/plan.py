@@ -2117,6 +2117,8 @@ class Planner:
                 p.growth = sorted(periods, key=lambda t: (t.start or dt.date.min))
                 p.times = [t for t in p.times if t not in periods]
                 p.shape = "growth"
+                if [c for c in growth if c.arg == "down"]:
+                    self._declined()
             elif len(periods) == 1 and p.growth_grain and periods[0].grain == p.growth_grain and not p.grains:
                 p.growth = [periods[0]]  # "YoY growth for 2024": 2024 against 2023, not years within 2024
                 p.times.remove(periods[0])
@@ -2333,6 +2335,17 @@ class Planner:
                 self.assign(s, "measure", m.entry)
         p.shape = "ratio"
         return True
+
+    def _declined(self) -> None:
+        """"stores with declining revenue": the ones whose growth is below zero; "dropped by more than 10%":
+        growth below -10%; "declined the most": the lowest growth first."""
+        p = self.p
+        flip = {">": "<", ">=": "<=", "<": ">", "<=": ">="}
+        p.derived_cmp = [(k, flip.get(op, op), -v) if k == "growth" else (k, op, v) for k, op, v in p.derived_cmp]
+        if p.order:
+            p.order = "ASC" if p.order == "DESC" else "DESC"
+        elif not p.derived_cmp and (p.dims or p.entity):
+            p.derived_cmp.append(("growth", "<", 0.0))
 
     def _share_within(self) -> None:
         """"each category's share of revenue within each region", "each store's share of its region's sales":
