@@ -347,3 +347,11 @@ def test_a_breakdown_column_shared_by_several_tables_is_the_counted_tables():
     con, doc = places_db()
     got = {r[0]: round(float(r[1]), 2) for r in answer_rows(con, doc, "What is the percentage of lakes in each country?")}
     assert got == {"United States": 50.0, "Nigeria": 25.0, "Ethiopia": 25.0}
+
+
+def test_a_filter_versus_its_rest_is_one_group_each():
+    """"loyalty members vs non-members": the rows the membership keeps against the others, one group each
+    (before, refused: 'vs' unused, and both filters would have kept no row)."""
+    con, doc = members_db()
+    got = dict(answer_rows(con, doc, "how many loyalty members vs non-members do we have"))
+    assert got == {"loyalty members": 2, "non-members": 3}

@@ -268,6 +268,7 @@ class Planner:
         try:
             self._time()
             self._values_and_filters()
+            self._filter_versus_rest()
             self._measures()
             self._named_aggregates()
             self._dimensions()
@@ -2335,6 +2336,32 @@ class Planner:
                 self.assign(s, "measure", m.entry)
         p.shape = "ratio"
         return True
+
+    def _filter_versus_rest(self) -> None:
+        """"revenue from loyalty members vs non-members": the rows a filter keeps against all the others, one
+        group each (CASE WHEN), not both filters at once."""
+        p = self.p
+        for v in self.cues("versus"):
+            a, b = self.prev(v), self.next(v)
+            neg = b if b is not None and b.kind == "cue" and b.cue == "not" and b.text in ("non", "not") else None
+            b = self.next(neg) if neg is not None else None
+            fa = a.chosen if a is not None and a.role == "filter" else (a.of("filter") or [None])[0] if a is not None \
+                and not a.role and a.kind == "entity" else None
+            fb = b.chosen if b is not None and b.role == "filter" else (b.of("filter") or [None])[0] if b is not None \
+                and not b.role and b.kind == "entity" else None
+            if fa is None or fa is not fb or fa.kind != "filter" or not fa.sql:
+                continue
+            f = fa
+            p.conds = [c for c in p.conds if c.span not in (a, b)]
+            self.assign(a, "filter", f)
+            label = self.g.surface(a.start, a.end)
+            expr = Entry("expression", f.path, f"{label} or not", table=f.table,
+                         sql=f"CASE WHEN {f.sql} THEN {_literal(label)} ELSE {_literal('non-' + b.text)} END",
+                         tables=f.tables)
+            p.dims.append(Dim("expression", expr, a))
+            v.role, neg.role = "versus", "not"
+            b.role, b.chosen = "dimension", f
+            return
 
     def _declined(self) -> None:
         """"stores with declining revenue": the ones whose growth is below zero; "dropped by more than 10%":
