@@ -1033,3 +1033,20 @@ def test_weekday_is_a_grain_after_by_and_monday_to_friday_after_on(question, day
         assert got == [(5,)]
     else:
         assert len(got) == days  # Thursday, Friday, Wednesday, Monday
+
+
+def test_rows_named_with_their_date_are_the_rows_ranked():
+    """"which products launched in 2024 sold best": "products launched" names the launch date and the products
+    ranked (before, the products were dropped and one total was ordered); a ranking left with nothing to rank
+    is refused."""
+    from engine_helpers import PRODUCTS, SALES_PRODUCTS, shop_db
+
+    con = shop_db()
+    con.execute("ALTER TABLE products ADD COLUMN launch_dt DATE")
+    con.execute("UPDATE products SET launch_dt = CASE WHEN prod_id = 10 THEN DATE '2023-03-01' ELSE DATE '2024-02-01' END")
+    doc = with_instruction(with_instruction(bare_doc("products", "sales"), "join_specs", SALES_PRODUCTS),
+                           "measures", sales_snippet("sales.amt"))
+    doc = with_column(doc, PRODUCTS, "launch_dt", synonyms=["launched", "product launched"])
+    # all-time sales: Widget 125 (launched 2023), Gizmo 110, Kite 90, Yo-yo 15
+    assert answer_rows(con, doc, "which products launched in 2024 sold best") == [("Gizmo", 110.0), ("Kite", 90.0), ("Yo-yo", 15.0)]
+    assert answer_rows(con, doc, "which product launched in 2024 sold the most") == [("Gizmo", 110.0)]

@@ -277,6 +277,7 @@ class Planner:
             self._shape()
             self._new_rows()
             self._context()
+            self._which_dated_rows()
             self._rules()
             self._counted_limit()
             self._ranked_values_known()
@@ -1973,6 +1974,22 @@ class Planner:
             p.compares.append(Compare("=", num.value, target, num))
 
     # ---- 6. ordering and limits
+    def _which_dated_rows(self) -> None:
+        """"which products launched in 2024 sold best": the words naming the launch date also name the products
+        ranked (their table's noun is in them); before, the products were dropped and one total ordered."""
+        p = self.p
+        if not (p.order and p.measures and p.entity is None and not p.dims and not p.grains and p.shape == "plain"):
+            return
+        for w in self.cues("which"):
+            x = self.next(w, frozenset({"the", "our"}))
+            if x is not None and x.role == "date" and x.chosen is not None and x.chosen.kind == "column" \
+                    and set(norms(x.chosen.table.split(".")[-1])) & set(norms(x.text)):
+                p.entity = Dim("entity", self.lex.tables[x.chosen.table], x)
+                plural = any(self._plural_word(k) for k in range(x.start, x.end))  # "products launched"
+                if p.limit is None and not plural and any(self._number_near_free(r) for r in self.cues("rank")):
+                    p.limit = 1
+                return
+
     def _ordering(self) -> None:
         p = self.p
         ranks = [r for r in self.cues("rank") if r.role != "agg"]
@@ -3345,6 +3362,10 @@ class Planner:
                     raise Refusal(f"'{one.text} with the {r.text} ...' names one row by a ranking inside a list of "
                                   f"other rows, which the offline engine does not compose", words=[r.text],
                                   missing=[{"kind": "example", "words": r.text, "why": "row named by a ranking"}])
+        if p.shape == "plain" and p.order and p.measures and not (p.dims or p.entity or p.grains) and [
+                w for w in self.cues("which") if w.text != "what"]:  # a ranking of one total: the rows were lost
+            raise Refusal("the question ranks rows, but this reading of it names none to rank (it would order a "
+                          "single total)", missing=[{"kind": "dimension", "why": "what is ranked"}])
         for w in self.cues("which"):  # "which users ... and how many reviews": the users must be shown
             nx = self.next(w, frozenset({"the", "our", "all"}))
             if nx is not None and nx.kind == "entity" and nx.role in ("related", "context") and nx.of("table") \
