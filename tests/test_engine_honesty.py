@@ -112,6 +112,9 @@ CURATED = [
     ("total discounts in 2024",
      f"SELECT ROUND(SUM(oi.qty * oi.unit_prc * oi.disc_pct), 2) {OI} WHERE o.stat_cd = 'C' AND YEAR(o.ord_dt) = 2024"),
     ("average net revenue by region", NO_SQL),  # average over what: orders, months, stores?
+    # 'UK' is a country of customers and of stores: the members named beside it decide
+    ("How many Platinum members are in the UK?",
+     "SELECT COUNT(*) FROM main.retail.customers WHERE lylty_tier = 'Platinum' AND country_cd = 'GB'"),
 ]
 SPARSE = [
     ("How many customers are there?", "SELECT COUNT(*) FROM main.retail.customers"),

@@ -539,6 +539,11 @@ class Planner:
         mine = [v for v in values if v.table in named]
         if len({(v.table, v.column) for v in mine}) == 1:
             return mine[0]
+        kept = {next(iter(ts)) for x in self.entities() if x is not s  # "Platinum members in the UK": the members'
+                if len(ts := {e.table for e in x.of("filter", "value") if e.table}) == 1}
+        mine = [v for v in values if v.table in kept]
+        if len({(v.table, v.column) for v in mine}) == 1:
+            return mine[0]
         own = {next(iter(ts)) for x in self.entities() if x is not s
                if len(ts := {e.table for e in x.of("column")}) == 1}  # "population density of Ohio": state.density
         mine = [v for v in values if v.table in own]
