@@ -112,6 +112,14 @@ CURATED = [
     ("total discounts in 2024",
      f"SELECT ROUND(SUM(oi.qty * oi.unit_prc * oi.disc_pct), 2) {OI} WHERE o.stat_cd = 'C' AND YEAR(o.ord_dt) = 2024"),
     ("average net revenue by region", NO_SQL),  # average over what: orders, months, stores?
+    # "and year" after "by": a second breakdown (an example by format alone dropped the year)
+    ("revenue by store format and year",
+     f"SELECT s.fmt, YEAR(o.ord_dt), {REV} {OI} JOIN main.retail.stores s ON s.store_id = o.store_id "
+     "WHERE o.stat_cd = 'C' GROUP BY 1, 2"),
+    # the discount rate averaged, not the space's discount amount
+    ("what is the average discount given on Apparel",
+     "SELECT AVG(oi.disc_pct) FROM main.retail.order_items oi JOIN main.retail.products p ON p.prod_id = oi.prod_id "
+     "WHERE p.cat_nm = 'Apparel'"),
     # 'UK' is a country of customers and of stores: the members named beside it decide
     ("How many Platinum members are in the UK?",
      "SELECT COUNT(*) FROM main.retail.customers WHERE lylty_tier = 'Platinum' AND country_cd = 'GB'"),

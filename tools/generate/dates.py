@@ -381,6 +381,10 @@ def find_time(words: list[str]) -> list[TimeSpec]:
                 add(TimeSpec("grain", (i, end), text_of(i, end), grain=unit, fiscal=fiscal))
                 continue
         unit = UNITS.get(word)
+        if unit and w(i - 1) in ("and", "&") and w(i + 1) in ("", "?", ".") and any(
+                w(j) in ("by", "per") for j in range(max(0, i - 6), i - 1)):
+            add(TimeSpec("grain", (i - 1, i + 1), text_of(i - 1, i + 1), grain=unit))  # "by store format and year"
+            continue
         if unit and unit != "week" and w(i - 1) in _PERIOD_RANKS:  # "our strongest quarter": one row per quarter, top one
             add(TimeSpec("grain", (i, i + 1), word, grain=unit))
             continue
