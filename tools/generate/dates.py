@@ -381,7 +381,7 @@ def find_time(words: list[str]) -> list[TimeSpec]:
                 add(TimeSpec("grain", (i, end), text_of(i, end), grain=unit, fiscal=fiscal))
                 continue
         unit = UNITS.get(word)
-        if unit and w(i - 1) in ("and", "&") and w(i + 1) in ("", "?", ".") and any(
+        if unit and w(i - 1) in ("and", "&") and w(i + 1) not in ("of", "by", "over", "on", "to") and any(
                 w(j) in ("by", "per") for j in range(max(0, i - 6), i - 1)):
             add(TimeSpec("grain", (i - 1, i + 1), text_of(i - 1, i + 1), grain=unit))  # "by store format and year"
             continue

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import sqlglot
 from sqlglot import exp
 
-from .dates import TimeSpec, add_months
+from .dates import UNITS, TimeSpec, add_months
 from .ground import FILLER, SALES_VERBS, SALES_WORDS, Grounding, Span, sales_measure
 from .lexicon import Edge, Entry, Lexicon, Phrase, norm, norms, quote
 from .rules import Rules
@@ -3367,6 +3367,11 @@ class Planner:
                     raise Refusal(f"'{one.text} with the {r.text} ...' names one row by a ranking inside a list of "
                                   f"other rows, which the offline engine does not compose", words=[r.text],
                                   missing=[{"kind": "example", "words": r.text, "why": "row named by a ranking"}])
+        covered = {k for x in g.spans for k in range(x.start, x.end)}
+        for t in g.tokens:  # "revenue by channel and quarter": a period word no part of the answer reads
+            if t.raw in UNITS and t.i not in covered and t.i > 0 and g.tokens[t.i - 1].raw in ("and", "&"):
+                raise Refusal(f"'{t.raw}' names a period this reading of the question does not use", words=[t.raw],
+                              missing=[{"kind": "time", "words": t.raw, "why": "unused period word"}])
         if p.shape == "plain" and p.order and p.measures and not (p.dims or p.entity or p.grains) and [
                 w for w in self.cues("which") if w.text != "what"]:  # a ranking of one total: the rows were lost
             raise Refusal("the question ranks rows, but this reading of it names none to rank (it would order a "
