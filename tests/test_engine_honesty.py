@@ -120,6 +120,7 @@ CURATED = [
      f"SELECT o.sales_chnl, DATE_TRUNC('QUARTER', o.ord_dt), {REV} {OI} WHERE o.stat_cd = 'C' AND YEAR(o.ord_dt) = 2024 "
      "GROUP BY 1, 2"),
     ("revenue by channel and year of the order", NO_SQL),  # a period word no part of the answer reads
+    ("how many customers ordered both in 2023 and 2024", NO_SQL),  # in each year: was counted in either
     # the discount rate averaged, not the space's discount amount
     ("what is the average discount given on Apparel",
      "SELECT AVG(oi.disc_pct) FROM main.retail.order_items oi JOIN main.retail.products p ON p.prod_id = oi.prod_id "

@@ -3367,6 +3367,12 @@ class Planner:
                     raise Refusal(f"'{one.text} with the {r.text} ...' names one row by a ranking inside a list of "
                                   f"other rows, which the offline engine does not compose", words=[r.text],
                                   missing=[{"kind": "example", "words": r.text, "why": "row named by a ranking"}])
+        for t in g.tokens:  # "customers who ordered both in 2023 and 2024": in each period, never in either
+            if t.raw == "both" and self._both is None and len(p.times) >= 2 and any(
+                    x.kind == "time" and t.i < x.start <= t.i + 2 for x in g.spans):
+                raise Refusal("'both' asks for rows in each of the periods, which the offline engine does not compose "
+                              "(it would count rows in either)", words=["both"],
+                              missing=[{"kind": "example", "words": "both", "why": "rows in every period"}])
         covered = {k for x in g.spans for k in range(x.start, x.end)}
         for t in g.tokens:  # "revenue by channel and quarter": a period word no part of the answer reads
             if t.raw in UNITS and t.i not in covered and t.i > 0 and g.tokens[t.i - 1].raw in ("and", "&"):
