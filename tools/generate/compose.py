@@ -186,7 +186,7 @@ class Composer:
         self.trace["joins"] = [e.path for e, _ in self.joins.edges]
         self.trace["root"] = self.joins.root
         kinds = {k for k, _, _ in p.derived_cmp}
-        if kinds - {{"growth": "growth", "share": "share"}.get(p.shape, "")}:
+        if kinds - {p.shape}:  # a threshold on the growth or share only the growth or share shape computes
             raise Refusal(f"the {' and '.join(sorted(kinds))} compared with a percentage is not what this question computes",
                           missing=[{"kind": "example", "why": "threshold on a computed percentage"}])
         if p.share_within and (p.shape != "share" or self._share_of_top(self.groups()[0])):
@@ -842,13 +842,13 @@ class Composer:
         name = _ident(f"{self.measure_name(m)} share" + ("_pct" if scale else ""))
         items = [f"{share} AS {name}", f"{self.rounded(raw, m)} AS {self.measure_name(m)}"]
         order = [f"{name} {p.order}"] if p.order else torder or [f"{name} DESC"]
-        sql = self._select(sel + items, self.where(), grp, self._having(), order, p.limit)
         kept = [f"{name} {op} {_num(v / 100 if not scale else v)}" for k, op, v in p.derived_cmp if k == "share"]
-        if kept:  # "categories that make up more than 20% of sales": the shares kept, after they are computed
-            sql = f"SELECT *\nFROM (\n{self._select(sel + items, self.where(), grp, self._having())}\n) t\nWHERE {' AND '.join(kept)}"
-            sql += f"\nORDER BY {order[0]}"
-            sql += f"\nLIMIT {p.limit}" if p.limit else ""
-        return sql
+        if not kept:
+            return self._select(sel + items, self.where(), grp, self._having(), order, p.limit)
+        # "categories that make up more than 20% of sales": the shares kept, after they are computed
+        inner = self._select(sel + items, self.where(), grp, self._having())
+        return (f"SELECT *\nFROM (\n{inner}\n) t\nWHERE {' AND '.join(kept)}\nORDER BY {order[0]}"
+                + (f"\nLIMIT {p.limit}" if p.limit else ""))
 
     def _share_of_top(self, sel: list[str]) -> bool:
         """The share asked is the one the top N rows make together: "came from our top 10 customers"."""

@@ -803,7 +803,7 @@ def _filter_before_noun(lex: Lexicon, matches, tokens: list[Token]):
                 and len(t := next(iter(tables))) == 1 and any(q.entry.kind == "table" and q.entry.table == t[0] for q in noun) \
                 and all(q.entry.kind in ("table", "column") and q.entry.table == t[0] and q.entry.ctype != "number"
                         for q in noun):  # not "cancelled sales", where "sales" also names an amount
-            if (a, b - 1) not in spans:
+            if before is None:  # else "physical" alone already names the filter
                 out.append((a, b - 1, phrases, fuzzy))
             continue
         out.append((a, b, phrases, fuzzy))
