@@ -1050,3 +1050,27 @@ def test_rows_named_with_their_date_are_the_rows_ranked():
     # all-time sales: Widget 125 (launched 2023), Gizmo 110, Kite 90, Yo-yo 15
     assert answer_rows(con, doc, "which products launched in 2024 sold best") == [("Gizmo", 110.0), ("Kite", 90.0), ("Yo-yo", 15.0)]
     assert answer_rows(con, doc, "which product launched in 2024 sold the most") == [("Gizmo", 110.0)]
+
+
+@pytest.mark.parametrize("question", ["how did 2024 sales compare to 2023", "sales for each of 2023 and 2024",
+                                      "compare sales in 2023 and 2024"])
+def test_periods_to_compare_are_one_row_each_not_summed(question):
+    """"sales for each of 2023 and 2024": one row per year (before, one total over both years was answered:
+    the comparison asked for was silently lost); "combined" still sums them."""
+    con = shop_db()
+    doc = with_column(shop(), SALES, "amt", synonyms=["revenue", "sales"])
+    assert sorted(answer_rows(con, doc, question)) == [(2023, 170.0), (2024, 170.0)]
+    assert answer_rows(con, doc, "sales in 2023 and 2024 combined") == [(340.0,)]
+
+
+def test_a_number_of_the_newest_rows_ranks_them_by_their_one_date():
+    """"the 3 most recent sales": that many rows, newest first, by the table's one date column (before,
+    "what are the 2 latest sales" counted all sales and kept the first 2 counts: one number, silently
+    wrong). Without a number, how many is not said: still refused."""
+    con = shop_db()
+    doc = shop()
+    assert answer_rows(con, doc, "the 3 most recent sales") == [
+        (7, dt.date(2024, 11, 11)), (6, dt.date(2024, 8, 30)), (5, dt.date(2024, 3, 20))]
+    assert answer_rows(con, doc, "what are the 2 latest sales") == [(7, dt.date(2024, 11, 11)), (6, dt.date(2024, 8, 30))]
+    assert answer_rows(con, doc, "show the 2 earliest sales") == [(1, dt.date(2023, 2, 10)), (2, dt.date(2023, 7, 3))]
+    assert LocalGenie(con).ask_sync(space(doc), "the newest sales").status == "NO_SQL"

@@ -706,8 +706,14 @@ class Planner:
                 word, s = ("earliest" if t.raw == "first" else "latest"), self.g.span_at(k + 1)
             else:
                 continue
-            if s is None or s.kind != "entity" or s.role not in (None, "filter") or not s.of("table") or self.plural(s):
+            if s is None or s.kind != "entity" or s.role not in (None, "filter") or not s.of("table"):
                 continue
+            many = None  # "the five newest stores": that many rows; "the newest stores" alone says not how many
+            if self.plural(s):
+                many = self.prev(r) if r is not None and toks[0].raw != "when" else None
+                if many is None or many.kind != "number" or many.role or many.start in self.used_numbers \
+                        or many.value != int(many.value) or not 0 < many.value < 10000:
+                    continue
             table = s.of("table")[0]
             if s.role == "filter":  # "the most recent return": the returns table's rows, not returned orders
                 self.p.conds = [c for c in self.p.conds if c.span is not s]
@@ -715,6 +721,9 @@ class Planner:
             dates = self.lex.date_columns(table.table)
             if len(dates) != 1:
                 continue
+            if many is not None:
+                self.used_numbers.add(many.start)
+                many.role = "limit"
             col, desc = dates[0], word not in ("oldest", "earliest", "least recently")
             if r is not None:
                 r.role = "rank"
@@ -730,7 +739,8 @@ class Planner:
             else:  # "the latest order": that row, with its date
                 self.assign(s, "entity", table)
                 self.p.entity = Dim("entity", table, s)
-                self.p.order_by, self.p.order_by_dir, self.p.limit = col, "DESC" if desc else "ASC", 1
+                self.p.order_by, self.p.order_by_dir = col, "DESC" if desc else "ASC"
+                self.p.limit = int(many.value) if many is not None else 1
                 self.p.list_columns.append(col)
                 self._bare_list = True
             return True
@@ -2156,14 +2166,14 @@ class Planner:
             else:
                 raise Refusal("the question asks for growth but names no periods or time grain to compare",
                               missing=[{"kind": "time", "why": "growth needs two periods or a grain"}])
-        elif len([t for t in p.times if t.bound is None]) >= 2 and self.cues("versus"):
+        elif len([t for t in p.times if t.bound is None]) >= 2 and (self.cues("versus") or self._periods_apart()):
             # "2024 vs 2023", "Q1 vs Q2 2025" without growth: each period on its own row (periods of one
             # grain; mixed grains or fiscal periods have no one breakdown that shows them apart: refused)
             plain = [t for t in p.times if t.bound is None]
             grains = {t.grain for t in plain}
             if len(grains) == 1 and next(iter(grains)) in ("year", "quarter", "month") and not any(t.fiscal for t in plain) \
                     and len({t.start for t in plain}) == len(plain) and not p.grains:
-                for v in self.cues("versus"):
+                for v in [*self.cues("versus"), *self._periods_apart()]:
                     v.role = v.role or "versus"
                 p.grains.append(Dim("time", None, None, grain=next(iter(grains))))  # one row per period named
         # "the average rating of businesses": each business's average rating, averaged over the businesses
@@ -2358,6 +2368,16 @@ class Planner:
                 self.assign(s, "measure", m.entry)
         p.shape = "ratio"
         return True
+
+    def _periods_apart(self) -> list[Span]:
+        """Cues that ask for named periods apart rather than summed: "how did 2024 revenue compare to 2023",
+        "a comparison of Q1 and Q2", "revenue for each of 2023 and 2024"."""
+        apart = [c for c in self.cues("breakdown") if c.text in ("compare", "comparison")]
+        for c in self.cues("group"):
+            nxt = self.g.tokens[c.end] if c.end < len(self.g.tokens) else None
+            if c.text in ("each", "for each") and nxt is not None and nxt.raw == "of":
+                apart.append(c)  # "for each of 2023 and 2024"
+        return apart
 
     def _filter_versus_rest(self) -> None:
         """"revenue from loyalty members vs non-members": the rows a filter keeps against all the others, one
