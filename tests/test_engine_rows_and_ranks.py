@@ -1074,3 +1074,14 @@ def test_a_number_of_the_newest_rows_ranks_them_by_their_one_date():
     assert answer_rows(con, doc, "what are the 2 latest sales") == [(7, dt.date(2024, 11, 11)), (6, dt.date(2024, 8, 30))]
     assert answer_rows(con, doc, "show the 2 earliest sales") == [(1, dt.date(2023, 2, 10)), (2, dt.date(2023, 7, 3))]
     assert LocalGenie(con).ask_sync(space(doc), "the newest sales").status == "NO_SQL"
+
+
+def test_rows_named_after_a_value_of_a_table_beyond_them_join_the_measure_to_it():
+    """"what share of sales came from Western Europe customers": the value is the regions', the customers
+    are the rows that join the sales to the regions (before, "customers" was left unused and the question
+    refused)."""
+    con = shop_db()
+    doc = with_instruction(shop(), "join_specs", CUSTOMERS_REGIONS)
+    # Western Europe customers 1, 3, 5: sales 1, 3, 4, 6, 8 = 100 + 10 + 70 + 60 + 30 = 270 of 340
+    assert answer_rows(con, doc, "what share of sales came from Western Europe customers") == [(pytest.approx(79.41, abs=0.01),)]
+    assert answer_rows(con, doc, "sales of Western Europe customers in 2024") == [(140.0,)]

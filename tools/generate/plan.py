@@ -2379,6 +2379,19 @@ class Planner:
                 apart.append(c)  # "for each of 2023 and 2024"
         return apart
 
+    def _between_tables(self, s: Span, tables: set[str]) -> bool:
+        """`s` names a table the question's tables are joined through, right after a value that filters them
+        ("revenue from online orders": orders join the revenue's lines to the online stores)."""
+        prev = self.prev(s)
+        if prev is None or prev.end != s.start or prev.role != "filter" or len(tables) < 2:
+            return False
+        from .compose import join_tree  # compose builds on plan: imported when first needed
+        try:
+            joined = join_tree(self.lex, tables, []).tables()
+        except Refusal:
+            return False
+        return s.of("table")[0].table in joined
+
     def _filter_versus_rest(self) -> None:
         """"revenue from loyalty members vs non-members": the rows a filter keeps against all the others, one
         group each (CASE WHEN), not both filters at once."""
@@ -2941,6 +2954,8 @@ class Planner:
             if self._acted(s, tables) or self._has_any(s):
                 continue
             same = [e for e in s.entries if e.kind in ("table", "column") and e.table in tables]
+            if not same and s.of("table") and self._between_tables(s, tables):
+                same = s.of("table")[:1]  # "revenue from online orders": the orders join revenue to the stores
             if same:
                 e = next((x for x in same if x.kind == "table"), same[0])
                 # a column mentioned without a value, breakdown or measure is context only if it is its
