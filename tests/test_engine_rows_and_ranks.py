@@ -1085,3 +1085,34 @@ def test_rows_named_after_a_value_of_a_table_beyond_them_join_the_measure_to_it(
     # Western Europe customers 1, 3, 5: sales 1, 3, 4, 6, 8 = 100 + 10 + 70 + 60 + 30 = 270 of 340
     assert answer_rows(con, doc, "what share of sales came from Western Europe customers") == [(pytest.approx(79.41, abs=0.01),)]
     assert answer_rows(con, doc, "sales of Western Europe customers in 2024") == [(140.0,)]
+
+
+def status_filters() -> dict:
+    """Two named filters on one status column: active (A) and inactive (I) customers."""
+    doc = shop()
+    for i, (name, code) in enumerate((("active customers", "A"), ("inactive customers", "I"))):
+        doc = with_instruction(doc, "filters", {"id": f"f{i}", "display_name": name, "sql": [f"customers.stat_cd = '{code}'"],
+                                                "synonyms": [name.split()[0]]})
+    return doc
+
+
+@pytest.mark.parametrize("question", ["what is the ratio of active customers to inactive customers",
+                                      "what's the ratio of active to inactive customers"])
+def test_a_ratio_of_two_named_filters_counts_the_rows_they_name(question):
+    """Each part is a filter whose name holds the rows' noun; before, "active to inactive customers" (the noun
+    named once, after both parts) took the two filters as one condition and refused it as contradictory.
+    Active: Ada, Bo, Ed; inactive: Cy, Di."""
+    assert answer_rows(shop_db(), status_filters(), question) == [(1.5,)]
+
+
+def test_two_named_filters_versus_each_other_are_one_group_each():
+    """"how many customers are active vs inactive": a row per filter, each counting the rows it keeps
+    (before: refused as two filters that cannot both hold)."""
+    rows = answer_rows(shop_db(), status_filters(), "how many customers are active vs inactive")
+    assert sorted(rows) == [("active customers", 3), ("inactive customers", 2)]
+
+
+def test_a_share_of_rows_with_either_of_two_values_is_one_part_not_a_breakdown():
+    """"what percentage of products are in the Gadgets or Toys category": one share of the products with
+    either value (before, "what" with two values read as a breakdown by category and then refused)."""
+    assert answer_rows(shop_db(), shop(), "what percentage of products are in the Gadgets or Toys category") == [(75.0,)]

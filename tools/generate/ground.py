@@ -840,7 +840,7 @@ def match_phrases(lex: Lexicon, tokens: list[Token]) -> list[tuple[int, int, lis
             joined = (norm(tokens[a].norm + tokens[a + 1].raw),)
             if joined not in lex.phrases:
                 joined = (norm(tokens[a].raw + tokens[a + 1].raw),)
-            if joined in lex.phrases:
+            if joined in lex.phrases and joined != (norms_[a],):  # "active vs" is not "activvs" stemmed to "activ"
                 out.append((a, a + 2, list(lex.phrases[joined]), False))
     return out
 

@@ -1508,7 +1508,8 @@ class Planner:
             if c.kind == "value" and len(c.columns) == 1 and " IN (" in c.sql and not (
                     self._both is not None and (self._both[0].table, self._both[0].column.lower()) == c.columns[0]):
                 by_col[c.columns[0]] = c  # not "both A and B": the rows with each, not a breakdown
-        if by_col and (self.has("breakdown") or self.has("group") or self.cues("versus") or self.has("which")):
+        listing = self.has("which") and not self.cues("share")  # "what % of customers are Gold or Platinum": one part
+        if by_col and (self.has("breakdown") or self.has("group") or self.cues("versus") or listing):
             for (table, column), c in by_col.items():
                 col = self.lex.column(table, column)
                 if not any(d.entry is col for d in p.dims):
@@ -2307,12 +2308,21 @@ class Planner:
         measured = [m for m in p.measures if m.span is not None and r.end <= m.span.start < to]
         if a_ent is None and self._ratio_of_columns(r, to):
             return True
+        if a_ent is None and not measured and b_ent is not None and [
+                c for c in p.conds if c.span is not None and r.end <= c.span.start < to]:
+            a_ent = b_ent  # "ratio of returned to completed orders": the rows named once, after both parts
+        named_rows = None  # "ratio of returned orders to completed orders": filters that name their rows
+        if a_ent is None and b_ent is None and not measured:
+            sides = [{t for c in p.conds if c.kind == "filter" and c.span is not None and lo <= c.span.start < hi
+                      for t in c.tables} for lo, hi in ((r.end, to), (to, len(toks)))]
+            if sides[0] and sides[0] == sides[1] and len(sides[0]) == 1:
+                named_rows = self.lex.tables[next(iter(sides[0]))]
         if a_ent is None and not measured and _parts_named_before(p, r, to):
             # "ratio of web to in-store revenue": the measure named once, after both parts
             measured = [m for m in p.measures if m.span is not None and m.span.start > to][:1]
-        if a_ent is None and not measured:
+        if a_ent is None and not measured and named_rows is None:
             return False
-        table = a_ent.of("table")[0] if a_ent is not None else None
+        table = a_ent.of("table")[0] if a_ent is not None else named_rows
         if table is not None and b_ent is not None and b_ent.of("table")[0].table != table.table:
             return self._ratio_of_tables(r, a_ent, b_ent)
         if [c for c in p.compares if not isinstance(c.target, Entry)]:
@@ -2347,7 +2357,7 @@ class Planner:
             raise Refusal("the question asks for a ratio but names no condition for its first part",
                           words=[r.text], missing=[{"kind": "filter", "why": "ratio of what"}])
         r.role = "ratio"
-        if table is not None:
+        if table is not None and a_ent is not None:
             self.assign(a_ent, "counted", table)
             if b_ent is not None:
                 self.assign(b_ent, "counted", table)
@@ -2399,12 +2409,16 @@ class Planner:
         for v in self.cues("versus"):
             a, b = self.prev(v), self.next(v)
             neg = b if b is not None and b.kind == "cue" and b.cue == "not" and b.text in ("non", "not") else None
-            b = self.next(neg) if neg is not None else None
+            b = self.next(neg) if neg is not None else b
             fa = a.chosen if a is not None and a.role == "filter" else (a.of("filter") or [None])[0] if a is not None \
                 and not a.role and a.kind == "entity" else None
             fb = b.chosen if b is not None and b.role == "filter" else (b.of("filter") or [None])[0] if b is not None \
                 and not b.role and b.kind == "entity" else None
-            if fa is None or fa is not fb or fa.kind != "filter" or not fa.sql:
+            if neg is None and fa is not None and fb is not None and fa is not fb and fa.kind == fb.kind == "filter" \
+                    and fa.sql and fb.sql and set(fa.tables) == set(fb.tables):
+                self._two_filters_apart(v, a, b, fa, fb)  # "orders returned vs completed": one group each
+                return
+            if neg is None or fa is None or fa is not fb or fa.kind != "filter" or not fa.sql:
                 continue
             f = fa
             p.conds = [c for c in p.conds if c.span not in (a, b)]
@@ -2417,6 +2431,21 @@ class Planner:
             v.role, neg.role = "versus", "not"
             b.role, b.chosen = "dimension", f
             return
+
+    def _two_filters_apart(self, v: Span, a: Span, b: Span, fa: Entry, fb: Entry) -> None:
+        """Two named filters either side of "vs": the rows each keeps, one group each (CASE WHEN), kept to
+        the rows of either - never both filters at once, which no row meets."""
+        p = self.p
+        p.conds = [c for c in p.conds if c.span not in (a, b)]
+        la, lb = fa.label, fb.label
+        expr = Entry("expression", fa.path, f"{la} vs {lb}", table=fa.table,
+                     sql=f"CASE WHEN {fa.sql} THEN {_literal(la)} WHEN {fb.sql} THEN {_literal(lb)} END", tables=fa.tables)
+        cols = tuple(dict.fromkeys([*_columns_of(self.lex, fa.sql), *_columns_of(self.lex, fb.sql)]))
+        p.conds.append(Cond(f"(({fa.sql}) OR ({fb.sql}))", tuple(fa.tables), cols, f"{la} or {lb}", fa.path, a))
+        p.dims.append(Dim("expression", expr, a))
+        self.assign(a, "filter", fa)
+        self.assign(b, "filter", fb)
+        v.role = "versus"
 
     def _declined(self) -> None:
         """"stores with declining revenue": the ones whose growth is below zero; "dropped by more than 10%":
