@@ -234,6 +234,28 @@ def test_time_expressions():
     assert kinds == [("compare", "month"), ("grain", "quarter"), ("month_of_year", "month")]
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("march 15 , 2024", [("march 15 , 2024", None, "2024-03-15", "2024-03-16")]),
+    ("the 4 th of july 2024", [("the 4 th of july 2024", None, "2024-07-04", "2024-07-05")]),
+    ("between march 15 and april 15 2024", [("between march 15", "between", "2024-03-15", "2024-03-16"),
+                                            ("and april 15 2024", "to", "2024-04-15", "2024-04-16")]),
+    ("since the 1 st of march 2025", [("since the 1 st of march 2025", "since", "2025-03-01", "2025-03-02")]),
+    ("q3 of 2024", [("q3 of 2024", None, "2024-07-01", "2024-10-01")]),
+    ("top 15 products in march 2024", [("march 2024", None, "2024-03-01", "2024-04-01")]),
+])
+def test_days_written_out_and_quarters_of_a_year(text, expected):
+    """Days written with a month name (before, only ISO dates were days: "orders on March 15, 2024" left "15"
+    unused and "since the 1st of March 2025" was not read as a date at all); the first day of a range shares
+    the last one's year; "Q3 of 2024" is the quarter."""
+    got = [(t.text, t.bound, str(t.start), str(t.end)) for t in find_time(text.split())]
+    assert got == expected
+    con, doc = shop_db(), shop()
+    assert answer_rows(con, doc, "total sales on March 8, 2024") == [(70.0,)]
+    assert answer_rows(con, doc, "total sales since the 1st of August 2024") == [(65.0,)]
+    fiscal = find_time("q3 of fiscal 2024".split())[0]
+    assert resolve(fiscal, dt.date(2025, 6, 30), Calendar(fiscal_start=2)) == (dt.date(2024, 8, 1), dt.date(2024, 11, 1))
+
+
 def test_doctests_of_the_engine_modules():
     for module in (compose, dates, ground, lexicon, trace):
         result = doctest.testmod(module)

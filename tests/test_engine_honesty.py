@@ -128,6 +128,18 @@ CURATED = [
     # 'UK' is a country of customers and of stores: the members named beside it decide
     ("How many Platinum members are in the UK?",
      "SELECT COUNT(*) FROM main.retail.customers WHERE lylty_tier = 'Platinum' AND country_cd = 'GB'"),
+    # two years compared are one row each (was one total over both); a period word nothing dates is refused
+    # (the week was dropped and every Black Friday order counted)
+    ("How did 2024 revenue compare to 2023?",
+     f"SELECT YEAR(o.ord_dt), {REV} {OI} WHERE o.stat_cd = 'C' AND YEAR(o.ord_dt) IN (2023, 2024) GROUP BY 1"),
+    ("How many orders were placed in the week of Black Friday 2024?", NO_SQL),
+    # orders are the join between the revenue and the online stores (was refused: 'orders' unused); a ratio
+    # of two status filters named once ('returned to completed orders', was refused as contradictory)
+    ("What percent of revenue came from online orders last year?",
+     f"SELECT ROUND(100.0 * SUM(CASE WHEN s.fmt = 'Online' THEN oi.qty * oi.unit_prc * (1 - oi.disc_pct) END) / "
+     f"SUM(oi.qty * oi.unit_prc * (1 - oi.disc_pct)), 2) {OI} {REGION} WHERE o.stat_cd = 'C' AND YEAR(o.ord_dt) = 2024"),
+    ("What's the ratio of returned to completed orders in 2024?",
+     "SELECT ROUND(COUNT_IF(stat_cd = 'R') / COUNT_IF(stat_cd = 'C'), 2) FROM main.retail.orders WHERE YEAR(ord_dt) = 2024"),
 ]
 SPARSE = [
     ("How many customers are there?", "SELECT COUNT(*) FROM main.retail.customers"),

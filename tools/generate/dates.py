@@ -143,6 +143,54 @@ def _year(word: str) -> int | None:
     return int(word) if m else None
 
 
+def _day_at(w, i: int) -> tuple[int, int] | None:
+    """(day of month, index after it) where the words at `i` write one: "15", "15th" (tokenized "15" "th")."""
+    if not re.fullmatch(r"\d{1,2}", w(i)) or not 1 <= int(w(i)) <= 31:
+        return None
+    return int(w(i)), i + 1 + (w(i + 1) in ("st", "nd", "rd", "th"))
+
+
+def _date_at(w, i: int) -> tuple[int, int, int | None] | None:
+    """(month, day, index of the year or None) of a day written "March 15[,] 2024" or "15[th] [of] March[,] 2024"
+    starting at `i`; the year's index is where a year would follow (None when the word there is no year)."""
+    if w(i) in MONTHS and (d := _day_at(w, i + 1)) is not None:
+        month, (day, k) = MONTHS[w(i)], d
+    elif (d := _day_at(w, i)) is not None:
+        day, k = d
+        k += w(k) == "of"
+        if w(k) not in MONTHS:
+            return None
+        month, k = MONTHS[w(k)], k + 1
+    else:
+        return None
+    k += w(k) == ","
+    return month, day, (k if _year(w(k)) else None)
+
+
+def _range_end(w, i: int) -> int | None:
+    """Where the second day of a range starts after a day without a year at `i` ("March 15 to April 15 2024")."""
+    k = _after_day(w, i)
+    if w(k) in _RANGE_TO or w(k) == "-" or w(k) == "and" and w(i - 1) == "between":
+        return k + 1
+    return None
+
+
+def _after_day(w, i: int) -> int:
+    """The index after a day written without a year at `i` ("March 15", "15th of March")."""
+    if w(i) in MONTHS:
+        return _day_at(w, i + 1)[1]
+    k = _day_at(w, i)[1]
+    k += w(k) == "of"
+    return k + 1
+
+
+def _day(year: int, month: int, day: int) -> dt.date | None:
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
+
+
 def _fy(word: str) -> int | None:
     m = re.fullmatch(r"fy'?(\d{2}|\d{4})", word)
     if not m:
@@ -259,6 +307,28 @@ def find_time(words: list[str]) -> list[TimeSpec]:
             else:
                 s = first + dt.timedelta(days=7 * (_ORDINAL[w(i)] - 1))
             add(TimeSpec("period", (i, i + 5), text_of(i, i + 5), s, s + dt.timedelta(days=7), "week"))
+        # days: March 15, 2024; 15th of March 2024; March 15 to April 15, 2024 (the first shares the last's year)
+        if (d := _date_at(w, i)) is not None and not taken[i]:
+            month, day, k = d
+            end = (k + 1) if k is not None else None
+            if k is None:
+                j = _range_end(w, i)
+                nxt = _date_at(w, j) if j is not None else None
+                if nxt is not None and nxt[2] is not None:
+                    k, end = nxt[2], _after_day(w, i)
+            day0 = _day(_year(w(k)), month, day) if k is not None else None
+            if day0 is not None and end is not None:
+                a = i - 1 if w(i - 1) == "the" and w(i) not in MONTHS else i  # "since the 1st of March": "since" bounds it
+                add(TimeSpec("period", (a, end), text_of(a, end), day0, day0 + dt.timedelta(days=1), "day"))
+        # quarters and halves of a year written with "of": Q3 of 2024, H1 of 2025
+        if re.fullmatch(r"q[1-4]|h[12]", w(i)) and w(i + 1) == "of" and _year(w(i + 2)):
+            a, b, grain = _part_of_year(w(i), _year(w(i + 2)))
+            add(TimeSpec("period", (i, i + 3), text_of(i, i + 3), a, b, grain))
+        if re.fullmatch(r"q[1-4]", w(i)) and w(i + 1) == "of" and w(i + 2) == "fiscal":  # Q3 of fiscal 2024
+            j = i + 3 + (w(i + 3) == "year")
+            if _year(w(j)):
+                add(TimeSpec("period", (i, j + 1), text_of(i, j + 1), grain="quarter", fiscal=True, fiscal_year=_year(w(j)),
+                             fiscal_quarter=int(w(i)[1])))
         # months with a year: March 2024, Mar 2024, March of 2024
         if w(i) in MONTHS:
             j = i + 1 + (w(i + 1) == "of")

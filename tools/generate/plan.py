@@ -3347,6 +3347,10 @@ class Planner:
         self._described_verbs()
         self._check_grounded()
         raw = [t.raw for t in g.tokens]
+        loose = [t.raw for t in g.tokens if t.raw in _PERIOD_UNITS and g.span_at(t.i) is None]
+        if loose:  # "orders in the week of Black Friday 2024": the week was dropped and every such order counted
+            raise Refusal(f"'{loose[0]}' names a period the question does not date (which {loose[0]}?)", words=loose[:1],
+                          missing=[{"kind": "time", "words": loose[0], "why": "period not dated"}])
         for k in range(len(raw) - 2):  # "orders with vs without a promotion": two groups, never one of them
             if raw[k] == "with" and raw[k + 1] in ("vs", "versus", "or", "and", "compared") and "without" in raw[k + 2:k + 4]:
                 raise Refusal("'with vs without' compares the rows that have something with those that do not, which "
@@ -3545,6 +3549,9 @@ def _columns_of(lex: Lexicon, sql: str) -> tuple[tuple[str, str], ...]:
     except sqlglot.errors.ParseError:
         return ()
     return tuple(sorted({(lex.resolve_table(c.table) or "", c.name.lower()) for c in tree.find_all(exp.Column)}))
+
+
+_PERIOD_UNITS = frozenset({"day", "days", "week", "weeks", "month", "months", "quarter", "quarters"})
 
 
 def _exclusive(a: str, b: str) -> bool:
