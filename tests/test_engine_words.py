@@ -355,3 +355,22 @@ def test_a_filter_versus_its_rest_is_one_group_each():
     con, doc = members_db()
     got = dict(answer_rows(con, doc, "how many loyalty members vs non-members do we have"))
     assert got == {"loyalty members": 2, "non-members": 3}
+
+
+def test_the_largest_city_is_the_most_populous_where_cities_have_no_area():
+    """"the largest city in Texas": by population where the cities have no size or area column (before,
+    refused: nothing to rank by); "the largest state" keeps ranking by area."""
+    con, doc = borders_db()
+    assert answer_rows(con, doc, "what is the largest city in Texas") == [("Houston", 2300)]
+    assert answer_rows(con, doc, "what is the largest state") == [("Texas", 700.0)]
+
+
+def test_ranking_rows_beside_one_named_row_is_refused_not_the_named_row_ranked():
+    """"the smallest state that borders Texas": the states ranked are Texas's neighbours; before, Texas alone
+    was ranked and returned as the smallest state (silently wrong)."""
+    con, doc = borders_db()
+    # both directions listed: 'Texas' is a border value, and the states whose border it is are ranked
+    assert answer_rows(con, doc, "what is the smallest state that borders Texas") == [("Louisiana", "Texas", 135.0)]
+    con.execute("DELETE FROM border_info WHERE border = 'Texas'")  # one direction only: Texas is only a state
+    a = LocalGenie(con).ask_sync(space(doc), "what is the smallest state that borders Texas")
+    assert a.status == "NO_SQL" and "Texas" in a.reason

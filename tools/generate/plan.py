@@ -42,13 +42,15 @@ _SELL_VERBS = frozenset({"sell", "sells", "sold", "selling"})
 _UNIT_NOUNS = frozenset({"items", "pieces"})  # "how many items did we sell": units, never distinct products
 _PRICE_RANKS = frozenset({"cheapest", "least expensive", "most expensive", "priciest"})
 # rank words that name what rows are ranked by, where the ranked rows have a column called so
-_RANKED_BY = {"largest": ("size", "area"), "biggest": ("size", "area"), "smallest": ("size", "area"),
+_RANKED_BY = {"largest": ("size", "area", "population"), "biggest": ("size", "area", "population"),
+              "smallest": ("size", "area", "population"),
               "longest": ("length",), "shortest": ("length",), "tallest": ("height", "altitude", "elevation"),
               "highest": ("height", "altitude", "elevation"), "lowest": ("height", "altitude", "elevation"),
               **{f"{w} rated": ("rating", "stars", "score") for w in ("highest", "top", "best", "lowest", "worst")}}
 # comparatives that name what rows are compared by, like _RANKED_BY
 _COMPARED_BY = {"longer than": ("length",), "shorter than": ("length",), "taller than": ("height", "altitude", "elevation"),
-                "larger than": ("size", "area"), "bigger than": ("size", "area"), "smaller than": ("size", "area")}
+                "larger than": ("size", "area", "population"), "bigger than": ("size", "area", "population"),
+                "smaller than": ("size", "area", "population")}
 _NOT_SALES_RANKS = frozenset({"longest", "shortest", "tallest", "oldest", "latest", "busiest", "quietest", "newest",
                               "earliest", "most recently", "least recently", "most recent", "highest rated", "top rated", "best rated",
                               "lowest rated", "worst rated"})
@@ -3347,6 +3349,21 @@ class Planner:
         self._described_verbs()
         self._check_grounded()
         raw = [t.raw for t in g.tokens]
+        ent = p.entity.entry if p.entity is not None and p.entity.kind == "entity" else None
+        label = self.lex.label_column(ent.table) if ent is not None else None
+        named = [c for c in p.conds if c.kind == "value" and label is not None and " IN (" not in c.sql
+                 and c.columns == ((label.table, label.column.lower()),) and c.span is not None
+                 and all(ph.via == "value" for ph in c.span.phrases)]  # the whole name ("London" may be a city too)
+        if p.order and p.limit and named:  # "the smallest state that borders Texas": Texas alone was ranked
+            raise Refusal(f"the question ranks {ent.label} but names one of them ({named[0].label}): the rows "
+                          f"ranked are others related to it, which the offline engine does not compose",
+                          words=[named[0].span.text] if named[0].span is not None else [],
+                          missing=[{"kind": "example", "why": "rows ranked beside a named row"}])
+        own = [r for r in self.cues("rank") if r.start > 0 and g.tokens[r.start - 1].raw in ("their", "its")]
+        if own and p.shape != "top_per_group":  # "states whose capital is also their largest city": each one's own
+            raise Refusal(f"'{g.tokens[own[0].start - 1].raw} {own[0].text}' ranks within each row's own group, which "
+                          f"this reading of the question does not do", words=[own[0].text],
+                          missing=[{"kind": "example", "why": "ranking within each row's group"}])
         loose = [t.raw for t in g.tokens if t.raw in _PERIOD_UNITS and g.span_at(t.i) is None]
         if loose:  # "orders in the week of Black Friday 2024": the week was dropped and every such order counted
             raise Refusal(f"'{loose[0]}' names a period the question does not date (which {loose[0]}?)", words=loose[:1],
