@@ -374,3 +374,19 @@ def test_ranking_rows_beside_one_named_row_is_refused_not_the_named_row_ranked()
     con.execute("DELETE FROM border_info WHERE border = 'Texas'")  # one direction only: Texas is only a state
     a = LocalGenie(con).ask_sync(space(doc), "what is the smallest state that borders Texas")
     assert a.status == "NO_SQL" and "Texas" in a.reason
+
+
+def test_a_superlative_inside_a_columns_name_ranks_the_one_row_asked_for():
+    """"which state has the highest elevation": the column is highlow.highest_elevation (text holding numbers),
+    so "highest" is its name, not a rank cue; "which state" asks for one, ranked by the numbers the text holds
+    ("978" below "4421"). Before, every state was listed with its elevation."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE state(state_name VARCHAR, area DOUBLE)")
+    con.execute("INSERT INTO state VALUES ('California', 400), ('England', 130), ('Florida', 170)")
+    con.execute("CREATE TABLE highlow(state_name VARCHAR, highest_elevation VARCHAR, lowest_elevation VARCHAR)")
+    con.execute("INSERT INTO highlow VALUES ('California', '4421', '-86'), ('England', '978', '0'), ('Florida', NULL, '0')")
+    doc = bare_joined("state", "highlow", "state_name")
+    doc = with_column(doc, "main.shop.state", "state_name", enable_entity_matching=True)
+    assert answer_rows(con, doc, "which state has the highest elevation") == [("California", "4421")]
+    assert answer_rows(con, doc, "which state has the lowest elevation") == [("California", "-86")]
+    assert len(answer_rows(con, doc, "what is the highest elevation of each state")) == 3

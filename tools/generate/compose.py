@@ -510,6 +510,8 @@ class Composer:
     def _calendar_order(self, col: Entry) -> str:
         """How to order a column: a column of month names in calendar order, anything else by its values."""
         sql = self.col(col)
+        if self.lex.numeric_text(col):  # "4421" above "978"
+            return f"TRY_CAST({sql} AS DOUBLE)"
         months = [m for m in calendar.month_name if m]
         if col not in self.lex.columns_of_names([col.table], set(months)):
             return sql

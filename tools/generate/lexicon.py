@@ -239,6 +239,13 @@ class Lexicon:
                     out.append(c)
         return out
 
+    def numeric_text(self, col: Entry) -> bool:
+        """A text column whose values are all numbers ("4421", "-86"): ordered by their value, not as text."""
+        if col.ctype != "text" or self.values_of is None:
+            return False
+        vals = [str(v).strip() for v in self.values_of(col.table, col.column) if v is not None]
+        return len(vals) > 1 and all(re.fullmatch(r"-?\d+(\.\d+)?", v) for v in vals)
+
     def label_column(self, table: str, named: bool = False) -> Entry | None:
         """The column naming a row of `table` (a text name/title column), else None. Unless `named`, a
         unique text column (a region's code) serves when no column is a name."""

@@ -2391,6 +2391,21 @@ class Planner:
                 apart.append(c)  # "for each of 2023 and 2024"
         return apart
 
+    def _superlative_column(self, ent: Dim) -> None:
+        """"which state has the highest elevation": the superlative is the first word of the column's own name
+        (highlow.highest_elevation), so no rank cue is left; one row is asked for ("which state"), ranked by that
+        column. Before, every state was listed with its value."""
+        p = self.p
+        if p.order or p.limit is not None or p.conds or p.compares or ent.span is None or self.plural(ent.span) \
+                or not self.cues("which"):
+            return
+        for s in self.entities():
+            first = self.g.tokens[s.start].raw
+            if s.role == "shown" and first in _SUPERLATIVE_WORDS and s.chosen in p.list_columns \
+                    and (s.chosen.ctype == "number" or self.lex.numeric_text(s.chosen)):
+                p.order_by, p.order_by_dir, p.order, p.limit = s.chosen, _SUPERLATIVE_WORDS[first], _SUPERLATIVE_WORDS[first], 1
+                return
+
     def _between_tables(self, s: Span, tables: set[str]) -> bool:
         """`s` names a table the question's tables are joined through, right after a value that filters them
         ("revenue from online orders": orders join the revenue's lines to the online stores)."""
@@ -2916,6 +2931,7 @@ class Planner:
             if texts and ent.kind != "entity":
                 p.order_by = texts[0]
             return  # alphabetically: by the listed names (the entity's label column comes first)
+        self._superlative_column(ent)
         ranked = self._column_rank()
         if p.order and not p.order_by and ranked and not [c for c in p.list_columns if c.ctype == "number"]:
             r, word = ranked
@@ -3568,6 +3584,8 @@ def _columns_of(lex: Lexicon, sql: str) -> tuple[tuple[str, str], ...]:
     return tuple(sorted({(lex.resolve_table(c.table) or "", c.name.lower()) for c in tree.find_all(exp.Column)}))
 
 
+_SUPERLATIVE_WORDS = {"highest": "DESC", "largest": "DESC", "biggest": "DESC", "longest": "DESC", "greatest": "DESC",
+                      "lowest": "ASC", "smallest": "ASC", "shortest": "ASC", "least": "ASC"}
 _PERIOD_UNITS = frozenset({"day", "days", "week", "weeks", "month", "months", "quarter", "quarters"})
 
 
