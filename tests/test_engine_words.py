@@ -11,7 +11,7 @@ from test_engine_grounded import answer_rows, bare_doc, bare_joined
 
 from chaos_llama.tools.backends.local import LocalGenie
 from chaos_llama.tools.generate.ground import tokenize
-from engine_helpers import space, with_column
+from engine_helpers import join, space, with_column, with_instruction
 
 
 def journals_db() -> tuple[duckdb.DuckDBPyConnection, dict]:
@@ -390,3 +390,42 @@ def test_a_superlative_inside_a_columns_name_ranks_the_one_row_asked_for():
     assert answer_rows(con, doc, "which state has the highest elevation") == [("California", "4421")]
     assert answer_rows(con, doc, "which state has the lowest elevation") == [("California", "-86")]
     assert len(answer_rows(con, doc, "what is the highest elevation of each state")) == 3
+
+
+def test_a_column_belongs_to_the_table_named_beside_it():
+    """"states that have a city with a population over 1000": the cities' population, not the states'
+    (before, states were compared by their own population); "the population of the state they are in" is
+    the state's, not a city's (before, the first table with a population column was taken)."""
+    con, doc = borders_db()
+    con.execute("ALTER TABLE state ADD COLUMN population INTEGER")
+    con.execute("UPDATE state SET population = CASE state_name WHEN 'Texas' THEN 500 ELSE 5000 END")
+    doc["data_sources"]["tables"].append({"identifier": "main.shop.lake"})
+    con.execute("CREATE TABLE lake(lake_name VARCHAR, state_name VARCHAR)")
+    con.execute("INSERT INTO lake VALUES ('Caddo', 'Texas'), ('Pontchartrain', 'Louisiana')")
+    doc = with_column(doc, "main.shop.lake", "lake_name", enable_entity_matching=True)
+    for t in ("city", "lake"):
+        doc = with_instruction(doc, "join_specs", join(f"main.shop.{t}", "main.shop.state", f"`{t}`.`state_name` = `state`.`state_name`"))
+    assert answer_rows(con, doc, "which states have a city with a population over 1000") == [("Texas",)]
+    assert sorted(answer_rows(con, doc, "list the lakes and the population of the state they are in")) == [
+        ("Caddo", 500), ("Pontchartrain", 5000)]
+
+
+def test_columns_of_rows_related_to_a_named_row_are_refused_not_the_named_rows():
+    """"the capitals of the states that border Texas" listed Texas's own capital once per neighbour; the
+    neighbours themselves ("which states border Texas") are still listed."""
+    con, doc = borders_db()
+    con.execute("DELETE FROM border_info WHERE border = 'Texas'")  # Texas is only a state name
+    a = LocalGenie(con).ask_sync(space(doc), "what are the capitals of the states that border Texas")
+    assert a.status == "NO_SQL" and "capital" in a.reason
+    assert sorted(r[-1] for r in answer_rows(con, doc, "which states border Texas")) == ["Louisiana", "New Mexico", "Oklahoma"]
+
+
+def test_higher_than_a_number_compares_the_rows_own_altitude():
+    """"mountains higher than 8000 meters": the mountains' one altitude column (before, refused: nothing
+    named was compared)."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE mountain(mountain_name VARCHAR, mountain_altitude INTEGER)")
+    con.execute("INSERT INTO mountain VALUES ('Everest', 8848), ('Denali', 6190), ('K2', 8611)")
+    doc = with_column(bare_doc("mountain"), "main.shop.mountain", "mountain_name", enable_entity_matching=True)
+    assert sorted(answer_rows(con, doc, "which mountains are higher than 8000 meters")) == [("Everest", 8848), ("K2", 8611)]
+    assert answer_rows(con, doc, "which mountains are lower than 7000 meters") == [("Denali", 6190)]

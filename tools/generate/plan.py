@@ -49,6 +49,7 @@ _RANKED_BY = {"largest": ("size", "area", "population"), "biggest": ("size", "ar
               **{f"{w} rated": ("rating", "stars", "score") for w in ("highest", "top", "best", "lowest", "worst")}}
 # comparatives that name what rows are compared by, like _RANKED_BY
 _COMPARED_BY = {"longer than": ("length",), "shorter than": ("length",), "taller than": ("height", "altitude", "elevation"),
+                "higher than": ("height", "altitude", "elevation"), "lower than": ("height", "altitude", "elevation"),
                 "larger than": ("size", "area", "population"), "bigger than": ("size", "area", "population"),
                 "smaller than": ("size", "area", "population")}
 _NOT_SALES_RANKS = frozenset({"longest", "shortest", "tallest", "oldest", "latest", "busiest", "quietest", "newest",
@@ -1920,7 +1921,9 @@ class Planner:
                     target = self._count_measure(t, s)
                 elif (not s.role or s.role == "measure") and _numeric(s) is not None:
                     listed = self._listed_tables()  # "states with an area larger than 5000": the states' area
-                    target = next((c for c in _numeric_columns(s) if c.table in listed), _numeric(s))
+                    owner = self._owner_before(s)  # "states with a city with a population over 1 million"
+                    target = next((c for c in _numeric_columns(s) if c.table == owner), None) or next(
+                        (c for c in _numeric_columns(s) if c.table in listed), _numeric(s))
                     which = self._which_table() if p.entity is None else None
                     ent = p.entity.entry if p.entity is not None else which[0] if which else None
                     if avg is not None and ent is not None and ent.table != target.table and s.role is None:
@@ -2390,6 +2393,35 @@ class Planner:
             if c.text in ("each", "for each") and nxt is not None and nxt.raw == "of":
                 apart.append(c)  # "for each of 2023 and 2024"
         return apart
+
+    def _relation_table(self, table: str) -> bool:
+        """A table of two text columns relating rows to rows (border_info: state_name, border)."""
+        own = self.lex.columns.get(table, [])
+        return len(own) == 2 and all(x.ctype == "text" for x in own)
+
+    def _owner_after(self, s: Span) -> str | None:
+        """The table named right after column span `s` by "of (the)" ("population of the state")."""
+        toks, k = self.g.tokens, s.end
+        if k >= len(toks) or toks[k].raw != "of":
+            return None
+        k += 1
+        while k < len(toks) and toks[k].raw in ("the", "its", "their", "each"):
+            k += 1
+        x = self.g.span_at(k) if k < len(toks) else None
+        return x.of("table")[0].table if x is not None and x.kind == "entity" and x.of("table") else None
+
+    def _owner_before(self, s: Span) -> str | None:
+        """The table of the noun just before "with a" / "whose" and the column span `s` ("a city with a
+        population": the city's), which owns the column more than the rows listed do."""
+        toks, k = self.g.tokens, s.start - 1
+        while k >= 0 and toks[k].raw in ("a", "an", "the", "its", "their"):
+            k -= 1
+        if k < 1 or toks[k].raw not in ("with", "whose", "having"):
+            return None
+        x = self.g.span_at(k - 1)
+        if x is None or x.kind != "entity" or not x.of("table"):
+            return None
+        return x.of("table")[0].table
 
     def _superlative_column(self, ent: Dim) -> None:
         """"which state has the highest elevation": the superlative is the first word of the column's own name
@@ -2913,7 +2945,9 @@ class Planner:
         for s in self.entities():  # other columns named: shown ("names and areas of the lakes")
             if not s.role and s.of("column") and not self._absent_rows(s) and not self._describes_used(s) \
                     and not self._empty_column(s):
-                cols = [c for c in s.of("column") if ent.entry is None or c.table == ent.entry.table] or s.of("column")
+                owner = self._owner_after(s)  # "the population of the state they are in": the state's
+                cols = [c for c in s.of("column") if ent.entry is None or c.table == ent.entry.table] or [
+                    c for c in s.of("column") if c.table == owner] or s.of("column")
                 if ent.kind == "entity" and ent.entry is not None and all(c.is_key and c.table != ent.entry.table for c in cols):
                     # "which customers ordered ...", "customers with orders": rows that have one, not each order's key
                     self.assign(s, "related", self.lex.tables[cols[0].table])
@@ -3375,6 +3409,20 @@ class Planner:
                           f"ranked are others related to it, which the offline engine does not compose",
                           words=[named[0].span.text] if named[0].span is not None else [],
                           missing=[{"kind": "example", "why": "rows ranked beside a named row"}])
+        related = [c for c in p.list_columns if self._relation_table(c.table)] if p.shape == "list" else []
+        fixed = [c for c in p.conds if c.kind == "value" and " IN (" not in c.sql and len(c.columns) == 1
+                 and (lab := self.lex.label_column(c.columns[0][0])) is not None and c.columns[0][1] == lab.column.lower()
+                 and not self._relation_table(c.columns[0][0])]
+        if related and fixed:
+            t = fixed[0].columns[0][0]
+            others = [c for c in [*p.list_columns, *([ent] if ent is not None else [])]
+                      if not self._relation_table(c.table) and not (c.table == t and (c.kind == "table" or c is self.lex.label_column(t)))]
+            if others:  # "the capitals of the states that border Texas" (Texas's capital), "mountains in states
+                # bordering California" (California's mountains): the rows related to the named one are not joined back
+                raise Refusal(f"'{others[0].label}' would describe {fixed[0].label}, not the rows related to it "
+                              f"({related[0].label}), which the offline engine does not join back",
+                              words=[fixed[0].span.text] if fixed[0].span is not None else [],
+                              missing=[{"kind": "example", "why": "columns of related rows"}])
         own = [r for r in self.cues("rank") if r.start > 0 and g.tokens[r.start - 1].raw in ("their", "its")]
         if own and p.shape != "top_per_group":  # "states whose capital is also their largest city": each one's own
             raise Refusal(f"'{g.tokens[own[0].start - 1].raw} {own[0].text}' ranks within each row's own group, which "
