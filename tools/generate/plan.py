@@ -1576,7 +1576,7 @@ class Planner:
                 mentions = [x for x in self.entities() if x.role is None and d.entry in x.entries]
                 for x in mentions:
                     self.assign(x, "dimension", d.entry)
-                if mine and mentions:
+                if mine and mentions and self._all_values(d.entry, mine):
                     for c in mine:
                         p.conds.remove(c)
 
@@ -2393,6 +2393,17 @@ class Planner:
             if c.text in ("each", "for each") and nxt is not None and nxt.raw == "of":
                 apart.append(c)  # "for each of 2023 and 2024"
         return apart
+
+    def _all_values(self, col: Entry, conds: list[Cond]) -> bool:
+        """Whether value conditions on `col` name every value it has ("Gold, Silver, Bronze and Platinum tier":
+        no filter needed); a subset ("Gold tier compared to Bronze") keeps its filter. True where the values
+        are unknown."""
+        if self.lex.values_of is None:
+            return True
+        have = {str(v) for v in self.lex.values_of(col.table, col.column) if v is not None}
+        named = {str(x.span.chosen.value) for x in conds if x.span is not None and x.span.chosen is not None
+                 and x.span.chosen.kind == "value"}
+        return not have or have <= named
 
     def _relation_table(self, table: str) -> bool:
         """A table of two text columns relating rows to rows (border_info: state_name, border)."""
@@ -3428,6 +3439,18 @@ class Planner:
             raise Refusal(f"'{g.tokens[own[0].start - 1].raw} {own[0].text}' ranks within each row's own group, which "
                           f"this reading of the question does not do", words=[own[0].text],
                           missing=[{"kind": "example", "why": "ranking within each row's group"}])
+        dated_part = [c for c in p.share_part if c.kind == "related" and p.date is not None and p.date.table in c.tables]
+        if p.shape == "share_of" and dated_part:  # "% of 2024 revenue from customers who signed up in 2024"
+            raise Refusal(f"the part of the share is {dated_part[0].label} dated by {p.date.label}, which the offline "
+                          f"engine does not compose beside the whole's own dates", words=[dated_part[0].span.text],
+                          missing=[{"kind": "example", "why": "share with a dated part"}])
+        every = [d for d in p.grains if d.span is not None and d.span.start > 0 and p.shape == "list"
+                 and g.tokens[d.span.start - 1].raw in ("in", "during", "for")
+                 and g.tokens[d.span.start].raw in ("every", "each")]
+        if every:  # "customers who ordered in every quarter of 2024": rows with one in each period, not in any
+            raise Refusal(f"'in {every[0].span.text}' keeps rows with one in each period, which the offline engine "
+                          f"does not compose", words=[every[0].span.text],
+                          missing=[{"kind": "example", "why": "rows present in every period"}])
         loose = [t.raw for t in g.tokens if t.raw in _PERIOD_UNITS and g.span_at(t.i) is None]
         if loose:  # "orders in the week of Black Friday 2024": the week was dropped and every such order counted
             raise Refusal(f"'{loose[0]}' names a period the question does not date (which {loose[0]}?)", words=loose[:1],
