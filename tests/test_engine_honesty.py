@@ -65,7 +65,8 @@ CURATED = [
     ("Which stores don't have any returns?",
      "SELECT s.store_nm FROM main.retail.stores s WHERE NOT EXISTS (SELECT 1 FROM main.retail.orders o "
      "JOIN main.retail.returns rt ON rt.ord_id = o.ord_id WHERE o.store_id = s.store_id)"),
-    ("holiday month (Dec) sales by year", NO_SQL),
+    ("holiday month (Dec) sales by year",  # 'holiday' describes the month named beside it, not a promotion type
+     f"SELECT YEAR(o.ord_dt), {REV} {OI} WHERE o.stat_cd = 'C' AND MONTH(o.ord_dt) = 12 GROUP BY 1"),
     # "between H1 2024 and H1 2025": both halves (it compared H1 2025 with H2 2024, the half before it)
     ("How much did revenue change between H1 2024 and H1 2025?",
      f"SELECT ROUND(SUM(CASE WHEN o.ord_dt < DATE'2024-07-01' THEN oi.qty * oi.unit_prc * (1 - oi.disc_pct) END), 2), "
@@ -146,6 +147,12 @@ CURATED = [
      "JOIN main.retail.customers c ON c.cust_id = o.cust_id WHERE o.stat_cd = 'C' AND c.lylty_tier IN ('Gold', 'Bronze') "
      "GROUP BY 1"),
     ("Which customers placed orders in every quarter of 2024?", NO_SQL),
+    # the most common value of a column in a period counts its table's rows (was ranked by revenue and refused);
+    # a word describing a month the question names ("holiday month (December)") is that month, not a filter
+    ("what is the most common return reason in 2024",
+     "SELECT ret_rsn, COUNT(*) AS n FROM main.retail.returns WHERE YEAR(ret_dt) = 2024 GROUP BY 1 ORDER BY n DESC LIMIT 1"),
+    ("holiday month (December) revenue by year",
+     f"SELECT YEAR(o.ord_dt), {REV} {OI} WHERE o.stat_cd = 'C' AND MONTH(o.ord_dt) = 12 GROUP BY 1"),
     ("What percentage of 2024 revenue came from customers who signed up in 2024?", NO_SQL),
     ("What's the ratio of returned to completed orders in 2024?",
      "SELECT ROUND(COUNT_IF(stat_cd = 'R') / COUNT_IF(stat_cd = 'C'), 2) FROM main.retail.orders WHERE YEAR(ord_dt) = 2024"),

@@ -963,6 +963,13 @@ class Planner:
                 if s is not None and s.kind == "cue" and s.cue == "frequent":
                     s.role = "frequent"
                     self._count_by_frequency = True
+                    x = self.next(s)  # "the most common return reasons in 2024": the returns counted per reason
+                    cols = [c for c in x.of("column") if c.ctype == "text" and not c.is_key] \
+                        if x is not None and x.kind == "entity" and not x.role and not x.of("table", "measure") else []
+                    if len({c.table for c in cols}) == 1:
+                        t = self.lex.tables[cols[0].table]
+                        p.measures.append(self._count_measure(t, None))
+                        p.measures[-1].assumed = f"'{s.text}' ranks by the number of {t.label.split('.')[-1]} rows"
                     break
                 if s is not None and s.kind == "entity" and not s.role and s.of("table") and not s.of("measure") \
                         and not self._column_rank():
@@ -1079,7 +1086,7 @@ class Planner:
                 p.measures.append(Measure("snippet", counts[0], assumed=f"'{busy[0].text}' read as {counts[0].label}"))
         # sales verbs ("how much did X make", "what did we sell") name the sales measure
         if not p.measures and (self.g.soft or [r for r in self.cues("rank") if r.text not in _NOT_SALES_RANKS]) \
-                and not self._column_rank():
+                and not self._column_rank() and not self._count_by_frequency:  # "most common reasons": a count
             sales = self._sales_measure()
             if sales is not None and (self.has("amount") or self.has("rank") or self.has("group") or p.times):
                 why = self.g.soft[0].raw if self.g.soft else self.cues("rank")[0].text
@@ -3014,6 +3021,11 @@ class Planner:
                     self.p.date = d
                     self.assign(s, "date", d)
                     continue
+            toks = self.g.tokens
+            if s.end < len(toks) and toks[s.end].raw in _PERIOD_NOUNS and (self.p.months_of_year or self.p.times) \
+                    and s.of("value") and any(t.kind == "time" and t.start > s.end for t in self.g.spans):
+                self.assign(s, "context", s.of("value")[0])  # "holiday month (Dec)": December, described
+                continue
             k = self._word_before_rows(s)
             if self._empty_column(s) and (self.p.measures or self.p.shape == "list"):
                 col = next(c for c in s.of("column") if c.table in tables and c.ctype == "text")
