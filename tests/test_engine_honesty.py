@@ -151,6 +151,11 @@ CURATED = [
     # a word describing a month the question names ("holiday month (December)") is that month, not a filter
     ("what is the most common return reason in 2024",
      "SELECT ret_rsn, COUNT(*) AS n FROM main.retail.returns WHERE YEAR(ret_dt) = 2024 GROUP BY 1 ORDER BY n DESC LIMIT 1"),
+    # the verb of new rows ('acquire') says nothing more (was refused); a breakdown word that only names a date
+    # column through its synonym ('per transaction', of 'transaction date') is no day grain (units per day)
+    ("How many new customers did we acquire in 2024?",
+     "SELECT COUNT(*) FROM main.retail.customers WHERE YEAR(signup_dt) = 2024"),
+    ("Units per transaction in 2024", NO_SQL),
     ("holiday month (December) revenue by year",
      f"SELECT YEAR(o.ord_dt), {REV} {OI} WHERE o.stat_cd = 'C' AND MONTH(o.ord_dt) = 12 GROUP BY 1"),
     ("What percentage of 2024 revenue came from customers who signed up in 2024?", NO_SQL),

@@ -804,6 +804,8 @@ class Planner:
                 if len(cols) == 1:
                     p.date = cols[0]
                     p.notes.append(f"'new' {s.text}: dated by {cols[0].label}")
+                    # "how many new customers did we acquire": the verb of new rows says nothing more
+                    self.g.ungrounded = [t for t in self.g.ungrounded if t.raw not in _GAINED]
                 return
 
     def _measures(self) -> None:
@@ -1650,6 +1652,8 @@ class Planner:
                      all(t.table not in near for t in tables)):
             c = cols[0]
             if c.ctype == "date":
+                if not set(s.text.lower().split()) & _DAY_WORDS and by_via[id(c)] != "name":
+                    return None  # "units per transaction": "transaction" (of "transaction date") is no day grain
                 return Dim("time", c, s, grain="day")
             if self.lex.label_column(c.table) is c or c.is_key:
                 return Dim("entity", self.lex.tables[c.table], s)
@@ -3015,8 +3019,9 @@ class Planner:
             dated = [c for c in s.of("column") if c.ctype == "date" or periods and
                      c in self.lex.year_columns(c.table)]  # "in the year 2020": a column of years
             dated.sort(key=lambda c: c.table not in tables)  # "tips posted in the year 2021": the tips' year
-            if dated and not s.of("measure"):
-                d = dated[0]
+            after_group = s.start > 0 and self.g.tokens[s.start - 1].raw in ("per", "by", "each", "every")
+            if dated and not s.of("measure") and not (after_group and not set(s.text.lower().split()) & _DAY_WORDS):
+                d = dated[0]  # not "units per transaction": a breakdown word, not the date of the rows
                 if self.p.date is None or self.p.date is d:
                     self.p.date = d
                     self.assign(s, "date", d)
@@ -3667,6 +3672,9 @@ def _columns_of(lex: Lexicon, sql: str) -> tuple[tuple[str, str], ...]:
     return tuple(sorted({(lex.resolve_table(c.table) or "", c.name.lower()) for c in tree.find_all(exp.Column)}))
 
 
+_GAINED = frozenset({"acquire", "acquired", "gain", "gained", "win", "won", "attract", "attracted", "onboard",
+                     "onboarded", "add", "added", "bring", "brought"})
+_DAY_WORDS = frozenset({"date", "dates", "day", "days", "daily", "dt"})
 _SUPERLATIVE_WORDS = {"highest": "DESC", "largest": "DESC", "biggest": "DESC", "longest": "DESC", "greatest": "DESC",
                       "lowest": "ASC", "smallest": "ASC", "shortest": "ASC", "least": "ASC"}
 _PERIOD_UNITS = frozenset({"day", "days", "week", "weeks", "month", "months", "quarter", "quarters"})
