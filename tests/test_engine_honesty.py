@@ -156,6 +156,12 @@ CURATED = [
     ("How many new customers did we acquire in 2024?",
      "SELECT COUNT(*) FROM main.retail.customers WHERE YEAR(signup_dt) = 2024"),
     ("Units per transaction in 2024", NO_SQL),
+    # "order by" after a rank word is the noun "order", then "by" (it was ORDER BY: one total); "single" after a
+    # rank word is one order, not the number 1 left unused
+    ("biggest order by revenue in 2024",
+     f"SELECT o.ord_id, {REV} AS r {OI} WHERE o.stat_cd = 'C' AND YEAR(o.ord_dt) = 2024 GROUP BY 1 ORDER BY r DESC LIMIT 1"),
+    ("highest revenue of a single order in 2024",
+     f"SELECT o.ord_id, {REV} AS r {OI} WHERE o.stat_cd = 'C' AND YEAR(o.ord_dt) = 2024 GROUP BY 1 ORDER BY r DESC LIMIT 1"),
     ("holiday month (December) revenue by year",
      f"SELECT YEAR(o.ord_dt), {REV} {OI} WHERE o.stat_cd = 'C' AND MONTH(o.ord_dt) = 12 GROUP BY 1"),
     ("What percentage of 2024 revenue came from customers who signed up in 2024?", NO_SQL),

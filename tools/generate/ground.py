@@ -83,7 +83,10 @@ _cue("all", "including", "include", "incl", "own group", "their own group", "its
      "separate group", "own category", "own bucket", "as well", "too")
 _cue("and", "and", "or", "&", "plus")
 CUE_MAX = max(len(k) for k in CUES)
-_NOUN_BEFORE = frozenset({"per", "each", "every", "an", "a", "the", "of", "by", "one", "each", "any", "this", "that"})
+_NOUN_BEFORE = frozenset({"per", "each", "every", "an", "a", "the", "of", "by", "one", "each", "any", "this", "that",
+                          # "biggest order by revenue": a rank word before the noun "order"
+                          "biggest", "largest", "smallest", "highest", "lowest", "single", "top", "latest", "first",
+                          "last", "average", "typical", "mean", "median", "max", "min", "maximum", "minimum"})
 
 # Words that name no data: generic verbs, pronouns and question padding. A word here is never
 # required to ground; it can still ground when it names something ("date" in "order date").
@@ -105,7 +108,7 @@ granted given gave away named called titled recorded logged because due written 
 vary varies varied differ differs differed corresponding correspond either he she his her answer integer
 carry carries carried carrying run runs ran running provide provides provided write collected flow flows flowing
 book booked look something anything everything anyone someone somebody anybody stuff things thing gear
-one ones them those these that this they their it its ones but
+one ones them those these that this they their it its ones but single
 """.split())
 # Verbs that mean "sell": they name the space's sales measure when nothing else in the question is measured.
 SALES_VERBS = frozenset("sell sells sold selling make makes made earn earns earned generate generates generated "
@@ -116,6 +119,8 @@ SALES_NOUNS = frozenset({"takings", "proceeds"})
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
                  "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "fifty": 50, "hundred": 100,
                  "single": 1}
+_EXTREME_WORDS = frozenset({"max", "maximum", "biggest", "largest", "highest", "most", "min", "minimum", "smallest",
+                            "lowest", "top", "best", "worst"})
 _SCALE_WORDS = {"hundred": 100, "thousand": 1e3, "million": 1e6, "billion": 1e9}
 _TIME_WORDS = (set(MONTHS) | set(UNITS) | set(GRAIN_ADJ) | set(GROWTH) |
                {"fiscal", "calendar", "ytd", "quarter", "half", "recent", "latest", "previous", "prior", "past",
@@ -219,8 +224,9 @@ def tokenize(question: str) -> list[Token]:
         surface = question[t.start:t.end]
         if t.kind == "word" and len(surface) >= 2 and surface.isupper() and surface.isalpha():
             t.acronym = True
-        if t.kind == "word" and t.raw in _NUMBER_WORDS:
-            t.kind, t.value = "number", float(_NUMBER_WORDS[t.raw])
+        if t.kind == "word" and t.raw in _NUMBER_WORDS and not (
+                t.raw == "single" and any(x.raw in _EXTREME_WORDS for x in out[:t.i])):
+            t.kind, t.value = "number", float(_NUMBER_WORDS[t.raw])  # not "the max single order value": one order
     short: list[Token] = []
     for t in out:  # "w/" is "with", "w/o" is "without"
         if t.raw == "/" and short and short[-1].raw == "w" and question[short[-1].end:t.start] == "":
