@@ -714,8 +714,7 @@ class Planner:
             many = None  # "the five newest stores": that many rows; "the newest stores" alone says not how many
             if self.plural(s):
                 many = self.prev(r) if r is not None and toks[0].raw != "when" else None
-                if many is None or many.kind != "number" or many.role or many.start in self.used_numbers \
-                        or many.value != int(many.value) or not 0 < many.value < 10000:
+                if not self._limit_number(many) or many.role:
                     continue
             table = s.of("table")[0]
             if s.role == "filter":  # "the most recent return": the returns table's rows, not returned orders
@@ -2074,10 +2073,14 @@ class Planner:
             elif p.order is None:
                 p.order = "ASC"  # "ordered by area": as SQL orders, ascending, unless a direction is said
 
+    def _limit_number(self, s: Span | None) -> bool:
+        """A whole number not used yet, small enough to be how many rows are asked for."""
+        return s is not None and s.kind == "number" and s.start not in self.used_numbers and s.value == int(s.value) \
+            and 0 < s.value < 10000
+
     def _number_near(self, r: Span) -> Span | None:
         for s in (self.next(r), self.prev(r)):
-            if s is not None and s.kind == "number" and s.start not in self.used_numbers and s.value == int(s.value) \
-                    and 0 < s.value < 10000:
+            if self._limit_number(s):
                 self.used_numbers.add(s.start)
                 s.role = "limit"
                 return s
@@ -3428,9 +3431,10 @@ class Planner:
         self._check_grounded()
         raw = [t.raw for t in g.tokens]
         ent = p.entity.entry if p.entity is not None and p.entity.kind == "entity" else None
-        label = self.lex.label_column(ent.table) if ent is not None else None
-        named = [c for c in p.conds if c.kind == "value" and label is not None and " IN (" not in c.sql
-                 and c.columns == ((label.table, label.column.lower()),) and c.span is not None
+        fixed = [c for c in p.conds if c.kind == "value" and " IN (" not in c.sql and len(c.columns) == 1  # one row named
+                 and (lab := self.lex.label_column(c.columns[0][0])) is not None and c.columns[0][1] == lab.column.lower()
+                 and not self._relation_table(c.columns[0][0])]
+        named = [c for c in fixed if ent is not None and c.columns[0][0] == ent.table and c.span is not None
                  and all(ph.via == "value" for ph in c.span.phrases)]  # the whole name ("London" may be a city too)
         if p.order and p.limit and named:  # "the smallest state that borders Texas": Texas alone was ranked
             raise Refusal(f"the question ranks {ent.label} but names one of them ({named[0].label}): the rows "
@@ -3438,9 +3442,6 @@ class Planner:
                           words=[named[0].span.text] if named[0].span is not None else [],
                           missing=[{"kind": "example", "why": "rows ranked beside a named row"}])
         related = [c for c in p.list_columns if self._relation_table(c.table)] if p.shape == "list" else []
-        fixed = [c for c in p.conds if c.kind == "value" and " IN (" not in c.sql and len(c.columns) == 1
-                 and (lab := self.lex.label_column(c.columns[0][0])) is not None and c.columns[0][1] == lab.column.lower()
-                 and not self._relation_table(c.columns[0][0])]
         if related and fixed:
             t = fixed[0].columns[0][0]
             others = [c for c in [*p.list_columns, *([ent] if ent is not None else [])]
@@ -3468,10 +3469,6 @@ class Planner:
             raise Refusal(f"'in {every[0].span.text}' keeps rows with one in each period, which the offline engine "
                           f"does not compose", words=[every[0].span.text],
                           missing=[{"kind": "example", "why": "rows present in every period"}])
-        loose = [t.raw for t in g.tokens if t.raw in _PERIOD_UNITS and g.span_at(t.i) is None]
-        if loose:  # "orders in the week of Black Friday 2024": the week was dropped and every such order counted
-            raise Refusal(f"'{loose[0]}' names a period the question does not date (which {loose[0]}?)", words=loose[:1],
-                          missing=[{"kind": "time", "words": loose[0], "why": "period not dated"}])
         for k in range(len(raw) - 2):  # "orders with vs without a promotion": two groups, never one of them
             if raw[k] == "with" and raw[k + 1] in ("vs", "versus", "or", "and", "compared") and "without" in raw[k + 2:k + 4]:
                 raise Refusal("'with vs without' compares the rows that have something with those that do not, which "
@@ -3562,11 +3559,12 @@ class Planner:
                 raise Refusal("'both' asks for rows in each of the periods, which the offline engine does not compose "
                               "(it would count rows in either)", words=["both"],
                               missing=[{"kind": "example", "words": "both", "why": "rows in every period"}])
-        covered = {k for x in g.spans for k in range(x.start, x.end)}
-        for t in g.tokens:  # "revenue by channel and quarter": a period word no part of the answer reads
-            if t.raw in UNITS and t.i not in covered and t.i > 0 and g.tokens[t.i - 1].raw in ("and", "&"):
-                raise Refusal(f"'{t.raw}' names a period this reading of the question does not use", words=[t.raw],
-                              missing=[{"kind": "time", "words": t.raw, "why": "unused period word"}])
+        for t in g.tokens:  # a period word no part of the answer reads: "orders in the week of Black Friday 2024"
+            # (the week was dropped), "revenue by channel and quarter"; "year" alone is often only a word ("a year")
+            if t.raw in UNITS and g.span_at(t.i) is None and (
+                    UNITS[t.raw] != "year" or t.i > 0 and g.tokens[t.i - 1].raw in ("and", "&")):
+                raise Refusal(f"'{t.raw}' names a period this reading of the question does not use (which {t.raw}?)",
+                              words=[t.raw], missing=[{"kind": "time", "words": t.raw, "why": "unused period word"}])
         if p.shape == "plain" and p.order and p.measures and not (p.dims or p.entity or p.grains) and [
                 w for w in self.cues("which") if w.text != "what"]:  # a ranking of one total: the rows were lost
             raise Refusal("the question ranks rows, but this reading of it names none to rank (it would order a "
@@ -3677,7 +3675,6 @@ _GAINED = frozenset({"acquire", "acquired", "gain", "gained", "win", "won", "att
 _DAY_WORDS = frozenset({"date", "dates", "day", "days", "daily", "dt"})
 _SUPERLATIVE_WORDS = {"highest": "DESC", "largest": "DESC", "biggest": "DESC", "longest": "DESC", "greatest": "DESC",
                       "lowest": "ASC", "smallest": "ASC", "shortest": "ASC", "least": "ASC"}
-_PERIOD_UNITS = frozenset({"day", "days", "week", "weeks", "month", "months", "quarter", "quarters"})
 
 
 def _exclusive(a: str, b: str) -> bool:
