@@ -167,6 +167,25 @@ CURATED = [
     ("What percentage of 2024 revenue came from customers who signed up in 2024?", NO_SQL),
     ("What's the ratio of returned to completed orders in 2024?",
      "SELECT ROUND(COUNT_IF(stat_cd = 'R') / COUNT_IF(stat_cd = 'C'), 2) FROM main.retail.orders WHERE YEAR(ord_dt) = 2024"),
+    # "the most returns" counts the returns, by their own date (was: returned orders by order date); "which
+    # year/quarter had ..." is one row per period, the top one (was: orders listed by revenue, the year dropped, or
+    # refused); "the most stores opened" counts the stores by the year they opened (was: ranked by revenue)
+    ("Which month of 2024 had the most returns?",
+     "SELECT DATE_TRUNC('MONTH', ret_dt), COUNT(*) AS n FROM main.retail.returns WHERE YEAR(ret_dt) = 2024 "
+     "GROUP BY 1 ORDER BY n DESC LIMIT 1"),
+    ("which region had the most returns in 2024",
+     "SELECT r.rgn_cd, COUNT(*) AS n FROM main.retail.returns rt JOIN main.retail.orders o ON o.ord_id = rt.ord_id "
+     "JOIN main.retail.stores s ON s.store_id = o.store_id JOIN main.retail.regions r ON r.rgn_id = s.rgn_id "
+     "WHERE YEAR(rt.ret_dt) = 2024 GROUP BY 1 ORDER BY n DESC LIMIT 1"),
+    ("which year had the most orders",
+     "SELECT YEAR(ord_dt), COUNT(*) AS n FROM main.retail.orders WHERE stat_cd = 'C' GROUP BY 1 ORDER BY n DESC LIMIT 1"),
+    ("which quarter of 2024 had the highest revenue",
+     f"SELECT DATE_TRUNC('QUARTER', o.ord_dt), {REV} AS r {OI} WHERE o.stat_cd = 'C' AND YEAR(o.ord_dt) = 2024 GROUP BY 1 "
+     "ORDER BY r DESC LIMIT 1"),
+    ("what year were the most stores opened",
+     "SELECT YEAR(open_dt), COUNT(*) AS n FROM main.retail.stores GROUP BY 1 ORDER BY n DESC LIMIT 1"),
+    ("which year saw the fewest customer signups",
+     "SELECT YEAR(signup_dt), COUNT(*) AS n FROM main.retail.customers GROUP BY 1 ORDER BY n LIMIT 1"),
 ]
 SPARSE = [
     ("How many customers are there?", "SELECT COUNT(*) FROM main.retail.customers"),

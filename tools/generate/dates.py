@@ -110,6 +110,21 @@ def add_months(d: dt.date, months: int) -> dt.date:
     return dt.date(d.year + y, m + 1, 1)
 
 
+_HAD = frozenset({"had", "has", "have", "saw", "brought", "generated", "recorded", "produced", "got", "received",
+                  "delivered", "showed"})
+
+
+def _ranks_periods(w, k: int) -> bool:
+    """After "which month": "had the most orders", "of 2024 had the highest revenue", "were the most customers
+    signed up" -- the periods are ranked by what follows."""
+    if w(k) == "of" and _year(w(k + 1)):
+        k += 2
+    if w(k) in _HAD:
+        return True
+    return w(k) in ("was", "were") and any(w(j) in ("most", "fewest", "least", "highest", "lowest") or w(j) in _PERIOD_RANKS
+                                         for j in (k + 1, k + 2))
+
+
 def period_start(d: dt.date, grain: str) -> dt.date:
     if grain == "year":
         return dt.date(d.year, 1, 1)
@@ -457,6 +472,9 @@ def find_time(words: list[str]) -> list[TimeSpec]:
             continue
         if unit and unit != "week" and w(i - 1) in _PERIOD_RANKS:  # "our strongest quarter": one row per quarter, top one
             add(TimeSpec("grain", (i, i + 1), word, grain=unit))
+            continue
+        if unit and unit not in ("week", "day") and w(i - 1) in ("which", "what") and _ranks_periods(w, i + 1):
+            add(TimeSpec("grain", (i, i + 1), word, grain=unit))  # "which year had the most orders": one row per year
             continue
         if unit and w(i + 1) in ("by", "to", "over", "on") and UNITS.get(w(i + 2)) == unit:  # month by month
             kind = "compare" if w(i + 1) in ("over", "on") else "grain"  # month over month: growth

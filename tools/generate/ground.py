@@ -92,7 +92,7 @@ _NOUN_BEFORE = frozenset({"per", "each", "every", "an", "a", "the", "of", "by", 
 # required to ground; it can still ground when it names something ("date" in "order date").
 FILLER = frozenset("""
 please thanks thank our we us i me you your my mine whats what's wanna want need needs like look looking
-did do does done doing have has had having get gets got getting was were is are be been being am
+did do does done doing have has had having get gets got getting saw was were is are be been being am
 there here tell see know let lets let's show give find display list name names
 break broken down split compare compared comparison terms respectively overall value values
 figure figures number numbers info information detail details data dataset table tables record records row rows

@@ -281,6 +281,7 @@ class Planner:
             self._new_rows()
             self._context()
             self._which_dated_rows()
+            self._period_of_counted()
             self._rules()
             self._counted_limit()
             self._ranked_values_known()
@@ -611,7 +612,9 @@ class Planner:
         prev = self.prev(s)
         grain_before = prev is not None and prev.kind == "time" and prev.time.kind == "grain"
         listed = prev is not None and prev.kind == "cue" and prev.cue == "which"  # "which return(s) had ..."
-        return counted or grain_before or listed or self.has("count") and not any(
+        # "which region had the most returns": the returns rows, counted and ranked
+        ranked = prev is not None and prev.kind == "cue" and prev.cue == "rank" and prev.end == s.start and self.plural(s)
+        return counted or grain_before or listed or ranked or self.has("count") and not any(
             x.of("table") for x in self.entities() if x is not s)
 
     # ---- 3. measures
@@ -971,6 +974,14 @@ class Planner:
                         t = self.lex.tables[cols[0].table]
                         p.measures.append(self._count_measure(t, None))
                         p.measures[-1].assumed = f"'{s.text}' ranks by the number of {t.label.split('.')[-1]} rows"
+                    break
+                dates = [c for c in s.of("column") if c.ctype == "date"] if s is not None and s.kind == "entity" else []
+                if len(dates) == 1 and s.role is None and p.grains and p.date is None \
+                        and set(norms(dates[0].table.split(".")[-1])) & set(norms(s.text)):
+                    # "which year were the most stores opened": the stores, counted by the year they opened
+                    self.assign(s, "date", dates[0])
+                    p.date = dates[0]
+                    p.measures.append(self._count_measure(self.lex.tables[dates[0].table], s))
                     break
                 if s is not None and s.kind == "entity" and not s.role and s.of("table") and not s.of("measure") \
                         and not self._column_rank():
@@ -2020,6 +2031,25 @@ class Planner:
                 if p.limit is None and not plural and any(self._number_near_free(r) for r in self.cues("rank")):
                     p.limit = 1
                 return
+
+    def _period_of_counted(self) -> None:
+        """"which month of 2024 had the most returns": the space's "Order month" truncates the orders' date, but
+        the returns counted are dated by their own column; the month is theirs (a grain on that date), as in
+        "returns per month". Before, the returns were grouped by their orders' month."""
+        p, d = self.p, self.p.entity
+        if d is None or d.kind != "expression" or p.date is not None or not p.measures \
+                or any(m.kind != "count" or m.entry is None for m in p.measures):
+            return
+        trunc = re.fullmatch(r"DATE_TRUNC\('(\w+)',\s*(\w+)\.`?\w+`?\)", d.entry.sql.strip(), re.I)
+        counted = {m.entry.table for m in p.measures}
+        if trunc is None or len(counted) != 1:
+            return
+        table = counted.pop()
+        if self.lex.aliases[table] == trunc.group(2) or len(self.lex.date_columns(table)) != 1:
+            return
+        p.entity = None
+        p.grains.append(Dim("time", None, d.span, grain=trunc.group(1).lower()))
+        p.notes.append(f"'{d.span.text}' read as the month of the {table.split('.')[-1]} date, the rows counted")
 
     def _ordering(self) -> None:
         p = self.p
