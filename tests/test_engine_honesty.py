@@ -186,6 +186,11 @@ CURATED = [
      "SELECT YEAR(open_dt), COUNT(*) AS n FROM main.retail.stores GROUP BY 1 ORDER BY n DESC LIMIT 1"),
     ("which year saw the fewest customer signups",
      "SELECT YEAR(signup_dt), COUNT(*) AS n FROM main.retail.customers GROUP BY 1 ORDER BY n LIMIT 1"),
+    ("which month is the busiest for returns",
+     "SELECT DATE_TRUNC('MONTH', ret_dt), COUNT(*) AS n FROM main.retail.returns GROUP BY 1 ORDER BY n DESC LIMIT 1"),
+    ("which day had the most orders in 2024",
+     "SELECT ord_dt, COUNT(*) AS n FROM main.retail.orders WHERE stat_cd = 'C' AND YEAR(ord_dt) = 2024 "
+     "GROUP BY 1 ORDER BY n DESC, 1 LIMIT 1"),
 ]
 SPARSE = [
     ("How many customers are there?", "SELECT COUNT(*) FROM main.retail.customers"),

@@ -121,7 +121,7 @@ def _ranks_periods(w, k: int) -> bool:
         k += 2
     if w(k) in _HAD:
         return True
-    return w(k) in ("was", "were") and any(w(j) in ("most", "fewest", "least", "highest", "lowest") or w(j) in _PERIOD_RANKS
+    return w(k) in ("was", "were", "is") and any(w(j) in ("most", "fewest", "least", "highest", "lowest") or w(j) in _PERIOD_RANKS
                                          for j in (k + 1, k + 2))
 
 
@@ -473,7 +473,7 @@ def find_time(words: list[str]) -> list[TimeSpec]:
         if unit and unit != "week" and w(i - 1) in _PERIOD_RANKS:  # "our strongest quarter": one row per quarter, top one
             add(TimeSpec("grain", (i, i + 1), word, grain=unit))
             continue
-        if unit and unit not in ("week", "day") and w(i - 1) in ("which", "what") and _ranks_periods(w, i + 1):
+        if unit and w(i - 1) in ("which", "what") and _ranks_periods(w, i + 1):
             add(TimeSpec("grain", (i, i + 1), word, grain=unit))  # "which year had the most orders": one row per year
             continue
         if unit and w(i + 1) in ("by", "to", "over", "on") and UNITS.get(w(i + 2)) == unit:  # month by month

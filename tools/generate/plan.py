@@ -614,6 +614,10 @@ class Planner:
         listed = prev is not None and prev.kind == "cue" and prev.cue == "which"  # "which return(s) had ..."
         # "which region had the most returns": the returns rows, counted and ranked
         ranked = prev is not None and prev.kind == "cue" and prev.cue == "rank" and prev.end == s.start and self.plural(s)
+        # "which month is the busiest for returns": the periods are ranked by the returns, nothing else is measured
+        ranked = ranked or (self.plural(s) and any(x.kind == "time" and x.time.kind == "grain" for x in self.g.spans)
+                            and (self.has("rank") or self.has("which"))
+                            and not any(x.of("measure", "table") for x in self.entities() if x is not s))
         return counted or grain_before or listed or ranked or self.has("count") and not any(
             x.of("table") for x in self.entities() if x is not s)
 
