@@ -164,7 +164,14 @@ CURATED = [
      f"SELECT o.ord_id, {REV} AS r {OI} WHERE o.stat_cd = 'C' AND YEAR(o.ord_dt) = 2024 GROUP BY 1 ORDER BY r DESC LIMIT 1"),
     ("holiday month (December) revenue by year",
      f"SELECT YEAR(o.ord_dt), {REV} {OI} WHERE o.stat_cd = 'C' AND MONTH(o.ord_dt) = 12 GROUP BY 1"),
-    ("What percentage of 2024 revenue came from customers who signed up in 2024?", NO_SQL),
+    ("What percentage of 2024 revenue came from customers who signed up in 2024?",
+     f"SELECT ROUND(100.0 * SUM(CASE WHEN YEAR(c.signup_dt) = 2024 THEN oi.qty * oi.unit_prc * (1 - oi.disc_pct) END) / "
+     f"SUM(oi.qty * oi.unit_prc * (1 - oi.disc_pct)), 2) {OI} JOIN main.retail.customers c ON c.cust_id = o.cust_id "
+     "WHERE o.stat_cd = 'C' AND YEAR(o.ord_dt) = 2024"),
+    ("share of 2024 revenue from products launched in 2024",
+     f"SELECT ROUND(100.0 * SUM(CASE WHEN YEAR(p.launch_dt) = 2024 THEN oi.qty * oi.unit_prc * (1 - oi.disc_pct) END) / "
+     f"SUM(oi.qty * oi.unit_prc * (1 - oi.disc_pct)), 2) {OI} JOIN main.retail.products p ON p.prod_id = oi.prod_id "
+     "WHERE o.stat_cd = 'C' AND YEAR(o.ord_dt) = 2024"),
     ("What's the ratio of returned to completed orders in 2024?",
      "SELECT ROUND(COUNT_IF(stat_cd = 'R') / COUNT_IF(stat_cd = 'C'), 2) FROM main.retail.orders WHERE YEAR(ord_dt) = 2024"),
     # "the most returns" counts the returns, by their own date (was: returned orders by order date); "which
@@ -186,6 +193,17 @@ CURATED = [
      "SELECT YEAR(open_dt), COUNT(*) AS n FROM main.retail.stores GROUP BY 1 ORDER BY n DESC LIMIT 1"),
     ("which year saw the fewest customer signups",
      "SELECT YEAR(signup_dt), COUNT(*) AS n FROM main.retail.customers GROUP BY 1 ORDER BY n LIMIT 1"),
+    # a period right after the words naming another table's date dates those rows; the period named before
+    # dates what is measured (both were read on the signup date: either year)
+    ("2024 revenue from customers who signed up in 2023",
+     f"SELECT {REV} {OI} JOIN main.retail.customers c ON c.cust_id = o.cust_id WHERE o.stat_cd = 'C' "
+     "AND YEAR(o.ord_dt) = 2024 AND YEAR(c.signup_dt) = 2023"),
+    ("revenue in 2025 from products launched in 2024",
+     f"SELECT {REV} {OI} JOIN main.retail.products p ON p.prod_id = oi.prod_id WHERE o.stat_cd = 'C' "
+     "AND YEAR(o.ord_dt) = 2025 AND YEAR(p.launch_dt) = 2024"),
+    ("refunds in 2024 on orders placed in 2023",
+     "SELECT SUM(rt.refund_amt) FROM main.retail.returns rt JOIN main.retail.orders o ON o.ord_id = rt.ord_id "
+     "WHERE YEAR(rt.ret_dt) = 2024 AND YEAR(o.ord_dt) = 2023"),
     ("which month is the busiest for returns",
      "SELECT DATE_TRUNC('MONTH', ret_dt), COUNT(*) AS n FROM main.retail.returns GROUP BY 1 ORDER BY n DESC LIMIT 1"),
     ("which day had the most orders in 2024",

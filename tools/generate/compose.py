@@ -216,6 +216,8 @@ class Composer:
                 for c in p.conds if c.kind == "not_related"]
         if not self._absent_dated:
             out += times
+        for d, t in p.dated_times:
+            out += self.time_conditions([t], d)
         if p.weekdays:
             days = ", ".join(f"'{d}'" for d in sorted(set(p.weekdays)))
             out.append(f"DATE_FORMAT({self.col(p.date)}, 'EEEE') " + (f"= {days}" if len(set(p.weekdays)) == 1 else f"IN ({days})"))
@@ -238,11 +240,12 @@ class Composer:
                     out.append(f"{self.col(c.target)} {c.op} {_num(c.value)}")
         return out + list(extra)
 
-    def time_conditions(self, specs) -> list[str]:
+    def time_conditions(self, specs, date: Entry | None = None) -> list[str]:
         out = []
         if not specs:
             return out
-        col = self.col(self.p.date)
+        date = date or self.p.date
+        col = self.col(date)
         anchor = self._anchor()
         ranges = []
         for t in specs:
@@ -251,9 +254,9 @@ class Composer:
                 if t.fiscal:
                     raise Refusal(f"'{t.text}' is a fiscal period but the space declares no fiscal calendar",
                                   words=[t.text], missing=[{"kind": "instruction", "why": "fiscal year start"}])
-                raise Refusal(f"'{t.text}' needs a date to anchor to; {self.p.date.label} has no data")
+                raise Refusal(f"'{t.text}' needs a date to anchor to; {date.label} has no data")
             ranges.append((t, r))
-            self.trace["time"].append({"text": t.text, "column": self.p.date.path, "from": str(r[0]), "to": str(r[1])})
+            self.trace["time"].append({"text": t.text, "column": date.path, "from": str(r[0]), "to": str(r[1])})
         plain = [(t, r) for t, r in ranges if t.bound is None]
         bounded = [(t, r) for t, r in ranges if t.bound is not None]
         merged = sorted({r for _, r in plain})
@@ -262,13 +265,13 @@ class Composer:
             merged = [inner[0]]
         if len(merged) > 1:
             if all(a[1] <= b[0] for a, b in zip(merged, merged[1:])):
-                out.append("(" + " OR ".join(f"({col} >= {self.date_lit(a)} AND {col} < {self.date_lit(b)})" for a, b in merged) + ")")
+                out.append("(" + " OR ".join(f"({col} >= {self.date_lit(a, date)} AND {col} < {self.date_lit(b, date)})" for a, b in merged) + ")")
                 self._union_periods = merged
             else:
                 raise Refusal("the question names overlapping periods: " + ", ".join(t.text for t, _ in plain))
         elif merged:
             a, b = merged[0]
-            out.append(f"{col} >= {self.date_lit(a)} AND {col} < {self.date_lit(b)}")
+            out.append(f"{col} >= {self.date_lit(a, date)} AND {col} < {self.date_lit(b, date)}")
         lo = hi = None
         for t, (a, b) in bounded:
             if t.bound in ("since", "between", "from"):
@@ -280,17 +283,18 @@ class Composer:
             elif t.bound in ("until", "to"):
                 hi = b
         if lo is not None:
-            out.append(f"{col} >= {self.date_lit(lo)}")
+            out.append(f"{col} >= {self.date_lit(lo, date)}")
         if hi is not None:
-            out.append(f"{col} < {self.date_lit(hi)}")
+            out.append(f"{col} < {self.date_lit(hi, date)}")
         return out
 
-    def date_lit(self, d: dt.date) -> str:
+    def date_lit(self, d: dt.date, date: Entry | None = None) -> str:
         """A period bound as a literal of the date column; on a column of year numbers only whole years fit."""
-        if not self._year_column():
+        date = date or self.p.date
+        if date is None or date.ctype != "number":
             return _date(d)
         if (d.month, d.day) != (1, 1):
-            raise Refusal(f"{self.p.date.label} holds years, and the question's period is not a whole number of years",
+            raise Refusal(f"{date.label} holds years, and the question's period is not a whole number of years",
                           missing=[{"kind": "column", "why": "date column"}])
         return str(d.year)
 

@@ -157,6 +157,9 @@ class Plan:
     share_weekdays: list[str] = field(default_factory=list)  # "share of orders placed on weekends": the part
     share_within: list[Dim] = field(default_factory=list)  # "share of revenue within each region": of the group's total
     date: Entry | None = None  # the date column periods and grains apply to (None: decided by the composer)
+    # "2024 revenue from customers who signed up in 2023": a period that dates the rows of another table, on the
+    # date column its words name
+    dated_times: list[tuple[Entry, TimeSpec]] = field(default_factory=list)
     entity: Dim | None = None  # ranked / listed / averaged-over / counted-with-threshold entity
     order: str | None = None  # DESC | ASC (by the first measure)
     order_by: Entry | None = None  # a column to order rows by ("order the results by the region name")
@@ -193,6 +196,7 @@ class Plan:
                 out.update(d.entry.tables if d.kind == "expression" else (d.entry.table,))
         for c in [*self.conds, *self.share_part, *(self.ratio[0] + self.ratio[1] if self.ratio else [])]:
             out.update(c.tables)
+        out.update(d.table for d, _ in self.dated_times)
         for c in self.compares:
             if isinstance(c.target, Entry):
                 out.add(c.target.table)
@@ -433,6 +437,7 @@ class Planner:
                 p.growth_grain = t.grain
             else:
                 p.times.append(t)
+        self._dated_apart()
         for t in p.times:  # "in March and May 2024": a month of the year outside a shorter period never holds
             if p.months_of_year and t.kind == "period" and t.start and t.end and t.bound is None \
                     and add_months(t.start, 12) > t.end:
@@ -440,6 +445,31 @@ class Planner:
                 if not months & set(p.months_of_year):
                     raise Refusal(f"'{t.text}' and the month named beside it cannot both hold; ask for one period, "
                                   f"or a range ('between March and May 2024')", words=[t.text])
+
+    def _dated_apart(self) -> None:
+        """"2024 revenue from customers who signed up in 2023": the period right after the words naming another
+        table's date ("signed up": customers.signup_dt) dates those rows; the periods named before them date what
+        is measured. Before, both years were read on the signup date (either year)."""
+        p, toks = self.p, self.g.tokens
+        if len(p.times) < 2:
+            return
+        for s in self.entities():
+            dates = [c for c in s.of("column") if c.ctype == "date"]
+            end = s.end
+            if not dates and len(s.of("table")) == 1 and end < len(toks) and _participle(toks[end].raw) \
+                    and not self.g.tokens[end].kind == "punct":  # "orders placed in 2023": the orders' own date
+                dates, end = self.lex.date_columns(s.of("table")[0].table), end + 1
+            if s.role or len(dates) != 1 or s.of("measure", "filter", "value"):
+                continue
+            k = end + (end < len(toks) and toks[end].raw in ("in", "during", "on"))
+            t = next((t for t in p.times if t.span[0] in (end, k)), None)
+            if t is None or not all(o is t or o.span[1] <= s.start for o in p.times):
+                continue
+            p.times.remove(t)
+            p.dated_times.append((dates[0], t))
+            self.assign(s, "date", dates[0])
+            p.notes.append(f"'{t.text}' dates {dates[0].label} ('{s.text}'); the other periods date what is measured")
+            return
 
     # ---- 2. values, filter snippets, negation
     def _values_and_filters(self) -> None:
@@ -2794,6 +2824,12 @@ class Planner:
             ends = {c.span.start for c in near}
         if parts:
             return parts
+        for d, t in p.dated_times:  # "% of 2024 revenue from customers who signed up in 2024": those customers' part
+            if t.kind == "period" and t.start and t.end and not t.fiscal and t.bound is None:
+                p.dated_times.remove((d, t))
+                col = self.lex.sql_of(d)
+                return [Cond(f"{col} >= DATE'{t.start}' AND {col} < DATE'{t.end}'", (d.table,), ((d.table, d.column.lower()),),
+                             f"{d.label} in {t.text}", d.path, None, kind="time")]
         # "orders with a promotion": a related table mentioned after the counted rows
         for s in self.entities():
             if s.role or not s.of("table"):
