@@ -204,6 +204,17 @@ CURATED = [
     ("refunds in 2024 on orders placed in 2023",
      "SELECT SUM(rt.refund_amt) FROM main.retail.returns rt JOIN main.retail.orders o ON o.ord_id = rt.ord_id "
      "WHERE YEAR(rt.ret_dt) = 2024 AND YEAR(o.ord_dt) = 2023"),
+    # "rank X within each Y" lists every X with its rank (was: the top one of each Y only)
+    ("Rank stores by revenue within each region for 2024",
+     "SELECT r.rgn_cd, s.store_nm, ROUND(SUM(oi.qty * oi.unit_prc * (1 - oi.disc_pct)), 2) AS rev, RANK() OVER "
+     "(PARTITION BY r.rgn_cd ORDER BY SUM(oi.qty * oi.unit_prc * (1 - oi.disc_pct)) DESC) AS rnk "
+     f"{OI} JOIN main.retail.stores s ON s.store_id = o.store_id JOIN main.retail.regions r ON r.rgn_id = s.rgn_id "
+     "WHERE o.stat_cd = 'C' AND YEAR(o.ord_dt) = 2024 GROUP BY 1, 2"),
+    # "average X vs Y" of two numeric columns: the same aggregate of both (was: grouped by every list price);
+    # where Y's rows would repeat through the joins X needs, a refusal
+    ("average unit cost vs list price by category",
+     "SELECT cat_nm, ROUND(AVG(unit_cost), 2), ROUND(AVG(list_price), 2) FROM main.retail.products GROUP BY 1"),
+    ("Average selling price vs list price by category", NO_SQL),
     ("which month is the busiest for returns",
      "SELECT DATE_TRUNC('MONTH', ret_dt), COUNT(*) AS n FROM main.retail.returns GROUP BY 1 ORDER BY n DESC LIMIT 1"),
     ("which day had the most orders in 2024",

@@ -1079,6 +1079,9 @@ class Composer:
                                                         f"{p.order or 'DESC'}) AS rn"],
                              self.where(), grp + g, self._having())
         names = [_alias_of(x) for x in sel + s]
+        if p.rank_all and p.limit is None:  # "rank stores by revenue within each region": all of them, ranked
+            return (f"WITH ranked AS (\n{inner}\n)\nSELECT {', '.join(names)}, {self.rounded('v', m)} AS "
+                    f"{self.measure_name(m)}, rn AS rank\nFROM ranked\nORDER BY {', '.join(names[:len(sel)])}, rn")
         n = p.limit or 1
         return (f"WITH ranked AS (\n{inner}\n)\nSELECT {', '.join(names)}, {self.rounded('v', m)} AS "
                 f"{self.measure_name(m)}\nFROM ranked\nWHERE rn <= {n}\nORDER BY {', '.join(names[:len(sel)])}, "

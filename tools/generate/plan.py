@@ -174,6 +174,7 @@ class Plan:
     growth_grain: str | None = None  # LAG over a time grain
     avg_grain: Dim | None = None  # "average monthly revenue": the periods an average is taken over
     cumulative: bool = False  # "cumulative revenue by month": a running total over the time grain
+    rank_all: bool = False  # "rank stores by revenue within each region": every row, with its rank
     share_of_top: bool = False  # "share of revenue from our top 10 customers": the top rows' share together
     list_columns: list[Entry] = field(default_factory=list)
     related: list[str] = field(default_factory=list)  # tables the rows must have a match in
@@ -950,6 +951,14 @@ class Planner:
                     self.assign(s, "measure", col)
                     c.role = "agg"
                     p.measures.append(Measure("agg", col, c.arg, s))
+                    v = self.next(s)
+                    other = self.next(v) if v is not None and v.kind == "cue" and v.cue == "versus" else None
+                    if other is not None and other.kind == "entity" and not other.role \
+                            and (col2 := self._measured_column(other)) is not None and col2 is not col:
+                        # "average selling price vs list price": the same aggregate of both, side by side
+                        self.assign(other, "measure", col2)
+                        v.role = "versus"
+                        p.measures.append(Measure("agg", col2, c.arg, other))
                     continue
                 if c.arg == "AVG" and s.of("table"):
                     continue  # "average per customer" is read by the shape step
@@ -2100,6 +2109,7 @@ class Planner:
             n = self._number_near(r)
             if n is not None:
                 p.limit = int(n.value)
+            p.rank_all = r.text in ("rank", "ranking", "ranked") and p.limit is None
         if ranks and p.limit is None:
             which = self.cues("which")
             for w in which:
