@@ -429,3 +429,15 @@ def test_higher_than_a_number_compares_the_rows_own_altitude():
     doc = with_column(bare_doc("mountain"), "main.shop.mountain", "mountain_name", enable_entity_matching=True)
     assert sorted(answer_rows(con, doc, "which mountains are higher than 8000 meters")) == [("Everest", 8848), ("K2", 8611)]
     assert answer_rows(con, doc, "which mountains are lower than 7000 meters") == [("Denali", 6190)]
+
+
+def test_names_and_a_number_of_rows_list_each_rows_own_value():
+    """"the names and lengths of the rivers in Germany", "the rivers in Germany and their lengths": each river's
+    length beside its name (before, summed per name: a river with one row per state it crosses counted twice)."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE river(river_name VARCHAR, length INTEGER, country_name VARCHAR, traverse VARCHAR)")
+    con.execute("INSERT INTO river VALUES ('Rhine', 900, 'Germany', 'Cologne'), ('Rhine', 900, 'Germany', 'Mainz'),"
+                " ('Elbe', 1100, 'Germany', 'Dresden'), ('Nile', 6650, 'Egypt', 'Cairo')")
+    doc = with_column(bare_doc("river"), "main.shop.river", "country_name", enable_entity_matching=True)
+    for q in ("What are the names and lengths of the rivers in Germany?", "List the rivers in Germany and their lengths"):
+        assert sorted(set(answer_rows(con, doc, q))) == [("Elbe", 1100), ("Rhine", 900)], q

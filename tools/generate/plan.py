@@ -970,6 +970,9 @@ class Planner:
                 continue
             if _numeric(s) is None or self._compared_column(s):
                 continue
+            if self._listed_beside_names(s):
+                self._bare_list = True  # "names and lengths of rivers in Germany": the rows, listed
+                continue
             col = self._measured_column(s)
             by = self.prev(s)
             ranked_by = by is not None and by.kind == "cue" and by.cue == "group" and self.has("rank") and not any(
@@ -1470,6 +1473,22 @@ class Planner:
         return (nxt is not None and nxt.kind == "cue" and nxt.cue == "cmp") or (
             prev is not None and prev.kind == "number" and self.prev(prev) is not None
             and self.prev(prev).kind == "cue" and self.prev(prev).cue == "cmp")
+
+    def _listed_beside_names(self, s: Span) -> bool:
+        """"the names and lengths of the rivers in Egypt", "the rivers and their lengths": each row's own value,
+        listed beside its name, not a total over the rows."""
+        if self.has("amount") or any(c.arg == "SUM" for c in self.cues("agg")):
+            return False
+        toks = self.g.tokens
+        a, b = s.start - 1, s.end
+        col = self._measured_column(s)
+        if a >= 0 and toks[a].raw == "their" and col is not None and any(
+                x.end <= a and x.of("table") and x.of("table")[0].table == col.table and self.plural(x) for x in self.entities()):
+            return True  # "the rivers in Germany and their lengths"
+        near = [k for k in (a - 1, b + 1) if 0 <= k < len(toks) and (k == a - 1 and toks[a].raw in ("and", "&")
+                                                                    or k == b + 1 and b < len(toks) and toks[b].raw in ("and", "&"))]
+        return any(toks[k].raw in ("name", "names") or any(
+            x.start <= k < x.end and x.of("table") and self._plural_word(x.end - 1) for x in self.entities()) for k in near)
 
     def _grouped_later(self, s: Span) -> bool:
         return any(x.kind == "cue" and x.cue == "group" and x.start > s.start for x in self.g.spans) or bool(
