@@ -441,3 +441,16 @@ def test_names_and_a_number_of_rows_list_each_rows_own_value():
     doc = with_column(bare_doc("river"), "main.shop.river", "country_name", enable_entity_matching=True)
     for q in ("What are the names and lengths of the rivers in Germany?", "List the rivers in Germany and their lengths"):
         assert sorted(set(answer_rows(con, doc, q))) == [("Elbe", 1100), ("Rhine", 900)], q
+
+
+def test_difference_words_are_a_subtraction_never_distinct_values():
+    """"difference" was corrected to "different" and counted distinct values per row. Now "the difference between
+    the highest and lowest X" is MAX - MIN, "the difference in X between A and B" is A's minus B's, and "how many
+    countries have lakes" counts the lakes' distinct countries (before, lakes counted per country)."""
+    con, doc = places_db()
+    assert answer_rows(con, doc, "What is the difference in area between the largest and smallest lakes?") == [(58.0,)]
+    assert sorted(answer_rows(con, doc, "what is the gap between the highest and lowest lake area in each country")) \
+        == [("Ethiopia", 0.0), ("Nigeria", 0.0), ("United States", 34.0)]
+    assert answer_rows(con, doc, "difference in population between Houston and Austin") == [(1100,)]
+    assert answer_rows(con, doc, "how many countries have lakes") == [(3,)]
+    assert answer_rows(con, doc, "how many different countries have cities") == [(2,)]

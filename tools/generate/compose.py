@@ -309,6 +309,8 @@ class Composer:
     def _measure_sql(self, m: Measure) -> str:
         if m.kind == "snippet":
             return m.entry.sql
+        if m.kind == "agg" and m.agg == "RANGE":  # "the difference between the highest and lowest altitude"
+            return f"MAX({self.col(m.entry)}) - MIN({self.col(m.entry)})"
         if m.kind == "agg":
             return f"{m.agg}({self.col(m.entry)})"
         if m.kind == "count_distinct":
@@ -334,7 +336,7 @@ class Composer:
         elif m.kind == "count_distinct":
             base = f"distinct {m.entry.column}"
         else:
-            base = f"{ {'SUM': 'total', 'AVG': 'avg', 'MAX': 'max', 'MIN': 'min', 'MEDIAN': 'median'}[m.agg]} {m.entry.column}"
+            base = f"{ {'SUM': 'total', 'AVG': 'avg', 'MAX': 'max', 'MIN': 'min', 'MEDIAN': 'median', 'RANGE': 'range of'}[m.agg]} {m.entry.column}"
         return _ident(base)
 
     def rounded(self, sql: str, m: Measure | None = None, always: bool = False) -> str:

@@ -327,6 +327,8 @@ class Speller:
         return None
 
 
+# English words one or two letters from a cue word, never its typo ("difference" is not "different")
+_NOT_TYPOS = frozenset({"difference", "differences"})
 # Operator and time words a typo may stand for (never filler: a typo must not hide a data word).
 SURFACE_SPELLER_WORDS = frozenset(({k[0] for k in CUES if len(k) == 1} | _TIME_WORDS) - STOPWORDS - FILLER)
 _SURFACE = None
@@ -464,7 +466,7 @@ def ground(lex: Lexicon, speller: Speller, question: str) -> Grounding:
     question = _comparative_next_to_than(question)
     tokens = _join_hyphenated(lex, question, tokenize(question))
     corrections: dict[str, str] = {}
-    known = _CUE_WORDS | _TIME_WORDS | FILLER | SALES_VERBS
+    known = _CUE_WORDS | _TIME_WORDS | FILLER | SALES_VERBS | _NOT_TYPOS
     for k, t in enumerate(tokens):
         if t.kind != "word" or t.raw in STOPWORDS or t.raw in known:
             continue

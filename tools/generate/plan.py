@@ -847,6 +847,8 @@ class Planner:
 
     def _measures(self) -> None:
         p = self.p
+        if self._spread():
+            return
         # measure snippets (and the measure a "total"/"average" cue names)
         for s in self.entities():
             if s.role:
@@ -1347,7 +1349,7 @@ class Planner:
         skipped = []
         while nxt is not None and (nxt.kind == "cue" and nxt.cue == "distinct" or nxt.kind == "entity"
                                    and (nxt.role == "filter" or not nxt.role and not nxt.of("table", "measure")
-                                        and self._before_table(nxt))
+                                        and self._before_table(nxt) and not self._counted_values(nxt))
                                    and self._is_adjective(nxt)):
             if nxt.kind == "cue":
                 distinct, nxt.role = True, "distinct"
@@ -1408,7 +1410,10 @@ class Planner:
         if tables and not distinct:
             return nxt, tables[0], distinct
         if cols:
-            col = cols[0]
+            after = self.next(nxt)
+            own = [c for c in cols if after is not None and len(after.of("table")) == 1
+                   and c.table == after.of("table")[0].table]
+            col = own[0] if own and self._counted_values(nxt) else cols[0]  # "countries have rivers": the rivers' own
             label = self.lex.label_column(col.table)
             if label is col or col.is_key:
                 return nxt, self.lex.tables[col.table], False  # "how many (unique) accounts" counts customers
@@ -1438,6 +1443,14 @@ class Planner:
         if s.end < len(self.g.tokens) and self.g.tokens[s.end].raw in ("of", "for", "per"):
             return False  # "citations of publications": what is counted, then whose
         return nxt is not None and nxt.kind == "entity" and bool(nxt.of("table"))
+
+    def _counted_values(self, s: Span) -> bool:
+        """"how many countries have rivers": a plural column word with a verb before the rows named next is what is
+        counted (its distinct values among those rows), not a word describing them (before, the rivers were
+        counted per country)."""
+        nxt = self.next(s)
+        return self.plural(s) and nxt is not None and nxt.start > s.end and s.of("column") and any(
+            self.g.tokens[k].raw in ("have", "has", "had", "with", "contain", "contains") for k in range(s.end, nxt.start))
 
     def _is_adjective(self, s: Span) -> bool:
         nxt = self.next(s)
@@ -1473,6 +1486,33 @@ class Planner:
         return (nxt is not None and nxt.kind == "cue" and nxt.cue == "cmp") or (
             prev is not None and prev.kind == "number" and self.prev(prev) is not None
             and self.prev(prev).kind == "cue" and self.prev(prev).cue == "cmp")
+
+    def _spread(self) -> bool:
+        """"the difference in altitude between the highest and lowest mountains": MAX - MIN of the one numeric column
+        named (before, 'difference' was read as 'different': distinct altitudes counted per mountain)."""
+        toks = self.g.tokens
+        at = [k for k, t in enumerate(toks) if (t.fixed_from or t.raw) in ("difference", "gap", "spread")]
+        ranks = [r for r in self.cues("rank") if not r.role and at and r.start > at[0]]
+        hi = next((r for r in ranks if r.arg == "DESC"), None)
+        lo = next((r for r in ranks if r.arg == "ASC"), None)
+        if hi is None or lo is None or abs(hi.start - lo.start) > 4 or not any(
+                toks[k].raw == "and" for k in range(min(hi.end, lo.end), max(hi.start, lo.start))):
+            return False
+        cols = [(x, c) for x in self.entities() if not x.role and x.start > at[0] and _numeric(x) is not None
+                and (c := self._measured_column(x)) is not None]
+        if len({c for _, c in cols}) != 1:
+            return False
+        for x, c in cols:
+            self.assign(x, "measure", c)
+        for r in (hi, lo):
+            r.role = "agg"
+        for x in self.g.spans:
+            if x.kind == "cue" and x.start <= at[0] < x.end:
+                x.role = "spread"
+        self.g.ungrounded = [t for t in self.g.ungrounded if t.i != at[0]]  # "gap", "spread": no cue of their own
+        self.p.measures.append(Measure("agg", cols[0][1], "RANGE", cols[0][0],
+                                       assumed="the difference between the highest and the lowest value"))
+        return True
 
     def _listed_beside_names(self, s: Span) -> bool:
         """"the names and lengths of the rivers in Egypt", "the rivers and their lengths": each row's own value,
@@ -2708,7 +2748,7 @@ class Planner:
     def _difference(self) -> bool:
         """"how much more revenue did the web make than in-store": the measure for the value before "than"
         minus the measure for the value after it. Two values of one column, one on each side."""
-        found = None if self._compared_than else self._more_than()
+        found = None if self._compared_than else self._more_than() or self._difference_between()
         if found is None:
             return False
         more, k = found
@@ -2717,16 +2757,32 @@ class Planner:
         values = self._split_values([c for c in p.conds if c.kind == "value"])
         a = [c for c in values if c.span is not None and c.span.end <= k]
         b = [c for c in values if c.span is not None and c.span.start > k]
+        if word.startswith("difference") and len(a) == 1:  # "between Web and In-Store": not a breakdown by channel
+            p.dims = [d for d in p.dims if not (d.kind == "column" and d.entry is not None
+                                                and ((d.entry.table, d.entry.column.lower()),) == a[0].columns)]
         if (len(p.measures) != 1 or p.dims or p.entity is not None or len(a) != 1 or len(b) != 1
                 or a[0].columns != b[0].columns):  # nothing this reading can subtract: never a silent total
-            raise Refusal(f"'{word} ... than' compares two amounts, and this reading of the question does not name "
-                          f"one value on each side", words=[word, "than"],
+            raise Refusal(f"'{word} ... {self.g.tokens[k].raw}' compares two amounts, and this reading of the question "
+                          f"does not name one value on each side", words=[word, self.g.tokens[k].raw],
                           missing=[{"kind": "example", "why": "difference of two values"}])
         p.conds = [c for c in p.conds if not (c.kind == "value" and c.columns == a[0].columns)]
         p.ratio = ([a[0]], [b[0]], [], [])
         p.shape = "difference"
-        p.notes.append(f"'{word} ... than': {a[0].label} minus {b[0].label}")
+        p.notes.append(f"'{word} ... {self.g.tokens[k].raw}': {a[0].label} minus {b[0].label}")
+        self.g.ungrounded = [t for t in self.g.ungrounded if t.i != more]  # "difference" says what is computed
         return True
+
+    def _difference_between(self) -> tuple[int, int] | None:
+        """(position of "difference", position of "and") in "the difference between the population of Texas and
+        California": the value before "and" minus the value after it."""
+        if any(m.agg == "RANGE" for m in self.p.measures):
+            return None  # "the difference between the highest and lowest altitude": read as the spread
+        toks = [t.raw for t in self.g.tokens]
+        at = [i for i, w in enumerate(toks) if w in ("difference", "differences") and toks[i + 1:i + 2] in (["between"], ["in"])]
+        if not at:
+            return None
+        ands = [j for j in range(at[0] + 2, len(toks)) if toks[j] == "and"]
+        return (at[0], ands[0]) if len(ands) == 1 else None
 
     def _split_values(self, conds: list[Cond]) -> list[Cond]:
         """Value conditions one per value span ("web revenue to in-store revenue": two parts, not one IN)."""
