@@ -215,6 +215,10 @@ CURATED = [
     ("average unit cost vs list price by category",
      "SELECT cat_nm, ROUND(AVG(unit_cost), 2), ROUND(AVG(list_price), 2) FROM main.retail.products GROUP BY 1"),
     ("Average selling price vs list price by category", NO_SQL),
+    # a parameter's column named in the plural ("how many segments") is about many values: no example stands in
+    # with its default segment (was: Consumer Gold customers counted)
+    ("how many segments have Gold customers",
+     "SELECT COUNT(DISTINCT cust_seg) FROM main.retail.customers WHERE lylty_tier = 'Gold'"),
     ("which month is the busiest for returns",
      "SELECT DATE_TRUNC('MONTH', ret_dt), COUNT(*) AS n FROM main.retail.returns GROUP BY 1 ORDER BY n DESC LIMIT 1"),
     ("which day had the most orders in 2024",

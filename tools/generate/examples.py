@@ -562,8 +562,12 @@ def _fill(index: ExampleIndex, t: Template, q: Grounding, ctx: GenerationContext
         node.replace(exp.Literal.number(1))
         filled[s.name] = 1
     # unfilled slots: documented default, else drop a plain AND-ed WHERE condition
+    # "for a product category": one value asked for, the documented default may stand in; "how many segments" asks
+    # about many (the plural), never one default
     named = {(e.table, e.column.lower()) for sp in q.spans if sp.kind == "entity" and not sp.of("value")
-             for e in sp.of("column")}
+             and not q.tokens[sp.end - 1].plural for e in sp.of("column")}
+    many = {(e.table, e.column.lower()) for sp in q.spans if sp.kind == "entity" and not sp.of("value")
+            and q.tokens[sp.end - 1].plural for e in sp.of("column")} - named
     existence = {(e.table, e.column.lower()) for sp in q.spans if sp.kind == "entity" and not sp.of("value")
                  and q.any_value(sp) for e in sp.of("column")}
     for s, node in slots:
@@ -571,6 +575,8 @@ def _fill(index: ExampleIndex, t: Template, q: Grounding, ctx: GenerationContext
             return f"the question asks for rows with any {s.column.label}, the example for one value"
         if s.name in filled or node.parent is None and s.kind != "limit":
             continue
+        if s.column is not None and (s.column.table, s.column.column.lower()) in many:
+            return f"the question asks about {s.column.label} values in the plural, the example for one value"
         asked = s.column is not None and (s.column.table, s.column.column.lower()) in named  # "for a product category"
         if s.param is not None and s.param.default_value and s.param.default_value.values and (
                 asked or _documented(s, t.example)):
