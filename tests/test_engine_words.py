@@ -454,3 +454,13 @@ def test_difference_words_are_a_subtraction_never_distinct_values():
     assert answer_rows(con, doc, "difference in population between Houston and Austin") == [(1100,)]
     assert answer_rows(con, doc, "how many countries have lakes") == [(3,)]
     assert answer_rows(con, doc, "how many different countries have cities") == [(2,)]
+
+
+def test_ratio_of_one_column_per_another_is_per_row():
+    """"the ratio of population per area for each state": population / area of each state (before, refused: the
+    ratio read only "to" between its parts)."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE state(state_name VARCHAR, population INTEGER, area DOUBLE)")
+    con.execute("INSERT INTO state VALUES ('Texas', 300, 10), ('Ohio', 120, 4), ('Maine', 10, 5)")
+    got = {r[0]: round(r[1], 2) for r in answer_rows(con, bare_doc("state"), "Get the ratio of population per area for each state")}
+    assert got == {"Texas": 30.0, "Ohio": 30.0, "Maine": 2.0}

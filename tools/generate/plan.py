@@ -2452,8 +2452,9 @@ class Planner:
         toks = self.g.tokens
         in_time = {i for t in p.times for i in range(*t.span)}
         to = next((t.i for t in toks if t.i >= r.end and t.raw == "to" and t.i not in in_time), None)
-        if to is None:
-            return False
+        if to is None:  # "the ratio of population per area for each state": one column over the other
+            per = next((t.i for t in toks if t.i >= r.end and t.raw in ("per", "over") and t.i not in in_time), None)
+            return per is not None and self._ratio_of_columns(r, per)
         tables = [s for s in self.entities() if s.start >= r.end and s.of("table") and s.role in (None, "counted", "entity", "context")]
         a_ent = next((s for s in tables if s.start < to), None)
         b_ent = next((s for s in tables if s.start > to), None)
