@@ -464,3 +464,31 @@ def test_ratio_of_one_column_per_another_is_per_row():
     con.execute("INSERT INTO state VALUES ('Texas', 300, 10), ('Ohio', 120, 4), ('Maine', 10, 5)")
     got = {r[0]: round(r[1], 2) for r in answer_rows(con, bare_doc("state"), "Get the ratio of population per area for each state")}
     assert got == {"Texas": 30.0, "Ohio": 30.0, "Maine": 2.0}
+
+
+def test_a_value_other_tables_hold_filters_the_named_tables_own_column():
+    """"the mountains in China" where only the cities and lakes hold China: the mountains' own country column
+    (before, refused as ambiguous between the cities' and the lakes' columns); the answer is that no mountain is."""
+    con = duckdb.connect()
+    for t in ("city", "lake", "mountain"):
+        con.execute(f"CREATE TABLE {t}({t}_name VARCHAR, size INTEGER, country_name VARCHAR)")
+    con.execute("INSERT INTO city VALUES ('Wuhan', 11, 'China'), ('Lyon', 1, 'France')")
+    con.execute("INSERT INTO lake VALUES ('Taihu', 2, 'China')")
+    con.execute("INSERT INTO mountain VALUES ('Everest', 8848, 'Nepal'), ('Blanc', 4808, 'France')")
+    doc = bare_doc("city", "lake", "mountain")
+    for t in ("city", "lake", "mountain"):
+        doc = with_column(doc, f"main.shop.{t}", "country_name", enable_entity_matching=True)
+    assert answer_rows(con, doc, "How many mountains are in China?") == [(0,)]
+    assert answer_rows(con, doc, "How many mountains are in France?") == [(1,)]
+
+
+def test_a_longer_name_of_a_column_outranks_its_name_turned_around_the_table():
+    """"the average population density of states": the density column (described as the population density),
+    not the population averaged per value of "density of states" (before: grouped by density)."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE state(state_name VARCHAR, population INTEGER, density DOUBLE, country_name VARCHAR)")
+    con.execute("INSERT INTO state VALUES ('Texas', 300, 30, 'US'), ('Ohio', 120, 10, 'US'), ('Kent', 50, 25, 'UK')")
+    doc = with_column(bare_doc("state"), "main.shop.state", "density",
+                      description=["The population density of the state in people per square kilometer"])
+    got = sorted(answer_rows(con, doc, "What is the average population density of states in each country?"))
+    assert got == [("UK", 25.0), ("US", 20.0)]

@@ -523,7 +523,8 @@ def ground(lex: Lexicon, speller: Speller, question: str) -> Grounding:
         # a one-word value of free data ("Average" as a review's text) never takes an operator word
         weak = weak or (b - a == 1 and all(p.entry.kind == "value" for p in phrases) and (words[a],) in CUES
                         and CUES[(words[a],)][0] in ("agg", "rank", "share", "growth", "count", "frequent"))
-        cands.append((-(b - a), 3 if weak else 1 if fuzzy else 0, a,
+        turned = tuple(t.norm for t in tokens[a:b]) in lex.turned  # "density of states" competes as "density"
+        cands.append((-(1 if turned else b - a), 3 if weak else 1 if fuzzy else 0, a,
                       Span(a, b, " ".join(words[a:b]), "entity", phrases=phrases, fuzzy=fuzzy)))
     for a in range(len(tokens)):
         for n in range(min(CUE_MAX, len(tokens) - a), 0, -1):

@@ -182,6 +182,9 @@ class Lexicon:
     names: set[str] = field(default_factory=set)  # table-name words abbreviations expand to
     list_columns: set[tuple[str, str]] = field(default_factory=set)  # (table, column) holding comma-separated lists
     name_words: set[str] = field(default_factory=set)  # words of column-name phrases (skeleton abbreviations)
+    # "density of state": a column's name turned around its table's noun; it names the column no better than the
+    # column word alone, so it never outranks a longer name of it ("population density of states")
+    turned: set[tuple[str, ...]] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)  # metadata the engine could not read
     _aggregates: dict | None = field(default=None, repr=False)
 
@@ -483,6 +486,8 @@ def _add_table(lex: Lexicon, t: Table, ctx: GenerationContext) -> None:
             lex.name_words.update(phrase)
             if len(phrase) == 2:
                 _add_phrase(lex, (phrase[1], "of", phrase[0]), col, "name")  # food type -> type of food
+                if phrase[0] in tw:
+                    lex.turned.add((phrase[1], "of", phrase[0]))
             if len(phrase) == 2 and phrase[1] == "number" and kind == "number" and (phrase[0],) not in others:
                 _add_phrase(lex, phrase[:1], col, "name")  # reference_num: "how many references" counts them
         for syn in _as_list(cfg.synonyms if cfg else None):

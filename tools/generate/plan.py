@@ -598,6 +598,14 @@ class Planner:
         direct = [v for v in values if any(p.entry is v and p.via == "value" for p in s.phrases)]
         if len({(v.table, v.column) for v in direct}) == 1:
             return direct[0]
+        tables = {e.table for x in self.entities() if x is not s for e in x.of("table")}
+        same = [c for t in sorted(tables) for c in self.lex.columns.get(t, []) if c.ctype == "text"
+                and {c.column.lower()} == {v.column.lower() for v in values}]
+        if len(same) == 1 and len({v.value for v in values}) == 1 and not any(v.table in tables for v in values):
+            # "the mountains in China": China is a country the other tables hold; the mountains' own country column
+            c = same[0]
+            return Entry("value", c.path, f"{c.label} = '{values[0].value}'", table=c.table, column=c.column,
+                         ctype=c.ctype, value=values[0].value)
         raise Refusal(f"'{s.text}' is a value of " + " and of ".join(sorted({f"{v.label.split(' =')[0]}" for v in values}))
                       + "; the question does not say which", words=[s.text],
                       missing=[{"kind": "ambiguous", "words": s.text, "candidates": sorted({v.path for v in values})}])
