@@ -492,3 +492,17 @@ def test_a_longer_name_of_a_column_outranks_its_name_turned_around_the_table():
                       description=["The population density of the state in people per square kilometer"])
     got = sorted(answer_rows(con, doc, "What is the average population density of states in each country?"))
     assert got == [("UK", 25.0), ("US", 20.0)]
+
+
+def test_an_ordinal_before_a_rank_word_is_that_one_row():
+    """"the second longest river", "the second largest city in each country": the row at that place (before,
+    "second" was dropped and the longest one answered)."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE river(river_name VARCHAR, length INTEGER, country_name VARCHAR)")
+    con.execute("INSERT INTO river VALUES ('Nile', 6650, 'Egypt'), ('Rhine', 1230, 'Germany'), ('Elbe', 1094, 'Germany'),"
+                " ('Main', 525, 'Germany')")
+    doc = bare_doc("river")
+    assert answer_rows(con, doc, "What is the second longest river?") == [("Rhine", 1230)]
+    assert answer_rows(con, doc, "what is the third longest river") == [("Elbe", 1094)]
+    got = answer_rows(con, doc, "what is the second longest river in each country")
+    assert [r[:2] for r in got] == [("Germany", "Elbe")]

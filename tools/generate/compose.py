@@ -704,8 +704,13 @@ class Composer:
         if order:
             sql += "\nORDER BY " + ", ".join(order)
         if limit is not None:
-            sql += f"\nLIMIT {limit}"
+            sql += f"\nLIMIT {limit}" + (f" OFFSET {self.p.offset}" if self.p.offset and limit == self.p.limit else "")
         return sql
+
+    def _limit_clause(self) -> str:
+        if not self.p.limit:
+            return ""
+        return f"\nLIMIT {self.p.limit}" + (f" OFFSET {self.p.offset}" if self.p.offset else "")
 
     def _having(self) -> list[str]:
         out = []
@@ -747,7 +752,7 @@ class Composer:
             whole = self._select([f"{self.measure_sql(c.target)} AS v"], self.where(), [])
             order = self._order([], items)
             return (f"WITH g AS (\n{inner}\n),\nt AS (\n{whole}\n)\nSELECT g.* FROM g, t WHERE g.{v} {c.op} t.v"
-                    + (f"\nORDER BY {', '.join(order)}" if order else "") + (f"\nLIMIT {p.limit}" if p.limit else ""))
+                    + (f"\nORDER BY {', '.join(order)}" if order else "") + self._limit_clause())
         avg_cmp = [c for c in p.compares if isinstance(c.target, Measure) and c.against_average]
         if avg_cmp:
             inner = self._select(sel + [f"{e} AS {n}" for e, n in items], self.where(), grp, self._having())
@@ -760,7 +765,7 @@ class Composer:
                               f"or the rows to list)", missing=[{"kind": "example", "why": "comparison with the average"}])
             order = self._order([], items)
             return (f"WITH g AS (\n{inner}\n)\nSELECT * FROM g WHERE {v} {c.op} (SELECT AVG({v}) FROM g)"
-                    + (f"\nORDER BY {', '.join(order)}" if order else "") + (f"\nLIMIT {p.limit}" if p.limit else ""))
+                    + (f"\nORDER BY {', '.join(order)}" if order else "") + self._limit_clause())
         if p.cumulative:  # a running total along the time grain, per other breakdown
             inner = self._select(sel + [f"{self.measure_sql(p.measures[0])} AS v"], self.where(), grp, self._having())
             names = [_alias_of(x) for x in sel]
@@ -856,7 +861,7 @@ class Composer:
         # "categories that make up more than 20% of sales": the shares kept, after they are computed
         inner = self._select(sel + items, self.where(), grp, self._having())
         return (f"SELECT *\nFROM (\n{inner}\n) t\nWHERE {' AND '.join(kept)}\nORDER BY {order[0]}"
-                + (f"\nLIMIT {p.limit}" if p.limit else ""))
+                + self._limit_clause())
 
     def _share_of_top(self, sel: list[str]) -> bool:
         """The share asked is the one the top N rows make together: "came from our top 10 customers"."""
@@ -1086,7 +1091,7 @@ class Composer:
                     f"{self.measure_name(m)}, rn AS rank\nFROM ranked\nORDER BY {', '.join(names[:len(sel)])}, rn")
         n = p.limit or 1
         return (f"WITH ranked AS (\n{inner}\n)\nSELECT {', '.join(names)}, {self.rounded('v', m)} AS "
-                f"{self.measure_name(m)}\nFROM ranked\nWHERE rn <= {n}\nORDER BY {', '.join(names[:len(sel)])}, "
+                f"{self.measure_name(m)}\nFROM ranked\nWHERE {f'rn = {p.offset + 1}' if p.offset else f'rn <= {n}'}\nORDER BY {', '.join(names[:len(sel)])}, "
                 f"v {p.order or 'DESC'}")
 
     def _render_count_having(self) -> str:

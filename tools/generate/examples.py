@@ -32,7 +32,7 @@ from sqlglot import exp
 from ..space.model import ExampleSql, Parameter, text
 from .base import GenerationContext
 from .dates import TimeSpec, resolve
-from .ground import Grounding, Span, Speller, ground, tokenize
+from .ground import ORDINALS, Grounding, Span, Speller, ground, tokenize
 from .lexicon import Entry, Lexicon, add_values, norm, norms
 from .rules import Rules
 
@@ -492,6 +492,12 @@ def _concepts(g: Grounding, slot_columns: set[tuple[str, str]]) -> tuple[list[fr
     return ents, cues, grains, unknown
 
 
+def _ordinal_rank(g: Grounding) -> bool:
+    """"the second longest river": an ordinal right before a rank word."""
+    return any(s.kind == "cue" and s.cue == "rank" and s.start > 0 and g.tokens[s.start - 1].raw in ORDINALS
+               for s in g.spans)
+
+
 def _same_meaning(lex: Lexicon, t: Template, ph: Grounding, q: Grounding) -> str | None:
     slot_cols = {(s.column.table, s.column.column.lower()) for s in t.slots if s.column is not None}
     e_ents, e_cues, e_grains, e_unknown = _concepts(ph, slot_cols)
@@ -507,6 +513,8 @@ def _same_meaning(lex: Lexicon, t: Template, ph: Grounding, q: Grounding) -> str
             return "the example names something the question does not"
     if e_cues != q_cues:
         return "the question asks differently (count, rank, share, growth, average)"
+    if _ordinal_rank(q) != _ordinal_rank(ph):
+        return "the question asks for one place in a ranking (second, third), the example for the top"
     if any(s.kind == "cue" and s.cue == "agg" for s in q.spans) and t.tree.find(exp.AggFunc) is None:
         return "the question asks for a total; the example lists rows"
     if e_grains != q_grains:

@@ -119,6 +119,8 @@ SALES_NOUNS = frozenset({"takings", "proceeds"})
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
                  "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "fifty": 50, "hundred": 100,
                  "single": 1}
+# "the second longest river": a place in a ranking
+ORDINALS = {"second": 2, "third": 3, "fourth": 4, "fifth": 5, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5}
 _EXTREME_WORDS = frozenset({"max", "maximum", "biggest", "largest", "highest", "most", "min", "minimum", "smallest",
                             "lowest", "top", "best", "worst"})
 _SCALE_WORDS = {"hundred": 100, "thousand": 1e3, "million": 1e6, "billion": 1e9}

@@ -17,7 +17,7 @@ import sqlglot
 from sqlglot import exp
 
 from .dates import UNITS, TimeSpec, add_months
-from .ground import FILLER, SALES_VERBS, SALES_WORDS, Grounding, Span, sales_measure
+from .ground import FILLER, ORDINALS, SALES_VERBS, SALES_WORDS, Grounding, Span, sales_measure
 from .lexicon import Edge, Entry, Lexicon, Phrase, norm, norms, quote
 from .rules import Rules
 
@@ -175,6 +175,7 @@ class Plan:
     avg_grain: Dim | None = None  # "average monthly revenue": the periods an average is taken over
     cumulative: bool = False  # "cumulative revenue by month": a running total over the time grain
     rank_all: bool = False  # "rank stores by revenue within each region": every row, with its rank
+    offset: int = 0  # "the second longest river": the rows ranked before it are skipped
     share_of_top: bool = False  # "share of revenue from our top 10 customers": the top rows' share together
     list_columns: list[Entry] = field(default_factory=list)
     related: list[str] = field(default_factory=list)  # tables the rows must have a match in
@@ -2177,6 +2178,9 @@ class Planner:
             if n is not None:
                 p.limit = int(n.value)
             p.rank_all = r.text in ("rank", "ranking", "ranked") and p.limit is None
+            k = r.start - 1  # "the second longest river": one row, after the one ranked first
+            if k >= 0 and self.g.tokens[k].raw in ORDINALS and p.limit in (None, 1):
+                p.offset, p.limit = ORDINALS[self.g.tokens[k].raw] - 1, 1
         if ranks and p.limit is None:
             which = self.cues("which")
             for w in which:
