@@ -277,6 +277,7 @@ def test_a_relation_tables_other_column_after_a_noun_is_its_verb():
     'border' was not used); the listing already showed them."""
     con, doc = borders_db()
     assert answer_rows(con, doc, "how many states border Texas") == [(3,)]
+    assert answer_rows(con, doc, "How many states does Texas border?") == [(3,)]  # the value before the verb
     got = answer_rows(con, doc, "which states border Texas")  # Texas's borders, or the states Texas is a border of
     assert sorted(next(v for v in r if v != "Texas") for r in got) == ["Louisiana", "New Mexico", "Oklahoma"]
 

@@ -385,3 +385,29 @@ def test_a_pair_tables_columns_are_never_the_unique_end_of_a_join_spec():
     assert specs.get(("domain_conference", "domain")) == "MANY_TO_ONE", specs
     assert not any("ONE_TO_ONE" == r for r in specs.values()), specs
     assert ("publication", "domain_conference") not in specs, specs  # cid repeats in a pair table: many-to-many
+
+
+def test_a_value_dictionary_also_covers_the_same_named_columns_sharing_its_values():
+    """defog geography: a failure named "United States" as a city's country; the dictionary went on
+    city.country_name only, and "the population of the United States to the population of California" then
+    read both values on the cities (a val answer turned wrong). The same-named columns of other tables that hold
+    those values get one too; a same-named column with none of them does not."""
+    import duckdb
+
+    from chaos_llama.tools.backends.local import LocalGenie
+    from chaos_llama.tools.space.model import Space
+    con = duckdb.connect()
+    con.execute("CREATE TABLE city(city_name VARCHAR, population INTEGER, country_name VARCHAR)")
+    con.execute("INSERT INTO city VALUES ('Houston', 2000, 'United States'), ('Lyon', 500, 'France')")
+    con.execute("CREATE TABLE state(state_name VARCHAR, population INTEGER, country_name VARCHAR)")
+    con.execute("INSERT INTO state VALUES ('Texas', 3000, 'United States')")
+    con.execute("CREATE TABLE team(team_name VARCHAR, country_name VARCHAR)")
+    con.execute("INSERT INTO team VALUES ('Reds', 'Narnia')")
+    space = Space.from_serialized({"version": 1, "data_sources": {"tables": [
+        {"identifier": f"main.shop.{t}"} for t in ("city", "state", "team")]}}, title="g")
+    fails = [_fail("cities in the United States", "SELECT city_name FROM main.shop.city WHERE country_name = 'United States'",
+                   ["united", "states"])]
+    cs, by_op, _ = _propose(space, LocalGenie(con), fails)
+    matched = {(e.table.split(".")[-1], e.column) for e in by_op.get("set_column_entity_matching", [])}
+    assert {("city", "country_name"), ("state", "country_name")} <= matched, cs.changes
+    assert ("team", "country_name") not in matched

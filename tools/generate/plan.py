@@ -1438,6 +1438,10 @@ class Planner:
         """"states border Texas": a relation table of two text columns (border_info: state_name, border), one
         joined to the noun's table; the other, named right after the noun as its verb, holds the related rows."""
         verb = self.next(noun)
+        toks = self.g.tokens
+        if verb is not None and verb.kind == "entity" and verb.role == "filter" and verb.start == noun.end + 1 \
+                and toks[noun.end].raw in ("does", "do", "did"):  # "how many states does Texas border"
+            noun, verb = verb, self.next(verb)
         if verb is None or verb.start != noun.end or verb.kind != "entity" or verb.role \
                 or verb.of("table", "measure", "filter", "value"):
             return None

@@ -133,7 +133,7 @@ class HeuristicProposer:
                    if c.enable_entity_matching}
         room = MAX_ENTITY_MATCHING_COLUMNS - len(enabled)
         named = Counter(c for m in mined for c in _unique(m.entity))
-        for col in _unique([*named, *self._breakdown_columns(mined)]):
+        for col in _unique([*named, *self._breakdown_columns(mined), *self._same_domain(space, list(named))]):
             if (col[0].lower(), col[1].lower()) in enabled or room <= 0 or self._free_text(col):
                 continue
             room -= 1
@@ -191,6 +191,23 @@ class HeuristicProposer:
         message = (f"heuristic: {len(edits)} edit(s) ({', '.join(kinds)}) from {len(mined)} failing train "
                    f"question(s); {len(served)} taught by their ungrounded words") if edits else ""
         return ChangeSet(changes=edits, message=message)
+
+    def _same_domain(self, space: Space, cols: list[Col]) -> list[Col]:
+        """Columns of other tables with the same name that share values with a column questions name by value
+        (`state.country_name` beside `city.country_name`): a value named later may be either table's, and only a
+        dictionary on both lets the engine tell which table the question means."""
+        if self.data is None:
+            return []
+        out = []
+        for table, column in cols:
+            mine = set(self.data.values(table, column))
+            for t in space.serialized.tables:
+                if t.identifier.lower() == table.lower():
+                    continue
+                for other in self.data.text_columns(t.identifier):
+                    if other.lower() == column.lower() and mine & set(self.data.values(t.identifier, other)):
+                        out.append((t.identifier, other))
+        return out
 
     # ------------------------------------------------------------------ words -> levers
     @staticmethod
