@@ -219,6 +219,15 @@ CURATED = [
     # with its default segment (was: Consumer Gold customers counted)
     ("how many segments have Gold customers",
      "SELECT COUNT(DISTINCT cust_seg) FROM main.retail.customers WHERE lylty_tier = 'Gold'"),
+    # the filter's rows right after the rank word are counted, though the channel is their own column (was: the
+    # cancelled orders' revenue); "comes" says nothing more (was refused)
+    ("Which channel had the most cancellations in 2024?",
+     "SELECT sales_chnl, COUNT(*) AS n FROM main.retail.orders WHERE stat_cd = 'X' AND YEAR(ord_dt) = 2024 "
+     "GROUP BY 1 ORDER BY n DESC LIMIT 1"),
+    ("What share of revenue comes from the top 10 customers?",
+     "WITH e AS (SELECT o.cust_id, SUM(oi.qty * oi.unit_prc * (1 - oi.disc_pct)) AS v "
+     f"{OI} WHERE o.stat_cd = 'C' GROUP BY 1), r AS (SELECT v, ROW_NUMBER() OVER (ORDER BY v DESC) AS rk FROM e) "
+     "SELECT ROUND(100.0 * SUM(CASE WHEN rk <= 10 THEN v ELSE 0 END) / SUM(v), 2) FROM r"),
     ("which month is the busiest for returns",
      "SELECT DATE_TRUNC('MONTH', ret_dt), COUNT(*) AS n FROM main.retail.returns GROUP BY 1 ORDER BY n DESC LIMIT 1"),
     ("which day had the most orders in 2024",

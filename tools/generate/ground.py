@@ -98,7 +98,7 @@ break broken down split compare compared comparison terms respectively overall v
 figure figures number numbers info information detail details data dataset table tables record records row rows
 currently current ever lifetime all any so far to date ie eg etc i.e e.g via also just only really exactly roughly about
 approximately around place placed placing process processed processing buy buys bought purchase purchased
-purchases use used using uses apply applied come came go went happen happened perform performed performance
+purchases use used using uses apply applied come comes came coming go went happen happened perform performed performance
 contribute contributed contributing belong belongs based located sit sits stand stands ranked ranking
 result results time period periods many much can could would should will shall may might new
 serve serves served serving offer offers offered offering database ordered sorted arranged

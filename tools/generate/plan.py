@@ -1053,6 +1053,11 @@ class Planner:
             ranked = {e.table for x in self.entities() if not x.role for e in x.of("table", "column")}
             # "which physical store sold the most": a filter on the ranked rows themselves counts nothing
             filt = [c for c in p.conds if c.kind == "filter" and not set(c.tables) <= ranked]
+            # "which channel had the most cancellations": the filter's rows right after the rank word are counted,
+            # though the channel is a column of those same rows
+            filt = filt or [c for c in p.conds if c.kind == "filter" and c.span is not None and self.plural(c.span)
+                            and (r := self.prev(c.span)) is not None and r.kind == "cue" and r.cue == "rank"
+                            and r.end == c.span.start]
             if filt:
                 t = self.lex.tables[filt[0].tables[0]]
                 p.measures.append(self._count_measure(t, None))
