@@ -228,6 +228,12 @@ CURATED = [
      "WITH e AS (SELECT o.cust_id, SUM(oi.qty * oi.unit_prc * (1 - oi.disc_pct)) AS v "
      f"{OI} WHERE o.stat_cd = 'C' GROUP BY 1), r AS (SELECT v, ROW_NUMBER() OVER (ORDER BY v DESC) AS rk FROM e) "
      "SELECT ROUND(100.0 * SUM(CASE WHEN rk <= 10 THEN v ELSE 0 END) / SUM(v), 2) FROM r"),
+    # "the biggest increase in orders": the orders counted in each period, not the revenue a rank word falls back to
+    ("Which region had the biggest increase in orders from 2023 to 2024?",
+     "WITH t AS (SELECT r.rgn_cd, COUNT_IF(YEAR(o.ord_dt) = 2023) AS a, COUNT_IF(YEAR(o.ord_dt) = 2024) AS b "
+     "FROM main.retail.orders o JOIN main.retail.stores s ON s.store_id = o.store_id "
+     "JOIN main.retail.regions r ON r.rgn_id = s.rgn_id WHERE o.stat_cd = 'C' GROUP BY 1) "
+     "SELECT rgn_cd, a, b, ROUND(100.0 * (b - a) / a, 2) AS g FROM t ORDER BY g DESC LIMIT 1"),
     ("which month is the busiest for returns",
      "SELECT DATE_TRUNC('MONTH', ret_dt), COUNT(*) AS n FROM main.retail.returns GROUP BY 1 ORDER BY n DESC LIMIT 1"),
     ("which day had the most orders in 2024",

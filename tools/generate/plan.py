@@ -1072,8 +1072,13 @@ class Planner:
         if not p.measures:  # "order growth": a table's noun right before "growth" is the number of its rows, where
             for g in self.cues("growth"):  # the space defines how they are counted (as "percentage change in orders")
                 s = self.prev(g)
-                if s is not None and s.kind == "entity" and s.end == g.start and s.role is None and s.of("table") \
-                        and not s.of("measure", "filter", "value"):
+                after = self.next(g)  # "the biggest increase in orders": the noun after "in"
+                if not (s is not None and s.kind == "entity" and s.end == g.start) and after is not None \
+                        and after.start == g.end + 1 \
+                        and self.g.tokens[g.end].raw in ("in", "of"):
+                    s = after
+                if s is not None and s.kind == "entity" and (s.end == g.start or s is after) and s.role is None \
+                        and s.of("table") and not s.of("measure", "filter", "value"):
                     t = s.of("table")[0]
                     m = self._count_measure(t, s)
                     if m.kind == "snippet":
