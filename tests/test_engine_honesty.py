@@ -234,6 +234,13 @@ CURATED = [
      "FROM main.retail.orders o JOIN main.retail.stores s ON s.store_id = o.store_id "
      "JOIN main.retail.regions r ON r.rgn_id = s.rgn_id WHERE o.stat_cd = 'C' GROUP BY 1) "
      "SELECT rgn_cd, a, b, ROUND(100.0 * (b - a) / a, 2) AS g FROM t ORDER BY g DESC LIMIT 1"),
+    # year-over-year growth by quarter: each quarter against the same quarter a year before (was: against the
+    # quarter before, within each year); inside one year it would need the year before, refused
+    ("year over year revenue growth by quarter",
+     "WITH t AS (SELECT DATE_TRUNC('QUARTER', o.ord_dt) AS q, SUM(oi.qty * oi.unit_prc * (1 - oi.disc_pct)) AS v "
+     f"{OI} WHERE o.stat_cd = 'C' GROUP BY 1) SELECT q, ROUND(v, 2), ROUND(100.0 * (v - LAG(v) OVER (PARTITION BY "
+     "QUARTER(q) ORDER BY q)) / LAG(v) OVER (PARTITION BY QUARTER(q) ORDER BY q), 2) FROM t"),
+    ("year-over-year revenue growth by quarter for 2024", NO_SQL),
     ("which month is the busiest for returns",
      "SELECT DATE_TRUNC('MONTH', ret_dt), COUNT(*) AS n FROM main.retail.returns GROUP BY 1 ORDER BY n DESC LIMIT 1"),
     ("which day had the most orders in 2024",

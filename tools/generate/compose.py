@@ -1026,9 +1026,21 @@ class Composer:
         m = p.measures[0]
         names = [_alias_of(s) for s in sel]
         tname = next(n for s, n in zip(sel, names) if any(s.startswith(x) for x in ("DATE_TRUNC", "YEAR", "QUARTER")))
-        inner = self._select(sel + [f"{self.measure_sql(m)} AS v"], self.where(), grp)
         parts = [n for n in names if n != tname]
-        over = f"OVER ({'PARTITION BY ' + ', '.join(parts) + ' ' if parts else ''}ORDER BY {tname})"
+        fine = next((g.grain for g in p.grains if g.grain != grain), None)
+        within = None
+        if grain == "year" and fine in ("quarter", "month", "week"):
+            # "year-over-year growth by quarter": each quarter against the same quarter a year before
+            if p.times:
+                raise Refusal(f"year-over-year growth by {fine} within the period named needs the year before it too; "
+                              f"ask without the period, or for both years",
+                              missing=[{"kind": "example", "why": f"year-over-year growth by {fine} in one period"}])
+            year = next(n for s_, n in zip(sel, names) if s_.startswith("YEAR"))
+            parts = [n for n in parts if n != year]
+            within = f"{ {'quarter': 'QUARTER', 'month': 'MONTH', 'week': 'WEEKOFYEAR'}[fine]}({tname})"
+        inner = self._select(sel + [f"{self.measure_sql(m)} AS v"], self.where(), grp)
+        keys = parts + ([within] if within else [])
+        over = f"OVER ({'PARTITION BY ' + ', '.join(keys) + ' ' if keys else ''}ORDER BY {tname})"
         scale = "100.0 * " if self.rules.percent_scale == 100 else ""
         growth = self.rounded(f"{scale}(v - LAG(v) {over}) / LAG(v) {over}", always=True)
         return (f"WITH t AS (\n{inner}\n)\nSELECT {', '.join(names)}, {self.rounded('v', m)} AS {self.measure_name(m)}, "
