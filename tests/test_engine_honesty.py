@@ -241,6 +241,10 @@ CURATED = [
      f"{OI} WHERE o.stat_cd = 'C' GROUP BY 1) SELECT q, ROUND(v, 2), ROUND(100.0 * (v - LAG(v) OVER (PARTITION BY "
      "QUARTER(q) ORDER BY q)) / LAG(v) OVER (PARTITION BY QUARTER(q) ORDER BY q), 2) FROM t"),
     ("year-over-year revenue growth by quarter for 2024", NO_SQL),
+    # a verb is no amount ("orders shipped": the shipping fee was summed) and "charge" is no typo of "change" (a
+    # growth of shipping fees from 2023 was answered); both refused until the space names them
+    ("Orders shipped to customers in Canada in March 2025", NO_SQL),
+    ("how much did we charge for shipping in 2024", NO_SQL),
     ("which month is the busiest for returns",
      "SELECT DATE_TRUNC('MONTH', ret_dt), COUNT(*) AS n FROM main.retail.returns GROUP BY 1 ORDER BY n DESC LIMIT 1"),
     ("which day had the most orders in 2024",

@@ -329,8 +329,9 @@ class Speller:
         return None
 
 
-# English words one or two letters from a cue word, never its typo ("difference" is not "different")
-_NOT_TYPOS = frozenset({"difference", "differences"})
+# English words one or two letters from a cue word, never its typo ("difference" is not "different", "charge"
+# is not "change")
+_NOT_TYPOS = frozenset({"difference", "differences", "charge", "charges", "charged"})
 # Operator and time words a typo may stand for (never filler: a typo must not hide a data word).
 SURFACE_SPELLER_WORDS = frozenset(({k[0] for k in CUES if len(k) == 1} | _TIME_WORDS) - STOPWORDS - FILLER)
 _SURFACE = None

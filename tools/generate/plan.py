@@ -981,6 +981,8 @@ class Planner:
                 continue
             if _numeric(s) is None or self._compared_column(s):
                 continue
+            if self.g.tokens[s.end - 1].raw.endswith("ed") and not self.has("amount"):
+                continue  # "orders shipped to Canada": a verb, not the shipping fee summed
             if self._listed_beside_names(s):
                 self._bare_list = True  # "names and lengths of rivers in Germany": the rows, listed
                 continue
