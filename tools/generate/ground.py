@@ -331,7 +331,9 @@ class Speller:
 
 # English words one or two letters from a cue word, never its typo ("difference" is not "different", "charge"
 # is not "change")
-_NOT_TYPOS = frozenset({"difference", "differences", "charge", "charges", "charged"})
+_NOT_TYPOS = frozenset({"difference", "differences", "differently", "charge", "charges", "charged", "main", "mark", "marks",
+                        "match", "matches", "matching", "took", "gross", "loading", "meant", "mind", "mine", "none",
+                        "noun", "promotion", "promotions", "shape", "step", "steps", "tool", "while", "desc"})
 # Operator and time words a typo may stand for (never filler: a typo must not hide a data word).
 SURFACE_SPELLER_WORDS = frozenset(({k[0] for k in CUES if len(k) == 1} | _TIME_WORDS) - STOPWORDS - FILLER)
 _SURFACE = None
