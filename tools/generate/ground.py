@@ -469,7 +469,7 @@ def _comparative_next_to_than(question: str) -> str:
 
 def ground(lex: Lexicon, speller: Speller, question: str) -> Grounding:
     question = _comparative_next_to_than(question)
-    tokens = _join_hyphenated(lex, question, tokenize(question))
+    tokens = _times_as_rows(lex, _join_hyphenated(lex, question, tokenize(question)))
     corrections: dict[str, str] = {}
     known = _CUE_WORDS | _TIME_WORDS | FILLER | SALES_VERBS | _NOT_TYPOS
     for k, t in enumerate(tokens):
@@ -831,6 +831,20 @@ def _participle_for_noun(p: Phrase, toks: list[Token]) -> bool:
         return False
     name = p.entry.table.split(".")[-1].lower().replace("_", " ").split()
     return toks[-1].raw.endswith("ed") and bool(name) and name[-1].endswith("ing")
+
+
+def _times_as_rows(lex: Lexicon, tokens: list[Token]) -> list[Token]:
+    """"customers who ordered more than 5 times": "times" counts the rows of the table the verb names (orders)."""
+    for k, t in enumerate(tokens):
+        if t.raw != "times" or k == 0 or tokens[k - 1].kind != "number":
+            continue
+        for v in reversed(tokens[:k - 1]):
+            stem = v.raw[:-2] if v.raw.endswith("ed") else None
+            hits = [p for p in lex.phrases.get((norm(stem),), ()) if p.entry.kind == "table"] if stem else []
+            if len({p.entry.table for p in hits}) == 1:
+                t.fixed_from, t.raw = t.raw, stem + "s"
+                break
+    return tokens
 
 
 def match_phrases(lex: Lexicon, tokens: list[Token]) -> list[tuple[int, int, list[Phrase], bool]]:
