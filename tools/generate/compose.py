@@ -265,7 +265,8 @@ class Composer:
             merged = [inner[0]]
         if len(merged) > 1:
             if all(a[1] <= b[0] for a, b in zip(merged, merged[1:])):
-                out.append("(" + " OR ".join(f"({col} >= {self.date_lit(a, date)} AND {col} < {self.date_lit(b, date)})" for a, b in merged) + ")")
+                out.append("(" + " OR ".join(f"({col} >= {self.date_lit(a, date)} AND {col} < {self.date_lit(b, date)})"
+                                             for a, b in merged) + ")")
                 self._union_periods = merged
             else:
                 raise Refusal("the question names overlapping periods: " + ", ".join(t.text for t, _ in plain))
@@ -336,7 +337,7 @@ class Composer:
         elif m.kind == "count_distinct":
             base = f"distinct {m.entry.column}"
         else:
-            base = f"{ {'SUM': 'total', 'AVG': 'avg', 'MAX': 'max', 'MIN': 'min', 'MEDIAN': 'median', 'RANGE': 'range of'}[m.agg]} {m.entry.column}"
+            base = f"{_AGG_WORDS[m.agg]} {m.entry.column}"
         return _ident(base)
 
     def rounded(self, sql: str, m: Measure | None = None, always: bool = False) -> str:
@@ -1101,9 +1102,9 @@ class Composer:
         if p.rank_all and p.limit is None:  # "rank stores by revenue within each region": all of them, ranked
             return (f"WITH ranked AS (\n{inner}\n)\nSELECT {', '.join(names)}, {self.rounded('v', m)} AS "
                     f"{self.measure_name(m)}, rn AS rank\nFROM ranked\nORDER BY {', '.join(names[:len(sel)])}, rn")
-        n = p.limit or 1
+        kept = f"rn = {p.offset + 1}" if p.offset else f"rn <= {p.limit or 1}"  # "the second largest city in each ..."
         return (f"WITH ranked AS (\n{inner}\n)\nSELECT {', '.join(names)}, {self.rounded('v', m)} AS "
-                f"{self.measure_name(m)}\nFROM ranked\nWHERE {f'rn = {p.offset + 1}' if p.offset else f'rn <= {n}'}\nORDER BY {', '.join(names[:len(sel)])}, "
+                f"{self.measure_name(m)}\nFROM ranked\nWHERE {kept}\nORDER BY {', '.join(names[:len(sel)])}, "
                 f"v {p.order or 'DESC'}")
 
     def _render_count_having(self) -> str:
@@ -1131,6 +1132,9 @@ class Composer:
 
 
 # ---------------------------------------------------------------------- helpers
+_AGG_WORDS = {"SUM": "total", "AVG": "avg", "MAX": "max", "MIN": "min", "MEDIAN": "median", "RANGE": "range of"}
+
+
 def filtered(measure_sql: str, condition: str) -> str:
     """The measure over the rows where `condition` holds: each aggregate's input is masked.
 
