@@ -42,6 +42,15 @@ def _propose(space, backend, failures):
     return cs, by_op, data
 
 
+def _bare(con, *tables: str):
+    """A space of bare `main.shop` tables over `con` (as a defog space starts) and the local engine on it."""
+    from chaos_llama.tools.backends.local import LocalGenie
+    from chaos_llama.tools.space.model import Space
+    space = Space.from_serialized({"version": 1, "data_sources": {"tables": [
+        {"identifier": f"main.shop.{t}"} for t in tables]}}, title="bare")
+    return space, LocalGenie(con)
+
+
 def test_measure_snippet_named_by_the_words_that_did_not_ground(retail):
     """'turnover' and 'takings' did not ground; both golds return the same aggregate -> one measure
     snippet with both as synonyms, and the condition every gold applies with it becomes a rule."""
@@ -345,14 +354,11 @@ def test_no_value_dictionary_on_a_column_of_sentences(retail):
     """Review texts ("Average diner.") are prose: a value dictionary would read "average" as a review's text."""
     import duckdb
 
-    from chaos_llama.tools.backends.local import LocalGenie
-    from chaos_llama.tools.space.model import Space
     con = duckdb.connect()
     con.execute("CREATE TABLE review(rid INTEGER, shop VARCHAR, rating DOUBLE, text VARCHAR, mood VARCHAR)")
     con.execute("INSERT INTO review VALUES (1, 'A', 4.5, 'Great pizza!', 'happy'), (2, 'B', 2.0, 'Average diner.', 'meh'),"
                 " (3, 'A', 4.0, 'Loved it.', 'happy')")
-    space = Space.from_serialized({"version": 1, "data_sources": {"tables": [{"identifier": "main.shop.review"}]}}, title="r")
-    backend = LocalGenie(con)
+    space, backend = _bare(con, "review")
     fails = [_fail("how many reviews said Average diner.", "SELECT COUNT(*) FROM main.shop.review WHERE text = 'Average diner.'"),
              _fail("how many happy reviews", "SELECT COUNT(*) FROM main.shop.review WHERE mood = 'happy'")]
     cs, by_op, _ = _propose(space, backend, fails)
@@ -366,8 +372,6 @@ def test_a_pair_tables_columns_are_never_the_unique_end_of_a_join_spec():
     MANY_TO_ONE, a second, cheaper path from publications to domains that turned a val answer wrong."""
     import duckdb
 
-    from chaos_llama.tools.backends.local import LocalGenie
-    from chaos_llama.tools.space.model import Space
     con = duckdb.connect()
     con.execute("CREATE TABLE domain(did INTEGER, name VARCHAR)")
     con.execute("INSERT INTO domain VALUES (1, 'AI'), (2, 'Bio')")
@@ -375,9 +379,7 @@ def test_a_pair_tables_columns_are_never_the_unique_end_of_a_join_spec():
     con.execute("INSERT INTO domain_conference VALUES (1, 10), (2, 20)")
     con.execute("CREATE TABLE publication(pid INTEGER, cid INTEGER, title VARCHAR)")
     con.execute("INSERT INTO publication VALUES (1, 10, 'A'), (2, 10, 'B'), (3, 20, 'C')")
-    space = Space.from_serialized({"version": 1, "data_sources": {"tables": [
-        {"identifier": f"main.shop.{t}"} for t in ("domain", "domain_conference", "publication")]}}, title="a")
-    backend = LocalGenie(con)
+    space, backend = _bare(con, "domain", "domain_conference", "publication")
     gold = ("SELECT d.name, COUNT(*) FROM main.shop.publication p JOIN main.shop.domain_conference dc ON p.cid = dc.cid "
             "JOIN main.shop.domain d ON d.did = dc.did GROUP BY d.name")
     cs, by_op, _ = _propose(space, backend, [_fail("publications per conference domain", gold, ["conference"])])
@@ -394,8 +396,6 @@ def test_a_value_dictionary_also_covers_the_same_named_columns_sharing_its_value
     those values get one too; a same-named column with none of them does not."""
     import duckdb
 
-    from chaos_llama.tools.backends.local import LocalGenie
-    from chaos_llama.tools.space.model import Space
     con = duckdb.connect()
     con.execute("CREATE TABLE city(city_name VARCHAR, population INTEGER, country_name VARCHAR)")
     con.execute("INSERT INTO city VALUES ('Houston', 2000, 'United States'), ('Lyon', 500, 'France')")
@@ -403,11 +403,10 @@ def test_a_value_dictionary_also_covers_the_same_named_columns_sharing_its_value
     con.execute("INSERT INTO state VALUES ('Texas', 3000, 'United States')")
     con.execute("CREATE TABLE team(team_name VARCHAR, country_name VARCHAR)")
     con.execute("INSERT INTO team VALUES ('Reds', 'Narnia')")
-    space = Space.from_serialized({"version": 1, "data_sources": {"tables": [
-        {"identifier": f"main.shop.{t}"} for t in ("city", "state", "team")]}}, title="g")
+    space, backend = _bare(con, "city", "state", "team")
     fails = [_fail("cities in the United States", "SELECT city_name FROM main.shop.city WHERE country_name = 'United States'",
                    ["united", "states"])]
-    cs, by_op, _ = _propose(space, LocalGenie(con), fails)
+    cs, by_op, _ = _propose(space, backend, fails)
     matched = {(e.table.split(".")[-1], e.column) for e in by_op.get("set_column_entity_matching", [])}
     assert {("city", "country_name"), ("state", "country_name")} <= matched, cs.changes
     assert ("team", "country_name") not in matched
