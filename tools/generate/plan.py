@@ -809,8 +809,9 @@ class Planner:
                 self.g.tokens[k].raw not in ("with", "that", "who", "which", "having"):
             return False
         c = next((c for c in self.cues("cmp") if c.start > k), None)
+        measured = {i for m in self.p.measures if m.span is not None for i in range(m.span.start, m.span.end)}
         return c is not None and all(t.raw in _RELATIVE or t.raw in ("sold", "placed", "made", "bought", "had")
-                                     for t in self.g.tokens[k:c.start])
+                                     or k + i in measured for i, t in enumerate(self.g.tokens[k:c.start]))
 
     def _dated_by_next(self, s: Span) -> tuple[Span, Entry] | None:
         """"stores that opened after 2020": named rows that open the question, then a verb naming their own date
@@ -3027,6 +3028,20 @@ class Planner:
                 s.role, s.chosen = "entity", dim.entry
                 c.role = "group"
                 return dim
+        for c in self.cues("agg"):  # "average store revenue", "avg customer spend": one row's name before the measure
+            s = self.next(c, frozenset({"the", "our"}))
+            if c.arg != "AVG" or c.role or s is None or s.kind != "entity" or s.role not in (None, "dimension") \
+                    or self.plural(s):
+                continue
+            after = self.next(s)
+            if after is None or not any(m.span is after for m in p.measures):
+                continue
+            dim = self._dim_of(s)
+            if dim is None or dim.kind != "entity" or dim.entry is None or dim.entry.table == exclude:
+                continue
+            p.dims = [d for d in p.dims if d.span is not s]
+            s.role, s.chosen = "entity", dim.entry
+            return dim
         return None
 
     def _opens_with_compared_rows(self) -> bool:
