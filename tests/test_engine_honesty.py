@@ -271,6 +271,25 @@ CURATED = [
      f"SELECT c.cust_nm, c.cust_seg, {REV} {OI} JOIN main.retail.customers c ON c.cust_id = o.cust_id "
      "WHERE o.stat_cd = 'C' AND YEAR(o.ord_dt) = 2024 GROUP BY c.cust_id, 1, 2 "
      "HAVING SUM(oi.qty * oi.unit_prc * (1 - oi.disc_pct)) > 1000"),
+    # a bare "what" asks for a value, not rows: "total returns" is their number (was refused, as if rows were listed)
+    ("what were total returns in Q2 2024",
+     "SELECT COUNT(*) FROM main.retail.returns WHERE ret_dt >= DATE'2024-04-01' AND ret_dt < DATE'2024-07-01'"),
+    # "stores without returns in 2024": the stores no 2024 return refers to (was: the stores counted that had an order
+    # not returned, the 'returned orders' filter negated); "stores with no returns" and "customers with no orders"
+    # list those rows (were refused)
+    ("stores without returns in 2024",
+     "SELECT s.store_nm FROM main.retail.stores s WHERE NOT EXISTS (SELECT 1 FROM main.retail.orders o "
+     "JOIN main.retail.returns rt ON rt.ord_id = o.ord_id WHERE o.store_id = s.store_id AND YEAR(rt.ret_dt) = 2024)"),
+    ("stores with no returns",
+     "SELECT s.store_nm FROM main.retail.stores s WHERE NOT EXISTS (SELECT 1 FROM main.retail.orders o "
+     "JOIN main.retail.returns rt ON rt.ord_id = o.ord_id WHERE o.store_id = s.store_id)"),
+    ("customers with no orders",
+     "SELECT c.cust_nm FROM main.retail.customers c WHERE NOT EXISTS (SELECT 1 FROM main.retail.orders o "
+     "WHERE o.cust_id = c.cust_id)"),
+    # "which weekday": one row per day of the week, the top one (was refused: 'weekday')
+    ("which weekday had the most orders in 2024",
+     "SELECT DAYNAME(ord_dt) AS d, COUNT(*) AS n FROM main.retail.orders WHERE stat_cd = 'C' AND YEAR(ord_dt) = 2024 "
+     "GROUP BY 1 ORDER BY n DESC LIMIT 1"),
     ("customers who spent more than 5000 in 2024",
      f"SELECT c.cust_nm, {REV} {OI} JOIN main.retail.customers c ON c.cust_id = o.cust_id "
      "WHERE o.stat_cd = 'C' AND YEAR(o.ord_dt) = 2024 GROUP BY c.cust_id, 1 "

@@ -432,7 +432,8 @@ def find_time(words: list[str]) -> list[TimeSpec]:
     for i in range(n):
         if taken[i]:
             continue
-        weekday_word = w(i) in ("weekday", "weekdays") and w(i - 1) in ("by", "per", "each", "every")
+        weekday_word = w(i) in ("weekday", "weekdays") and (w(i - 1) in ("by", "per", "each", "every") or w(i - 1) in (
+            "which", "what") and _ranks_periods(w, i + 1) or w(i - 1) in _PERIOD_RANKS)  # "which weekday had the most"
         if weekday_word or w(i) in ("day", "days") and w(i + 1) == "of" and w(i + 2 + (w(i + 2) == "the")) == "week":
             end = i + 1 if weekday_word else i + 3 + (w(i + 2) == "the")  # "by weekday": the day of the week
             a = i - 1 if w(i - 1) in ("by", "per", "each", "every") else i

@@ -647,6 +647,10 @@ class Planner:
                                                                    for t in x.entries)]
         if others:
             return False
+        k = self._word_before_rows(s)
+        if k >= 0 and self.g.tokens[k].raw in ("without", "no", "never") and any(
+                x.of("table") for x in self.entities() if x is not s and x.start < s.start):
+            return True  # "stores with no returns": stores no returns row refers to, not their orders that were not returned
         nxt = self.next(s)
         counted = self._counted_here(s) or (nxt is not None and nxt.kind in ("time",) and nxt.time.kind == "grain")
         prev = self.prev(s)
@@ -711,11 +715,16 @@ class Planner:
                 return True
         return False
 
+    def _listing(self) -> list[Span]:
+        """The words asking for rows ("which", "list", "what store"); a bare "what" asks for a value ("what were
+        total returns in Q2")."""
+        return [c for c in self.cues("which") if c.text != "what" or (self.next(c) is not None and self.next(c).kind == "entity")]
+
     def _rank_by_own_column(self) -> bool:
         """"which promotion had the biggest discount": the rank word before a number the ranked rows have
         themselves (promotions.disc_pct), not a measure of their orders."""
         tables = {e.table for s in self.entities() if s.role is None for e in s.of("table")}
-        if not [c for c in self.cues("which") if c.text != "what" or (self.next(c) is not None and self.next(c).kind == "entity")]:
+        if not self._listing():
             return False  # "what is the lowest rating of any review": the value itself, not the rows
         for r in self.cues("rank"):
             if r.text in _DATE_RANKS and not r.role:  # "which store opened most recently": by the date named
@@ -1003,8 +1012,7 @@ class Planner:
             return
         # "what is the lowest rating any review has given": the extreme value itself, not a list of rows
         # (unlike "which review has the lowest rating", "what store has ...")
-        listing = [c for c in self.cues("which") if c.text != "what" or (self.next(c) is not None and self.next(c).kind == "entity")]
-        if not p.measures and not listing:
+        if not p.measures and not self._listing():
             for r in self.cues("rank"):
                 s = self.next(r, frozenset({"the"}))
                 noun = self.next(s) if s is not None else None  # "the most populous state": a state, ranked
@@ -1090,7 +1098,7 @@ class Planner:
                     break
         # a bare noun with a period, breakdown or filter: "orders at the X store in 2025", "returns per month"
         pct_units = [c for c in self.cues("share") if c.text in ("percent", "in percent", "percentage") and self.has("growth")]
-        if not p.measures and not self.has("rank") and not self.cues("which") and not [
+        if not p.measures and not self.has("rank") and not self._listing() and not [
                 c for c in self.cues("share") if c not in pct_units] and not (
                 self.has("amount") or self.g.soft):
             for s in self.entities():
@@ -1124,7 +1132,7 @@ class Planner:
                         and not self._kept_by_threshold(s):
                     t = s.of("table")[0] if s.of("table") else self.lex.tables[s.of("filter")[0].tables[0]]
                     if s.role is None and s.of("table") and not (p.grains or self.has("group") or self.has("count")) \
-                            and self._catalog(t.table) and s.start == 0:
+                            and (self._catalog(t.table) or self._lacking_after(s)) and s.start == 0:
                         self._bare_list = True  # "stores in Germany": the stores, listed
                         break
                     k = s.start - 1
@@ -3110,7 +3118,7 @@ class Planner:
         p = self.p
         values = [c for c in p.conds if c.kind == "value"]
         lookup = self._looked_up(values)
-        kept = self._opens_with_compared_rows()
+        kept = self._opens_with_compared_rows() or bool(self.entities()) and self._lacking_after(self.entities()[0])
         if not (self.cues("which") or self.has("rank") or self.has("order") or lookup or self._bare_list or kept):
             return  # rows are listed only when asked for ("which", "list", "show", a ranking, a catalog's rows named)
         ent = p.entity
@@ -3412,6 +3420,18 @@ class Planner:
         tables = self.p.tables() | ({self.p.entity.entry.table} if self.p.entity and self.p.entity.entry else set())
         return (k >= 0 and self.g.tokens[k].raw in ("without", "no", "not")
                 and any(c.table in tables and c.ctype == "text" for c in s.of("column")))
+
+    def _lacking_after(self, s: Span) -> bool:
+        """"stores with no returns", "customers without orders": the plural rows that open the question, followed by
+        another table's rows that must not exist (listed, like "customers who never ordered")."""
+        if s.start != 0 or s.role is not None or not s.of("table") or not self.plural(s) \
+                or self.lex.label_column(s.of("table")[0].table) is None:  # rows with names to list
+            return False
+        nxt = next((x for x in self.entities() if x.start >= s.end), None)
+        words = {"with", "without", "no", "never", "not", "that", "who", "have", "has", "had", "any", "a", "an", "do",
+                 "does", "did"}
+        return nxt is not None and self._absent_rows(nxt) and nxt.of("table")[0].table != s.of("table")[0].table \
+            and all(t.raw in words for t in self.g.tokens[s.end:nxt.start])
 
     def _absent_rows(self, s: Span) -> bool:
         """"never ordered", "with no returns": rows of another table that must not exist."""
