@@ -320,6 +320,55 @@ def test_an_adjective_of_a_number_column_ranks_by_it():
     assert [r[0] for r in answer_rows(con, doc, "the 2 least populous states")] == ["Utah", "Ohio"]
 
 
+def test_rows_that_have_both_of_two_tables_have_one_of_each():
+    """"which states have both mountains and lakes": the states a mountain and a lake refer to (before, refused:
+    only the first table after "have" was related; "lakes" after "and" was unused)."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE state(state_name VARCHAR, area DOUBLE)")
+    con.execute("INSERT INTO state VALUES ('Alaska', 1700), ('Texas', 700), ('Ohio', 116)")
+    con.execute("CREATE TABLE mountain(mountain_name VARCHAR, state_name VARCHAR)")
+    con.execute("INSERT INTO mountain VALUES ('Denali', 'Alaska'), ('Guadalupe Peak', 'Texas')")
+    con.execute("CREATE TABLE lake(lake_name VARCHAR, state_name VARCHAR)")
+    con.execute("INSERT INTO lake VALUES ('Iliamna', 'Alaska'), ('Erie', 'Ohio'), ('Becharof', 'Alaska')")
+    doc = bare_joined("state", "mountain", "state_name")
+    doc["data_sources"]["tables"].append({"identifier": "main.shop.lake"})
+    doc = with_instruction(doc, "join_specs", join("main.shop.lake", "main.shop.state", "`lake`.`state_name` = `state`.`state_name`"))
+    for q in ("Which states have both mountains and lakes?", "which states have mountains and lakes"):
+        assert [r[0] for r in answer_rows(con, doc, q)] == ["Alaska"], q
+    assert sorted(r[0] for r in answer_rows(con, doc, "which states have lakes")) == ["Alaska", "Ohio"]
+
+
+def rivers_db() -> tuple[duckdb.DuckDBPyConnection, dict]:
+    con = duckdb.connect()
+    con.execute("CREATE TABLE river(river_name VARCHAR, length INTEGER, country_name VARCHAR)")
+    con.execute("INSERT INTO river VALUES ('Nile', 6650, 'Egypt'), ('Rhine', 1230, 'Germany'), ('Elbe', 1094, 'Germany'),"
+                " ('Danube', 2850, 'Germany')")
+    con.execute("CREATE TABLE lake(lake_name VARCHAR, area DOUBLE, country_name VARCHAR)")
+    con.execute("INSERT INTO lake VALUES ('Constance', 536, 'Germany'), ('Nasser', 5250, 'Egypt'), ('Chiemsee', 80, 'Germany')")
+    return con, bare_doc("river", "lake")
+
+
+def test_an_order_from_one_extreme_to_the_other_follows_its_first_word():
+    """"ordered from most to fewest" is descending (it was ascending: the last word won); "largest to smallest" and
+    "from shortest to longest" rank the rows by their own area or length (they were ranked the other way round)."""
+    con, doc = rivers_db()
+    assert answer_rows(con, doc, "How many rivers does each country have, ordered from most to fewest?") == [
+        ("Germany", 3), ("Egypt", 1)]
+    assert [r[0] for r in answer_rows(con, doc, "lakes ordered largest to smallest")] == ["Nasser", "Constance", "Chiemsee"]
+    assert [r[0] for r in answer_rows(con, doc, "rivers from shortest to longest")] == ["Elbe", "Rhine", "Danube", "Nile"]
+
+
+def test_a_year_like_number_after_a_comparison_is_a_number():
+    """"rivers longer than 2000" compares lengths with 2000 (before, refused: 2000 was read as a year); "contain"
+    followed by rows, or ending the question, relates rows (before, refused as a text pattern)."""
+    con, doc = rivers_db()
+    assert sorted(r[0] for r in answer_rows(con, doc, "rivers longer than 2000")) == ["Danube", "Nile"]
+    assert answer_rows(con, doc, "How many rivers have a length over 2000?") == [(2,)]
+    assert answer_rows(con, doc, "how many lakes does each country contain") in ([("Germany", 2), ("Egypt", 1)],
+                                                                              [("Egypt", 1), ("Germany", 2)])
+    assert answer_rows(con, doc, "Which country contains the most lakes?")[0][0] == "Germany"
+
+
 def places_db() -> tuple[duckdb.DuckDBPyConnection, dict]:
     con = duckdb.connect()
     con.execute("CREATE TABLE city(city_name VARCHAR, population INTEGER, country_name VARCHAR)")

@@ -153,6 +153,18 @@ def period_next(d: dt.date, grain: str, n: int = 1) -> dt.date:
     return d + dt.timedelta(days=n)
 
 
+_COMPARED = frozenset({"than", "exceeding", "exceeds", "least", "most", "exactly"})
+
+
+def _compared_number(w, i: int) -> bool:
+    """The year-like word at `i` is a number compared with ("longer than 2000", "a population over 2000"), not a
+    year; "2024 over 2023" and "growth over 2023" compare periods."""
+    if w(i - 1) in _COMPARED:
+        return True
+    return w(i - 1) in ("over", "above", "under", "below") and not _year(w(i - 2)) and w(i - 2) not in (
+        "growth", "change", "increase", "decrease", "up", "down", "grew", "vs", "versus")
+
+
 def _year(word: str) -> int | None:
     m = re.fullmatch(r"(19|20|21)\d\d", word)
     return int(word) if m else None
@@ -426,7 +438,7 @@ def find_time(words: list[str]) -> list[TimeSpec]:
     # ---- years alone
     for i in range(n):
         y = _year(w(i))
-        if y and not taken[i]:
+        if y and not taken[i] and not _compared_number(w, i):  # "rivers longer than 2000": a number, not a year
             add(TimeSpec("period", (i, i + 1), w(i), dt.date(y, 1, 1), dt.date(y + 1, 1, 1), "year"))
     # ---- days of the week: "by day of the week" (a grain), "on Mondays" (a filter)
     for i in range(n):

@@ -70,10 +70,14 @@ _cue("order", "ordered by", "order by", "sorted by", "sort by", "ranked by", "in
      "sort the results by", "order results by", "sort results by", "order them by", "sort them by", arg=None)
 _cue("order", "in descending order", "descending order", arg="DESC")
 _cue("order", "in ascending order", "ascending order", arg="ASC")
-_cue("order", "ascending", "from lowest to highest", "from smallest to largest", "lowest first", "smallest first",
-     "alphabetical", "alphabetically", "in alphabetical order", "chronologically", "in chronological order", arg="ASC")
-_cue("order", "descending", "from highest to lowest", "from largest to smallest", "highest first", "largest first",
-     "from longest to shortest", "from best to worst", "from most to least", arg="DESC")
+_HIGH = ("highest", "largest", "most", "biggest", "longest", "tallest", "best", "greatest", "newest", "latest", "deepest")
+_LOW = ("lowest", "smallest", "least", "fewest", "shortest", "worst", "oldest", "earliest", "shallowest")
+# "from most to fewest", "largest to smallest": the first word says the direction
+_cue("order", "ascending", "lowest first", "smallest first", "alphabetical", "alphabetically", "in alphabetical order",
+     "chronologically", "in chronological order",
+     *[f"{f}{a} to {b}" for f in ("from ", "") for a in _LOW for b in _HIGH], arg="ASC")
+_cue("order", "descending", "highest first", "largest first",
+     *[f"{f}{a} to {b}" for f in ("from ", "") for a in _HIGH for b in _LOW], arg="DESC")
 _cue("which", "which", "what", "who", "whose", "list", "show", "name the", "give me", "find", "display", "return the", "get the",
      "return all")
 _cue("not", "not", "no", "excluding", "exclude", "except", "without", "other than", "apart from", "non", "outside")

@@ -28,7 +28,7 @@ _PERIOD_NOUNS = frozenset({"month", "months", "season", "seasons", "quarter", "q
                            "periods", "day", "days"})
 _RELATIVE = frozenset({"with", "that", "which", "who", "having", "where", "used", "using", "use", "had", "have",
                        "has", "got", "get", "were", "was", "are", "is", "did", "placed", "applied", "made", "in", "on",
-                       "from", "for", "of", "at", "through", "via"})
+                       "from", "for", "of", "at", "through", "via", "contain", "contains", "containing"})
 
 
 _PASSIVE = frozenset({"were", "was", "got", "get", "gets", "been", "be", "are", "is"})
@@ -269,6 +269,9 @@ class Planner:
             if self.has("share"):
                 c.role = "verb"
         for c in self.cues("pattern"):
+            if c.text in ("contains", "containing", "contain") and self._contains_rows(c):
+                c.role = "verb"  # "which states contain the most lakes": they have them
+                continue
             if not self._pattern(c):
                 raise Refusal(f"the question asks for a text pattern ('{c.text}') but does not say which text column "
                               f"and which letters; add an example SQL that does", words=[c.text],
@@ -299,6 +302,16 @@ class Planner:
             raise
         self._check()
         return self.p
+
+    def _contains_rows(self, c: Span) -> bool:
+        """"contain the most lakes", "containing lakes": a table's rows follow, not a quoted text or letters."""
+        if all(t.kind == "punct" for t in self.g.tokens[c.end:]):
+            return True  # "how many lakes does each state contain"
+        x = self.next(c, frozenset({"the", "a", "an", "any", "some"}))
+        if x is not None and x.kind == "cue" and x.cue in ("rank", "count"):
+            x = self.next(x, frozenset({"the"}))
+        return x is not None and x.kind == "entity" and bool(x.of("table")) and self.plural(x) \
+            and not _PATTERN_QUOTED.search(self.g.question[self.g.tokens[c.start].start:])
 
     # ---- 0. text patterns: "journals whose names start with the letter "J"", "products containing 'pro'"
     def _pattern(self, c: Span) -> bool:
@@ -3199,6 +3212,14 @@ class Planner:
             return  # alphabetically: by the listed names (the entity's label column comes first)
         self._superlative_column(ent)
         ranked = self._column_rank()
+        if p.order and not p.order_by and not ranked and ent.entry is not None and not [
+                c for c in p.list_columns if c.ctype == "number"]:
+            for c in self.cues("order"):  # "lakes from largest to smallest": by their area, as "the largest lake"
+                first = c.text.removeprefix("from ").split()[0]
+                cols = [x for w in _RANKED_BY.get(first, ()) if (x := self._rank_column(ent.entry.table, w, own=True))]
+                if cols:
+                    p.list_columns.append(cols[0])
+                    break
         if p.order and not p.order_by and ranked and not [c for c in p.list_columns if c.ctype == "number"]:
             r, word = ranked
             col = self._rank_column(ent.entry.table if ent.entry is not None else None, word)
@@ -3262,6 +3283,11 @@ class Planner:
                         c.role = "not"
                 self.g.ungrounded = [t for t in self.g.ungrounded if not k <= t.i < s.start]  # "never", "not part of any"
                 continue
+            if k >= 0 and self.g.tokens[k].raw == "and" and (b := next((x for x in self.entities() if x.end == k), None)) \
+                    is not None and b.role == "related":  # "... mountains and lakes": related like the rows before
+                k = self._word_before_rows(b)
+            if k >= 1 and self.g.tokens[k].raw == "both" and self.g.tokens[k - 1].raw in _RELATIVE:
+                k -= 1  # "which states have both mountains and lakes"
             if ((self.p.measures or self.p.shape == "list") and s.of("table") and not s.of("measure", "filter", "value")
                     and k >= 0 and self.g.tokens[k].raw in _RELATIVE and s.of("table")[0].table not in tables):
                 t = s.of("table")[0]  # "qty of returns", "sales with a promotion": rows that have one
