@@ -369,6 +369,33 @@ def test_a_year_like_number_after_a_comparison_is_a_number():
     assert answer_rows(con, doc, "Which country contains the most lakes?")[0][0] == "Germany"
 
 
+def lakes_and_cities_db() -> tuple[duckdb.DuckDBPyConnection, dict]:
+    """States, their lakes and cities: "area" is a column of states and of lakes, "population" of states and cities."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE state(state_name VARCHAR, area DOUBLE, population INTEGER)")
+    con.execute("INSERT INTO state VALUES ('Texas', 700, 29), ('Ohio', 116, 12), ('Alaska', 1700, 1)")
+    con.execute("CREATE TABLE lake(lake_name VARCHAR, area DOUBLE, state_name VARCHAR)")
+    con.execute("INSERT INTO lake VALUES ('Erie', 25, 'Ohio'), ('Iliamna', 2.6, 'Alaska')")
+    con.execute("CREATE TABLE city(city_name VARCHAR, population INTEGER, state_name VARCHAR)")
+    con.execute("INSERT INTO city VALUES ('Houston', 2300, 'Texas'), ('Austin', 900, 'Texas'), ('Columbus', 900, 'Ohio')")
+    doc = bare_joined("state", "lake", "state_name")
+    doc["data_sources"]["tables"].append({"identifier": "main.shop.city"})
+    doc = with_instruction(doc, "join_specs", join("main.shop.city", "main.shop.state", "`city`.`state_name` = `state`.`state_name`"))
+    return con, with_column(doc, "main.shop.state", "state_name", enable_entity_matching=True)
+
+
+def test_a_column_several_tables_have_is_the_one_of_the_rows_it_describes():
+    """"states ordered by area": the states' area, ascending as SQL orders (it was the lakes' area, descending, and
+    only states with a lake were listed); "the most populous city in each state": the cities' population (refused
+    as ambiguous); "the combined population of Texas and Ohio": one total (it was one row per state)."""
+    con, doc = lakes_and_cities_db()
+    assert answer_rows(con, doc, "List the states ordered by area") == [("Ohio", 116), ("Texas", 700), ("Alaska", 1700)]
+    got = answer_rows(con, doc, "What is the most populous city in each state?")
+    assert sorted((r[0], r[1]) for r in got) == [("Ohio", "Columbus"), ("Texas", "Houston")]
+    assert answer_rows(con, doc, "What is the combined population of Texas and Ohio?") == [(41,)]
+    assert sorted(answer_rows(con, doc, "What is the population of Texas and Ohio?")) == [("Ohio", 12), ("Texas", 29)]
+
+
 def places_db() -> tuple[duckdb.DuckDBPyConnection, dict]:
     con = duckdb.connect()
     con.execute("CREATE TABLE city(city_name VARCHAR, population INTEGER, country_name VARCHAR)")

@@ -1679,7 +1679,12 @@ class Planner:
             if c.kind == "value" and len(c.columns) == 1 and " IN (" in c.sql and not (
                     self._both is not None and (self._both[0].table, self._both[0].column.lower()) == c.columns[0]):
                 by_col[c.columns[0]] = c  # not "both A and B": the rows with each, not a breakdown
-        listing = self.has("which") and not self.cues("share")  # "what % of customers are Gold or Platinum": one part
+        # "what % of customers are Gold or Platinum": one part; "what is the combined population of Texas and California":
+        # one total (the words "total", "combined" or "sum" before the values)
+        summed = any(c.arg == "SUM" and c.text in ("total", "combined", "sum of", "sum", "in total") and
+                     c.start < min((x.span.start for x in by_col.values() if x.span is not None), default=0)
+                     for c in self.cues("agg"))
+        listing = self.has("which") and not self.cues("share") and not (summed and not self._listing())
         if by_col and (self.has("breakdown") or self.has("group") or self.cues("versus") or listing):
             for (table, column), c in by_col.items():
                 col = self.lex.column(table, column)
@@ -2239,14 +2244,18 @@ class Planner:
             nxt = self.next(o, frozenset({"the", "their", "its"}))
             if o.arg is None and nxt is not None and nxt.kind == "entity" and nxt.role in (None, "dimension", "entity") \
                     and nxt.of("column"):
+                named = {e.table for x in self.entities() if x is not nxt for e in x.of("table")}
                 col = next((d.entry for d in [*p.dims, *([p.entity] if p.entity else [])]
-                            if d.entry is not None and d.entry in nxt.entries), None) or nxt.of("column")[0]
+                            if d.entry is not None and d.entry in nxt.entries), None) or next(
+                    (c for c in nxt.of("column") if c.table in named), nxt.of("column")[0])  # "states ... by area": theirs
                 if nxt.role is None:
                     self.assign(nxt, "ordering", col)
                 p.order_by = col
                 after = self.next(nxt)
                 if after is not None and after.kind == "cue" and after.cue == "order" and after.arg:
                     p.order_by_dir = after.arg
+                elif p.order is None:
+                    p.order_by_dir = "ASC"  # "states ordered by area": as SQL orders, unless a direction is said
                 continue
             if o.arg:
                 if p.order_by is not None:
@@ -2775,6 +2784,10 @@ class Planner:
                 return own[0]
         if len({c.table for c in cols}) <= 1:
             return cols[0] if cols else None
+        if whose is not None and whose.start == s.end and whose.kind == "entity" and whose.of("table"):
+            mine = [c for c in cols if c.table == whose.of("table")[0].table]
+            if len(mine) == 1:  # "the most populous city in each state": the city's population, the noun it describes
+                return mine[0]
         nouns: set[str] = set()  # tables named by their own nouns ("the states") decide before values do
         rows: set[str] = set()  # then values naming a row of their table ("the area of Ohio": a state's)
         named: set[str] = set()
