@@ -286,6 +286,12 @@ CURATED = [
     ("customers with no orders",
      "SELECT c.cust_nm FROM main.retail.customers c WHERE NOT EXISTS (SELECT 1 FROM main.retail.orders o "
      "WHERE o.cust_id = c.cust_id)"),
+    # "not sold in June 2025": no completed order of June 2025 has a line of the product (was refused: 'sold' was read as
+    # revenue, then 'not' could not be used)
+    ("which products were not sold in June 2025",
+     "SELECT p.prod_nm FROM main.retail.products p WHERE NOT EXISTS (SELECT 1 FROM main.retail.order_items oi "
+     "JOIN main.retail.orders o ON o.ord_id = oi.ord_id WHERE oi.prod_id = p.prod_id AND o.stat_cd = 'C' "
+     "AND o.ord_dt >= DATE'2025-06-01' AND o.ord_dt < DATE'2025-07-01')"),
     # "which weekday": one row per day of the week, the top one (was refused: 'weekday')
     ("which weekday had the most orders in 2024",
      "SELECT DAYNAME(ord_dt) AS d, COUNT(*) AS n FROM main.retail.orders WHERE stat_cd = 'C' AND YEAR(ord_dt) = 2024 "

@@ -358,6 +358,14 @@ def test_an_order_from_one_extreme_to_the_other_follows_its_first_word():
     assert [r[0] for r in answer_rows(con, doc, "rivers from shortest to longest")] == ["Elbe", "Rhine", "Danube", "Nile"]
 
 
+def test_a_superlative_after_the_noun_ranks_it_before_a_value():
+    """"which lake is the largest in Germany": by the lakes' area, among Germany's (before, refused: the value after
+    "largest" was taken for the ranked noun)."""
+    con, doc = rivers_db()
+    doc = with_column(doc, "main.shop.lake", "country_name", enable_entity_matching=True)
+    assert answer_rows(con, doc, "Which lake is the largest in Germany?")[0][0] == "Constance"
+
+
 def test_a_year_like_number_after_a_comparison_is_a_number():
     """"rivers longer than 2000" compares lengths with 2000 (before, refused: 2000 was read as a year); "contain"
     followed by rows, or ending the question, relates rows (before, refused as a text pattern)."""

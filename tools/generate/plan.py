@@ -1189,7 +1189,8 @@ class Planner:
                 p.measures.append(Measure("snippet", counts[0], assumed=f"'{busy[0].text}' read as {counts[0].label}"))
         # sales verbs ("how much did X make", "what did we sell") name the sales measure
         if not p.measures and (self.g.soft or [r for r in self.cues("rank") if r.text not in _NOT_SALES_RANKS]) \
-                and not self._column_rank() and not self._count_by_frequency:  # "most common reasons": a count
+                and not self._column_rank() and not self._count_by_frequency \
+                and not (self.g.soft and self._never_before(self.g.soft[0].i) is not None):  # "not sold": none sold
             sales = self._sales_measure()
             if sales is not None and (self.has("amount") or self.has("rank") or self.has("group") or p.times):
                 why = self.g.soft[0].raw if self.g.soft else self.cues("rank")[0].text
@@ -1272,7 +1273,8 @@ class Planner:
             if r.text in _PRICE_RANKS:
                 return r, "price"
             s = self.next(r, frozenset({"the", "our"}))
-            if s is None or s.kind != "entity":  # "which lake is the largest": the noun before
+            if s is None or s.kind != "entity" or not s.of("table") or s.start > r.end + 1:
+                # "which lake is the largest (in the United States)": the noun before
                 s = self.prev(r, frozenset({"the", "is", "are", "was", "were"}))
             if s is None or s.kind != "entity" or not s.of("table") or s.of("measure"):
                 continue
@@ -3393,11 +3395,11 @@ class Planner:
         return True
 
     def _never_before(self, i: int) -> int | None:
-        """Where "never" stands before the verb at `i` ("never been sold"), else None."""
+        """Where "never" (or "not") stands before the verb at `i` ("never been sold", "were not sold"), else None."""
         k = i - 1
         while k >= 0 and self.g.tokens[k].raw in ("been", "be", "was", "were", "got", "get", "ever", "have", "has"):
             k -= 1
-        return k if k >= 0 and self.g.tokens[k].raw == "never" else None
+        return k if k >= 0 and self.g.tokens[k].raw in ("never", "not") else None
 
     def _never_sold(self) -> None:
         """"which products have never been sold": the rows no sales row refers to (the units sold measure's
@@ -3423,9 +3425,17 @@ class Planner:
         if found is None:
             return
         units, sales, _ = found
+        if p.times and not self.lex.date_columns(sales):  # "not sold in June 2025": no sale in an order of June 2025
+            dated = {e.other(sales) for e in self.lex.edges if sales in (e.left, e.right) and e.other(sales) != table
+                     and len(self.lex.date_columns(e.other(sales))) == 1}
+            if len(dated) == 1:
+                sales = dated.pop()
         p.conds.append(Cond("", (sales,), (), f"never sold ({units.label})", units.path, None, kind="not_related"))
         self.g.soft = [t for t in self.g.soft if t is not sold]
         self.g.ungrounded = [t for t in self.g.ungrounded if t.i != k]
+        for c in self.cues("not"):  # "which products were not sold in June 2025"
+            if c.start == k:
+                c.role = "not"
 
     def _word_before_rows(self, s: Span) -> int:
         """Where the word that relates the rows of `s` stands ("with a", "without any", "never placed an")."""
