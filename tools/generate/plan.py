@@ -867,14 +867,17 @@ class Planner:
             return
         toks = self.g.tokens
         for s in self.entities():
-            tables = [e for e in s.entries if e.kind == "table"]
-            if s.role in ("counted", "entity") and tables and s.start > 0 and toks[s.start - 1].raw in ("new", "newly"):
-                cols = self.lex.date_columns(tables[0].table)
+            tables = [e.table for e in s.entries if e.kind == "table"] or [
+                t for e in s.entries if e.kind == "filter" and s.role == "filter" for t in e.tables][:1]
+            joined = next((t for t in toks[s.end:s.end + 3] if t.raw in _JOINED), None)  # "customers who joined in 2024"
+            if s.role in ("counted", "entity", "filter") and tables and (
+                    s.start > 0 and toks[s.start - 1].raw in ("new", "newly") or joined is not None):
+                cols = self.lex.date_columns(tables[0])
                 if len(cols) == 1:
                     p.date = cols[0]
-                    p.notes.append(f"'new' {s.text}: dated by {cols[0].label}")
+                    p.notes.append(f"'{'new' if joined is None else joined.raw}' {s.text}: dated by {cols[0].label}")
                     # "how many new customers did we acquire": the verb of new rows says nothing more
-                    self.g.ungrounded = [t for t in self.g.ungrounded if t.raw not in _GAINED]
+                    self.g.ungrounded = [t for t in self.g.ungrounded if t.raw not in _GAINED | _JOINED]
                 return
 
     def _measures(self) -> None:
@@ -3940,6 +3943,7 @@ def _columns_of(lex: Lexicon, sql: str) -> tuple[tuple[str, str], ...]:
 
 _GAINED = frozenset({"acquire", "acquired", "gain", "gained", "win", "won", "attract", "attracted", "onboard",
                      "onboarded", "add", "added", "bring", "brought"})
+_JOINED = frozenset({"joined", "join", "registered", "register", "enrolled", "enroll"})  # rows dated by their start
 _DAY_WORDS = frozenset({"date", "dates", "day", "days", "daily", "dt"})
 _SUPERLATIVE_WORDS = {"highest": "DESC", "largest": "DESC", "biggest": "DESC", "longest": "DESC", "greatest": "DESC",
                       "lowest": "ASC", "smallest": "ASC", "shortest": "ASC", "least": "ASC"}
