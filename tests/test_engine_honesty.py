@@ -296,6 +296,16 @@ CURATED = [
     ("How many new loyalty members joined in 2024?",
      "SELECT COUNT(*) FROM main.retail.customers WHERE lylty_tier IS NOT NULL AND YEAR(signup_dt) = 2024"),
     ("how many customers joined in 2024", "SELECT COUNT(*) FROM main.retail.customers WHERE YEAR(signup_dt) = 2024"),
+    # "bought": the customers with an order in the period (was refused: the period would have dated their signup)
+    ("how many corporate customers bought something in 2024",
+     "SELECT COUNT(DISTINCT c.cust_id) FROM main.retail.customers c JOIN main.retail.orders o ON o.cust_id = c.cust_id "
+     "WHERE c.cust_seg = 'Corporate' AND o.stat_cd = 'C' AND YEAR(o.ord_dt) = 2024"),
+    # plurals of abbreviations and "val" (were refused: 'ords', 'val')
+    ("how many ords did we get from the mobile app in 2025",
+     "SELECT COUNT(*) FROM main.retail.orders WHERE sales_chnl = 'Mobile App' AND stat_cd = 'C' AND YEAR(ord_dt) = 2025"),
+    ("avg order val per store format",
+     "SELECT s.fmt, ROUND(SUM(oi.qty * oi.unit_prc * (1 - oi.disc_pct)) / COUNT(DISTINCT o.ord_id), 2) "
+     f"{OI} JOIN main.retail.stores s ON s.store_id = o.store_id WHERE o.stat_cd = 'C' GROUP BY 1"),
     # "which weekday": one row per day of the week, the top one (was refused: 'weekday')
     ("which weekday had the most orders in 2024",
      "SELECT DAYNAME(ord_dt) AS d, COUNT(*) AS n FROM main.retail.orders WHERE stat_cd = 'C' AND YEAR(ord_dt) = 2024 "

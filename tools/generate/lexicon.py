@@ -24,7 +24,7 @@ from sqlglot import exp
 
 from ..space.model import Space, Table, text
 from .base import GenerationContext
-from .text import STOPWORDS, stem, words
+from .text import ABBREVIATIONS, STOPWORDS, stem, words
 
 # Words of a column name that say what kind of value it holds, not what it is about.
 _NAME_WORDS = {"name", "nm", "code", "cd", "label", "title", "desc", "description", "txt", "text"}
@@ -39,7 +39,7 @@ _MORE_ABBREVIATIONS = {
     "promo": "promotion", "promos": "promotion", "qtr": "quarter", "fy": "fiscal",
     "seg": "segment", "fmt": "format", "stat": "status", "rsn": "reason", "chnl": "channel",
     "ctry": "country", "grp": "group", "lvl": "level", "src": "source", "pmt": "payment",
-    "bal": "balance", "wt": "weight", "hrs": "hours", "rev": "revenue",
+    "bal": "balance", "wt": "weight", "hrs": "hours", "rev": "revenue", "val": "value",
     # British spellings match the American ones ("loyalty programme" / "program")
     "programme": "program", "programmes": "program", "catalogue": "catalog", "catalogues": "catalog",
     "colour": "color", "colours": "color", "centre": "center", "centres": "center", "favourite": "favorite",
@@ -57,6 +57,9 @@ def norm(word: str) -> str:
     ['cancel', 'cancel', 'order', 'promotion']
     """
     w = word.lower()
+    if w not in _MORE_ABBREVIATIONS and w not in ABBREVIATIONS and len(w) > 2 and w.endswith("s") and (
+            w[:-1] in _MORE_ABBREVIATIONS or w[:-1] in ABBREVIATIONS):
+        w = w[:-1]  # "ords", "yrs": plurals of abbreviations
     w = _MORE_ABBREVIATIONS.get(w, w)
     s = stem(w)
     if len(s) > 4 and s[-1] == s[-2] and s[-1] not in "aeiousz":

@@ -289,6 +289,7 @@ class Planner:
             self._shape()
             self._new_rows()
             self._context()
+            self._bought()
             self._which_dated_rows()
             self._period_of_counted()
             self._rules()
@@ -3490,6 +3491,32 @@ class Planner:
         k = self._word_before_rows(s)
         return bool(s.of("table")) and k >= 0 and self.g.tokens[k].raw in ("without", "no", "never", "not")
 
+    def _bought(self) -> None:
+        """"how many customers bought something in 2024": a buying verb after the counted rows relates them to the one
+        table of dated rows that refers to them (orders), which the period dates, as "customers ordered" does."""
+        p = self.p
+        if p.date is not None or not (p.times or p.grains) or p.related or len(p.measures) != 1 or p.measures[0].kind != "count":
+            return
+        table = p.measures[0].entry.table
+        s = next((x for x in self.entities() if x.role == "counted" and x.chosen is p.measures[0].entry), None)
+        if s is None:
+            return
+        k = s.end
+        while k < len(self.g.tokens) and self.g.tokens[k].raw in ("who", "that", "have", "has", "actually", "ever", "all"):
+            k += 1
+        if k >= len(self.g.tokens) or self.g.tokens[k].raw not in _BUY_VERBS:
+            return
+        rows = {e.other(table) for e in self.lex.edges if table in (e.left, e.right) and e.fans_out(table)
+                and len(self.lex.date_columns(e.other(table))) == 1}
+        if len(rows) != 1:
+            return
+        t = rows.pop()
+        p.related.append(t)
+        p.date = self.lex.date_columns(t)[0]
+        p.notes.append(f"'{self.g.tokens[k].raw}': {table.split('.')[-1]} that have {t.split('.')[-1]} in the period")
+        if k + 1 < len(self.g.tokens) and self.g.tokens[k + 1].raw in ("something", "anything"):
+            self.g.ungrounded = [u for u in self.g.ungrounded if u.i != k + 1]
+
     def _acted(self, s: Span, tables: set[str]) -> bool:
         """A table named by a verb after the counted rows ("how many customers ordered in 2024"): the rows
         that have one, and the period dates that table's rows."""
@@ -3943,6 +3970,7 @@ def _columns_of(lex: Lexicon, sql: str) -> tuple[tuple[str, str], ...]:
 
 _GAINED = frozenset({"acquire", "acquired", "gain", "gained", "win", "won", "attract", "attracted", "onboard",
                      "onboarded", "add", "added", "bring", "brought"})
+_BUY_VERBS = frozenset({"bought", "buy", "buys", "purchased", "purchase", "shopped", "shop"})
 _JOINED = frozenset({"joined", "join", "registered", "register", "enrolled", "enroll"})  # rows dated by their start
 _DAY_WORDS = frozenset({"date", "dates", "day", "days", "daily", "dt"})
 _SUPERLATIVE_WORDS = {"highest": "DESC", "largest": "DESC", "biggest": "DESC", "longest": "DESC", "greatest": "DESC",
