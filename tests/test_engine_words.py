@@ -404,6 +404,24 @@ def test_a_column_several_tables_have_is_the_one_of_the_rows_it_describes():
     assert sorted(answer_rows(con, doc, "What is the population of Texas and Ohio?")) == [("Ohio", 12), ("Texas", 29)]
 
 
+def test_a_table_noun_before_a_breakdown_describes_it():
+    """"for each business category": the categories (of businesses), not the businesses (before, refused: 'category'
+    was left unused once 'business' was the breakdown)."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE business(business_id VARCHAR, name VARCHAR)")
+    con.execute("INSERT INTO business VALUES ('b1', 'Cafe One'), ('b2', 'Deli Two')")
+    con.execute("CREATE TABLE category(business_id VARCHAR, category_name VARCHAR)")
+    con.execute("INSERT INTO category VALUES ('b1', 'Cafe'), ('b2', 'Deli'), ('b2', 'Cafe')")
+    con.execute("CREATE TABLE review(rid INTEGER, business_id VARCHAR, rating DOUBLE)")
+    con.execute("INSERT INTO review VALUES (1, 'b1', 4), (2, 'b1', 5), (3, 'b2', 3)")
+    doc = bare_joined("business", "category", "business_id")
+    doc["data_sources"]["tables"].append({"identifier": "main.shop.review"})
+    doc = with_instruction(doc, "join_specs", join("main.shop.review", "main.shop.business",
+                                                   "`review`.`business_id` = `business`.`business_id`"))
+    got = answer_rows(con, doc, "What is the total number of reviews for each business category?")
+    assert sorted(got) == [("Cafe", 3), ("Deli", 1)]
+
+
 def places_db() -> tuple[duckdb.DuckDBPyConnection, dict]:
     con = duckdb.connect()
     con.execute("CREATE TABLE city(city_name VARCHAR, population INTEGER, country_name VARCHAR)")

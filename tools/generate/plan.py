@@ -1615,6 +1615,12 @@ class Planner:
                 if after is None or after.kind != "entity" or after.start != s.end or after.role:
                     break
                 s = after
+            after = self.next(s)
+            if not s.role and s.of("table") and not self.plural(s) and after is not None and after.kind == "entity" \
+                    and after.start == s.end and not after.role and after.of("table", "column") \
+                    and not after.of("measure", "value", "filter"):
+                self.assign(s, "context", s.of("table")[0])  # "each business category": the categories, of businesses
+                s = after
             if s.role == "measure" or (not s.role and s.of("measure") and not s.of("column", "table", "expression")):
                 c.role = "order_by_measure"  # "top 5 products by revenue"
                 continue
