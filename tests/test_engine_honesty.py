@@ -306,6 +306,11 @@ CURATED = [
     ("avg order val per store format",
      "SELECT s.fmt, ROUND(SUM(oi.qty * oi.unit_prc * (1 - oi.disc_pct)) / COUNT(DISTINCT o.ord_id), 2) "
      f"{OI} JOIN main.retail.stores s ON s.store_id = o.store_id WHERE o.stat_cd = 'C' GROUP BY 1"),
+    # "from H1 to H2 2024": the first half shares the year after the second (was refused: 'h1')
+    ("revenue change from H1 to H2 2024",
+     "WITH t AS (SELECT SUM(CASE WHEN MONTH(o.ord_dt) <= 6 THEN oi.qty * oi.unit_prc * (1 - oi.disc_pct) END) AS a, "
+     "SUM(CASE WHEN MONTH(o.ord_dt) > 6 THEN oi.qty * oi.unit_prc * (1 - oi.disc_pct) END) AS b "
+     f"{OI} WHERE o.stat_cd = 'C' AND YEAR(o.ord_dt) = 2024) SELECT ROUND(a, 2), ROUND(b, 2), ROUND(100.0 * (b - a) / a, 2) FROM t"),
     # "which weekday": one row per day of the week, the top one (was refused: 'weekday')
     ("which weekday had the most orders in 2024",
      "SELECT DAYNAME(ord_dt) AS d, COUNT(*) AS n FROM main.retail.orders WHERE stat_cd = 'C' AND YEAR(ord_dt) = 2024 "

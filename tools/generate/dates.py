@@ -264,6 +264,9 @@ def find_time(words: list[str]) -> list[TimeSpec]:
             s = dt.date(y, 3 * int(m.group(1)) - 2, 1)
             add(TimeSpec("period", (i, i + 2), text_of(i, i + 2), s, add_months(s, 3), "quarter"))
         m = re.fullmatch(r"h([12])", w(i))
+        if m and w(i + 2) == "h2" and w(i + 1) in _RANGE_TO and _year(w(i + 3)):  # "from H1 to H2 2024": one year
+            s = dt.date(_year(w(i + 3)), 1, 1)
+            add(TimeSpec("period", (i, i + 1), w(i), s, add_months(s, 6), "half"))
         if m and y:
             s = dt.date(y, 1 if m.group(1) == "1" else 7, 1)
             add(TimeSpec("period", (i, i + 2), text_of(i, i + 2), s, add_months(s, 6), "half"))
