@@ -422,6 +422,25 @@ def test_a_table_noun_before_a_breakdown_describes_it():
     assert sorted(got) == [("Cafe", 3), ("Deli", 1)]
 
 
+def test_rows_ranked_by_a_quantity_they_have_many_of_sum_it():
+    """"which author has the most citations": the authors' summed citations (it was the author of the single most
+    cited publication, listed by that one value); "the highest citation count" over many is refused."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE author(aid INTEGER, name VARCHAR)")
+    con.execute("INSERT INTO author VALUES (1, 'Ada'), (2, 'Bo')")
+    con.execute("CREATE TABLE publication(pid INTEGER, title VARCHAR, citation_num INTEGER)")
+    con.execute("INSERT INTO publication VALUES (10, 'Big', 50), (11, 'Small A', 30), (12, 'Small B', 30)")
+    con.execute("CREATE TABLE writes(aid INTEGER, pid INTEGER)")
+    con.execute("INSERT INTO writes VALUES (2, 10), (1, 11), (1, 12)")
+    doc = bare_joined("author", "writes", "aid")
+    doc["data_sources"]["tables"].append({"identifier": "main.shop.publication"})
+    doc = with_instruction(doc, "join_specs", join("main.shop.writes", "main.shop.publication", "`writes`.`pid` = `publication`.`pid`"))
+    assert answer_rows(con, doc, "Which author has the most citations?") == [("Ada", 60)]
+    assert answer_rows(con, doc, "Which publication has the most citations?") == [("Big", 50)]
+    a = LocalGenie(con).ask_sync(space(doc), "Which author has the highest citation count?")
+    assert a.status == "NO_SQL" and "many" in a.reason
+
+
 def places_db() -> tuple[duckdb.DuckDBPyConnection, dict]:
     con = duckdb.connect()
     con.execute("CREATE TABLE city(city_name VARCHAR, population INTEGER, country_name VARCHAR)")

@@ -729,6 +729,51 @@ class Planner:
                 return True
         return False
 
+    def _ranked_by_many(self, ent: Dim) -> bool:
+        """"which author has the most citations": each author has many publications, each with its own citation count;
+        ranking the authors by one of them would pick the author of the single most cited publication. "most" /
+        "fewest" of a quantity is its sum per ranked row (a breakdown by the author, ordered); any other rank word
+        over many values per row is refused."""
+        p, col = self.p, self.p.order_by
+        if ent.kind != "entity" or ent.entry is None or col is None or col.table == ent.entry.table \
+                or not self._fans_out_path(ent.entry.table, col.table):
+            return False
+        rank = next((r for r in self.cues("rank") if r.role == "rank" or not r.role), None)
+        span = next((x for x in self.entities() if x.chosen is col), None)
+        if rank is None or rank.text not in ("most", "fewest", "least") or not additive(col) or span is None:
+            raise Refusal(f"each {ent.entry.label.split('.')[-1]} has many {col.label} values; the question does not say "
+                          f"how they combine to rank them (a sum, an average, the largest)", words=[rank.text] if rank else [],
+                          missing=[{"kind": "measure", "why": "ranked by many values per row"}])
+        self.assign(span, "measure", col)
+        p.list_columns = [c for c in p.list_columns if c is not col]
+        p.measures = [Measure("agg", col, "SUM", span, assumed=f"'{rank.text} {span.text}': the sum per "
+                                                              f"{ent.entry.label.split('.')[-1]}")]
+        p.dims.append(ent)
+        p.entity, p.order_by, p.order_by_dir, p.shape = None, None, None, "plain"
+        return True
+
+    def _fans_out_path(self, start: str, end: str) -> bool:
+        """Whether joining `start`'s rows to `end`'s, along the shortest chain of join edges, gives a row many."""
+        prev: dict[str, tuple[str, object] | None] = {start: None}
+        frontier = [start]
+        while frontier and end not in prev:
+            nxt = []
+            for t in frontier:
+                for e in self.lex.edges:
+                    if t in (e.left, e.right) and e.other(t) not in prev:
+                        prev[e.other(t)] = (t, e)
+                        nxt.append(e.other(t))
+            frontier = nxt
+        if end not in prev:
+            return False
+        t = end
+        while prev[t] is not None:
+            frm, e = prev[t]
+            if e.fans_out(frm):
+                return True
+            t = frm
+        return False
+
     def _listing(self) -> list[Span]:
         """The words asking for rows ("which", "list", "what store"); a bare "what" asks for a value ("what were
         total returns in Q2")."""
@@ -3260,6 +3305,8 @@ class Planner:
             else:
                 raise Refusal("the question ranks rows but names no column to rank them by",
                               missing=[{"kind": "measure", "why": "what to rank by"}])
+            if self._ranked_by_many(ent):
+                return
         if p.order and p.limit is None and ent.span is not None and not self.plural(ent.span) and any(
                 r.role == "rank" and self._number_near_free(r) and self.next(r, frozenset({"the"})) is not None
                 and self.next(r, frozenset({"the"})).end <= ent.span.start for r in self.cues("rank")):
