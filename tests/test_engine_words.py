@@ -439,6 +439,13 @@ def test_rows_ranked_by_a_quantity_they_have_many_of_sum_it():
     assert answer_rows(con, doc, "Which publication has the most citations?") == [("Big", 50)]
     a = LocalGenie(con).ask_sync(space(doc), "Which author has the highest citation count?")
     assert a.status == "NO_SQL" and "many" in a.reason
+    con = duckdb.connect()  # "the most likes on their tips": likes of each user's tips, summed (was one tip's likes)
+    con.execute("CREATE TABLE users(user_id VARCHAR, name VARCHAR)")
+    con.execute("INSERT INTO users VALUES ('u1', 'Ann'), ('u2', 'Ben')")
+    con.execute("CREATE TABLE tip(tip_id INTEGER, user_id VARCHAR, likes INTEGER)")
+    con.execute("INSERT INTO tip VALUES (1, 'u2', 9), (2, 'u1', 6), (3, 'u1', 5)")
+    doc = bare_joined("users", "tip", "user_id")
+    assert answer_rows(con, doc, "Which user has the most likes on their tips?") == [("Ann", 11)]
 
 
 def places_db() -> tuple[duckdb.DuckDBPyConnection, dict]:

@@ -3305,8 +3305,8 @@ class Planner:
             else:
                 raise Refusal("the question ranks rows but names no column to rank them by",
                               missing=[{"kind": "measure", "why": "what to rank by"}])
-            if self._ranked_by_many(ent):
-                return
+        if p.order_by is not None and self.cues("rank") and self._ranked_by_many(ent):
+            return
         if p.order and p.limit is None and ent.span is not None and not self.plural(ent.span) and any(
                 r.role == "rank" and self._number_near_free(r) and self.next(r, frozenset({"the"})) is not None
                 and self.next(r, frozenset({"the"})).end <= ent.span.start for r in self.cues("rank")):
