@@ -358,6 +358,16 @@ def test_an_order_from_one_extreme_to_the_other_follows_its_first_word():
     assert [r[0] for r in answer_rows(con, doc, "rivers from shortest to longest")] == ["Elbe", "Rhine", "Danube", "Nile"]
 
 
+def test_a_share_of_rows_kept_by_a_comparison_of_their_own_column():
+    """"the proportion of lakes with an area over 100": the lakes the comparison keeps, of all (before, refused); "of
+    lakes in Germany": Germany's lakes are the whole (before, the share of German lakes among the large ones)."""
+    con, doc = rivers_db()
+    doc = with_column(doc, "main.shop.lake", "country_name", enable_entity_matching=True)
+    assert [round(float(r[0]), 2) for r in answer_rows(con, doc, "What is the proportion of lakes with an area over 100?")] == [66.67]
+    got = answer_rows(con, doc, "what percentage of lakes in Germany have an area over 50")
+    assert [round(float(r[0]), 2) for r in got] == [100.0]  # both German lakes; of the large lakes, 67% are German
+
+
 def test_a_superlative_after_the_noun_ranks_it_before_a_value():
     """"which lake is the largest in Germany": by the lakes' area, among Germany's (before, refused: the value after
     "largest" was taken for the ranked noun)."""

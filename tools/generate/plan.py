@@ -2327,6 +2327,10 @@ class Planner:
         return s is not None and s.kind == "number" and s.start not in self.used_numbers and s.value == int(s.value) \
             and 0 < s.value < 10000
 
+    def _kept_by_column(self) -> list[Compare]:
+        """The comparisons of a row's own column with a number ("a population over 1 million")."""
+        return [c for c in self.p.compares if isinstance(c.target, Entry) and c.against_row is None and not c.against_average]
+
     def _number_near(self, r: Span) -> Span | None:
         for s in (self.next(r), self.prev(r)):
             if self._limit_number(s):
@@ -2391,6 +2395,17 @@ class Planner:
                         c.span.role, c.span.chosen = "measure", rate
                 parts = []
                 p.shape = "plain"
+            elif parts and len(kept := self._kept_by_column()) == 1 and kept[0].span is not None and all(
+                    c.span is not None and c.span.start < kept[0].span.start and c.kind in ("filter", "value") for c in parts):
+                # "what percentage of lakes in the United States have an area over 1000": the value names the whole
+                # (kept as a filter), the comparison after it the part
+                c, col = kept[0], kept[0].target
+                p.compares.remove(c)
+                p.conds.extend(parts)
+                value = int(c.value) if float(c.value).is_integer() else c.value
+                p.share_part = [Cond(f"{self.lex.sql_of(col)} {c.op} {value}", (col.table,), ((col.table, col.column.lower()),),
+                                     f"{col.column} {c.op} {value}", col.path, c.span)]
+                p.shape = "share_of"
             elif parts:
                 p.shape = "share_of"
                 p.share_part = parts
@@ -2399,6 +2414,14 @@ class Planner:
                 p.shape = "share_of"
                 p.share_part = [Cond("", (), (), "on " + " and ".join(sorted(set(p.weekdays))), kind="weekday")]
                 p.share_weekdays, p.weekdays = p.weekdays, []
+            elif rate is None and not p.dims and p.entity is None and len(kept := self._kept_by_column()) == 1:
+                # "the proportion of cities with a population over 1 million": the rows the comparison keeps, of all
+                c, col = kept[0], kept[0].target
+                p.compares.remove(c)
+                value = int(c.value) if float(c.value).is_integer() else c.value
+                p.share_part = [Cond(f"{self.lex.sql_of(col)} {c.op} {value}", (col.table,), ((col.table, col.column.lower()),),
+                                     f"{col.column} {c.op} {value}", col.path, c.span)]
+                p.shape = "share_of"
             elif rate is None:
                 self._share_within()
                 if not p.dims and p.entity is None:
