@@ -412,6 +412,13 @@ def test_a_column_several_tables_have_is_the_one_of_the_rows_it_describes():
     assert sorted((r[0], r[1]) for r in got) == [("Ohio", "Columbus"), ("Texas", "Houston")]
     assert answer_rows(con, doc, "What is the combined population of Texas and Ohio?") == [(41,)]
     assert sorted(answer_rows(con, doc, "What is the population of Texas and Ohio?")) == [("Ohio", 12), ("Texas", 29)]
+    # "how many people live in Texas": the state's population (it was the sum of its cities'; "live" was refused)
+    tables = doc["data_sources"]["tables"]
+    doc["data_sources"]["tables"] = tables[-1:] + tables[:-1]  # the cities first: never picked by position
+    assert answer_rows(con, doc, "how many people are in Texas") == [(29,)]
+    assert answer_rows(con, doc, "how many people live in Texas") == [(29,)]
+    got = answer_rows(con, doc, "What percentage of the total population of all states lives in Texas?")
+    assert [round(float(r[0]), 2) for r in got] == [69.05]
 
 
 def test_a_table_noun_before_a_breakdown_describes_it():

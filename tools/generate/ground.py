@@ -104,6 +104,7 @@ currently current ever lifetime all any so far to date ie eg etc i.e e.g via als
 approximately around place placed placing process processed processing buy buys bought purchase purchased
 purchases use used using uses apply applied come comes came coming go went happen happened perform performed performance
 contribute contributed contributing belong belongs based located sit sits stand stands ranked ranking
+live lives living reside resides residing
 result results time period periods many much can could would should will shall may might new
 serve serves served serving offer offers offered offering database ordered sorted arranged
 meter meters metre metres kilometer kilometers kilometre kilometres km mile miles feet foot ft square sq

@@ -971,6 +971,9 @@ class Planner:
             elif entry.kind == "table":
                 p.measures.append(self._count_measure(entry, s))
             elif entry.kind == "column" and entry.ctype == "number" and not entry.is_key and not distinct:
+                if len({c.table for c in _numeric_columns(s)}) > 1:  # "how many people live in Texas": the state's
+                    entry = self._measured_column(s) or entry
+                    s.chosen = entry
                 p.measures.append(Measure("agg", entry, "SUM", s, assumed="a count of a quantity is its sum"))
             elif entry.kind == "column" and entry.ctype == "date" and (p.times or p.grains) and p.date in (None, entry):
                 # "how many products launched in 2024": the rows, dated by the column the words name
