@@ -292,10 +292,6 @@ CURATED = [
      "SELECT p.prod_nm FROM main.retail.products p WHERE NOT EXISTS (SELECT 1 FROM main.retail.order_items oi "
      "JOIN main.retail.orders o ON o.ord_id = oi.ord_id WHERE oi.prod_id = p.prod_id AND o.stat_cd = 'C' "
      "AND o.ord_dt >= DATE'2025-06-01' AND o.ord_dt < DATE'2025-07-01')"),
-    # "joined": the rows dated by their one date column, as "new customers" are (was refused: 'joined')
-    ("How many new loyalty members joined in 2024?",
-     "SELECT COUNT(*) FROM main.retail.customers WHERE lylty_tier IS NOT NULL AND YEAR(signup_dt) = 2024"),
-    ("how many customers joined in 2024", "SELECT COUNT(*) FROM main.retail.customers WHERE YEAR(signup_dt) = 2024"),
     # "bought": the customers with an order in the period (was refused: the period would have dated their signup)
     ("how many corporate customers bought something in 2024",
      "SELECT COUNT(DISTINCT c.cust_id) FROM main.retail.customers c JOIN main.retail.orders o ON o.cust_id = c.cust_id "

@@ -913,17 +913,14 @@ class Planner:
             return
         toks = self.g.tokens
         for s in self.entities():
-            tables = [e.table for e in s.entries if e.kind == "table"] or [
-                t for e in s.entries if e.kind == "filter" and s.role == "filter" for t in e.tables][:1]
-            joined = next((t for t in toks[s.end:s.end + 3] if t.raw in _JOINED), None)  # "customers who joined in 2024"
-            if s.role in ("counted", "entity", "filter") and tables and (
-                    s.start > 0 and toks[s.start - 1].raw in ("new", "newly") or joined is not None):
-                cols = self.lex.date_columns(tables[0])
+            tables = [e for e in s.entries if e.kind == "table"]
+            if s.role in ("counted", "entity") and tables and s.start > 0 and toks[s.start - 1].raw in ("new", "newly"):
+                cols = self.lex.date_columns(tables[0].table)
                 if len(cols) == 1:
                     p.date = cols[0]
-                    p.notes.append(f"'{'new' if joined is None else joined.raw}' {s.text}: dated by {cols[0].label}")
+                    p.notes.append(f"'new' {s.text}: dated by {cols[0].label}")
                     # "how many new customers did we acquire": the verb of new rows says nothing more
-                    self.g.ungrounded = [t for t in self.g.ungrounded if t.raw not in _GAINED | _JOINED]
+                    self.g.ungrounded = [t for t in self.g.ungrounded if t.raw not in _GAINED]
                 return
 
     def _measures(self) -> None:
@@ -4050,7 +4047,6 @@ def _columns_of(lex: Lexicon, sql: str) -> tuple[tuple[str, str], ...]:
 _GAINED = frozenset({"acquire", "acquired", "gain", "gained", "win", "won", "attract", "attracted", "onboard",
                      "onboarded", "add", "added", "bring", "brought"})
 _BUY_VERBS = frozenset({"bought", "buy", "buys", "purchased", "purchase", "shopped", "shop"})
-_JOINED = frozenset({"joined", "join", "registered", "register", "enrolled", "enroll"})  # rows dated by their start
 _DAY_WORDS = frozenset({"date", "dates", "day", "days", "daily", "dt"})
 _SUPERLATIVE_WORDS = {"highest": "DESC", "largest": "DESC", "biggest": "DESC", "longest": "DESC", "greatest": "DESC",
                       "lowest": "ASC", "smallest": "ASC", "shortest": "ASC", "least": "ASC"}
