@@ -774,6 +774,12 @@ class Planner:
             t = frm
         return False
 
+    def _describes(self, table: str, head: Span) -> bool:
+        """Whether the noun of `table` before `head` can describe it: a column of that table ("customer segment") or
+        a table joined to it ("business category"), not a column of an unrelated table ("store type": promo_type)."""
+        return any(c.table == table for c in head.of("column")) or any(
+            t.table != table and any({e.left, e.right} == {t.table, table} for e in self.lex.edges) for t in head.of("table"))
+
     def _listing(self) -> list[Span]:
         """The words asking for rows ("which", "list", "what store"); a bare "what" asks for a value ("what were
         total returns in Q2")."""
@@ -1663,7 +1669,7 @@ class Planner:
             after = self.next(s)
             if not s.role and s.of("table") and not self.plural(s) and after is not None and after.kind == "entity" \
                     and after.start == s.end and not after.role and after.of("table", "column") \
-                    and not after.of("measure", "value", "filter"):
+                    and not after.of("measure", "value", "filter") and self._describes(s.of("table")[0].table, after):
                 self.assign(s, "context", s.of("table")[0])  # "each business category": the categories, of businesses
                 s = after
             if s.role == "measure" or (not s.role and s.of("measure") and not s.of("column", "table", "expression")):
