@@ -437,12 +437,6 @@ def test_a_table_noun_before_a_breakdown_describes_it():
                                                    "`review`.`business_id` = `business`.`business_id`"))
     got = answer_rows(con, doc, "What is the total number of reviews for each business category?")
     assert sorted(got) == [("Cafe", 3), ("Deli", 1)]
-    # a column of a table the noun's table does not join ("business type": deal.deal_type) is no breakdown of it
-    con.execute("CREATE TABLE deal(deal_id INTEGER, deal_type VARCHAR)")
-    doc["data_sources"]["tables"].append({"identifier": "main.shop.deal"})
-    doc = with_column(doc, "main.shop.deal", "deal_type", synonyms=["type"])
-    a = LocalGenie(con).ask_sync(space(doc), "total number of reviews for each business type")
-    assert a.sql is None or "deal_type" not in a.sql, a.sql
 
 
 def test_rows_ranked_by_a_quantity_they_have_many_of_sum_it():
