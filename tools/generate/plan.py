@@ -2337,6 +2337,14 @@ class Planner:
         """The comparisons of a row's own column with a number ("a population over 1 million")."""
         return [c for c in self.p.compares if isinstance(c.target, Entry) and c.against_row is None and not c.against_average]
 
+    def _part_kept(self, c: Compare) -> Cond:
+        """The comparison of a row's own column, taken out of the WHERE clause as the part of a share."""
+        self.p.compares.remove(c)
+        col = c.target
+        value = int(c.value) if float(c.value).is_integer() else c.value
+        return Cond(f"{self.lex.sql_of(col)} {c.op} {value}", (col.table,), ((col.table, col.column.lower()),),
+                    f"{col.column} {c.op} {value}", col.path, c.span)
+
     def _number_near(self, r: Span) -> Span | None:
         for s in (self.next(r), self.prev(r)):
             if self._limit_number(s):
@@ -2405,12 +2413,8 @@ class Planner:
                     c.span is not None and c.span.start < kept[0].span.start and c.kind in ("filter", "value") for c in parts):
                 # "what percentage of lakes in the United States have an area over 1000": the value names the whole
                 # (kept as a filter), the comparison after it the part
-                c, col = kept[0], kept[0].target
-                p.compares.remove(c)
                 p.conds.extend(parts)
-                value = int(c.value) if float(c.value).is_integer() else c.value
-                p.share_part = [Cond(f"{self.lex.sql_of(col)} {c.op} {value}", (col.table,), ((col.table, col.column.lower()),),
-                                     f"{col.column} {c.op} {value}", col.path, c.span)]
+                p.share_part = [self._part_kept(kept[0])]
                 p.shape = "share_of"
             elif parts:
                 p.shape = "share_of"
@@ -2422,11 +2426,7 @@ class Planner:
                 p.share_weekdays, p.weekdays = p.weekdays, []
             elif rate is None and not p.dims and p.entity is None and len(kept := self._kept_by_column()) == 1:
                 # "the proportion of cities with a population over 1 million": the rows the comparison keeps, of all
-                c, col = kept[0], kept[0].target
-                p.compares.remove(c)
-                value = int(c.value) if float(c.value).is_integer() else c.value
-                p.share_part = [Cond(f"{self.lex.sql_of(col)} {c.op} {value}", (col.table,), ((col.table, col.column.lower()),),
-                                     f"{col.column} {c.op} {value}", col.path, c.span)]
+                p.share_part = [self._part_kept(kept[0])]
                 p.shape = "share_of"
             elif rate is None:
                 self._share_within()
