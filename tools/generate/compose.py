@@ -1074,8 +1074,11 @@ class Composer:
             _, keys, _ = self.dim_select(ent)
             per = ent.entry.column if ent.kind == "column" else ent.entry.label
         m = p.measures[0]
-        inner = self._select(sel + [f"{keys[0]} AS entity_key", f"{self.measure_sql(m)} AS v"], self.where(),
-                             grp + keys, self._having())
+        raw = self.measure_sql(m)
+        tree = sqlglot.parse_one(raw, read="databricks")
+        if isinstance(tree, exp.Round):  # "average return rate across stores": each store's rate unrounded, then averaged
+            raw = tree.this.sql("databricks")
+        inner = self._select(sel + [f"{keys[0]} AS entity_key", f"{raw} AS v"], self.where(), grp + keys, self._having())
         names = [_alias_of(s) for s in sel]
         name = _ident(f"avg {self.measure_name(m)} per {per}")
         avg = self.rounded("AVG(v)", always=True)
