@@ -385,6 +385,14 @@ def bare_joined(parent: str, child: str, key: str) -> dict:
                             join(f"main.shop.{child}", f"main.shop.{parent}", f"`{child}`.`{key}` = `{parent}`.`{key}`"))
 
 
+def plus_joined(doc: dict, table: str, child: str, parent: str, key: str) -> dict:
+    """`doc` with bare `table` added and the join spec by which each `child` row refers to its `parent` row on `key`
+    (`table` is one of the two)."""
+    doc["data_sources"]["tables"].append({"identifier": f"main.shop.{table}"})
+    return with_instruction(doc, "join_specs",
+                            join(f"main.shop.{child}", f"main.shop.{parent}", f"`{child}`.`{key}` = `{parent}`.`{key}`"))
+
+
 def answer_rows(con: duckdb.DuckDBPyConnection, doc: dict, question: str) -> list[tuple]:
     """The rows of the engine's answer to `question` on `con`; the engine must answer."""
     a = LocalGenie(con).ask_sync(space(doc), question)

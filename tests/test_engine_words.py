@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import duckdb
 import pytest
-from test_engine_grounded import answer_rows, bare_doc, bare_joined
+from test_engine_grounded import answer_rows, bare_doc, bare_joined, plus_joined
 
 from chaos_llama.tools.backends.local import LocalGenie
 from chaos_llama.tools.generate.ground import tokenize
@@ -331,8 +331,7 @@ def test_rows_that_have_both_of_two_tables_have_one_of_each():
     con.execute("CREATE TABLE lake(lake_name VARCHAR, state_name VARCHAR)")
     con.execute("INSERT INTO lake VALUES ('Iliamna', 'Alaska'), ('Erie', 'Ohio'), ('Becharof', 'Alaska')")
     doc = bare_joined("state", "mountain", "state_name")
-    doc["data_sources"]["tables"].append({"identifier": "main.shop.lake"})
-    doc = with_instruction(doc, "join_specs", join("main.shop.lake", "main.shop.state", "`lake`.`state_name` = `state`.`state_name`"))
+    doc = plus_joined(doc, "lake", "lake", "state", "state_name")
     for q in ("Which states have both mountains and lakes?", "which states have mountains and lakes"):
         assert [r[0] for r in answer_rows(con, doc, q)] == ["Alaska"], q
     assert sorted(r[0] for r in answer_rows(con, doc, "which states have lakes")) == ["Alaska", "Ohio"]
@@ -397,8 +396,7 @@ def lakes_and_cities_db() -> tuple[duckdb.DuckDBPyConnection, dict]:
     con.execute("CREATE TABLE city(city_name VARCHAR, population INTEGER, state_name VARCHAR)")
     con.execute("INSERT INTO city VALUES ('Houston', 2300, 'Texas'), ('Austin', 900, 'Texas'), ('Columbus', 900, 'Ohio')")
     doc = bare_joined("state", "lake", "state_name")
-    doc["data_sources"]["tables"].append({"identifier": "main.shop.city"})
-    doc = with_instruction(doc, "join_specs", join("main.shop.city", "main.shop.state", "`city`.`state_name` = `state`.`state_name`"))
+    doc = plus_joined(doc, "city", "city", "state", "state_name")
     return con, with_column(doc, "main.shop.state", "state_name", enable_entity_matching=True)
 
 
@@ -432,9 +430,7 @@ def test_a_table_noun_before_a_breakdown_describes_it():
     con.execute("CREATE TABLE review(rid INTEGER, business_id VARCHAR, rating DOUBLE)")
     con.execute("INSERT INTO review VALUES (1, 'b1', 4), (2, 'b1', 5), (3, 'b2', 3)")
     doc = bare_joined("business", "category", "business_id")
-    doc["data_sources"]["tables"].append({"identifier": "main.shop.review"})
-    doc = with_instruction(doc, "join_specs", join("main.shop.review", "main.shop.business",
-                                                   "`review`.`business_id` = `business`.`business_id`"))
+    doc = plus_joined(doc, "review", "review", "business", "business_id")
     got = answer_rows(con, doc, "What is the total number of reviews for each business category?")
     assert sorted(got) == [("Cafe", 3), ("Deli", 1)]
 
@@ -450,8 +446,7 @@ def test_rows_ranked_by_a_quantity_they_have_many_of_sum_it():
     con.execute("CREATE TABLE writes(aid INTEGER, pid INTEGER)")
     con.execute("INSERT INTO writes VALUES (2, 10), (1, 11), (1, 12)")
     doc = bare_joined("author", "writes", "aid")
-    doc["data_sources"]["tables"].append({"identifier": "main.shop.publication"})
-    doc = with_instruction(doc, "join_specs", join("main.shop.writes", "main.shop.publication", "`writes`.`pid` = `publication`.`pid`"))
+    doc = plus_joined(doc, "publication", "writes", "publication", "pid")
     assert answer_rows(con, doc, "Which author has the most citations?") == [("Ada", 60)]
     assert answer_rows(con, doc, "Which publication has the most citations?") == [("Big", 50)]
     a = LocalGenie(con).ask_sync(space(doc), "Which author has the highest citation count?")
